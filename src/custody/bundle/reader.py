@@ -1,0 +1,356 @@
+"""Reading a bundle without trusting it: a folder, or a .zip / .tar / .tar.gz
+read in place (nothing is extracted to disk).
+
+A scan lists every entry, hashes every regular file once, keeps the bytes of
+the small tag files, and turns anything odd (links, devices, unsafe names,
+duplicate archive members) into problems rather than following it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ..errors import InputError, NotABundleError
+from ..fsutil import unsafe_path_reason
+from ..hashing import hash_fd, hash_stream, sha256_bytes
+from ..models import Problem
+from ..progress import ProgressCallback, ProgressTracker
+from ..workers import Cancelled, run_parallel
+from . import layout
+
+# Tag files are read into memory; a larger one is reported, not read.
+MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A regular file in a bundle: its size and SHA-256 (None when not hashed)."""
+
+    size: int
+    sha256: str | None
+
+
+@dataclass
+class BundleScan:
+    """What is in a bundle, before anything is judged."""
+
+    location: str
+    files: dict[str, ScannedFile] = field(default_factory=dict)
+    tag_bytes: dict[str, bytes] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    odd_paths: set[str] = field(default_factory=set)
+
+
+def _wants_bytes(path: str) -> bool:
+    """Tag files whose content verification reads (not payload)."""
+    return layout.is_tag_path(path)
+
+
+def scan_bundle(
+    path: Path,
+    *,
+    hash_payload: bool = True,
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> BundleScan:
+    """Scan a bundle folder or archive. Raises NotABundleError when `path` is
+    neither a custody bundle folder nor an archive holding one, InputError when
+    it cannot be read at all."""
+    if not os.path.lexists(path):
+        raise InputError("no such file or folder", path=str(path))
+    if path.is_symlink():
+        raise NotABundleError("is a symbolic link; give the bundle itself", path=str(path))
+    if path.is_dir():
+        return _scan_directory(path, hash_payload, on_progress, workers)
+    if not path.is_file():
+        raise NotABundleError("not a folder, .zip or .tar file", path=str(path))
+    try:
+        if zipfile.is_zipfile(path):
+            return _scan_zip(path, on_progress)
+        if _is_tar(path):
+            return _scan_tar(path, on_progress)
+    except (OSError, EOFError) as e:
+        raise InputError(f"cannot be read ({e})", path=str(path)) from e
+    raise NotABundleError("not a bundle: not a folder, zip or tar archive", path=str(path))
+
+
+def _is_tar(path: Path) -> bool:
+    try:
+        with tarfile.open(path, mode="r|*") as tf:
+            return tf.next() is not None
+    except (tarfile.TarError, OSError, EOFError, ValueError):
+        return False
+
+
+# --- folders -----------------------------------------------------------------
+
+
+def _scan_directory(
+    root: Path, hash_payload: bool, on_progress: ProgressCallback | None, workers: int | None
+) -> BundleScan:
+    if not (root / layout.BAGIT_TXT).exists() and not (root / layout.STATEMENT).exists():
+        raise NotABundleError("not a bundle (no bagit.txt)", path=str(root))
+    scan = BundleScan(location=str(root))
+    regular: list[tuple[str, str, int]] = []
+    stack = [(str(root), "")]
+    while stack:
+        dir_path, rel_dir = stack.pop()
+        try:
+            with os.scandir(dir_path) as it:
+                entries = list(it)
+        except OSError as e:
+            scan.problems.append(
+                Problem(
+                    "unreadable",
+                    rel_dir.rstrip("/") or ".",
+                    f"folder cannot be read ({e.strerror})",
+                )
+            )
+            continue
+        for entry in entries:
+            rel = rel_dir + entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                scan.problems.append(
+                    Problem("unreadable", rel, f"cannot be examined ({e.strerror})")
+                )
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((entry.path, rel + "/"))
+            elif stat.S_ISREG(st.st_mode):
+                regular.append((rel, entry.path, st.st_size))
+            else:
+                _odd(scan, rel, "symbolic link" if stat.S_ISLNK(st.st_mode) else "special file")
+    payload_bytes = sum(size for rel, _, size in regular if not layout.is_tag_path(rel))
+    payload_count = sum(1 for rel, _, _ in regular if not layout.is_tag_path(rel))
+    tracker = ProgressTracker("verify", payload_count, payload_bytes, on_progress)
+
+    def read_one(
+        item: tuple[str, str, int], stop: threading.Event
+    ) -> tuple[str, ScannedFile, bytes | None, Problem | None]:
+        rel, full, size = item
+        want = _wants_bytes(rel)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            return (
+                rel,
+                ScannedFile(size, None),
+                None,
+                Problem("unreadable", rel, f"cannot be opened ({e.strerror})"),
+            )
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return (
+                    rel,
+                    ScannedFile(size, None),
+                    None,
+                    Problem("not_regular_file", rel, "changed into a special file while read"),
+                )
+            os.set_blocking(fd, True)
+            if want and st.st_size <= MAX_TAG_FILE_BYTES:
+                with os.fdopen(os.dup(fd), "rb") as fh:
+                    data = fh.read(MAX_TAG_FILE_BYTES + 1)
+                return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
+            if not hash_payload and not want:
+                return rel, ScannedFile(st.st_size, None), None, None
+
+            def on_bytes(n: int) -> None:
+                if stop.is_set():
+                    raise Cancelled
+                tracker.add_bytes(n)
+
+            digest, count = hash_fd(fd, on_bytes=on_bytes)
+            if not want:
+                tracker.file_done()
+            return rel, ScannedFile(count, digest), None, None
+        except OSError as e:
+            return (
+                rel,
+                ScannedFile(size, None),
+                None,
+                Problem("unreadable", rel, f"read error ({e.strerror})"),
+            )
+        finally:
+            os.close(fd)
+
+    for rel, scanned, data, problem in run_parallel(read_one, regular, workers=workers):
+        if problem is not None:
+            scan.problems.append(problem)
+            scan.odd_paths.add(rel)
+            continue
+        scan.files[rel] = scanned
+        if data is not None:
+            scan.tag_bytes[rel] = data
+    tracker.finish()
+    return scan
+
+
+def _odd(scan: BundleScan, rel: str, what: str) -> None:
+    scan.problems.append(
+        Problem("not_regular_file", rel, f"{what}: never followed, not accepted as evidence")
+    )
+    scan.odd_paths.add(rel)
+
+
+# --- archives ----------------------------------------------------------------
+
+
+@dataclass
+class _Member:
+    name: str
+    kind: str  # "file", "dir", or a description of something odd
+    size: int
+
+
+def _find_root(names: set[str]) -> str:
+    if layout.BAGIT_TXT in names:
+        return ""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1:
+        top = next(iter(tops))
+        if f"{top}/{layout.BAGIT_TXT}" in names:
+            return top + "/"
+    raise NotABundleError("archive holds no bundle (no bagit.txt at its top)")
+
+
+def _clean_member_name(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/") if name.endswith("/") else name
+
+
+class _ArchiveCollector:
+    """Collects archive members as they stream past, then keys them to the root."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.raw_files: dict[str, ScannedFile] = {}
+        self.raw_bytes: dict[str, bytes] = {}
+        self.raw_odd: dict[str, str] = {}
+        self.names: set[str] = set()
+        self.problems: list[Problem] = []
+
+    def accept_name(self, raw: str) -> str | None:
+        name = _clean_member_name(raw)
+        if name in ("", ".") and (raw.endswith("/") or raw in (".", "./")):
+            return None  # the archive's entry for its own top folder
+        reason = unsafe_path_reason(name)
+        if reason is not None:
+            self.problems.append(Problem("unsafe_path", raw, f"archive member rejected: {reason}"))
+            return None
+        if name in self.names:
+            self.problems.append(Problem("duplicate_entry", name, "archive holds this path twice"))
+            self.raw_odd[name] = "duplicate"
+            return None
+        self.names.add(name)
+        return name
+
+    def add_stream(self, name: str, stream: IO[bytes], tracker: ProgressTracker) -> None:
+        inner = name.split("/", 1)[1] if "/" in name else name
+        if _wants_bytes(name) and _wants_bytes(inner):
+            data = stream.read(MAX_TAG_FILE_BYTES + 1)
+            self.raw_bytes[name] = data
+            self.raw_files[name] = ScannedFile(len(data), sha256_bytes(data))
+        else:
+            digest, count = hash_stream(stream, on_bytes=tracker.add_bytes)
+            self.raw_files[name] = ScannedFile(count, digest)
+            tracker.file_done()
+
+    def finish(self) -> BundleScan:
+        root = _find_root(set(self.raw_files) | set(self.raw_odd))
+        scan = BundleScan(location=self.location, problems=list(self.problems))
+        for name, scanned in self.raw_files.items():
+            if not name.startswith(root):
+                scan.problems.append(
+                    Problem("extra", name, "outside the bundle folder in the archive")
+                )
+                continue
+            rel = name[len(root) :]
+            scan.files[rel] = scanned
+            if name in self.raw_bytes:
+                scan.tag_bytes[rel] = self.raw_bytes[name]
+        for name, what in self.raw_odd.items():
+            rel = name[len(root) :] if name.startswith(root) else name
+            scan.odd_paths.add(rel)
+            if what != "duplicate":
+                _odd(scan, rel, what)
+        return scan
+
+
+def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+    collector = _ArchiveCollector(str(path))
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as e:
+        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
+    with zf:
+        infos = zf.infolist()
+        files = []
+        for info in infos:
+            name = collector.accept_name(info.filename)
+            if name is None:
+                continue
+            mode = info.external_attr >> 16
+            if info.is_dir():
+                continue
+            if stat.S_ISLNK(mode):
+                collector.raw_odd[name] = "symbolic link"
+            elif mode and not stat.S_ISREG(mode):
+                collector.raw_odd[name] = "special file"
+            elif info.flag_bits & 0x1:
+                collector.raw_odd[name] = "encrypted archive member"
+            else:
+                files.append((name, info))
+        tracker = ProgressTracker(
+            "verify", len(files), sum(i.file_size for _, i in files), on_progress
+        )
+        for name, info in files:
+            try:
+                with zf.open(info) as stream:
+                    collector.add_stream(name, stream, tracker)
+            except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as e:
+                collector.problems.append(
+                    Problem("unreadable", name, f"archive member cannot be read ({e})")
+                )
+                collector.raw_odd[name] = "duplicate"  # known, already reported
+        tracker.finish()
+    return collector.finish()
+
+
+def _scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+    collector = _ArchiveCollector(str(path))
+    tracker = ProgressTracker("verify", 0, 0, on_progress)
+    try:
+        with tarfile.open(path, mode="r|*") as tf:
+            for member in tf:
+                name = collector.accept_name(member.name)
+                if name is None:
+                    continue
+                if member.isdir():
+                    continue
+                if member.issym():
+                    collector.raw_odd[name] = f"symbolic link to {member.linkname!r}"
+                elif member.islnk():
+                    collector.raw_odd[name] = f"hard link to {member.linkname!r}"
+                elif not member.isreg():
+                    collector.raw_odd[name] = "special file"
+                else:
+                    stream = tf.extractfile(member)
+                    if stream is None:
+                        collector.raw_odd[name] = "unreadable member"
+                        continue
+                    collector.add_stream(name, stream, tracker)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise NotABundleError(f"damaged or truncated tar archive ({e})", path=str(path)) from e
+    tracker.finish()
+    return collector.finish()

@@ -1,0 +1,119 @@
+"""Reading the evidence folder given to ingest: what is there, never changing it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..models import SkippedEntry
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A regular file found in the source folder."""
+
+    rel: str  # relative POSIX path
+    abs_path: str
+    size: int
+    mtime_ns: int
+    atime_ns: int
+    dev: int
+    ino: int
+
+
+@dataclass(frozen=True)
+class SourceDir:
+    """A directory in the source folder (kept so empty ones and mtimes survive)."""
+
+    rel: str
+    atime_ns: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    files: tuple[SourceFile, ...]
+    dirs: tuple[SourceDir, ...]
+    skipped: tuple[SkippedEntry, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "symbolic link (not followed)"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    return "not a regular file"
+
+
+def _check_name(rel: str, full: str) -> None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InputError(
+            "file name is not valid UTF-8; BagIt manifests cannot record it "
+            "(copy the file under a UTF-8 name and record the original name in --note)",
+            path=full,
+        ) from e
+
+
+def scan_source(root: Path) -> SourceListing:
+    """List a source folder without following symbolic links.
+
+    Regular files are returned sorted by path; symlinks, FIFOs, sockets and
+    devices are skipped and reported. Raises InputError for a folder or file
+    that cannot be read, or a name that cannot be recorded.
+    """
+    files: list[SourceFile] = []
+    dirs: list[SourceDir] = []
+    skipped: list[SkippedEntry] = []
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        dir_path, dir_rel = stack.pop()
+        try:
+            with os.scandir(dir_path) as it:
+                entries = list(it)
+        except PermissionError as e:
+            raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
+        except OSError as e:
+            raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
+        for entry in entries:
+            rel = f"{dir_rel}{entry.name}"
+            _check_name(rel, entry.path)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                raise InputError(f"cannot be examined ({e.strerror})", path=entry.path) from e
+            if stat.S_ISDIR(st.st_mode):
+                dirs.append(SourceDir(rel, st.st_atime_ns, st.st_mtime_ns))
+                stack.append((entry.path, rel + "/"))
+            elif stat.S_ISREG(st.st_mode):
+                if not os.access(entry.path, os.R_OK):
+                    raise InputError("file cannot be read (permission denied)", path=entry.path)
+                files.append(
+                    SourceFile(
+                        rel=rel,
+                        abs_path=entry.path,
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
+                        atime_ns=st.st_atime_ns,
+                        dev=st.st_dev,
+                        ino=st.st_ino,
+                    )
+                )
+            else:
+                skipped.append(SkippedEntry(rel, _kind_of(st.st_mode)))
+    files.sort(key=lambda f: f.rel.encode("utf-8"))
+    dirs.sort(key=lambda d: d.rel.encode("utf-8"))
+    skipped.sort(key=lambda s: s.path.encode("utf-8"))
+    return SourceListing(tuple(files), tuple(dirs), tuple(skipped))

@@ -1,0 +1,332 @@
+"""Verifying a bundle: every check, every problem, then one verdict.
+
+`verify_bundle` returns a VerifyReport and never raises for a bad bundle;
+`check_bundle` raises VerificationFailed. `evaluate` is the pure part: it
+judges a scan against the keys the verifier chose to trust.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..errors import KeyFileError, VerificationFailed
+from ..hashing import sha256_bytes
+from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
+from ..models import Problem, SignerInfo, VerifyReport
+from ..progress import ProgressCallback
+from ..signing import signature_is_valid
+from . import layout
+from .reader import BundleScan, ScannedFile, scan_bundle
+from .statement import StatementError, parse_statement
+
+
+def verify_bundle(
+    *,
+    bundle: Path,
+    trusted: Sequence[PublicKeyInfo],
+    trusted_fingerprints: Collection[str] = (),
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Check a bundle (folder or archive) completely against the trusted keys.
+
+    `trusted` are public keys the verifier chose; `trusted_fingerprints` are
+    key fingerprints the verifier chose, which make the bundle's own copy of
+    the signer's key acceptable only when its fingerprint is one of them.
+    Returns a VerifyReport listing every problem. Raises NotABundleError or
+    InputError only when `bundle` is not a bundle at all.
+    """
+    scan = scan_bundle(bundle, on_progress=on_progress, workers=workers)
+    return evaluate(scan, trusted, trusted_fingerprints)
+
+
+def check_bundle(*, bundle: Path, trusted: Sequence[PublicKeyInfo]) -> VerifyReport:
+    """Like verify_bundle, but raises VerificationFailed when not verified."""
+    report = verify_bundle(bundle=bundle, trusted=trusted)
+    if not report.verified:
+        raise VerificationFailed(
+            "; ".join(p.line() for p in report.problems) or "not verified", path=report.bundle
+        )
+    return report
+
+
+def _check_bagit_txt(scan: BundleScan, problems: list[Problem]) -> None:
+    data = scan.tag_bytes.get(layout.BAGIT_TXT)
+    if data is None:
+        problems.append(Problem("missing", layout.BAGIT_TXT, "required tag file is missing"))
+        return
+    fields = dict(layout.parse_bag_info(data))
+    if fields.get("BagIt-Version") != "1.0" or fields.get("Tag-File-Character-Encoding") != "UTF-8":
+        problems.append(
+            Problem("bad_bagit", layout.BAGIT_TXT, "not 'BagIt-Version: 1.0' with UTF-8 encoding")
+        )
+
+
+def _check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Problem]) -> None:
+    missing: dict[str, str] = {}
+    for path, digest in manifest.items():
+        if not path.startswith(layout.PAYLOAD_DIR + "/"):
+            problems.append(
+                Problem("bad_manifest", path, "payload manifest lists a path outside data/")
+            )
+            continue
+        found = scan.files.get(path)
+        if found is None:
+            if path not in scan.odd_paths:
+                missing[path] = digest
+            continue
+        if found.sha256 != digest:
+            problems.append(
+                Problem("changed", path, f"SHA-256 is {found.sha256}, manifest says {digest}")
+            )
+    by_digest: dict[str, list[str]] = {}
+    for path, digest in missing.items():
+        by_digest.setdefault(digest, []).append(path)
+    for path, found in sorted(scan.files.items()):
+        if layout.is_tag_path(path) or path in manifest:
+            continue
+        twins = by_digest.get(found.sha256 or "", [])
+        if twins:
+            original = twins.pop(0)
+            del missing[original]
+            problems.append(
+                Problem("renamed", path, f"not in the manifest; same content as missing {original}")
+            )
+        else:
+            problems.append(Problem("extra", path, "payload file not in the manifest"))
+    for path in missing:
+        problems.append(Problem("missing", path, "listed in the manifest but not in the bundle"))
+
+
+def _check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Problem]) -> None:
+    oxum = bag_info.get("Payload-Oxum")
+    if oxum is None:
+        problems.append(Problem("bad_bag_info", layout.BAG_INFO, "no Payload-Oxum"))
+        return
+    payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
+    actual = f"{sum(f.size for f in payload)}.{len(payload)}"
+    if oxum != actual:
+        problems.append(
+            Problem(
+                "oxum_mismatch", layout.BAG_INFO, f"Payload-Oxum is {oxum}, payload is {actual}"
+            )
+        )
+
+
+def _check_tag_manifest(scan: BundleScan, problems: list[Problem]) -> None:
+    data = scan.tag_bytes.get(layout.TAG_MANIFEST)
+    if data is None:
+        problems.append(Problem("missing", layout.TAG_MANIFEST, "required tag file is missing"))
+        listed: dict[str, str] = {}
+    else:
+        listed, errors = layout.parse_manifest(data)
+        for err in errors:
+            problems.append(Problem("bad_manifest", layout.TAG_MANIFEST, err.detail))
+    for path, digest in listed.items():
+        found = scan.files.get(path)
+        if not layout.is_tag_path(path):
+            problems.append(Problem("bad_manifest", path, "tag manifest lists a payload file"))
+        elif found is None:
+            if path not in scan.odd_paths:
+                problems.append(Problem("missing", path, "listed in the tag manifest but missing"))
+        elif found.sha256 != digest:
+            problems.append(
+                Problem("changed", path, f"SHA-256 is {found.sha256}, tag manifest says {digest}")
+            )
+    for path in sorted(scan.files):
+        if layout.is_tag_path(path) and path != layout.TAG_MANIFEST and path not in listed:
+            if data is None and path in layout.REQUIRED_TAG_FILES:
+                continue
+            problems.append(Problem("extra", path, "tag file not in the tag manifest"))
+    for required in layout.REQUIRED_TAG_FILES:
+        if required not in scan.files and required not in scan.odd_paths and required not in listed:
+            problems.append(Problem("missing", required, "required tag file is missing"))
+
+
+def _trusted_by_fingerprint(trusted: Sequence[PublicKeyInfo]) -> dict[str, PublicKeyInfo]:
+    return {k.fingerprint: k for k in trusted}
+
+
+def _check_signature(
+    scan: BundleScan,
+    statement: dict[str, Any] | None,
+    stmt_bytes: bytes | None,
+    trusted: Sequence[PublicKeyInfo],
+    trusted_fingerprints: Collection[str],
+    problems: list[Problem],
+) -> SignerInfo:
+    claimed = statement.get("key_fingerprint") if statement else None
+    name = statement.get("officer") if statement else None
+    sig = scan.tag_bytes.get(layout.SIGNATURE)
+    bundled_key: Ed25519PublicKey | None = None
+    key_bytes = scan.tag_bytes.get(layout.SIGNER_KEY)
+    if key_bytes is not None:
+        try:
+            bundled_key = parse_public_key_file(key_bytes).public_key
+        except KeyFileError:
+            problems.append(
+                Problem("bad_signer_key", layout.SIGNER_KEY, "not an Ed25519 public key")
+            )
+    if stmt_bytes is None or statement is None:
+        return SignerInfo(name, claimed, False, False)
+    if sig is None:
+        return SignerInfo(name, claimed, False, False)
+    trusted_key = _trusted_by_fingerprint(trusted).get(str(claimed))
+    if (
+        trusted_key is None
+        and claimed in trusted_fingerprints
+        and bundled_key is not None
+        and fingerprint_of(bundled_key) == claimed
+    ):
+        trusted_key = PublicKeyInfo(f"fingerprint {claimed[:16]}", claimed, bundled_key)
+    if trusted_key is not None:
+        valid = signature_is_valid(trusted_key.public_key, sig, stmt_bytes)
+        if not valid:
+            problems.append(
+                Problem(
+                    "bad_signature",
+                    layout.SIGNATURE,
+                    f"signature does not verify with trusted key {trusted_key.name}",
+                )
+            )
+        return SignerInfo(name, claimed, True, valid, trusted_as=trusted_key.name)
+    # Not trusted: say whether the signature is at least valid, using the
+    # bundled key only when it is the key the statement names.
+    valid = False
+    if bundled_key is not None and fingerprint_of(bundled_key) == claimed:
+        valid = signature_is_valid(bundled_key, sig, stmt_bytes)
+    if not valid:
+        problems.append(
+            Problem(
+                "bad_signature",
+                layout.SIGNATURE,
+                "signature does not verify with the key the statement names",
+            )
+        )
+    problems.append(
+        Problem(
+            "untrusted_signer",
+            layout.STATEMENT,
+            f"signed by key {claimed} ({name}), which is not in your trust store or --trust",
+        )
+    )
+    return SignerInfo(name, claimed, False, valid)
+
+
+def _check_statement(
+    scan: BundleScan, manifest: dict[str, str], bag_info: dict[str, str], problems: list[Problem]
+) -> dict[str, Any] | None:
+    stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
+    if stmt_bytes is None:
+        return None
+    try:
+        statement = parse_statement(stmt_bytes)
+    except StatementError as e:
+        problems.append(Problem("bad_statement", layout.STATEMENT, str(e)))
+        return None
+    for path, field_name in (
+        (layout.MANIFEST, "manifest_sha256"),
+        (layout.BAG_INFO, "bag_info_sha256"),
+        (layout.METADATA, "metadata_sha256"),
+    ):
+        data = scan.tag_bytes.get(path)
+        if data is not None and sha256_bytes(data) != statement[field_name]:
+            problems.append(
+                Problem("statement_mismatch", path, "differs from the version the statement signed")
+            )
+    if statement["file_count"] != len(manifest):
+        problems.append(
+            Problem(
+                "statement_mismatch",
+                layout.MANIFEST,
+                f"lists {len(manifest)} files, the statement signed {statement['file_count']}",
+            )
+        )
+    oxum = bag_info.get("Payload-Oxum", "")
+    if oxum and oxum.split(".")[0] != str(statement["total_bytes"]):
+        problems.append(
+            Problem(
+                "statement_mismatch",
+                layout.BAG_INFO,
+                f"Payload-Oxum {oxum} disagrees with the signed total of "
+                f"{statement['total_bytes']} bytes",
+            )
+        )
+    return statement
+
+
+def _check_metadata(scan: BundleScan, problems: list[Problem]) -> None:
+    data = scan.tag_bytes.get(layout.METADATA)
+    if data is None:
+        return
+    try:
+        json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        problems.append(Problem("bad_metadata", layout.METADATA, "not valid UTF-8 JSON"))
+
+
+def evaluate(
+    scan: BundleScan,
+    trusted: Sequence[PublicKeyInfo],
+    trusted_fingerprints: Collection[str] = (),
+) -> VerifyReport:
+    """Judge a scanned bundle. Pure: reads nothing but the scan."""
+    problems: list[Problem] = list(scan.problems)
+    _check_bagit_txt(scan, problems)
+    manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
+    manifest: dict[str, str] = {}
+    if manifest_bytes is not None:
+        manifest, errors = layout.parse_manifest(manifest_bytes)
+        for err in errors:
+            problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
+    _check_payload(scan, manifest, problems)
+    bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
+    bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
+    if bag_info_bytes is not None:
+        _check_oxum(scan, bag_info, problems)
+    _check_tag_manifest(scan, problems)
+    _check_metadata(scan, problems)
+    statement = _check_statement(scan, manifest, bag_info, problems)
+    stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
+    signer = _check_signature(scan, statement, stmt_bytes, trusted, trusted_fingerprints, problems)
+    payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
+    return VerifyReport(
+        bundle=scan.location,
+        verified=not problems,
+        signer=signer,
+        problems=tuple(_dedupe(problems)),
+        statement=statement,
+        statement_sha256=sha256_bytes(stmt_bytes) if stmt_bytes is not None else None,
+        files_checked=len(payload),
+        bytes_checked=sum(f.size for f in payload),
+    )
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def check_fresh_bundle(
+    root: Path, payload_sizes: dict[str, int], public_key: Ed25519PublicKey
+) -> list[Problem]:
+    """Check a bundle just written by ingest, without re-reading its payload:
+    the listing of data/ must match the manifest exactly (names and sizes) and
+    every tag file, hash and signature must check out."""
+    scan = scan_bundle(root, hash_payload=False)
+    manifest, _ = layout.parse_manifest(scan.tag_bytes.get(layout.MANIFEST, b""))
+    for path, found in list(scan.files.items()):
+        if found.sha256 is None and payload_sizes.get(path) == found.size and path in manifest:
+            scan.files[path] = ScannedFile(found.size, manifest[path])
+    key = PublicKeyInfo("self", fingerprint_of(public_key), public_key)
+    return list(evaluate(scan, [key]).problems)

@@ -1,0 +1,327 @@
+"""Ingest: copy an evidence folder into a new signed bundle, atomically."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import socket
+import stat
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .. import __version__
+from ..errors import CustodyError, EnvironmentFailure, InputError, SourceChangedError
+from ..fsutil import (
+    environment_error,
+    fsync_dir,
+    is_within,
+    open_source_readonly,
+    rename_noreplace,
+    temporary_directory_beside,
+)
+from ..hashing import copy_and_hash, sha256_bytes
+from ..keys import fingerprint_of, public_key_file_bytes
+from ..metadata import extract_record, metadata_document
+from ..models import CopiedFile, IngestResult
+from ..progress import ProgressCallback, ProgressTracker
+from ..signing import sign_bytes
+from ..workers import Cancelled, run_parallel
+from . import layout
+from .source import SourceFile, SourceListing, scan_source
+from .statement import Statement, statement_bytes
+from .verify import check_fresh_bundle
+
+MAX_CASE_LENGTH = 200
+
+
+def _check_label(value: str, what: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InputError(f"{what} must not be empty")
+    if len(value) > MAX_CASE_LENGTH:
+        raise InputError(f"{what} is longer than {MAX_CASE_LENGTH} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InputError(f"{what} contains control characters")
+    return value
+
+
+def _safe_name_part(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip("-.")[:80] or "bundle"
+
+
+def choose_bundle_path(
+    *, out: Path | None, case: str, exhibit: str | None, created: datetime
+) -> Path:
+    """Where a new bundle goes: inside `out` when it is an existing folder (a
+    fresh name CASE_EXHIBIT_TIME), or `out` itself when it does not exist yet."""
+    base = Path.cwd() if out is None else out
+    if out is not None and not base.exists():
+        return base.absolute()
+    if not base.is_dir():
+        raise InputError("output exists and is not a folder", path=str(base))
+    if (base / layout.BAGIT_TXT).exists():
+        raise InputError("output is already a bundle; choose another --out", path=str(base))
+    parts = [_safe_name_part(case)]
+    if exhibit:
+        parts.append(_safe_name_part(exhibit))
+    parts.append(created.strftime("%Y%m%dT%H%M%SZ"))
+    stem = "_".join(parts)
+    candidate = base / stem
+    n = 2
+    while os.path.lexists(candidate):
+        candidate = base / f"{stem}-{n}"
+        n += 1
+    return candidate.absolute()
+
+
+def _open_source(f: SourceFile) -> int:
+    try:
+        # O_NOATIME keeps even the access time of evidence untouched where allowed.
+        fd = os.open(
+            f.abs_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOATIME", 0)
+        )
+        os.set_blocking(fd, True)
+        return fd
+    except PermissionError:
+        pass
+    except OSError as e:
+        if e.errno != errno.EPERM:
+            raise
+    return open_source_readonly(f.abs_path)
+
+
+def _copy_one(
+    f: SourceFile, data_dir: Path, tracker: ProgressTracker, stop: threading.Event
+) -> tuple[CopiedFile, dict[str, Any]]:
+    def on_bytes(n: int) -> None:
+        if stop.is_set():
+            raise Cancelled
+        tracker.add_bytes(n)
+
+    try:
+        src = _open_source(f)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise SourceChangedError("became a symbolic link during ingest", path=f.abs_path) from e
+        raise InputError(f"cannot be read ({e.strerror})", path=f.abs_path) from e
+    dst_path = data_dir / f.rel
+    try:
+        before = os.fstat(src)
+        if not stat.S_ISREG(before.st_mode) or (before.st_dev, before.st_ino) != (f.dev, f.ino):
+            raise SourceChangedError("was replaced during ingest", path=f.abs_path)
+        try:
+            dst = os.open(dst_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise environment_error(e, dst_path) from e
+        try:
+            try:
+                digest, copied = copy_and_hash(src, dst, on_bytes=on_bytes)
+            except Cancelled:
+                raise
+            except OSError as e:
+                # A read error names the source; a write error the bundle.
+                if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+                    raise environment_error(e, dst_path) from e
+                raise InputError(f"read error ({e.strerror})", path=f.abs_path) from e
+            try:
+                os.fsync(dst)
+            except OSError as e:
+                raise environment_error(e, dst_path) from e
+        finally:
+            os.close(dst)
+        after = os.fstat(src)
+        if (
+            copied != before.st_size
+            or after.st_size != before.st_size
+            or after.st_mtime_ns != before.st_mtime_ns
+            or after.st_ctime_ns != before.st_ctime_ns
+        ):
+            raise SourceChangedError(
+                "changed while it was being copied; ingest again when nothing writes to it",
+                path=f.abs_path,
+            )
+    finally:
+        os.close(src)
+    os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
+    tracker.file_done()
+    record = extract_record(copy_path=dst_path, rel_path=f.rel, sha256=digest, size=copied)
+    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), record
+
+
+def _copy_all(
+    listing: SourceListing, data_dir: Path, tracker: ProgressTracker, workers: int | None
+) -> tuple[list[CopiedFile], list[dict[str, Any]]]:
+    results = run_parallel(
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop), listing.files, workers=workers
+    )
+    return [r[0] for r in results], [r[1] for r in results]
+
+
+def ingest(
+    *,
+    source: Path,
+    case: str,
+    signing_key: Ed25519PrivateKey,
+    officer: str,
+    exhibit: str | None = None,
+    out: Path | None = None,
+    note: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Copy `source` into a new bundle, sign it, and make it visible atomically.
+
+    Returns an IngestResult. Raises InputError (bad source, bad case id, output
+    inside the source, a file that changed while read), EnvironmentFailure
+    (disk full, permissions on the output). On any error nothing is left behind.
+    """
+    case = _check_label(case, "case id")
+    if exhibit is not None:
+        exhibit = _check_label(exhibit, "exhibit reference")
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    src = Path(os.path.abspath(source))
+    if not src.exists():
+        raise InputError("no such folder", path=str(source))
+    if not src.is_dir():
+        raise InputError("not a folder", path=str(source))
+    src_real = src.resolve()
+    bundle_path = choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
+    if is_within(bundle_path.parent.resolve() / bundle_path.name, src_real):
+        raise InputError(
+            "the output is inside the source folder; choose another --out", path=str(bundle_path)
+        )
+    listing = scan_source(src)
+    if not listing.files:
+        raise InputError("no files to ingest (the folder is empty)", path=str(source))
+
+    fingerprint = fingerprint_of(signing_key.public_key())
+    tracker = ProgressTracker("copy", len(listing.files), listing.total_bytes, on_progress)
+    try:
+        with temporary_directory_beside(bundle_path) as tmp:
+            data_dir = tmp / layout.PAYLOAD_DIR
+            data_dir.mkdir()
+            for d in listing.dirs:
+                (data_dir / d.rel).mkdir()
+            copied, records = _copy_all(listing, data_dir, tracker, workers)
+            tracker.finish()
+            total = sum(c.size for c in copied)
+
+            manifest = layout.format_manifest(
+                (f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied
+            )
+            bag_fields = [
+                ("Source-Organization", officer),
+                ("Contact-Name", officer),
+                ("External-Identifier", case),
+                ("Custody-Case-Id", case),
+                ("Custody-Exhibit-Ref", exhibit or ""),
+                ("Custody-Officer", officer),
+                ("Custody-Key-Fingerprint", fingerprint),
+                ("Custody-Source-Path", str(src)),
+                ("Custody-Source-Host", socket.gethostname()),
+                ("Bagging-Date", created.strftime("%Y-%m-%d")),
+                ("Bag-Software-Agent", f"custody {__version__}"),
+                ("Payload-Oxum", f"{total}.{len(copied)}"),
+            ]
+            if note:
+                bag_fields.append(("Internal-Sender-Description", note))
+            bag_info = layout.format_bag_info(bag_fields)
+            metadata = metadata_document(records)
+            statement = Statement(
+                bundle_id=str(uuid.uuid4()),
+                case=case,
+                exhibit=exhibit,
+                officer=officer,
+                key_fingerprint=fingerprint,
+                created=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                tool=f"custody {__version__}",
+                file_count=len(copied),
+                total_bytes=total,
+                manifest_sha256=sha256_bytes(manifest),
+                bag_info_sha256=sha256_bytes(bag_info),
+                metadata_sha256=sha256_bytes(metadata),
+                note=note,
+            )
+            stmt = statement_bytes(statement)
+            tag_files = {
+                layout.BAGIT_TXT: layout.BAGIT_TXT_BYTES,
+                layout.BAG_INFO: bag_info,
+                layout.MANIFEST: manifest,
+                layout.METADATA: metadata,
+                layout.STATEMENT: stmt,
+                layout.SIGNATURE: sign_bytes(signing_key, stmt),
+                layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
+            }
+            tag_files[layout.TAG_MANIFEST] = layout.format_manifest(
+                (name, sha256_bytes(data)) for name, data in tag_files.items()
+            )
+            (tmp / layout.CUSTODY_DIR).mkdir()
+            for name, data in tag_files.items():
+                _write_durably(tmp / name, data)
+
+            problems = check_fresh_bundle(
+                tmp,
+                {f"{layout.PAYLOAD_DIR}/{c.path}": c.size for c in copied},
+                signing_key.public_key(),
+            )
+            if problems:
+                raise EnvironmentFailure(
+                    "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
+                    path=str(bundle_path),
+                )
+            _restore_dir_times(data_dir, listing)
+            for directory in [
+                tmp,
+                tmp / layout.CUSTODY_DIR,
+                data_dir,
+                *(data_dir / x.rel for x in listing.dirs),
+            ]:
+                fsync_dir(directory)
+            try:
+                rename_noreplace(tmp, bundle_path)
+            except FileExistsError as e:
+                raise InputError(
+                    "already exists; nothing was replaced", path=str(bundle_path)
+                ) from e
+            fsync_dir(bundle_path.parent)
+    except CustodyError:
+        raise
+    except OSError as e:
+        raise environment_error(e, e.filename or bundle_path) from e
+
+    return IngestResult(
+        bundle=str(bundle_path),
+        bundle_id=statement.bundle_id,
+        statement_sha256=sha256_bytes(stmt),
+        case=case,
+        exhibit=exhibit,
+        officer=officer,
+        fingerprint=fingerprint,
+        files=len(copied),
+        bytes=total,
+        skipped=listing.skipped,
+    )
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _restore_dir_times(data_dir: Path, listing: SourceListing) -> None:
+    # Deepest first, so setting a child's times does not disturb its parent's.
+    for d in sorted(listing.dirs, key=lambda d: d.rel.count("/"), reverse=True):
+        os.utime(data_dir / d.rel, ns=(d.atime_ns, d.mtime_ns), follow_symlinks=False)

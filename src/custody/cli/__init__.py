@@ -1,0 +1,73 @@
+"""The command line: a thin click layer over the library.
+
+Errors are mapped to exit codes here, in one place (see custody.errors).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_USAGE, CustodyError
+from ._app import App
+from .ingest import ingest_command
+from .keys import keygen_command, keys_group
+from .verify import verify_command
+
+HELP = """custody: a chain of custody for digital evidence.
+
+\b
+Typical use:
+  custody keygen --name "PC Jane Smith, War Crimes Team"
+  custody ingest ./evidence --case ICC-2026-014 --exhibit JS/1
+  custody verify ./ICC-2026-014_JS-1_20261125T120000Z
+
+\b
+Exit codes (every command):
+  0  success; for verify: verified
+  1  not verified: evidence, signature or trust is wrong
+  2  usage error, or input that is not usable (not a bundle, bad key...)
+  3  the machine failed: disk full, permission denied on output, I/O error
+
+State (keys, trust store) lives in $CUSTODY_HOME, by default ~/.custody.
+"""
+
+
+class CustodyGroup(click.Group):
+    """Maps CustodyError to one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CustodyError as e:
+            app = ctx.find_object(App)
+            if app is None:
+                app = App()
+            app.fail(e)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=CustodyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="custody", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.obj = App()
+
+
+cli.add_command(keygen_command)
+cli.add_command(keys_group)
+cli.add_command(ingest_command)
+cli.add_command(verify_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="custody")
+    except KeyboardInterrupt:
+        click.echo("custody: interrupted; nothing was left half-written", err=True)
+        sys.exit(130)
+    sys.exit(EXIT_USAGE)  # pragma: no cover - cli.main always exits

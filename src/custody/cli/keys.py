@@ -1,0 +1,160 @@
+"""custody keygen, custody keys list|export|trust."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..fsutil import environment_error, write_new_file
+from ..keys import (
+    PublicKeyInfo,
+    find_key,
+    format_fingerprint,
+    generate_key,
+    list_keys,
+    public_key_file_bytes,
+    read_public_key_file,
+    trust_public_key,
+    trusted_keys,
+)
+from ._app import App, pass_app
+
+json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
+passphrase_file_option = click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the key's passphrase from the first line of this file.",
+)
+
+
+@click.command("keygen")
+@click.option(
+    "--name",
+    required=True,
+    help="Whose key: a name and role, e.g. 'PC Jane Smith, War Crimes Team'.",
+)
+@passphrase_file_option
+@click.option(
+    "--no-passphrase", is_flag=True, help="Store the private key unencrypted (not advised)."
+)
+@json_option
+@pass_app
+def keygen_command(
+    app: App, name: str, passphrase_file: Path | None, no_passphrase: bool, json_output: bool
+) -> None:
+    """Create an Ed25519 signing key and trust it locally.
+
+    The private key is stored encrypted (PKCS#8 PEM, mode 0600) under
+    $CUSTODY_HOME/keys. The passphrase comes from --passphrase-file,
+    $CUSTODY_PASSPHRASE or a prompt on a terminal. An existing key is never
+    overwritten. Read the fingerprint aloud to whoever will verify your work.
+
+    \b
+    Examples:
+      custody keygen --name "PC Jane Smith, War Crimes Team"
+      CUSTODY_PASSPHRASE=... custody keygen --name "DC Ali Khan" --json
+    """
+    render = app.configure(json_output=json_output)
+    passphrase = (
+        None
+        if no_passphrase
+        else app.passphrase(
+            passphrase_file=passphrase_file, confirm=True, purpose="for the new key"
+        )
+    )
+    pair = generate_key(home=app.home, name=name, passphrase=passphrase)
+    if json_output:
+        render.json(
+            {
+                "id": pair.key_id,
+                "name": pair.name,
+                "fingerprint": pair.fingerprint,
+                "encrypted": pair.encrypted,
+                "private_key": str(pair.private_key_path),
+                "public_key": str(pair.public_key_path),
+            }
+        )
+        return
+    render.info(f"Created key '{pair.key_id}' for {pair.name}")
+    render.info(f"Fingerprint: {format_fingerprint(pair.fingerprint)}")
+    render.info(f"Private key: {pair.private_key_path}")
+    render.info(f"Public key:  {pair.public_key_path} (give this to whoever verifies your bundles)")
+    if not pair.encrypted:
+        render.warning("the private key is stored WITHOUT a passphrase")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """List, export and trust keys.
+
+    \b
+    Examples:
+      custody keys list
+      custody keys export jane-smith -o jane.pub
+      custody keys trust jane.pub
+    """
+
+
+@keys_group.command("list")
+@json_option
+@pass_app
+def keys_list(app: App, json_output: bool) -> None:
+    """List your own keys and the keys you trust."""
+    render = app.configure(json_output=json_output)
+    render.key_pairs(list_keys(home=app.home), trusted_keys(home=app.home))
+
+
+@keys_group.command("export")
+@click.argument("key")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (never overwritten) instead of stdout.",
+)
+@pass_app
+def keys_export(app: App, key: str, output: Path | None) -> None:
+    """Print or write the public key KEY (an id, name or fingerprint prefix).
+
+    The file is PEM that openssl reads, preceded by the holder's name and the
+    fingerprint. Give it to court staff so they can trust and verify your bundles.
+    """
+    pair = find_key(home=app.home, selector=key)
+    info = read_public_key_file(pair.public_key_path)
+    data = public_key_file_bytes(info.name, info.public_key)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        write_new_file(output, data)
+    except FileExistsError as e:
+        raise InputError("already exists; not overwritten", path=str(output)) from e
+    except OSError as e:
+        raise environment_error(e, output) from e
+    app.render.err.print(f"Wrote {output} ({format_fingerprint(info.fingerprint)})")
+
+
+@keys_group.command("trust")
+@click.argument("public_key_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", help="Name to record (default: the name in the file).")
+@json_option
+@pass_app
+def keys_trust(app: App, public_key_file: Path, name: str | None, json_output: bool) -> None:
+    """Trust the public key in PUBLIC_KEY_FILE: bundles it signed will verify.
+
+    Compare the fingerprint shown with the one its holder reads to you.
+    """
+    render = app.configure(json_output=json_output)
+    info = read_public_key_file(public_key_file)
+    if name:
+        info = PublicKeyInfo(name.strip(), info.fingerprint, info.public_key, info.path)
+    stored, added = trust_public_key(home=app.home, info=info)
+    if json_output:
+        render.json({"name": stored.name, "fingerprint": stored.fingerprint, "added": added})
+        return
+    verb = "Now trusting" if added else "Already trusted"
+    render.info(f"{verb}: {stored.name}")
+    render.info(f"Fingerprint: {format_fingerprint(stored.fingerprint)}")

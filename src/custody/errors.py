@@ -1,0 +1,72 @@
+"""The error hierarchy. Each class carries the process exit code it maps to.
+
+Exit codes (documented in docs/exit-codes.md and every command's --help):
+  0  success / verified
+  1  not verified: something is wrong with the evidence, signature or trust
+  2  usage error, or input that is not what the command needs (not a bundle,
+     a bad key file, a wrong passphrase, an unusable source folder)
+  3  the environment failed us: disk full, permission denied on output, I/O error
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NOT_VERIFIED = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+
+
+class CustodyError(Exception):
+    """Base of every error custody reports to a user as one line."""
+
+    exit_code: int = EXIT_USAGE
+    kind: str = "error"
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def diagnostics(self) -> str:
+        """One line for a person: the file (when there is one) and the problem."""
+        if self.path is not None:
+            return f"{self.path}: {self.message}"
+        return self.message
+
+
+class InputError(CustodyError):
+    """The input given to a command is unusable (bad source, not a bundle...)."""
+
+    kind = "input"
+
+
+class NotABundleError(InputError):
+    """The path given as a bundle is not a custody bundle at all."""
+
+    kind = "not_a_bundle"
+
+
+class KeyFileError(CustodyError):
+    """A key cannot be created, found, decrypted or is of the wrong type."""
+
+    kind = "key"
+
+
+class SourceChangedError(InputError):
+    """A source file changed while custody was reading it."""
+
+    kind = "source_changed"
+
+
+class EnvironmentFailure(CustodyError):
+    """The machine failed us: disk full, permissions on the output, I/O errors."""
+
+    exit_code = EXIT_ENVIRONMENT
+    kind = "environment"
+
+
+class VerificationFailed(CustodyError):
+    """Raised by the raising style of verification when a bundle does not verify."""
+
+    exit_code = EXIT_NOT_VERIFIED
+    kind = "not_verified"

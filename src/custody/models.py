@@ -1,0 +1,135 @@
+"""Frozen result types shared between the library and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a bundle: what kind, which file, and the details."""
+
+    kind: str
+    path: str | None
+    detail: str
+
+    def line(self) -> str:
+        """One line for a person."""
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.kind}: {where}{self.detail}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    """Who signed a bundle, and whether this verifier trusts that key."""
+
+    name: str | None
+    fingerprint: str | None
+    trusted: bool
+    signature_valid: bool
+    trusted_as: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "trusted": self.trusted,
+            "trusted_as": self.trusted_as,
+            "signature_valid": self.signature_valid,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Everything `custody verify` found. `verified` is true only when nothing is wrong."""
+
+    bundle: str
+    verified: bool
+    signer: SignerInfo
+    problems: tuple[Problem, ...]
+    statement: dict[str, Any] | None
+    statement_sha256: str | None
+    files_checked: int
+    bytes_checked: int
+
+    def to_json(self) -> dict[str, Any]:
+        st = self.statement or {}
+        return {
+            "bundle": self.bundle,
+            "verified": self.verified,
+            "bundle_id": st.get("bundle_id"),
+            "statement_sha256": self.statement_sha256,
+            "case": st.get("case"),
+            "exhibit": st.get("exhibit"),
+            "created": st.get("created"),
+            "signer": self.signer.to_json(),
+            "files_checked": self.files_checked,
+            "bytes_checked": self.bytes_checked,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """A source entry that was not copied, and why (symlink, FIFO, socket...)."""
+
+    path: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CopiedFile:
+    """One evidence file as copied into a bundle."""
+
+    path: str  # relative POSIX path inside the source folder
+    size: int
+    sha256: str
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What `custody ingest` made."""
+
+    bundle: str
+    bundle_id: str
+    statement_sha256: str
+    case: str
+    exhibit: str | None
+    officer: str
+    fingerprint: str
+    files: int
+    bytes: int
+    skipped: tuple[SkippedEntry, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle,
+            "bundle_id": self.bundle_id,
+            "statement_sha256": self.statement_sha256,
+            "case": self.case,
+            "exhibit": self.exhibit,
+            "officer": self.officer,
+            "fingerprint": self.fingerprint,
+            "files": self.files,
+            "bytes": self.bytes,
+            "skipped": [s.to_json() for s in self.skipped],
+        }
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Progress of a long operation, reported to the on_progress callback."""
+
+    phase: str
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
