@@ -108,6 +108,7 @@ class IngestResult:
     files: int
     bytes: int
     skipped: tuple[SkippedEntry, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ class IngestResult:
             "files": self.files,
             "bytes": self.bytes,
             "skipped": [s.to_json() for s in self.skipped],
+            "warnings": list(self.warnings),
         }
 
 

@@ -99,6 +99,8 @@ class Renderer:
             return
         for s in result.skipped:
             self.warning(f"skipped {s.path}: {s.reason}")
+        for w in result.warnings:
+            self.warning(w)
         if self.quiet:
             self.out.print(result.bundle)
             return

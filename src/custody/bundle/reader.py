@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import tarfile
 import threading
 import zipfile
@@ -287,6 +288,33 @@ class _ArchiveCollector:
         return scan
 
 
+def _zip_member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's real name. Archivers such as Info-ZIP write UTF-8 names
+    without the UTF-8 flag (Python then decodes them as cp437), adding an
+    Info-ZIP Unicode Path extra field (0x7075) or nothing at all."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    extra = info.extra
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4 : i + 4 + size]
+        if tag == 0x7075 and len(body) > 5 and body[0] == 1:
+            try:
+                return body[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        i += 4 + size
+    try:
+        raw = info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return info.filename
+
+
 def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
     collector = _ArchiveCollector(str(path))
     try:
@@ -297,7 +325,7 @@ def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
         infos = zf.infolist()
         files = []
         for info in infos:
-            name = collector.accept_name(info.filename)
+            name = collector.accept_name(_zip_member_name(info))
             if name is None:
                 continue
             mode = info.external_attr >> 16

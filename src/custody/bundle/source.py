@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,20 @@ class SourceListing:
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    def normalisation_twins(self) -> list[tuple[str, str]]:
+        """Pairs of paths that differ only by Unicode normalisation. Both are
+        kept, byte-exact; but macOS file systems and bagit-python treat them as
+        one name, so the officer should know."""
+        seen: dict[str, str] = {}
+        twins = []
+        for rel in [f.rel for f in self.files] + [d.rel for d in self.dirs]:
+            key = unicodedata.normalize("NFC", rel)
+            if key in seen:
+                twins.append((seen[key], rel))
+            else:
+                seen[key] = rel
+        return twins
 
 
 def _kind_of(mode: int) -> str:

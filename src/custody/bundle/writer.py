@@ -307,6 +307,11 @@ def ingest(
         files=len(copied),
         bytes=total,
         skipped=listing.skipped,
+        warnings=tuple(
+            f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
+            "macOS and bagit-python treat them as one name"
+            for a, b in listing.normalisation_twins()
+        ),
     )
 
 

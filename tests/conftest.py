@@ -1,0 +1,126 @@
+"""Shared fixtures: a private $CUSTODY_HOME, an officer's key, evidence folders, bundles.
+
+Everything is real: real files in tmp_path, real Ed25519 keys, the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from custody.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "evidence"
+PASSPHRASE = "correct horse battery staple"
+
+
+@dataclass
+class Env:
+    """One user's custody environment: a home directory and a way to run custody."""
+
+    home: Path
+    tmp: Path
+
+    def run(
+        self,
+        *args: str | os.PathLike[str],
+        input: str | None = None,
+        env: dict[str, str | None] | None = None,
+    ) -> Result:
+        full_env: dict[str, str | None] = {
+            "CUSTODY_HOME": str(self.home),
+            "CUSTODY_PASSPHRASE": PASSPHRASE,
+            "CUSTODY_KEY": None,
+        }
+        full_env.update(env or {})
+        runner = CliRunner()
+        return runner.invoke(
+            cli, [str(a) for a in args], env=full_env, input=input, catch_exceptions=False
+        )
+
+    def run_json(self, *args: str | os.PathLike[str]) -> tuple[Result, dict]:
+        result = self.run(*args, "--json")
+        return result, json.loads(result.stdout)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env(home=tmp_path / "home", tmp=tmp_path)
+
+
+@pytest.fixture
+def officer(env: Env) -> dict:
+    """A key for 'PC Jane Smith, War Crimes Team', created through the CLI."""
+    result, data = env.run_json("keygen", "--name", "PC Jane Smith, War Crimes Team")
+    assert result.exit_code == 0, result.output
+    return data
+
+
+def make_evidence(root: Path) -> Path:
+    """A source folder with the kinds of names and files a witness's phone produces."""
+    root.mkdir(parents=True)
+    shutil.copytree(EXAMPLES, root, dirs_exist_ok=True)
+    (root / "empty.txt").write_bytes(b"")
+    (root / "-leading dash [1] (copy).txt").write_text("dash\n")
+    nfc = unicodedata.normalize("NFC", "Café.txt")
+    nfd = unicodedata.normalize("NFD", "Café.txt")
+    (root / nfc).write_text("composed\n")
+    (root / nfd).write_text("decomposed\n")
+    (root / "Свидетель 证人 شاهد.txt").write_text("unicode\n")
+    deep = root
+    for i in range(30):
+        deep = deep / f"level-{i:02d}"
+    deep.mkdir(parents=True)
+    (deep / "deep.bin").write_bytes(os.urandom(70_000))
+    os.utime(root / "empty.txt", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    return root
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    return make_evidence(tmp_path / "evidence")
+
+
+@pytest.fixture
+def ingest(env: Env, officer: dict) -> Callable[..., tuple[Result, dict]]:
+    def do(source: Path, *extra: str) -> tuple[Result, dict]:
+        result = env.run(
+            "ingest", source, "--case", "ICC-2026-014", "--exhibit", "JS/1", "--json", *extra
+        )
+        data = json.loads(result.stdout) if result.stdout.strip() else {}
+        return result, data
+
+    return do
+
+
+@pytest.fixture
+def bundle(env: Env, evidence: Path, ingest: Callable[..., tuple[Result, dict]]) -> Path:
+    result, data = ingest(evidence, "--out", str(env.tmp / "out"))
+    assert result.exit_code == 0, result.output
+    return Path(data["bundle"])
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every entry below root with its content (or link target), mode and mtime."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            if p.is_symlink():
+                content = os.readlink(p).encode()
+            elif p.is_file():
+                content = p.read_bytes()
+            else:
+                content = b""
+            snap[str(p.relative_to(root))] = (content, st.st_mode, st.st_mtime_ns)
+    return snap
