@@ -151,12 +151,16 @@ def read_public_key_file(path: Path) -> PublicKeyInfo:
     return parse_public_key_file(data, path=path)
 
 
-def generate_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
+def generate_key(
+    *, home: Path, name: str, passphrase: bytes | None
+) -> tuple[KeyPair, Ed25519PrivateKey]:
     """Make a new Ed25519 key pair under home/keys and trust its public key.
 
     The private key is PKCS#8 PEM encrypted with `passphrase` (None only when
     the caller explicitly asked for no passphrase), mode 0600. Never overwrites.
-    Raises KeyFileError (name taken, empty passphrase) or EnvironmentFailure.
+    Returns the key pair's description and the private key (for signing the
+    ledger entry that records it). Raises KeyFileError (name taken, empty
+    passphrase) or EnvironmentFailure.
     """
     name = check_name(name)
     if passphrase is not None and len(passphrase) == 0:
@@ -190,7 +194,7 @@ def generate_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
     except OSError as e:
         raise environment_error(e, pub_path) from e
     trust_public_key(home=home, info=PublicKeyInfo(name, fingerprint_of(public_key), public_key))
-    return KeyPair(
+    pair = KeyPair(
         key_id=key_id,
         name=name,
         fingerprint=fingerprint_of(public_key),
@@ -198,6 +202,7 @@ def generate_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
         public_key_path=pub_path,
         encrypted=passphrase is not None,
     )
+    return pair, private_key
 
 
 def _pem_is_encrypted(data: bytes) -> bool:

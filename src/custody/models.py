@@ -55,6 +55,9 @@ class VerifyReport:
     statement_sha256: str | None
     files_checked: int
     bytes_checked: int
+    custody_chain: tuple[dict[str, Any], ...] = ()
+    ledger: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         st = self.statement or {}
@@ -70,6 +73,9 @@ class VerifyReport:
             "files_checked": self.files_checked,
             "bytes_checked": self.bytes_checked,
             "problems": [p.to_json() for p in self.problems],
+            "warnings": list(self.warnings),
+            "custody_chain": list(self.custody_chain),
+            "ledger": self.ledger,
         }
 
 

@@ -24,7 +24,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .actions import HandOverResult
 from .keys import KeyPair, PublicKeyInfo, format_fingerprint, short_fingerprint
+from .ledger.audit import LedgerReport
+from .ledger.consistency import ConsistencyResult
 from .models import IngestResult, ProgressEvent, VerifyReport
 from .progress import ProgressCallback
 
@@ -149,7 +152,25 @@ class Renderer:
         table.add_row(
             "Files", f"{report.files_checked} checked ({_human_bytes(report.bytes_checked)})"
         )
+        ledger = report.ledger
+        if ledger is not None:
+            where = {
+                "consistent": "; matches your ledger",
+                "other": "; recorded in another ledger than yours",
+            }.get(str(ledger.get("local_ledger")), "")
+            state = "valid" if ledger.get("proof_valid") else "NOT valid"
+            table.add_row(
+                "Ledger",
+                f"entry {ledger.get('leaf_index')} of {ledger.get('tree_size')} in "
+                f"{ledger.get('origin')} (proof {state}{where})",
+            )
         self.out.print(table)
+        if len(report.custody_chain) > 1:
+            self.out.print("Chain of custody:")
+            for step in report.custody_chain:
+                self.out.print("  " + _chain_line(step))
+        for w in report.warnings:
+            self.warning(w)
         if report.problems:
             self.out.print(f"{len(report.problems)} problem(s):")
             for p in report.problems:
@@ -188,6 +209,83 @@ class Renderer:
         for t in trusted:
             theirs.add_row(t.name, format_fingerprint(t.fingerprint))
         self.out.print(theirs)
+
+    def hand_over(self, result: HandOverResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        other = result.counterpart
+        who = other.get("name") or other.get("fingerprint")
+        if result.action == "transfer":
+            self.out.print(f"Handed over to {who} (hand-over {result.sequence}).")
+            self.out.print("The receiver completes it with: custody receive BUNDLE")
+        else:
+            self.out.print(f"Received from {who} (hand-over {result.sequence}), countersigned.")
+        self.out.print(f"Record: {result.record}; ledger entry {result.ledger_index}.")
+
+    def ledger_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.json_output:
+            self.json({"entries": list(rows)})
+            return
+        table = Table()
+        for col in ("#", "time (UTC)", "action", "who", "bundle", "case"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("detail")
+        for r in rows:
+            table.add_row(
+                str(r["index"]),
+                str(r["time"] or "?"),
+                str(r["action"]),
+                str(r["who"] or "?"),
+                str(r["bundle_id"] or "")[:8],
+                str(r["case"] or ""),
+                str(r["detail"] or ""),
+            )
+        self.out.print(table)
+
+    def ledger_report(self, report: LedgerReport) -> None:
+        if self.json_output:
+            self.json(report.to_json())
+            return
+        if report.valid:
+            self.out.print(
+                f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green"
+            )
+        else:
+            self.out.print(f"LEDGER DAMAGED: {report.path}", style="bold red")
+            for p in report.problems:
+                self.out.print(f"  {p.line()}")
+
+    def consistency(self, result: ConsistencyResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.consistent:
+            self.out.print(
+                f"CONSISTENT: the ledger ({result.new_size} entries) extends the checkpoint "
+                f"of {result.old_size} entries",
+                style="bold green",
+            )
+        else:
+            self.out.print("NOT CONSISTENT:", style="bold red")
+            for line in result.problems:
+                self.out.print(f"  {line}")
+
+
+def _chain_line(step: dict[str, Any]) -> str:
+    def who(p: Any) -> str:
+        p = p or {}
+        return f"{p.get('name') or '?'} ({str(p.get('fingerprint'))[:16]})"
+
+    ok = "" if step.get("signature_valid") else "  [SIGNATURE NOT VALID]"
+    if step["event"] == "ingest":
+        return f"{step.get('time')}  ingested and signed by {who(step.get('by'))}{ok}"
+    if step["event"] == "transfer":
+        return (
+            f"{step.get('time')}  handed over by {who(step.get('by'))} to "
+            f"{who(step.get('to'))}: {step.get('reason')}{ok}"
+        )
+    return f"{step.get('time')}  received by {who(step.get('by'))}{ok}"
 
 
 def _human_bytes(n: int) -> str:

@@ -10,19 +10,34 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import KeyFileError, VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
+from ..ledger.proof import PROOF_PATH, check_proof
 from ..models import Problem, SignerInfo, VerifyReport
 from ..progress import ProgressCallback
 from ..signing import signature_is_valid
 from . import layout
+from .chain import verify_chain
 from .reader import BundleScan, ScannedFile, scan_bundle
 from .statement import StatementError, parse_statement
+
+
+class LocalLedger(Protocol):
+    """What verification needs from the verifier's own ledger."""
+
+    @property
+    def origin(self) -> str: ...
+
+    def size(self) -> int: ...
+
+    def root(self, size: int) -> bytes: ...
+
+    def entry_bytes(self, index: int) -> bytes | None: ...
 
 
 def verify_bundle(
@@ -30,6 +45,8 @@ def verify_bundle(
     bundle: Path,
     trusted: Sequence[PublicKeyInfo],
     trusted_fingerprints: Collection[str] = (),
+    local_ledger: LocalLedger | None = None,
+    pending_ok_for: str | None = None,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> VerifyReport:
@@ -42,7 +59,13 @@ def verify_bundle(
     InputError only when `bundle` is not a bundle at all.
     """
     scan = scan_bundle(bundle, on_progress=on_progress, workers=workers)
-    return evaluate(scan, trusted, trusted_fingerprints)
+    return evaluate(
+        scan,
+        trusted,
+        trusted_fingerprints,
+        local_ledger=local_ledger,
+        pending_ok_for=pending_ok_for,
+    )
 
 
 def check_bundle(*, bundle: Path, trusted: Sequence[PublicKeyInfo]) -> VerifyReport:
@@ -159,7 +182,7 @@ def _check_signature(
     trusted: Sequence[PublicKeyInfo],
     trusted_fingerprints: Collection[str],
     problems: list[Problem],
-) -> SignerInfo:
+) -> tuple[SignerInfo, Ed25519PublicKey | None]:
     claimed = statement.get("key_fingerprint") if statement else None
     name = statement.get("officer") if statement else None
     sig = scan.tag_bytes.get(layout.SIGNATURE)
@@ -172,10 +195,8 @@ def _check_signature(
             problems.append(
                 Problem("bad_signer_key", layout.SIGNER_KEY, "not an Ed25519 public key")
             )
-    if stmt_bytes is None or statement is None:
-        return SignerInfo(name, claimed, False, False)
-    if sig is None:
-        return SignerInfo(name, claimed, False, False)
+    if stmt_bytes is None or statement is None or sig is None:
+        return SignerInfo(name, claimed, False, False), None
     trusted_key = _trusted_by_fingerprint(trusted).get(str(claimed))
     if (
         trusted_key is None
@@ -194,7 +215,8 @@ def _check_signature(
                     f"signature does not verify with trusted key {trusted_key.name}",
                 )
             )
-        return SignerInfo(name, claimed, True, valid, trusted_as=trusted_key.name)
+        signer = SignerInfo(name, claimed, True, valid, trusted_as=trusted_key.name)
+        return signer, trusted_key.public_key if valid else None
     # Not trusted: say whether the signature is at least valid, using the
     # bundled key only when it is the key the statement names.
     valid = False
@@ -215,7 +237,7 @@ def _check_signature(
             f"signed by key {claimed} ({name}), which is not in your trust store or --trust",
         )
     )
-    return SignerInfo(name, claimed, False, valid)
+    return SignerInfo(name, claimed, False, valid), None
 
 
 def _check_statement(
@@ -270,12 +292,76 @@ def _check_metadata(scan: BundleScan, problems: list[Problem]) -> None:
         problems.append(Problem("bad_metadata", layout.METADATA, "not valid UTF-8 JSON"))
 
 
+def _check_ledger(
+    scan: BundleScan,
+    statement: dict[str, Any],
+    stmt_sha: str,
+    signer_key: Ed25519PublicKey | None,
+    local_ledger: LocalLedger | None,
+    problems: list[Problem],
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    data = scan.tag_bytes.get(PROOF_PATH)
+    if data is None:
+        warnings.append("the bundle carries no ledger proof (made without a ledger)")
+        return None
+    check = check_proof(
+        data,
+        statement_sha256=stmt_sha,
+        bundle_id=str(statement.get("bundle_id")),
+        signer_key=signer_key,
+    )
+    problems.extend(check.problems)
+    info = check.to_json()
+    info["proof_valid"] = not check.problems
+    info["local_ledger"] = None
+    if check.problems or local_ledger is None or check.leaf_index is None:
+        return info
+    if local_ledger.origin != check.origin:
+        info["local_ledger"] = "other"
+        return info
+    assert check.tree_size is not None
+    local_size = local_ledger.size()
+    if local_size < check.tree_size:
+        problems.append(
+            Problem(
+                "ledger_mismatch",
+                PROOF_PATH,
+                f"your ledger holds {local_size} entries, fewer than the {check.tree_size} "
+                "this bundle's checkpoint signed: entries were removed or it was rolled back",
+            )
+        )
+    elif local_ledger.entry_bytes(check.leaf_index) != check.entry:
+        problems.append(
+            Problem(
+                "ledger_mismatch",
+                PROOF_PATH,
+                f"entry {check.leaf_index} in your ledger differs from the bundle's",
+            )
+        )
+    elif local_ledger.root(check.tree_size) != check.root:
+        problems.append(
+            Problem(
+                "ledger_mismatch",
+                PROOF_PATH,
+                "your ledger does not extend the checkpoint in the bundle",
+            )
+        )
+    else:
+        info["local_ledger"] = "consistent"
+    return info
+
+
 def evaluate(
     scan: BundleScan,
     trusted: Sequence[PublicKeyInfo],
     trusted_fingerprints: Collection[str] = (),
+    *,
+    local_ledger: LocalLedger | None = None,
+    pending_ok_for: str | None = None,
 ) -> VerifyReport:
-    """Judge a scanned bundle. Pure: reads nothing but the scan."""
+    """Judge a scanned bundle: every check, every problem. Reads nothing but
+    the scan (and the verifier's ledger, when given)."""
     problems: list[Problem] = list(scan.problems)
     _check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
@@ -293,7 +379,27 @@ def evaluate(
     _check_metadata(scan, problems)
     statement = _check_statement(scan, manifest, bag_info, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
-    signer = _check_signature(scan, statement, stmt_bytes, trusted, trusted_fingerprints, problems)
+    signer, signer_key = _check_signature(
+        scan, statement, stmt_bytes, trusted, trusted_fingerprints, problems
+    )
+    warnings: list[str] = []
+    chain: tuple[dict[str, Any], ...] = ()
+    ledger_info = None
+    if statement is not None and stmt_bytes is not None:
+        stmt_sha = sha256_bytes(stmt_bytes)
+        ledger_info = _check_ledger(
+            scan, statement, stmt_sha, signer_key, local_ledger, problems, warnings
+        )
+        state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
+        chain = state.timeline
+        for p in state.problems:
+            pending_is_ok = (
+                p.kind == "unreceived_transfer"
+                and pending_ok_for is not None
+                and state.pending_to == pending_ok_for
+            )
+            if not pending_is_ok:
+                problems.append(p)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
     return VerifyReport(
         bundle=scan.location,
@@ -304,6 +410,9 @@ def evaluate(
         statement_sha256=sha256_bytes(stmt_bytes) if stmt_bytes is not None else None,
         files_checked=len(payload),
         bytes_checked=sum(f.size for f in payload),
+        custody_chain=chain,
+        ledger=ledger_info,
+        warnings=tuple(warnings),
     )
 
 

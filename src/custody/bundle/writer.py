@@ -27,6 +27,8 @@ from ..fsutil import (
 )
 from ..hashing import copy_and_hash, sha256_bytes
 from ..keys import fingerprint_of, public_key_file_bytes
+from ..ledger.proof import PROOF_PATH, proof_file_bytes
+from ..ledger.store import Ledger
 from ..metadata import extract_record, metadata_document
 from ..models import CopiedFile, IngestResult
 from ..progress import ProgressCallback, ProgressTracker
@@ -172,6 +174,7 @@ def ingest(
     exhibit: str | None = None,
     out: Path | None = None,
     note: str | None = None,
+    ledger: Ledger | None = None,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
@@ -181,6 +184,9 @@ def ingest(
     Returns an IngestResult. Raises InputError (bad source, bad case id, output
     inside the source, a file that changed while read), EnvironmentFailure
     (disk full, permissions on the output). On any error nothing is left behind.
+
+    With a ledger, the ingest is appended to it (signed by `signing_key`) before
+    the bundle becomes visible, and the bundle carries the entry's proof.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -259,6 +265,22 @@ def ingest(
                 layout.SIGNATURE: sign_bytes(signing_key, stmt),
                 layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
             }
+            if ledger is not None:
+                appended = ledger.append(
+                    action="ingest",
+                    subject={
+                        "bundle_id": statement.bundle_id,
+                        "case": case,
+                        "exhibit": exhibit,
+                        "statement_sha256": sha256_bytes(stmt),
+                        "file_count": len(copied),
+                        "total_bytes": total,
+                    },
+                    signer=signing_key,
+                    signer_name=officer,
+                    time=statement.created,
+                )
+                tag_files[PROOF_PATH] = proof_file_bytes(appended)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(
                 (name, sha256_bytes(data)) for name, data in tag_files.items()
             )

@@ -13,8 +13,10 @@ import click
 from .. import __version__
 from ..errors import EXIT_USAGE, CustodyError
 from ._app import App
+from .handover import receive_command, transfer_command
 from .ingest import ingest_command
 from .keys import keygen_command, keys_group
+from .ledger import ledger_group
 from .verify import verify_command
 
 HELP = """custody: a chain of custody for digital evidence.
@@ -24,6 +26,8 @@ Typical use:
   custody keygen --name "PC Jane Smith, War Crimes Team"
   custody ingest ./evidence --case ICC-2026-014 --exhibit JS/1
   custody verify ./ICC-2026-014_JS-1_20261125T120000Z
+  custody transfer ./ICC-2026-014_JS-1_... --to registry.pub --reason "To the registry"
+  custody ledger verify
 
 \b
 Exit codes (every command):
@@ -32,7 +36,7 @@ Exit codes (every command):
   2  usage error, or input that is not usable (not a bundle, bad key...)
   3  the machine failed: disk full, permission denied on output, I/O error
 
-State (keys, trust store) lives in $CUSTODY_HOME, by default ~/.custody.
+State (keys, trust store, ledger) lives in $CUSTODY_HOME, by default ~/.custody.
 """
 
 
@@ -61,6 +65,9 @@ cli.add_command(keygen_command)
 cli.add_command(keys_group)
 cli.add_command(ingest_command)
 cli.add_command(verify_command)
+cli.add_command(transfer_command)
+cli.add_command(receive_command)
+cli.add_command(ledger_group)
 
 
 def main() -> None:

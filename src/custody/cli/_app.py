@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from ..actions import Signer
 from ..errors import CustodyError, KeyFileError
 from ..home import custody_home
+from ..keys import find_key, load_private_key, loose_permissions_warning
 from ..render import Renderer
 
 
@@ -62,6 +64,21 @@ class App:
             "a passphrase is needed: set CUSTODY_PASSPHRASE or use --passphrase-file "
             "(no terminal to ask on)"
         )
+
+    def signer(self, *, key: str | None, passphrase_file: Path | None) -> Signer:
+        """Choose and unlock one of the user's keys: --key, $CUSTODY_KEY, or the only one."""
+        pair = find_key(home=self.home, selector=key or os.environ.get("CUSTODY_KEY"))
+        warning = loose_permissions_warning(pair.private_key_path)
+        if warning:
+            self.render.warning(warning)
+        passphrase = (
+            self.passphrase(
+                passphrase_file=passphrase_file, confirm=False, purpose=f"for key '{pair.key_id}'"
+            )
+            if pair.encrypted
+            else None
+        )
+        return Signer(pair.name, load_private_key(pair, passphrase))
 
 
 pass_app = click.make_pass_decorator(App)

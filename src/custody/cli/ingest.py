@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from ..bundle.writer import ingest
-from ..keys import find_key, load_private_key, loose_permissions_warning
+from ..actions import ingest_evidence
 from ._app import App, pass_app
 from .keys import json_option, passphrase_file_option
 
@@ -51,7 +49,8 @@ def ingest_command(
     times kept) and hashed as they are copied; the bundle is a BagIt 1.0 bag
     with a statement signed by your key. It is built under a hidden temporary
     name and appears only when complete. Symbolic links, FIFOs, sockets and
-    devices are not copied; they are reported.
+    devices are not copied; they are reported. The ingest is recorded in your
+    ledger and the bundle carries its proof.
 
     \b
     Examples:
@@ -62,25 +61,14 @@ def ingest_command(
     Exit codes: 0 bundle created; 2 bad source, key or options; 3 disk or I/O failure.
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    pair = find_key(home=app.home, selector=key or os.environ.get("CUSTODY_KEY"))
-    warning = loose_permissions_warning(pair.private_key_path)
-    if warning:
-        render.warning(warning)
-    passphrase = (
-        app.passphrase(
-            passphrase_file=passphrase_file, confirm=False, purpose=f"for key '{pair.key_id}'"
-        )
-        if pair.encrypted
-        else None
-    )
-    signing_key = load_private_key(pair, passphrase)
+    signer = app.signer(key=key, passphrase_file=passphrase_file)
     with render.progress("Copying") as on_progress:
-        result = ingest(
+        result = ingest_evidence(
+            home=app.home,
             source=source,
             case=case,
             exhibit=exhibit,
-            signing_key=signing_key,
-            officer=pair.name,
+            signer=signer,
             out=out,
             note=note,
             on_progress=on_progress,

@@ -7,17 +7,16 @@ from pathlib import Path
 
 import click
 
+from ..actions import add_trusted_key, create_key
 from ..errors import InputError
 from ..fsutil import environment_error, write_new_file
 from ..keys import (
     PublicKeyInfo,
     find_key,
     format_fingerprint,
-    generate_key,
     list_keys,
     public_key_file_bytes,
     read_public_key_file,
-    trust_public_key,
     trusted_keys,
 )
 from ._app import App, pass_app
@@ -65,7 +64,7 @@ def keygen_command(
             passphrase_file=passphrase_file, confirm=True, purpose="for the new key"
         )
     )
-    pair = generate_key(home=app.home, name=name, passphrase=passphrase)
+    pair = create_key(home=app.home, name=name, passphrase=passphrase)
     if json_output:
         render.json(
             {
@@ -140,20 +139,43 @@ def keys_export(app: App, key: str, output: Path | None) -> None:
 @keys_group.command("trust")
 @click.argument("public_key_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--name", help="Name to record (default: the name in the file).")
+@click.option("--key", "key", help="Your key that signs the ledger entry (default: your only key).")
+@click.option("--no-record", is_flag=True, help="Do not record this in your ledger.")
+@passphrase_file_option
 @json_option
 @pass_app
-def keys_trust(app: App, public_key_file: Path, name: str | None, json_output: bool) -> None:
+def keys_trust(
+    app: App,
+    public_key_file: Path,
+    name: str | None,
+    key: str | None,
+    no_record: bool,
+    passphrase_file: Path | None,
+    json_output: bool,
+) -> None:
     """Trust the public key in PUBLIC_KEY_FILE: bundles it signed will verify.
 
-    Compare the fingerprint shown with the one its holder reads to you.
+    Compare the fingerprint shown with the one its holder reads to you. When
+    you have a key of your own, the event is recorded in your ledger, signed
+    by it (unless --no-record).
     """
     render = app.configure(json_output=json_output)
     info = read_public_key_file(public_key_file)
     if name:
         info = PublicKeyInfo(name.strip(), info.fingerprint, info.public_key, info.path)
-    stored, added = trust_public_key(home=app.home, info=info)
+    recorder = None
+    if not no_record and list_keys(home=app.home):
+        recorder = app.signer(key=key, passphrase_file=passphrase_file)
+    stored, added = add_trusted_key(home=app.home, info=info, recorder=recorder)
     if json_output:
-        render.json({"name": stored.name, "fingerprint": stored.fingerprint, "added": added})
+        render.json(
+            {
+                "name": stored.name,
+                "fingerprint": stored.fingerprint,
+                "added": added,
+                "recorded": bool(added and recorder),
+            }
+        )
         return
     verb = "Now trusting" if added else "Already trusted"
     render.info(f"{verb}: {stored.name}")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..bundle.verify import verify_bundle
+from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED, InputError
-from ..keys import PublicKeyInfo, normalise_fingerprint, read_public_key_file, trusted_keys
+from ..keys import PublicKeyInfo, normalise_fingerprint, read_public_key_file
 from ._app import App, pass_app
-from .keys import json_option
+from .keys import json_option, passphrase_file_option
 
 
 def _resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
@@ -44,6 +44,11 @@ def _resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[st
     is_flag=True,
     help="Trust only the keys given with --trust, not $CUSTODY_HOME's trust store.",
 )
+@click.option(
+    "--record", is_flag=True, help="Record this verification in your ledger, signed with your key."
+)
+@click.option("--key", "key", help="With --record: your key (default: your only key).")
+@passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict and problems.")
 @pass_app
@@ -52,6 +57,9 @@ def verify_command(
     bundle: Path,
     trust: tuple[str, ...],
     no_trust_store: bool,
+    record: bool,
+    key: str | None,
+    passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -60,7 +68,9 @@ def verify_command(
     BUNDLE is a bundle folder, or a .zip, .tar or .tar.gz of one (read in
     place, nothing extracted). Every file is checked and every problem is
     listed, one line each. A valid signature by a key you do not trust is
-    NOT verified.
+    NOT verified. The bundle's ledger proof is checked offline, and against
+    your own ledger when it is the same ledger; the chain of custody
+    (hand-overs and receipts) is shown and every signature in it checked.
 
     \b
     Examples:
@@ -76,12 +86,19 @@ def verify_command(
     """
     render = app.configure(json_output=json_output, quiet=quiet)
     keys, fingerprints = _resolve_trust(trust)
-    if not no_trust_store:
-        keys.extend(trusted_keys(home=app.home))
+    signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
-        report = verify_bundle(
-            bundle=bundle, trusted=keys, trusted_fingerprints=fingerprints, on_progress=on_progress
+        report = verify_with_home(
+            home=app.home,
+            bundle=bundle,
+            extra_keys=keys,
+            extra_fingerprints=fingerprints,
+            use_trust_store=not no_trust_store,
+            on_progress=on_progress,
         )
+    if signer is not None:
+        index = record_verification(home=app.home, report=report, signer=signer)
+        app.render.err.print(f"Recorded in your ledger as entry {index}.")
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)

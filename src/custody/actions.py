@@ -1,0 +1,376 @@
+"""The operations users run, composed from keys, bundles and the ledger.
+
+Each is a library function with keyword-only arguments returning a frozen
+result; the CLI parses, calls one of these, and renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .bundle import layout
+from .bundle.chain import party, receipt_bytes, record_paths, transfer_bytes, verify_chain
+from .bundle.reader import scan_bundle
+from .bundle.verify import verify_bundle
+from .bundle.writer import ingest
+from .errors import EnvironmentFailure, InputError, VerificationFailed
+from .fsutil import environment_error, replace_file, write_new_file
+from .hashing import sha256_bytes
+from .keys import (
+    KeyPair,
+    PublicKeyInfo,
+    fingerprint_of,
+    generate_key,
+    normalise_fingerprint,
+    read_public_key_file,
+    trust_public_key,
+    trusted_keys,
+)
+from .ledger.store import Ledger
+from .models import IngestResult, VerifyReport
+from .progress import ProgressCallback
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An unlocked key and the name of its holder."""
+
+    name: str
+    key: Ed25519PrivateKey
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.key.public_key())
+
+
+def create_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
+    """Generate a key (see keys.generate_key) and record it in the ledger."""
+    pair, private_key = generate_key(home=home, name=name, passphrase=passphrase)
+    with Ledger.open(home) as ledger:
+        ledger.append(
+            action="keygen",
+            subject={"name": pair.name, "fingerprint": pair.fingerprint},
+            signer=private_key,
+            signer_name=pair.name,
+            time=_now(),
+        )
+    return pair
+
+
+def add_trusted_key(
+    *, home: Path, info: PublicKeyInfo, recorder: Signer | None
+) -> tuple[PublicKeyInfo, bool]:
+    """Trust a public key; record it in the ledger when a signer is given."""
+    stored, added = trust_public_key(home=home, info=info)
+    if added and recorder is not None:
+        with Ledger.open(home) as ledger:
+            ledger.append(
+                action="trust",
+                subject={"name": stored.name, "fingerprint": stored.fingerprint},
+                signer=recorder.key,
+                signer_name=recorder.name,
+                time=_now(),
+            )
+    return stored, added
+
+
+def ingest_evidence(
+    *,
+    home: Path,
+    source: Path,
+    case: str,
+    signer: Signer,
+    exhibit: str | None = None,
+    out: Path | None = None,
+    note: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
+    with Ledger.open(home) as ledger:
+        return ingest(
+            source=source,
+            case=case,
+            exhibit=exhibit,
+            signing_key=signer.key,
+            officer=signer.name,
+            out=out,
+            note=note,
+            ledger=ledger,
+            on_progress=on_progress,
+        )
+
+
+def verify_with_home(
+    *,
+    home: Path,
+    bundle: Path,
+    extra_keys: Sequence[PublicKeyInfo] = (),
+    extra_fingerprints: Collection[str] = (),
+    use_trust_store: bool = True,
+    pending_ok_for: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> VerifyReport:
+    """Verify a bundle with this user's trust store and ledger (when they exist)."""
+    keys = list(extra_keys)
+    if use_trust_store:
+        keys.extend(trusted_keys(home=home))
+    ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
+    try:
+        return verify_bundle(
+            bundle=bundle,
+            trusted=keys,
+            trusted_fingerprints=extra_fingerprints,
+            local_ledger=ledger,
+            pending_ok_for=pending_ok_for,
+            on_progress=on_progress,
+        )
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def record_verification(*, home: Path, report: VerifyReport, signer: Signer) -> int:
+    """Append a 'verify' entry for a report; returns its ledger index."""
+    st = report.statement or {}
+    with Ledger.open(home) as ledger:
+        appended = ledger.append(
+            action="verify",
+            subject={
+                "bundle_id": st.get("bundle_id"),
+                "case": st.get("case"),
+                "statement_sha256": report.statement_sha256,
+                "verified": report.verified,
+                "problems": len(report.problems),
+            },
+            signer=signer.key,
+            signer_name=signer.name,
+            time=_now(),
+        )
+    return appended.index
+
+
+@dataclass(frozen=True)
+class HandOverResult:
+    """A transfer or receipt written into a bundle and the ledger."""
+
+    bundle: str
+    action: str
+    sequence: int
+    record: str
+    ledger_index: int
+    counterpart: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle,
+            "action": self.action,
+            "sequence": self.sequence,
+            "record": self.record,
+            "ledger_index": self.ledger_index,
+            "counterpart": self.counterpart,
+        }
+
+
+def resolve_receiver(*, home: Path, value: str) -> dict[str, Any]:
+    """The party a bundle is handed to: a public key file, or a fingerprint
+    (completed from the trust store when the key is there)."""
+    path = Path(value)
+    if path.exists():
+        info = read_public_key_file(path)
+        return party(info.name, info.fingerprint, info.public_key)
+    fp = normalise_fingerprint(value)
+    if fp is None:
+        raise InputError("--to takes a public key file or a full 64-digit fingerprint", path=value)
+    for info in trusted_keys(home=home):
+        if info.fingerprint == fp:
+            return party(info.name, fp, info.public_key)
+    return party(None, fp, None)
+
+
+def _require_folder(bundle: Path) -> None:
+    if not bundle.is_dir() or bundle.is_symlink():
+        raise InputError(
+            "hand-overs are recorded in a bundle folder; unpack the archive first",
+            path=str(bundle),
+        )
+
+
+def _add_tag_files(bundle: Path, files: dict[str, bytes]) -> None:
+    """Add new tag files to a bundle and list them in its tag manifest. The
+    evidence and its manifest are not touched; nothing existing is replaced
+    except the tag manifest, atomically."""
+    manifest_path = bundle / layout.TAG_MANIFEST
+    try:
+        listed, errors = layout.parse_manifest(manifest_path.read_bytes())
+    except OSError as e:
+        raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
+    if errors:
+        raise InputError("the tag manifest is damaged", path=str(manifest_path))
+    try:
+        for rel, data in files.items():
+            write_new_file(bundle / rel, data)
+            listed[rel] = sha256_bytes(data)
+        replace_file(manifest_path, layout.format_manifest(listed.items()))
+    except FileExistsError as e:
+        raise InputError(
+            "a hand-over record with this number already exists", path=str(e.filename)
+        ) from e
+    except OSError as e:
+        raise environment_error(e, e.filename or bundle) from e
+
+
+def transfer_custody(
+    *,
+    home: Path,
+    bundle: Path,
+    receiver: dict[str, Any],
+    reason: str,
+    signer: Signer,
+    extra_keys: Sequence[PublicKeyInfo] = (),
+) -> HandOverResult:
+    """Sign a hand-over of `bundle` from `signer` (who must hold it) to
+    `receiver`. The bundle must verify first. Raises VerificationFailed,
+    InputError."""
+    _require_folder(bundle)
+    if not reason.strip():
+        raise InputError("a hand-over needs a --reason")
+    report = verify_with_home(home=home, bundle=bundle, extra_keys=extra_keys)
+    if not report.verified:
+        raise VerificationFailed(
+            "bundle does not verify; not handing it over: "
+            + "; ".join(p.line() for p in report.problems),
+            path=str(bundle),
+        )
+    statement = report.statement or {}
+    stmt_sha = str(report.statement_sha256)
+    state = verify_chain(
+        scan_bundle(bundle, hash_payload=False).tag_bytes,
+        statement=statement,
+        statement_sha256=stmt_sha,
+    )
+    if state.holder != signer.fingerprint:
+        raise InputError(
+            f"you do not hold this bundle: its holder is {state.holder}", path=str(bundle)
+        )
+    if receiver["fingerprint"] == signer.fingerprint:
+        raise InputError("cannot hand a bundle over to yourself")
+    sequence = state.next_sequence
+    data = transfer_bytes(
+        bundle_id=str(statement.get("bundle_id")),
+        statement_sha256=stmt_sha,
+        sequence=sequence,
+        previous=state.last_receipt_sha256,
+        sender=party(signer.name, signer.fingerprint, signer.key.public_key()),
+        receiver=receiver,
+        time=_now(),
+        reason=reason,
+    )
+    with Ledger.open(home) as ledger:
+        appended = ledger.append(
+            action="transfer",
+            subject={
+                "bundle_id": statement.get("bundle_id"),
+                "case": statement.get("case"),
+                "statement_sha256": stmt_sha,
+                "sequence": sequence,
+                "record_sha256": hashlib.sha256(data).hexdigest(),
+                "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
+                "reason": reason,
+            },
+            signer=signer.key,
+            signer_name=signer.name,
+            time=_now(),
+        )
+    json_path, sig_path = record_paths(sequence, "transfer")
+    _add_tag_files(bundle, {json_path: data, sig_path: signer.key.sign(data)})
+    return HandOverResult(str(bundle), "transfer", sequence, json_path, appended.index, receiver)
+
+
+def receive_custody(
+    *,
+    home: Path,
+    bundle: Path,
+    signer: Signer,
+    extra_keys: Sequence[PublicKeyInfo] = (),
+    extra_fingerprints: Collection[str] = (),
+) -> HandOverResult:
+    """Verify `bundle` and countersign the hand-over addressed to `signer`."""
+    _require_folder(bundle)
+    report = verify_with_home(
+        home=home,
+        bundle=bundle,
+        extra_keys=extra_keys,
+        extra_fingerprints=extra_fingerprints,
+        pending_ok_for=signer.fingerprint,
+    )
+    if not report.verified:
+        raise VerificationFailed(
+            "bundle does not verify; not receiving it: "
+            + "; ".join(p.line() for p in report.problems),
+            path=str(bundle),
+        )
+    statement = report.statement or {}
+    stmt_sha = str(report.statement_sha256)
+    state = verify_chain(
+        scan_bundle(bundle, hash_payload=False).tag_bytes,
+        statement=statement,
+        statement_sha256=stmt_sha,
+    )
+    if state.pending_transfer is None or state.pending_to != signer.fingerprint:
+        raise InputError("no hand-over to your key is waiting in this bundle", path=str(bundle))
+    transfer_sha = hashlib.sha256(state.pending_transfer).hexdigest()
+    sequence = state.next_sequence
+    data = receipt_bytes(
+        bundle_id=str(statement.get("bundle_id")),
+        statement_sha256=stmt_sha,
+        sequence=sequence,
+        transfer_sha256=transfer_sha,
+        receiver=party(signer.name, signer.fingerprint, signer.key.public_key()),
+        time=_now(),
+    )
+    sender = state.timeline[-1].get("by", {})
+    with Ledger.open(home) as ledger:
+        appended = ledger.append(
+            action="receive",
+            subject={
+                "bundle_id": statement.get("bundle_id"),
+                "case": statement.get("case"),
+                "statement_sha256": stmt_sha,
+                "sequence": sequence,
+                "transfer_sha256": transfer_sha,
+                "receipt_sha256": hashlib.sha256(data).hexdigest(),
+                "from": sender,
+            },
+            signer=signer.key,
+            signer_name=signer.name,
+            time=_now(),
+        )
+    json_path, sig_path = record_paths(sequence, "receipt")
+    _add_tag_files(bundle, {json_path: data, sig_path: signer.key.sign(data)})
+    return HandOverResult(str(bundle), "receive", sequence, json_path, appended.index, sender)
+
+
+__all__ = [
+    "EnvironmentFailure",
+    "HandOverResult",
+    "Signer",
+    "add_trusted_key",
+    "create_key",
+    "ingest_evidence",
+    "receive_custody",
+    "record_verification",
+    "resolve_receiver",
+    "transfer_custody",
+    "verify_with_home",
+]

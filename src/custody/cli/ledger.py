@@ -1,0 +1,94 @@
+"""custody ledger show|verify|checkpoint|consistency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_NOT_VERIFIED, InputError
+from ..ledger.audit import verify_ledger
+from ..ledger.consistency import check_consistency
+from ..ledger.store import Ledger
+from ..ledger.timeline import ledger_timeline
+from ._app import App, pass_app
+from .keys import json_option
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """Inspect and prove your append-only custody ledger.
+
+    \b
+    Examples:
+      custody ledger show --case ICC-2026-014
+      custody ledger verify
+      custody ledger checkpoint > checkpoint-2026-11-25.txt
+      custody ledger consistency checkpoint-2026-11-25.txt
+    """
+
+
+@ledger_group.command("show")
+@click.option("--case", "case", help="Only entries for this case id.")
+@json_option
+@pass_app
+def ledger_show(app: App, case: str | None, json_output: bool) -> None:
+    """A timeline of everything recorded: time, action, who, bundle, case."""
+    render = app.configure(json_output=json_output)
+    with Ledger.open(app.home, create=False) as ledger:
+        rows = ledger_timeline(ledger, case=case)
+    render.ledger_rows(rows)
+
+
+@ledger_group.command("verify")
+@json_option
+@pass_app
+def ledger_verify(app: App, json_output: bool) -> None:
+    """Recompute every entry hash, signature, tree node and checkpoint.
+
+    Exit codes: 0 intact; 1 edited, deleted, inserted, reordered or truncated
+    entries (each named); 2 no ledger.
+    """
+    render = app.configure(json_output=json_output)
+    with Ledger.open(app.home, create=False) as ledger:
+        report = verify_ledger(ledger)
+    render.ledger_report(report)
+    if not report.valid:
+        click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+@ledger_group.command("checkpoint")
+@pass_app
+def ledger_checkpoint(app: App) -> None:
+    """Print the latest signed checkpoint (C2SP tlog-checkpoint signed note).
+
+    Keep it in the case file or send it to the prosecutor: `custody ledger
+    consistency` later proves the ledger still extends it.
+    """
+    with Ledger.open(app.home, create=False) as ledger:
+        note = ledger.latest_checkpoint()
+    if note is None:
+        raise InputError("the ledger has no checkpoint yet")
+    click.echo(note.decode("utf-8"), nl=False)
+
+
+@ledger_group.command("consistency")
+@click.argument("old_checkpoint", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_app
+def ledger_consistency(app: App, old_checkpoint: Path, json_output: bool) -> None:
+    """Prove (RFC 9162) that today's ledger extends OLD_CHECKPOINT.
+
+    Exit codes: 0 consistent; 1 rolled back, forked or rewritten; 2 the file
+    is not a checkpoint of this ledger.
+    """
+    render = app.configure(json_output=json_output)
+    try:
+        data = old_checkpoint.read_bytes()
+    except OSError as e:
+        raise InputError(e.strerror or "cannot read", path=str(old_checkpoint)) from e
+    with Ledger.open(app.home, create=False) as ledger:
+        result = check_consistency(ledger, data, source=str(old_checkpoint))
+    render.consistency(result)
+    if not result.consistent:
+        click.get_current_context().exit(EXIT_NOT_VERIFIED)

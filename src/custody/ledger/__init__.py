@@ -1,0 +1,1 @@
+"""The append-only custody ledger: storage, Merkle tree, proofs, checkpoints."""

@@ -1,0 +1,221 @@
+"""`custody ledger verify`: recompute every hash, signature and checkpoint."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..models import Problem
+from ..signing import signature_is_valid
+from . import merkle
+from .entries import EntryError, ParsedEntry, parse_entry, raw_public_key
+from .note import NoteError, checkpoint_signed_by, parse_checkpoint
+from .store import Ledger
+
+PARALLEL_THRESHOLD = 4096
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    """The result of checking a whole ledger."""
+
+    path: str
+    origin: str
+    size: int
+    valid: bool
+    problems: tuple[Problem, ...]
+    checkpoint_size: int | None
+    actors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ledger": self.path,
+            "origin": self.origin,
+            "size": self.size,
+            "valid": self.valid,
+            "checkpoint_size": self.checkpoint_size,
+            "actors": [{"name": n, "fingerprint": f} for n, f in self.actors],
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def _check_signatures(batch: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    return [signature_is_valid(Ed25519PublicKey.from_public_bytes(k), s, d) for k, s, d in batch]
+
+
+def _verify_all(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    workers = os.cpu_count() or 1
+    if len(items) < PARALLEL_THRESHOLD or workers < 2:
+        return _check_signatures(items)
+    size = (len(items) + workers * 4 - 1) // (workers * 4)
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results: list[bool] = []
+        for part in pool.map(_check_signatures, batches):
+            results.extend(part)
+    return results
+
+
+def verify_ledger(ledger: Ledger) -> LedgerReport:
+    """Check every entry (form, position, chain, signature), the stored tree and
+    the checkpoints inside and beside the database. Never raises for tampering:
+    every finding is a Problem naming the entry."""
+    problems: list[Problem] = []
+
+    def bad(index: int | None, kind: str, detail: str) -> None:
+        problems.append(Problem(kind, f"entry {index}" if index is not None else None, detail))
+
+    compact = merkle.CompactRange()
+    computed_nodes: dict[tuple[int, int], bytes] = {}
+    parsed: list[ParsedEntry | None] = []
+    to_verify: list[tuple[bytes, bytes, bytes]] = []
+    verify_pos: list[int] = []
+    prev_leaf: bytes | None = None
+    actors: dict[str, str] = {}
+    for row in ledger.entries():
+        pos = row.position
+        if row.index != pos:
+            bad(
+                pos,
+                "out_of_place",
+                f"stored as index {row.index} at position {pos}: entries deleted or inserted",
+            )
+        leaf = merkle.leaf_hash(row.entry)
+        for level, index, h in compact.append(leaf):
+            computed_nodes[(level, index)] = h
+        try:
+            entry = parse_entry(row.entry)
+        except EntryError as e:
+            bad(pos, "bad_entry", str(e))
+            parsed.append(None)
+            prev_leaf = leaf
+            continue
+        parsed.append(entry)
+        actors.setdefault(entry.actor_fingerprint, entry.actor_name)
+        if entry.index != pos:
+            bad(
+                pos,
+                "out_of_place",
+                f"entry says it is number {entry.index}: reordered, inserted or deleted entries",
+            )
+        expected_prev = prev_leaf.hex() if prev_leaf is not None else None
+        if entry.prev != expected_prev:
+            bad(
+                pos,
+                "broken_chain",
+                "does not follow the entry before it: that entry was edited, "
+                "or entries were inserted or deleted here",
+            )
+        to_verify.append((raw_public_key(entry.actor_key), row.signature, row.entry))
+        verify_pos.append(pos)
+        prev_leaf = leaf
+    size = compact.size
+    for pos, ok in zip(verify_pos, _verify_all(to_verify), strict=True):
+        if not ok:
+            bad(pos, "bad_signature", "signature does not verify: the entry was edited")
+    stored = ledger.stored_nodes()
+    changed_nodes = [k for k, v in computed_nodes.items() if stored.get(k) != v]
+    extra_nodes = [k for k in stored if k not in computed_nodes]
+    if changed_nodes or extra_nodes:
+        bad(
+            None,
+            "tree_mismatch",
+            f"{len(changed_nodes) + len(extra_nodes)} stored tree node(s) disagree "
+            "with the entries",
+        )
+    root = compact.root()
+
+    checkpoint_size: int | None = None
+    for label, note in (
+        ("ledger checkpoint", ledger.latest_checkpoint()),
+        ("checkpoint.txt", _read(ledger.checkpoint_file)),
+    ):
+        if note is None:
+            if size > 0:
+                problems.append(Problem("missing_checkpoint", label, "no signed checkpoint"))
+            continue
+        try:
+            cp = parse_checkpoint(note)
+        except NoteError as e:
+            problems.append(Problem("bad_checkpoint", label, str(e)))
+            continue
+        if label == "ledger checkpoint":
+            checkpoint_size = cp.size
+        if cp.origin != ledger.origin:
+            problems.append(
+                Problem(
+                    "bad_checkpoint",
+                    label,
+                    f"origin {cp.origin} is not this ledger's {ledger.origin}",
+                )
+            )
+            continue
+        if cp.size > size:
+            problems.append(
+                Problem(
+                    "truncated",
+                    label,
+                    f"signed for {cp.size} entries but the ledger holds {size}: the newest "
+                    f"{cp.size - size} entr{'y was' if cp.size - size == 1 else 'ies were'} "
+                    "removed, or the ledger was replaced by an older copy",
+                )
+            )
+            continue
+        if cp.size == 0:
+            continue
+        if label == "ledger checkpoint" and cp.size != size:
+            problems.append(
+                Problem(
+                    "stale_checkpoint",
+                    label,
+                    f"signed for {cp.size} entries, the ledger holds {size}",
+                )
+            )
+        expected = root if cp.size == size else _root_at(ledger, cp.size)
+        if cp.root != expected:
+            problems.append(
+                Problem(
+                    "checkpoint_mismatch",
+                    label,
+                    f"root hash for {cp.size} entries does not match the entries",
+                )
+            )
+        signer = parsed[cp.size - 1]
+        if signer is None or not checkpoint_signed_by(cp, signer.actor_key):
+            problems.append(
+                Problem(
+                    "bad_checkpoint",
+                    label,
+                    "not validly signed by the key that made its last entry",
+                )
+            )
+    return LedgerReport(
+        path=str(ledger.path),
+        origin=ledger.origin,
+        size=size,
+        valid=not problems,
+        problems=tuple(problems),
+        checkpoint_size=checkpoint_size,
+        actors=tuple(sorted((n, f) for f, n in actors.items())),
+    )
+
+
+def _root_at(ledger: Ledger, size: int) -> bytes:
+    compact = merkle.CompactRange()
+    for row in ledger.entries():
+        if row.position >= size:
+            break
+        compact.append(merkle.leaf_hash(row.entry))
+    return compact.root()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

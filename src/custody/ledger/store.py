@@ -1,0 +1,276 @@
+"""The ledger's storage: one SQLite file under $CUSTODY_HOME/ledger/.
+
+Appends are serialised by SQLite's write lock (BEGIN IMMEDIATE) and are one
+transaction each: the entry, the tree nodes it completes and the new signed
+checkpoint land together or not at all (synchronous=FULL, rollback journal).
+After each commit the latest checkpoint is also copied to checkpoint.txt,
+outside the database, so that replacing the database with an older copy is
+seen. Schema and reasoning: docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..errors import EnvironmentFailure, InputError
+from ..fsutil import environment_error, replace_file
+from . import merkle
+from .entries import Actor, entry_bytes
+from .note import sign_checkpoint
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note BLOB NOT NULL);
+"""
+
+LOCK_TIMEOUT_S = 300.0
+
+
+def _blob(value: object) -> bytes:
+    """A stored value as bytes, whatever type an editor of the database left."""
+    if isinstance(value, bytes):
+        return value
+    if value is None:
+        return b""
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return -1
+
+
+def ledger_dir(home: Path) -> Path:
+    return home / "ledger"
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One row of the ledger as stored."""
+
+    position: int  # 0-based row order
+    index: int  # the idx column
+    entry: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What an append produced: the entry and its proof at the new tree size."""
+
+    index: int
+    entry: bytes
+    signature: bytes
+    tree_size: int
+    checkpoint: bytes
+    inclusion_proof: tuple[bytes, ...]
+    origin: str
+
+
+class Ledger:
+    """An open ledger. Use `Ledger.open(home)`; close with `close()` or `with`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.checkpoint_file = path.parent / "checkpoint.txt"
+        self._conn = conn
+
+    # --- opening -------------------------------------------------------------------
+
+    @classmethod
+    def exists(cls, home: Path) -> bool:
+        return (ledger_dir(home) / "ledger.sqlite3").exists()
+
+    @classmethod
+    def open(cls, home: Path, *, create: bool = True) -> Ledger:
+        """Open (and create when asked) the ledger under `home`.
+        Raises InputError when it is missing or not a custody ledger."""
+        directory = ledger_dir(home)
+        path = directory / "ledger.sqlite3"
+        if not path.exists() and not create:
+            raise InputError("no ledger yet (nothing has been recorded)", path=str(path))
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise EnvironmentFailure(f"cannot open the ledger ({e})", path=str(path)) from e
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('origin', ?)",
+                (f"custody-ledger/{uuid.uuid4()}",),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', 'custody/ledger/v1')"
+            )
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise InputError(f"not a custody ledger ({e})", path=str(path)) from e
+        return cls(path, conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
+        return str(row[0])
+
+    def size(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def entries(self) -> Iterator[StoredEntry]:
+        """Every stored entry in row order."""
+        cur = self._conn.execute("SELECT idx, entry, signature FROM entries ORDER BY idx")
+        for position, (idx, entry, signature) in enumerate(cur):
+            yield StoredEntry(position, _int(idx), _blob(entry), _blob(signature))
+
+    def entry(self, index: int) -> StoredEntry | None:
+        row = self._conn.execute(
+            "SELECT idx, entry, signature FROM entries WHERE idx = ?", (index,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredEntry(index, _int(row[0]), _blob(row[1]), _blob(row[2]))
+
+    def entry_bytes(self, index: int) -> bytes | None:
+        found = self.entry(index)
+        return found.entry if found is not None else None
+
+    def stored_nodes(self) -> dict[tuple[int, int], bytes]:
+        return {
+            (_int(lv), _int(ix)): _blob(h)
+            for lv, ix, h in self._conn.execute("SELECT level, idx, hash FROM nodes")
+        }
+
+    def latest_checkpoint(self) -> bytes | None:
+        row = self._conn.execute("SELECT note FROM checkpoint WHERE id = 1").fetchone()
+        return _blob(row[0]) if row else None
+
+    def _node(self, level: int, index: int) -> bytes:
+        row = self._conn.execute(
+            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+        if row is None:
+            raise InputError(f"ledger tree node ({level}, {index}) is missing", path=str(self.path))
+        return _blob(row[0])
+
+    def root(self, size: int) -> bytes:
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return merkle.subtree_from_perfect_nodes(self._node)(0, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_path(index, size, merkle.subtree_from_perfect_nodes(self._node))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return merkle.consistency_path(
+            old_size, new_size, merkle.subtree_from_perfect_nodes(self._node)
+        )
+
+    # --- appending -----------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        action: str,
+        subject: dict[str, Any],
+        signer: Ed25519PrivateKey,
+        signer_name: str,
+        time: str,
+    ) -> Appended:
+        """Append one entry signed by `signer`, with its tree nodes and a new
+        signed checkpoint, in one transaction. Waits for other writers."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = conn.execute(
+                    "SELECT idx, entry FROM entries ORDER BY idx DESC LIMIT 1"
+                ).fetchone()
+                index = 0 if last is None else int(last[0]) + 1
+                prev = None if last is None else merkle.leaf_hash(_blob(last[1]))
+                data = entry_bytes(
+                    index=index,
+                    prev_leaf_hash=prev,
+                    time=time,
+                    action=action,
+                    actor=Actor(signer_name, signer.public_key()),
+                    subject=subject,
+                )
+                signature = signer.sign(data)
+                conn.execute(
+                    "INSERT INTO entries (idx, entry, signature) VALUES (?, ?, ?)",
+                    (index, data, signature),
+                )
+                level, node_index, h = 0, index, merkle.leaf_hash(data)
+                conn.execute("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", (0, index, h))
+                while node_index & 1:
+                    left = self._node(level, node_index - 1)
+                    h = merkle.node_hash(left, h)
+                    level += 1
+                    node_index >>= 1
+                    conn.execute(
+                        "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)",
+                        (level, node_index, h),
+                    )
+                size = index + 1
+                note = sign_checkpoint(self.origin, size, self.root(size), signer)
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoint (id, size, note) VALUES (1, ?, ?)",
+                    (size, note),
+                )
+                proof = self.inclusion_proof(index, size)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise EnvironmentFailure(f"cannot write the ledger ({e})", path=str(self.path)) from e
+        self._publish_checkpoint()
+        return Appended(index, data, signature, size, note, tuple(proof), self.origin)
+
+    def _publish_checkpoint(self) -> None:
+        """Copy the latest checkpoint to checkpoint.txt under the write lock, so
+        concurrent appends leave the newest one there."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            note = self.latest_checkpoint()
+            if note is not None:
+                try:
+                    replace_file(self.checkpoint_file, note)
+                except OSError as e:
+                    raise environment_error(e, self.checkpoint_file) from e
+        finally:
+            conn.execute("COMMIT")
