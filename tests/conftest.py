@@ -124,3 +124,15 @@ def tree_snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
                 content = b""
             snap[str(p.relative_to(root))] = (content, st.st_mode, st.st_mtime_ns)
     return snap
+
+
+def refresh_tag_manifest(bundle: Path) -> None:
+    """Recompute tagmanifest-sha256.txt the way a careful forger would."""
+    import hashlib
+
+    lines = []
+    for line in (bundle / "tagmanifest-sha256.txt").read_text().splitlines():
+        name = line[66:]
+        if (bundle / name).exists():
+            lines.append(hashlib.sha256((bundle / name).read_bytes()).hexdigest() + "  " + name)
+    (bundle / "tagmanifest-sha256.txt").write_text("\n".join(lines) + "\n")

@@ -228,13 +228,18 @@ class Renderer:
             self.json({"entries": list(rows)})
             return
         table = Table()
-        for col in ("#", "time (UTC)", "action", "who", "bundle", "case"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("detail")
+        table.add_column("#", no_wrap=True, justify="right")
+        table.add_column("time (UTC)", no_wrap=True, min_width=16)
+        table.add_column("action", no_wrap=True, min_width=8)
+        table.add_column("who", min_width=8)
+        table.add_column("bundle", no_wrap=True, min_width=8)
+        table.add_column("case", min_width=6)
+        table.add_column("detail", min_width=10)
         for r in rows:
+            time = str(r["time"] or "?").replace("T", " ")[:16]
             table.add_row(
                 str(r["index"]),
-                str(r["time"] or "?"),
+                time,
                 str(r["action"]),
                 str(r["who"] or "?"),
                 str(r["bundle_id"] or "")[:8],

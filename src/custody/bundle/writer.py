@@ -298,6 +298,7 @@ def ingest(
                     "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
                     path=str(bundle_path),
                 )
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
             _restore_dir_times(data_dir, listing)
             for directory in [
                 tmp,

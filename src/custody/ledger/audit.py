@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..models import Problem
 from ..signing import signature_is_valid
 from . import merkle
-from .entries import EntryError, ParsedEntry, parse_entry, raw_public_key
+from .entries import EntryError, parse_entry, raw_public_key
 from .note import NoteError, checkpoint_signed_by, parse_checkpoint
 from .store import Ledger
 
@@ -44,19 +44,51 @@ class LedgerReport:
         }
 
 
-def _check_signatures(batch: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    return [signature_is_valid(Ed25519PublicKey.from_public_bytes(k), s, d) for k, s, d in batch]
+@dataclass(frozen=True)
+class _Checked:
+    """What a worker learnt about one entry."""
+
+    error: str | None
+    index: int = -1
+    prev: str | None = None
+    fingerprint: str = ""
+    name: str = ""
+    raw_key: bytes = b""
+    signature_ok: bool = False
 
 
-def _verify_all(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+def _check_batch(batch: list[tuple[bytes, bytes]]) -> list[_Checked]:
+    out = []
+    for data, signature in batch:
+        try:
+            entry = parse_entry(data)
+        except EntryError as e:
+            out.append(_Checked(str(e)))
+            continue
+        out.append(
+            _Checked(
+                None,
+                entry.index,
+                entry.prev,
+                entry.actor_fingerprint,
+                entry.actor_name,
+                raw_public_key(entry.actor_key),
+                signature_is_valid(entry.actor_key, signature, data),
+            )
+        )
+    return out
+
+
+def _check_all(rows: list[tuple[bytes, bytes]]) -> list[_Checked]:
+    """Parse and check the signature of every entry, over all cores for large ledgers."""
     workers = os.cpu_count() or 1
-    if len(items) < PARALLEL_THRESHOLD or workers < 2:
-        return _check_signatures(items)
-    size = (len(items) + workers * 4 - 1) // (workers * 4)
-    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    if len(rows) < PARALLEL_THRESHOLD or workers < 2:
+        return _check_batch(rows)
+    size = (len(rows) + workers * 4 - 1) // (workers * 4)
+    batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+    results: list[_Checked] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results: list[bool] = []
-        for part in pool.map(_check_signatures, batches):
+        for part in pool.map(_check_batch, batches):
             results.extend(part)
     return results
 
@@ -72,12 +104,12 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
 
     compact = merkle.CompactRange()
     computed_nodes: dict[tuple[int, int], bytes] = {}
-    parsed: list[ParsedEntry | None] = []
-    to_verify: list[tuple[bytes, bytes, bytes]] = []
-    verify_pos: list[int] = []
+    rows = list(ledger.entries())
+    checked = _check_all([(row.entry, row.signature) for row in rows])
+    actor_keys: list[bytes | None] = []
     prev_leaf: bytes | None = None
     actors: dict[str, str] = {}
-    for row in ledger.entries():
+    for row, result in zip(rows, checked, strict=True):
         pos = row.position
         if row.index != pos:
             bad(
@@ -88,36 +120,30 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
         leaf = merkle.leaf_hash(row.entry)
         for level, index, h in compact.append(leaf):
             computed_nodes[(level, index)] = h
-        try:
-            entry = parse_entry(row.entry)
-        except EntryError as e:
-            bad(pos, "bad_entry", str(e))
-            parsed.append(None)
-            prev_leaf = leaf
+        expected_prev = prev_leaf.hex() if prev_leaf is not None else None
+        prev_leaf = leaf
+        if result.error is not None:
+            bad(pos, "bad_entry", result.error)
+            actor_keys.append(None)
             continue
-        parsed.append(entry)
-        actors.setdefault(entry.actor_fingerprint, entry.actor_name)
-        if entry.index != pos:
+        actor_keys.append(result.raw_key)
+        actors.setdefault(result.fingerprint, result.name)
+        if result.index != pos:
             bad(
                 pos,
                 "out_of_place",
-                f"entry says it is number {entry.index}: reordered, inserted or deleted entries",
+                f"entry says it is number {result.index}: reordered, inserted or deleted entries",
             )
-        expected_prev = prev_leaf.hex() if prev_leaf is not None else None
-        if entry.prev != expected_prev:
+        if result.prev != expected_prev:
             bad(
                 pos,
                 "broken_chain",
                 "does not follow the entry before it: that entry was edited, "
                 "or entries were inserted or deleted here",
             )
-        to_verify.append((raw_public_key(entry.actor_key), row.signature, row.entry))
-        verify_pos.append(pos)
-        prev_leaf = leaf
-    size = compact.size
-    for pos, ok in zip(verify_pos, _verify_all(to_verify), strict=True):
-        if not ok:
+        if not result.signature_ok:
             bad(pos, "bad_signature", "signature does not verify: the entry was edited")
+    size = compact.size
     stored = ledger.stored_nodes()
     changed_nodes = [k for k, v in computed_nodes.items() if stored.get(k) != v]
     extra_nodes = [k for k in stored if k not in computed_nodes]
@@ -185,8 +211,10 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
                     f"root hash for {cp.size} entries does not match the entries",
                 )
             )
-        signer = parsed[cp.size - 1]
-        if signer is None or not checkpoint_signed_by(cp, signer.actor_key):
+        signer_raw = actor_keys[cp.size - 1]
+        if signer_raw is None or not checkpoint_signed_by(
+            cp, Ed25519PublicKey.from_public_bytes(signer_raw)
+        ):
             problems.append(
                 Problem(
                     "bad_checkpoint",

@@ -1,0 +1,5 @@
+"""python -m custody: the same as the custody command."""
+
+from custody.cli import main
+
+main()
