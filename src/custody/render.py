@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .actions import HandOverResult
+from .bundle.show import BundleMetadata
 from .keys import KeyPair, PublicKeyInfo, format_fingerprint, short_fingerprint
 from .ledger.audit import LedgerReport
 from .ledger.consistency import ConsistencyResult
@@ -209,6 +210,40 @@ class Renderer:
         for t in trusted:
             theirs.add_row(t.name, format_fingerprint(t.fingerprint))
         self.out.print(theirs)
+
+    def metadata(self, result: BundleMetadata) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if not result.matches_statement:
+            self.warning("the metadata does not match the signed statement: run custody verify")
+        table = Table()
+        table.add_column("path", overflow="fold")
+        table.add_column("type")
+        table.add_column("captured at")
+        table.add_column("place")
+        table.add_column("device")
+        table.add_column("duration", justify="right")
+        for r in result.files:
+            gps = r.get("gps") or {}
+            place = f"{gps['lat']:.5f}, {gps['lon']:.5f}" if gps.get("lat") is not None else ""
+            device = r.get("device") or {}
+            who = " ".join(str(v) for v in (device.get("make"), device.get("model")) if v)
+            mime = str(r.get("mime") or "?")
+            if r.get("extension_mismatch"):
+                mime += " (name says otherwise)"
+            if r.get("errors"):
+                mime += f" [{len(r['errors'])} error(s)]"
+            duration = r.get("duration_s")
+            table.add_row(
+                str(r.get("path")),
+                mime,
+                str(r.get("captured_at") or ""),
+                place,
+                who,
+                f"{duration:.1f} s" if isinstance(duration, (int, float)) else "",
+            )
+        self.out.print(table)
 
     def hand_over(self, result: HandOverResult) -> None:
         if self.json_output:

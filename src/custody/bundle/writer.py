@@ -99,7 +99,12 @@ def _open_source(f: SourceFile) -> int:
 
 
 def _copy_one(
-    f: SourceFile, data_dir: Path, tracker: ProgressTracker, stop: threading.Event
+    f: SourceFile,
+    data_dir: Path,
+    tracker: ProgressTracker,
+    stop: threading.Event,
+    siblings: frozenset[str],
+    with_metadata: bool,
 ) -> tuple[CopiedFile, dict[str, Any]]:
     def on_bytes(n: int) -> None:
         if stop.is_set():
@@ -152,15 +157,29 @@ def _copy_one(
         os.close(src)
     os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
     tracker.file_done()
-    record = extract_record(copy_path=dst_path, rel_path=f.rel, sha256=digest, size=copied)
+    record = extract_record(
+        copy_path=dst_path,
+        rel_path=f.rel,
+        sha256=digest,
+        size=copied,
+        siblings=siblings,
+        enabled=with_metadata,
+    )
     return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), record
 
 
 def _copy_all(
-    listing: SourceListing, data_dir: Path, tracker: ProgressTracker, workers: int | None
+    listing: SourceListing,
+    data_dir: Path,
+    tracker: ProgressTracker,
+    workers: int | None,
+    with_metadata: bool,
 ) -> tuple[list[CopiedFile], list[dict[str, Any]]]:
+    siblings = frozenset(f.rel for f in listing.files)
     results = run_parallel(
-        lambda f, stop: _copy_one(f, data_dir, tracker, stop), listing.files, workers=workers
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop, siblings, with_metadata),
+        listing.files,
+        workers=workers,
     )
     return [r[0] for r in results], [r[1] for r in results]
 
@@ -175,6 +194,7 @@ def ingest(
     out: Path | None = None,
     note: str | None = None,
     ledger: Ledger | None = None,
+    extract_metadata: bool = True,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
@@ -215,7 +235,7 @@ def ingest(
             data_dir.mkdir()
             for d in listing.dirs:
                 (data_dir / d.rel).mkdir()
-            copied, records = _copy_all(listing, data_dir, tracker, workers)
+            copied, records = _copy_all(listing, data_dir, tracker, workers, extract_metadata)
             tracker.finish()
             total = sum(c.size for c in copied)
 

@@ -17,6 +17,7 @@ from .handover import receive_command, transfer_command
 from .ingest import ingest_command
 from .keys import keygen_command, keys_group
 from .ledger import ledger_group
+from .show import show_command
 from .verify import verify_command
 
 HELP = """custody: a chain of custody for digital evidence.
@@ -68,6 +69,7 @@ cli.add_command(verify_command)
 cli.add_command(transfer_command)
 cli.add_command(receive_command)
 cli.add_command(ledger_group)
+cli.add_command(show_command)
 
 
 def main() -> None:

@@ -8,15 +8,48 @@ into the record's `errors` list.
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .guard import ExtractionLimit, GuardedFile
+from .images import extract_image
+from .isobmff import extract_isobmff
+from .media import extract_media, image_dimensions
+from .messages import (
+    extract_email,
+    extract_mbox,
+    extract_telegram,
+    extract_whatsapp,
+    looks_like_telegram,
+    looks_like_whatsapp,
+    parse_json,
+)
+from .sniff import extension_mismatch, sniff
+
+_PARSER_LOCK = threading.Lock()
+
 METADATA_FORMAT = "custody/metadata/v1"
+HEAD_BYTES = 4096
+TIME_LIMIT_S = 30.0
+MEDIA_READ_LIMIT = 96 * 1024 * 1024
+MESSAGE_READ_LIMIT = 256 * 1024 * 1024
+_EXIF_IMAGES = {
+    "image/jpeg",
+    "image/tiff",
+    "image/heic",
+    "image/heif",
+    "image/png",
+    "image/webp",
+    "image/avif",
+}
+_ISOBMFF = {"video/mp4", "video/quicktime", "video/3gpp", "video/3gpp2", "audio/mp4"}
 
 
-def extract_record(*, copy_path: Path, rel_path: str, sha256: str, size: int) -> dict[str, Any]:
-    """The normalised metadata record of one file, read from its copy in the bundle."""
+def empty_record(rel_path: str, sha256: str, size: int) -> dict[str, Any]:
+    """A record with every field present and nothing known yet."""
     return {
         "path": rel_path,
         "sha256": sha256,
@@ -32,6 +65,98 @@ def extract_record(*, copy_path: Path, rel_path: str, sha256: str, size: int) ->
         "details": {},
         "errors": [],
     }
+
+
+def extract_record(
+    *,
+    copy_path: Path,
+    rel_path: str,
+    sha256: str,
+    size: int,
+    siblings: frozenset[str] = frozenset(),
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """The normalised metadata record of one file, read from its copy in the
+    bundle. Never raises for a bad file: what goes wrong is in `errors`."""
+    record = empty_record(rel_path, sha256, size)
+    try:
+        with open(copy_path, "rb") as raw:
+            head = raw.read(HEAD_BYTES)
+            mime = sniff(head)
+            record["mime"] = mime
+            record["extension_mismatch"] = extension_mismatch(rel_path, mime)
+            if enabled and mime is not None:
+                # exifread keeps shared state that concurrent calls corrupt (seen as
+                # spurious KeyErrors on HEIF); the parsers hold the GIL anyway.
+                with _PARSER_LOCK:
+                    _dispatch(raw, mime, rel_path, size, siblings, record)
+    except OSError as e:
+        record["errors"].append(f"cannot read the copy: {e.strerror}")
+    return record
+
+
+def _guard(raw: Any, max_bytes: int) -> GuardedFile:
+    raw.seek(0)
+    return GuardedFile(raw, seconds=TIME_LIMIT_S, max_bytes=max_bytes)
+
+
+def _dispatch(
+    raw: Any,
+    mime: str,
+    rel_path: str,
+    size: int,
+    siblings: frozenset[str],
+    record: dict[str, Any],
+) -> None:
+    family = mime.split("/")[0]
+    try:
+        if mime in _EXIF_IMAGES:
+            record["details"]["family"] = "image"
+            extract_image(_guard(raw, MEDIA_READ_LIMIT), record)
+            if record["width"] is None:
+                dims = image_dimensions(_guard(raw, MEDIA_READ_LIMIT), rel_path)
+                if dims:
+                    record["width"], record["height"] = dims
+        elif mime in _ISOBMFF:
+            record["details"]["family"] = "audio" if mime.startswith("audio/") else "video"
+            extract_isobmff(_guard(raw, MEDIA_READ_LIMIT), size, record)
+        elif family in ("video", "audio", "image"):
+            record["details"]["family"] = family
+            extract_media(_guard(raw, MEDIA_READ_LIMIT), rel_path, record)
+        elif mime == "message/rfc822":
+            extract_email(_read_all(raw, size), record)
+        elif mime == "application/mbox":
+            extract_mbox(_read_all(raw, size), record)
+        elif mime == "text/plain" and size <= MESSAGE_READ_LIMIT:
+            text = _read_all(raw, size).decode("utf-8-sig", "replace")
+            if looks_like_whatsapp(rel_path, text):
+                extract_whatsapp(text, rel_path, siblings, record)
+        elif mime == "application/json" and rel_path.lower().endswith(".json"):
+            obj = parse_json(_read_all(raw, size))
+            if looks_like_telegram(obj):
+                extract_telegram(obj, record)
+    except ExtractionLimit as e:
+        record["errors"].append(str(e))
+    except RecursionError:
+        record["errors"].append("structure nested too deeply to read")
+    except MemoryError:
+        record["errors"].append("structure too large to read")
+    except Exception as e:  # hostile files make parsers fail in every way; record and go on
+        record["errors"].append(_describe(e))
+
+
+def _read_all(raw: Any, size: int) -> bytes:
+    if size > MESSAGE_READ_LIMIT:
+        raise ExtractionLimit("file is too large to parse as a message")
+    raw.seek(0)
+    data: bytes = raw.read(MESSAGE_READ_LIMIT + 1)
+    return data
+
+
+def _describe(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)[:300]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def metadata_document(records: Iterable[dict[str, Any]]) -> bytes:
