@@ -94,6 +94,7 @@ def ingest_evidence(
     exhibit: str | None = None,
     out: Path | None = None,
     note: str | None = None,
+    extract_metadata: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
@@ -107,6 +108,7 @@ def ingest_evidence(
             out=out,
             note=note,
             ledger=ledger,
+            extract_metadata=extract_metadata,
             on_progress=on_progress,
         )
 

@@ -27,6 +27,11 @@ from .keys import json_option, passphrase_file_option
     "or a new path that becomes the bundle.",
 )
 @click.option("--note", help="Free text recorded in the signed statement.")
+@click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not extract metadata (records keep path, hash, size and type).",
+)
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path.")
@@ -39,6 +44,7 @@ def ingest_command(
     key: str | None,
     out: Path | None,
     note: str | None,
+    no_metadata: bool,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
@@ -71,6 +77,7 @@ def ingest_command(
             signer=signer,
             out=out,
             note=note,
+            extract_metadata=not no_metadata,
             on_progress=on_progress,
         )
     render.ingest_result(result)

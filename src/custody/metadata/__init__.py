@@ -27,6 +27,7 @@ from .messages import (
     looks_like_whatsapp,
     parse_json,
 )
+from .ogg import extract_ogg
 from .sniff import extension_mismatch, sniff
 
 _PARSER_LOCK = threading.Lock()
@@ -120,6 +121,9 @@ def _dispatch(
         elif mime in _ISOBMFF:
             record["details"]["family"] = "audio" if mime.startswith("audio/") else "video"
             extract_isobmff(_guard(raw, MEDIA_READ_LIMIT), size, record)
+        elif mime in ("audio/ogg", "audio/opus", "video/ogg"):
+            record["details"]["family"] = "audio"
+            extract_ogg(_guard(raw, MEDIA_READ_LIMIT), size, record)
         elif family in ("video", "audio", "image"):
             record["details"]["family"] = family
             extract_media(_guard(raw, MEDIA_READ_LIMIT), rel_path, record)

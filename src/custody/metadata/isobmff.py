@@ -41,9 +41,12 @@ def _boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[by
     return out
 
 
-def read_top_level(fh: GuardedFile, file_size: int) -> tuple[bytes | None, bytes | None]:
-    """The ftyp major brand and the moov box's content, seeking past media data."""
+def read_top_level(fh: GuardedFile, file_size: int) -> tuple[bytes | None, bytes | None, list[str]]:
+    """The ftyp major brand, the moov box's content and any structural problems,
+    seeking from box header to box header past the media data."""
     brand = None
+    moov = None
+    problems: list[str] = []
     pos = 0
     while pos + 8 <= file_size:
         fh.seek(pos)
@@ -51,6 +54,7 @@ def read_top_level(fh: GuardedFile, file_size: int) -> tuple[bytes | None, bytes
         if len(header) < 8:
             break
         size, kind = struct.unpack_from(">I4s", header)
+        name = kind.decode("latin-1")
         header_len = 8
         if size == 1:
             if len(header) < 16:
@@ -60,19 +64,25 @@ def read_top_level(fh: GuardedFile, file_size: int) -> tuple[bytes | None, bytes
         elif size == 0:
             size = file_size - pos
         if size < header_len:
-            raise BoxError(f"top-level box '{kind.decode('latin-1')}' has a bad size")
+            raise BoxError(f"top-level box '{name}' has a bad size")
+        if pos + size > file_size:
+            problems.append(
+                f"box '{name}' ends {pos + size - file_size} bytes past the end of the file: "
+                "the file is truncated"
+            )
         if kind == b"ftyp" and len(header) >= 12:
             brand = header[8:12]
-        if kind == b"moov":
+        if kind == b"moov" and moov is None:
             if size > MAX_MOOV_BYTES:
                 raise BoxError("moov box is implausibly large")
             fh.seek(pos + header_len)
             content = fh.read(size - header_len)
             if len(content) < size - header_len:
-                raise BoxError("moov box is truncated")
-            return brand, content
+                problems.append("the moov box is cut short")
+            else:
+                moov = content
         pos += size
-    return brand, None
+    return brand, moov, problems
 
 
 def _time(seconds: int) -> str | None:
@@ -161,7 +171,8 @@ def parse_iso6709(text: str) -> dict[str, float | None] | None:
 
 def extract_isobmff(fh: GuardedFile, size: int, record: dict[str, Any]) -> None:
     """Fill `record` from an MP4/MOV/3GP/M4A file's moov box."""
-    brand, moov = read_top_level(fh, size)
+    brand, moov, problems = read_top_level(fh, size)
+    record["errors"].extend(problems)
     details = record["details"]
     details["brand"] = brand.decode("latin-1").strip() if brand else None
     if moov is None:
@@ -211,7 +222,9 @@ def _track(moov: bytes, start: int, end: int) -> dict[str, Any]:
                 w, h = struct.unpack_from(">II", moov, ce - 8)
                 if w >> 16 and h >> 16:
                     track["width"], track["height"] = w >> 16, h >> 16
-            elif kind == b"hdlr" and ce - cs >= 12:
+            elif kind == b"hdlr" and ce - cs >= 12 and track["type"] is None:
+                # The first handler (under mdia) names the track type; QuickTime
+                # adds a data handler under minf that must not overwrite it.
                 track["type"] = moov[cs + 8 : cs + 12].decode("latin-1")
             elif kind == b"stsd" and ce - cs >= 16:
                 track["codec"] = moov[cs + 12 : cs + 16].decode("latin-1").strip()

@@ -38,12 +38,21 @@ _DETAIL_KEYS = (
 )
 
 
+def _groups(metadata: Any) -> list[Any]:
+    groups = [metadata]
+    if hasattr(metadata, "iterGroups"):
+        groups.extend(metadata.iterGroups())
+    return groups
+
+
 def _first(metadata: Any, key: str) -> Any:
-    try:
-        if metadata.has(key):
-            return metadata.get(key)
-    except (KeyError, ValueError, IndexError):
-        return None
+    """The first value for `key` in the metadata or any of its stream groups."""
+    for group in _groups(metadata):
+        try:
+            if group.has(key):
+                return group.get(key)
+        except (KeyError, ValueError, IndexError):
+            continue
     return None
 
 
@@ -78,8 +87,13 @@ def extract_media(fh: GuardedFile, name: str, record: dict[str, Any]) -> None:
         record["width"], record["height"] = width, height
     created = _first(metadata, "creation_date")
     if isinstance(created, datetime) and created.year > 1900:
-        record["captured_at"] = created.strftime("%Y-%m-%dT%H:%M:%S")
-        record["details"]["captured_at_source"] = "container creation date (zone unknown)"
+        if record["mime"] in ("video/x-matroska", "video/webm", "audio/webm"):
+            # Matroska's DateUTC is UTC by definition.
+            record["captured_at"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record["details"]["captured_at_source"] = "Matroska DateUTC"
+        else:
+            record["captured_at"] = created.strftime("%Y-%m-%dT%H:%M:%S")
+            record["details"]["captured_at_source"] = "container creation date (zone unknown)"
     lat, lon = _first(metadata, "latitude"), _first(metadata, "longitude")
     if isinstance(lat, float) and isinstance(lon, float):
         alt = _first(metadata, "altitude")
@@ -88,13 +102,12 @@ def extract_media(fh: GuardedFile, name: str, record: dict[str, Any]) -> None:
             "lon": round(lon, 8),
             "alt": round(alt, 3) if isinstance(alt, float) else None,
         }
-    codecs = []
-    try:
-        values = metadata.getValues("compression")
-    except (KeyError, ValueError):
-        values = []
-    for value in values:
-        codecs.append(str(value))
+    codecs: list[str] = []
+    for group in _groups(metadata):
+        try:
+            codecs.extend(str(v) for v in group.getValues("compression"))
+        except (KeyError, ValueError):
+            continue
     if codecs:
         record["details"]["codecs"] = sorted(set(codecs))
     record["details"]["container"] = {
