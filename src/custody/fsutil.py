@@ -36,6 +36,36 @@ def environment_error(exc: OSError, path: str | os.PathLike[str]) -> Environment
     return EnvironmentFailure(reason, path=str(path))
 
 
+def _libc_syncfs() -> Any:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        func = ctypes.CDLL(name, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int]
+    func.restype = ctypes.c_int
+    return func
+
+
+_syncfs = _libc_syncfs()
+
+
+def sync_filesystem(path: str | os.PathLike[str]) -> None:
+    """Make everything written to the file system holding `path` durable, in one
+    call (Linux syncfs; sync elsewhere). One flush for a whole bundle costs far
+    less than an fsync per file, and leaves the same guarantee before the rename
+    that makes the bundle visible."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs is not None and _syncfs(fd) == 0:
+            return
+        os.sync()
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make a directory's entries (creations, renames) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

@@ -23,9 +23,15 @@ from ..fsutil import (
     is_within,
     open_source_readonly,
     rename_noreplace,
+    sync_filesystem,
     temporary_directory_beside,
 )
-from ..hashing import copy_and_hash, sha256_bytes
+from ..hashing import (
+    PIPELINE_THRESHOLD,
+    copy_and_hash,
+    copy_and_hash_pipelined,
+    sha256_bytes,
+)
 from ..keys import fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Ledger
@@ -128,7 +134,12 @@ def _copy_one(
             raise environment_error(e, dst_path) from e
         try:
             try:
-                digest, copied = copy_and_hash(src, dst, on_bytes=on_bytes)
+                copier = (
+                    copy_and_hash_pipelined
+                    if before.st_size >= PIPELINE_THRESHOLD
+                    else copy_and_hash
+                )
+                digest, copied = copier(src, dst, on_bytes=on_bytes)
             except Cancelled:
                 raise
             except OSError as e:
@@ -136,10 +147,6 @@ def _copy_one(
                 if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                     raise environment_error(e, dst_path) from e
                 raise InputError(f"read error ({e.strerror})", path=f.abs_path) from e
-            try:
-                os.fsync(dst)
-            except OSError as e:
-                raise environment_error(e, dst_path) from e
         finally:
             os.close(dst)
         after = os.fstat(src)
@@ -306,7 +313,7 @@ def ingest(
             )
             (tmp / layout.CUSTODY_DIR).mkdir()
             for name, data in tag_files.items():
-                _write_durably(tmp / name, data)
+                _write_new(tmp / name, data)
 
             problems = check_fresh_bundle(
                 tmp,
@@ -320,13 +327,7 @@ def ingest(
                 )
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
             _restore_dir_times(data_dir, listing)
-            for directory in [
-                tmp,
-                tmp / layout.CUSTODY_DIR,
-                data_dir,
-                *(data_dir / x.rel for x in listing.dirs),
-            ]:
-                fsync_dir(directory)
+            sync_filesystem(tmp)  # every file and folder of the bundle, in one flush
             try:
                 rename_noreplace(tmp, bundle_path)
             except FileExistsError as e:
@@ -358,13 +359,13 @@ def ingest(
     )
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def _write_new(path: Path, data: bytes) -> None:
+    # Durability comes from the one sync_filesystem() before the final rename.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
     finally:
         os.close(fd)
 

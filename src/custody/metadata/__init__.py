@@ -15,19 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from .guard import ExtractionLimit, GuardedFile
-from .images import extract_image
-from .isobmff import extract_isobmff
-from .media import extract_media, image_dimensions
-from .messages import (
-    extract_email,
-    extract_mbox,
-    extract_telegram,
-    extract_whatsapp,
-    looks_like_telegram,
-    looks_like_whatsapp,
-    parse_json,
-)
-from .ogg import extract_ogg
 from .sniff import extension_mismatch, sniff
 
 _PARSER_LOCK = threading.Lock()
@@ -109,6 +96,22 @@ def _dispatch(
     siblings: frozenset[str],
     record: dict[str, Any],
 ) -> None:
+    # The parsers are imported on first use: they cost a third of a second of
+    # start-up that verify, show and the ledger commands never need.
+    from .images import extract_image
+    from .isobmff import extract_isobmff
+    from .media import extract_media, image_dimensions
+    from .messages import (
+        extract_email,
+        extract_mbox,
+        extract_telegram,
+        extract_whatsapp,
+        looks_like_telegram,
+        looks_like_whatsapp,
+        parse_json,
+    )
+    from .ogg import extract_ogg
+
     family = mime.split("/")[0]
     try:
         if mime in _EXIF_IMAGES:

@@ -1,0 +1,252 @@
+"""custody's speed against the tools people use today, measured in one run.
+
+    python -m bench [--runs 3] [--scale 1.0] [--sets 1,2,3,4] [--dir /var/tmp]
+
+Generates its data sets deterministically in a temporary folder, then for each set prints
+medians of --runs runs, as ratios measured side by side:
+
+  ingest  vs  cp -r + sync + sha256sum of the copy,  and  cp -r + sync alone
+  verify  vs  sha256sum -c,  hashdeep -c sha256 -r (when installed),  and the limit:
+              a minimal Python script that only hashes the same files on two threads
+  peak RSS of every custody run
+
+Set 4 also compares ingest with metadata extraction against --no-metadata. Data is read
+from the page cache (every source is read once before timing). --scale shrinks the sets
+for a quick look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "evidence"
+MIB = 1 << 20
+
+HASH_LIMIT_SCRIPT = r"""
+import hashlib, os, sys
+from concurrent.futures import ThreadPoolExecutor
+root = sys.argv[1]
+paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+def h(p):
+    s = hashlib.sha256(); b = bytearray(1 << 20); v = memoryview(b)
+    with open(p, 'rb', buffering=0) as fh:
+        while n := fh.readinto(b):
+            s.update(v[:n])
+    return s.hexdigest()
+with ThreadPoolExecutor(2) as ex:
+    list(ex.map(h, paths))
+"""
+
+
+def write_random(path: Path, size: int, rng: random.Random) -> None:
+    with open(path, "wb") as fh:
+        left = size
+        while left:
+            n = min(left, 4 * MIB)
+            fh.write(rng.randbytes(n))
+            left -= n
+
+
+def make_set(kind: int, root: Path, scale: float) -> Path:
+    rng = random.Random(kind)
+    src = root / f"set{kind}"
+    src.mkdir()
+    if kind == 1:
+        write_random(src / "video.mp4", int(2048 * MIB * scale) or MIB, rng)
+    elif kind == 2:
+        for i in range(64):
+            write_random(src / f"clip-{i:02d}.mp4", int(32 * MIB * scale) or 4096, rng)
+    elif kind == 3:
+        count = max(10, int(10_000 * scale))
+        for i in range(count):
+            sub = src / f"dir{i // 500:02d}"
+            sub.mkdir(exist_ok=True)
+            write_random(sub / f"msg-{i:05d}.bin", rng.randint(4 * 1024, 64 * 1024), rng)
+    else:
+        photo = (EXAMPLES / "IMG_20220225_140310.jpg").read_bytes()
+        video = (EXAMPLES / "VID_20220225_141500.mp4").read_bytes()
+        for i in range(max(4, int(150 * scale))):
+            # A real EXIF photo, grown to phone size with a JPEG comment segment.
+            pad = rng.randbytes(int(rng.randint(2 * MIB, 5 * MIB) * scale) or 1000)
+            chunks = [pad[j : j + 65533] for j in range(0, len(pad), 65533)]
+            segments = b"".join(b"\xff\xfe" + (len(c) + 2).to_bytes(2, "big") + c for c in chunks)
+            (src / f"IMG_{i:04d}.jpg").write_bytes(photo[:2] + segments + photo[2:])
+        for i in range(max(2, int(15 * scale))):
+            # A real MP4 grown with a trailing 'free' box, as long phone videos are.
+            size = int(rng.randint(20 * MIB, 40 * MIB) * scale) or 1000
+            (src / f"VID_{i:04d}.mp4").write_bytes(
+                video + (size + 8).to_bytes(4, "big") + b"free" + rng.randbytes(size)
+            )
+    return src
+
+
+@dataclass
+class Timing:
+    seconds: list[float] = field(default_factory=list)
+    rss_kib: list[int] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def run_timed(cmd: list[str] | str, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), env=env, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {cmd}\n{err}")
+    return elapsed, int(usage.ru_maxrss)
+
+
+def warm(path: Path) -> None:
+    subprocess.run(f"find '{path}' -type f -exec cat {{}} + > /dev/null", shell=True, check=True)
+
+
+def measure(runs: int, setup: Callable[[], None], cmd: Callable[[], list[str] | str],
+            env: dict[str, str] | None = None, cwd: Callable[[], Path] | None = None) -> Timing:
+    t = Timing()
+    for _ in range(runs):
+        setup()
+        seconds, rss = run_timed(cmd(), env=env, cwd=cwd() if cwd else None)
+        t.seconds.append(seconds)
+        t.rss_kib.append(rss)
+    return t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--sets", default="1,2,3,4")
+    parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="custody-bench-", dir=args.dir))
+    home = root / "home"
+    env = {**os.environ, "CUSTODY_HOME": str(home)}
+    env.pop("CUSTODY_PASSPHRASE", None)
+    custody = [sys.executable, "-m", "custody"]
+    subprocess.run([*custody, "keygen", "--name", "Bench Officer", "--no-passphrase"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    hashdeep = shutil.which("hashdeep")
+    results: dict[str, dict[str, float]] = {}
+    print(f"custody benchmark: {os.cpu_count()} cores, {args.runs} runs each, medians; "
+          f"data in {root}")
+    try:
+        for kind in (int(k) for k in args.sets.split(",")):
+            src = make_set(kind, root, args.scale)
+            files = sum(1 for p in src.rglob("*") if p.is_file())
+            size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+            warm(src)
+            out = root / "out"
+            bundle = root / "bundle"
+            copy = root / "copy"
+
+            def clean() -> None:
+                for p in (out, copy):
+                    shutil.rmtree(p, ignore_errors=True)
+
+            def clean_out() -> None:
+                clean()
+                out.mkdir()
+
+            ingest = measure(args.runs, clean_out, lambda: [
+                *custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b")],
+                env=env)
+            cp_sync = measure(args.runs, clean, lambda: f"cp -r '{src}' '{copy}' && sync")
+            cp_sync_sha = measure(args.runs, clean, lambda: (
+                f"cp -r '{src}' '{copy}' && sync && "
+                f"find '{copy}' -type f -print0 | xargs -0 sha256sum > /dev/null"))
+            row = {
+                "files": files, "bytes": size,
+                "ingest_s": ingest.median, "cp_sync_s": cp_sync.median,
+                "cp_sync_sha256sum_s": cp_sync_sha.median,
+                "ingest_vs_cp_sync": ingest.median / cp_sync.median,
+                "ingest_vs_cp_sync_sha256sum": ingest.median / cp_sync_sha.median,
+                "ingest_peak_rss_mib": max(ingest.rss_kib) / 1024,
+            }
+            if kind == 4:
+                plain = measure(args.runs, clean_out, lambda: [
+                    *custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b"),
+                    "--no-metadata"], env=env)
+                row["ingest_no_metadata_s"] = plain.median
+                row["metadata_cost"] = ingest.median / plain.median
+            # One bundle to verify, outside the timings.
+            shutil.rmtree(bundle, ignore_errors=True)
+            subprocess.run([*custody, "ingest", str(src), "--case", "BENCH", "--out",
+                            str(bundle)], env=env, check=True, stdout=subprocess.DEVNULL)
+            clean()
+            warm(bundle)
+            nothing = lambda: None  # noqa: E731
+            verify = measure(args.runs, nothing, lambda: [*custody, "verify", str(bundle)],
+                             env=env)
+            sha_c = measure(args.runs, nothing,
+                            lambda: "sha256sum --quiet -c manifest-sha256.txt",
+                            cwd=lambda: bundle)
+            limit = measure(args.runs, nothing, lambda: [
+                sys.executable, "-c", HASH_LIMIT_SCRIPT, str(bundle / "data")])
+            row.update({
+                "verify_s": verify.median, "sha256sum_c_s": sha_c.median,
+                "hash_limit_s": limit.median,
+                "verify_vs_limit": verify.median / limit.median,
+                "verify_vs_sha256sum_c": verify.median / sha_c.median,
+                "verify_peak_rss_mib": max(verify.rss_kib) / 1024,
+            })
+            if hashdeep:
+                hd = measure(args.runs, nothing,
+                             lambda: f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null")
+                row["hashdeep_s"] = hd.median
+                row["verify_vs_hashdeep"] = verify.median / hd.median
+            results[f"set{kind}"] = row
+            report(kind, row)
+            shutil.rmtree(src)
+            shutil.rmtree(bundle)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+NAMES = {1: "one 2 GiB file", 2: "64 files of 32 MiB", 3: "10,000 files of 4-64 KiB",
+         4: "photos with EXIF and videos"}
+
+
+def report(kind: int, r: dict[str, float]) -> None:
+    print(f"\nset {kind}: {NAMES[kind]} ({int(r['files'])} files, {r['bytes'] / MIB:,.0f} MiB)")
+    print(f"  ingest {r['ingest_s']:.2f} s = {r['ingest_vs_cp_sync']:.2f}x cp -r+sync "
+          f"({r['cp_sync_s']:.2f} s), {r['ingest_vs_cp_sync_sha256sum']:.2f}x "
+          f"cp -r+sync+sha256sum ({r['cp_sync_sha256sum_s']:.2f} s); "
+          f"peak RSS {r['ingest_peak_rss_mib']:.0f} MiB")
+    if "metadata_cost" in r:
+        print(f"  ingest with metadata = {r['metadata_cost']:.2f}x ingest --no-metadata "
+              f"({r['ingest_no_metadata_s']:.2f} s)")
+    line = (f"  verify {r['verify_s']:.2f} s = {r['verify_vs_limit']:.2f}x hash-only limit "
+            f"({r['hash_limit_s']:.2f} s), {r['verify_vs_sha256sum_c']:.2f}x sha256sum -c "
+            f"({r['sha256sum_c_s']:.2f} s)")
+    if "verify_vs_hashdeep" in r:
+        line += f", {r['verify_vs_hashdeep']:.2f}x hashdeep ({r['hashdeep_s']:.2f} s)"
+    print(line + f"; peak RSS {r['verify_peak_rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
