@@ -59,6 +59,17 @@ def write_random(path: Path, size: int, rng: random.Random) -> None:
             left -= n
 
 
+def after_exif_segment(jpeg: bytes) -> int:
+    """The offset just past the APP1 (EXIF) segment of a JPEG."""
+    pos = 2
+    while jpeg[pos] == 0xFF and jpeg[pos + 1] != 0xDA:
+        end = pos + 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
+        if jpeg[pos + 1] == 0xE1:
+            return end
+        pos = end
+    raise ValueError("no EXIF segment")
+
+
 def make_set(kind: int, root: Path, scale: float) -> Path:
     rng = random.Random(kind)
     src = root / f"set{kind}"
@@ -78,11 +89,13 @@ def make_set(kind: int, root: Path, scale: float) -> Path:
         photo = (EXAMPLES / "IMG_20220225_140310.jpg").read_bytes()
         video = (EXAMPLES / "VID_20220225_141500.mp4").read_bytes()
         for i in range(max(4, int(150 * scale))):
-            # A real EXIF photo, grown to phone size with a JPEG comment segment.
+            # A real EXIF photo grown to phone size with comment segments after its EXIF
+            # (APP1) segment, where a phone's other segments and image data would be.
             pad = rng.randbytes(int(rng.randint(2 * MIB, 5 * MIB) * scale) or 1000)
             chunks = [pad[j : j + 65533] for j in range(0, len(pad), 65533)]
             segments = b"".join(b"\xff\xfe" + (len(c) + 2).to_bytes(2, "big") + c for c in chunks)
-            (src / f"IMG_{i:04d}.jpg").write_bytes(photo[:2] + segments + photo[2:])
+            at = after_exif_segment(photo)
+            (src / f"IMG_{i:04d}.jpg").write_bytes(photo[:at] + segments + photo[at:])
         for i in range(max(2, int(15 * scale))):
             # A real MP4 grown with a trailing 'free' box, as long phone videos are.
             size = int(rng.randint(20 * MIB, 40 * MIB) * scale) or 1000
@@ -102,12 +115,19 @@ class Timing:
         return statistics.median(self.seconds)
 
 
-def run_timed(cmd: list[str] | str, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> tuple[float, int]:
+def run_timed(
+    cmd: list[str] | str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one command."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), env=env, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd,
+        shell=isinstance(cmd, str),
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -121,8 +141,13 @@ def warm(path: Path) -> None:
     subprocess.run(f"find '{path}' -type f -exec cat {{}} + > /dev/null", shell=True, check=True)
 
 
-def measure(runs: int, setup: Callable[[], None], cmd: Callable[[], list[str] | str],
-            env: dict[str, str] | None = None, cwd: Callable[[], Path] | None = None) -> Timing:
+def measure(
+    runs: int,
+    setup: Callable[[], None],
+    cmd: Callable[[], list[str] | str],
+    env: dict[str, str] | None = None,
+    cwd: Callable[[], Path] | None = None,
+) -> Timing:
     t = Timing()
     for _ in range(runs):
         setup()
@@ -133,8 +158,9 @@ def measure(runs: int, setup: Callable[[], None], cmd: Callable[[], list[str] | 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--sets", default="1,2,3,4")
@@ -146,103 +172,143 @@ def main() -> None:
     env = {**os.environ, "CUSTODY_HOME": str(home)}
     env.pop("CUSTODY_PASSPHRASE", None)
     custody = [sys.executable, "-m", "custody"]
-    subprocess.run([*custody, "keygen", "--name", "Bench Officer", "--no-passphrase"],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*custody, "keygen", "--name", "Bench Officer", "--no-passphrase"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     hashdeep = shutil.which("hashdeep")
     results: dict[str, dict[str, float]] = {}
-    print(f"custody benchmark: {os.cpu_count()} cores, {args.runs} runs each, medians; "
-          f"data in {root}")
+    print(
+        f"custody benchmark: {os.cpu_count()} cores, {args.runs} runs each, medians; data in {root}"
+    )
     try:
         for kind in (int(k) for k in args.sets.split(",")):
-            src = make_set(kind, root, args.scale)
-            files = sum(1 for p in src.rglob("*") if p.is_file())
-            size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
-            warm(src)
-            out = root / "out"
-            bundle = root / "bundle"
-            copy = root / "copy"
-
-            def clean() -> None:
-                for p in (out, copy):
-                    shutil.rmtree(p, ignore_errors=True)
-
-            def clean_out() -> None:
-                clean()
-                out.mkdir()
-
-            ingest = measure(args.runs, clean_out, lambda: [
-                *custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b")],
-                env=env)
-            cp_sync = measure(args.runs, clean, lambda: f"cp -r '{src}' '{copy}' && sync")
-            cp_sync_sha = measure(args.runs, clean, lambda: (
-                f"cp -r '{src}' '{copy}' && sync && "
-                f"find '{copy}' -type f -print0 | xargs -0 sha256sum > /dev/null"))
-            row = {
-                "files": files, "bytes": size,
-                "ingest_s": ingest.median, "cp_sync_s": cp_sync.median,
-                "cp_sync_sha256sum_s": cp_sync_sha.median,
-                "ingest_vs_cp_sync": ingest.median / cp_sync.median,
-                "ingest_vs_cp_sync_sha256sum": ingest.median / cp_sync_sha.median,
-                "ingest_peak_rss_mib": max(ingest.rss_kib) / 1024,
-            }
-            if kind == 4:
-                plain = measure(args.runs, clean_out, lambda: [
-                    *custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b"),
-                    "--no-metadata"], env=env)
-                row["ingest_no_metadata_s"] = plain.median
-                row["metadata_cost"] = ingest.median / plain.median
-            # One bundle to verify, outside the timings.
-            shutil.rmtree(bundle, ignore_errors=True)
-            subprocess.run([*custody, "ingest", str(src), "--case", "BENCH", "--out",
-                            str(bundle)], env=env, check=True, stdout=subprocess.DEVNULL)
-            clean()
-            warm(bundle)
-            nothing = lambda: None  # noqa: E731
-            verify = measure(args.runs, nothing, lambda: [*custody, "verify", str(bundle)],
-                             env=env)
-            sha_c = measure(args.runs, nothing,
-                            lambda: "sha256sum --quiet -c manifest-sha256.txt",
-                            cwd=lambda: bundle)
-            limit = measure(args.runs, nothing, lambda: [
-                sys.executable, "-c", HASH_LIMIT_SCRIPT, str(bundle / "data")])
-            row.update({
-                "verify_s": verify.median, "sha256sum_c_s": sha_c.median,
-                "hash_limit_s": limit.median,
-                "verify_vs_limit": verify.median / limit.median,
-                "verify_vs_sha256sum_c": verify.median / sha_c.median,
-                "verify_peak_rss_mib": max(verify.rss_kib) / 1024,
-            })
-            if hashdeep:
-                hd = measure(args.runs, nothing,
-                             lambda: f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null")
-                row["hashdeep_s"] = hd.median
-                row["verify_vs_hashdeep"] = verify.median / hd.median
+            row = bench_set(kind, root, args, env, custody, hashdeep)
             results[f"set{kind}"] = row
             report(kind, row)
-            shutil.rmtree(src)
-            shutil.rmtree(bundle)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
 
 
-NAMES = {1: "one 2 GiB file", 2: "64 files of 32 MiB", 3: "10,000 files of 4-64 KiB",
-         4: "photos with EXIF and videos"}
+def bench_set(
+    kind: int,
+    root: Path,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    custody: list[str],
+    hashdeep: str | None,
+) -> dict[str, float]:
+    """Build one data set, measure everything on it, and return the figures."""
+    src = make_set(kind, root, args.scale)
+    files = sum(1 for p in src.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    warm(src)
+    out, bundle, copy = root / "out", root / "bundle", root / "copy"
+
+    def clean() -> None:
+        for p in (out, copy):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def clean_out() -> None:
+        clean()
+        out.mkdir()
+
+    def nothing() -> None:
+        return None
+
+    ingest_cmd = [*custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b")]
+    ingest = measure(args.runs, clean_out, lambda: ingest_cmd, env=env)
+    cp_sync = measure(args.runs, clean, lambda: f"cp -r '{src}' '{copy}' && sync")
+    cp_sync_sha = measure(
+        args.runs,
+        clean,
+        lambda: (
+            f"cp -r '{src}' '{copy}' && sync && "
+            f"find '{copy}' -type f -print0 | xargs -0 sha256sum > /dev/null"
+        ),
+    )
+    row: dict[str, float] = {
+        "files": files,
+        "bytes": size,
+        "ingest_s": ingest.median,
+        "cp_sync_s": cp_sync.median,
+        "cp_sync_sha256sum_s": cp_sync_sha.median,
+        "ingest_vs_cp_sync": ingest.median / cp_sync.median,
+        "ingest_vs_cp_sync_sha256sum": ingest.median / cp_sync_sha.median,
+        "ingest_peak_rss_mib": max(ingest.rss_kib) / 1024,
+    }
+    if kind == 4:
+        plain = measure(args.runs, clean_out, lambda: [*ingest_cmd, "--no-metadata"], env=env)
+        row["ingest_no_metadata_s"] = plain.median
+        row["metadata_cost"] = ingest.median / plain.median
+    # One bundle to verify, made outside the timings.
+    shutil.rmtree(bundle, ignore_errors=True)
+    subprocess.run(
+        [*custody, "ingest", str(src), "--case", "BENCH", "--out", str(bundle)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    clean()
+    warm(bundle)
+    verify = measure(args.runs, nothing, lambda: [*custody, "verify", str(bundle)], env=env)
+    sha_c = measure(
+        args.runs, nothing, lambda: "sha256sum --quiet -c manifest-sha256.txt", cwd=lambda: bundle
+    )
+    limit = measure(
+        args.runs, nothing, lambda: [sys.executable, "-c", HASH_LIMIT_SCRIPT, str(bundle / "data")]
+    )
+    row.update(
+        {
+            "verify_s": verify.median,
+            "sha256sum_c_s": sha_c.median,
+            "hash_limit_s": limit.median,
+            "verify_vs_limit": verify.median / limit.median,
+            "verify_vs_sha256sum_c": verify.median / sha_c.median,
+            "verify_peak_rss_mib": max(verify.rss_kib) / 1024,
+        }
+    )
+    if hashdeep:
+        hd = measure(
+            args.runs, nothing, lambda: f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null"
+        )
+        row["hashdeep_s"] = hd.median
+        row["verify_vs_hashdeep"] = verify.median / hd.median
+    shutil.rmtree(src)
+    shutil.rmtree(bundle)
+    return row
+
+
+NAMES = {
+    1: "one 2 GiB file",
+    2: "64 files of 32 MiB",
+    3: "10,000 files of 4-64 KiB",
+    4: "photos with EXIF and videos",
+}
 
 
 def report(kind: int, r: dict[str, float]) -> None:
     print(f"\nset {kind}: {NAMES[kind]} ({int(r['files'])} files, {r['bytes'] / MIB:,.0f} MiB)")
-    print(f"  ingest {r['ingest_s']:.2f} s = {r['ingest_vs_cp_sync']:.2f}x cp -r+sync "
-          f"({r['cp_sync_s']:.2f} s), {r['ingest_vs_cp_sync_sha256sum']:.2f}x "
-          f"cp -r+sync+sha256sum ({r['cp_sync_sha256sum_s']:.2f} s); "
-          f"peak RSS {r['ingest_peak_rss_mib']:.0f} MiB")
+    print(
+        f"  ingest {r['ingest_s']:.2f} s = {r['ingest_vs_cp_sync']:.2f}x cp -r+sync "
+        f"({r['cp_sync_s']:.2f} s), {r['ingest_vs_cp_sync_sha256sum']:.2f}x "
+        f"cp -r+sync+sha256sum ({r['cp_sync_sha256sum_s']:.2f} s); "
+        f"peak RSS {r['ingest_peak_rss_mib']:.0f} MiB"
+    )
     if "metadata_cost" in r:
-        print(f"  ingest with metadata = {r['metadata_cost']:.2f}x ingest --no-metadata "
-              f"({r['ingest_no_metadata_s']:.2f} s)")
-    line = (f"  verify {r['verify_s']:.2f} s = {r['verify_vs_limit']:.2f}x hash-only limit "
-            f"({r['hash_limit_s']:.2f} s), {r['verify_vs_sha256sum_c']:.2f}x sha256sum -c "
-            f"({r['sha256sum_c_s']:.2f} s)")
+        print(
+            f"  ingest with metadata = {r['metadata_cost']:.2f}x ingest --no-metadata "
+            f"({r['ingest_no_metadata_s']:.2f} s)"
+        )
+    line = (
+        f"  verify {r['verify_s']:.2f} s = {r['verify_vs_limit']:.2f}x hash-only limit "
+        f"({r['hash_limit_s']:.2f} s), {r['verify_vs_sha256sum_c']:.2f}x sha256sum -c "
+        f"({r['sha256sum_c_s']:.2f} s)"
+    )
     if "verify_vs_hashdeep" in r:
         line += f", {r['verify_vs_hashdeep']:.2f}x hashdeep ({r['hashdeep_s']:.2f} s)"
     print(line + f"; peak RSS {r['verify_peak_rss_mib']:.0f} MiB")

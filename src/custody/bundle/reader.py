@@ -14,6 +14,7 @@ import struct
 import tarfile
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -28,6 +29,27 @@ from . import layout
 
 # Tag files are read into memory; a larger one is reported, not read.
 MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
+# What the standard library's archive readers raise on damaged or hostile input.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    tarfile.TarError,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    struct.error,
+    KeyError,
+    IndexError,
+    UnicodeDecodeError,
+    OverflowError,
+)
+# Archives that attack the reader.
+MAX_MEMBERS = 1_000_000
+MAX_NAME_BYTES = 4096
+BOMB_RATIO = 1000
+BOMB_MIN_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,11 @@ def scan_bundle(
     if not path.is_file():
         raise NotABundleError("not a folder, .zip or .tar file", path=str(path))
     try:
-        if zipfile.is_zipfile(path):
+        is_zip = zipfile.is_zipfile(path)
+    except _ARCHIVE_ERRORS as e:  # is_zipfile itself raises on some damaged archives
+        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
+    try:
+        if is_zip:
             return _scan_zip(path, on_progress)
         if _is_tar(path):
             return _scan_tar(path, on_progress)
@@ -86,7 +112,7 @@ def _is_tar(path: Path) -> bool:
     try:
         with tarfile.open(path, mode="r|*") as tf:
             return tf.next() is not None
-    except (tarfile.TarError, OSError, EOFError, ValueError):
+    except _ARCHIVE_ERRORS:
         return False
 
 
@@ -213,7 +239,7 @@ class _Member:
     size: int
 
 
-def _find_root(names: set[str]) -> str:
+def _find_root(names: set[str], location: str) -> str:
     if layout.BAGIT_TXT in names:
         return ""
     tops = {n.split("/", 1)[0] for n in names}
@@ -221,7 +247,7 @@ def _find_root(names: set[str]) -> str:
         top = next(iter(tops))
         if f"{top}/{layout.BAGIT_TXT}" in names:
             return top + "/"
-    raise NotABundleError("archive holds no bundle (no bagit.txt at its top)")
+    raise NotABundleError("archive holds no bundle (no bagit.txt at its top)", path=location)
 
 
 def _clean_member_name(name: str) -> str:
@@ -240,8 +266,22 @@ class _ArchiveCollector:
         self.raw_odd: dict[str, str] = {}
         self.names: set[str] = set()
         self.problems: list[Problem] = []
+        self.members = 0
+
+    def count_member(self) -> None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise NotABundleError(
+                f"archive holds more than {MAX_MEMBERS:,} members", path=self.location
+            )
 
     def accept_name(self, raw: str) -> str | None:
+        self.count_member()
+        if len(raw.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            self.problems.append(
+                Problem("unsafe_path", raw[:80] + "...", "archive member name is too long")
+            )
+            return None
         name = _clean_member_name(raw)
         if name in ("", ".") and (raw.endswith("/") or raw in (".", "./")):
             return None  # the archive's entry for its own top folder
@@ -268,7 +308,7 @@ class _ArchiveCollector:
             tracker.file_done()
 
     def finish(self) -> BundleScan:
-        root = _find_root(set(self.raw_files) | set(self.raw_odd))
+        root = _find_root(set(self.raw_files) | set(self.raw_odd), self.location)
         scan = BundleScan(location=self.location, problems=list(self.problems))
         for name, scanned in self.raw_files.items():
             if not name.startswith(root):
@@ -319,10 +359,14 @@ def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
     collector = _ArchiveCollector(str(path))
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as e:
+    except _ARCHIVE_ERRORS as e:
         raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
     with zf:
         infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise NotABundleError(
+                f"archive holds more than {MAX_MEMBERS:,} members", path=str(path)
+            )
         files = []
         for info in infos:
             name = collector.accept_name(_zip_member_name(info))
@@ -333,10 +377,18 @@ def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
                 continue
             if stat.S_ISLNK(mode):
                 collector.raw_odd[name] = "symbolic link"
-            elif mode and not stat.S_ISREG(mode):
+            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+                # Only Unix type bits mark a special file; many archivers set none.
                 collector.raw_odd[name] = "special file"
             elif info.flag_bits & 0x1:
                 collector.raw_odd[name] = "encrypted archive member"
+            elif info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(
+                1, info.compress_size
+            ):
+                collector.raw_odd[name] = (
+                    f"compressed {info.compress_size} bytes claim to hold {info.file_size}: "
+                    "a zip bomb, not read"
+                )
             else:
                 files.append((name, info))
         tracker = ProgressTracker(
@@ -346,7 +398,7 @@ def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
             try:
                 with zf.open(info) as stream:
                     collector.add_stream(name, stream, tracker)
-            except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as e:
+            except _ARCHIVE_ERRORS as e:
                 collector.problems.append(
                     Problem("unreadable", name, f"archive member cannot be read ({e})")
                 )
@@ -378,7 +430,11 @@ def _scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
                         collector.raw_odd[name] = "unreadable member"
                         continue
                     collector.add_stream(name, stream, tracker)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        raise NotABundleError(f"damaged or truncated tar archive ({e})", path=str(path)) from e
+    except _ARCHIVE_ERRORS as e:
+        if not collector.raw_files:
+            raise NotABundleError(f"damaged tar archive ({e})", path=str(path)) from e
+        collector.problems.append(
+            Problem("truncated_archive", None, f"the archive is damaged or cut short ({e})")
+        )
     tracker.finish()
     return collector.finish()

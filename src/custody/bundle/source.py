@@ -16,13 +16,14 @@ from ..models import SkippedEntry
 class SourceFile:
     """A regular file found in the source folder."""
 
-    rel: str  # relative POSIX path
+    rel: str  # relative POSIX path as stored in the bundle (UTF-8)
     abs_path: str
     size: int
     mtime_ns: int
     atime_ns: int
     dev: int
     ino: int
+    original: bytes | None = None  # the raw path bytes, when they are not UTF-8
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,16 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def _check_name(rel: str, full: str) -> None:
+def storable_name(name: str) -> str:
+    """A name as it can be stored: bytes that are not UTF-8 (which Python keeps
+    as surrogates) become %XX, so that the manifest, which must be UTF-8, can
+    list the file. The original bytes are kept in the metadata."""
     try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise InputError(
-            "file name is not valid UTF-8; BagIt manifests cannot record it "
-            "(copy the file under a UTF-8 name and record the original name in --note)",
-            path=full,
-        ) from e
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in name)
 
 
 def scan_source(root: Path) -> SourceListing:
@@ -92,9 +94,9 @@ def scan_source(root: Path) -> SourceListing:
     files: list[SourceFile] = []
     dirs: list[SourceDir] = []
     skipped: list[SkippedEntry] = []
-    stack: list[tuple[str, str]] = [(str(root), "")]
+    stack: list[tuple[str, str, str]] = [(str(root), "", "")]
     while stack:
-        dir_path, dir_rel = stack.pop()
+        dir_path, dir_rel, raw_dir_rel = stack.pop()
         try:
             with os.scandir(dir_path) as it:
                 entries = list(it)
@@ -102,16 +104,23 @@ def scan_source(root: Path) -> SourceListing:
             raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
         except OSError as e:
             raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
+        names = {e.name for e in entries}
         for entry in entries:
-            rel = f"{dir_rel}{entry.name}"
-            _check_name(rel, entry.path)
+            stored = storable_name(entry.name)
+            if stored != entry.name and stored in names:
+                raise InputError(
+                    f"name is not UTF-8 and its escaped form {stored!r} is taken by another file",
+                    path=entry.path,
+                )
+            rel = f"{dir_rel}{stored}"
+            raw_rel = os.fsencode(f"{raw_dir_rel}{entry.name}")
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
                 raise InputError(f"cannot be examined ({e.strerror})", path=entry.path) from e
             if stat.S_ISDIR(st.st_mode):
                 dirs.append(SourceDir(rel, st.st_atime_ns, st.st_mtime_ns))
-                stack.append((entry.path, rel + "/"))
+                stack.append((entry.path, rel + "/", raw_dir_rel + entry.name + "/"))
             elif stat.S_ISREG(st.st_mode):
                 if not os.access(entry.path, os.R_OK):
                     raise InputError("file cannot be read (permission denied)", path=entry.path)
@@ -124,6 +133,7 @@ def scan_source(root: Path) -> SourceListing:
                         atime_ns=st.st_atime_ns,
                         dev=st.st_dev,
                         ino=st.st_ino,
+                        original=raw_rel if raw_rel != rel.encode("utf-8") else None,
                     )
                 )
             else:

@@ -7,7 +7,6 @@ judges a scan against the keys the verifier chose to trust.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -282,16 +281,6 @@ def _check_statement(
     return statement
 
 
-def _check_metadata(scan: BundleScan, problems: list[Problem]) -> None:
-    data = scan.tag_bytes.get(layout.METADATA)
-    if data is None:
-        return
-    try:
-        json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        problems.append(Problem("bad_metadata", layout.METADATA, "not valid UTF-8 JSON"))
-
-
 def _check_ledger(
     scan: BundleScan,
     statement: dict[str, Any],
@@ -376,7 +365,6 @@ def evaluate(
     if bag_info_bytes is not None:
         _check_oxum(scan, bag_info, problems)
     _check_tag_manifest(scan, problems)
-    _check_metadata(scan, problems)
     statement = _check_statement(scan, manifest, bag_info, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     signer, signer_key = _check_signature(

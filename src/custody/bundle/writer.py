@@ -172,6 +172,8 @@ def _copy_one(
         siblings=siblings,
         enabled=with_metadata,
     )
+    if f.original is not None:
+        record["details"]["original_path_bytes_hex"] = f.original.hex()
     return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), record
 
 
@@ -355,6 +357,12 @@ def ingest(
             f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
             "macOS and bagit-python treat them as one name"
             for a, b in listing.normalisation_twins()
+        )
+        + tuple(
+            f"{f.original!r} is not a UTF-8 name: stored as {f.rel!r}; the original bytes "
+            "are in its metadata record"
+            for f in listing.files
+            if f.original is not None
         ),
     )
 

@@ -98,9 +98,10 @@ def _dispatch(
 ) -> None:
     # The parsers are imported on first use: they cost a third of a second of
     # start-up that verify, show and the ledger commands never need.
+    from .dimensions import image_size
     from .images import extract_image
     from .isobmff import extract_isobmff
-    from .media import extract_media, image_dimensions
+    from .media import extract_media
     from .messages import (
         extract_email,
         extract_mbox,
@@ -117,10 +118,9 @@ def _dispatch(
         if mime in _EXIF_IMAGES:
             record["details"]["family"] = "image"
             extract_image(_guard(raw, MEDIA_READ_LIMIT), record)
-            if record["width"] is None:
-                dims = image_dimensions(_guard(raw, MEDIA_READ_LIMIT), rel_path)
-                if dims:
-                    record["width"], record["height"] = dims
+            dims = image_size(_guard(raw, MEDIA_READ_LIMIT), mime)
+            if dims:  # the image's own header outranks what EXIF claims
+                record["width"], record["height"] = dims
         elif mime in _ISOBMFF:
             record["details"]["family"] = "audio" if mime.startswith("audio/") else "video"
             extract_isobmff(_guard(raw, MEDIA_READ_LIMIT), size, record)

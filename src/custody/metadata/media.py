@@ -113,14 +113,3 @@ def extract_media(fh: GuardedFile, name: str, record: dict[str, Any]) -> None:
     record["details"]["container"] = {
         key: _plain(_first(metadata, key)) for key in _DETAIL_KEYS if _first(metadata, key)
     }
-
-
-def image_dimensions(fh: GuardedFile, name: str) -> tuple[int, int] | None:
-    """Width and height of an image whose EXIF does not say."""
-    metadata = hachoir_metadata(fh, name)
-    if metadata is None:
-        return None
-    width, height = _first(metadata, "width"), _first(metadata, "height")
-    if isinstance(width, int) and isinstance(height, int):
-        return width, height
-    return None
