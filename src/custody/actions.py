@@ -15,10 +15,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .audit import AuditResult, audit_folder
 from .bundle import layout
 from .bundle.chain import party, receipt_bytes, record_paths, transfer_bytes, verify_chain
-from .bundle.reader import scan_bundle
-from .bundle.verify import verify_bundle
+from .bundle.reader import BundleScan, scan_bundle
+from .bundle.verify import evaluate
 from .bundle.writer import ingest
 from .errors import EnvironmentFailure, InputError, VerificationFailed
 from .fsutil import environment_error, replace_file, write_new_file
@@ -113,6 +114,31 @@ def ingest_evidence(
         )
 
 
+def _scan_and_evaluate(
+    *,
+    home: Path,
+    bundle: Path,
+    extra_keys: Sequence[PublicKeyInfo],
+    extra_fingerprints: Collection[str],
+    use_trust_store: bool,
+    pending_ok_for: str | None,
+    on_progress: ProgressCallback | None,
+) -> tuple[VerifyReport, BundleScan]:
+    keys = list(extra_keys)
+    if use_trust_store:
+        keys.extend(trusted_keys(home=home))
+    scan = scan_bundle(bundle, on_progress=on_progress)
+    ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
+    try:
+        report = evaluate(
+            scan, keys, extra_fingerprints, local_ledger=ledger, pending_ok_for=pending_ok_for
+        )
+    finally:
+        if ledger is not None:
+            ledger.close()
+    return report, scan
+
+
 def verify_with_home(
     *,
     home: Path,
@@ -124,22 +150,41 @@ def verify_with_home(
     on_progress: ProgressCallback | None = None,
 ) -> VerifyReport:
     """Verify a bundle with this user's trust store and ledger (when they exist)."""
-    keys = list(extra_keys)
-    if use_trust_store:
-        keys.extend(trusted_keys(home=home))
-    ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
-    try:
-        return verify_bundle(
-            bundle=bundle,
-            trusted=keys,
-            trusted_fingerprints=extra_fingerprints,
-            local_ledger=ledger,
-            pending_ok_for=pending_ok_for,
-            on_progress=on_progress,
-        )
-    finally:
-        if ledger is not None:
-            ledger.close()
+    report, _ = _scan_and_evaluate(
+        home=home,
+        bundle=bundle,
+        extra_keys=extra_keys,
+        extra_fingerprints=extra_fingerprints,
+        use_trust_store=use_trust_store,
+        pending_ok_for=pending_ok_for,
+        on_progress=on_progress,
+    )
+    return report
+
+
+def audit_against_bundle(
+    *,
+    home: Path,
+    folder: Path,
+    bundle: Path,
+    extra_keys: Sequence[PublicKeyInfo] = (),
+    extra_fingerprints: Collection[str] = (),
+    use_trust_store: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[AuditResult, VerifyReport]:
+    """Verify `bundle`, then compare `folder` with its signed manifest."""
+    report, scan = _scan_and_evaluate(
+        home=home,
+        bundle=bundle,
+        extra_keys=extra_keys,
+        extra_fingerprints=extra_fingerprints,
+        use_trust_store=use_trust_store,
+        pending_ok_for=None,
+        on_progress=on_progress,
+    )
+    manifest, _ = layout.parse_manifest(scan.tag_bytes.get(layout.MANIFEST, b""))
+    result = audit_folder(folder=folder, report=report, manifest=manifest, on_progress=on_progress)
+    return result, report
 
 
 def record_verification(*, home: Path, report: VerifyReport, signer: Signer) -> int:

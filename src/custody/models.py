@@ -58,17 +58,29 @@ class VerifyReport:
     custody_chain: tuple[dict[str, Any], ...] = ()
     ledger: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
+    files: tuple[dict[str, Any], ...] = ()
+    verified_at: str | None = None
+    tool: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         st = self.statement or {}
+        digest = self.statement_sha256
         return {
             "bundle": self.bundle,
             "verified": self.verified,
+            "verified_at": self.verified_at,
+            "verified_with": self.tool,
             "bundle_id": st.get("bundle_id"),
+            "bundle_fingerprint": short_digest(digest) if digest else None,
             "statement_sha256": self.statement_sha256,
             "case": st.get("case"),
             "exhibit": st.get("exhibit"),
+            "officer": st.get("officer"),
+            "note": st.get("note"),
             "created": st.get("created"),
+            "made_with": st.get("tool"),
+            "file_count": st.get("file_count"),
+            "total_bytes": st.get("total_bytes"),
             "signer": self.signer.to_json(),
             "files_checked": self.files_checked,
             "bytes_checked": self.bytes_checked,
@@ -76,7 +88,13 @@ class VerifyReport:
             "warnings": list(self.warnings),
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
+            "files": list(self.files),
         }
+
+
+def short_digest(digest: str) -> str:
+    """The first 16 hex digits of a digest in groups of four: fits on a paper form."""
+    return "-".join(digest[i : i + 4] for i in range(0, 16, 4)).upper()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .actions import HandOverResult
+from .audit import AuditResult
 from .bundle.show import BundleMetadata
 from .keys import KeyPair, PublicKeyInfo, format_fingerprint, short_fingerprint
 from .ledger.audit import LedgerReport
@@ -58,6 +59,11 @@ class Renderer:
     def info(self, line: str) -> None:
         if not self.quiet and not self.json_output:
             self.out.print(line)
+
+    def json_line(self, obj: Any) -> None:
+        """One JSON Lines record on stdout."""
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
 
     def json(self, obj: Any) -> None:
         sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
@@ -210,6 +216,30 @@ class Renderer:
         for t in trusted:
             theirs.add_row(t.name, format_fingerprint(t.fingerprint))
         self.out.print(theirs)
+
+    def audit(self, result: AuditResult, report: VerifyReport) -> None:
+        if self.json_output:
+            self.json({**result.to_json(), "verify": report.to_json()})
+            return
+        if not report.verified:
+            self.out.print(f"The bundle does NOT verify: {report.bundle}", style="bold red")
+            for p in report.problems:
+                self.out.print(f"  {p.line()}")
+        verdict = "MATCHES" if result.identical else "DIFFERS"
+        style = "bold green" if result.identical else "bold red"
+        self.out.print(f"{verdict}: {result.folder} against {result.bundle}", style=style)
+        counts = result.to_json()["counts"]
+        self.out.print(", ".join(f"{n} {k}" for k, n in counts.items()))
+        for a, b in result.moved:
+            self.out.print(f"  moved: {a} -> {b}")
+        for label, paths in (
+            ("modified", result.modified),
+            ("new", result.new),
+            ("missing", result.missing),
+            ("skipped", result.skipped),
+        ):
+            for path in paths:
+                self.out.print(f"  {label}: {path}")
 
     def metadata(self, result: BundleMetadata) -> None:
         if self.json_output:

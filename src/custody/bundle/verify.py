@@ -7,12 +7,15 @@ judges a scan against the keys the verifier chose to trust.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .. import __version__
 from ..errors import KeyFileError, VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
@@ -389,6 +392,7 @@ def evaluate(
             if not pending_is_ok:
                 problems.append(p)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
+    files = _file_table(scan, manifest, statement, problems)
     return VerifyReport(
         bundle=scan.location,
         verified=not problems,
@@ -401,7 +405,56 @@ def evaluate(
         custody_chain=chain,
         ledger=ledger_info,
         warnings=tuple(warnings),
+        files=files,
+        verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool=f"custody {__version__}",
     )
+
+
+def _file_table(
+    scan: BundleScan,
+    manifest: dict[str, str],
+    statement: dict[str, Any] | None,
+    problems: list[Problem],
+) -> tuple[dict[str, Any], ...]:
+    """Every file the manifest lists: its state, and the signed metadata about it
+    (only when the metadata is the one the statement signed)."""
+    records: dict[str, dict[str, Any]] = {}
+    data = scan.tag_bytes.get(layout.METADATA)
+    if (
+        data is not None
+        and statement is not None
+        and sha256_bytes(data) == statement.get("metadata_sha256")
+    ):
+        try:
+            doc = json.loads(data.decode("utf-8"))
+            records = {str(r.get("path")): r for r in doc.get("files", []) if isinstance(r, dict)}
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            records = {}
+    state = {
+        p.path: p.kind
+        for p in problems
+        if p.path and p.kind in ("changed", "missing", "not_regular_file")
+    }
+    rows = []
+    prefix = layout.PAYLOAD_DIR + "/"
+    for path in sorted(manifest, key=lambda p: p.encode("utf-8", "surrogateescape")):
+        found = scan.files.get(path)
+        md = records.get(path[len(prefix) :] if path.startswith(prefix) else path, {})
+        rows.append(
+            {
+                "path": path,
+                "sha256": manifest[path],
+                "size": found.size if found is not None else None,
+                "state": state.get(path, "intact" if found is not None else "missing"),
+                "mime": md.get("mime"),
+                "captured_at": md.get("captured_at"),
+                "gps": md.get("gps"),
+                "device": md.get("device"),
+                "duration_s": md.get("duration_s"),
+            }
+        )
+    return tuple(rows)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -13,6 +13,7 @@ import click
 from .. import __version__
 from ..errors import EXIT_USAGE, CustodyError
 from ._app import App
+from .audit import audit_command
 from .handover import receive_command, transfer_command
 from .ingest import ingest_command
 from .keys import keygen_command, keys_group
@@ -70,6 +71,7 @@ cli.add_command(transfer_command)
 cli.add_command(receive_command)
 cli.add_command(ledger_group)
 cli.add_command(show_command)
+cli.add_command(audit_command)
 
 
 def main() -> None:

@@ -1,20 +1,36 @@
-"""custody ingest."""
+"""custody ingest (one source, several, or a list file)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..actions import ingest_evidence
+from ..batch import (
+    IngestJob,
+    batch_exit_code,
+    job_error,
+    outcome_json,
+    parse_job_list,
+    summary_json,
+)
+from ..errors import CustodyError, InputError
 from ._app import App, pass_app
 from .keys import json_option, passphrase_file_option
 
 
 @click.command("ingest")
-@click.argument("source", type=click.Path(path_type=Path, file_okay=True, dir_okay=True))
-@click.option("--case", "case", required=True, help="Case identifier, e.g. ICC-2026-014.")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--case", "case", help="Case identifier, e.g. ICC-2026-014.")
 @click.option("--exhibit", help="Exhibit reference, e.g. JS/1.")
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A list of sources: one 'SOURCE<TAB>CASE[<TAB>EXHIBIT]' per line.",
+)
 @click.option(
     "--key",
     "key",
@@ -23,8 +39,8 @@ from .keys import json_option, passphrase_file_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="An existing folder to create the bundle in (default: the current folder), "
-    "or a new path that becomes the bundle.",
+    help="An existing folder to create bundles in (default: the current folder), "
+    "or, for one source, a new path that becomes the bundle.",
 )
 @click.option("--note", help="Free text recorded in the signed statement.")
 @click.option(
@@ -34,13 +50,14 @@ from .keys import json_option, passphrase_file_option
 )
 @passphrase_file_option
 @json_option
-@click.option("-q", "--quiet", is_flag=True, help="Print only the bundle's path.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
 @pass_app
 def ingest_command(
     app: App,
-    source: Path,
-    case: str,
+    sources: tuple[Path, ...],
+    case: str | None,
     exhibit: str | None,
+    from_file: Path | None,
     key: str | None,
     out: Path | None,
     note: str | None,
@@ -49,35 +66,84 @@ def ingest_command(
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Copy the evidence folder SOURCE into a new signed bundle.
+    """Copy evidence folders into new signed bundles.
 
-    The source is only read. Files are copied byte for byte (modification
+    Each SOURCE is only read. Files are copied byte for byte (modification
     times kept) and hashed as they are copied; the bundle is a BagIt 1.0 bag
     with a statement signed by your key. It is built under a hidden temporary
     name and appears only when complete. Symbolic links, FIFOs, sockets and
     devices are not copied; they are reported. The ingest is recorded in your
     ledger and the bundle carries its proof.
 
+    Several SOURCEs, or --from FILE, make a batch: each source is ingested in
+    turn, a failing one is reported and the rest go on; with --json each
+    source gives one JSON line, then a summary line.
+
     \b
     Examples:
       custody ingest ./witness-phone --case ICC-2026-014 --exhibit JS/1
       custody ingest ./usb --case ICC-2026-014 --out /evidence --note "Seized at ..."
-      CUSTODY_PASSPHRASE=... custody ingest ./dir --case C1 --json
+      custody ingest ./w1 ./w2 ./w3 --case ICC-2026-014 --out /evidence --json
+      custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
 
-    Exit codes: 0 bundle created; 2 bad source, key or options; 3 disk or I/O failure.
+    Exit codes: 0 every bundle created; 2 bad source, key or options; 3 disk or
+    I/O failure (for a batch: the most serious failure).
     """
     render = app.configure(json_output=json_output, quiet=quiet)
+    jobs = [IngestJob(s, case, exhibit) for s in sources]
+    if from_file is not None:
+        try:
+            text = from_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError("cannot read the list of sources", path=str(from_file)) from e
+        jobs += parse_job_list(text, base=from_file.parent, default_case=case)
+    if not jobs:
+        raise InputError("nothing to ingest: give a SOURCE folder or --from FILE")
+    single = len(jobs) == 1 and from_file is None
+    if single and not case:
+        raise InputError("a case id is needed: --case ID")
+    if not single and out is not None and not out.exists():
+        out.mkdir(parents=True)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
-    with render.progress("Copying") as on_progress:
-        result = ingest_evidence(
-            home=app.home,
-            source=source,
-            case=case,
-            exhibit=exhibit,
-            signer=signer,
-            out=out,
-            note=note,
-            extract_metadata=not no_metadata,
-            on_progress=on_progress,
-        )
-    render.ingest_result(result)
+    outcomes: list[tuple[IngestJob, Any]] = []
+    for job in jobs:
+        problem = job_error(job)
+        try:
+            if problem is not None:
+                raise problem
+            with render.progress(f"Copying {job.source.name}") as on_progress:
+                result: Any = ingest_evidence(
+                    home=app.home,
+                    source=job.source,
+                    case=str(job.case),
+                    exhibit=job.exhibit,
+                    signer=signer,
+                    out=out,
+                    note=note,
+                    extract_metadata=not no_metadata,
+                    on_progress=on_progress,
+                )
+        except CustodyError as e:
+            if single:
+                raise
+            result = e
+            if not json_output:
+                render.error(e.diagnostics())
+        outcomes.append((job, result))
+        if single:
+            render.ingest_result(result)
+        elif json_output:
+            render.json_line(outcome_json(job, result))
+        elif not isinstance(result, CustodyError):
+            render.ingest_result(result)
+    if single:
+        return
+    summary = summary_json(outcomes)
+    if json_output:
+        render.json_line(summary)
+    else:
+        s = summary["summary"]
+        render.info(f"{s['succeeded']} of {s['sources']} sources ingested; {s['failed']} failed")
+    code = batch_exit_code(outcomes)
+    if code:
+        click.get_current_context().exit(code)

@@ -9,7 +9,9 @@ import click
 
 from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED, InputError
+from ..fsutil import environment_error, replace_file
 from ..keys import PublicKeyInfo, normalise_fingerprint, read_public_key_file
+from ..report_html import render_report
 from ._app import App, pass_app
 from .keys import json_option, passphrase_file_option
 
@@ -45,6 +47,12 @@ def _resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[st
     help="Trust only the keys given with --trust, not $CUSTODY_HOME's trust store.",
 )
 @click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a self-contained HTML report (for printing, or as PDF).",
+)
+@click.option(
     "--record", is_flag=True, help="Record this verification in your ledger, signed with your key."
 )
 @click.option("--key", "key", help="With --record: your key (default: your only key).")
@@ -57,6 +65,7 @@ def verify_command(
     bundle: Path,
     trust: tuple[str, ...],
     no_trust_store: bool,
+    report_path: Path | None,
     record: bool,
     key: str | None,
     passphrase_file: Path | None,
@@ -77,6 +86,7 @@ def verify_command(
       custody verify ./ICC-2026-014_JS-1_20261125T120000Z
       custody verify bundle.zip --trust jane.pub
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
+      custody verify ./ICC-2026-014_JS-1_... --report report.html
 
     \b
     Exit codes:
@@ -99,6 +109,12 @@ def verify_command(
     if signer is not None:
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.err.print(f"Recorded in your ledger as entry {index}.")
+    if report_path is not None:
+        try:
+            replace_file(report_path, render_report(report.to_json()).encode("utf-8"))
+        except OSError as e:
+            raise environment_error(e, report_path) from e
+        app.render.err.print(f"Report written to {report_path}")
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)

@@ -1,0 +1,255 @@
+"""The verification report a court can file: one self-contained HTML page.
+
+It is rendered from exactly the dictionary `custody verify --json` prints, so
+it states the same facts, never more or less. No scripts, no external
+resources; laid out for A4 paper and PDF.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+EXPLANATIONS = {
+    "changed": "The file's content is not what the officer recorded: at least one byte differs "
+    "from the fingerprint (SHA-256) in the signed manifest.",
+    "missing": "A file the signed manifest lists is not in the bundle.",
+    "extra": "A file is in the bundle that the signed records do not list.",
+    "renamed": "A file is in the bundle under a name the records do not list, with the content "
+    "of a listed file that is missing: it was renamed or moved.",
+    "not_regular_file": "A link or special file stands where evidence should be. Links are "
+    "never followed, so it cannot count as evidence.",
+    "unsafe_path": "The bundle names a file outside itself (for example with '..'). Such "
+    "names are refused.",
+    "duplicate_entry": "The archive holds the same name twice, so its content is ambiguous.",
+    "unreadable": "A file could not be read.",
+    "truncated_archive": "The archive is damaged or cut short.",
+    "bad_manifest": "A line of a manifest is malformed, unsafe or repeated.",
+    "bad_bagit": "The BagIt declaration is not the expected one.",
+    "bad_bag_info": "The bundle's description (bag-info.txt) lacks required information.",
+    "oxum_mismatch": "The recorded file count and total size do not match the files present.",
+    "bad_statement": "The signed statement cannot be read as a custody statement.",
+    "statement_mismatch": "A record differs from the version the officer's signature covers.",
+    "bad_signer_key": "The copy of the signer's public key in the bundle is damaged.",
+    "bad_signature": "The signature does not match the statement: the statement was changed "
+    "after signing, or was not signed by this key.",
+    "untrusted_signer": "The signature was made with a key that this verifier has not chosen "
+    "to trust. Anyone can make a key; only a trusted one proves who signed.",
+    "bad_ledger_proof": "The proof that the bundle was recorded in the custody ledger does not "
+    "check out.",
+    "ledger_mismatch": "The verifier's own custody ledger does not match the bundle's record.",
+    "bad_custody_record": "A hand-over record cannot be read.",
+    "bad_custody_signature": "A hand-over record's signature does not verify: it was forged or "
+    "edited.",
+    "broken_custody_chain": "The chain of custody is broken: a hand-over was made by someone "
+    "who did not hold the evidence, or received by someone else than "
+    "the named receiver.",
+    "unreceived_transfer": "The evidence was handed over, but the receiver has not "
+    "countersigned the hand-over.",
+}
+
+CSS = """
+@page { size: A4; margin: 16mm 14mm; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111;
+       max-width: 190mm; margin: 0 auto; }
+h1 { font-size: 16pt; margin: 0 0 4mm; }
+h2 { font-size: 12pt; margin: 7mm 0 2mm; border-bottom: 1px solid #999; }
+.verdict { border: 2px solid; padding: 3mm 4mm; margin: 4mm 0; font-size: 13pt; }
+.ok { border-color: #176317; background: #eef7ee; }
+.bad { border-color: #a01010; background: #fbeeee; }
+table { border-collapse: collapse; width: 100%; margin: 1mm 0; }
+th, td { text-align: left; vertical-align: top; padding: 1mm 1.5mm; border: 1px solid #ccc; }
+th { background: #f0f0f0; }
+table.facts th { width: 38mm; }
+.mono { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; word-break: break-all; }
+pre { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; white-space: pre-wrap;
+      word-break: break-all; border: 1px solid #ccc; padding: 2mm; }
+tr { page-break-inside: avoid; }
+.small { font-size: 8pt; color: #444; }
+.when { white-space: nowrap; font-size: 8pt; }
+table.files td:first-child { width: 40%; }
+table.problems td:nth-child(2) { width: 28%; }
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _fp(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def _facts(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="facts">{body}</table>'
+
+
+def _who(p: Any) -> str:
+    p = p if isinstance(p, dict) else {}
+    name = _e(p.get("name") or "unnamed key")
+    return f"{name} <span class=mono>{_e(_fp(p.get('fingerprint')))}</span>"
+
+
+def _place(gps: Any) -> str:
+    if not isinstance(gps, dict) or gps.get("lat") is None:
+        return ""
+    alt = f", {gps['alt']} m" if gps.get("alt") is not None else ""
+    return f"{gps['lat']:.6f}, {gps['lon']:.6f}{alt}"
+
+
+def _device(device: Any) -> str:
+    if not isinstance(device, dict):
+        return ""
+    return " ".join(str(device[k]) for k in ("make", "model") if device.get(k))
+
+
+def render_report(data: dict[str, Any]) -> str:
+    """The HTML page for one `custody verify --json` document."""
+    verified = bool(data.get("verified"))
+    problems = data.get("problems") or []
+    signer = data.get("signer") or {}
+    if verified:
+        verdict = (
+            '<div class="verdict ok"><b>VERIFIED.</b> Every file is intact and complete, and '
+            "the bundle is signed by a key this verifier trusts.</div>"
+        )
+    else:
+        verdict = (
+            f'<div class="verdict bad"><b>NOT VERIFIED.</b> {len(problems)} problem(s) were '
+            "found; each is explained below. The bundle must not be relied on as it is.</div>"
+        )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Verification report: {_e(data.get('case'))} {_e(data.get('exhibit') or '')}"
+        "</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Evidence verification report</h1>",
+        verdict,
+        "<h2>The bundle</h2>",
+        _facts(
+            [
+                ("Case", _e(data.get("case"))),
+                ("Exhibit", _e(data.get("exhibit") or "-")),
+                ("Bundle fingerprint", f"<b class=mono>{_e(data.get('bundle_fingerprint'))}</b>"),
+                ("Bundle id", f"<span class=mono>{_e(data.get('bundle_id'))}</span>"),
+                (
+                    "Statement SHA-256",
+                    f"<span class=mono>{_e(data.get('statement_sha256'))}</span>",
+                ),
+                ("Recorded by", _e(data.get("officer"))),
+                ("Recorded at (UTC)", _e(data.get("created"))),
+                ("Officer's note", _e(data.get("note") or "-")),
+                (
+                    "Files",
+                    f"{_e(data.get('files_checked'))} checked, "
+                    f"{_e(data.get('bytes_checked'))} bytes",
+                ),
+                ("Bundle examined", f"<span class=mono>{_e(data.get('bundle'))}</span>"),
+            ]
+        ),
+        "<h2>Signature</h2>",
+        _facts(
+            [
+                ("Signed by", _e(signer.get("name"))),
+                (
+                    "Key fingerprint",
+                    f"<span class=mono>{_e(_fp(signer.get('fingerprint')))}</span>",
+                ),
+                ("Signature", "valid" if signer.get("signature_valid") else "NOT valid"),
+                (
+                    "Trusted",
+                    f"yes, as {_e(signer.get('trusted_as'))}"
+                    if signer.get("trusted")
+                    else "NO: this verifier has not chosen to trust this key",
+                ),
+            ]
+        ),
+    ]
+    chain = data.get("custody_chain") or []
+    parts.append("<h2>Chain of custody</h2>")
+    if chain:
+        steps = []
+        for step in chain:
+            ok = "valid" if step.get("signature_valid") else "NOT valid"
+            if step.get("event") == "ingest":
+                what = f"recorded and signed by {_who(step.get('by'))}"
+            elif step.get("event") == "transfer":
+                what = (
+                    f"handed over by {_who(step.get('by'))} to {_who(step.get('to'))}: "
+                    f"{_e(step.get('reason'))}"
+                )
+            else:
+                what = f"received and countersigned by {_who(step.get('by'))}"
+            steps.append(
+                f"<tr><td class=when>{_e(step.get('time'))}</td><td>{what}</td><td>{ok}</td></tr>"
+            )
+        parts.append(
+            "<table><tr><th>Time (UTC)</th><th>Event</th><th>Signature</th></tr>"
+            + "".join(steps)
+            + "</table>"
+        )
+    ledger = data.get("ledger")
+    parts.append("<h2>Custody ledger</h2>")
+    if ledger:
+        local = {
+            "consistent": "the verifier's own ledger holds the same entry",
+            "other": "recorded in another ledger than the verifier's",
+        }.get(str(ledger.get("local_ledger")), "not compared with a local ledger")
+        parts.append(
+            _facts(
+                [
+                    ("Ledger", f"<span class=mono>{_e(ledger.get('origin'))}</span>"),
+                    (
+                        "Entry",
+                        f"number {_e(ledger.get('leaf_index'))} of {_e(ledger.get('tree_size'))}",
+                    ),
+                    ("Inclusion proof", "valid" if ledger.get("proof_valid") else "NOT valid"),
+                    ("Compared", _e(local)),
+                ]
+            )
+        )
+        if ledger.get("checkpoint"):
+            parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
+    else:
+        parts.append("<p>The bundle carries no ledger record.</p>")
+    parts.append("<h2>Problems</h2>")
+    if problems:
+        problem_rows = "".join(
+            f"<tr><td>{_e(EXPLANATIONS.get(p.get('kind'), p.get('kind')))}</td>"
+            f"<td class=mono>{_e(p.get('path') or '')}</td>"
+            f"<td class=small>{_e(p.get('kind'))}: {_e(p.get('detail'))}</td></tr>"
+            for p in problems
+        )
+        parts.append(
+            "<table class=problems><tr><th>What it means</th><th>File</th>"
+            "<th>Technical detail</th>"
+            f"</tr>{problem_rows}</table>"
+        )
+    else:
+        parts.append("<p>None.</p>")
+    for warning in data.get("warnings") or []:
+        parts.append(f"<p class=small>Note: {_e(warning)}</p>")
+    parts.append("<h2>Files</h2>")
+    file_rows = "".join(
+        f"<tr><td class=mono>{_e(f.get('path'))}<br>{_e(f.get('sha256'))}</td>"
+        f"<td>{_e(f.get('size'))}</td><td>{_e(f.get('mime') or '')}</td>"
+        f"<td class=when>{_e(f.get('captured_at') or '')}</td><td>{_e(_place(f.get('gps')))}</td>"
+        f"<td>{_e(_device(f.get('device')))}</td><td>{_e(f.get('state'))}</td></tr>"
+        for f in data.get("files") or []
+    )
+    parts.append(
+        "<table class=files><tr><th>File and SHA-256</th><th>Bytes</th><th>Type</th>"
+        "<th>Captured</th>"
+        f"<th>Place</th><th>Device</th><th>State</th></tr>{file_rows}</table>"
+    )
+    parts.append(
+        f"<p class=small>Verified at {_e(data.get('verified_at'))} (UTC) with "
+        f"{_e(data.get('verified_with'))}. Times without a zone are the device's local time. "
+        "Every check in this report can be repeated without custody, with sha256sum and "
+        "openssl (see docs/verify-by-hand.md of custody).</p>"
+    )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
