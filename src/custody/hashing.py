@@ -20,28 +20,37 @@ def _noop(_: int) -> None:
     return None
 
 
-def copy_and_hash(src_fd: int, dst_fd: int, *, on_bytes: ProgressFn = _noop) -> tuple[str, int]:
+HEAD_BYTES = 4096
+
+
+def copy_and_hash(
+    src_fd: int, dst_fd: int, *, on_bytes: ProgressFn = _noop
+) -> tuple[str, int, bytes]:
     """Copy everything from src_fd to dst_fd, hashing the bytes as they pass.
 
-    Returns (sha256 hex digest, byte count). The digest describes exactly the
-    bytes written. Raises OSError from reads or writes.
+    Returns (sha256 hex digest, byte count, the first HEAD_BYTES bytes, which
+    tell the file's type without opening it again). The digest describes
+    exactly the bytes written. Raises OSError from reads or writes.
     """
     h = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     total = 0
+    head = b""
     while True:
         n = os.readv(src_fd, [buf])
         if n == 0:
             break
         chunk = view[:n]
+        if total < HEAD_BYTES:
+            head += bytes(chunk[: HEAD_BYTES - total])
         h.update(chunk)
         written = 0
         while written < n:
             written += os.write(dst_fd, chunk[written:])
         total += n
         on_bytes(n)
-    return h.hexdigest(), total
+    return h.hexdigest(), total, head
 
 
 PIPELINE_THRESHOLD = 32 * CHUNK
@@ -79,7 +88,7 @@ _PIPE_BUFFERS = 4
 
 def copy_and_hash_pipelined(
     src_fd: int, dst_fd: int, *, on_bytes: ProgressFn = _noop
-) -> tuple[str, int]:
+) -> tuple[str, int, bytes]:
     """copy_and_hash for large files: one thread reads and hashes while another
     writes the previous chunk, so hashing hides behind the copy. Memory stays at
     four 4 MiB buffers whatever the file size. Same result and errors."""
@@ -113,6 +122,7 @@ def copy_and_hash_pipelined(
     thread.start()
     h = hashlib.sha256()
     total = 0
+    head = b""
     try:
         while not failure:
             buf = free.get()
@@ -120,6 +130,8 @@ def copy_and_hash_pipelined(
             if n == 0:
                 free.put(buf)
                 break
+            if total < HEAD_BYTES:
+                head += bytes(buf[: min(n, HEAD_BYTES - total)])
             h.update(memoryview(buf)[:n])
             filled.put((buf, n))
             total += n
@@ -129,7 +141,7 @@ def copy_and_hash_pipelined(
         thread.join()
     if failure:
         raise failure[0]
-    return h.hexdigest(), total
+    return h.hexdigest(), total, head
 
 
 def hash_stream(stream: IO[bytes], *, on_bytes: ProgressFn = _noop) -> tuple[str, int]:

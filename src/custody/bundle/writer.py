@@ -105,13 +105,8 @@ def _open_source(f: SourceFile) -> int:
 
 
 def _copy_one(
-    f: SourceFile,
-    data_dir: Path,
-    tracker: ProgressTracker,
-    stop: threading.Event,
-    siblings: frozenset[str],
-    with_metadata: bool,
-) -> tuple[CopiedFile, dict[str, Any]]:
+    f: SourceFile, data_dir: Path, tracker: ProgressTracker, stop: threading.Event
+) -> tuple[CopiedFile, bytes]:
     def on_bytes(n: int) -> None:
         if stop.is_set():
             raise Cancelled
@@ -139,7 +134,7 @@ def _copy_one(
                     if before.st_size >= PIPELINE_THRESHOLD
                     else copy_and_hash
                 )
-                digest, copied = copier(src, dst, on_bytes=on_bytes)
+                digest, copied, head = copier(src, dst, on_bytes=on_bytes)
             except Cancelled:
                 raise
             except OSError as e:
@@ -164,17 +159,7 @@ def _copy_one(
         os.close(src)
     os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
     tracker.file_done()
-    record = extract_record(
-        copy_path=dst_path,
-        rel_path=f.rel,
-        sha256=digest,
-        size=copied,
-        siblings=siblings,
-        enabled=with_metadata,
-    )
-    if f.original is not None:
-        record["details"]["original_path_bytes_hex"] = f.original.hex()
-    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), record
+    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), head
 
 
 def _copy_all(
@@ -184,13 +169,28 @@ def _copy_all(
     workers: int | None,
     with_metadata: bool,
 ) -> tuple[list[CopiedFile], list[dict[str, Any]]]:
-    siblings = frozenset(f.rel for f in listing.files)
     results = run_parallel(
-        lambda f, stop: _copy_one(f, data_dir, tracker, stop, siblings, with_metadata),
-        listing.files,
-        workers=workers,
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop), listing.files, workers=workers
     )
-    return [r[0] for r in results], [r[1] for r in results]
+    # Metadata comes after the copies, from the copies (hot in the page cache):
+    # the parsers are pure Python, and run beside the copy threads they would
+    # only take turns with them for the interpreter.
+    siblings = frozenset(f.rel for f in listing.files)
+    records = []
+    for f, (copied, head) in zip(listing.files, results, strict=True):
+        record = extract_record(
+            copy_path=data_dir / f.rel,
+            rel_path=f.rel,
+            sha256=copied.sha256,
+            size=copied.size,
+            siblings=siblings,
+            enabled=with_metadata,
+            head=head,
+        )
+        if f.original is not None:
+            record["details"]["original_path_bytes_hex"] = f.original.hex()
+        records.append(record)
+    return [r[0] for r in results], records
 
 
 def ingest(

@@ -63,10 +63,19 @@ def extract_record(
     size: int,
     siblings: frozenset[str] = frozenset(),
     enabled: bool = True,
+    head: bytes | None = None,
 ) -> dict[str, Any]:
     """The normalised metadata record of one file, read from its copy in the
-    bundle. Never raises for a bad file: what goes wrong is in `errors`."""
+    bundle. `head`, the file's first bytes when the caller has them, saves
+    opening files no parser reads. Never raises for a bad file: what goes
+    wrong is in `errors`."""
     record = empty_record(rel_path, sha256, size)
+    if head is not None:
+        mime = sniff(head[:HEAD_BYTES])
+        record["mime"] = mime
+        record["extension_mismatch"] = extension_mismatch(rel_path, mime)
+        if not enabled or mime is None or not _has_parser(mime, rel_path):
+            return record
     try:
         with open(copy_path, "rb") as raw:
             head = raw.read(HEAD_BYTES)
@@ -81,6 +90,15 @@ def extract_record(
     except OSError as e:
         record["errors"].append(f"cannot read the copy: {e.strerror}")
     return record
+
+
+def _has_parser(mime: str, rel_path: str) -> bool:
+    """Whether _dispatch does anything for this type (else the file is not opened)."""
+    if mime.split("/")[0] in ("image", "video", "audio"):
+        return True
+    if mime in ("message/rfc822", "application/mbox", "text/plain"):
+        return True
+    return mime == "application/json" and rel_path.lower().endswith(".json")
 
 
 def _guard(raw: Any, max_bytes: int) -> GuardedFile:
