@@ -214,6 +214,7 @@ def bench_set(
         cwd=Path(__file__).resolve().parent.parent,
     )
     src = root / f"set{kind}"
+    os.sync()
     files = sum(1 for p in src.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     warm(src)
@@ -222,13 +223,16 @@ def bench_set(
     def clean() -> None:
         for p in (out, copy):
             shutil.rmtree(p, ignore_errors=True)
+        # Every command starts with nothing left to flush: a sync inside one
+        # command must not pay for another's (or the data generator's) writes.
+        os.sync()
 
     def clean_out() -> None:
         clean()
         out.mkdir()
 
     def nothing() -> None:
-        return None
+        os.sync()
 
     ingest_cmd = [*custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b")]
     ingest = measure(args.runs, clean_out, lambda: ingest_cmd, env=env)

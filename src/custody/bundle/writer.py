@@ -104,9 +104,29 @@ def _open_source(f: SourceFile) -> int:
     return open_source_readonly(f.abs_path)
 
 
+class _Queue:
+    """Counts the files not yet started, so that a worker knows when it is
+    copying one of the last files and the other cores would otherwise idle."""
+
+    def __init__(self, total: int) -> None:
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            self._left -= 1
+            return self._left
+
+
 def _copy_one(
-    f: SourceFile, data_dir: Path, tracker: ProgressTracker, stop: threading.Event
+    f: SourceFile,
+    data_dir: Path,
+    tracker: ProgressTracker,
+    stop: threading.Event,
+    queue: _Queue,
 ) -> tuple[CopiedFile, bytes]:
+    left = queue.take()
+
     def on_bytes(n: int) -> None:
         if stop.is_set():
             raise Cancelled
@@ -129,9 +149,11 @@ def _copy_one(
             raise environment_error(e, dst_path) from e
         try:
             try:
+                # While other files wait, the workers keep every core busy; a large
+                # file copied when nothing else is left gets its own pipeline.
                 copier = (
                     copy_and_hash_pipelined
-                    if before.st_size >= PIPELINE_THRESHOLD
+                    if before.st_size >= PIPELINE_THRESHOLD and left == 0
                     else copy_and_hash
                 )
                 digest, copied, head = copier(src, dst, on_bytes=on_bytes)
@@ -169,8 +191,11 @@ def _copy_all(
     workers: int | None,
     with_metadata: bool,
 ) -> tuple[list[CopiedFile], list[dict[str, Any]]]:
+    queue = _Queue(len(listing.files))
     results = run_parallel(
-        lambda f, stop: _copy_one(f, data_dir, tracker, stop), listing.files, workers=workers
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue),
+        listing.files,
+        workers=workers,
     )
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
