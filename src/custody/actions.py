@@ -17,7 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .audit import AuditResult, audit_folder
 from .bundle import layout
-from .bundle.chain import party, receipt_bytes, record_paths, transfer_bytes, verify_chain
+from .bundle.chain import (
+    ChainState,
+    party,
+    receipt_bytes,
+    record_paths,
+    transfer_bytes,
+    verify_chain,
+)
 from .bundle.reader import BundleScan, scan_bundle
 from .bundle.verify import evaluate
 from .bundle.writer import ingest
@@ -277,6 +284,67 @@ def _add_tag_files(bundle: Path, files: dict[str, bytes]) -> None:
         raise environment_error(e, e.filename or bundle) from e
 
 
+def _verified_chain(
+    *,
+    home: Path,
+    bundle: Path,
+    refusal: str,
+    extra_keys: Sequence[PublicKeyInfo],
+    extra_fingerprints: Collection[str] = (),
+    pending_ok_for: str | None = None,
+) -> tuple[dict[str, Any], str, ChainState]:
+    """Verify a bundle folder before a hand-over; returns its statement, the
+    statement's digest and the chain of custody so far. Raises
+    VerificationFailed (with every problem) or InputError."""
+    _require_folder(bundle)
+    report = verify_with_home(
+        home=home,
+        bundle=bundle,
+        extra_keys=extra_keys,
+        extra_fingerprints=extra_fingerprints,
+        pending_ok_for=pending_ok_for,
+    )
+    if not report.verified:
+        raise VerificationFailed(
+            f"bundle does not verify; {refusal}: " + "; ".join(p.line() for p in report.problems),
+            path=str(bundle),
+        )
+    statement = report.statement or {}
+    stmt_sha = str(report.statement_sha256)
+    state = verify_chain(
+        scan_bundle(bundle, hash_payload=False).tag_bytes,
+        statement=statement,
+        statement_sha256=stmt_sha,
+    )
+    return statement, stmt_sha, state
+
+
+def _record_hand_over(
+    *,
+    home: Path,
+    bundle: Path,
+    signer: Signer,
+    action: str,
+    kind: str,
+    sequence: int,
+    record: bytes,
+    subject: dict[str, Any],
+) -> tuple[str, int]:
+    """Append a hand-over to the ledger, then store the signed record in the
+    bundle. Returns (record path in the bundle, ledger index)."""
+    with Ledger.open(home) as ledger:
+        appended = ledger.append(
+            action=action,
+            subject=subject,
+            signer=signer.key,
+            signer_name=signer.name,
+            time=_now(),
+        )
+    json_path, sig_path = record_paths(sequence, kind)
+    _add_tag_files(bundle, {json_path: record, sig_path: signer.key.sign(record)})
+    return json_path, appended.index
+
+
 def transfer_custody(
     *,
     home: Path,
@@ -289,22 +357,10 @@ def transfer_custody(
     """Sign a hand-over of `bundle` from `signer` (who must hold it) to
     `receiver`. The bundle must verify first. Raises VerificationFailed,
     InputError."""
-    _require_folder(bundle)
     if not reason.strip():
         raise InputError("a hand-over needs a --reason")
-    report = verify_with_home(home=home, bundle=bundle, extra_keys=extra_keys)
-    if not report.verified:
-        raise VerificationFailed(
-            "bundle does not verify; not handing it over: "
-            + "; ".join(p.line() for p in report.problems),
-            path=str(bundle),
-        )
-    statement = report.statement or {}
-    stmt_sha = str(report.statement_sha256)
-    state = verify_chain(
-        scan_bundle(bundle, hash_payload=False).tag_bytes,
-        statement=statement,
-        statement_sha256=stmt_sha,
+    statement, stmt_sha, state = _verified_chain(
+        home=home, bundle=bundle, refusal="not handing it over", extra_keys=extra_keys
     )
     if state.holder != signer.fingerprint:
         raise InputError(
@@ -323,25 +379,25 @@ def transfer_custody(
         time=_now(),
         reason=reason,
     )
-    with Ledger.open(home) as ledger:
-        appended = ledger.append(
-            action="transfer",
-            subject={
-                "bundle_id": statement.get("bundle_id"),
-                "case": statement.get("case"),
-                "statement_sha256": stmt_sha,
-                "sequence": sequence,
-                "record_sha256": hashlib.sha256(data).hexdigest(),
-                "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
-                "reason": reason,
-            },
-            signer=signer.key,
-            signer_name=signer.name,
-            time=_now(),
-        )
-    json_path, sig_path = record_paths(sequence, "transfer")
-    _add_tag_files(bundle, {json_path: data, sig_path: signer.key.sign(data)})
-    return HandOverResult(str(bundle), "transfer", sequence, json_path, appended.index, receiver)
+    path, index = _record_hand_over(
+        home=home,
+        bundle=bundle,
+        signer=signer,
+        action="transfer",
+        kind="transfer",
+        sequence=sequence,
+        record=data,
+        subject={
+            "bundle_id": statement.get("bundle_id"),
+            "case": statement.get("case"),
+            "statement_sha256": stmt_sha,
+            "sequence": sequence,
+            "record_sha256": hashlib.sha256(data).hexdigest(),
+            "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
+            "reason": reason,
+        },
+    )
+    return HandOverResult(str(bundle), "transfer", sequence, path, index, receiver)
 
 
 def receive_custody(
@@ -353,26 +409,13 @@ def receive_custody(
     extra_fingerprints: Collection[str] = (),
 ) -> HandOverResult:
     """Verify `bundle` and countersign the hand-over addressed to `signer`."""
-    _require_folder(bundle)
-    report = verify_with_home(
+    statement, stmt_sha, state = _verified_chain(
         home=home,
         bundle=bundle,
+        refusal="not receiving it",
         extra_keys=extra_keys,
         extra_fingerprints=extra_fingerprints,
         pending_ok_for=signer.fingerprint,
-    )
-    if not report.verified:
-        raise VerificationFailed(
-            "bundle does not verify; not receiving it: "
-            + "; ".join(p.line() for p in report.problems),
-            path=str(bundle),
-        )
-    statement = report.statement or {}
-    stmt_sha = str(report.statement_sha256)
-    state = verify_chain(
-        scan_bundle(bundle, hash_payload=False).tag_bytes,
-        statement=statement,
-        statement_sha256=stmt_sha,
     )
     if state.pending_transfer is None or state.pending_to != signer.fingerprint:
         raise InputError("no hand-over to your key is waiting in this bundle", path=str(bundle))
@@ -387,25 +430,25 @@ def receive_custody(
         time=_now(),
     )
     sender = state.timeline[-1].get("by", {})
-    with Ledger.open(home) as ledger:
-        appended = ledger.append(
-            action="receive",
-            subject={
-                "bundle_id": statement.get("bundle_id"),
-                "case": statement.get("case"),
-                "statement_sha256": stmt_sha,
-                "sequence": sequence,
-                "transfer_sha256": transfer_sha,
-                "receipt_sha256": hashlib.sha256(data).hexdigest(),
-                "from": sender,
-            },
-            signer=signer.key,
-            signer_name=signer.name,
-            time=_now(),
-        )
-    json_path, sig_path = record_paths(sequence, "receipt")
-    _add_tag_files(bundle, {json_path: data, sig_path: signer.key.sign(data)})
-    return HandOverResult(str(bundle), "receive", sequence, json_path, appended.index, sender)
+    path, index = _record_hand_over(
+        home=home,
+        bundle=bundle,
+        signer=signer,
+        action="receive",
+        kind="receipt",
+        sequence=sequence,
+        record=data,
+        subject={
+            "bundle_id": statement.get("bundle_id"),
+            "case": statement.get("case"),
+            "statement_sha256": stmt_sha,
+            "sequence": sequence,
+            "transfer_sha256": transfer_sha,
+            "receipt_sha256": hashlib.sha256(data).hexdigest(),
+            "from": sender,
+        },
+    )
+    return HandOverResult(str(bundle), "receive", sequence, path, index, sender)
 
 
 __all__ = [

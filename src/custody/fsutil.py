@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import EnvironmentFailure, InputError
+from .errors import EnvironmentFailure
 
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
@@ -113,13 +113,8 @@ def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -
     os.rename(src, dst)
 
 
-def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write a file that must not exist yet, durably and atomically.
-
-    The bytes go to a temporary file in the same directory, are fsynced, then
-    hard-linked to the final name (link fails if the name exists, so nothing is
-    ever overwritten) and the directory is fsynced. Raises FileExistsError.
-    """
+def _durable_temp_copy(path: Path, data: bytes, mode: int) -> str:
+    """Write `data` to a fresh, fsynced temporary file beside `path`; returns its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -128,6 +123,21 @@ def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write a file that must not exist yet, durably and atomically.
+
+    The bytes go to a temporary file in the same directory, are fsynced, then
+    hard-linked to the final name (link fails if the name exists, so nothing is
+    ever overwritten) and the directory is fsynced. Raises FileExistsError.
+    """
+    tmp = _durable_temp_copy(path, data, mode)
+    try:
         os.link(tmp, path)
     finally:
         os.unlink(tmp)
@@ -136,18 +146,11 @@ def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 def replace_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Atomically replace (or create) a file with new bytes, durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _durable_temp_copy(path, data, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
     fsync_dir(path.parent)
 
@@ -237,9 +240,3 @@ def remove_tree(path: Path) -> None:
                 os.chmod(full, 0o700)
                 os.rmdir(full)
     os.rmdir(path)
-
-
-def check_writable_dir(path: Path) -> None:
-    """Raise InputError when `path` exists and is not a directory."""
-    if path.exists() and not path.is_dir():
-        raise InputError("exists and is not a directory", path=str(path))

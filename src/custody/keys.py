@@ -261,11 +261,6 @@ def find_key(*, home: Path, selector: str | None) -> KeyPair:
     raise KeyFileError(f"'{selector}' matches several keys; give more of the fingerprint")
 
 
-def private_key_needs_passphrase(pair: KeyPair) -> bool:
-    """True when the private key file is encrypted."""
-    return pair.encrypted
-
-
 def loose_permissions_warning(path: Path) -> str | None:
     """A warning when a private key file can be read by group or others."""
     try:

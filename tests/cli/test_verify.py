@@ -268,3 +268,18 @@ def test_not_a_bundle_is_exit_2_with_one_line(env: Env, tmp_path: Path, what: st
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and str(target) in result.stderr
     assert result.stdout == ""
+
+
+def test_library_raising_style(env: Env, bundle: Path, officer: dict) -> None:
+    """The library offers both styles: a report that never raises, and a call that does."""
+    from custody.bundle.verify import check_bundle, verify_bundle
+    from custody.errors import VerificationFailed
+    from custody.keys import read_public_key_file
+
+    key = read_public_key_file(Path(officer["public_key"]))
+    assert check_bundle(bundle=bundle, trusted=[key]).verified
+    (bundle / "data/empty.txt").write_text("changed")
+    assert not verify_bundle(bundle=bundle, trusted=[key]).verified
+    with pytest.raises(VerificationFailed) as caught:
+        check_bundle(bundle=bundle, trusted=[key])
+    assert caught.value.exit_code == 1 and "data/empty.txt" in str(caught.value)

@@ -55,12 +55,6 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + ALG_ED25519 + _raw(public_key)).digest()[:4]
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """The vkey string Go's sumdb/note and other tools use to verify a note."""
-    kid = key_id(name, public_key).hex()
-    return f"{name}+{kid}+{base64.b64encode(ALG_ED25519 + _raw(public_key)).decode()}"
-
-
 def valid_key_name(name: str) -> bool:
     """Key names are non-empty, with no whitespace and no '+'."""
     return bool(name) and not re.search(r"[\s+]", name)
