@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,9 +59,17 @@ class VerifyReport:
     custody_chain: tuple[dict[str, Any], ...] = ()
     ledger: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
-    files: tuple[dict[str, Any], ...] = ()
+    file_table: Callable[[], tuple[dict[str, Any], ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
     verified_at: str | None = None
     tool: str | None = None
+
+    @property
+    def files(self) -> tuple[dict[str, Any], ...]:
+        """Every listed file with its state and signed metadata, built on demand
+        (only --json and --report need it; 100,000 rows cost memory)."""
+        return self.file_table() if self.file_table is not None else ()
 
     def to_json(self) -> dict[str, Any]:
         st = self.statement or {}
@@ -97,7 +106,7 @@ def short_digest(digest: str) -> str:
     return "-".join(digest[i : i + 4] for i in range(0, 16, 4)).upper()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkippedEntry:
     """A source entry that was not copied, and why (symlink, FIFO, socket...)."""
 
@@ -108,7 +117,7 @@ class SkippedEntry:
         return {"path": self.path, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CopiedFile:
     """One evidence file as copied into a bundle."""
 

@@ -45,6 +45,11 @@ def decode_manifest_path(path: str) -> str:
     )
 
 
+def manifest_line(path: str, digest: str) -> bytes:
+    """One manifest line: hash, two spaces, the encoded path, LF."""
+    return f"{digest}  {encode_manifest_path(path)}\n".encode()
+
+
 def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
     """Manifest bytes for (bundle-relative path, sha256) pairs, sorted by the
     UTF-8 bytes of the path so that the same bundle always gives the same file.

@@ -52,7 +52,7 @@ BOMB_RATIO = 1000
 BOMB_MIN_BYTES = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScannedFile:
     """A regular file in a bundle: its size and SHA-256 (None when not hashed)."""
 
@@ -69,17 +69,29 @@ class BundleScan:
     tag_bytes: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     odd_paths: set[str] = field(default_factory=set)
+    root_prefix: str = ""
+
+    def read_tag(self, rel: str) -> bytes | None:
+        """A tag file's bytes, from memory or read again from the bundle."""
+        if rel in self.tag_bytes:
+            return self.tag_bytes[rel]
+        if rel not in self.files:
+            return None
+        return read_member(Path(self.location), self.root_prefix + rel)
 
 
 def _wants_bytes(path: str) -> bool:
-    """Tag files whose content verification reads (not payload)."""
-    return layout.is_tag_path(path)
+    """Tag files whose content verification reads. Not the payload, and not the
+    metadata file, which can be tens of megabytes: the statement covers it by
+    hash, and the few readers that need its records read it again (read_tag)."""
+    return layout.is_tag_path(path) and path != layout.METADATA
 
 
 def scan_bundle(
     path: Path,
     *,
     hash_payload: bool = True,
+    tag_files_only: bool = False,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> BundleScan:
@@ -91,7 +103,7 @@ def scan_bundle(
     if path.is_symlink():
         raise NotABundleError("is a symbolic link; give the bundle itself", path=str(path))
     if path.is_dir():
-        return _scan_directory(path, hash_payload, on_progress, workers)
+        return _scan_directory(path, hash_payload, tag_files_only, on_progress, workers)
     if not path.is_file():
         raise NotABundleError("not a folder, .zip or .tar file", path=str(path))
     try:
@@ -108,6 +120,30 @@ def scan_bundle(
     raise NotABundleError("not a bundle: not a folder, zip or tar archive", path=str(path))
 
 
+def read_member(path: Path, name: str) -> bytes | None:
+    """One file of a bundle folder or archive, or None when it cannot be read."""
+    try:
+        if path.is_dir():
+            full = path / name
+            if full.is_symlink() or not full.is_file():
+                return None
+            return full.read_bytes()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if _clean_member_name(_zip_member_name(info)) == name:
+                        return zf.read(info)
+            return None
+        with tarfile.open(path, mode="r|*") as tf:
+            for member in tf:
+                if _clean_member_name(member.name) == name and member.isreg():
+                    stream = tf.extractfile(member)
+                    return stream.read() if stream is not None else None
+    except _ARCHIVE_ERRORS:
+        return None
+    return None
+
+
 def _is_tar(path: Path) -> bool:
     try:
         with tarfile.open(path, mode="r|*") as tf:
@@ -120,7 +156,11 @@ def _is_tar(path: Path) -> bool:
 
 
 def _scan_directory(
-    root: Path, hash_payload: bool, on_progress: ProgressCallback | None, workers: int | None
+    root: Path,
+    hash_payload: bool,
+    tag_files_only: bool,
+    on_progress: ProgressCallback | None,
+    workers: int | None,
 ) -> BundleScan:
     if not (root / layout.BAGIT_TXT).exists() and not (root / layout.STATEMENT).exists():
         raise NotABundleError("not a bundle (no bagit.txt)", path=str(root))
@@ -151,7 +191,8 @@ def _scan_directory(
                 )
                 continue
             if stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, rel + "/"))
+                if not (tag_files_only and rel == layout.PAYLOAD_DIR):
+                    stack.append((entry.path, rel + "/"))
             elif stat.S_ISREG(st.st_mode):
                 regular.append((rel, entry.path, st.st_size))
             else:
@@ -188,7 +229,7 @@ def _scan_directory(
                 with os.fdopen(os.dup(fd), "rb") as fh:
                     data = fh.read(MAX_TAG_FILE_BYTES + 1)
                 return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
-            if not hash_payload and not want:
+            if not hash_payload and not layout.is_tag_path(rel):
                 return rel, ScannedFile(st.st_size, None), None, None
 
             def on_bytes(n: int) -> None:
@@ -197,7 +238,7 @@ def _scan_directory(
                 tracker.add_bytes(n)
 
             digest, count = hash_fd(fd, on_bytes=on_bytes)
-            if not want:
+            if not layout.is_tag_path(rel):
                 tracker.file_done()
             return rel, ScannedFile(count, digest), None, None
         except OSError as e:
@@ -309,7 +350,7 @@ class _ArchiveCollector:
 
     def finish(self) -> BundleScan:
         root = _find_root(set(self.raw_files) | set(self.raw_odd), self.location)
-        scan = BundleScan(location=self.location, problems=list(self.problems))
+        scan = BundleScan(location=self.location, problems=list(self.problems), root_prefix=root)
         for name, scanned in self.raw_files.items():
             if not name.startswith(root):
                 scan.problems.append(

@@ -39,7 +39,7 @@ def read_metadata(*, bundle: Path) -> BundleMetadata:
     """Read custody/metadata.json from a bundle folder or archive. Raises
     NotABundleError, or InputError when the metadata cannot be read."""
     scan = scan_bundle(bundle, hash_payload=False)
-    data = scan.tag_bytes.get(layout.METADATA)
+    data = scan.read_tag(layout.METADATA)
     if data is None:
         raise InputError("the bundle has no custody/metadata.json", path=str(bundle))
     try:

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..models import SkippedEntry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     """A regular file found in the source folder."""
 
@@ -26,7 +26,7 @@ class SourceFile:
     original: bytes | None = None  # the raw path bytes, when they are not UTF-8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceDir:
     """A directory in the source folder (kept so empty ones and mtimes survive)."""
 

@@ -7,7 +7,7 @@ judges a scan against the keys the verifier chose to trust.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +20,13 @@ from ..errors import KeyFileError, VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
 from ..ledger.proof import PROOF_PATH, check_proof
+from ..metadata import iter_metadata_records
 from ..models import Problem, SignerInfo, VerifyReport
 from ..progress import ProgressCallback
 from ..signing import signature_is_valid
 from . import layout
 from .chain import verify_chain
-from .reader import BundleScan, ScannedFile, scan_bundle
+from .reader import BundleScan, scan_bundle
 from .statement import StatementError, parse_statement
 
 
@@ -112,9 +113,9 @@ def _check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Pr
     by_digest: dict[str, list[str]] = {}
     for path, digest in missing.items():
         by_digest.setdefault(digest, []).append(path)
-    for path, found in sorted(scan.files.items()):
-        if layout.is_tag_path(path) or path in manifest:
-            continue
+    unlisted = sorted(p for p in scan.files if not layout.is_tag_path(p) and p not in manifest)
+    for path in unlisted:
+        found = scan.files[path]
         twins = by_digest.get(found.sha256 or "", [])
         if twins:
             original = twins.pop(0)
@@ -243,7 +244,7 @@ def _check_signature(
 
 
 def _check_statement(
-    scan: BundleScan, manifest: dict[str, str], bag_info: dict[str, str], problems: list[Problem]
+    scan: BundleScan, listed: int, bag_info: dict[str, str], problems: list[Problem]
 ) -> dict[str, Any] | None:
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     if stmt_bytes is None:
@@ -258,17 +259,17 @@ def _check_statement(
         (layout.BAG_INFO, "bag_info_sha256"),
         (layout.METADATA, "metadata_sha256"),
     ):
-        data = scan.tag_bytes.get(path)
-        if data is not None and sha256_bytes(data) != statement[field_name]:
+        found = scan.files.get(path)
+        if found is not None and found.sha256 != statement[field_name]:
             problems.append(
                 Problem("statement_mismatch", path, "differs from the version the statement signed")
             )
-    if statement["file_count"] != len(manifest):
+    if statement["file_count"] != listed:
         problems.append(
             Problem(
                 "statement_mismatch",
                 layout.MANIFEST,
-                f"lists {len(manifest)} files, the statement signed {statement['file_count']}",
+                f"lists {listed} files, the statement signed {statement['file_count']}",
             )
         )
     oxum = bag_info.get("Payload-Oxum", "")
@@ -351,6 +352,7 @@ def evaluate(
     *,
     local_ledger: LocalLedger | None = None,
     pending_ok_for: str | None = None,
+    payload_checked: bool = False,
 ) -> VerifyReport:
     """Judge a scanned bundle: every check, every problem. Reads nothing but
     the scan (and the verifier's ledger, when given)."""
@@ -358,17 +360,24 @@ def evaluate(
     _check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
     manifest: dict[str, str] = {}
-    if manifest_bytes is not None:
-        manifest, errors = layout.parse_manifest(manifest_bytes)
-        for err in errors:
-            problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
-    _check_payload(scan, manifest, problems)
+    listed = 0
+    if payload_checked:
+        # The caller compared the payload itself (a bundle just written): only
+        # the count matters here, and a 100,000-entry dictionary is not built.
+        listed = manifest_bytes.count(b"\n") if manifest_bytes is not None else 0
+    else:
+        if manifest_bytes is not None:
+            manifest, errors = layout.parse_manifest(manifest_bytes)
+            for err in errors:
+                problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
+        listed = len(manifest)
+        _check_payload(scan, manifest, problems)
     bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
     bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
-    if bag_info_bytes is not None:
+    if bag_info_bytes is not None and not payload_checked:
         _check_oxum(scan, bag_info, problems)
     _check_tag_manifest(scan, problems)
-    statement = _check_statement(scan, manifest, bag_info, problems)
+    statement = _check_statement(scan, listed, bag_info, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     signer, signer_key = _check_signature(
         scan, statement, stmt_bytes, trusted, trusted_fingerprints, problems
@@ -392,7 +401,6 @@ def evaluate(
             if not pending_is_ok:
                 problems.append(p)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
-    files = _file_table(scan, manifest, statement, problems)
     return VerifyReport(
         bundle=scan.location,
         verified=not problems,
@@ -405,7 +413,7 @@ def evaluate(
         custody_chain=chain,
         ledger=ledger_info,
         warnings=tuple(warnings),
-        files=files,
+        file_table=lambda: _file_table(scan, manifest, statement, problems),
         verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
     )
@@ -420,16 +428,15 @@ def _file_table(
     """Every file the manifest lists: its state, and the signed metadata about it
     (only when the metadata is the one the statement signed)."""
     records: dict[str, dict[str, Any]] = {}
-    data = scan.tag_bytes.get(layout.METADATA)
+    data = scan.read_tag(layout.METADATA)
     if (
         data is not None
         and statement is not None
         and sha256_bytes(data) == statement.get("metadata_sha256")
     ):
         try:
-            doc = json.loads(data.decode("utf-8"))
-            records = {str(r.get("path")): r for r in doc.get("files", []) if isinstance(r, dict)}
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            records = {str(r.get("path")): r for r in iter_metadata_records(data)}
+        except (UnicodeDecodeError, ValueError):
             records = {}
     state = {
         p.path: p.kind
@@ -471,12 +478,27 @@ def check_fresh_bundle(
     root: Path, payload_sizes: dict[str, int], public_key: Ed25519PublicKey
 ) -> list[Problem]:
     """Check a bundle just written by ingest, without re-reading its payload:
-    the listing of data/ must match the manifest exactly (names and sizes) and
-    every tag file, hash and signature must check out."""
-    scan = scan_bundle(root, hash_payload=False)
-    manifest, _ = layout.parse_manifest(scan.tag_bytes.get(layout.MANIFEST, b""))
-    for path, found in list(scan.files.items()):
-        if found.sha256 is None and payload_sizes.get(path) == found.size and path in manifest:
-            scan.files[path] = ScannedFile(found.size, manifest[path])
+    every tag file, hash, signature and proof must check out, and data/ must
+    hold exactly the files and sizes that were copied."""
+    problems: list[Problem] = []
+    seen = 0
+    stack = [root / layout.PAYLOAD_DIR]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                    continue
+                rel = Path(entry.path).relative_to(root).as_posix()
+                size = payload_sizes.get(rel)
+                if size is None or not entry.is_file(follow_symlinks=False):
+                    problems.append(Problem("extra", rel, "not copied by this ingest"))
+                elif entry.stat(follow_symlinks=False).st_size != size:
+                    problems.append(Problem("changed", rel, "size differs from the copy"))
+                seen += 1
+    if seen != len(payload_sizes):
+        problems.append(Problem("missing", layout.PAYLOAD_DIR, "copied files are missing"))
+    scan = scan_bundle(root, hash_payload=False, tag_files_only=True)
     key = PublicKeyInfo("self", fingerprint_of(public_key), public_key)
-    return list(evaluate(scan, [key]).problems)
+    problems.extend(evaluate(scan, [key], payload_checked=True).problems)
+    return problems

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import socket
 import stat
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,14 @@ from ..hashing import (
 from ..keys import fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Ledger
-from ..metadata import extract_record, metadata_document
+from ..metadata import extract_record, metadata_chunks
+from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
 from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
 from ..workers import Cancelled, run_parallel
 from . import layout
-from .source import SourceFile, SourceListing, scan_source
+from .source import SourceDir, SourceFile, SourceListing, scan_source
 from .statement import Statement, statement_bytes
 from .verify import check_fresh_bundle
 
@@ -124,7 +127,7 @@ def _copy_one(
     tracker: ProgressTracker,
     stop: threading.Event,
     queue: _Queue,
-) -> tuple[CopiedFile, bytes]:
+) -> tuple[CopiedFile, str | None]:
     left = queue.take()
 
     def on_bytes(n: int) -> None:
@@ -181,41 +184,66 @@ def _copy_one(
         os.close(src)
     os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
     tracker.file_done()
-    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), head
+    # Only the sniffed type is kept, not the bytes: memory stays flat on 100,000 files.
+    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), sniff(head)
 
 
 def _copy_all(
-    listing: SourceListing,
-    data_dir: Path,
-    tracker: ProgressTracker,
-    workers: int | None,
-    with_metadata: bool,
-) -> tuple[list[CopiedFile], list[dict[str, Any]]]:
+    listing: SourceListing, data_dir: Path, tracker: ProgressTracker, workers: int | None
+) -> tuple[list[CopiedFile], list[str | None]]:
     queue = _Queue(len(listing.files))
     results = run_parallel(
         lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue),
         listing.files,
         workers=workers,
     )
+    return [r[0] for r in results], [r[1] for r in results]
+
+
+def _records(
+    listing: SourceListing,
+    copied: list[CopiedFile],
+    mimes: list[str | None],
+    data_dir: Path,
+    with_metadata: bool,
+) -> Iterator[dict[str, Any]]:
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
     # only take turns with them for the interpreter.
     siblings = frozenset(f.rel for f in listing.files)
-    records = []
-    for f, (copied, head) in zip(listing.files, results, strict=True):
+    for f, c, mime in zip(listing.files, copied, mimes, strict=True):
         record = extract_record(
             copy_path=data_dir / f.rel,
             rel_path=f.rel,
-            sha256=copied.sha256,
-            size=copied.size,
+            sha256=c.sha256,
+            size=c.size,
             siblings=siblings,
             enabled=with_metadata,
-            head=head,
+            sniffed=(mime,),
         )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
-        records.append(record)
-    return [r[0] for r in results], records
+        yield record
+
+
+def _write_metadata(path: Path, records: Iterator[dict[str, Any]]) -> str:
+    """Stream custody/metadata.json to disk; returns its SHA-256."""
+    return _write_stream(path, metadata_chunks(records))
+
+
+def _write_stream(path: Path, chunks: Iterable[bytes]) -> str:
+    """Write a new file from chunks, hashing them; returns the SHA-256."""
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        for chunk in chunks:
+            h.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return h.hexdigest()
 
 
 def ingest(
@@ -269,12 +297,20 @@ def ingest(
             data_dir.mkdir()
             for d in listing.dirs:
                 (data_dir / d.rel).mkdir()
-            copied, records = _copy_all(listing, data_dir, tracker, workers, extract_metadata)
+            copied, mimes = _copy_all(listing, data_dir, tracker, workers)
             tracker.finish()
+            (tmp / layout.CUSTODY_DIR).mkdir()
+            metadata_sha256 = _write_metadata(
+                tmp / layout.METADATA,
+                _records(listing, copied, mimes, data_dir, extract_metadata),
+            )
             total = sum(c.size for c in copied)
 
-            manifest = layout.format_manifest(
-                (f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied
+            # The copies come in the listing's order (sorted by UTF-8 path), so
+            # the manifest streams to disk line by line, never whole in memory.
+            manifest_sha256 = _write_stream(
+                tmp / layout.MANIFEST,
+                (layout.manifest_line(f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied),
             )
             bag_fields = [
                 ("Source-Organization", officer),
@@ -293,7 +329,6 @@ def ingest(
             if note:
                 bag_fields.append(("Internal-Sender-Description", note))
             bag_info = layout.format_bag_info(bag_fields)
-            metadata = metadata_document(records)
             statement = Statement(
                 bundle_id=str(uuid.uuid4()),
                 case=case,
@@ -304,17 +339,15 @@ def ingest(
                 tool=f"custody {__version__}",
                 file_count=len(copied),
                 total_bytes=total,
-                manifest_sha256=sha256_bytes(manifest),
+                manifest_sha256=manifest_sha256,
                 bag_info_sha256=sha256_bytes(bag_info),
-                metadata_sha256=sha256_bytes(metadata),
+                metadata_sha256=metadata_sha256,
                 note=note,
             )
             stmt = statement_bytes(statement)
             tag_files = {
                 layout.BAGIT_TXT: layout.BAGIT_TXT_BYTES,
                 layout.BAG_INFO: bag_info,
-                layout.MANIFEST: manifest,
-                layout.METADATA: metadata,
                 layout.STATEMENT: stmt,
                 layout.SIGNATURE: sign_bytes(signing_key, stmt),
                 layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
@@ -335,25 +368,29 @@ def ingest(
                     time=statement.created,
                 )
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)
-            tag_files[layout.TAG_MANIFEST] = layout.format_manifest(
-                (name, sha256_bytes(data)) for name, data in tag_files.items()
-            )
-            (tmp / layout.CUSTODY_DIR).mkdir()
+            tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
+            tag_digests[layout.METADATA] = metadata_sha256
+            tag_digests[layout.MANIFEST] = manifest_sha256
+            tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
                 _write_new(tmp / name, data)
 
-            problems = check_fresh_bundle(
-                tmp,
-                {f"{layout.PAYLOAD_DIR}/{c.path}": c.size for c in copied},
-                signing_key.public_key(),
-            )
+            # What the result needs, then let the per-file lists go before the
+            # check below builds its own: memory stays flat on 100,000 files.
+            file_count = len(copied)
+            warnings = _warnings(listing)
+            skipped, dirs = listing.skipped, listing.dirs
+            payload_sizes = {f"{layout.PAYLOAD_DIR}/{c.path}": c.size for c in copied}
+            del copied, mimes, listing, tag_files
+            problems = check_fresh_bundle(tmp, payload_sizes, signing_key.public_key())
+            del payload_sizes
             if problems:
                 raise EnvironmentFailure(
                     "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
                     path=str(bundle_path),
                 )
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
-            _restore_dir_times(data_dir, listing)
+            _restore_dir_times(data_dir, dirs)
             sync_filesystem(tmp)  # every file and folder of the bundle, in one flush
             try:
                 rename_noreplace(tmp, bundle_path)
@@ -375,20 +412,23 @@ def ingest(
         exhibit=exhibit,
         officer=officer,
         fingerprint=fingerprint,
-        files=len(copied),
+        files=file_count,
         bytes=total,
-        skipped=listing.skipped,
-        warnings=tuple(
-            f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
-            "macOS and bagit-python treat them as one name"
-            for a, b in listing.normalisation_twins()
-        )
-        + tuple(
-            f"{f.original!r} is not a UTF-8 name: stored as {f.rel!r}; the original bytes "
-            "are in its metadata record"
-            for f in listing.files
-            if f.original is not None
-        ),
+        skipped=skipped,
+        warnings=warnings,
+    )
+
+
+def _warnings(listing: SourceListing) -> tuple[str, ...]:
+    return tuple(
+        f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
+        "macOS and bagit-python treat them as one name"
+        for a, b in listing.normalisation_twins()
+    ) + tuple(
+        f"{f.original!r} is not a UTF-8 name: stored as {f.rel!r}; the original bytes "
+        "are in its metadata record"
+        for f in listing.files
+        if f.original is not None
     )
 
 
@@ -403,7 +443,7 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _restore_dir_times(data_dir: Path, listing: SourceListing) -> None:
+def _restore_dir_times(data_dir: Path, dirs: tuple[SourceDir, ...]) -> None:
     # Deepest first, so setting a child's times does not disturb its parent's.
-    for d in sorted(listing.dirs, key=lambda d: d.rel.count("/"), reverse=True):
+    for d in sorted(dirs, key=lambda d: d.rel.count("/"), reverse=True):
         os.utime(data_dir / d.rel, ns=(d.atime_ns, d.mtime_ns), follow_symlinks=False)

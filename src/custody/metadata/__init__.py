@@ -63,15 +63,15 @@ def extract_record(
     size: int,
     siblings: frozenset[str] = frozenset(),
     enabled: bool = True,
-    head: bytes | None = None,
+    sniffed: tuple[str | None] | None = None,
 ) -> dict[str, Any]:
     """The normalised metadata record of one file, read from its copy in the
-    bundle. `head`, the file's first bytes when the caller has them, saves
-    opening files no parser reads. Never raises for a bad file: what goes
-    wrong is in `errors`."""
+    bundle. `sniffed`, the type already sniffed from the bytes the copy read
+    (a 1-tuple, since None is a type: unknown), saves opening files no parser
+    reads. Never raises for a bad file: what goes wrong is in `errors`."""
     record = empty_record(rel_path, sha256, size)
-    if head is not None:
-        mime = sniff(head[:HEAD_BYTES])
+    if sniffed is not None:
+        mime = sniffed[0]
         record["mime"] = mime
         record["extension_mismatch"] = extension_mismatch(rel_path, mime)
         if not enabled or mime is None or not _has_parser(mime, rel_path):
@@ -185,11 +185,36 @@ def _describe(e: BaseException) -> str:
 
 
 def metadata_document(records: Iterable[dict[str, Any]]) -> bytes:
-    """The bytes of custody/metadata.json: deterministic (sorted keys, records
-    sorted by path) so the same files always give the same bytes."""
-    doc = {
-        "format": METADATA_FORMAT,
-        "files": sorted(records, key=lambda r: str(r["path"]).encode("utf-8", "surrogateescape")),
-    }
-    text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    """The bytes of custody/metadata.json for records already sorted by path
+    (see write_metadata, which streams the same bytes)."""
+    return b"".join(metadata_chunks(records))
+
+
+def metadata_chunks(records: Iterable[dict[str, Any]]) -> Iterable[bytes]:
+    """custody/metadata.json, piece by piece: one record per line (keys sorted),
+    so that a bundle of 100,000 files never holds all its records at once and
+    the same files always give the same bytes. Records must come sorted by
+    path, as the source listing is."""
+    yield b'{"files": [\n'
+    first = True
+    for record in records:
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        yield (b"" if first else b",\n") + line.encode("utf-8")
+        first = False
+    yield f'\n], "format": "{METADATA_FORMAT}"}}\n'.encode()
+
+
+def iter_metadata_records(data: bytes) -> Iterable[dict[str, Any]]:
+    """The records of a custody/metadata.json, parsed one line at a time.
+    Raises ValueError when the file is not in that form."""
+    lines = data.split(b"\n")
+    if not lines or lines[0] != b'{"files": [':
+        raise ValueError("not a custody metadata file")
+    for line in lines[1:]:
+        if line.startswith(b"]"):
+            return
+        record = json.loads(line.rstrip(b",").decode("utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("a metadata record is not an object")
+        yield record
+    raise ValueError("metadata file ends early")
