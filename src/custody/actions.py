@@ -180,6 +180,8 @@ def audit_against_bundle(
     on_progress: ProgressCallback | None = None,
 ) -> tuple[AuditResult, VerifyReport]:
     """Verify `bundle`, then compare `folder` with its signed manifest."""
+    if not folder.is_dir():  # before the bundle is read, which may take minutes
+        raise InputError("not a folder", path=str(folder))
     report, scan = _scan_and_evaluate(
         home=home,
         bundle=bundle,
@@ -328,10 +330,19 @@ def _record_hand_over(
     kind: str,
     sequence: int,
     record: bytes,
-    subject: dict[str, Any],
+    statement: dict[str, Any],
+    statement_sha256: str,
+    details: dict[str, Any],
 ) -> tuple[str, int]:
     """Append a hand-over to the ledger, then store the signed record in the
     bundle. Returns (record path in the bundle, ledger index)."""
+    subject = {
+        "bundle_id": statement.get("bundle_id"),
+        "case": statement.get("case"),
+        "statement_sha256": statement_sha256,
+        "sequence": sequence,
+        **details,
+    }
     with Ledger.open(home) as ledger:
         appended = ledger.append(
             action=action,
@@ -387,11 +398,9 @@ def transfer_custody(
         kind="transfer",
         sequence=sequence,
         record=data,
-        subject={
-            "bundle_id": statement.get("bundle_id"),
-            "case": statement.get("case"),
-            "statement_sha256": stmt_sha,
-            "sequence": sequence,
+        statement=statement,
+        statement_sha256=stmt_sha,
+        details={
             "record_sha256": hashlib.sha256(data).hexdigest(),
             "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
             "reason": reason,
@@ -438,11 +447,9 @@ def receive_custody(
         kind="receipt",
         sequence=sequence,
         record=data,
-        subject={
-            "bundle_id": statement.get("bundle_id"),
-            "case": statement.get("case"),
-            "statement_sha256": stmt_sha,
-            "sequence": sequence,
+        statement=statement,
+        statement_sha256=stmt_sha,
+        details={
             "transfer_sha256": transfer_sha,
             "receipt_sha256": hashlib.sha256(data).hexdigest(),
             "from": sender,
