@@ -5,7 +5,6 @@ read-only opens that refuse links, and checks on paths that come from outside.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -37,11 +36,8 @@ def environment_error(exc: OSError, path: str | os.PathLike[str]) -> Environment
 
 
 def _libc_syncfs() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        func = ctypes.CDLL(name, use_errno=True).syncfs
+        func = ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         return None
     func.argtypes = [ctypes.c_int]
@@ -76,11 +72,10 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def _libc_renameat2() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
+        # The C library is already loaded: dlopen(NULL) finds its symbols without
+        # ctypes.util.find_library, which runs ldconfig in a subprocess.
+        libc = ctypes.CDLL(None, use_errno=True)
         func = libc.renameat2
     except (OSError, AttributeError):
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import os
 import queue
@@ -58,11 +57,8 @@ _WRITEBACK_EVERY = 64 * CHUNK
 
 
 def _libc_sync_file_range() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        func = ctypes.CDLL(name, use_errno=True).sync_file_range
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     func.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]

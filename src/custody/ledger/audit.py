@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,8 @@ def _check_all(rows: list[tuple[bytes, bytes]]) -> list[_Checked]:
     workers = os.cpu_count() or 1
     if len(rows) < PARALLEL_THRESHOLD or workers < 2:
         return _check_batch(rows)
+    from concurrent.futures import ProcessPoolExecutor  # only for large ledgers
+
     size = (len(rows) + workers * 4 - 1) // (workers * 4)
     batches = [rows[i : i + size] for i in range(0, len(rows), size)]
     results: list[_Checked] = []
