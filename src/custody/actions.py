@@ -262,10 +262,12 @@ def _require_folder(bundle: Path) -> None:
         )
 
 
-def _add_tag_files(bundle: Path, files: dict[str, bytes]) -> None:
-    """Add new tag files to a bundle and list them in its tag manifest. The
-    evidence and its manifest are not touched; nothing existing is replaced
-    except the tag manifest, atomically."""
+def _store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, sig: bytes) -> None:
+    """Store a signed hand-over record in a bundle so that a crash at any point
+    leaves a bundle that verifies: the signature first (an orphan left by an
+    earlier crash is replaced), then the record itself, created with no-replace
+    as the commit point, then the tag manifest listing both. The evidence and
+    its manifest are never touched."""
     manifest_path = bundle / layout.TAG_MANIFEST
     try:
         listed, errors = layout.parse_manifest(manifest_path.read_bytes())
@@ -273,10 +275,15 @@ def _add_tag_files(bundle: Path, files: dict[str, bytes]) -> None:
         raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
     if errors:
         raise InputError("the tag manifest is damaged", path=str(manifest_path))
+    if (bundle / json_path).exists():
+        raise InputError(
+            "a hand-over record with this number already exists", path=str(bundle / json_path)
+        )
     try:
-        for rel, data in files.items():
-            write_new_file(bundle / rel, data)
-            listed[rel] = sha256_bytes(data)
+        replace_file(bundle / sig_path, sig)
+        write_new_file(bundle / json_path, record)
+        listed[sig_path] = sha256_bytes(sig)
+        listed[json_path] = sha256_bytes(record)
         replace_file(manifest_path, layout.format_manifest(listed.items()))
     except FileExistsError as e:
         raise InputError(
@@ -352,7 +359,7 @@ def _record_hand_over(
             time=_now(),
         )
     json_path, sig_path = record_paths(sequence, kind)
-    _add_tag_files(bundle, {json_path: record, sig_path: signer.key.sign(record)})
+    _store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
     return json_path, appended.index
 
 

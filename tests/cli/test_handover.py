@@ -179,3 +179,31 @@ def test_transfer_needs_a_folder_and_a_reason(
     assert r.exit_code == 2 and "unpack" in r.stderr
     r = people["alice"].run("transfer", held, "--to", "nonsense", "--reason", "x")
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
+
+
+def test_crash_states_of_a_hand_over_still_verify(
+    people: dict[str, Env], held: Path, tmp_path: Path
+) -> None:
+    """A hand-over interrupted after its signature, or after its record but before the tag
+    manifest, leaves a bundle that verifies and a hand-over that can be completed."""
+    alice, bob = people["alice"], people["bob"]
+    # Killed after writing the signature only: an orphan .sig for the next hand-over.
+    (held / "custody/chain").mkdir(parents=True, exist_ok=True)
+    (held / "custody/chain/0001-transfer.sig").write_bytes(b"half-written")
+    assert chain(people["registry"], held)[0] == 0
+    r = alice.run("transfer", held, "--to", tmp_path / "bob.pub", "--reason", "x")
+    assert r.exit_code == 0, r.output
+    # Killed after the record, before the tag manifest listed it.
+    manifest = held / "tagmanifest-sha256.txt"
+    manifest.write_text(
+        "".join(
+            line + "\n"
+            for line in manifest.read_text().splitlines()
+            if "custody/chain/" not in line
+        )
+    )
+    code, report = chain(people["registry"], held)
+    assert code == 1
+    assert [p["kind"] for p in report["problems"]] == ["unreceived_transfer"]
+    assert bob.run("receive", held).exit_code == 0
+    assert chain(people["registry"], held)[0] == 0
