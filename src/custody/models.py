@@ -119,12 +119,12 @@ class SkippedEntry:
 
 @dataclass(frozen=True, slots=True)
 class CopiedFile:
-    """One evidence file as copied into a bundle."""
+    """One evidence file as copied into a bundle, with the type its first bytes show."""
 
     path: str  # relative POSIX path inside the source folder
     size: int
     sha256: str
-    mtime_ns: int
+    mime: str | None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,20 @@ class BundleScan:
         return read_member(Path(self.location), self.root_prefix + rel)
 
 
+def _read_capped(stream: IO[bytes]) -> bytes:
+    """A tag file's bytes, read in 1 MiB pieces up to the cap (one read of the
+    cap's size would allocate 256 MiB for a 50-byte file)."""
+    pieces = []
+    total = 0
+    while total <= MAX_TAG_FILE_BYTES:
+        piece = stream.read(1 << 20)
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    return b"".join(pieces)
+
+
 def _wants_bytes(path: str) -> bool:
     """Tag files whose content verification reads. Not the payload, and not the
     metadata file, which can be tens of megabytes: the statement covers it by
@@ -227,7 +241,7 @@ def _scan_directory(
             os.set_blocking(fd, True)
             if want and st.st_size <= MAX_TAG_FILE_BYTES:
                 with os.fdopen(os.dup(fd), "rb") as fh:
-                    data = fh.read(MAX_TAG_FILE_BYTES + 1)
+                    data = _read_capped(fh)
                 return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
             if not hash_payload and not layout.is_tag_path(rel):
                 return rel, ScannedFile(st.st_size, None), None, None
@@ -340,7 +354,7 @@ class _ArchiveCollector:
     def add_stream(self, name: str, stream: IO[bytes], tracker: ProgressTracker) -> None:
         inner = name.split("/", 1)[1] if "/" in name else name
         if _wants_bytes(name) and _wants_bytes(inner):
-            data = stream.read(MAX_TAG_FILE_BYTES + 1)
+            data = _read_capped(stream)
             self.raw_bytes[name] = data
             self.raw_files[name] = ScannedFile(len(data), sha256_bytes(data))
         else:

@@ -19,8 +19,6 @@ class SourceFile:
     rel: str  # relative POSIX path as stored in the bundle (UTF-8)
     abs_path: str
     size: int
-    mtime_ns: int
-    atime_ns: int
     dev: int
     ino: int
     original: bytes | None = None  # the raw path bytes, when they are not UTF-8
@@ -129,8 +127,6 @@ def scan_source(root: Path) -> SourceListing:
                         rel=rel,
                         abs_path=entry.path,
                         size=st.st_size,
-                        mtime_ns=st.st_mtime_ns,
-                        atime_ns=st.st_atime_ns,
                         dev=st.st_dev,
                         ino=st.st_ino,
                         original=raw_rel if raw_rel != rel.encode("utf-8") else None,

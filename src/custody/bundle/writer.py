@@ -127,7 +127,7 @@ def _copy_one(
     tracker: ProgressTracker,
     stop: threading.Event,
     queue: _Queue,
-) -> tuple[CopiedFile, str | None]:
+) -> CopiedFile:
     left = queue.take()
 
     def on_bytes(n: int) -> None:
@@ -185,25 +185,23 @@ def _copy_one(
     os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
     tracker.file_done()
     # Only the sniffed type is kept, not the bytes: memory stays flat on 100,000 files.
-    return CopiedFile(f.rel, copied, digest, before.st_mtime_ns), sniff(head)
+    return CopiedFile(f.rel, copied, digest, sniff(head))
 
 
 def _copy_all(
     listing: SourceListing, data_dir: Path, tracker: ProgressTracker, workers: int | None
-) -> tuple[list[CopiedFile], list[str | None]]:
+) -> list[CopiedFile]:
     queue = _Queue(len(listing.files))
-    results = run_parallel(
+    return run_parallel(
         lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue),
         listing.files,
         workers=workers,
     )
-    return [r[0] for r in results], [r[1] for r in results]
 
 
 def _records(
     listing: SourceListing,
     copied: list[CopiedFile],
-    mimes: list[str | None],
     data_dir: Path,
     with_metadata: bool,
 ) -> Iterator[dict[str, Any]]:
@@ -211,7 +209,7 @@ def _records(
     # the parsers are pure Python, and run beside the copy threads they would
     # only take turns with them for the interpreter.
     siblings = frozenset(f.rel for f in listing.files)
-    for f, c, mime in zip(listing.files, copied, mimes, strict=True):
+    for f, c in zip(listing.files, copied, strict=True):
         record = extract_record(
             copy_path=data_dir / f.rel,
             rel_path=f.rel,
@@ -219,7 +217,7 @@ def _records(
             size=c.size,
             siblings=siblings,
             enabled=with_metadata,
-            sniffed=(mime,),
+            sniffed=(c.mime,),
         )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
@@ -297,12 +295,12 @@ def ingest(
             data_dir.mkdir()
             for d in listing.dirs:
                 (data_dir / d.rel).mkdir()
-            copied, mimes = _copy_all(listing, data_dir, tracker, workers)
+            copied = _copy_all(listing, data_dir, tracker, workers)
             tracker.finish()
             (tmp / layout.CUSTODY_DIR).mkdir()
             metadata_sha256 = _write_metadata(
                 tmp / layout.METADATA,
-                _records(listing, copied, mimes, data_dir, extract_metadata),
+                _records(listing, copied, data_dir, extract_metadata),
             )
             total = sum(c.size for c in copied)
 
@@ -381,7 +379,7 @@ def ingest(
             warnings = _warnings(listing)
             skipped, dirs = listing.skipped, listing.dirs
             payload_sizes = {f"{layout.PAYLOAD_DIR}/{c.path}": c.size for c in copied}
-            del copied, mimes, listing, tag_files
+            del copied, listing, tag_files
             problems = check_fresh_bundle(tmp, payload_sizes, signing_key.public_key())
             del payload_sizes
             if problems:

@@ -174,7 +174,7 @@ def _read_all(raw: Any, size: int) -> bytes:
     if size > MESSAGE_READ_LIMIT:
         raise ExtractionLimit("file is too large to parse as a message")
     raw.seek(0)
-    data: bytes = raw.read(MESSAGE_READ_LIMIT + 1)
+    data: bytes = raw.read(size + 1)  # the size is known: never allocate the whole limit
     return data
 
 
