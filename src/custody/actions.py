@@ -36,8 +36,7 @@ from .keys import (
     PublicKeyInfo,
     fingerprint_of,
     generate_key,
-    normalise_fingerprint,
-    read_public_key_file,
+    key_or_fingerprint,
     trust_public_key,
     trusted_keys,
 )
@@ -241,13 +240,10 @@ class HandOverResult:
 def resolve_receiver(*, home: Path, value: str) -> dict[str, Any]:
     """The party a bundle is handed to: a public key file, or a fingerprint
     (completed from the trust store when the key is there)."""
-    path = Path(value)
-    if path.exists():
-        info = read_public_key_file(path)
-        return party(info.name, info.fingerprint, info.public_key)
-    fp = normalise_fingerprint(value)
-    if fp is None:
-        raise InputError("--to takes a public key file or a full 64-digit fingerprint", path=value)
+    given = key_or_fingerprint(value, option="--to")
+    if isinstance(given, PublicKeyInfo):
+        return party(given.name, given.fingerprint, given.public_key)
+    fp = given
     for info in trusted_keys(home=home):
         if info.fingerprint == fp:
             return party(info.name, fp, info.public_key)

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import KeyFileError
+from .errors import InputError, KeyFileError
 from .fsutil import environment_error, write_new_file
 from .home import keys_dir, trust_dir
 
@@ -78,6 +78,21 @@ def normalise_fingerprint(text: str) -> str | None:
     if re.fullmatch(r"[0-9a-f]{64}", cleaned):
         return cleaned
     return None
+
+
+def key_or_fingerprint(value: str, *, option: str) -> PublicKeyInfo | str:
+    """What a user gave for a key: an existing public key file (read and checked),
+    or a full fingerprint (normalised). Raises KeyFileError for a bad key file,
+    InputError for anything else, naming the option."""
+    path = Path(value)
+    if path.exists():
+        return read_public_key_file(path)
+    fp = normalise_fingerprint(value)
+    if fp is None:
+        raise InputError(
+            f"{option} takes a public key file or a full 64-digit fingerprint", path=value
+        )
+    return fp
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> bytes:

@@ -9,20 +9,13 @@ import click
 from ..actions import audit_against_bundle
 from ..errors import EXIT_NOT_VERIFIED
 from ._app import App, pass_app
-from .keys import json_option
-from .verify import _resolve_trust
+from ._options import json_option, resolve_trust, trust_option
 
 
 @click.command("audit")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    metavar="KEY_OR_FINGERPRINT",
-    help="Also trust this public key file or fingerprint.",
-)
+@trust_option
 @json_option
 @pass_app
 def audit_command(
@@ -45,7 +38,7 @@ def audit_command(
     not, or the bundle does not verify; 2 usage error or not a bundle.
     """
     render = app.configure(json_output=json_output)
-    keys, fingerprints = _resolve_trust(trust)
+    keys, fingerprints = resolve_trust(trust)
     with render.progress("Auditing") as on_progress:
         result, report = audit_against_bundle(
             home=app.home,

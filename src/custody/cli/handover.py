@@ -8,8 +8,7 @@ import click
 
 from ..actions import receive_custody, resolve_receiver, transfer_custody
 from ._app import App, pass_app
-from .keys import json_option, passphrase_file_option
-from .verify import _resolve_trust
+from ._options import json_option, passphrase_file_option, resolve_trust, trust_option
 
 
 @click.command("transfer")
@@ -57,13 +56,7 @@ def transfer_command(
 @click.command("receive")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--key", "key", help="Your key (default: $CUSTODY_KEY, or your only key).")
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    metavar="KEY_OR_FINGERPRINT",
-    help="Also trust this public key file or fingerprint when verifying.",
-)
+@trust_option
 @passphrase_file_option
 @json_option
 @pass_app
@@ -83,7 +76,7 @@ def receive_command(
     """
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
-    keys, fingerprints = _resolve_trust(trust)
+    keys, fingerprints = resolve_trust(trust)
     result = receive_custody(
         home=app.home,
         bundle=bundle,

@@ -18,7 +18,7 @@ from ..batch import (
 )
 from ..errors import CustodyError, InputError
 from ._app import App, pass_app
-from .keys import json_option, passphrase_file_option
+from ._options import json_option, passphrase_file_option
 
 
 @click.command("ingest")

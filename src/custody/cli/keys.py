@@ -20,13 +20,7 @@ from ..keys import (
     trusted_keys,
 )
 from ._app import App, pass_app
-
-json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
-passphrase_file_option = click.option(
-    "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the key's passphrase from the first line of this file.",
-)
+from ._options import json_option, passphrase_file_option
 
 
 @click.command("keygen")

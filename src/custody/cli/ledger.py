@@ -12,7 +12,7 @@ from ..ledger.consistency import check_consistency
 from ..ledger.store import Ledger
 from ..ledger.timeline import ledger_timeline
 from ._app import App, pass_app
-from .keys import json_option
+from ._options import json_option
 
 
 @click.group("ledger")

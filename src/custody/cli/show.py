@@ -8,7 +8,7 @@ import click
 
 from ..bundle.show import read_metadata
 from ._app import App, pass_app
-from .keys import json_option
+from ._options import json_option
 
 
 @click.command("show")

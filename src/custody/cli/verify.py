@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from ..actions import record_verification, verify_with_home
-from ..errors import EXIT_NOT_VERIFIED, InputError
+from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
-from ..keys import PublicKeyInfo, normalise_fingerprint, read_public_key_file
 from ..report_html import render_report
 from ._app import App, pass_app
-from .keys import json_option, passphrase_file_option
-
-
-def _resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
-    keys: list[PublicKeyInfo] = []
-    fingerprints: set[str] = set()
-    for value in values:
-        if os.path.exists(value):
-            keys.append(read_public_key_file(Path(value)))
-            continue
-        fp = normalise_fingerprint(value)
-        if fp is None:
-            raise InputError(
-                "--trust takes a public key file or a full 64-digit fingerprint", path=value
-            )
-        fingerprints.add(fp)
-    return keys, fingerprints
+from ._options import json_option, passphrase_file_option, resolve_trust, trust_option
 
 
 @click.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    metavar="KEY_OR_FINGERPRINT",
-    help="Also trust this public key file or full fingerprint (repeatable).",
-)
+@trust_option
 @click.option(
     "--no-trust-store",
     is_flag=True,
@@ -95,7 +71,7 @@ def verify_command(
       2  usage error, or BUNDLE is not a bundle
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    keys, fingerprints = _resolve_trust(trust)
+    keys, fingerprints = resolve_trust(trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
         report = verify_with_home(
