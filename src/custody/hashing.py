@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+from .workers import Cancelled
+
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough to stay flat
 
 ProgressFn = Callable[[int], None]
@@ -17,6 +19,20 @@ ProgressFn = Callable[[int], None]
 
 def _noop(_: int) -> None:
     return None
+
+
+_local = threading.local()
+
+
+def _buffer() -> tuple[bytearray, memoryview]:
+    """This thread's reusable read buffer. A fresh 1 MiB buffer per file would
+    cost more than hashing a small file: the kernel zero-fills its pages."""
+    try:
+        return _local.buf  # type: ignore[no-any-return]
+    except AttributeError:
+        buf = bytearray(CHUNK)
+        _local.buf = (buf, memoryview(buf))
+        return _local.buf  # type: ignore[no-any-return]
 
 
 HEAD_BYTES = 4096
@@ -32,8 +48,7 @@ def copy_and_hash(
     exactly the bytes written. Raises OSError from reads or writes.
     """
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    buf, view = _buffer()
     total = 0
     head = b""
     while True:
@@ -168,8 +183,7 @@ def copy_and_hash_pipelined(
 def hash_stream(stream: IO[bytes], *, on_bytes: ProgressFn = _noop) -> tuple[str, int]:
     """Hash a readable binary stream to its end. Returns (hex digest, byte count)."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    _, view = _buffer()
     total = 0
     while True:
         n = stream.readinto(view)  # type: ignore[attr-defined]
@@ -181,19 +195,24 @@ def hash_stream(stream: IO[bytes], *, on_bytes: ProgressFn = _noop) -> tuple[str
     return h.hexdigest(), total
 
 
-def hash_fd(fd: int, *, on_bytes: ProgressFn = _noop) -> tuple[str, int]:
-    """Hash an open file descriptor from its current offset to the end."""
+def hash_fd(
+    fd: int, *, on_bytes: ProgressFn | None = None, stop: threading.Event | None = None
+) -> tuple[str, int]:
+    """Hash an open file descriptor from its current offset to the end.
+
+    Raises Cancelled when `stop` gets set (another worker failed), OSError
+    from reads."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    buf, view = _buffer()
+    buffers = [buf]
     total = 0
-    while True:
-        n = os.readv(fd, [buf])
-        if n == 0:
-            break
+    while n := os.readv(fd, buffers):
         h.update(view[:n])
         total += n
-        on_bytes(n)
+        if on_bytes is not None:
+            on_bytes(n)
+        if stop is not None and stop.is_set():
+            raise Cancelled
     return h.hexdigest(), total
 
 

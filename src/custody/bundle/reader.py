@@ -24,9 +24,10 @@ from ..fsutil import unsafe_path_reason
 from ..hashing import hash_fd, hash_stream, sha256_bytes
 from ..models import Problem
 from ..progress import ProgressCallback, ProgressTracker
-from ..workers import Cancelled, run_parallel
+from ..workers import run_parallel
 from . import layout
 
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # Tag files are read into memory; a larger one is reported, not read.
 MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
 # What the standard library's archive readers raise on damaged or hostile input.
@@ -215,13 +216,17 @@ def _scan_directory(
     payload_count = sum(1 for rel, _, _ in regular if not layout.is_tag_path(rel))
     tracker = ProgressTracker("verify", payload_count, payload_bytes, on_progress)
 
+    payload_prefix = layout.PAYLOAD_DIR + "/"
+    on_bytes = tracker.add_bytes if on_progress is not None else None
+
     def read_one(
         item: tuple[str, str, int], stop: threading.Event
     ) -> tuple[str, ScannedFile, bytes | None, Problem | None]:
+        # Runs once per file on every worker: kept lean, as the Python work
+        # here, not hashing, is what bounds verify on many small files.
         rel, full, size = item
-        want = _wants_bytes(rel)
         try:
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(full, _OPEN_FLAGS)
         except OSError as e:
             return (
                 rel,
@@ -238,22 +243,19 @@ def _scan_directory(
                     None,
                     Problem("not_regular_file", rel, "changed into a special file while read"),
                 )
-            os.set_blocking(fd, True)
-            if want and st.st_size <= MAX_TAG_FILE_BYTES:
+            # O_NONBLOCK only kept open() from hanging on a FIFO; reads of a
+            # regular file ignore it.
+            if rel.startswith(payload_prefix):
+                if not hash_payload:
+                    return rel, ScannedFile(st.st_size, None), None, None
+                digest, count = hash_fd(fd, on_bytes=on_bytes, stop=stop)
+                tracker.file_done()
+                return rel, ScannedFile(count, digest), None, None
+            if rel != layout.METADATA and st.st_size <= MAX_TAG_FILE_BYTES:
                 with os.fdopen(os.dup(fd), "rb") as fh:
                     data = _read_capped(fh)
                 return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
-            if not hash_payload and not layout.is_tag_path(rel):
-                return rel, ScannedFile(st.st_size, None), None, None
-
-            def on_bytes(n: int) -> None:
-                if stop.is_set():
-                    raise Cancelled
-                tracker.add_bytes(n)
-
-            digest, count = hash_fd(fd, on_bytes=on_bytes)
-            if not layout.is_tag_path(rel):
-                tracker.file_done()
+            digest, count = hash_fd(fd, stop=stop)
             return rel, ScannedFile(count, digest), None, None
         except OSError as e:
             return (
