@@ -173,6 +173,7 @@ def is_within(child: Path, parent: Path) -> bool:
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def unsafe_path_reason(path: str) -> str | None:
@@ -186,7 +187,7 @@ def unsafe_path_reason(path: str) -> str | None:
         return "empty path"
     if "\x00" in path:
         return "NUL character in path"
-    if any(ord(c) < 0x20 for c in path):
+    if _CONTROL.search(path):
         return "control character in path"
     if "\\" in path:
         return "backslash in path"
@@ -196,10 +197,12 @@ def unsafe_path_reason(path: str) -> str | None:
         return "path starts with '~'"
     if _DRIVE.match(path):
         return "drive letter in path"
+    if "." not in path and "//" not in path and not path.endswith("/"):
+        return None  # the common case, decided without splitting
     parts = path.split("/")
-    if any(p == ".." for p in parts):
+    if ".." in parts:
         return "'..' in path"
-    if any(p in ("", ".") for p in parts[:-1]) or parts[-1] == ".":
+    if "" in parts[:-1] or "." in parts:
         return "empty or '.' component in path"
     return None
 

@@ -28,7 +28,7 @@ BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 # Tag files a custody bundle must have, all listed in the tag manifest.
 REQUIRED_TAG_FILES = (BAGIT_TXT, BAG_INFO, MANIFEST, STATEMENT, SIGNATURE, SIGNER_KEY, METADATA)
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_MANIFEST_LINE = re.compile(r"([0-9a-fA-F]{64})[ \t]+(.+)")
 
 
 def encode_manifest_path(path: str) -> str:
@@ -38,6 +38,8 @@ def encode_manifest_path(path: str) -> str:
 
 def decode_manifest_path(path: str) -> str:
     """Undo encode_manifest_path (only %25, %0D and %0A are decoded, per RFC 8493)."""
+    if "%" not in path:
+        return path
     return re.sub(
         r"%(25|0[dD]|0[aA])",
         lambda m: {"25": "%", "0d": "\r", "0a": "\n"}[m.group(1).lower()],
@@ -86,8 +88,8 @@ def parse_manifest(data: bytes) -> tuple[dict[str, str], list[ManifestLineError]
         lines.pop()
     for number, raw in enumerate(lines, start=1):
         line = raw[:-1] if raw.endswith("\r") else raw
-        m = re.fullmatch(r"(\S+)[ \t]+(.+)", line)
-        if m is None or not _HEX64.fullmatch(m.group(1)):
+        m = _MANIFEST_LINE.fullmatch(line)
+        if m is None:
             errors.append(ManifestLineError(number, None, f"line {number} is not 'sha256 path'"))
             continue
         path = decode_manifest_path(m.group(2))
