@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from .audit import AuditResult, audit_folder
 from .bundle import layout
 from .bundle.chain import (
@@ -34,7 +32,7 @@ from .hashing import sha256_bytes
 from .keys import (
     KeyPair,
     PublicKeyInfo,
-    fingerprint_of,
+    Signer,
     generate_key,
     key_or_fingerprint,
     trust_public_key,
@@ -47,18 +45,6 @@ from .progress import ProgressCallback
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class Signer:
-    """An unlocked key and the name of its holder."""
-
-    name: str
-    key: Ed25519PrivateKey
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint_of(self.key.public_key())
 
 
 def create_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:

@@ -52,6 +52,18 @@ class KeyPair:
     encrypted: bool
 
 
+@dataclass(frozen=True)
+class Signer:
+    """An unlocked key and the name of its holder."""
+
+    name: str
+    key: Ed25519PrivateKey
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.key.public_key())
+
+
 def fingerprint_of(public_key: Ed25519PublicKey) -> str:
     """SHA-256 of the raw 32-byte public key, 64 lowercase hex digits."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

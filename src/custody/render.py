@@ -10,19 +10,22 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .actions import HandOverResult
-from .audit import AuditResult
-from .bundle.show import BundleMetadata
-from .keys import KeyPair, PublicKeyInfo, format_fingerprint, short_fingerprint
-from .ledger.audit import LedgerReport
-from .ledger.consistency import ConsistencyResult
-from .models import IngestResult, ProgressEvent, VerifyReport
-from .progress import ProgressCallback
+from .keys import format_fingerprint, short_fingerprint
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from .actions import HandOverResult
+    from .audit import AuditResult
+    from .bundle.show import BundleMetadata
+    from .keys import KeyPair, PublicKeyInfo
+    from .ledger.audit import LedgerReport
+    from .ledger.consistency import ConsistencyResult
+    from .models import IngestResult, ProgressEvent, VerifyReport
+    from .progress import ProgressCallback
 
 
 class Renderer:

@@ -5,6 +5,7 @@ Errors are mapped to exit codes here, in one place (see custody.errors).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -13,13 +14,20 @@ import click
 from .. import __version__
 from ..errors import EXIT_USAGE, CustodyError
 from ._app import App
-from .audit import audit_command
-from .handover import receive_command, transfer_command
-from .ingest import ingest_command
-from .keys import keygen_command, keys_group
-from .ledger import ledger_group
-from .show import show_command
-from .verify import verify_command
+
+# Each command's module is imported only when that command runs: `custody verify`
+# does not pay for loading the ingest pipeline and its metadata parsers.
+COMMANDS = {
+    "keygen": ("keys", "keygen_command"),
+    "keys": ("keys", "keys_group"),
+    "ingest": ("ingest", "ingest_command"),
+    "verify": ("verify", "verify_command"),
+    "transfer": ("handover", "transfer_command"),
+    "receive": ("handover", "receive_command"),
+    "ledger": ("ledger", "ledger_group"),
+    "show": ("show", "show_command"),
+    "audit": ("audit", "audit_command"),
+}
 
 HELP = """custody: a chain of custody for digital evidence.
 
@@ -43,7 +51,18 @@ State (keys, trust store, ledger) lives in $CUSTODY_HOME, by default ~/.custody.
 
 
 class CustodyGroup(click.Group):
-    """Maps CustodyError to one line on stderr and its exit code."""
+    """Loads commands on demand; maps CustodyError to one line on stderr and its
+    exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,17 +80,6 @@ class CustodyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     ctx.obj = App()
-
-
-cli.add_command(keygen_command)
-cli.add_command(keys_group)
-cli.add_command(ingest_command)
-cli.add_command(verify_command)
-cli.add_command(transfer_command)
-cli.add_command(receive_command)
-cli.add_command(ledger_group)
-cli.add_command(show_command)
-cli.add_command(audit_command)
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..actions import Signer
 from ..errors import CustodyError, KeyFileError
 from ..home import custody_home
-from ..keys import find_key, load_private_key, loose_permissions_warning
+from ..keys import Signer, find_key, load_private_key, loose_permissions_warning
 from ..render import Renderer
 
 
