@@ -1,9 +1,10 @@
 """custody's speed against the tools people use today, measured in one run.
 
-    python -m bench [--runs 3] [--scale 1.0] [--sets 1,2,3,4] [--dir /var/tmp]
+    python -m bench [--runs 5] [--scale 1.0] [--sets 1,2,3,4] [--dir /var/tmp]
 
 Generates its data sets deterministically in a temporary folder, then for each set prints
-medians of --runs runs, as ratios measured side by side:
+medians of --runs runs, as ratios measured side by side (the commands take turns, run by
+run, so that a disk that is slow for a while slows all of them alike):
 
   ingest  vs  cp -r + sync + sha256sum of the copy,  and  cp -r + sync alone
   verify  vs  sha256sum -c,  hashdeep -c sha256 -r (when installed),  and the limit:
@@ -35,18 +36,19 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "evidence"
 MIB = 1 << 20
 
 HASH_LIMIT_SCRIPT = r"""
-import hashlib, os, sys
-from concurrent.futures import ThreadPoolExecutor
-root = sys.argv[1]
-paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
-def h(p):
-    s = hashlib.sha256(); b = bytearray(1 << 20); v = memoryview(b)
-    with open(p, 'rb', buffering=0) as fh:
-        while n := fh.readinto(b):
-            s.update(v[:n])
-    return s.hexdigest()
-with ThreadPoolExecutor(2) as ex:
-    list(ex.map(h, paths))
+import hashlib, os, sys, threading
+paths = iter([os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs])
+def work():
+    buf = bytearray(1 << 20); view = memoryview(buf)
+    for p in paths:
+        h = hashlib.sha256()
+        with open(p, 'rb', buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+        h.hexdigest()
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
 """
 
 
@@ -141,20 +143,27 @@ def warm(path: Path) -> None:
     subprocess.run(f"find '{path}' -type f -exec cat {{}} + > /dev/null", shell=True, check=True)
 
 
-def measure(
-    runs: int,
-    setup: Callable[[], None],
-    cmd: Callable[[], list[str] | str],
-    env: dict[str, str] | None = None,
-    cwd: Callable[[], Path] | None = None,
-) -> Timing:
-    t = Timing()
+@dataclass
+class Command:
+    """One command to time, with what must happen before each run of it."""
+
+    setup: Callable[[], None]
+    cmd: list[str] | str
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+
+
+def measure(runs: int, commands: dict[str, Command]) -> dict[str, Timing]:
+    """Time every command `runs` times, interleaved (A B C, A B C, ...), so that a
+    disk or a neighbour that is slow for a while slows all of them alike."""
+    timings = {name: Timing() for name in commands}
     for _ in range(runs):
-        setup()
-        seconds, rss = run_timed(cmd(), env=env, cwd=cwd() if cwd else None)
-        t.seconds.append(seconds)
-        t.rss_kib.append(rss)
-    return t
+        for name, c in commands.items():
+            c.setup()
+            seconds, rss = run_timed(c.cmd, env=c.env, cwd=c.cwd)
+            timings[name].seconds.append(seconds)
+            timings[name].rss_kib.append(rss)
+    return timings
 
 
 def main() -> None:
@@ -164,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--sets", default="1,2,3,4")
     parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
@@ -235,16 +244,19 @@ def bench_set(
         os.sync()
 
     ingest_cmd = [*custody, "ingest", str(src), "--case", "BENCH", "--out", str(out / "b")]
-    ingest = measure(args.runs, clean_out, lambda: ingest_cmd, env=env)
-    cp_sync = measure(args.runs, clean, lambda: f"cp -r '{src}' '{copy}' && sync")
-    cp_sync_sha = measure(
-        args.runs,
-        clean,
-        lambda: (
+    copy_commands = {
+        "ingest": Command(clean_out, ingest_cmd, env=env),
+        "cp_sync": Command(clean, f"cp -r '{src}' '{copy}' && sync"),
+        "cp_sync_sha": Command(
+            clean,
             f"cp -r '{src}' '{copy}' && sync && "
-            f"find '{copy}' -type f -print0 | xargs -0 sha256sum > /dev/null"
+            f"find '{copy}' -type f -print0 | xargs -0 sha256sum > /dev/null",
         ),
-    )
+    }
+    if kind == 4:
+        copy_commands["plain"] = Command(clean_out, [*ingest_cmd, "--no-metadata"], env=env)
+    t = measure(args.runs, copy_commands)
+    ingest, cp_sync, cp_sync_sha = t["ingest"], t["cp_sync"], t["cp_sync_sha"]
     row: dict[str, float] = {
         "files": files,
         "bytes": size,
@@ -256,9 +268,8 @@ def bench_set(
         "ingest_peak_rss_mib": max(ingest.rss_kib) / 1024,
     }
     if kind == 4:
-        plain = measure(args.runs, clean_out, lambda: [*ingest_cmd, "--no-metadata"], env=env)
-        row["ingest_no_metadata_s"] = plain.median
-        row["metadata_cost"] = ingest.median / plain.median
+        row["ingest_no_metadata_s"] = t["plain"].median
+        row["metadata_cost"] = ingest.median / t["plain"].median
     # One bundle to verify, made outside the timings.
     shutil.rmtree(bundle, ignore_errors=True)
     subprocess.run(
@@ -269,13 +280,17 @@ def bench_set(
     )
     clean()
     warm(bundle)
-    verify = measure(args.runs, nothing, lambda: [*custody, "verify", str(bundle)], env=env)
-    sha_c = measure(
-        args.runs, nothing, lambda: "sha256sum --quiet -c manifest-sha256.txt", cwd=lambda: bundle
-    )
-    limit = measure(
-        args.runs, nothing, lambda: [sys.executable, "-c", HASH_LIMIT_SCRIPT, str(bundle / "data")]
-    )
+    verify_commands = {
+        "verify": Command(nothing, [*custody, "verify", str(bundle)], env=env),
+        "sha_c": Command(nothing, "sha256sum --quiet -c manifest-sha256.txt", cwd=bundle),
+        "limit": Command(nothing, [sys.executable, "-c", HASH_LIMIT_SCRIPT, str(bundle / "data")]),
+    }
+    if hashdeep:
+        verify_commands["hashdeep"] = Command(
+            nothing, f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null"
+        )
+    t = measure(args.runs, verify_commands)
+    verify, sha_c, limit = t["verify"], t["sha_c"], t["limit"]
     row.update(
         {
             "verify_s": verify.median,
@@ -287,11 +302,8 @@ def bench_set(
         }
     )
     if hashdeep:
-        hd = measure(
-            args.runs, nothing, lambda: f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null"
-        )
-        row["hashdeep_s"] = hd.median
-        row["verify_vs_hashdeep"] = verify.median / hd.median
+        row["hashdeep_s"] = t["hashdeep"].median
+        row["verify_vs_hashdeep"] = verify.median / t["hashdeep"].median
     shutil.rmtree(src)
     shutil.rmtree(bundle)
     return row
