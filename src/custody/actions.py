@@ -11,9 +11,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .audit import AuditResult, audit_folder
 from .bundle import layout
 from .bundle.chain import (
     ChainState,
@@ -25,7 +24,6 @@ from .bundle.chain import (
 )
 from .bundle.reader import BundleScan, scan_bundle
 from .bundle.verify import evaluate
-from .bundle.writer import ingest
 from .errors import EnvironmentFailure, InputError, VerificationFailed
 from .fsutil import environment_error, replace_file, write_new_file
 from .hashing import sha256_bytes
@@ -41,6 +39,9 @@ from .keys import (
 from .ledger.store import Ledger
 from .models import IngestResult, VerifyReport
 from .progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from .audit import AuditResult
 
 
 def _now() -> str:
@@ -91,6 +92,10 @@ def ingest_evidence(
     on_progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
+    # Imported here: the writer brings the metadata parsers, which verify,
+    # transfer and the ledger commands never need.
+    from .bundle.writer import ingest
+
     with Ledger.open(home) as ledger:
         return ingest(
             source=source,
@@ -176,6 +181,8 @@ def audit_against_bundle(
         pending_ok_for=None,
         on_progress=on_progress,
     )
+    from .audit import audit_folder  # only audit needs it
+
     manifest, _ = layout.parse_manifest(scan.tag_bytes.get(layout.MANIFEST, b""))
     result = audit_folder(folder=folder, report=report, manifest=manifest, on_progress=on_progress)
     return result, report

@@ -33,6 +33,12 @@ class ProgressTracker:
         self._bytes = 0
         self._last = 0.0
 
+    def add_work(self, files: int, nbytes: int) -> None:
+        """Grow the totals, for work discovered while it is already under way."""
+        with self._lock:
+            self._files_total += files
+            self._bytes_total += nbytes
+
     def add_bytes(self, n: int) -> None:
         if self._callback is None:
             return

@@ -15,6 +15,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -180,43 +181,48 @@ def _scan_directory(
     if not (root / layout.BAGIT_TXT).exists() and not (root / layout.STATEMENT).exists():
         raise NotABundleError("not a bundle (no bagit.txt)", path=str(root))
     scan = BundleScan(location=str(root))
-    regular: list[tuple[str, str, int]] = []
-    stack = [(str(root), "")]
-    while stack:
-        dir_path, rel_dir = stack.pop()
-        try:
-            with os.scandir(dir_path) as it:
-                entries = list(it)
-        except OSError as e:
-            scan.problems.append(
-                Problem(
-                    "unreadable",
-                    rel_dir.rstrip("/") or ".",
-                    f"folder cannot be read ({e.strerror})",
-                )
-            )
-            continue
-        for entry in entries:
-            rel = rel_dir + entry.name
+    payload_prefix = layout.PAYLOAD_DIR + "/"
+    tracker = ProgressTracker("verify", 0, 0, on_progress)
+
+    def regular_files() -> Iterator[tuple[str, str, int]]:
+        # Walked lazily by the workers themselves: hashing starts with the
+        # first folder instead of after the whole listing.
+        stack = [(str(root), "")]
+        while stack:
+            dir_path, rel_dir = stack.pop()
             try:
-                st = entry.stat(follow_symlinks=False)
+                with os.scandir(dir_path) as it:
+                    entries = list(it)
             except OSError as e:
                 scan.problems.append(
-                    Problem("unreadable", rel, f"cannot be examined ({e.strerror})")
+                    Problem(
+                        "unreadable",
+                        rel_dir.rstrip("/") or ".",
+                        f"folder cannot be read ({e.strerror})",
+                    )
                 )
                 continue
-            if stat.S_ISDIR(st.st_mode):
-                if not (tag_files_only and rel == layout.PAYLOAD_DIR):
-                    stack.append((entry.path, rel + "/"))
-            elif stat.S_ISREG(st.st_mode):
-                regular.append((rel, entry.path, st.st_size))
-            else:
-                _odd(scan, rel, "symbolic link" if stat.S_ISLNK(st.st_mode) else "special file")
-    payload_bytes = sum(size for rel, _, size in regular if not layout.is_tag_path(rel))
-    payload_count = sum(1 for rel, _, _ in regular if not layout.is_tag_path(rel))
-    tracker = ProgressTracker("verify", payload_count, payload_bytes, on_progress)
+            files: list[tuple[str, str, int]] = []
+            for entry in entries:
+                rel = rel_dir + entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as e:
+                    scan.problems.append(
+                        Problem("unreadable", rel, f"cannot be examined ({e.strerror})")
+                    )
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if not (tag_files_only and rel == layout.PAYLOAD_DIR):
+                        stack.append((entry.path, rel + "/"))
+                elif stat.S_ISREG(st.st_mode):
+                    files.append((rel, entry.path, st.st_size))
+                else:
+                    _odd(scan, rel, "symbolic link" if stat.S_ISLNK(st.st_mode) else "special file")
+            payload = [size for rel, _, size in files if rel.startswith(payload_prefix)]
+            tracker.add_work(len(payload), sum(payload))
+            yield from files
 
-    payload_prefix = layout.PAYLOAD_DIR + "/"
     on_bytes = tracker.add_bytes if on_progress is not None else None
 
     def read_one(
@@ -267,7 +273,7 @@ def _scan_directory(
         finally:
             os.close(fd)
 
-    for rel, scanned, data, problem in run_parallel(read_one, regular, workers=workers):
+    for rel, scanned, data, problem in run_parallel(read_one, regular_files(), workers=workers):
         if problem is not None:
             scan.problems.append(problem)
             scan.odd_paths.add(rel)

@@ -9,7 +9,6 @@ import click
 from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
-from ..report_html import render_report
 from ._app import App, pass_app
 from ._options import json_option, passphrase_file_option, resolve_trust, trust_option
 
@@ -86,6 +85,8 @@ def verify_command(
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.err.print(f"Recorded in your ledger as entry {index}.")
     if report_path is not None:
+        from ..report_html import render_report  # only --report needs it
+
         try:
             replace_file(report_path, render_report(report.to_json()).encode("utf-8"))
         except OSError as e:
