@@ -183,6 +183,7 @@ def _scan_directory(
     scan = BundleScan(location=str(root))
     payload_prefix = layout.PAYLOAD_DIR + "/"
     tracker = ProgressTracker("verify", 0, 0, on_progress)
+    sizes_needed = on_progress is not None
 
     def regular_files() -> Iterator[tuple[str, str, int]]:
         # Walked lazily by the workers themselves: hashing starts with the
@@ -206,37 +207,40 @@ def _scan_directory(
             for entry in entries:
                 rel = rel_dir + entry.name
                 try:
-                    st = entry.stat(follow_symlinks=False)
+                    # The entry's type comes with the listing; a file's size is
+                    # only needed up front for a progress bar (read_one checks
+                    # the type again on the open file).
+                    if entry.is_dir(follow_symlinks=False):
+                        if not (tag_files_only and rel == layout.PAYLOAD_DIR):
+                            stack.append((entry.path, rel + "/"))
+                    elif entry.is_file(follow_symlinks=False):
+                        size = entry.stat(follow_symlinks=False).st_size if sizes_needed else -1
+                        files.append((rel, entry.path, size))
+                    else:
+                        _odd(scan, rel, "symbolic link" if entry.is_symlink() else "special file")
                 except OSError as e:
                     scan.problems.append(
                         Problem("unreadable", rel, f"cannot be examined ({e.strerror})")
                     )
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    if not (tag_files_only and rel == layout.PAYLOAD_DIR):
-                        stack.append((entry.path, rel + "/"))
-                elif stat.S_ISREG(st.st_mode):
-                    files.append((rel, entry.path, st.st_size))
-                else:
-                    _odd(scan, rel, "symbolic link" if stat.S_ISLNK(st.st_mode) else "special file")
-            payload = [size for rel, _, size in files if rel.startswith(payload_prefix)]
-            tracker.add_work(len(payload), sum(payload))
+            if sizes_needed:
+                payload = [size for rel, _, size in files if rel.startswith(payload_prefix)]
+                tracker.add_work(len(payload), sum(payload))
             yield from files
 
     on_bytes = tracker.add_bytes if on_progress is not None else None
 
     def read_one(
         item: tuple[str, str, int], stop: threading.Event
-    ) -> tuple[str, ScannedFile, bytes | None, Problem | None]:
+    ) -> tuple[str, ScannedFile | None, bytes | None, Problem | None]:
         # Runs once per file on every worker: kept lean, as the Python work
         # here, not hashing, is what bounds verify on many small files.
-        rel, full, size = item
+        rel, full, _ = item
         try:
             fd = os.open(full, _OPEN_FLAGS)
         except OSError as e:
             return (
                 rel,
-                ScannedFile(size, None),
+                None,
                 None,
                 Problem("unreadable", rel, f"cannot be opened ({e.strerror})"),
             )
@@ -245,7 +249,7 @@ def _scan_directory(
             if not stat.S_ISREG(st.st_mode):
                 return (
                     rel,
-                    ScannedFile(size, None),
+                    None,
                     None,
                     Problem("not_regular_file", rel, "changed into a special file while read"),
                 )
@@ -266,7 +270,7 @@ def _scan_directory(
         except OSError as e:
             return (
                 rel,
-                ScannedFile(size, None),
+                None,
                 None,
                 Problem("unreadable", rel, f"read error ({e.strerror})"),
             )
@@ -274,8 +278,9 @@ def _scan_directory(
             os.close(fd)
 
     for rel, scanned, data, problem in run_parallel(read_one, regular_files(), workers=workers):
-        if problem is not None:
-            scan.problems.append(problem)
+        if scanned is None:
+            if problem is not None:
+                scan.problems.append(problem)
             scan.odd_paths.add(rel)
             continue
         scan.files[rel] = scanned
