@@ -1,6 +1,9 @@
 """Everything a person or a script sees: tables, progress bars, JSON.
 
-The only module that imports rich. One Console per stream, with markup and
+The only module that imports rich, and only when it is needed: on a terminal,
+and for the few wide tables. Lines and label/value lists going to a pipe or a
+file are written as plain text: no padding to a guessed width, and none of
+rich's start-up cost on every scripted run. Rich's consoles have markup and
 highlighting off so a file named '[red]x' prints as itself.
 """
 
@@ -10,14 +13,14 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.table import Table
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
 
 from .keys import format_fingerprint, short_fingerprint
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from rich.console import Console
+
     from .actions import HandOverResult
     from .audit import AuditResult
     from .bundle.show import BundleMetadata
@@ -28,31 +31,77 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .progress import ProgressCallback
 
 
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Renderer:
     """Writes results to stdout and everything else to stderr."""
 
     def __init__(self, *, json_output: bool = False, quiet: bool = False) -> None:
         self.json_output = json_output
         self.quiet = quiet
-        self.out = Console(markup=False, highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(markup=False, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
     @property
     def interactive(self) -> bool:
-        return self.err.is_terminal and not self.json_output and not self.quiet
+        return _is_terminal(sys.stderr) and not self.json_output and not self.quiet
 
     # --- plain lines -----------------------------------------------------------------
 
+    def _line(self, text: str, *, style: str | None = None, err: bool = False) -> None:
+        """One line: styled by rich on a terminal, plain text anywhere else."""
+        stream = sys.stderr if err else sys.stdout
+        if _is_terminal(stream):
+            (self.err if err else self.out).print(text, style=style)
+        else:
+            stream.write(text + "\n")
+            stream.flush()
+
+    def _fields(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Labels and values in two columns."""
+        if _is_terminal(sys.stdout):
+            from rich.table import Table
+
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold")
+            table.add_column()
+            for label, value in rows:
+                table.add_row(label, value)
+            self.out.print(table)
+            return
+        width = max((len(label) for label, _ in rows), default=0)
+        for label, value in rows:
+            self._line(f"{label:<{width}}  {value}")
+
     def error(self, line: str) -> None:
-        self.err.print(f"custody: error: {line}", style="bold red")
+        self._line(f"custody: error: {line}", style="bold red", err=True)
 
     def warning(self, line: str) -> None:
         if not self.quiet:
-            self.err.print(f"custody: warning: {line}", style="yellow")
+            self._line(f"custody: warning: {line}", style="yellow", err=True)
+
+    def note(self, line: str) -> None:
+        """A remark for the person at the terminal, on stderr."""
+        self._line(line, err=True)
 
     def info(self, line: str) -> None:
         if not self.quiet and not self.json_output:
-            self.out.print(line)
+            self._line(line)
 
     def json_line(self, obj: Any) -> None:
         """One JSON Lines record on stdout."""
@@ -117,22 +166,21 @@ class Renderer:
         for w in result.warnings:
             self.warning(w)
         if self.quiet:
-            self.out.print(result.bundle)
+            self._line(result.bundle)
             return
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        table.add_row("Bundle", result.bundle)
-        table.add_row("Case", result.case)
-        table.add_row("Exhibit", result.exhibit or "-")
-        table.add_row("Officer", result.officer)
-        table.add_row("Key", format_fingerprint(result.fingerprint))
-        table.add_row("Files", f"{result.files} ({_human_bytes(result.bytes)})")
-        table.add_row("Statement", result.statement_sha256)
+        rows = [
+            ("Bundle", result.bundle),
+            ("Case", result.case),
+            ("Exhibit", result.exhibit or "-"),
+            ("Officer", result.officer),
+            ("Key", format_fingerprint(result.fingerprint)),
+            ("Files", f"{result.files} ({_human_bytes(result.bytes)})"),
+            ("Statement", result.statement_sha256),
+        ]
         if result.skipped:
-            table.add_row("Skipped", f"{len(result.skipped)} (see warnings above)")
-        self.out.print("Ingested and signed.")
-        self.out.print(table)
+            rows.append(("Skipped", f"{len(result.skipped)} (see warnings above)"))
+        self._line("Ingested and signed.")
+        self._fields(rows)
 
     def verify_report(self, report: VerifyReport) -> None:
         if self.json_output:
@@ -140,29 +188,28 @@ class Renderer:
             return
         st = report.statement or {}
         if report.verified:
-            self.out.print(f"VERIFIED: {report.bundle}", style="bold green")
+            self._line(f"VERIFIED: {report.bundle}", style="bold green")
         else:
-            self.out.print(f"NOT VERIFIED: {report.bundle}", style="bold red")
+            self._line(f"NOT VERIFIED: {report.bundle}", style="bold red")
         if self.quiet:
             for p in report.problems:
-                self.out.print(p.line())
+                self._line(p.line())
             return
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        table.add_row("Case", str(st.get("case", "?")))
-        table.add_row("Exhibit", str(st.get("exhibit") or "-"))
-        table.add_row("Bundle id", str(st.get("bundle_id", "?")))
-        table.add_row("Created", str(st.get("created", "?")))
+        rows = [
+            ("Case", str(st.get("case", "?"))),
+            ("Exhibit", str(st.get("exhibit") or "-")),
+            ("Bundle id", str(st.get("bundle_id", "?"))),
+            ("Created", str(st.get("created", "?"))),
+        ]
         signer = report.signer
         who = signer.name or "?"
         trust = f"trusted as {signer.trusted_as}" if signer.trusted else "NOT TRUSTED"
         sig = "valid signature" if signer.signature_valid else "signature NOT valid"
-        table.add_row("Signed by", f"{who} ({sig}, {trust})")
+        rows.append(("Signed by", f"{who} ({sig}, {trust})"))
         if signer.fingerprint:
-            table.add_row("Key", format_fingerprint(signer.fingerprint))
-        table.add_row(
-            "Files", f"{report.files_checked} checked ({_human_bytes(report.bytes_checked)})"
+            rows.append(("Key", format_fingerprint(signer.fingerprint)))
+        rows.append(
+            ("Files", f"{report.files_checked} checked ({_human_bytes(report.bytes_checked)})")
         )
         ledger = report.ledger
         if ledger is not None:
@@ -171,22 +218,24 @@ class Renderer:
                 "other": "; recorded in another ledger than yours",
             }.get(str(ledger.get("local_ledger")), "")
             state = "valid" if ledger.get("proof_valid") else "NOT valid"
-            table.add_row(
-                "Ledger",
-                f"entry {ledger.get('leaf_index')} of {ledger.get('tree_size')} in "
-                f"{ledger.get('origin')} (proof {state}{where})",
+            rows.append(
+                (
+                    "Ledger",
+                    f"entry {ledger.get('leaf_index')} of {ledger.get('tree_size')} in "
+                    f"{ledger.get('origin')} (proof {state}{where})",
+                )
             )
-        self.out.print(table)
+        self._fields(rows)
         if len(report.custody_chain) > 1:
-            self.out.print("Chain of custody:")
+            self._line("Chain of custody:")
             for step in report.custody_chain:
-                self.out.print("  " + _chain_line(step))
+                self._line("  " + _chain_line(step))
         for w in report.warnings:
             self.warning(w)
         if report.problems:
-            self.out.print(f"{len(report.problems)} problem(s):")
+            self._line(f"{len(report.problems)} problem(s):")
             for p in report.problems:
-                self.out.print(f"  {p.line()}")
+                self._line(f"  {p.line()}")
 
     def key_pairs(self, pairs: Sequence[KeyPair], trusted: Sequence[PublicKeyInfo]) -> None:
         if self.json_output:
@@ -207,6 +256,8 @@ class Renderer:
                 }
             )
             return
+        from rich.table import Table  # wide tables stay with rich, terminal or not
+
         mine = Table(title="Your keys", title_justify="left")
         for col in ("id", "name", "fingerprint", "encrypted"):
             mine.add_column(col)
@@ -227,16 +278,16 @@ class Renderer:
             self.json({**result.to_json(), "verify": report.to_json()})
             return
         if not report.verified:
-            self.out.print(f"The bundle does NOT verify: {report.bundle}", style="bold red")
+            self._line(f"The bundle does NOT verify: {report.bundle}", style="bold red")
             for p in report.problems:
-                self.out.print(f"  {p.line()}")
+                self._line(f"  {p.line()}")
         verdict = "MATCHES" if result.identical else "DIFFERS"
         style = "bold green" if result.identical else "bold red"
-        self.out.print(f"{verdict}: {result.folder} against {result.bundle}", style=style)
+        self._line(f"{verdict}: {result.folder} against {result.bundle}", style=style)
         counts = result.to_json()["counts"]
-        self.out.print(", ".join(f"{n} {k}" for k, n in counts.items()))
+        self._line(", ".join(f"{n} {k}" for k, n in counts.items()))
         for a, b in result.moved:
-            self.out.print(f"  moved: {a} -> {b}")
+            self._line(f"  moved: {a} -> {b}")
         for label, paths in (
             ("modified", result.modified),
             ("new", result.new),
@@ -244,7 +295,7 @@ class Renderer:
             ("skipped", result.skipped),
         ):
             for path in paths:
-                self.out.print(f"  {label}: {path}")
+                self._line(f"  {label}: {path}")
 
     def metadata(self, result: BundleMetadata) -> None:
         if self.json_output:
@@ -252,6 +303,8 @@ class Renderer:
             return
         if not result.matches_statement:
             self.warning("the metadata does not match the signed statement: run custody verify")
+        from rich.table import Table  # wide tables stay with rich, terminal or not
+
         table = Table()
         table.add_column("path", overflow="fold")
         table.add_column("type")
@@ -287,16 +340,18 @@ class Renderer:
         other = result.counterpart
         who = other.get("name") or other.get("fingerprint")
         if result.action == "transfer":
-            self.out.print(f"Handed over to {who} (hand-over {result.sequence}).")
-            self.out.print("The receiver completes it with: custody receive BUNDLE")
+            self._line(f"Handed over to {who} (hand-over {result.sequence}).")
+            self._line("The receiver completes it with: custody receive BUNDLE")
         else:
-            self.out.print(f"Received from {who} (hand-over {result.sequence}), countersigned.")
-        self.out.print(f"Record: {result.record}; ledger entry {result.ledger_index}.")
+            self._line(f"Received from {who} (hand-over {result.sequence}), countersigned.")
+        self._line(f"Record: {result.record}; ledger entry {result.ledger_index}.")
 
     def ledger_rows(self, rows: Sequence[dict[str, Any]]) -> None:
         if self.json_output:
             self.json({"entries": list(rows)})
             return
+        from rich.table import Table  # wide tables stay with rich, terminal or not
+
         table = Table()
         table.add_column("#", no_wrap=True, justify="right")
         table.add_column("time (UTC)", no_wrap=True, min_width=16)
@@ -323,28 +378,26 @@ class Renderer:
             self.json(report.to_json())
             return
         if report.valid:
-            self.out.print(
-                f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green"
-            )
+            self._line(f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green")
         else:
-            self.out.print(f"LEDGER DAMAGED: {report.path}", style="bold red")
+            self._line(f"LEDGER DAMAGED: {report.path}", style="bold red")
             for p in report.problems:
-                self.out.print(f"  {p.line()}")
+                self._line(f"  {p.line()}")
 
     def consistency(self, result: ConsistencyResult) -> None:
         if self.json_output:
             self.json(result.to_json())
             return
         if result.consistent:
-            self.out.print(
+            self._line(
                 f"CONSISTENT: the ledger ({result.new_size} entries) extends the checkpoint "
                 f"of {result.old_size} entries",
                 style="bold green",
             )
         else:
-            self.out.print("NOT CONSISTENT:", style="bold red")
+            self._line("NOT CONSISTENT:", style="bold red")
             for line in result.problems:
-                self.out.print(f"  {line}")
+                self._line(f"  {line}")
 
 
 def _chain_line(step: dict[str, Any]) -> str:

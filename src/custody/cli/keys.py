@@ -127,7 +127,7 @@ def keys_export(app: App, key: str, output: Path | None) -> None:
         raise InputError("already exists; not overwritten", path=str(output)) from e
     except OSError as e:
         raise environment_error(e, output) from e
-    app.render.err.print(f"Wrote {output} ({format_fingerprint(info.fingerprint)})")
+    app.render.note(f"Wrote {output} ({format_fingerprint(info.fingerprint)})")
 
 
 @keys_group.command("trust")

@@ -83,7 +83,7 @@ def verify_command(
         )
     if signer is not None:
         index = record_verification(home=app.home, report=report, signer=signer)
-        app.render.err.print(f"Recorded in your ledger as entry {index}.")
+        app.render.note(f"Recorded in your ledger as entry {index}.")
     if report_path is not None:
         from ..report_html import render_report  # only --report needs it
 
@@ -91,7 +91,7 @@ def verify_command(
             replace_file(report_path, render_report(report.to_json()).encode("utf-8"))
         except OSError as e:
             raise environment_error(e, report_path) from e
-        app.render.err.print(f"Report written to {report_path}")
+        app.render.note(f"Report written to {report_path}")
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
