@@ -20,7 +20,6 @@ from ..errors import KeyFileError, VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
 from ..ledger.proof import PROOF_PATH, check_proof
-from ..metadata import iter_metadata_records
 from ..models import Problem, SignerInfo, VerifyReport
 from ..progress import ProgressCallback
 from ..signing import signature_is_valid
@@ -439,6 +438,8 @@ def _file_table(
         and statement is not None
         and sha256_bytes(data) == statement.get("metadata_sha256")
     ):
+        from ..metadata import iter_metadata_records  # only the file table reads it
+
         try:
             records = {str(r.get("path")): r for r in iter_metadata_records(data)}
         except (UnicodeDecodeError, ValueError):
