@@ -103,7 +103,7 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
 
 
 _PIPE_CHUNK = 4 * CHUNK
-_PIPE_BUFFERS = 16  # 64 MiB of slack for a disk that stalls now and then
+_PIPE_BUFFERS = 6
 
 
 def copy_and_hash_pipelined(
@@ -112,7 +112,7 @@ def copy_and_hash_pipelined(
     """copy_and_hash for large files, as a three-stage pipeline: a reader
     thread fills buffers, this thread hashes them, a writer thread writes them
     in the same order. Hashing (the slowest stage, one core) then hides the
-    copy. Memory stays at sixteen 4 MiB buffers whatever the file size; the digest
+    copy. Memory stays at six 4 MiB buffers whatever the file size; the digest
     still describes exactly the bytes written. Same result and errors."""
     free: queue.Queue[bytearray | None] = queue.Queue()
     for _ in range(_PIPE_BUFFERS):
