@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "evidence"
 MIB = 1 << 20
@@ -191,7 +192,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     hashdeep = shutil.which("hashdeep")
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     print(
         f"custody benchmark: {os.cpu_count()} cores, {args.runs} runs each, medians; data in {root}"
     )
@@ -213,7 +214,7 @@ def bench_set(
     env: dict[str, str],
     custody: list[str],
     hashdeep: str | None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Build one data set, measure everything on it, and return the figures."""
     # Built by a child process: this process stays small, so the peak RSS each
     # measured command reports (Linux counts a forked child's pages) is its own.
@@ -261,8 +262,9 @@ def bench_set(
     if kind == 4:
         copy_commands["plain"] = Command(clean_out, [*ingest_cmd, "--no-metadata"], env=env)
     t = measure(args.runs, copy_commands)
+    spread = {f"{name}_spread_s": [min(x.seconds), max(x.seconds)] for name, x in t.items()}
     ingest, cp_sync, cp_sync_sha = t["ingest"], t["cp_sync"], t["cp_sync_sha"]
-    row: dict[str, float] = {
+    row: dict[str, Any] = {
         "files": files,
         "bytes": size,
         "ingest_s": ingest.median,
@@ -295,6 +297,7 @@ def bench_set(
             nothing, f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null"
         )
     t = measure(args.runs, verify_commands)
+    spread |= {f"{name}_spread_s": [min(x.seconds), max(x.seconds)] for name, x in t.items()}
     verify, sha_c, limit = t["verify"], t["sha_c"], t["limit"]
     row.update(
         {
@@ -309,6 +312,7 @@ def bench_set(
     if hashdeep:
         row["hashdeep_s"] = t["hashdeep"].median
         row["verify_vs_hashdeep"] = verify.median / t["hashdeep"].median
+    row["spread"] = spread
     shutil.rmtree(src)
     shutil.rmtree(bundle)
     return row
@@ -322,7 +326,7 @@ NAMES = {
 }
 
 
-def report(kind: int, r: dict[str, float]) -> None:
+def report(kind: int, r: dict[str, Any]) -> None:
     print(f"\nset {kind}: {NAMES[kind]} ({int(r['files'])} files, {r['bytes'] / MIB:,.0f} MiB)")
     print(
         f"  ingest {r['ingest_s']:.2f} s = {r['ingest_vs_cp_sync']:.2f}x cp -r+sync "
@@ -343,6 +347,14 @@ def report(kind: int, r: dict[str, float]) -> None:
     if "verify_vs_hashdeep" in r:
         line += f", {r['verify_vs_hashdeep']:.2f}x hashdeep ({r['hashdeep_s']:.2f} s)"
     print(line + f"; peak RSS {r['verify_peak_rss_mib']:.0f} MiB")
+    spread: dict[str, list[float]] = r["spread"]
+    print(
+        "  fastest-slowest run: "
+        + ", ".join(
+            f"{name.removesuffix('_spread_s')} {lo:.2f}-{hi:.2f} s"
+            for name, (lo, hi) in spread.items()
+        )
+    )
 
 
 if __name__ == "__main__":
