@@ -16,13 +16,11 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.run import MIB, run_timed, write_random
+from bench.run import MIB, officer_with_key, run_timed, write_random
 
 
 def make_small_files(src: Path, count: int) -> None:
@@ -43,16 +41,7 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="custody-bench-memory-", dir=args.dir))
-    env = {**os.environ, "CUSTODY_HOME": str(root / "home")}
-    env.pop("CUSTODY_PASSPHRASE", None)
-    custody = [sys.executable, "-m", "custody"]
-    subprocess.run(
-        [*custody, "keygen", "--name", "Bench Officer", "--no-passphrase"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env, custody = officer_with_key(root)
     print(f"custody memory benchmark: {os.cpu_count()} cores; data in {root}")
     try:
 

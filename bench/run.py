@@ -167,6 +167,24 @@ def measure(runs: int, commands: dict[str, Command]) -> dict[str, Timing]:
     return timings
 
 
+CUSTODY = [sys.executable, "-m", "custody"]
+
+
+def officer_with_key(root: Path) -> tuple[dict[str, str], list[str]]:
+    """A fresh $CUSTODY_HOME under root with an unencrypted key, for benchmarks only.
+    Returns the environment to run custody with, and the command that runs it."""
+    env = {**os.environ, "CUSTODY_HOME": str(root / "home")}
+    env.pop("CUSTODY_PASSPHRASE", None)
+    subprocess.run(
+        [*CUSTODY, "keygen", "--name", "Bench Officer", "--no-passphrase"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return env, CUSTODY
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--make-set":
         make_set(int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]))
@@ -181,16 +199,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="custody-bench-", dir=args.dir))
-    home = root / "home"
-    env = {**os.environ, "CUSTODY_HOME": str(home)}
-    env.pop("CUSTODY_PASSPHRASE", None)
-    custody = [sys.executable, "-m", "custody"]
-    subprocess.run(
-        [*custody, "keygen", "--name", "Bench Officer", "--no-passphrase"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    env, custody = officer_with_key(root)
     hashdeep = shutil.which("hashdeep")
     results: dict[str, dict[str, Any]] = {}
     print(

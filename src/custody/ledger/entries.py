@@ -13,6 +13,8 @@ import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..keys import fingerprint_of
+
 ENTRY_FORMAT = "custody/ledger-entry/v1"
 ACTIONS = ("keygen", "trust", "ingest", "transfer", "receive", "verify")
 
@@ -30,7 +32,7 @@ class Actor:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(raw_public_key(self.public_key)).hexdigest()
+        return fingerprint_of(self.public_key)
 
     def to_json(self) -> dict[str, str]:
         return {
