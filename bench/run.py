@@ -117,6 +117,11 @@ class Timing:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    @property
+    def spread(self) -> list[float]:
+        """The fastest and the slowest run."""
+        return [min(self.seconds), max(self.seconds)]
+
 
 def run_timed(
     cmd: list[str] | str, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -271,7 +276,7 @@ def bench_set(
     if kind == 4:
         copy_commands["plain"] = Command(clean_out, [*ingest_cmd, "--no-metadata"], env=env)
     t = measure(args.runs, copy_commands)
-    spread = {f"{name}_spread_s": [min(x.seconds), max(x.seconds)] for name, x in t.items()}
+    spread = {f"{name}_spread_s": x.spread for name, x in t.items()}
     ingest, cp_sync, cp_sync_sha = t["ingest"], t["cp_sync"], t["cp_sync_sha"]
     row: dict[str, Any] = {
         "files": files,
@@ -306,7 +311,7 @@ def bench_set(
             nothing, f"hashdeep -c sha256 -r '{bundle / 'data'}' > /dev/null"
         )
     t = measure(args.runs, verify_commands)
-    spread |= {f"{name}_spread_s": [min(x.seconds), max(x.seconds)] for name, x in t.items()}
+    spread |= {f"{name}_spread_s": x.spread for name, x in t.items()}
     verify, sha_c, limit = t["verify"], t["sha_c"], t["limit"]
     row.update(
         {

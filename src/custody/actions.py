@@ -6,7 +6,6 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -397,7 +396,7 @@ def transfer_custody(
         statement=statement,
         statement_sha256=stmt_sha,
         details={
-            "record_sha256": hashlib.sha256(data).hexdigest(),
+            "record_sha256": sha256_bytes(data),
             "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
             "reason": reason,
         },
@@ -424,7 +423,7 @@ def receive_custody(
     )
     if state.pending_transfer is None or state.pending_to != signer.fingerprint:
         raise InputError("no hand-over to your key is waiting in this bundle", path=str(bundle))
-    transfer_sha = hashlib.sha256(state.pending_transfer).hexdigest()
+    transfer_sha = sha256_bytes(state.pending_transfer)
     sequence = state.next_sequence
     data = receipt_bytes(
         bundle_id=str(statement.get("bundle_id")),
@@ -447,7 +446,7 @@ def receive_custody(
         statement_sha256=stmt_sha,
         details={
             "transfer_sha256": transfer_sha,
-            "receipt_sha256": hashlib.sha256(data).hexdigest(),
+            "receipt_sha256": sha256_bytes(data),
             "from": sender,
         },
     )

@@ -197,7 +197,7 @@ def unsafe_path_reason(path: str) -> str | None:
         return "path starts with '~'"
     if _DRIVE.match(path):
         return "drive letter in path"
-    if "." not in path and "//" not in path and not path.endswith("/"):
+    if "." not in path and "//" not in path:
         return None  # the common case, decided without splitting
     parts = path.split("/")
     if ".." in parts:

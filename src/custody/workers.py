@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,6 +21,33 @@ _SWITCH_INTERVAL_S = 0.0005
 
 class Cancelled(Exception):
     """Raised inside a worker when another worker has failed."""
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """Workers hold the interpreter only for moments between system calls and
+    hashing; with the default 5 ms switch interval one would often wait for the
+    other (measured: 7% faster on 10,000 small files, no cost on large ones).
+    The interval is process-wide: pools running at the same time share one
+    change, and the last to finish restores the caller's value."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, _SWITCH_INTERVAL_S))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 def default_workers() -> int:
@@ -77,18 +105,11 @@ def run_parallel(
             threading.Thread(target=worker, name=f"custody-worker-{k}", daemon=True)
             for k in range(count)
         ]
-        # Workers hold the interpreter only for moments between system calls and
-        # hashing; with the default 5 ms switch interval one would often wait for
-        # the other. Measured: 7% faster on 10,000 small files, no cost on large.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, _SWITCH_INTERVAL_S))
-        try:
+        with _short_switch_interval():
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-        finally:
-            sys.setswitchinterval(interval)
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]

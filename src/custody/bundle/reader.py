@@ -261,7 +261,7 @@ def _scan_directory(
                 digest, count = hash_fd(fd, on_bytes=on_bytes, stop=stop)
                 tracker.file_done()
                 return rel, ScannedFile(count, digest), None, None
-            if rel != layout.METADATA and st.st_size <= MAX_TAG_FILE_BYTES:
+            if _wants_bytes(rel) and st.st_size <= MAX_TAG_FILE_BYTES:
                 with os.fdopen(os.dup(fd), "rb") as fh:
                     data = _read_capped(fh)
                 return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
