@@ -23,6 +23,7 @@ with atheris.instrument_imports():
     from custody.bundle.verify import evaluate
     from custody.errors import CustodyError
     from custody.metadata import extract_record
+    from custody.policy import TrustPolicy
 
 WORK = Path(tempfile.mkdtemp(prefix="custody-fuzz-"))
 NAMES = [
@@ -48,7 +49,7 @@ def verify_target(data: bytes) -> None:
         scan = scan_bundle(path)
     except CustodyError:
         return
-    evaluate(scan, [])
+    evaluate(scan, TrustPolicy())
 
 
 def metadata_target(data: bytes) -> None:

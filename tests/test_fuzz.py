@@ -19,6 +19,7 @@ from custody.bundle.verify import evaluate
 from custody.errors import CustodyError
 from custody.keys import read_public_key_file
 from custody.metadata import extract_record
+from custody.policy import TrustPolicy
 
 TAG_FILES = [
     "bagit.txt",
@@ -40,14 +41,14 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[BundleScan, list]:
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[BundleScan, TrustPolicy]:
     tmp = tmp_path_factory.mktemp("fuzz")
     env = Env(home=tmp / "home", tmp=tmp)
     env.run("keygen", "--name", "Fuzz Officer")
     bundle = tmp / "bundle"
     assert env.run("ingest", EXAMPLES, "--case", "F", "--out", bundle).exit_code == 0
     key = read_public_key_file(next((tmp / "home" / "keys").glob("*.pub")))
-    return scan_bundle(bundle), [key]
+    return scan_bundle(bundle), TrustPolicy(keys=(key,))
 
 
 def mutate(data: bytes, how: str, position: int, value: bytes) -> bytes:
@@ -70,7 +71,7 @@ def mutate(data: bytes, how: str, position: int, value: bytes) -> bytes:
     value=st.binary(min_size=1, max_size=64),
 )
 def test_verifier_survives_any_tag_file_damage(
-    pristine: tuple[BundleScan, list], target: str, how: str, position: int, value: bytes
+    pristine: tuple[BundleScan, TrustPolicy], target: str, how: str, position: int, value: bytes
 ) -> None:
     scan, trusted = pristine
     assert evaluate(scan, trusted).verified
@@ -194,7 +195,7 @@ def test_reader_raises_only_custody_errors(
         scan = scan_bundle(path)
     except CustodyError:
         return
-    evaluate(scan, [])
+    evaluate(scan, TrustPolicy())
 
 
 REGRESSIONS = Path(__file__).parent / "regressions"

@@ -6,7 +6,6 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from .keys import (
 )
 from .ledger.store import Ledger
 from .models import IngestResult, VerifyReport
+from .policy import TrustPolicy, load_trust_policy
 from .progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -114,21 +114,14 @@ def _scan_and_evaluate(
     *,
     home: Path,
     bundle: Path,
-    extra_keys: Sequence[PublicKeyInfo],
-    extra_fingerprints: Collection[str],
-    use_trust_store: bool,
+    policy: TrustPolicy,
     pending_ok_for: str | None,
     on_progress: ProgressCallback | None,
 ) -> tuple[VerifyReport, BundleScan]:
-    keys = list(extra_keys)
-    if use_trust_store:
-        keys.extend(trusted_keys(home=home))
     scan = scan_bundle(bundle, on_progress=on_progress)
     ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
     try:
-        report = evaluate(
-            scan, keys, extra_fingerprints, local_ledger=ledger, pending_ok_for=pending_ok_for
-        )
+        report = evaluate(scan, policy, local_ledger=ledger, pending_ok_for=pending_ok_for)
     finally:
         if ledger is not None:
             ledger.close()
@@ -139,19 +132,16 @@ def verify_with_home(
     *,
     home: Path,
     bundle: Path,
-    extra_keys: Sequence[PublicKeyInfo] = (),
-    extra_fingerprints: Collection[str] = (),
-    use_trust_store: bool = True,
+    policy: TrustPolicy | None = None,
     pending_ok_for: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> VerifyReport:
-    """Verify a bundle with this user's trust store and ledger (when they exist)."""
+    """Verify a bundle against `policy` (default: this user's trust store) and
+    this user's ledger, when it exists."""
     report, _ = _scan_and_evaluate(
         home=home,
         bundle=bundle,
-        extra_keys=extra_keys,
-        extra_fingerprints=extra_fingerprints,
-        use_trust_store=use_trust_store,
+        policy=policy if policy is not None else load_trust_policy(home=home),
         pending_ok_for=pending_ok_for,
         on_progress=on_progress,
     )
@@ -163,9 +153,7 @@ def audit_against_bundle(
     home: Path,
     folder: Path,
     bundle: Path,
-    extra_keys: Sequence[PublicKeyInfo] = (),
-    extra_fingerprints: Collection[str] = (),
-    use_trust_store: bool = True,
+    policy: TrustPolicy | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> tuple[AuditResult, VerifyReport]:
     """Verify `bundle`, then compare `folder` with its signed manifest."""
@@ -174,9 +162,7 @@ def audit_against_bundle(
     report, scan = _scan_and_evaluate(
         home=home,
         bundle=bundle,
-        extra_keys=extra_keys,
-        extra_fingerprints=extra_fingerprints,
-        use_trust_store=use_trust_store,
+        policy=policy if policy is not None else load_trust_policy(home=home),
         pending_ok_for=None,
         on_progress=on_progress,
     )
@@ -286,8 +272,7 @@ def _verified_chain(
     home: Path,
     bundle: Path,
     refusal: str,
-    extra_keys: Sequence[PublicKeyInfo],
-    extra_fingerprints: Collection[str] = (),
+    policy: TrustPolicy | None,
     pending_ok_for: str | None = None,
 ) -> tuple[dict[str, Any], str, ChainState]:
     """Verify a bundle folder before a hand-over; returns its statement, the
@@ -297,8 +282,7 @@ def _verified_chain(
     report = verify_with_home(
         home=home,
         bundle=bundle,
-        extra_keys=extra_keys,
-        extra_fingerprints=extra_fingerprints,
+        policy=policy,
         pending_ok_for=pending_ok_for,
     )
     if not report.verified:
@@ -358,7 +342,7 @@ def transfer_custody(
     receiver: dict[str, Any],
     reason: str,
     signer: Signer,
-    extra_keys: Sequence[PublicKeyInfo] = (),
+    policy: TrustPolicy | None = None,
 ) -> HandOverResult:
     """Sign a hand-over of `bundle` from `signer` (who must hold it) to
     `receiver`. The bundle must verify first. Raises VerificationFailed,
@@ -366,7 +350,7 @@ def transfer_custody(
     if not reason.strip():
         raise InputError("a hand-over needs a --reason")
     statement, stmt_sha, state = _verified_chain(
-        home=home, bundle=bundle, refusal="not handing it over", extra_keys=extra_keys
+        home=home, bundle=bundle, refusal="not handing it over", policy=policy
     )
     if state.holder != signer.fingerprint:
         raise InputError(
@@ -409,16 +393,14 @@ def receive_custody(
     home: Path,
     bundle: Path,
     signer: Signer,
-    extra_keys: Sequence[PublicKeyInfo] = (),
-    extra_fingerprints: Collection[str] = (),
+    policy: TrustPolicy | None = None,
 ) -> HandOverResult:
     """Verify `bundle` and countersign the hand-over addressed to `signer`."""
     statement, stmt_sha, state = _verified_chain(
         home=home,
         bundle=bundle,
         refusal="not receiving it",
-        extra_keys=extra_keys,
-        extra_fingerprints=extra_fingerprints,
+        policy=policy,
         pending_ok_for=signer.fingerprint,
     )
     if state.pending_transfer is None or state.pending_to != signer.fingerprint:

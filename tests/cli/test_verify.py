@@ -275,11 +275,12 @@ def test_library_raising_style(env: Env, bundle: Path, officer: dict) -> None:
     from custody.bundle.verify import check_bundle, verify_bundle
     from custody.errors import VerificationFailed
     from custody.keys import read_public_key_file
+    from custody.policy import TrustPolicy
 
     key = read_public_key_file(Path(officer["public_key"]))
-    assert check_bundle(bundle=bundle, trusted=[key]).verified
+    assert check_bundle(bundle=bundle, policy=TrustPolicy(keys=(key,))).verified
     (bundle / "data/empty.txt").write_text("changed")
-    assert not verify_bundle(bundle=bundle, trusted=[key]).verified
+    assert not verify_bundle(bundle=bundle, policy=TrustPolicy(keys=(key,))).verified
     with pytest.raises(VerificationFailed) as caught:
-        check_bundle(bundle=bundle, trusted=[key])
+        check_bundle(bundle=bundle, policy=TrustPolicy(keys=(key,)))
     assert caught.value.exit_code == 1 and "data/empty.txt" in str(caught.value)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..keys import PublicKeyInfo, key_or_fingerprint
+from ..policy import TrustPolicy, load_trust_policy
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 
@@ -36,3 +37,16 @@ def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str
         else:
             fingerprints.add(given)
     return keys, fingerprints
+
+
+def trust_policy(
+    home: Path, *, trust: tuple[str, ...] = (), use_trust_store: bool = True
+) -> TrustPolicy:
+    """The one place a command's trust options become the verifier's policy."""
+    keys, fingerprints = resolve_trust(trust)
+    return load_trust_policy(
+        home=home,
+        extra_keys=keys,
+        extra_fingerprints=fingerprints,
+        use_trust_store=use_trust_store,
+    )

@@ -9,7 +9,7 @@ import click
 from ..actions import audit_against_bundle
 from ..errors import EXIT_NOT_VERIFIED
 from ._app import App, pass_app
-from ._options import json_option, resolve_trust, trust_option
+from ._options import json_option, trust_option, trust_policy
 
 
 @click.command("audit")
@@ -38,14 +38,13 @@ def audit_command(
     not, or the bundle does not verify; 2 usage error or not a bundle.
     """
     render = app.configure(json_output=json_output)
-    keys, fingerprints = resolve_trust(trust)
+    policy = trust_policy(app.home, trust=trust)
     with render.progress("Auditing") as on_progress:
         result, report = audit_against_bundle(
             home=app.home,
             folder=folder,
             bundle=bundle,
-            extra_keys=keys,
-            extra_fingerprints=fingerprints,
+            policy=policy,
             on_progress=on_progress,
         )
     render.audit(result, report)

@@ -8,7 +8,7 @@ import click
 
 from ..actions import receive_custody, resolve_receiver, transfer_custody
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, resolve_trust, trust_option
+from ._options import json_option, passphrase_file_option, trust_option, trust_policy
 
 
 @click.command("transfer")
@@ -76,12 +76,10 @@ def receive_command(
     """
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
-    keys, fingerprints = resolve_trust(trust)
     result = receive_custody(
         home=app.home,
         bundle=bundle,
         signer=signer,
-        extra_keys=keys,
-        extra_fingerprints=fingerprints,
+        policy=trust_policy(app.home, trust=trust),
     )
     render.hand_over(result)

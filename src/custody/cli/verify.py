@@ -10,7 +10,7 @@ from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, resolve_trust, trust_option
+from ._options import json_option, passphrase_file_option, trust_option, trust_policy
 
 
 @click.command("verify")
@@ -70,15 +70,13 @@ def verify_command(
       2  usage error, or BUNDLE is not a bundle
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    keys, fingerprints = resolve_trust(trust)
+    policy = trust_policy(app.home, trust=trust, use_trust_store=not no_trust_store)
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
         report = verify_with_home(
             home=app.home,
             bundle=bundle,
-            extra_keys=keys,
-            extra_fingerprints=fingerprints,
-            use_trust_store=not no_trust_store,
+            policy=policy,
             on_progress=on_progress,
         )
     if signer is not None:

@@ -1,0 +1,107 @@
+"""BagIt checks: bagit.txt, the payload against its manifest, Payload-Oxum,
+the tag manifest. Pure functions of a scan; each appends Problems."""
+
+from __future__ import annotations
+
+from ..models import Problem
+from . import layout
+from .chain import is_chain_path
+from .reader import BundleScan
+
+
+def check_bagit_txt(scan: BundleScan, problems: list[Problem]) -> None:
+    data = scan.tag_bytes.get(layout.BAGIT_TXT)
+    if data is None:
+        problems.append(Problem("missing", layout.BAGIT_TXT, "required tag file is missing"))
+        return
+    fields = dict(layout.parse_bag_info(data))
+    if fields.get("BagIt-Version") != "1.0" or fields.get("Tag-File-Character-Encoding") != "UTF-8":
+        problems.append(
+            Problem("bad_bagit", layout.BAGIT_TXT, "not 'BagIt-Version: 1.0' with UTF-8 encoding")
+        )
+
+
+def check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Problem]) -> None:
+    missing: dict[str, str] = {}
+    for path, digest in manifest.items():
+        if not path.startswith(layout.PAYLOAD_DIR + "/"):
+            problems.append(
+                Problem("bad_manifest", path, "payload manifest lists a path outside data/")
+            )
+            continue
+        found = scan.files.get(path)
+        if found is None:
+            if path not in scan.odd_paths:
+                missing[path] = digest
+            continue
+        if found.sha256 != digest:
+            problems.append(
+                Problem("changed", path, f"SHA-256 is {found.sha256}, manifest says {digest}")
+            )
+    by_digest: dict[str, list[str]] = {}
+    for path, digest in missing.items():
+        by_digest.setdefault(digest, []).append(path)
+    unlisted = sorted(p for p in scan.files if not layout.is_tag_path(p) and p not in manifest)
+    for path in unlisted:
+        found = scan.files[path]
+        twins = by_digest.get(found.sha256 or "", [])
+        if twins:
+            original = twins.pop(0)
+            del missing[original]
+            problems.append(
+                Problem("renamed", path, f"not in the manifest; same content as missing {original}")
+            )
+        else:
+            problems.append(Problem("extra", path, "payload file not in the manifest"))
+    for path in missing:
+        problems.append(Problem("missing", path, "listed in the manifest but not in the bundle"))
+
+
+def check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Problem]) -> None:
+    oxum = bag_info.get("Payload-Oxum")
+    if oxum is None:
+        problems.append(Problem("bad_bag_info", layout.BAG_INFO, "no Payload-Oxum"))
+        return
+    payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
+    actual = f"{sum(f.size for f in payload)}.{len(payload)}"
+    if oxum != actual:
+        problems.append(
+            Problem(
+                "oxum_mismatch", layout.BAG_INFO, f"Payload-Oxum is {oxum}, payload is {actual}"
+            )
+        )
+
+
+def check_tag_manifest(scan: BundleScan, problems: list[Problem]) -> None:
+    data = scan.tag_bytes.get(layout.TAG_MANIFEST)
+    if data is None:
+        problems.append(Problem("missing", layout.TAG_MANIFEST, "required tag file is missing"))
+        listed: dict[str, str] = {}
+    else:
+        listed, errors = layout.parse_manifest(data)
+        for err in errors:
+            problems.append(Problem("bad_manifest", layout.TAG_MANIFEST, err.detail))
+    for path, digest in listed.items():
+        found = scan.files.get(path)
+        if not layout.is_tag_path(path):
+            problems.append(Problem("bad_manifest", path, "tag manifest lists a payload file"))
+        elif found is None:
+            if path not in scan.odd_paths:
+                problems.append(Problem("missing", path, "listed in the tag manifest but missing"))
+        elif found.sha256 != digest:
+            problems.append(
+                Problem("changed", path, f"SHA-256 is {found.sha256}, tag manifest says {digest}")
+            )
+    for path in sorted(scan.files):
+        if layout.is_tag_path(path) and path != layout.TAG_MANIFEST and path not in listed:
+            if data is None and path in layout.REQUIRED_TAG_FILES:
+                continue
+            if is_chain_path(path):
+                # Hand-over records authenticate themselves (signatures, and the
+                # chain walk reports any file that does not belong): one written
+                # just before a crash, not yet listed, is not an intruder.
+                continue
+            problems.append(Problem("extra", path, "tag file not in the tag manifest"))
+    for required in layout.REQUIRED_TAG_FILES:
+        if required not in scan.files and required not in scan.odd_paths and required not in listed:
+            problems.append(Problem("missing", required, "required tag file is missing"))

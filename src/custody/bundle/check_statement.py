@@ -1,0 +1,126 @@
+"""The signed statement against the files it names, and its signature
+against the keys the verifier chose (the trust policy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..errors import KeyFileError
+from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
+from ..models import Problem, SignerInfo
+from ..policy import TrustPolicy
+from ..signing import signature_is_valid
+from . import layout
+from .reader import BundleScan
+from .statement import StatementError, parse_statement
+
+
+def check_statement(
+    scan: BundleScan, listed: int, bag_info: dict[str, str], problems: list[Problem]
+) -> dict[str, Any] | None:
+    stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
+    if stmt_bytes is None:
+        return None
+    try:
+        statement = parse_statement(stmt_bytes)
+    except StatementError as e:
+        problems.append(Problem("bad_statement", layout.STATEMENT, str(e)))
+        return None
+    for path, field_name in (
+        (layout.MANIFEST, "manifest_sha256"),
+        (layout.BAG_INFO, "bag_info_sha256"),
+        (layout.METADATA, "metadata_sha256"),
+    ):
+        found = scan.files.get(path)
+        if found is not None and found.sha256 != statement[field_name]:
+            problems.append(
+                Problem("statement_mismatch", path, "differs from the version the statement signed")
+            )
+    if statement["file_count"] != listed:
+        problems.append(
+            Problem(
+                "statement_mismatch",
+                layout.MANIFEST,
+                f"lists {listed} files, the statement signed {statement['file_count']}",
+            )
+        )
+    oxum = bag_info.get("Payload-Oxum", "")
+    if oxum and oxum.split(".")[0] != str(statement["total_bytes"]):
+        problems.append(
+            Problem(
+                "statement_mismatch",
+                layout.BAG_INFO,
+                f"Payload-Oxum {oxum} disagrees with the signed total of "
+                f"{statement['total_bytes']} bytes",
+            )
+        )
+    return statement
+
+
+def check_signature(
+    scan: BundleScan,
+    statement: dict[str, Any] | None,
+    stmt_bytes: bytes | None,
+    policy: TrustPolicy,
+    problems: list[Problem],
+) -> tuple[SignerInfo, Ed25519PublicKey | None]:
+    """Check the statement's signature with the key the policy trusts for the
+    fingerprint it names. Returns who signed and, when the signature is valid
+    and trusted, the key (later checks use it)."""
+    claimed = statement.get("key_fingerprint") if statement else None
+    name = statement.get("officer") if statement else None
+    sig = scan.tag_bytes.get(layout.SIGNATURE)
+    bundled_key: Ed25519PublicKey | None = None
+    key_bytes = scan.tag_bytes.get(layout.SIGNER_KEY)
+    if key_bytes is not None:
+        try:
+            bundled_key = parse_public_key_file(key_bytes).public_key
+        except KeyFileError:
+            problems.append(
+                Problem("bad_signer_key", layout.SIGNER_KEY, "not an Ed25519 public key")
+            )
+    if stmt_bytes is None or statement is None or sig is None:
+        return SignerInfo(name, claimed, False, False), None
+    trusted_key = policy.key_for(claimed)
+    if (
+        trusted_key is None
+        and claimed in policy.fingerprints
+        and bundled_key is not None
+        and fingerprint_of(bundled_key) == claimed
+    ):
+        trusted_key = PublicKeyInfo(f"fingerprint {claimed[:16]}", claimed, bundled_key)
+    if trusted_key is not None:
+        valid = signature_is_valid(trusted_key.public_key, sig, stmt_bytes)
+        if not valid:
+            problems.append(
+                Problem(
+                    "bad_signature",
+                    layout.SIGNATURE,
+                    f"signature does not verify with trusted key {trusted_key.name}",
+                )
+            )
+        signer = SignerInfo(name, claimed, True, valid, trusted_as=trusted_key.name)
+        return signer, trusted_key.public_key if valid else None
+    # Not trusted: say whether the signature is at least valid, using the
+    # bundled key only when it is the key the statement names.
+    valid = False
+    if bundled_key is not None and fingerprint_of(bundled_key) == claimed:
+        valid = signature_is_valid(bundled_key, sig, stmt_bytes)
+    if not valid:
+        problems.append(
+            Problem(
+                "bad_signature",
+                layout.SIGNATURE,
+                "signature does not verify with the key the statement names",
+            )
+        )
+    problems.append(
+        Problem(
+            "untrusted_signer",
+            layout.STATEMENT,
+            f"signed by key {claimed} ({name}), which is not in your trust store or --trust",
+        )
+    )
+    return SignerInfo(name, claimed, False, valid), None
