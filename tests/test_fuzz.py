@@ -7,13 +7,15 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, Env
+from custody.bundle.layout import TAG_MANIFEST, format_manifest, parse_manifest
 from custody.bundle.reader import BundleScan, scan_bundle
 from custody.bundle.verify import evaluate
 from custody.errors import CustodyError
@@ -31,61 +33,197 @@ TAG_FILES = [
     "custody/signer.pub",
     "custody/metadata.json",
     "custody/ledger-proof.json",
+    "custody/chain/0001-transfer.json",
+    "custody/chain/0001-transfer.sig",
+    "custody/chain/0001-receipt.json",
+    "custody/chain/0001-receipt.sig",
 ]
 
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+# How many examples, and whether they are drawn at random, is the profile's
+# choice (tests/conftest.py): the same every run by default, fresh with
+# --hypothesis-profile=explore --hypothesis-seed=N (fuzz/explore).
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@dataclass(frozen=True)
+class Pristine:
+    """A bundle with a hand-over and its receipt, scanned once, and two ways
+    to trust its signer: the key itself, or only its fingerprint."""
+
+    scan: BundleScan
+    by_key: TrustPolicy
+    by_fingerprint: TrustPolicy
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[BundleScan, TrustPolicy]:
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
     tmp = tmp_path_factory.mktemp("fuzz")
-    env = Env(home=tmp / "home", tmp=tmp)
-    env.run("keygen", "--name", "Fuzz Officer")
+    officer = Env(home=tmp / "officer", tmp=tmp)
+    receiver = Env(home=tmp / "receiver", tmp=tmp)
+    assert officer.run("keygen", "--name", "Fuzz Officer").exit_code == 0
+    assert receiver.run("keygen", "--name", "Fuzz Receiver").exit_code == 0
+    officer_pub = next((tmp / "officer" / "keys").glob("*.pub"))
+    receiver_pub = next((tmp / "receiver" / "keys").glob("*.pub"))
     bundle = tmp / "bundle"
-    assert env.run("ingest", EXAMPLES, "--case", "F", "--out", bundle).exit_code == 0
-    key = read_public_key_file(next((tmp / "home" / "keys").glob("*.pub")))
-    return scan_bundle(bundle), TrustPolicy(keys=(key,))
+    assert officer.run("ingest", EXAMPLES, "--case", "F", "--out", bundle).exit_code == 0
+    moved = officer.run("transfer", bundle, "--to", receiver_pub, "--reason", "Fuzzing")
+    assert moved.exit_code == 0, moved.output
+    assert receiver.run("receive", bundle, "--trust", officer_pub).exit_code == 0
+    key = read_public_key_file(officer_pub)
+    scan = scan_bundle(bundle)
+    assert set(TAG_FILES) <= set(scan.files)
+    return Pristine(
+        scan, TrustPolicy(keys=(key,)), TrustPolicy(fingerprints=frozenset({key.fingerprint}))
+    )
+
+
+MUTATIONS = [
+    "flip",
+    "truncate",
+    "insert",
+    "replace",
+    "drop_final_newline",
+    "crlf",
+    "bom",
+    "trailing_space",
+    "duplicate_line",
+    "swap_lines",
+    "flip_pem",
+]
 
 
 def mutate(data: bytes, how: str, position: int, value: bytes) -> bytes:
+    """`data` damaged in one way. Positions wrap around the data's length."""
     pos = position % (len(data) + 1)
+    lines = data.split(b"\n")
     if how == "flip" and data:
         pos = pos % len(data)
         return data[:pos] + bytes([data[pos] ^ 0x5A]) + data[pos + 1 :]
+    if how == "flip_pem":
+        # A flip inside the base64 of a PEM block: the algorithm identifier,
+        # the key bytes, or the armour.
+        start = data.find(b"-----BEGIN PUBLIC KEY-----\n")
+        if start < 0:
+            return mutate(data, "flip", position, value)
+        return mutate(data, "flip", start + 27 + position % 60, value)
     if how == "truncate":
         return data[:pos]
     if how == "insert":
         return data[:pos] + value + data[pos:]
-    return value
+    if how == "drop_final_newline":
+        return data[:-1] if data.endswith(b"\n") else data
+    if how == "crlf":
+        return data.replace(b"\n", b"\r\n")
+    if how == "bom":
+        return b"\xef\xbb\xbf" + data
+    if how == "trailing_space":
+        i = position % max(1, len(lines) - 1)
+        return b"\n".join([*lines[:i], lines[i] + b" ", *lines[i + 1 :]])
+    if how == "duplicate_line":
+        i = position % max(1, len(lines) - 1)
+        return b"\n".join([*lines[: i + 1], lines[i], *lines[i + 1 :]])
+    if how == "swap_lines" and len(lines) > 2:
+        i = position % (len(lines) - 2)
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+        return b"\n".join(lines)
+    if how == "replace":
+        return value
+    return data
 
 
+def damaged_scan(pristine: Pristine, target: str, damaged: bytes, recompute: bool) -> BundleScan:
+    """The pristine scan with one tag file's bytes replaced; with `recompute`, the
+    tag manifest rewritten to match, as a careful forger would."""
+    scan = pristine.scan
+    copy = BundleScan(scan.location, dict(scan.files), dict(scan.tag_bytes), [], set())
+    copy.tag_bytes[target] = damaged
+    copy.files[target] = type(scan.files[target])(len(damaged), _sha(damaged))
+    if recompute:
+        listed, errors = parse_manifest(scan.tag_bytes[TAG_MANIFEST])
+        assert not errors
+        listed[target] = _sha(damaged)
+        manifest = format_manifest(listed.items())
+        copy.tag_bytes[TAG_MANIFEST] = manifest
+        copy.files[TAG_MANIFEST] = type(scan.files[TAG_MANIFEST])(len(manifest), _sha(manifest))
+    return copy
+
+
+# The oracle, from docs/format.md: every byte of every tag file is either signed
+# (directly, or through a digest in the signed statement), or must be exactly
+# what custody writes. So ANY change to ANY tag file, even with the tag manifest
+# recomputed, is a problem, whichever way the verifier trusts the signer.
 @FUZZ
 @given(
     target=st.sampled_from(TAG_FILES),
-    how=st.sampled_from(["flip", "truncate", "insert", "replace"]),
+    how=st.sampled_from(MUTATIONS),
     position=st.integers(min_value=0, max_value=10_000),
     value=st.binary(min_size=1, max_size=64),
+    recompute=st.booleans(),
+    trust_by=st.sampled_from(["key", "fingerprint"]),
 )
-def test_verifier_survives_any_tag_file_damage(
-    pristine: tuple[BundleScan, TrustPolicy], target: str, how: str, position: int, value: bytes
+# Found by exploration: a tag manifest without its final newline was accepted.
+@example(
+    target="tagmanifest-sha256.txt",
+    how="drop_final_newline",
+    position=0,
+    value=b"x",
+    recompute=False,
+    trust_by="key",
+)
+# Found by exploration: one flipped byte in the key's algorithm identifier made
+# cryptography raise UnsupportedAlgorithm, and verify crashed with a traceback.
+@example(
+    target="custody/signer.pub",
+    how="flip_pem",
+    position=9,
+    value=b"x",
+    recompute=False,
+    trust_by="key",
+)
+# Found by review: a trusted signer's bundled key could be changed or made
+# unreadable, with the tag manifest recomputed, and the bundle still verified.
+@example(
+    target="custody/signer.pub",
+    how="flip_pem",
+    position=20,
+    value=b"x",
+    recompute=True,
+    trust_by="key",
+)
+@example(
+    target="custody/signer.pub",
+    how="flip_pem",
+    position=0,
+    value=b"x",
+    recompute=True,
+    trust_by="key",
+)
+def test_verifier_finds_any_tag_file_damage(
+    pristine: Pristine,
+    target: str,
+    how: str,
+    position: int,
+    value: bytes,
+    recompute: bool,
+    trust_by: str,
 ) -> None:
-    scan, trusted = pristine
-    assert evaluate(scan, trusted).verified
-    original = scan.read_tag(target)
+    policy = pristine.by_key if trust_by == "key" else pristine.by_fingerprint
+    original = pristine.scan.read_tag(target)
     assert original is not None
     damaged = mutate(original, how, position, value)
-    copy = BundleScan(scan.location, dict(scan.files), dict(scan.tag_bytes), [], set())
-    if target in scan.tag_bytes:
-        copy.tag_bytes[target] = damaged
-    copy.files[target] = type(scan.files[target])(len(damaged), _sha(damaged))
-    report = evaluate(copy, trusted)
-    if damaged != original:
+    if target == TAG_MANIFEST and recompute:
+        recompute = False  # the forger's rewrite would undo the damage itself
+    report = evaluate(damaged_scan(pristine, target, damaged, recompute), policy)
+    if damaged == original:
+        assert report.verified, report.problems
+    else:
         assert not report.verified
         assert report.problems
+
+
+def test_pristine_bundle_verifies_both_ways(pristine: Pristine) -> None:
+    assert evaluate(pristine.scan, pristine.by_key).verified
+    assert evaluate(pristine.scan, pristine.by_fingerprint).verified
 
 
 def _sha(data: bytes) -> str:

@@ -15,6 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -155,6 +156,9 @@ def parse_public_key_file(data: bytes, *, path: Path | None = None) -> PublicKey
             name = line[5:].strip()
     try:
         key = serialization.load_pem_public_key(data[start:])
+    except UnsupportedAlgorithm as e:
+        # A damaged algorithm identifier names a key type nobody knows.
+        raise KeyFileError("not an Ed25519 public key (unknown key type)", path=where) from e
     except (ValueError, TypeError) as e:
         raise KeyFileError("damaged public key file", path=where) from e
     if not isinstance(key, Ed25519PublicKey):

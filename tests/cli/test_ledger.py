@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Env, refresh_tag_manifest
+from custody.ledger.proof import proof_doc_bytes
 
 
 def make_source(tmp: Path, name: str) -> Path:
@@ -227,7 +228,8 @@ def _edit_proof(bundle: Path, change) -> None:
     path = bundle / "custody/ledger-proof.json"
     doc = json.loads(path.read_text())
     change(doc)
-    path.write_text(json.dumps(doc))
+    # Written in custody's own spelling, so that only the edit itself can tell.
+    path.write_bytes(proof_doc_bytes(doc))
     refresh_tag_manifest(bundle)
 
 
@@ -259,6 +261,24 @@ def test_tampered_proof_is_not_verified(
     assert result.exit_code == 1
     kinds = {p["kind"] for p in json.loads(result.stdout)["problems"]}
     assert kinds == {"bad_ledger_proof"}
+
+
+def test_respelled_proof_is_named(
+    env: Env, recorded: list[Path], officer: dict, tmp_path: Path
+) -> None:
+    """Same facts, other bytes (compact JSON): the proof still checks out, but
+    the file is not what custody wrote, and the court is told so."""
+    path = recorded[1] / "custody/ledger-proof.json"
+    path.write_text(json.dumps(json.loads(path.read_text())))
+    refresh_tag_manifest(recorded[1])
+    court = Env(home=tmp_path / "court", tmp=tmp_path)
+    result = court.run("verify", recorded[1], "--trust", officer["public_key"], "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["kind"], p["path"]) for p in problems] == [
+        ("bad_tag_format", "custody/ledger-proof.json")
+    ]
+    assert problems[0]["detail"] == "line 1 differs from what custody writes"
 
 
 def test_proof_from_another_bundle_is_not_accepted(env: Env, recorded: list[Path]) -> None:

@@ -14,6 +14,9 @@ def check_bagit_txt(scan: BundleScan, problems: list[Problem]) -> None:
     if data is None:
         problems.append(Problem("missing", layout.BAGIT_TXT, "required tag file is missing"))
         return
+    difference = layout.describe_difference(data, layout.BAGIT_TXT_BYTES)
+    if difference is not None:
+        problems.append(Problem("bad_tag_format", layout.BAGIT_TXT, difference))
     fields = dict(layout.parse_bag_info(data))
     if fields.get("BagIt-Version") != "1.0" or fields.get("Tag-File-Character-Encoding") != "UTF-8":
         problems.append(
@@ -79,8 +82,21 @@ def check_tag_manifest(scan: BundleScan, problems: list[Problem]) -> None:
         listed: dict[str, str] = {}
     else:
         listed, errors = layout.parse_manifest(data)
+        respelled = layout.respelled_text(data)
+        if respelled != data:
+            # A BOM, CR LF or stray blanks: judge the listing by what it says, and
+            # name the spelling once below, rather than a cascade of odd paths.
+            again, errors_again = layout.parse_manifest(respelled)
+            if not errors_again:
+                listed, errors = again, errors_again
         for err in errors:
             problems.append(Problem("bad_manifest", layout.TAG_MANIFEST, err.detail))
+        if not errors:
+            # The tag manifest is not signed: a court is shown exactly the bytes
+            # custody wrote, so any other spelling of the same list is named.
+            difference = layout.describe_difference(data, layout.format_manifest(listed.items()))
+            if difference is not None:
+                problems.append(Problem("bad_tag_format", layout.TAG_MANIFEST, difference))
     for path, digest in listed.items():
         found = scan.files.get(path)
         if not layout.is_tag_path(path):

@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import KeyFileError
-from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
+from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file, public_key_file_bytes
 from ..models import Problem, SignerInfo
 from ..policy import TrustPolicy
 from ..signing import signature_is_valid
@@ -77,10 +77,10 @@ def check_signature(
     if key_bytes is not None:
         try:
             bundled_key = parse_public_key_file(key_bytes).public_key
-        except KeyFileError:
-            problems.append(
-                Problem("bad_signer_key", layout.SIGNER_KEY, "not an Ed25519 public key")
-            )
+        except KeyFileError as e:
+            problems.append(Problem("bad_signer_key", layout.SIGNER_KEY, e.message))
+        if bundled_key is not None and claimed is not None:
+            _check_bundled_key(key_bytes, bundled_key, str(claimed), str(name), problems)
     if stmt_bytes is None or statement is None or sig is None:
         return SignerInfo(name, claimed, False, False), None
     trusted_key = policy.key_for(claimed)
@@ -124,3 +124,29 @@ def check_signature(
         )
     )
     return SignerInfo(name, claimed, False, valid), None
+
+
+def _check_bundled_key(
+    data: bytes, key: Ed25519PublicKey, claimed: str, name: str, problems: list[Problem]
+) -> None:
+    """custody/signer.pub must be exactly the key file custody writes for the
+    key the statement names, whether or not the verifier needed it."""
+    found = fingerprint_of(key)
+    if found != claimed:
+        problems.append(
+            Problem(
+                "signer_key_mismatch",
+                layout.SIGNER_KEY,
+                f"holds key {found}, not the key {claimed} the statement names",
+            )
+        )
+        return
+    difference = layout.describe_difference(data, public_key_file_bytes(name, key))
+    if difference is not None:
+        problems.append(
+            Problem(
+                "bad_tag_format",
+                layout.SIGNER_KEY,
+                f"not the key file custody writes for this key: {difference}",
+            )
+        )

@@ -16,7 +16,6 @@ uses the origin as the key name. Pure functions; see docs/ledger.md.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
         raise NoteError("checkpoint tree size is not a decimal number")
     try:
         root = base64.b64decode(root_text, validate=True)
-    except binascii.Error as e:
+    except ValueError as e:  # binascii.Error, or a character outside ASCII
         raise NoteError("checkpoint root hash is not base64") from e
     if len(root) != 32 or base64.b64encode(root).decode() != root_text:
         raise NoteError("checkpoint root hash is not 32 bytes of canonical base64")
@@ -112,7 +111,7 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
             raise NoteError("malformed checkpoint signature line")
         try:
             blob = base64.b64decode(m.group(2), validate=True)
-        except binascii.Error as e:
+        except ValueError as e:
             raise NoteError("checkpoint signature is not base64") from e
         if len(blob) < 5:
             raise NoteError("checkpoint signature is too short")

@@ -9,13 +9,13 @@ checkpoint is signed by the same key. Checking it needs no ledger.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..bundle.layout import describe_difference
 from ..models import Problem
 from ..signing import signature_is_valid
 from . import merkle
@@ -39,6 +39,12 @@ def proof_file_bytes(appended: Appended) -> bytes:
         "inclusion_proof": [base64.b64encode(h).decode() for h in appended.inclusion_proof],
         "checkpoint": appended.checkpoint.decode("utf-8"),
     }
+    return proof_doc_bytes(doc)
+
+
+def proof_doc_bytes(doc: dict[str, Any]) -> bytes:
+    """The one spelling of a proof document custody writes: JSON, two-space
+    indent, sorted keys, UTF-8, one final newline."""
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
@@ -90,7 +96,8 @@ def check_proof(
         path = [base64.b64decode(h, validate=True) for h in doc["inclusion_proof"]]
         note = str(doc["checkpoint"]).encode("utf-8")
         origin = str(doc["origin"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, binascii.Error) as e:
+    except (KeyError, TypeError, ValueError) as e:
+        # ValueError covers bad UTF-8, bad JSON, bad base64 and non-ASCII base64 text.
         return fail(f"malformed proof file ({e.__class__.__name__})")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, size)):
         return fail("leaf_index and tree_size must be integers")
@@ -98,6 +105,15 @@ def check_proof(
 
     def bad(detail: str) -> None:
         problems.append(Problem("bad_ledger_proof", PROOF_PATH, detail))
+
+    # The file is not signed as a whole: any spelling but custody's own is named.
+    try:
+        canonical = proof_doc_bytes(doc)
+    except ValueError:  # a float that JSON cannot write back, such as NaN
+        canonical = b""
+    difference = describe_difference(data, canonical)
+    if difference is not None:
+        problems.append(Problem("bad_tag_format", PROOF_PATH, difference))
 
     try:
         parsed = parse_entry(entry)
