@@ -88,6 +88,33 @@ class Renderer:
         for label, value in rows:
             self._line(f"{label:<{width}}  {value}")
 
+    def _table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        whole: Sequence[Sequence[str]] | None = None,
+    ) -> None:
+        """A table: drawn by rich on a terminal; in a pipe or a file, tab-separated
+        lines (a '# title' line, a header, then one line a row) with every field
+        whole (`whole`, when given, holds the rows' full values) and never cut."""
+        if _is_terminal(sys.stdout):
+            from rich.table import Table
+
+            table = Table(title=title, title_justify="left")
+            for column in columns:
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            self.out.print(table)
+            return
+        if title:
+            self._line(f"# {title}")
+        self._line("\t".join(columns))
+        for row in whole if whole is not None else rows:
+            self._line("\t".join(_tsv_field(v) for v in row))
+
     def error(self, line: str) -> None:
         self._line(f"custody: error: {line}", style="bold red", err=True)
 
@@ -225,6 +252,14 @@ class Renderer:
                     f"{ledger.get('origin')} (proof {state}{where})",
                 )
             )
+            for gone in ledger.get("abandoned_in_case") or ():
+                rows.append(
+                    (
+                        "Abandoned",
+                        f"ingest {gone['bundle_id']} (entry {gone['ingest_entry']}) of this case "
+                        f"was interrupted; no such bundle exists (entry {gone['index']})",
+                    )
+                )
         self._fields(rows)
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
@@ -256,22 +291,25 @@ class Renderer:
                 }
             )
             return
-        from rich.table import Table  # wide tables stay with rich, terminal or not
-
-        mine = Table(title="Your keys", title_justify="left")
-        for col in ("id", "name", "fingerprint", "encrypted"):
-            mine.add_column(col)
-        for p in pairs:
-            mine.add_row(
-                p.key_id, p.name, short_fingerprint(p.fingerprint), "yes" if p.encrypted else "NO"
-            )
-        self.out.print(mine)
-        theirs = Table(title="Trusted keys", title_justify="left")
-        theirs.add_column("name")
-        theirs.add_column("fingerprint")
-        for t in trusted:
-            theirs.add_row(t.name, format_fingerprint(t.fingerprint))
-        self.out.print(theirs)
+        self._table(
+            ("id", "name", "fingerprint", "encrypted"),
+            [
+                (p.key_id, p.name, short_fingerprint(p.fingerprint), "yes" if p.encrypted else "NO")
+                for p in pairs
+            ],
+            title="Your keys",
+            whole=[
+                (p.key_id, p.name, p.fingerprint, "yes" if p.encrypted else "NO") for p in pairs
+            ],
+        )
+        if not _is_terminal(sys.stdout):
+            self._line("")
+        self._table(
+            ("name", "fingerprint"),
+            [(t.name, format_fingerprint(t.fingerprint)) for t in trusted],
+            title="Trusted keys",
+            whole=[(t.name, t.fingerprint) for t in trusted],
+        )
 
     def audit(self, result: AuditResult, report: VerifyReport) -> None:
         if self.json_output:
@@ -303,15 +341,7 @@ class Renderer:
             return
         if not result.matches_statement:
             self.warning("the metadata does not match the signed statement: run custody verify")
-        from rich.table import Table  # wide tables stay with rich, terminal or not
-
-        table = Table()
-        table.add_column("path", overflow="fold")
-        table.add_column("type")
-        table.add_column("captured at")
-        table.add_column("place")
-        table.add_column("device")
-        table.add_column("duration", justify="right")
+        rows = []
         for r in result.files:
             gps = r.get("gps") or {}
             place = f"{gps['lat']:.5f}, {gps['lon']:.5f}" if gps.get("lat") is not None else ""
@@ -323,15 +353,17 @@ class Renderer:
             if r.get("errors"):
                 mime += f" [{len(r['errors'])} error(s)]"
             duration = r.get("duration_s")
-            table.add_row(
-                str(r.get("path")),
-                mime,
-                str(r.get("captured_at") or ""),
-                place,
-                who,
-                f"{duration:.1f} s" if isinstance(duration, (int, float)) else "",
+            rows.append(
+                (
+                    str(r.get("path")),
+                    mime,
+                    str(r.get("captured_at") or ""),
+                    place,
+                    who,
+                    f"{duration:.1f} s" if isinstance(duration, (int, float)) else "",
+                )
             )
-        self.out.print(table)
+        self._table(("path", "type", "captured at", "place", "device", "duration"), rows)
 
     def hand_over(self, result: HandOverResult) -> None:
         if self.json_output:
@@ -350,32 +382,26 @@ class Renderer:
         if self.json_output:
             self.json({"entries": list(rows)})
             return
-        from rich.table import Table  # wide tables stay with rich, terminal or not
-
-        table = Table()
-        table.add_column("#", no_wrap=True, justify="right")
-        table.add_column("time (UTC)", no_wrap=True, min_width=16)
-        table.add_column("action", no_wrap=True, min_width=8)
-        table.add_column("who", min_width=8)
-        table.add_column("bundle", no_wrap=True, min_width=8)
-        table.add_column("case", min_width=6)
-        table.add_column("detail", min_width=10)
+        columns = ("#", "time (UTC)", "action", "who", "bundle", "case", "detail")
+        short, whole = [], []
         for r in rows:
-            time = str(r["time"] or "?").replace("T", " ")[:16]
-            table.add_row(
+            fields = (
                 str(r["index"]),
-                time,
+                str(r["time"] or "?"),
                 str(r["action"]),
                 str(r["who"] or "?"),
-                str(r["bundle_id"] or "")[:8],
+                str(r["bundle_id"] or ""),
                 str(r["case"] or ""),
                 str(r["detail"] or ""),
             )
-        self.out.print(table)
+            whole.append(fields)
+            time = fields[1].replace("T", " ")[:16]
+            short.append((fields[0], time, fields[2], fields[3], fields[4][:8], *fields[5:]))
+        self._table(columns, short, whole=whole)
 
-    def ledger_report(self, report: LedgerReport) -> None:
+    def ledger_report(self, report: LedgerReport, *, interrupted: Sequence[str] = ()) -> None:
         if self.json_output:
-            self.json(report.to_json())
+            self.json({**report.to_json(), "interrupted_ingests": list(interrupted)})
             return
         if report.valid:
             self._line(f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green")
@@ -398,6 +424,13 @@ class Renderer:
             self._line("NOT CONSISTENT:", style="bold red")
             for line in result.problems:
                 self._line(f"  {line}")
+
+
+def _tsv_field(value: str) -> str:
+    """A field of a tab-separated line: whole, with tabs and line breaks escaped."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def _chain_line(step: dict[str, Any]) -> str:

@@ -211,6 +211,21 @@ def render_report(data: dict[str, Any]) -> str:
                 ]
             )
         )
+        abandoned = ledger.get("abandoned_in_case") or []
+        if abandoned:
+            parts.append(
+                "<p>Ingests of this case that were interrupted before their bundle appeared "
+                "(recorded as abandoned; no bundle with these ids exists):</p>"
+                "<table><tr><th>Bundle id</th><th>Ingest entry</th><th>Abandoned (entry, time)"
+                "</th></tr>"
+                + "".join(
+                    f"<tr><td class=mono>{_e(a.get('bundle_id'))}</td>"
+                    f"<td>{_e(a.get('ingest_entry'))}</td>"
+                    f"<td>{_e(a.get('index'))}, {_e(a.get('time'))}</td></tr>"
+                    for a in abandoned
+                )
+                + "</table>"
+            )
         if ledger.get("checkpoint"):
             parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -17,7 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import __version__
+from .. import __version__, faults
 from ..errors import CustodyError, EnvironmentFailure, InputError, SourceChangedError
 from ..fsutil import (
     environment_error,
@@ -40,6 +41,7 @@ from ..ledger.store import Ledger
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
+from ..pending import PendingIngest, track
 from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
 from ..workers import Cancelled, run_parallel
@@ -254,6 +256,7 @@ def ingest(
     out: Path | None = None,
     note: str | None = None,
     ledger: Ledger | None = None,
+    pending: Path | None = None,
     extract_metadata: bool = True,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
@@ -266,7 +269,9 @@ def ingest(
     (disk full, permissions on the output). On any error nothing is left behind.
 
     With a ledger, the ingest is appended to it (signed by `signing_key`) before
-    the bundle becomes visible, and the bundle carries the entry's proof.
+    the bundle becomes visible, and the bundle carries the entry's proof. With
+    `pending` (a folder), the ingest is marked as under way there while it runs
+    (custody.pending), so that a kill at any moment is found afterwards.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -289,14 +294,22 @@ def ingest(
 
     fingerprint = fingerprint_of(signing_key.public_key())
     tracker = ProgressTracker("copy", len(listing.files), listing.total_bytes, on_progress)
+    bundle_id = str(uuid.uuid4())
+    under_way = PendingIngest(
+        bundle_id, case, exhibit, bundle_path, created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     try:
-        with temporary_directory_beside(bundle_path) as tmp:
+        with (
+            track(pending, under_way) if pending is not None else contextlib.nullcontext(),
+            temporary_directory_beside(bundle_path) as tmp,
+        ):
             data_dir = tmp / layout.PAYLOAD_DIR
             data_dir.mkdir()
             for d in listing.dirs:
                 (data_dir / d.rel).mkdir()
             copied = _copy_all(listing, data_dir, tracker, workers)
             tracker.finish()
+            faults.reached("copied")
             (tmp / layout.CUSTODY_DIR).mkdir()
             metadata_sha256 = _write_metadata(
                 tmp / layout.METADATA,
@@ -328,7 +341,7 @@ def ingest(
                 bag_fields.append(("Internal-Sender-Description", note))
             bag_info = layout.format_bag_info(bag_fields)
             statement = Statement(
-                bundle_id=str(uuid.uuid4()),
+                bundle_id=bundle_id,
                 case=case,
                 exhibit=exhibit,
                 officer=officer,
@@ -366,6 +379,7 @@ def ingest(
                     time=statement.created,
                 )
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)
+                faults.reached("recorded")
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
@@ -390,6 +404,7 @@ def ingest(
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
             _restore_dir_times(data_dir, dirs)
             sync_filesystem(tmp)  # every file and folder of the bundle, in one flush
+            faults.reached("written")
             try:
                 rename_noreplace(tmp, bundle_path)
             except FileExistsError as e:
@@ -397,6 +412,7 @@ def ingest(
                     "already exists; nothing was replaced", path=str(bundle_path)
                 ) from e
             fsync_dir(bundle_path.parent)
+            faults.reached("renamed")
     except CustodyError:
         raise
     except OSError as e:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..actions import interrupted_ingests
 from ..errors import EXIT_NOT_VERIFIED, InputError
 from ..ledger.audit import verify_ledger
 from ..ledger.consistency import check_consistency
@@ -46,13 +47,19 @@ def ledger_show(app: App, case: str | None, json_output: bool) -> None:
 def ledger_verify(app: App, json_output: bool) -> None:
     """Recompute every entry hash, signature, tree node and checkpoint.
 
+    Also names every ingest that was killed midway (its entry, and the
+    partial copy it left), until the next ingest records it as abandoned.
+
     Exit codes: 0 intact; 1 edited, deleted, inserted, reordered or truncated
     entries (each named); 2 no ledger.
     """
     render = app.configure(json_output=json_output)
     with Ledger.open(app.home, create=False) as ledger:
         report = verify_ledger(ledger)
-    render.ledger_report(report)
+        interrupted = interrupted_ingests(home=app.home, ledger=ledger)
+    for line in interrupted:
+        render.warning(line + " (the next ingest records and tidies it)")
+    render.ledger_report(report, interrupted=interrupted)
     if not report.valid:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
 

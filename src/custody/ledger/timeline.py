@@ -46,6 +46,11 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             )
         elif entry.action in ("keygen", "trust"):
             detail = f"{subject.get('name')} {str(subject.get('fingerprint'))[:16]}"
+        elif entry.action == "abandoned":
+            detail = (
+                f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
+                "no bundle with this id exists"
+            )
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         rows.append(

@@ -1,0 +1,168 @@
+"""Ingests under way, so that one killed midway is found and explained, never silent.
+
+An ingest writes a marker, `$CUSTODY_HOME/pending/<bundle_id>.json`, before it builds
+anything, and holds an exclusive lock on it while it runs (the kernel drops the lock when the
+process dies, however it dies). It removes the marker once the bundle is in place, or once a
+failed ingest has removed its partial copy. A marker that nobody holds locked is therefore the
+trace of an ingest that was killed: the next ingest and `custody ledger verify` find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .fsutil import fsync_dir, remove_tree
+
+MARKER_FORMAT = "custody/pending-ingest/v1"
+
+
+def pending_dir(home: Path) -> Path:
+    """Where the markers of ingests under way live."""
+    return home / "pending"
+
+
+@dataclass(frozen=True)
+class PendingIngest:
+    """What an ingest under way is making."""
+
+    bundle_id: str
+    case: str
+    exhibit: str | None
+    bundle: Path
+    started: str
+
+    def partial_copies(self) -> list[Path]:
+        """The hidden folders this ingest builds in (fsutil.temporary_directory_beside)."""
+        parent = self.bundle.parent
+        if not parent.is_dir():
+            return []
+        prefix = f".{self.bundle.name}."
+        return sorted(
+            p
+            for p in parent.iterdir()
+            if p.name.startswith(prefix) and p.name.endswith(".partial") and not p.is_symlink()
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MARKER_FORMAT,
+            "bundle_id": self.bundle_id,
+            "case": self.case,
+            "exhibit": self.exhibit,
+            "bundle": str(self.bundle),
+            "started": self.started,
+        }
+
+
+@contextlib.contextmanager
+def track(directory: Path, ingest: PendingIngest) -> Iterator[None]:
+    """Mark `ingest` as under way for as long as the block runs.
+
+    The marker is written durably before the block starts, and removed when the
+    block ends, however it ends, unless the process is killed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    marker = directory / f"{ingest.bundle_id}.json"
+    data = json.dumps(ingest.to_json(), indent=2, sort_keys=True).encode() + b"\n"
+    # Locked before it is visible under its name: a concurrent look for
+    # leftovers can never take a running ingest for a dead one.
+    tmp = directory / f".{ingest.bundle_id}.json.tmp"
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.replace(tmp, marker)
+        fsync_dir(directory)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            fsync_dir(directory)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """An ingest that was killed: its marker, and what it had made."""
+
+    marker: Path
+    ingest: PendingIngest
+    partial_copies: tuple[Path, ...]
+    completed: bool
+    """True when the bundle did appear (killed after the rename): nothing is lost."""
+
+
+def find_leftovers(directory: Path) -> list[Leftover]:
+    """Markers of ingests that are not running any more (nobody holds their lock)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for marker in sorted(directory.glob("*.json")):
+        try:
+            fd = os.open(marker, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # finished while we looked
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # an ingest is running right now
+            ingest = _read_marker(marker)
+        finally:
+            os.close(fd)
+        if ingest is None:
+            continue
+        found.append(
+            Leftover(
+                marker,
+                ingest,
+                tuple(ingest.partial_copies()),
+                _bundle_is(ingest.bundle, ingest.bundle_id),
+            )
+        )
+    return found
+
+
+def clear(leftover: Leftover) -> None:
+    """Remove a leftover's partial copies (they are only copies: the source was
+    never touched) and its marker."""
+    for partial in leftover.partial_copies:
+        with contextlib.suppress(FileNotFoundError):  # another ingest cleared it first
+            remove_tree(partial)
+    with contextlib.suppress(FileNotFoundError):
+        leftover.marker.unlink()
+    fsync_dir(leftover.marker.parent)
+
+
+def _read_marker(marker: Path) -> PendingIngest | None:
+    try:
+        doc = json.loads(marker.read_bytes().decode("utf-8"))
+        if doc.get("format") != MARKER_FORMAT:
+            return None
+        return PendingIngest(
+            bundle_id=str(doc["bundle_id"]),
+            case=str(doc["case"]),
+            exhibit=doc.get("exhibit"),
+            bundle=Path(doc["bundle"]),
+            started=str(doc["started"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _bundle_is(path: Path, bundle_id: str) -> bool:
+    try:
+        doc = json.loads((path / "custody" / "statement.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("bundle_id") == bundle_id
