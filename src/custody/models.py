@@ -33,6 +33,12 @@ class SignerInfo:
     trusted: bool
     signature_valid: bool
     trusted_as: str | None = None
+    register: dict[str, Any] | None = None
+    """The trusted register that lists the key: unit, unit_fingerprint, version."""
+    key_status: str | None = None
+    """What the registers say about the key (register/rule.py); None without one."""
+    decided_by: str | None = None
+    """The rule that decided, as a sentence."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +47,9 @@ class SignerInfo:
             "trusted": self.trusted,
             "trusted_as": self.trusted_as,
             "signature_valid": self.signature_valid,
+            "register": self.register,
+            "key_status": self.key_status,
+            "decided_by": self.decided_by,
         }
 
 

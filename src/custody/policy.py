@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .keys import PublicKeyInfo, trusted_keys
+from .register.format import KeyRegister, compare_registers
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class TrustPolicy:
     fingerprints: frozenset[str] = frozenset()
     """Full fingerprints given with --trust: the bundle's own copy of the signer's
     key is acceptable only when its fingerprint is one of these."""
+    registers: tuple[KeyRegister, ...] = ()
+    """Unit key registers the verifier chose (keys trust-register, --register):
+    a key one of them lists is judged by the register's rule (register/rule.py)."""
 
     def key_for(self, fingerprint: object) -> PublicKeyInfo | None:
         """The trusted key with this fingerprint, if the verifier chose one."""
@@ -47,9 +52,30 @@ def load_trust_policy(
     extra_keys: Iterable[PublicKeyInfo] = (),
     extra_fingerprints: Collection[str] = (),
     use_trust_store: bool = True,
+    extra_registers: Iterable[KeyRegister] = (),
+    now: datetime | None = None,
 ) -> TrustPolicy:
-    """The policy of the user at `home` plus what the command line added."""
+    """The policy of the user at `home` plus what the command line added.
+
+    A register given for this verification (--register) that is also stored
+    must extend the stored one: a rollback or a fork raises InputError."""
+    from datetime import UTC
+
+    from .register.store import trusted_registers
+
     keys = list(extra_keys)
+    stored = {r.register_id: r for r in trusted_registers(home=home, now=now or datetime.now(UTC))}
+    registers: dict[str, KeyRegister] = {}
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
-    return TrustPolicy(keys=tuple(keys), fingerprints=frozenset(extra_fingerprints))
+        registers = dict(stored)
+    for register in extra_registers:
+        known = stored.get(register.register_id)
+        if known is not None:
+            compare_registers(known, register)  # even with --no-trust-store: no rollback
+        registers[register.register_id] = register
+    return TrustPolicy(
+        keys=tuple(keys),
+        fingerprints=frozenset(extra_fingerprints),
+        registers=tuple(registers.values()),
+    )

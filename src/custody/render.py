@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .ledger.consistency import ConsistencyResult
     from .models import IngestResult, ProgressEvent, VerifyReport
     from .progress import ProgressCallback
+    from .register.authority import AuthorityResult
+    from .register.store import TrustRegisterResult
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -235,6 +237,11 @@ class Renderer:
         rows.append(("Signed by", f"{who} ({sig}, {trust})"))
         if signer.fingerprint:
             rows.append(("Key", format_fingerprint(signer.fingerprint)))
+        if signer.key_status:
+            reg = signer.register or {}
+            where = f" ({reg.get('unit')} register v{reg.get('version')})" if reg else ""
+            rows.append(("Key status", f"{signer.key_status}{where}"))
+            rows.append(("Decided by", str(signer.decided_by)))
         rows.append(
             ("Files", f"{report.files_checked} checked ({_human_bytes(report.bytes_checked)})")
         )
@@ -272,7 +279,20 @@ class Renderer:
             for p in report.problems:
                 self._line(f"  {p.line()}")
 
-    def key_pairs(self, pairs: Sequence[KeyPair], trusted: Sequence[PublicKeyInfo]) -> None:
+    def key_pairs(
+        self,
+        pairs: Sequence[KeyPair],
+        trusted: Sequence[PublicKeyInfo],
+        *,
+        registers: Sequence[dict[str, Any]] = (),
+        listed: Callable[[str], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Your keys and trusted keys, each with what the trusted registers say
+        about it (`listed(fingerprint)`), and the trusted registers themselves."""
+
+        def said(fp: str) -> list[dict[str, Any]]:
+            return listed(fp) if listed is not None else []
+
         if self.json_output:
             self.json(
                 {
@@ -284,31 +304,130 @@ class Renderer:
                             "encrypted": p.encrypted,
                             "private_key": str(p.private_key_path),
                             "public_key": str(p.public_key_path),
+                            "registers": said(p.fingerprint),
                         }
                         for p in pairs
                     ],
-                    "trusted": [{"name": t.name, "fingerprint": t.fingerprint} for t in trusted],
+                    "trusted": [
+                        {
+                            "name": t.name,
+                            "fingerprint": t.fingerprint,
+                            "registers": said(t.fingerprint),
+                        }
+                        for t in trusted
+                    ],
+                    "registers": list(registers),
                 }
             )
             return
+
+        def status(fp: str) -> str:
+            return "; ".join(str(r["summary"]) for r in said(fp)) or "-"
+
         self._table(
-            ("id", "name", "fingerprint", "encrypted"),
+            ("id", "name", "fingerprint", "encrypted", "register says"),
             [
-                (p.key_id, p.name, short_fingerprint(p.fingerprint), "yes" if p.encrypted else "NO")
+                (
+                    p.key_id,
+                    p.name,
+                    short_fingerprint(p.fingerprint),
+                    "yes" if p.encrypted else "NO",
+                    status(p.fingerprint),
+                )
                 for p in pairs
             ],
             title="Your keys",
             whole=[
-                (p.key_id, p.name, p.fingerprint, "yes" if p.encrypted else "NO") for p in pairs
+                (
+                    p.key_id,
+                    p.name,
+                    p.fingerprint,
+                    "yes" if p.encrypted else "NO",
+                    status(p.fingerprint),
+                )
+                for p in pairs
             ],
         )
         if not _is_terminal(sys.stdout):
             self._line("")
         self._table(
-            ("name", "fingerprint"),
-            [(t.name, format_fingerprint(t.fingerprint)) for t in trusted],
+            ("name", "fingerprint", "register says"),
+            [(t.name, format_fingerprint(t.fingerprint), status(t.fingerprint)) for t in trusted],
             title="Trusted keys",
-            whole=[(t.name, t.fingerprint) for t in trusted],
+            whole=[(t.name, t.fingerprint, status(t.fingerprint)) for t in trusted],
+        )
+        if registers:
+            if not _is_terminal(sys.stdout):
+                self._line("")
+            self._table(
+                ("unit", "unit key", "version", "keys"),
+                [
+                    (
+                        str(r["unit"]),
+                        format_fingerprint(str(r["unit_fingerprint"])),
+                        str(r["version"]),
+                        str(r["keys"]),
+                    )
+                    for r in registers
+                ],
+                title="Trusted registers",
+                whole=[
+                    (str(r["unit"]), str(r["unit_fingerprint"]), str(r["version"]), str(r["keys"]))
+                    for r in registers
+                ],
+            )
+
+    def authority(self, result: AuthorityResult) -> None:
+        """The outcome of a `custody authority` command."""
+        data = result.to_json()
+        if self.json_output:
+            self.json(data)
+            return
+        r = result.register
+        lines = {
+            "init": f"Created the unit key of {r.unit.name}",
+            "add": f"Certified {data.get('name')}: valid from {data.get('valid_from')} "
+            f"until {data.get('valid_until')}",
+            "revoke": f"Revoked {data.get('name')} ({data.get('reason')}, "
+            f"effective {data.get('since')})",
+            "rotate": f"New unit key for {r.unit.name}, announced and signed by the old one",
+            "export": f"Exported {r.label()} ({data.get('keys')} keys)"
+            + (f" to {data.get('output')}" if data.get("output") else ""),
+        }
+        self.info(lines[result.action])
+        rows = [
+            ("Unit key", format_fingerprint(r.unit.fingerprint)),
+            ("Register", f"version {r.version}"),
+            ("Ledger", f"entry {result.ledger_index}"),
+        ]
+        if data.get("fingerprint"):
+            rows.insert(0, ("Officer key", format_fingerprint(str(data["fingerprint"]))))
+        if data.get("public_key_file"):
+            rows.append(("Public key", str(data["public_key_file"])))
+        if not self.quiet:
+            self._fields(rows)
+
+    def trust_register(self, result: TrustRegisterResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        r = result.register
+        if result.outcome == "added":
+            head = f"Now trusting the key register of {r.unit.name}, version {r.version}"
+        elif result.outcome == "updated":
+            head = (
+                f"Updated the key register of {r.unit.name} from version "
+                f"{result.previous_version} to {r.version}"
+            )
+        else:
+            head = f"Already trusting the key register of {r.unit.name}, version {r.version}"
+        self.info(head)
+        self._fields(
+            [
+                ("Unit key", format_fingerprint(r.unit.fingerprint)),
+                ("Keys listed", str(len(r.latest.keys))),
+                ("Stored as", str(result.path)),
+            ]
         )
 
     def audit(self, result: AuditResult, report: VerifyReport) -> None:
@@ -439,6 +558,8 @@ def _chain_line(step: dict[str, Any]) -> str:
         return f"{p.get('name') or '?'} ({str(p.get('fingerprint'))[:16]})"
 
     ok = "" if step.get("signature_valid") else "  [SIGNATURE NOT VALID]"
+    if step.get("key_status") not in (None, "valid"):
+        ok += f"  [key {step['key_status']}]"
     if step["event"] == "ingest":
         return f"{step.get('time')}  ingested and signed by {who(step.get('by'))}{ok}"
     if step["event"] == "transfer":

@@ -11,8 +11,10 @@ from ..errors import KeyFileError
 from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file, public_key_file_bytes
 from ..models import Problem, SignerInfo
 from ..policy import TrustPolicy
+from ..register.rule import Judgement
 from ..signing import signature_is_valid
 from . import layout
+from .check_register import refused_signer, registered_key, with_register
 from .reader import BundleScan
 from .statement import StatementError, parse_statement
 
@@ -65,10 +67,24 @@ def check_signature(
     stmt_bytes: bytes | None,
     policy: TrustPolicy,
     problems: list[Problem],
+    judgement: Judgement | None = None,
 ) -> tuple[SignerInfo, Ed25519PublicKey | None]:
     """Check the statement's signature with the key the policy trusts for the
     fingerprint it names. Returns who signed and, when the signature is valid
-    and trusted, the key (later checks use it)."""
+    and trusted, the key (later checks use it). A key a trusted register lists
+    is judged by the register (`judgement`), whatever else trusts it."""
+    signer, key = _check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
+    return with_register(signer, judgement, policy=policy), key
+
+
+def _check_signature(
+    scan: BundleScan,
+    statement: dict[str, Any] | None,
+    stmt_bytes: bytes | None,
+    policy: TrustPolicy,
+    problems: list[Problem],
+    judgement: Judgement | None,
+) -> tuple[SignerInfo, Ed25519PublicKey | None]:
     claimed = statement.get("key_fingerprint") if statement else None
     name = statement.get("officer") if statement else None
     sig = scan.tag_bytes.get(layout.SIGNATURE)
@@ -83,7 +99,17 @@ def check_signature(
             _check_bundled_key(key_bytes, bundled_key, str(claimed), str(name), problems)
     if stmt_bytes is None or statement is None or sig is None:
         return SignerInfo(name, claimed, False, False), None
-    trusted_key = policy.key_for(claimed)
+    if judgement is not None and not judgement.decision.accepted:
+        signer = refused_signer(
+            judgement,
+            name=name,
+            claimed=claimed,
+            signature=sig,
+            stmt_bytes=stmt_bytes,
+            problems=problems,
+        )
+        return signer, None
+    trusted_key = registered_key(judgement) if judgement else policy.key_for(claimed)
     if (
         trusted_key is None
         and claimed in policy.fingerprints

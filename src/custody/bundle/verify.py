@@ -30,6 +30,7 @@ from .check_payload import (
     check_payload,
     check_tag_manifest,
 )
+from .check_register import check_chain_keys, judge_signer
 from .check_statement import check_signature, check_statement
 from .reader import BundleScan, scan_bundle
 
@@ -99,7 +100,10 @@ def evaluate(
     check_tag_manifest(scan, problems)
     statement = check_statement(scan, listed, bag_info, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
-    signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems)
+    now = datetime.now(UTC).replace(microsecond=0)
+    proven = None  # the proven signing time (trusted RFC 3161 time, issue 12)
+    judgement = judge_signer(policy, statement, proven=proven, now=now)
+    signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
     warnings: list[str] = []
     chain: tuple[dict[str, Any], ...] = ()
     ledger_info = None
@@ -109,7 +113,7 @@ def evaluate(
             scan, statement, stmt_sha, signer_key, local_ledger, problems, warnings
         )
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
-        chain = state.timeline
+        chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
         for p in state.problems:
             pending_is_ok = (
                 p.kind == "unreceived_transfer"
@@ -132,7 +136,7 @@ def evaluate(
         ledger=ledger_info,
         warnings=tuple(warnings),
         file_table=lambda: _file_table(scan, manifest, statement, problems),
-        verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
     )
 

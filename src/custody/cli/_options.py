@@ -39,14 +39,35 @@ def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str
     return keys, fingerprints
 
 
+register_option = click.option(
+    "--register",
+    "registers",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="REGISTER.json",
+    help="Also judge keys by this unit key register, for this run only (repeatable).",
+)
+
+
 def trust_policy(
-    home: Path, *, trust: tuple[str, ...] = (), use_trust_store: bool = True
+    home: Path,
+    *,
+    trust: tuple[str, ...] = (),
+    use_trust_store: bool = True,
+    registers: tuple[Path, ...] = (),
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
+    from datetime import UTC, datetime
+
+    from ..register.store import read_register_file
+
     keys, fingerprints = resolve_trust(trust)
+    now = datetime.now(UTC)
     return load_trust_policy(
         home=home,
         extra_keys=keys,
         extra_fingerprints=fingerprints,
         use_trust_store=use_trust_store,
+        extra_registers=[read_register_file(p, now=now) for p in registers],
+        now=now,
     )

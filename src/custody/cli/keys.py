@@ -95,9 +95,22 @@ def keys_group() -> None:
 @json_option
 @pass_app
 def keys_list(app: App, json_output: bool) -> None:
-    """List your own keys and the keys you trust."""
+    """List your own keys and the keys you trust, with what your trusted
+    registers say about each (valid until, revoked since), and the registers."""
+    from datetime import UTC, datetime
+
+    from ..register.rule import listings
+    from ..register.store import trusted_registers
+
     render = app.configure(json_output=json_output)
-    render.key_pairs(list_keys(home=app.home), trusted_keys(home=app.home))
+    now = datetime.now(UTC)
+    registers = trusted_registers(home=app.home, now=now)
+    render.key_pairs(
+        list_keys(home=app.home),
+        trusted_keys(home=app.home),
+        registers=[{**r.ref(), "keys": len(r.latest.keys)} for r in registers],
+        listed=lambda fp: listings(registers, fp, now=now),
+    )
 
 
 @keys_group.command("export")
@@ -174,3 +187,61 @@ def keys_trust(
     verb = "Now trusting" if added else "Already trusted"
     render.info(f"{verb}: {stored.name}")
     render.info(f"Fingerprint: {format_fingerprint(stored.fingerprint)}")
+
+
+@keys_group.command("trust-register")
+@click.argument("register_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--fingerprint",
+    metavar="FPR",
+    help="The unit key's fingerprint, as the unit read it to you (needed without a terminal).",
+)
+@json_option
+@pass_app
+def keys_trust_register(
+    app: App, register_file: Path, fingerprint: str | None, json_output: bool
+) -> None:
+    """Trust a unit's key register: keys it certifies verify while valid.
+
+    The first time, compare the unit key's fingerprint shown with the one the
+    unit reads to you and confirm (on a terminal), or give it with
+    --fingerprint. Later versions are accepted only when signed by the unit
+    key (or a rotation from it) and extending the version you trust; an older
+    version or a fork is refused.
+
+    \b
+    Examples:
+      custody keys trust-register register.json
+      custody keys trust-register register.json --fingerprint "3f2a 9c01 ..."
+    """
+    from datetime import UTC, datetime
+
+    from ..keys import normalise_fingerprint
+    from ..register.store import check_against_stored, read_register_file, trust_register
+
+    render = app.configure(json_output=json_output)
+    now = datetime.now(UTC)
+    register = read_register_file(register_file, now=now)
+    given = None
+    if fingerprint is not None:
+        given = normalise_fingerprint(fingerprint)
+        if given is None:
+            raise InputError("--fingerprint takes the full 64-digit fingerprint")
+    confirmed = False
+    known = check_against_stored(home=app.home, register=register, now=now)
+    if known is None and given is None:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise InputError(
+                "first use of this register: give the unit key's fingerprint with "
+                "--fingerprint (no terminal to confirm on)",
+                path=str(register_file),
+            )
+        app.render.note(f"Key register of {register.unit.name}, version {register.version}")
+        app.render.note(f"Unit key fingerprint: {format_fingerprint(register.unit.fingerprint)}")
+        if not click.confirm("Is this the fingerprint the unit gave you?", default=False, err=True):
+            raise InputError("not confirmed; nothing stored", path=str(register_file))
+        confirmed = True
+    result = trust_register(
+        home=app.home, register=register, fingerprint=given, confirmed=confirmed, now=now
+    )
+    render.trust_register(result)

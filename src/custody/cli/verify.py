@@ -10,12 +10,19 @@ from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, trust_option, trust_policy
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    register_option,
+    trust_option,
+    trust_policy,
+)
 
 
 @click.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @trust_option
+@register_option
 @click.option(
     "--no-trust-store",
     is_flag=True,
@@ -39,6 +46,7 @@ def verify_command(
     app: App,
     bundle: Path,
     trust: tuple[str, ...],
+    registers: tuple[Path, ...],
     no_trust_store: bool,
     report_path: Path | None,
     record: bool,
@@ -55,6 +63,8 @@ def verify_command(
     NOT verified. The bundle's ledger proof is checked offline, and against
     your own ledger when it is the same ledger; the chain of custody
     (hand-overs and receipts) is shown and every signature in it checked.
+    A key listed in a trusted key register (keys trust-register, --register)
+    is accepted only if the register says it was valid when it signed.
 
     \b
     Examples:
@@ -62,6 +72,7 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
+      custody verify bundle.zip --register register.json --json
 
     \b
     Exit codes:
@@ -70,7 +81,9 @@ def verify_command(
       2  usage error, or BUNDLE is not a bundle
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    policy = trust_policy(app.home, trust=trust, use_trust_store=not no_trust_store)
+    policy = trust_policy(
+        app.home, trust=trust, use_trust_store=not no_trust_store, registers=registers
+    )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
         report = verify_with_home(

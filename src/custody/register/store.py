@@ -1,0 +1,150 @@
+"""The registers a verifier trusts: $CUSTODY_HOME/registers/<register id>.json.
+
+Each file holds the exact bytes of the newest register file accepted for that
+register (the id is the fingerprint of its first unit key). A later file is
+accepted only when it extends the stored one: the stored versions are a
+prefix of the new file's, so the new versions are signed by the unit key or a
+rotation chain from it. Writes are atomic and serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import InputError
+from ..fsutil import environment_error, replace_file
+from .format import KeyRegister, compare_registers, parse_register
+
+
+def registers_dir(home: Path) -> Path:
+    return home / "registers"
+
+
+def read_register_file(path: Path, *, now: datetime) -> KeyRegister:
+    """Read and check a register file. Raises InputError naming the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError("no such file", path=str(path)) from e
+    except IsADirectoryError as e:
+        raise InputError("is a directory, not a register file", path=str(path)) from e
+    except OSError as e:
+        raise InputError(e.strerror or "cannot read", path=str(path)) from e
+    return parse_register(data, source=str(path), now=now)
+
+
+def trusted_registers(*, home: Path, now: datetime) -> tuple[KeyRegister, ...]:
+    """Every register this verifier trusts. A damaged stored register is an
+    error, not skipped: skipping it would silently forget its revocations."""
+    directory = registers_dir(home)
+    if not directory.is_dir():
+        return ()
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        register = read_register_file(path, now=now)
+        if path.stem != register.register_id:
+            raise InputError("stored register is filed under another id", path=str(path))
+        found.append(register)
+    return tuple(found)
+
+
+def stored_register(*, home: Path, register_id: str, now: datetime) -> KeyRegister | None:
+    path = registers_dir(home) / f"{register_id}.json"
+    if not path.exists():
+        return None
+    return read_register_file(path, now=now)
+
+
+@contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    directory = registers_dir(home)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise environment_error(e, directory) from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class TrustRegisterResult:
+    """What `custody keys trust-register` did."""
+
+    register: KeyRegister
+    outcome: str  # "added", "updated" or "unchanged"
+    previous_version: int | None
+    path: Path
+
+    def to_json(self) -> dict[str, object]:
+        r = self.register
+        return {
+            "register": str(self.path),
+            "unit": r.unit.name,
+            "unit_fingerprint": r.unit.fingerprint,
+            "register_id": r.register_id,
+            "version": r.version,
+            "previous_version": self.previous_version,
+            "outcome": self.outcome,
+            "keys": len(r.latest.keys),
+        }
+
+
+def check_against_stored(*, home: Path, register: KeyRegister, now: datetime) -> str | None:
+    """'same' or 'extends' when this verifier already trusts the register, None
+    when it is new here. Raises InputError for a rollback or a fork."""
+    stored = stored_register(home=home, register_id=register.register_id, now=now)
+    if stored is None:
+        return None
+    return compare_registers(stored, register)
+
+
+def trust_register(
+    *,
+    home: Path,
+    register: KeyRegister,
+    fingerprint: str | None,
+    confirmed: bool,
+    now: datetime,
+) -> TrustRegisterResult:
+    """Store `register` as trusted. The first time, the unit key must have been
+    confirmed by a person (`confirmed`) or given as `fingerprint` (the current
+    unit key or one earlier in its rotation chain). Later, the file must extend
+    the stored version. Raises InputError; stores nothing on any error."""
+    if fingerprint is not None and fingerprint not in register.unit_fingerprints:
+        raise InputError(
+            f"signed by unit key {register.unit.fingerprint}, not by the key "
+            f"{fingerprint} you gave; not trusted",
+            path=register.source,
+        )
+    path = registers_dir(home) / f"{register.register_id}.json"
+    with _locked(home):
+        stored = stored_register(home=home, register_id=register.register_id, now=now)
+        if stored is None and fingerprint is None and not confirmed:
+            raise InputError(
+                "first use of this register: confirm its unit key on a terminal or give "
+                "--fingerprint",
+                path=register.source,
+            )
+        outcome = "added" if stored is None else compare_registers(stored, register)
+        if outcome == "extends":
+            outcome = "updated"
+        if outcome != "same":
+            try:
+                replace_file(path, register.data)
+            except OSError as e:
+                raise environment_error(e, path) from e
+        else:
+            outcome = "unchanged"
+    return TrustRegisterResult(
+        register, outcome, stored.version if stored is not None else None, path
+    )
