@@ -1,0 +1,195 @@
+"""Reading register files: everything a hostile or broken register can be."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from custody.errors import InputError
+from custody.register.format import compare_registers, parse_register
+from register_helpers import body, key_json, register_file, unit_json
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+UNIT = Ed25519PrivateKey.generate()
+OFFICER = Ed25519PrivateKey.generate()
+OTHER = Ed25519PrivateKey.generate()
+
+
+def parse(data: bytes) -> object:
+    return parse_register(data, source="register.json", now=NOW)
+
+
+def two_versions() -> tuple[bytes, bytes]:
+    v1 = body(1, unit_json(UNIT), [])
+    v2 = body(2, unit_json(UNIT), [key_json(OFFICER)], previous=v1)
+    return v1, v2
+
+
+def refused(data: bytes) -> str:
+    with pytest.raises(InputError) as e:
+        parse(data)
+    line = e.value.diagnostics()
+    assert line.startswith("register.json: not a valid key register: ")
+    assert "\n" not in line
+    return line
+
+
+def test_a_good_register_reads_back() -> None:
+    v1, v2 = two_versions()
+    register = parse_register(register_file([(v1, [UNIT]), (v2, [UNIT])]), source=None, now=NOW)
+    assert register.version == 2
+    assert register.key(key_json(OFFICER)["fingerprint"]) is not None
+    assert register.register_id == unit_json(UNIT)["fingerprint"]
+
+
+def test_truncated() -> None:
+    v1, v2 = two_versions()
+    data = register_file([(v1, [UNIT]), (v2, [UNIT])])
+    assert "truncated" in refused(data[: len(data) // 2])
+
+
+def test_signed_by_an_unknown_key() -> None:
+    v1, v2 = two_versions()
+    assert "unknown key" in refused(register_file([(v1, [UNIT]), (v2, [OTHER])]))
+
+
+def test_unsigned_version() -> None:
+    v1, v2 = two_versions()
+    assert "not signed by its unit key" in refused(register_file([(v1, [UNIT]), (v2, [])]))
+
+
+def test_forged_signature() -> None:
+    v1, v2 = two_versions()
+    doc = json.loads(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    doc["versions"][1]["signatures"] = doc["versions"][0]["signatures"]
+    assert "does not verify" in refused(json.dumps(doc).encode())
+
+
+def test_edited_signed_text() -> None:
+    v1, v2 = two_versions()
+    doc = json.loads(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    doc["versions"][1]["signed"] = doc["versions"][1]["signed"].replace("2029", "2039")
+    assert "does not verify" in refused(json.dumps(doc).encode())
+
+
+def test_fingerprint_listed_twice() -> None:
+    import rfc8785
+
+    v1 = body(1, unit_json(UNIT), [])
+    obj = json.loads(body(2, unit_json(UNIT), [key_json(OFFICER)], previous=v1))
+    obj["keys"].append(dict(obj["keys"][0]))
+    v2 = bytes(rfc8785.dumps(obj))
+    assert "listed twice" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+
+
+def test_valid_until_before_valid_from() -> None:
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, valid_until="2025-01-01T00:00:00Z")])
+    assert "is before valid_from" in refused(register_file([(v1, [UNIT])]))
+
+
+def test_revocation_dated_in_the_future() -> None:
+    revocation = {
+        "reason": "superseded",
+        "since": "2027-06-01T00:00:00Z",
+        "revoked_at": "2027-06-01T00:00:00Z",
+    }
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=revocation)])
+    assert "in the future" in refused(register_file([(v1, [UNIT])]))
+    v1 = body(
+        1,
+        unit_json(UNIT),
+        [key_json(OFFICER, revocation=revocation)],
+        issued="2027-07-01T00:00:00Z",
+    )
+    assert "in the future" in refused(register_file([(v1, [UNIT])]))
+
+
+def test_compromise_after_revocation_and_unknown_reason() -> None:
+    late = {
+        "reason": "compromised",
+        "since": "2026-01-10T00:00:00Z",
+        "revoked_at": "2026-01-05T00:00:00Z",
+    }
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=late)])
+    assert "after it was revoked" in refused(register_file([(v1, [UNIT])]))
+    odd = {"reason": "lost", "since": "2026-01-05T00:00:00Z", "revoked_at": "2026-01-05T00:00:00Z"}
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=odd)])
+    assert "is not one of" in refused(register_file([(v1, [UNIT])]))
+
+
+def test_a_version_that_removes_or_changes_a_key() -> None:
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
+    v2 = body(2, unit_json(UNIT), [], previous=v1)
+    assert "removes key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    v2 = body(2, unit_json(UNIT), [key_json(OFFICER, valid_until="2039-01-01T00:00:00Z")], v1)
+    assert "changes key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+
+
+def test_broken_link_and_wrong_number() -> None:
+    v1, v2 = two_versions()
+    stray = body(2, unit_json(UNIT), [key_json(OFFICER)], previous=b"something else")
+    assert "does not name version 1" in refused(register_file([(v1, [UNIT]), (stray, [UNIT])]))
+    assert "says it is version 2" in refused(register_file([(v2, [UNIT])]))
+
+
+def test_not_canonical() -> None:
+    v1 = body(1, unit_json(UNIT), [])
+    pretty = json.dumps(json.loads(v1), indent=1).encode()
+    assert "canonical" in refused(register_file([(pretty, [UNIT])]))
+
+
+def test_rotation_needs_both_keys() -> None:
+    new_unit = Ed25519PrivateKey.generate()
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
+    v2 = body(2, unit_json(new_unit), [key_json(OFFICER)], previous=v1)
+    assert "previous unit key" in refused(register_file([(v1, [UNIT]), (v2, [new_unit])]))
+    assert "its unit key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    rotated = parse_register(
+        register_file([(v1, [UNIT]), (v2, [UNIT, new_unit])]), source=None, now=NOW
+    )
+    assert rotated.unit_fingerprints == (
+        unit_json(UNIT)["fingerprint"],
+        unit_json(new_unit)["fingerprint"],
+    )
+    # A thief with only the new key cannot start a register of their own under the old id.
+    v2_thief = body(2, unit_json(OTHER), [key_json(OFFICER)], previous=v1)
+    assert "previous unit key" in refused(register_file([(v1, [UNIT]), (v2_thief, [OTHER])]))
+
+
+def test_rollback_and_fork_name_both_versions() -> None:
+    v1, v2 = two_versions()
+    old = parse_register(register_file([(v1, [UNIT])]), source="old.json", now=NOW)
+    new = parse_register(register_file([(v1, [UNIT]), (v2, [UNIT])]), source="new.json", now=NOW)
+    assert compare_registers(old, new) == "extends"
+    assert compare_registers(new, new) == "same"
+    with pytest.raises(InputError) as e:
+        compare_registers(new, old)
+    assert "rollback: version 1 is older than the trusted version 2" in e.value.diagnostics()
+    other_v2 = body(2, unit_json(UNIT), [key_json(OTHER)], previous=v1)
+    fork = parse_register(
+        register_file([(v1, [UNIT]), (other_v2, [UNIT])]), source="fork.json", now=NOW
+    )
+    with pytest.raises(InputError) as e:
+        compare_registers(new, fork)
+    line = e.value.diagnostics()
+    assert "fork: its version 2" in line and "trusted version 2" in line
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[]",
+        b'{"format": "custody/key-register-file/v1"}',
+        b"null",
+        b'{"format": "custody/key-register-file/v1", "versions": [{"signed": 1, '
+        b'"signatures": []}]}',
+        b'{"format": "custody/key-register-file/v1", "versions": [], "versions": []}',
+    ],
+)
+def test_hostile_files_are_one_line(data: bytes) -> None:
+    refused(data)
