@@ -33,6 +33,8 @@ EXPLANATIONS = {
     "bad_signer_key": "The copy of the signer's public key in the bundle is damaged.",
     "bad_signature": "The signature does not match the statement: the statement was changed "
     "after signing, or was not signed by this key.",
+    "key_not_valid": "The unit's key register, which this verifier trusts, does not accept the "
+    "key for this signature: it was not valid, or was revoked, at the proven signing time.",
     "untrusted_signer": "The signature was made with a key that this verifier has not chosen "
     "to trust. Anyone can make a key; only a trusted one proves who signed.",
     "bad_ledger_proof": "The proof that the bundle was recorded in the custody ledger does not "
@@ -105,6 +107,25 @@ def _device(device: Any) -> str:
     return " ".join(str(device[k]) for k in ("make", "model") if device.get(k))
 
 
+def _register_facts(signer: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the verifier's key registers said about the signer's key (docs/keys.md)."""
+    if not signer.get("key_status"):
+        return []
+    reg = signer.get("register") or {}
+    rows = []
+    if reg:
+        rows.append(
+            (
+                "Key register",
+                f"{_e(reg.get('unit'))}, version {_e(reg.get('version'))}, unit key "
+                f"<span class=mono>{_e(_fp(reg.get('unit_fingerprint')))}</span>",
+            )
+        )
+    rows.append(("Key status", _e(signer.get("key_status"))))
+    rows.append(("Decided by", _e(signer.get("decided_by"))))
+    return rows
+
+
 def render_report(data: dict[str, Any]) -> str:
     """The HTML page for one `custody verify --json` document."""
     verified = bool(data.get("verified"))
@@ -165,6 +186,7 @@ def render_report(data: dict[str, Any]) -> str:
                     if signer.get("trusted")
                     else "NO: this verifier has not chosen to trust this key",
                 ),
+                *_register_facts(signer),
             ]
         ),
     ]
@@ -183,6 +205,8 @@ def render_report(data: dict[str, Any]) -> str:
                 )
             else:
                 what = f"received and countersigned by {_who(step.get('by'))}"
+            if step.get("key_status"):
+                ok += f"; key {_e(step.get('key_status'))}: {_e(step.get('decided_by'))}"
             steps.append(
                 f"<tr><td class=when>{_e(step.get('time'))}</td><td>{what}</td><td>{ok}</td></tr>"
             )

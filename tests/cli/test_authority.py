@@ -104,6 +104,11 @@ def test_certified_key_verifies_at_court_and_revocation_refuses_it(
     assert code == 1 and report["signer"]["register"]["version"] == 3
     text = court.run("verify", bundle)
     assert "Key status" in text.stdout and "revoked" in text.stdout
+    html = tmp_path / "report.html"
+    assert court.run("verify", bundle, "--report", html).exit_code == 1
+    page = html.read_text()
+    assert "Key register" in page and "Met War Crimes Team, version 3" in page
+    assert "no trusted time proves the bundle was signed before" in page
 
 
 def test_register_wins_over_direct_trust_and_unlisted_keys_keep_their_meaning(
@@ -416,3 +421,31 @@ def test_first_trust_on_a_terminal_asks_to_confirm(unit: Env, tmp_path: Path) ->
     code, out = run(b"y")
     assert code == 0 and "Now trusting" in out
     assert len(list((court_home / "registers").glob("*.json"))) == 1
+
+
+def test_register_checks_by_hand_as_docs_keys_md_says(unit: Env, tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    _, jane_pub, _ = new_officer(tmp_path, "PC Jane Smith")
+    unit.run("authority", "add", jane_pub)
+    work = tmp_path / "by-hand"
+    work.mkdir()
+    data = export(unit, work / "register.json")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "keys.md").read_text()
+    m = re.search(r"By hand, for the latest version.*?```sh\n(.*?)```", text, re.S)
+    assert m, "docs/keys.md lost its by-hand recipe"
+    done = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + m.group(1)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Signature Verified Successfully" in done.stdout
+    assert data["unit_fingerprint"] in done.stdout
+    doc = json.loads((work / "register.json").read_text())
+    import hashlib
+
+    previous = json.loads(doc["versions"][-1]["signed"])["previous_sha256"]
+    assert previous == hashlib.sha256(doc["versions"][-2]["signed"].encode()).hexdigest()
