@@ -30,25 +30,41 @@ def key_json(
     name: str = "Officer",
     valid_from: str = "2026-01-01T00:00:00Z",
     valid_until: str = "2029-01-01T00:00:00Z",
-    revocation: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A key as a version's `added` lists it."""
     return {
         "fingerprint": fingerprint_of(key.public_key()),
         "name": name,
         "public_key": b64(key),
         "valid_from": valid_from,
         "valid_until": valid_until,
-        "revocation": revocation,
+    }
+
+
+def revocation_json(
+    key: Ed25519PrivateKey,
+    reason: str = "superseded",
+    since: str = "2026-01-15T00:00:00Z",
+    revoked_at: str | None = None,
+) -> dict[str, str]:
+    """An entry of a version's `revoked`."""
+    return {
+        "fingerprint": fingerprint_of(key.public_key()),
+        "reason": reason,
+        "since": since,
+        "revoked_at": revoked_at or since,
     }
 
 
 def body(
     version: int,
     unit: dict[str, str],
-    keys: Sequence[dict[str, Any]],
+    added: Sequence[dict[str, Any]] = (),
     previous: bytes | None = None,
     issued: str = "2026-02-01T00:00:00Z",
+    revoked: Sequence[dict[str, Any]] = (),
 ) -> bytes:
+    """The signed bytes of one version (entries sorted as the format requires)."""
     return bytes(
         rfc8785.dumps(
             {
@@ -57,7 +73,8 @@ def body(
                 "previous_sha256": sha256_bytes(previous) if previous is not None else None,
                 "issued": issued,
                 "unit": unit,
-                "keys": sorted(keys, key=lambda k: str(k["fingerprint"])),
+                "added": sorted(added, key=lambda k: str(k["fingerprint"])),
+                "revoked": sorted(revoked, key=lambda k: str(k["fingerprint"])),
             }
         )
     )

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.errors import InputError
 from custody.register.format import compare_registers, parse_register
-from register_helpers import body, key_json, register_file, unit_json
+from register_helpers import body, key_json, register_file, revocation_json, unit_json
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 UNIT = Ed25519PrivateKey.generate()
@@ -78,11 +78,13 @@ def test_edited_signed_text() -> None:
 def test_fingerprint_listed_twice() -> None:
     import rfc8785
 
-    v1 = body(1, unit_json(UNIT), [])
-    obj = json.loads(body(2, unit_json(UNIT), [key_json(OFFICER)], previous=v1))
-    obj["keys"].append(dict(obj["keys"][0]))
-    v2 = bytes(rfc8785.dumps(obj))
-    assert "listed twice" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
+    v2 = body(2, unit_json(UNIT), [key_json(OFFICER, name="Again")], previous=v1)
+    assert "listed twice in the register" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    obj = json.loads(v1)
+    obj["added"].append(dict(obj["added"][0]))
+    twice = bytes(rfc8785.dumps(obj))
+    assert "listed twice in 'added'" in refused(register_file([(twice, [UNIT])]))
 
 
 def test_valid_until_before_valid_from() -> None:
@@ -91,41 +93,42 @@ def test_valid_until_before_valid_from() -> None:
 
 
 def test_revocation_dated_in_the_future() -> None:
-    revocation = {
-        "reason": "superseded",
-        "since": "2027-06-01T00:00:00Z",
-        "revoked_at": "2027-06-01T00:00:00Z",
-    }
-    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=revocation)])
-    assert "in the future" in refused(register_file([(v1, [UNIT])]))
-    v1 = body(
-        1,
-        unit_json(UNIT),
-        [key_json(OFFICER, revocation=revocation)],
-        issued="2027-07-01T00:00:00Z",
-    )
-    assert "in the future" in refused(register_file([(v1, [UNIT])]))
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
+    late = revocation_json(OFFICER, since="2027-06-01T00:00:00Z")
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[late])
+    assert "dated in the future" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[late], issued="2027-07-01T00:00:00Z")
+    assert "in the future" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
 
 
 def test_compromise_after_revocation_and_unknown_reason() -> None:
-    late = {
-        "reason": "compromised",
-        "since": "2026-01-10T00:00:00Z",
-        "revoked_at": "2026-01-05T00:00:00Z",
-    }
-    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=late)])
-    assert "after it was revoked" in refused(register_file([(v1, [UNIT])]))
-    odd = {"reason": "lost", "since": "2026-01-05T00:00:00Z", "revoked_at": "2026-01-05T00:00:00Z"}
-    v1 = body(1, unit_json(UNIT), [key_json(OFFICER, revocation=odd)])
-    assert "is not one of" in refused(register_file([(v1, [UNIT])]))
-
-
-def test_a_version_that_removes_or_changes_a_key() -> None:
     v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
-    v2 = body(2, unit_json(UNIT), [], previous=v1)
-    assert "removes key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
-    v2 = body(2, unit_json(UNIT), [key_json(OFFICER, valid_until="2039-01-01T00:00:00Z")], v1)
-    assert "changes key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    late = revocation_json(
+        OFFICER, "compromised", since="2026-01-10T00:00:00Z", revoked_at="2026-01-05T00:00:00Z"
+    )
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[late])
+    assert "after it was revoked" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    odd = revocation_json(OFFICER, "lost")
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[odd])
+    assert "is not one of" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+    early = revocation_json(
+        OFFICER, "retired", since="2026-01-01T00:00:00Z", revoked_at="2026-01-05T00:00:00Z"
+    )
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[early])
+    assert "takes effect when it is made" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
+
+
+def test_revoking_an_unlisted_key_or_twice() -> None:
+    v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
+    stray = body(2, unit_json(UNIT), previous=v1, revoked=[revocation_json(OTHER)])
+    assert "does not list" in refused(register_file([(v1, [UNIT]), (stray, [UNIT])]))
+    v2 = body(2, unit_json(UNIT), previous=v1, revoked=[revocation_json(OFFICER)])
+    v3 = body(3, unit_json(UNIT), previous=v2, revoked=[revocation_json(OFFICER, "retired")])
+    data = register_file([(v1, [UNIT]), (v2, [UNIT]), (v3, [UNIT])])
+    assert "again" in refused(data)
+    good = parse_register(register_file([(v1, [UNIT]), (v2, [UNIT])]), source=None, now=NOW)
+    revocation = good.keys[0].revocation
+    assert revocation is not None and revocation.reason == "superseded"
 
 
 def test_broken_link_and_wrong_number() -> None:
@@ -144,7 +147,7 @@ def test_not_canonical() -> None:
 def test_rotation_needs_both_keys() -> None:
     new_unit = Ed25519PrivateKey.generate()
     v1 = body(1, unit_json(UNIT), [key_json(OFFICER)])
-    v2 = body(2, unit_json(new_unit), [key_json(OFFICER)], previous=v1)
+    v2 = body(2, unit_json(new_unit), previous=v1)
     assert "previous unit key" in refused(register_file([(v1, [UNIT]), (v2, [new_unit])]))
     assert "its unit key" in refused(register_file([(v1, [UNIT]), (v2, [UNIT])]))
     rotated = parse_register(
@@ -155,7 +158,7 @@ def test_rotation_needs_both_keys() -> None:
         unit_json(new_unit)["fingerprint"],
     )
     # A thief with only the new key cannot start a register of their own under the old id.
-    v2_thief = body(2, unit_json(OTHER), [key_json(OFFICER)], previous=v1)
+    v2_thief = body(2, unit_json(OTHER), [key_json(OTHER)], previous=v1)
     assert "previous unit key" in refused(register_file([(v1, [UNIT]), (v2_thief, [OTHER])]))
 
 

@@ -138,8 +138,8 @@ def test_any_refusal_wins_across_registers() -> None:
     def register(key: RegisteredKey, name: str) -> KeyRegister:
         unit_pub = Ed25519PrivateKey.generate().public_key()
         unit = UnitKey(name, fingerprint_of(unit_pub), unit_pub)
-        version = RegisterVersion(1, b"", "0" * 64, None, t("2026-01-01"), unit, (key,), ())
-        return KeyRegister((version,), b"")
+        version = RegisterVersion(1, b"", "0" * 64, None, t("2026-01-01"), unit, (key,), (), ())
+        return KeyRegister((version,), b"", (key,))
 
     both = [register(KEY, "Unit A"), register(SUPERSEDED, "Unit B")]
     found = judge(both, KEY.fingerprint, proven=None, now=NOW)

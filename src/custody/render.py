@@ -425,7 +425,7 @@ class Renderer:
         self._fields(
             [
                 ("Unit key", format_fingerprint(r.unit.fingerprint)),
-                ("Keys listed", str(len(r.latest.keys))),
+                ("Keys listed", str(len(r.keys))),
                 ("Stored as", str(result.path)),
             ]
         )

@@ -108,7 +108,7 @@ def keys_list(app: App, json_output: bool) -> None:
     render.key_pairs(
         list_keys(home=app.home),
         trusted_keys(home=app.home),
-        registers=[{**r.ref(), "keys": len(r.latest.keys)} for r in registers],
+        registers=[{**r.ref(), "keys": len(r.keys)} for r in registers],
         listed=lambda fp: listings(registers, fp, now=now),
     )
 

@@ -17,7 +17,7 @@ import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,11 @@ def _write_version(
     register: KeyRegister | None,
     *,
     unit: UnitKey,
-    keys: Sequence[RegisteredKey],
     signers: Sequence[Ed25519PrivateKey],
     issued: datetime,
     now: datetime,
+    added: Sequence[RegisteredKey] = (),
+    revoked: Sequence[tuple[str, Revocation]] = (),
 ) -> KeyRegister:
     previous = register.latest if register is not None else None
     signed = version_bytes(
@@ -172,7 +173,8 @@ def _write_version(
         previous_sha256=previous.sha256 if previous else None,
         issued=issued,
         unit=unit,
-        keys=keys,
+        added=added,
+        revoked=revoked,
     )
     versions: list[tuple[bytes, Sequence[tuple[str, bytes]]]] = [
         (v.signed, v.signatures) for v in (register.versions if register else ())
@@ -221,7 +223,6 @@ def init_authority(*, home: Path, name: str, passphrase: bytes, now: datetime) -
             home,
             None,
             unit=unit,
-            keys=(),
             signers=(key,),
             issued=now.replace(microsecond=0),
             now=now,
@@ -274,7 +275,7 @@ def certify_key(
             home,
             register,
             unit=unit,
-            keys=(*register.latest.keys, entry),
+            added=(entry,),
             signers=(key,),
             issued=_issue_time(register, now),
             now=now,
@@ -289,7 +290,7 @@ def find_listed(register: KeyRegister, value: str) -> RegisteredKey:
     cleaned = "".join(c for c in value.lower() if c not in " :")
     matches = [
         k
-        for k in register.latest.keys
+        for k in register.keys
         if k.fingerprint == full or (len(cleaned) >= 8 and k.fingerprint.startswith(cleaned))
     ]
     if len(matches) == 1:
@@ -330,14 +331,16 @@ def revoke_key(
         unit = register.unit
         key = _unlock(home, unit, passphrase)
         revocation = Revocation(reason, effective, issued)
-        keys = tuple(
-            replace(k, revocation=revocation) if k.fingerprint == listed.fingerprint else k
-            for k in register.latest.keys
-        )
         details = {"fingerprint": listed.fingerprint, "name": listed.name, **revocation.to_json()}
         index = _record(home, "authority-revoke", key, unit, dict(details))
         register = _write_version(
-            home, register, unit=unit, keys=keys, signers=(key,), issued=issued, now=now
+            home,
+            register,
+            unit=unit,
+            revoked=((listed.fingerprint, revocation),),
+            signers=(key,),
+            issued=issued,
+            now=now,
         )
     return AuthorityResult("revoke", register, details, index)
 
@@ -364,7 +367,6 @@ def rotate_unit_key(
             home,
             register,
             unit=new_unit,
-            keys=register.latest.keys,
             signers=(old_key, new_key),
             issued=_issue_time(register, now),
             now=now,
@@ -382,7 +384,7 @@ def export_register(
     details: dict[str, Any] = {
         "output": str(output) if output is not None else None,
         "sha256": sha256_bytes(register.data),
-        "keys": len(register.latest.keys),
+        "keys": len(register.keys),
     }
     index = _record(
         home,

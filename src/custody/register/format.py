@@ -4,10 +4,13 @@ A register file is JSON (not itself signed) holding a list of versions. Each
 version is the exact RFC 8785 text that was signed, kept as a string, with
 detached Ed25519 signatures by the unit key (and, when a version rotates the
 unit key, by the previous unit key too). Each version names the SHA-256 of the
-previous version's signed bytes, lists every officer key ever certified, and
-only grows: a key is never removed or changed, except that a revocation may be
-added once. docs/keys.md describes the format field by field. Pure: no I/O, no
-clock (the caller passes "now").
+previous version's signed bytes and says what it adds: officer keys certified
+and keys revoked. The register's state (every key with its validity and any
+revocation) is all versions taken in order, so it only grows: nothing can be
+removed, and each key is certified once and revoked at most once. Growing by
+changes keeps a register of hundreds of actions small and quick to check.
+docs/keys.md describes the format field by field. Pure: no I/O, no clock (the
+caller passes "now").
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import InputError
 from ..keys import MAX_NAME_LENGTH, fingerprint_of
-from ..ledger.entries import raw_public_key
+from ..ledger.entries import is_canonical, raw_public_key
 from ..signing import signature_is_valid
 from .times import format_time, parse_stored_time
 
@@ -74,13 +77,20 @@ class RegisteredKey:
     valid_until: datetime
     revocation: Revocation | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def certification(self) -> dict[str, str]:
+        """The key as a version's `added` lists it."""
         return {
             "fingerprint": self.fingerprint,
             "name": self.name,
             "public_key": _b64_key(self.public_key),
             "valid_from": format_time(self.valid_from),
             "valid_until": format_time(self.valid_until),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The key as the register's state has it, revocation included."""
+        return {
+            **self.certification(),
             "revocation": self.revocation.to_json() if self.revocation else None,
         }
 
@@ -111,16 +121,19 @@ class RegisterVersion:
     previous_sha256: str | None
     issued: datetime
     unit: UnitKey
-    keys: tuple[RegisteredKey, ...]
+    added: tuple[RegisteredKey, ...]
+    revoked: tuple[tuple[str, Revocation], ...]
     signatures: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True)
 class KeyRegister:
-    """A register whose every version checked out. `data` is the file's bytes."""
+    """A register whose every version checked out. `data` is the file's bytes;
+    `keys` the state after the last version, sorted by fingerprint."""
 
     versions: tuple[RegisterVersion, ...]
     data: bytes
+    keys: tuple[RegisteredKey, ...] = ()
     source: str | None = None
 
     @property
@@ -150,7 +163,7 @@ class KeyRegister:
         return tuple(seen)
 
     def key(self, fingerprint: object) -> RegisteredKey | None:
-        for k in self.latest.keys:
+        for k in self.keys:
             if k.fingerprint == fingerprint:
                 return k
         return None
@@ -178,7 +191,8 @@ def version_bytes(
     previous_sha256: str | None,
     issued: datetime,
     unit: UnitKey,
-    keys: Sequence[RegisteredKey],
+    added: Sequence[RegisteredKey] = (),
+    revoked: Sequence[tuple[str, Revocation]] = (),
 ) -> bytes:
     """The canonical (RFC 8785) bytes of one register version: what is signed."""
     return bytes(
@@ -189,10 +203,17 @@ def version_bytes(
                 "previous_sha256": previous_sha256,
                 "issued": format_time(issued),
                 "unit": unit.to_json(),
-                "keys": [k.to_json() for k in sorted(keys, key=lambda k: k.fingerprint)],
+                "added": [k.certification() for k in sorted(added, key=lambda k: k.fingerprint)],
+                "revoked": [
+                    {"fingerprint": fp, **r.to_json()} for fp, r in sorted(revoked, key=_first)
+                ],
             }
         )
     )
+
+
+def _first(pair: tuple[str, Revocation]) -> str:
+    return pair[0]
 
 
 def register_file_bytes(versions: Sequence[tuple[bytes, Sequence[tuple[str, bytes]]]]) -> bytes:
@@ -259,11 +280,7 @@ def _name(obj: dict[str, Any], where: str) -> str:
     return name
 
 
-def _revocation(value: Any, where: str, issued: datetime) -> Revocation | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or set(value) != {"reason", "since", "revoked_at"}:
-        raise _Bad(f"{where}: 'revocation' must be null or {{reason, since, revoked_at}}")
+def _revocation(value: dict[str, Any], where: str, issued: datetime) -> Revocation:
     reason = value.get("reason")
     if reason not in REASONS:
         raise _Bad(f"{where}: revocation reason {reason!r} is not one of {', '.join(REASONS)}")
@@ -281,6 +298,21 @@ def _revocation(value: Any, where: str, issued: datetime) -> Revocation | None:
     return Revocation(str(reason), since, revoked_at)
 
 
+def _sorted_unique(fingerprints: list[str], where: str, what: str) -> None:
+    seen: set[str] = set()
+    for fp in fingerprints:
+        if fp in seen:
+            raise _Bad(f"{where}: fingerprint {fp} is listed twice in '{what}'")
+        seen.add(fp)
+    if fingerprints != sorted(fingerprints):
+        raise _Bad(f"{where}: '{what}' is not sorted by fingerprint")
+
+
+_VERSION_FIELDS = {"format", "version", "previous_sha256", "issued", "unit", "added", "revoked"}
+_ADDED_FIELDS = {"fingerprint", "name", "public_key", "valid_from", "valid_until"}
+_REVOKED_FIELDS = {"fingerprint", "reason", "since", "revoked_at"}
+
+
 def _parse_version(signed: bytes, index: int, now: datetime) -> RegisterVersion:
     where = f"version {index + 1}"
     try:
@@ -289,14 +321,9 @@ def _parse_version(signed: bytes, index: int, now: datetime) -> RegisterVersion:
         raise _Bad(f"{where}: signed text is not JSON ({e})") from e
     if not isinstance(obj, dict) or obj.get("format") != VERSION_FORMAT:
         raise _Bad(f"{where}: not a custody key register version")
-    expected = {"format", "version", "previous_sha256", "issued", "unit", "keys"}
-    if set(obj) != expected:
-        raise _Bad(f"{where}: fields must be exactly {', '.join(sorted(expected))}")
-    try:
-        canonical = bytes(rfc8785.dumps(obj)) == signed
-    except Exception:  # rfc8785 raises its own types for values it cannot encode
-        canonical = False
-    if not canonical:
+    if set(obj) != _VERSION_FIELDS:
+        raise _Bad(f"{where}: fields must be exactly {', '.join(sorted(_VERSION_FIELDS))}")
+    if not is_canonical(obj, signed):
         raise _Bad(f"{where}: signed text is not in canonical (RFC 8785) form")
     number = obj["version"]
     if not isinstance(number, int) or isinstance(number, bool) or number != index + 1:
@@ -309,19 +336,14 @@ def _parse_version(signed: bytes, index: int, now: datetime) -> RegisterVersion:
         raise _Bad(f"{where}: 'unit' must be {{name, fingerprint, public_key}}")
     unit_fp, unit_key = _public_key(unit_obj, f"{where} unit")
     unit = UnitKey(_name(unit_obj, f"{where} unit"), unit_fp, unit_key)
-    if not isinstance(obj["keys"], list):
-        raise _Bad(f"{where}: 'keys' is not a list")
-    keys: list[RegisteredKey] = []
-    seen: set[str] = set()
-    fields = {"fingerprint", "name", "public_key", "valid_from", "valid_until", "revocation"}
-    for item in obj["keys"]:
-        if not isinstance(item, dict) or set(item) != fields:
-            raise _Bad(f"{where}: each key must have exactly {', '.join(sorted(fields))}")
+    if not isinstance(obj["added"], list) or not isinstance(obj["revoked"], list):
+        raise _Bad(f"{where}: 'added' and 'revoked' must be lists")
+    added: list[RegisteredKey] = []
+    for item in obj["added"]:
+        if not isinstance(item, dict) or set(item) != _ADDED_FIELDS:
+            raise _Bad(f"{where}: each added key must be {{{', '.join(sorted(_ADDED_FIELDS))}}}")
         fp, key = _public_key(item, f"{where} key")
         kw = f"{where} key {fp[:16]}"
-        if fp in seen:
-            raise _Bad(f"{where}: fingerprint {fp} is listed twice")
-        seen.add(fp)
         valid_from = _time(item, "valid_from", kw)
         valid_until = _time(item, "valid_until", kw)
         if valid_until < valid_from:
@@ -329,10 +351,15 @@ def _parse_version(signed: bytes, index: int, now: datetime) -> RegisterVersion:
                 f"{kw}: valid_until {format_time(valid_until)} is before valid_from "
                 f"{format_time(valid_from)}"
             )
-        revocation = _revocation(item["revocation"], kw, issued)
-        keys.append(RegisteredKey(fp, _name(item, kw), key, valid_from, valid_until, revocation))
-    if [k.fingerprint for k in keys] != sorted(seen):
-        raise _Bad(f"{where}: keys are not sorted by fingerprint")
+        added.append(RegisteredKey(fp, _name(item, kw), key, valid_from, valid_until))
+    _sorted_unique([k.fingerprint for k in added], where, "added")
+    revoked: list[tuple[str, Revocation]] = []
+    for item in obj["revoked"]:
+        if not isinstance(item, dict) or set(item) != _REVOKED_FIELDS:
+            raise _Bad(f"{where}: each revocation must be {{{', '.join(sorted(_REVOKED_FIELDS))}}}")
+        fp = _str(item, "fingerprint", where)
+        revoked.append((fp, _revocation(item, f"{where} revocation of {fp[:16]}", issued)))
+    _sorted_unique([fp for fp, _ in revoked], where, "revoked")
     previous = obj["previous_sha256"]
     if index == 0 and previous is not None:
         raise _Bad(f"{where}: the first version names a previous one")
@@ -345,25 +372,34 @@ def _parse_version(signed: bytes, index: int, now: datetime) -> RegisterVersion:
         previous_sha256=previous,
         issued=issued,
         unit=unit,
-        keys=tuple(keys),
+        added=tuple(added),
+        revoked=tuple(revoked),
         signatures=(),
     )
 
 
-def _check_growth(old: RegisterVersion, new: RegisterVersion) -> None:
+def _check_link(old: RegisterVersion, new: RegisterVersion) -> None:
     where = f"version {new.version}"
     if new.previous_sha256 != old.sha256:
         raise _Bad(f"{where} does not name version {old.version}'s SHA-256 as its previous")
     if new.issued < old.issued:
         raise _Bad(f"{where} was issued before version {old.version}")
-    now_keys = {k.fingerprint: k for k in new.keys}
-    for k in old.keys:
-        n = now_keys.get(k.fingerprint)
-        if n is None:
-            raise _Bad(f"{where} removes key {k.fingerprint} (a register only grows)")
-        same = (n.name, n.valid_from, n.valid_until) == (k.name, k.valid_from, k.valid_until)
-        if not same or (k.revocation is not None and n.revocation != k.revocation):
-            raise _Bad(f"{where} changes key {k.fingerprint} (a register only grows)")
+
+
+def _apply(state: dict[str, RegisteredKey], version: RegisterVersion) -> None:
+    """Fold one version into the state: certify, then revoke."""
+    where = f"version {version.version}"
+    for key in version.added:
+        if key.fingerprint in state:
+            raise _Bad(f"{where}: fingerprint {key.fingerprint} is listed twice in the register")
+        state[key.fingerprint] = key
+    for fp, revocation in version.revoked:
+        listed = state.get(fp)
+        if listed is None:
+            raise _Bad(f"{where} revokes key {fp}, which the register does not list")
+        if listed.revocation is not None:
+            raise _Bad(f"{where} revokes key {fp} again (a revocation never changes)")
+        state[fp] = replace(listed, revocation=revocation)
 
 
 def _check_signatures(
@@ -423,6 +459,7 @@ def _parse(data: bytes, *, source: str | None, now: datetime) -> KeyRegister:
     if len(entries) > MAX_VERSIONS:
         raise _Bad(f"more than {MAX_VERSIONS} versions")
     versions: list[RegisterVersion] = []
+    state: dict[str, RegisteredKey] = {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or set(entry) != {"signed", "signatures"}:
             raise _Bad(f"version {index + 1}: must be {{signed, signatures}}")
@@ -436,21 +473,12 @@ def _parse(data: bytes, *, source: str | None, now: datetime) -> KeyRegister:
         version = _parse_version(signed_bytes, index, now)
         previous = versions[-1] if versions else None
         if previous is not None:
-            _check_growth(previous, version)
+            _check_link(previous, version)
         sigs = _check_signatures(version, entry.get("signatures"), previous)
-        versions.append(
-            RegisterVersion(
-                version.version,
-                version.signed,
-                version.sha256,
-                version.previous_sha256,
-                version.issued,
-                version.unit,
-                version.keys,
-                sigs,
-            )
-        )
-    return KeyRegister(tuple(versions), data, source)
+        _apply(state, version)
+        versions.append(replace(version, signatures=sigs))
+    keys = tuple(state[fp] for fp in sorted(state))
+    return KeyRegister(tuple(versions), data, keys, source)
 
 
 def compare_registers(stored: KeyRegister, new: KeyRegister) -> str:

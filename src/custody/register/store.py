@@ -95,7 +95,7 @@ class TrustRegisterResult:
             "version": r.version,
             "previous_version": self.previous_version,
             "outcome": self.outcome,
-            "keys": len(r.latest.keys),
+            "keys": len(r.keys),
         }
 
 

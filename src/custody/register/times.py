@@ -19,7 +19,7 @@ def parse_stored_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not _STORED.fullmatch(text):
         return None
     try:
-        return datetime.strptime(text, _Z_FORMAT).replace(tzinfo=UTC)
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError:
         return None
 
