@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import Env, make_evidence
+from conftest import PASSPHRASE, Env, make_evidence
 
 
 @pytest.fixture
@@ -449,3 +449,43 @@ def test_register_checks_by_hand_as_docs_keys_md_says(unit: Env, tmp_path: Path)
 
     previous = json.loads(doc["versions"][-1]["signed"])["previous_sha256"]
     assert previous == hashlib.sha256(doc["versions"][-2]["signed"].encode()).hexdigest()
+
+
+def test_concurrent_authority_actions_lose_nothing(unit: Env, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pubs = []
+    for i in range(4):
+        pub = tmp_path / f"officer-{i}.pub"
+        pub.write_bytes(
+            b"Name: Officer %d\n" % i
+            + Ed25519PrivateKey.generate()
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        pubs.append(pub)
+    env = {**os.environ, "CUSTODY_HOME": str(unit.home), "CUSTODY_PASSPHRASE": PASSPHRASE}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "custody", "authority", "add", str(p)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for p in pubs
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    register = tmp_path / "register.json"
+    data = export(unit, register)
+    assert data["version"] == 5 and data["keys"] == 4
+    rows = unit.run_json("ledger", "show")[1]["entries"]
+    assert [r["action"] for r in rows].count("authority-add") == 4
+    assert any(r["detail"].startswith("certified Officer ") for r in rows)

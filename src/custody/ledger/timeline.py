@@ -51,6 +51,8 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
                 f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
                 "no bundle with this id exists"
             )
+        elif entry.action.startswith("authority-"):
+            detail = _authority_detail(entry.action, subject)
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         rows.append(
@@ -66,3 +68,19 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             }
         )
     return rows
+
+
+def _authority_detail(action: str, subject: dict[str, Any]) -> str:
+    """One line for a key authority's action (docs/keys.md)."""
+    fp = str(subject.get("fingerprint"))[:16]
+    if action == "authority-add":
+        return f"certified {subject.get('name')} {fp} until {subject.get('valid_until')}"
+    if action == "authority-revoke":
+        reason, since = subject.get("reason"), subject.get("since")
+        return f"revoked {subject.get('name')} {fp} ({reason}, since {since})"
+    if action == "authority-rotate":
+        old, new = subject.get("old_unit_fingerprint"), subject.get("new_unit_fingerprint")
+        return f"unit key {str(old)[:16]} -> {str(new)[:16]}"
+    if action == "authority-export":
+        return f"exported register version {subject.get('version')} ({subject.get('keys')} keys)"
+    return f"unit key {str(subject.get('unit_fingerprint'))[:16]} for {subject.get('name')}"
