@@ -218,9 +218,18 @@ def test_rotation_is_followed_and_signed_by_both_keys(
     assert data["outcome"] == "updated" and data["unit_fingerprint"] == new_fp
     code, report = verify(court, ingest(jane, tmp_path, "r"))
     assert code == 1 and report["signer"]["key_status"] == "revoked"
-    # A fresh verifier may confirm either the old or the new unit key.
+    # The court that pinned the old key may keep naming it; a fresh verifier must
+    # confirm the current unit key, not one the unit rotated away from.
+    assert trust(court, register, first["unit_fingerprint"])["outcome"] == "unchanged"
     other = Env(home=tmp_path / "other-court", tmp=tmp_path)
-    assert trust(other, register, first["unit_fingerprint"])["version"] == 4
+    result = other.run(
+        "keys", "trust-register", register, "--fingerprint", first["unit_fingerprint"]
+    )
+    assert result.exit_code == 2 and f"signed by unit key {new_fp}" in result.stderr
+    assert not (other.home / "registers").exists() or not list(
+        (other.home / "registers").glob("*.json")
+    )
+    assert trust(other, register, new_fp)["version"] == 4
     rows = unit.run_json("ledger", "show")[1]["entries"]
     actions = [r["action"] for r in rows]
     assert actions.count("authority-rotate") == 2

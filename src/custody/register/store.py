@@ -116,19 +116,23 @@ def trust_register(
     confirmed: bool,
     now: datetime,
 ) -> TrustRegisterResult:
-    """Store `register` as trusted. The first time, the unit key must have been
-    confirmed by a person (`confirmed`) or given as `fingerprint` (the current
-    unit key or one earlier in its rotation chain). Later, the file must extend
-    the stored version. Raises InputError; stores nothing on any error."""
-    if fingerprint is not None and fingerprint not in register.unit_fingerprints:
-        raise InputError(
-            f"signed by unit key {register.unit.fingerprint}, not by the key "
-            f"{fingerprint} you gave; not trusted",
-            path=register.source,
-        )
+    """Store `register` as trusted. The first time, its current unit key must
+    have been confirmed by a person (`confirmed`) or given as `fingerprint`.
+    Later, the file must extend the stored version (a `fingerprint` given then
+    may be any unit key of its rotation chain). Raises InputError; stores
+    nothing on any error."""
     path = registers_dir(home) / f"{register.register_id}.json"
     with _locked(home):
         stored = stored_register(home=home, register_id=register.register_id, now=now)
+        accepted = (
+            register.unit_fingerprints if stored is not None else (register.unit.fingerprint,)
+        )
+        if fingerprint is not None and fingerprint not in accepted:
+            raise InputError(
+                f"signed by unit key {register.unit.fingerprint}, not by the key "
+                f"{fingerprint} you gave; not trusted",
+                path=register.source,
+            )
         if stored is None and fingerprint is None and not confirmed:
             raise InputError(
                 "first use of this register: confirm its unit key on a terminal or give "
