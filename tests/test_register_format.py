@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from custody.errors import InputError
-from custody.register.format import compare_registers, parse_register
+from custody.register.format import KeyRegister, compare_registers, parse_register
 from register_helpers import body, key_json, register_file, revocation_json, unit_json
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -196,3 +198,56 @@ def test_rollback_and_fork_name_both_versions() -> None:
 )
 def test_hostile_files_are_one_line(data: bytes) -> None:
     refused(data)
+
+
+def _good_file() -> bytes:
+    v1, v2 = two_versions()
+    revoke = body(3, unit_json(UNIT), previous=v2, revoked=[revocation_json(OFFICER)])
+    return register_file([(v1, [UNIT]), (v2, [UNIT]), (revoke, [UNIT])])
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    position=st.integers(min_value=0),
+    value=st.integers(min_value=0, max_value=255),
+    cut=st.booleans(),
+)
+def test_damaged_registers_are_refused_in_one_line(position: int, value: int, cut: bool) -> None:
+    data = bytearray(_GOOD)
+    index = position % len(data)
+    if cut:
+        del data[index:]
+    else:
+        data[index] = value
+    try:
+        register = parse(bytes(data))
+    except InputError as e:
+        assert "\n" not in e.diagnostics()
+        return
+    assert isinstance(register, KeyRegister)  # a change that left it valid (e.g. white space)
+
+
+@settings(max_examples=60)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
+def test_any_json_is_refused_in_one_line(value: object) -> None:
+    doc = {"format": "custody/key-register-file/v1", "versions": [value]}
+    with pytest.raises(InputError):
+        parse(json.dumps(doc).encode())
+    with pytest.raises(InputError):
+        parse(
+            json.dumps(
+                {
+                    "format": "custody/key-register-file/v1",
+                    "versions": [{"signed": json.dumps(value), "signatures": []}],
+                }
+            ).encode()
+        )
+
+
+_GOOD = _good_file()
