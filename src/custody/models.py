@@ -45,6 +45,33 @@ class SignerInfo:
 
 
 @dataclass(frozen=True)
+class TimestampStatus:
+    """One RFC 3161 token in a bundle or beside a checkpoint, as checked."""
+
+    file: str
+    tsa: str | None
+    gen_time: str | None
+    """The TSA's time, ISO 8601 UTC."""
+    serial: str | None
+    policy: str | None
+    status: str
+    """trusted, untrusted or invalid (docs/format.md)."""
+    detail: str
+    accuracy_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "tsa": self.tsa,
+            "gen_time": self.gen_time,
+            "serial": self.serial,
+            "policy": self.policy,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Everything `custody verify` found. `verified` is true only when nothing is wrong."""
 
@@ -64,6 +91,11 @@ class VerifyReport:
     )
     verified_at: str | None = None
     tool: str | None = None
+    timestamps: tuple[TimestampStatus, ...] = ()
+    signed_no_later_than: str | None = None
+    """The earliest trusted genTime (ISO 8601 UTC): the signature existed by then."""
+    signed_no_later_than_tsa: str | None = None
+    """The TSA whose token proves signed_no_later_than."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -98,6 +130,9 @@ class VerifyReport:
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
             "files": list(self.files),
+            "timestamps": [t.to_json() for t in self.timestamps],
+            "signed_no_later_than": self.signed_no_later_than,
+            "signed_no_later_than_tsa": self.signed_no_later_than_tsa,
         }
 
 

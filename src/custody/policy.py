@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from .keys import PublicKeyInfo, trusted_keys
 
 
@@ -26,6 +28,12 @@ class TrustPolicy:
     fingerprints: frozenset[str] = frozenset()
     """Full fingerprints given with --trust: the bundle's own copy of the signer's
     key is acceptable only when its fingerprint is one of these."""
+
+    tsa_roots: tuple[x509.Certificate, ...] = ()
+    """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
+    --tsa-root). A timestamp proves its time only when it chains to one."""
+    require_timestamp: bool = False
+    """--require-timestamp: a bundle whose signing time is not proven is not verified."""
 
     def key_for(self, fingerprint: object) -> PublicKeyInfo | None:
         """The trusted key with this fingerprint, if the verifier chose one."""
@@ -47,9 +55,21 @@ def load_trust_policy(
     extra_keys: Iterable[PublicKeyInfo] = (),
     extra_fingerprints: Collection[str] = (),
     use_trust_store: bool = True,
+    tsa_root_files: Iterable[Path] = (),
+    require_timestamp: bool = False,
 ) -> TrustPolicy:
-    """The policy of the user at `home` plus what the command line added."""
+    """The policy of the user at `home` plus what the command line added.
+    Raises InputError for a --tsa-root file that is not a certificate."""
+    from .tsa.roots import load_root_file, trusted_tsa_roots
+
     keys = list(extra_keys)
+    roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
-    return TrustPolicy(keys=tuple(keys), fingerprints=frozenset(extra_fingerprints))
+        roots.extend(trusted_tsa_roots(home=home))
+    return TrustPolicy(
+        keys=tuple(keys),
+        fingerprints=frozenset(extra_fingerprints),
+        tsa_roots=tuple(roots),
+        require_timestamp=require_timestamp,
+    )

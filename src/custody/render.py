@@ -260,7 +260,12 @@ class Renderer:
                         f"was interrupted; no such bundle exists (entry {gone['index']})",
                     )
                 )
+        rows.append(("Signed", _signing_time_line(report)))
         self._fields(rows)
+        for t in report.timestamps:
+            self._line(
+                f"  timestamp {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})"
+            )
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
             for step in report.custody_chain:
@@ -456,3 +461,10 @@ def _human_bytes(n: int) -> str:
             return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def _signing_time_line(report: VerifyReport) -> str:
+    """ "signed no later than ..." or "signing time not proven"."""
+    if report.signed_no_later_than is None:
+        return "signing time not proven (no timestamp from a TSA you trust)"
+    return f"no later than {report.signed_no_later_than} ({report.signed_no_later_than_tsa})"

@@ -31,6 +31,7 @@ from .check_payload import (
     check_tag_manifest,
 )
 from .check_statement import check_signature, check_statement
+from .check_time import check_time
 from .reader import BundleScan, scan_bundle
 
 
@@ -118,6 +119,9 @@ def evaluate(
             )
             if not pending_is_ok:
                 problems.append(p)
+    time_check = check_time(scan.tag_bytes, statement, policy)
+    problems.extend(time_check.problems)
+    warnings.extend(time_check.warnings)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
     return VerifyReport(
         bundle=scan.location,
@@ -134,6 +138,7 @@ def evaluate(
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
+        **time_check.report_fields(),
     )
 
 

@@ -26,6 +26,22 @@ trust_option = click.option(
 )
 
 
+tsa_root_option = click.option(
+    "--tsa-root",
+    "tsa_roots",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also trust this TSA root certificate (PEM or DER) for timestamps (repeatable).",
+)
+
+require_timestamp_option = click.option(
+    "--require-timestamp",
+    is_flag=True,
+    help="Not verified unless a timestamp from a TSA you trust proves the signing time.",
+)
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []
@@ -40,7 +56,12 @@ def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str
 
 
 def trust_policy(
-    home: Path, *, trust: tuple[str, ...] = (), use_trust_store: bool = True
+    home: Path,
+    *,
+    trust: tuple[str, ...] = (),
+    use_trust_store: bool = True,
+    tsa_roots: tuple[Path, ...] = (),
+    require_timestamp: bool = False,
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
     keys, fingerprints = resolve_trust(trust)
@@ -49,4 +70,6 @@ def trust_policy(
         extra_keys=keys,
         extra_fingerprints=fingerprints,
         use_trust_store=use_trust_store,
+        tsa_root_files=tsa_roots,
+        require_timestamp=require_timestamp,
     )

@@ -10,7 +10,14 @@ from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, trust_option, trust_policy
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    require_timestamp_option,
+    trust_option,
+    trust_policy,
+    tsa_root_option,
+)
 
 
 @click.command("verify")
@@ -19,8 +26,11 @@ from ._options import json_option, passphrase_file_option, trust_option, trust_p
 @click.option(
     "--no-trust-store",
     is_flag=True,
-    help="Trust only the keys given with --trust, not $CUSTODY_HOME's trust store.",
+    help="Trust only the keys given with --trust (and TSA roots given with --tsa-root), "
+    "not $CUSTODY_HOME's trust stores.",
 )
+@tsa_root_option
+@require_timestamp_option
 @click.option(
     "--report",
     "report_path",
@@ -40,6 +50,8 @@ def verify_command(
     bundle: Path,
     trust: tuple[str, ...],
     no_trust_store: bool,
+    tsa_roots: tuple[Path, ...],
+    require_timestamp: bool,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -55,6 +67,9 @@ def verify_command(
     NOT verified. The bundle's ledger proof is checked offline, and against
     your own ledger when it is the same ledger; the chain of custody
     (hand-overs and receipts) is shown and every signature in it checked.
+    Every RFC 3161 timestamp is checked offline against the TSA roots you
+    chose (custody tsa trust, --tsa-root): the report says "signed no later
+    than" the earliest trusted time, or "signing time not proven".
 
     \b
     Examples:
@@ -62,15 +77,23 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
+      custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
 
     \b
     Exit codes:
       0  verified
-      1  not verified (changed, missing or extra files, bad signature, untrusted signer...)
-      2  usage error, or BUNDLE is not a bundle
+      1  not verified (changed, missing or extra files, bad signature, untrusted signer,
+         an invalid timestamp; with --require-timestamp, signing time not proven)
+      2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    policy = trust_policy(app.home, trust=trust, use_trust_store=not no_trust_store)
+    policy = trust_policy(
+        app.home,
+        trust=trust,
+        use_trust_store=not no_trust_store,
+        tsa_roots=tsa_roots,
+        require_timestamp=require_timestamp,
+    )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
         report = verify_with_home(
