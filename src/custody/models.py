@@ -177,6 +177,8 @@ class IngestResult:
     bytes: int
     skipped: tuple[SkippedEntry, ...] = field(default_factory=tuple)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    timestamps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """One per TSA asked: tsa (URL), status (granted / failed), gen_time, detail, file."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,6 +193,7 @@ class IngestResult:
             "bytes": self.bytes,
             "skipped": [s.to_json() for s in self.skipped],
             "warnings": list(self.warnings),
+            "timestamps": list(self.timestamps),
         }
 
 

@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .actions import HandOverResult
     from .audit import AuditResult
     from .bundle.show import BundleMetadata
+    from .bundle.stamp import TimestampResult
     from .keys import KeyPair, PublicKeyInfo
     from .ledger.audit import LedgerReport
     from .ledger.consistency import ConsistencyResult
     from .models import IngestResult, ProgressEvent, VerifyReport
     from .progress import ProgressCallback
+    from .tsa.roots import TsaRootInfo
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -183,6 +185,30 @@ class Renderer:
             yield update
 
     # --- results -------------------------------------------------------------------------
+
+    def timestamp_result(self, result: TimestampResult) -> None:
+        for attempt in result.attempts:
+            if attempt.status != "granted":
+                self.warning(attempt.warning())
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        for token in result.stored:
+            self._line(f"Added {token.file}: {token.attempt.detail}")
+        for rel in result.relisted:
+            self._line(f"Listed {rel} (left unlisted by an interrupted run)")
+        if not result.stored:
+            self._line(f"No timestamp added to {result.bundle}.")
+
+    def tsa_roots(self, roots: Sequence[TsaRootInfo], *, verb: str | None) -> None:
+        if self.json_output:
+            self.json({"tsa_roots": [r.to_json() for r in roots]})
+            return
+        if not roots:
+            self._line("No TSA roots trusted yet (custody tsa trust ROOT.pem).")
+        for r in roots:
+            prefix = f"{verb} " if verb else ""
+            self._line(f"{prefix}{r.name}  SHA-256 {r.sha256}  (until {r.not_after})")
 
     def ingest_result(self, result: IngestResult) -> None:
         if self.json_output:

@@ -27,6 +27,8 @@ COMMANDS = {
     "ledger": ("ledger", "ledger_group"),
     "show": ("show", "show_command"),
     "audit": ("audit", "audit_command"),
+    "timestamp": ("timestamp", "timestamp_command"),
+    "tsa": ("tsa", "tsa_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -42,6 +42,30 @@ require_timestamp_option = click.option(
 )
 
 
+tsa_url_option = click.option(
+    "--tsa",
+    "tsa_urls",
+    multiple=True,
+    metavar="URL",
+    help="Ask this RFC 3161 Time-Stamping Authority for a timestamp (repeatable; "
+    "default: the space-separated URLs in $CUSTODY_TSA).",
+)
+
+tsa_timeout_option = click.option(
+    "--tsa-timeout",
+    type=click.FloatRange(min=0.1, max=600),
+    metavar="SECONDS",
+    help="How long to wait for each TSA (default: $CUSTODY_TSA_TIMEOUT, or 10).",
+)
+
+
+def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """--tsa URLs, or else those in $CUSTODY_TSA."""
+    from ..tsa.client import urls_from_env
+
+    return urls or urls_from_env()
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []

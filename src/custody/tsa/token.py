@@ -109,18 +109,27 @@ def describe_name(name: x509.Name) -> str:
     return name.rfc4514_string() or "(no name)"
 
 
-def check_token(data: bytes, message: bytes, roots: Sequence[x509.Certificate]) -> TokenCheck:
+def check_token(
+    data: bytes,
+    message: bytes,
+    roots: Sequence[x509.Certificate],
+    *,
+    subject: str = "this bundle's custody/statement.sig",
+) -> TokenCheck:
     """Check the DER TimeStampResp `data` as a timestamp of `message` against
-    the chosen `roots`. Never raises for bad input."""
+    the chosen `roots`. `subject` names `message` in the verdict. Never raises
+    for bad input."""
     if len(data) > MAX_TOKEN_BYTES:
         return TokenCheck(INVALID, f"{len(data):,} bytes: too large for a timestamp reply")
     try:
-        return _check(data, message, roots)
+        return _check(data, message, roots, subject)
     except der.DerError as e:
         return TokenCheck(INVALID, f"not a DER RFC 3161 reply ({e})")
 
 
-def _check(data: bytes, message: bytes, roots: Sequence[x509.Certificate]) -> TokenCheck:
+def _check(
+    data: bytes, message: bytes, roots: Sequence[x509.Certificate], subject: str
+) -> TokenCheck:
     import rfc3161_client
 
     status, parts = der.parse_reply(data)
@@ -152,9 +161,7 @@ def _check(data: bytes, message: bytes, roots: Sequence[x509.Certificate]) -> To
     if algorithm is None:
         return result(INVALID, f"unsupported imprint hash {imprint_oid}")
     if hashlib.new(algorithm, message).digest() != imprint_value:
-        return result(
-            INVALID, "the token stamps other data, not this bundle's custody/statement.sig"
-        )
+        return result(INVALID, f"the token stamps other data, not {subject}")
     certificates: list[x509.Certificate] = []
     for raw in parts.certificates:
         try:
