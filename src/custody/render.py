@@ -286,6 +286,14 @@ class Renderer:
                         f"was interrupted; no such bundle exists (entry {gone['index']})",
                     )
                 )
+            if ledger.get("checkpoint_no_later_than"):
+                rows.append(
+                    (
+                        "Checkpoint",
+                        f"timestamped no later than {ledger['checkpoint_no_later_than']} "
+                        f"({ledger.get('checkpoint_no_later_than_tsa')})",
+                    )
+                )
         rows.append(("Signed", _signing_time_line(report)))
         self._fields(rows)
         for t in report.timestamps:
@@ -455,6 +463,17 @@ class Renderer:
             self._line("NOT CONSISTENT:", style="bold red")
             for line in result.problems:
                 self._line(f"  {line}")
+        stamped = result.checkpoint_time
+        if stamped is not None:
+            if stamped.no_later_than is not None:
+                self._line(
+                    f"Checkpoint timestamped: its {result.old_size} entries existed no later "
+                    f"than {stamped.no_later_than} ({stamped.tsa})"
+                )
+            else:
+                self._line("Checkpoint time not proven (no timestamp from a TSA you trust)")
+            for t in stamped.tokens:
+                self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
 
 
 def _tsv_field(value: str) -> str:

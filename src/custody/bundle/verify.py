@@ -31,7 +31,7 @@ from .check_payload import (
     check_tag_manifest,
 )
 from .check_statement import check_signature, check_statement
-from .check_time import check_time
+from .check_time import check_checkpoint_time, check_time
 from .reader import BundleScan, scan_bundle
 
 
@@ -109,6 +109,7 @@ def evaluate(
         ledger_info = check_ledger(
             scan, statement, stmt_sha, signer_key, local_ledger, problems, warnings
         )
+        check_checkpoint_time(ledger_info, local_ledger, policy, problems)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = state.timeline
         for p in state.problems:
