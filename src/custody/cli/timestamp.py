@@ -55,12 +55,16 @@ def timestamp_command(
       2  BUNDLE is not a bundle folder, or no TSA was given
       3  no TSA answered with a usable timestamp: nothing was added
     """
-    from ..bundle.stamp import timestamp_bundle
+    from ..bundle.stamp import read_signature, timestamp_bundle
+    from ..errors import InputError
     from ..ledger.store import Ledger
 
     render = app.configure(json_output=json_output)
     urls = tsa_urls_or_env(tsa_urls)
-    signer = app.signer(key=key, passphrase_file=passphrase_file) if urls else None
+    if not urls:
+        raise InputError("no TSA given: use --tsa URL, or set CUSTODY_TSA")
+    read_signature(bundle)  # a bad BUNDLE is named before any passphrase is asked
+    signer = app.signer(key=key, passphrase_file=passphrase_file)
     with Ledger.open(app.home) as ledger:
         result = timestamp_bundle(
             bundle=bundle, urls=urls, ledger=ledger, signer=signer, timeout=tsa_timeout
