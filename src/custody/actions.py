@@ -6,6 +6,7 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,8 +92,11 @@ def ingest_evidence(
     note: str | None = None,
     extract_metadata: bool = True,
     on_progress: ProgressCallback | None = None,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
 ) -> IngestResult:
-    """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
+    """Ingest `source` into a signed bundle recorded in the ledger under `home`,
+    stamped by each TSA of `tsa_urls` that answers."""
     # Imported here: the writer brings the metadata parsers, which verify,
     # transfer and the ledger commands never need.
     from .bundle.writer import ingest
@@ -111,6 +115,8 @@ def ingest_evidence(
             pending=pending_dir(home),
             extract_metadata=extract_metadata,
             on_progress=on_progress,
+            tsa_urls=tsa_urls,
+            tsa_timeout=tsa_timeout,
         )
     return replace(result, warnings=(*explained, *result.warnings))
 

@@ -54,6 +54,33 @@ class SignerInfo:
 
 
 @dataclass(frozen=True)
+class TimestampStatus:
+    """One RFC 3161 token in a bundle or beside a checkpoint, as checked."""
+
+    file: str
+    tsa: str | None
+    gen_time: str | None
+    """The TSA's time, ISO 8601 UTC."""
+    serial: str | None
+    policy: str | None
+    status: str
+    """trusted, untrusted or invalid (docs/format.md)."""
+    detail: str
+    accuracy_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "tsa": self.tsa,
+            "gen_time": self.gen_time,
+            "serial": self.serial,
+            "policy": self.policy,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Everything `custody verify` found. `verified` is true only when nothing is wrong."""
 
@@ -73,6 +100,11 @@ class VerifyReport:
     )
     verified_at: str | None = None
     tool: str | None = None
+    timestamps: tuple[TimestampStatus, ...] = ()
+    signed_no_later_than: str | None = None
+    """The earliest trusted genTime (ISO 8601 UTC): the signature existed by then."""
+    signed_no_later_than_tsa: str | None = None
+    """The TSA whose token proves signed_no_later_than."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -107,6 +139,9 @@ class VerifyReport:
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
             "files": list(self.files),
+            "timestamps": [t.to_json() for t in self.timestamps],
+            "signed_no_later_than": self.signed_no_later_than,
+            "signed_no_later_than_tsa": self.signed_no_later_than_tsa,
         }
 
 
@@ -151,6 +186,8 @@ class IngestResult:
     bytes: int
     skipped: tuple[SkippedEntry, ...] = field(default_factory=tuple)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    timestamps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """One per TSA asked: tsa (URL), status (granted / failed), gen_time, detail, file."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +202,7 @@ class IngestResult:
             "bytes": self.bytes,
             "skipped": [s.to_json() for s in self.skipped],
             "warnings": list(self.warnings),
+            "timestamps": list(self.timestamps),
         }
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cryptography import x509
+
 from .keys import PublicKeyInfo, trusted_keys
 from .register.format import KeyRegister, compare_registers
 
@@ -31,6 +33,12 @@ class TrustPolicy:
     registers: tuple[KeyRegister, ...] = ()
     """Unit key registers the verifier chose (keys trust-register, --register):
     a key one of them lists is judged by the register's rule (register/rule.py)."""
+
+    tsa_roots: tuple[x509.Certificate, ...] = ()
+    """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
+    --tsa-root). A timestamp proves its time only when it chains to one."""
+    require_timestamp: bool = False
+    """--require-timestamp: a bundle whose signing time is not proven is not verified."""
 
     def key_for(self, fingerprint: object) -> PublicKeyInfo | None:
         """The trusted key with this fingerprint, if the verifier chose one."""
@@ -52,22 +60,28 @@ def load_trust_policy(
     extra_keys: Iterable[PublicKeyInfo] = (),
     extra_fingerprints: Collection[str] = (),
     use_trust_store: bool = True,
+    tsa_root_files: Iterable[Path] = (),
+    require_timestamp: bool = False,
     extra_registers: Iterable[KeyRegister] = (),
     now: datetime | None = None,
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
+    Raises InputError for a --tsa-root file that is not a certificate.
 
     A register given for this verification (--register) that is also stored
     must extend the stored one: a rollback or a fork raises InputError."""
     from datetime import UTC
 
     from .register.store import trusted_registers
+    from .tsa.roots import load_root_file, trusted_tsa_roots
 
     keys = list(extra_keys)
+    roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
     stored = {r.register_id: r for r in trusted_registers(home=home, now=now or datetime.now(UTC))}
     registers: dict[str, KeyRegister] = {}
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
+        roots.extend(trusted_tsa_roots(home=home))
         registers = dict(stored)
     for register in extra_registers:
         known = stored.get(register.register_id)
@@ -77,5 +91,7 @@ def load_trust_policy(
     return TrustPolicy(
         keys=tuple(keys),
         fingerprints=frozenset(extra_fingerprints),
+        tsa_roots=tuple(roots),
+        require_timestamp=require_timestamp,
         registers=tuple(registers.values()),
     )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .actions import HandOverResult
     from .audit import AuditResult
     from .bundle.show import BundleMetadata
+    from .bundle.stamp import TimestampResult
     from .keys import KeyPair, PublicKeyInfo
     from .ledger.audit import LedgerReport
     from .ledger.consistency import ConsistencyResult
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .progress import ProgressCallback
     from .register.authority import AuthorityResult
     from .register.store import TrustRegisterResult
+    from .tsa.roots import TsaRootInfo
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -186,6 +188,30 @@ class Renderer:
 
     # --- results -------------------------------------------------------------------------
 
+    def timestamp_result(self, result: TimestampResult) -> None:
+        for attempt in result.attempts:
+            if attempt.status != "granted":
+                self.warning(attempt.warning())
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        for token in result.stored:
+            self._line(f"Added {token.file}: {token.attempt.detail}")
+        for rel in result.relisted:
+            self._line(f"Listed {rel} (left unlisted by an interrupted run)")
+        if not result.stored:
+            self._line(f"No timestamp added to {result.bundle}.")
+
+    def tsa_roots(self, roots: Sequence[TsaRootInfo], *, verb: str | None) -> None:
+        if self.json_output:
+            self.json({"tsa_roots": [r.to_json() for r in roots]})
+            return
+        if not roots:
+            self._line("No TSA roots trusted yet (custody tsa trust ROOT.pem).")
+        for r in roots:
+            prefix = f"{verb} " if verb else ""
+            self._line(f"{prefix}{r.name}  SHA-256 {r.sha256}  (until {r.not_after})")
+
     def ingest_result(self, result: IngestResult) -> None:
         if self.json_output:
             self.json(result.to_json())
@@ -267,7 +293,20 @@ class Renderer:
                         f"was interrupted; no such bundle exists (entry {gone['index']})",
                     )
                 )
+            if ledger.get("checkpoint_no_later_than"):
+                rows.append(
+                    (
+                        "Checkpoint",
+                        f"timestamped no later than {ledger['checkpoint_no_later_than']} "
+                        f"({ledger.get('checkpoint_no_later_than_tsa')})",
+                    )
+                )
+        rows.append(("Signed", _signing_time_line(report)))
         self._fields(rows)
+        for t in report.timestamps:
+            self._line(
+                f"  timestamp {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})"
+            )
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
             for step in report.custody_chain:
@@ -543,6 +582,17 @@ class Renderer:
             self._line("NOT CONSISTENT:", style="bold red")
             for line in result.problems:
                 self._line(f"  {line}")
+        stamped = result.checkpoint_time
+        if stamped is not None:
+            if stamped.no_later_than is not None:
+                self._line(
+                    f"Checkpoint timestamped: its {result.old_size} entries existed no later "
+                    f"than {stamped.no_later_than} ({stamped.tsa})"
+                )
+            else:
+                self._line("Checkpoint time not proven (no timestamp from a TSA you trust)")
+            for t in stamped.tokens:
+                self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
 
 
 def _tsv_field(value: str) -> str:
@@ -577,3 +627,10 @@ def _human_bytes(n: int) -> str:
             return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def _signing_time_line(report: VerifyReport) -> str:
+    """ "signed no later than ..." or "signing time not proven"."""
+    if report.signed_no_later_than is None:
+        return "signing time not proven (no timestamp from a TSA you trust)"
+    return f"no later than {report.signed_no_later_than} ({report.signed_no_later_than_tsa})"

@@ -48,6 +48,12 @@ EXPLANATIONS = {
     "the named receiver.",
     "unreceived_transfer": "The evidence was handed over, but the receiver has not "
     "countersigned the hand-over.",
+    "bad_timestamp": "A trusted timestamp in the bundle is invalid: it was made for other data, "
+    "altered, or made by someone posing as a time-stamping authority the verifier trusts.",
+    "clock_after_timestamp": "The officer's recorded time is later than the time a trusted "
+    "time-stamping authority proves the bundle was signed: the officer's clock was wrong.",
+    "timestamp_required": "The verifier required proof of when the bundle was signed, and no "
+    "timestamp from an authority it trusts gives it.",
 }
 
 CSS = """
@@ -190,6 +196,7 @@ def render_report(data: dict[str, Any]) -> str:
             ]
         ),
     ]
+    parts.extend(_time_section(data))
     chain = data.get("custody_chain") or []
     parts.append("<h2>Chain of custody</h2>")
     if chain:
@@ -292,3 +299,33 @@ def render_report(data: dict[str, Any]) -> str:
     )
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _time_section(data: dict[str, Any]) -> list[str]:
+    """The proven signing time and every timestamp token."""
+    proven = data.get("signed_no_later_than")
+    if proven:
+        line = (
+            f"Signed no later than <b>{_e(proven)}</b> (UTC), proved by "
+            f"{_e(data.get('signed_no_later_than_tsa'))}, a time-stamping authority the "
+            "verifier trusts."
+        )
+    else:
+        line = (
+            "Signing time not proven: no timestamp from a time-stamping authority the "
+            "verifier trusts. The recorded time is the officer's own clock."
+        )
+    parts = ["<h2>Trusted time</h2>", f"<p>{line}</p>"]
+    tokens = data.get("timestamps") or []
+    if tokens:
+        rows = "".join(
+            f"<tr><td class=mono>{_e(t.get('file'))}</td><td>{_e(t.get('tsa'))}</td>"
+            f"<td class=when>{_e(t.get('gen_time'))}</td><td>{_e(t.get('status'))}</td>"
+            f"<td class=small>{_e(t.get('detail'))}</td></tr>"
+            for t in tokens
+        )
+        parts.append(
+            "<table><tr><th>Token</th><th>Authority</th><th>Time (UTC)</th><th>Status</th>"
+            "<th>Detail</th></tr>" + rows + "</table>"
+        )
+    return parts

@@ -20,6 +20,15 @@ from ..register.rule import NOT_LISTED, Judgement, ProvenTime, judge
 from ..signing import signature_is_valid
 from . import layout
 from .chain import record_paths
+from .check_time import TimeCheck
+
+
+def proven_time(time_check: TimeCheck) -> ProvenTime | None:
+    """T for the bundle's signature: the earliest trusted genTime, when a
+    timestamp from a TSA the verifier chose proves one (bundle/check_time.py)."""
+    if time_check.signed_no_later_than is None:
+        return None
+    return ProvenTime(time_check.signed_no_later_than, time_check.tsa or "a trusted TSA")
 
 
 def judge_signer(

@@ -22,6 +22,8 @@ STATEMENT = "custody/statement.json"
 SIGNATURE = "custody/statement.sig"
 SIGNER_KEY = "custody/signer.pub"
 METADATA = "custody/metadata.json"
+TIMESTAMPS_DIR = "custody/timestamps"
+"""RFC 3161 replies over custody/statement.sig, one file per token: N.tsr."""
 
 BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -186,3 +188,21 @@ def describe_difference(actual: bytes, expected: bytes) -> str | None:
     if len(got) > len(want):
         return f"has {len(got) - len(want)} line(s) more than custody writes"
     return f"has {len(want) - len(got)} line(s) fewer than custody writes"
+
+
+_TIMESTAMP_NAME = re.compile(r"custody/timestamps/([1-9][0-9]{0,8})\.tsr")
+
+
+def is_timestamp_path(path: str) -> bool:
+    """True for anything under custody/timestamps/."""
+    return path.startswith(TIMESTAMPS_DIR + "/")
+
+
+def timestamp_number(path: str) -> int | None:
+    """N for custody/timestamps/N.tsr, None for any other name."""
+    m = _TIMESTAMP_NAME.fullmatch(path)
+    return int(m.group(1)) if m else None
+
+
+def timestamp_path(number: int) -> str:
+    return f"{TIMESTAMPS_DIR}/{number}.tsr"

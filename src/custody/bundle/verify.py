@@ -30,8 +30,9 @@ from .check_payload import (
     check_payload,
     check_tag_manifest,
 )
-from .check_register import check_chain_keys, judge_signer
+from .check_register import check_chain_keys, judge_signer, proven_time
 from .check_statement import check_signature, check_statement
+from .check_time import check_checkpoint_time, check_time
 from .reader import BundleScan, scan_bundle
 
 
@@ -101,8 +102,8 @@ def evaluate(
     statement = check_statement(scan, listed, bag_info, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = datetime.now(UTC).replace(microsecond=0)
-    proven = None  # the proven signing time (trusted RFC 3161 time, issue 12)
-    judgement = judge_signer(policy, statement, proven=proven, now=now)
+    time_check = check_time(scan.tag_bytes, statement, policy)
+    judgement = judge_signer(policy, statement, proven=proven_time(time_check), now=now)
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
     warnings: list[str] = []
     chain: tuple[dict[str, Any], ...] = ()
@@ -112,6 +113,7 @@ def evaluate(
         ledger_info = check_ledger(
             scan, statement, stmt_sha, signer_key, local_ledger, problems, warnings
         )
+        check_checkpoint_time(ledger_info, local_ledger, policy, problems)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
         for p in state.problems:
@@ -122,6 +124,8 @@ def evaluate(
             )
             if not pending_is_ok:
                 problems.append(p)
+    problems.extend(time_check.problems)
+    warnings.extend(time_check.warnings)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
     return VerifyReport(
         bundle=scan.location,
@@ -138,6 +142,7 @@ def evaluate(
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
+        **time_check.report_fields(),
     )
 
 

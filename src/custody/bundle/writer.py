@@ -11,7 +11,7 @@ import socket
 import stat
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from ..hashing import (
     copy_and_hash_pipelined,
     sha256_bytes,
 )
-from ..keys import fingerprint_of, public_key_file_bytes
+from ..keys import Signer, fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Ledger
 from ..metadata import extract_record, metadata_chunks
@@ -44,9 +44,11 @@ from ..models import CopiedFile, IngestResult
 from ..pending import PendingIngest, track
 from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
+from ..tsa.client import GRANTED, StampAttempt, request_timestamps
 from ..workers import Cancelled, run_parallel
 from . import layout
 from .source import SourceDir, SourceFile, SourceListing, scan_source
+from .stamp import StoredToken, record_timestamp
 from .statement import Statement, statement_bytes
 from .verify import check_fresh_bundle
 
@@ -261,6 +263,8 @@ def ingest(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
 ) -> IngestResult:
     """Copy `source` into a new bundle, sign it, and make it visible atomically.
 
@@ -272,6 +276,10 @@ def ingest(
     the bundle becomes visible, and the bundle carries the entry's proof. With
     `pending` (a folder), the ingest is marked as under way there while it runs
     (custody.pending), so that a kill at any moment is found afterwards.
+
+    With `tsa_urls`, each TSA is asked to stamp custody/statement.sig; each
+    reply that answers the request is stored under custody/timestamps/ (and
+    recorded in the ledger). A TSA that fails costs nothing but a warning.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -380,6 +388,21 @@ def ingest(
                 )
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)
                 faults.reached("recorded")
+            attempts = request_timestamps(
+                tsa_urls, tag_files[layout.SIGNATURE], timeout=tsa_timeout
+            )
+            tokens = _timestamp_files(attempts)
+            tag_files.update({t.file: t.attempt.reply or b"" for t in tokens})
+            if tokens:
+                (tmp / layout.TIMESTAMPS_DIR).mkdir()
+            if ledger is not None:
+                subject = {
+                    "bundle_id": statement.bundle_id,
+                    "case": case,
+                    "statement_sha256": sha256_bytes(stmt),
+                }
+                for token in tokens:
+                    record_timestamp(ledger, Signer(officer, signing_key), subject, token)
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
@@ -429,8 +452,20 @@ def ingest(
         files=file_count,
         bytes=total,
         skipped=skipped,
-        warnings=warnings,
+        warnings=warnings + tuple(a.warning() for a in attempts if a.status != GRANTED),
+        timestamps=tuple(
+            {**a.to_json(), "file": next((t.file for t in tokens if t.attempt is a), None)}
+            for a in attempts
+        ),
     )
+
+
+def _timestamp_files(attempts: tuple[StampAttempt, ...]) -> list[StoredToken]:
+    granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
+    return [
+        StoredToken(layout.timestamp_path(i), sha256_bytes(a.reply or b""), a)
+        for i, a in enumerate(granted, start=1)
+    ]
 
 
 def _warnings(listing: SourceListing) -> tuple[str, ...]:

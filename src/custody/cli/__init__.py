@@ -28,6 +28,8 @@ COMMANDS = {
     "show": ("show", "show_command"),
     "audit": ("audit", "audit_command"),
     "authority": ("authority", "authority_group"),
+    "timestamp": ("timestamp", "timestamp_command"),
+    "tsa": ("tsa", "tsa_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

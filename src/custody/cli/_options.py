@@ -26,6 +26,46 @@ trust_option = click.option(
 )
 
 
+tsa_root_option = click.option(
+    "--tsa-root",
+    "tsa_roots",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also trust this TSA root certificate (PEM or DER) for timestamps (repeatable).",
+)
+
+require_timestamp_option = click.option(
+    "--require-timestamp",
+    is_flag=True,
+    help="Not verified unless a timestamp from a TSA you trust proves the signing time.",
+)
+
+
+tsa_url_option = click.option(
+    "--tsa",
+    "tsa_urls",
+    multiple=True,
+    metavar="URL",
+    help="Ask this RFC 3161 Time-Stamping Authority for a timestamp (repeatable; "
+    "default: the space-separated URLs in $CUSTODY_TSA).",
+)
+
+tsa_timeout_option = click.option(
+    "--tsa-timeout",
+    type=click.FloatRange(min=0.1, max=600),
+    metavar="SECONDS",
+    help="How long to wait for each TSA (default: $CUSTODY_TSA_TIMEOUT, or 10).",
+)
+
+
+def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """--tsa URLs, or else those in $CUSTODY_TSA."""
+    from ..tsa.client import urls_from_env
+
+    return urls or urls_from_env()
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []
@@ -55,6 +95,8 @@ def trust_policy(
     trust: tuple[str, ...] = (),
     use_trust_store: bool = True,
     registers: tuple[Path, ...] = (),
+    tsa_roots: tuple[Path, ...] = (),
+    require_timestamp: bool = False,
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
     from datetime import UTC, datetime
@@ -70,4 +112,6 @@ def trust_policy(
         use_trust_store=use_trust_store,
         extra_registers=[read_register_file(p, now=now) for p in registers],
         now=now,
+        tsa_root_files=tsa_roots,
+        require_timestamp=require_timestamp,
     )

@@ -18,7 +18,13 @@ from ..batch import (
 )
 from ..errors import CustodyError, InputError
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    tsa_timeout_option,
+    tsa_url_option,
+    tsa_urls_or_env,
+)
 
 
 @click.command("ingest")
@@ -48,6 +54,8 @@ from ._options import json_option, passphrase_file_option
     is_flag=True,
     help="Do not extract metadata (records keep path, hash, size and type).",
 )
+@tsa_url_option
+@tsa_timeout_option
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
@@ -62,6 +70,8 @@ def ingest_command(
     out: Path | None,
     note: str | None,
     no_metadata: bool,
+    tsa_urls: tuple[str, ...],
+    tsa_timeout: float | None,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
@@ -75,6 +85,11 @@ def ingest_command(
     devices are not copied; they are reported. The ingest is recorded in your
     ledger and the bundle carries its proof.
 
+    With --tsa URL (or $CUSTODY_TSA), each Time-Stamping Authority is asked
+    for an RFC 3161 timestamp of the signature, kept in custody/timestamps/.
+    A TSA that is down or answers wrongly costs one warning line, never the
+    bundle: add timestamps later with `custody timestamp`.
+
     Several SOURCEs, or --from FILE, make a batch: each source is ingested in
     turn, a failing one is reported and the rest go on; with --json each
     source gives one JSON line, then a summary line.
@@ -85,6 +100,7 @@ def ingest_command(
       custody ingest ./usb --case ICC-2026-014 --out /evidence --note "Seized at ..."
       custody ingest ./w1 ./w2 ./w3 --case ICC-2026-014 --out /evidence --json
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
+      custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
 
     Exit codes: 0 every bundle created; 2 bad source, key or options; 3 disk or
     I/O failure (for a batch: the most serious failure).
@@ -105,6 +121,7 @@ def ingest_command(
     if not single and out is not None and not out.exists():
         out.mkdir(parents=True)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
+    tsa = tsa_urls_or_env(tsa_urls)
     outcomes: list[tuple[IngestJob, Any]] = []
     for job in jobs:
         problem = job_error(job)
@@ -122,6 +139,8 @@ def ingest_command(
                     note=note,
                     extract_metadata=not no_metadata,
                     on_progress=on_progress,
+                    tsa_urls=tsa,
+                    tsa_timeout=tsa_timeout,
                 )
         except CustodyError as e:
             if single:
@@ -130,6 +149,10 @@ def ingest_command(
             if not json_output:
                 render.error(e.diagnostics())
         outcomes.append((job, result))
+        if json_output and not isinstance(result, CustodyError):
+            for attempt in result.timestamps:
+                if attempt["status"] != "granted":
+                    render.warning(f"timestamp from {attempt['tsa']} failed: {attempt['detail']}")
         if single:
             render.ingest_result(result)
         elif json_output:

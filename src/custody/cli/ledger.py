@@ -13,7 +13,13 @@ from ..ledger.consistency import check_consistency
 from ..ledger.store import Ledger
 from ..ledger.timeline import ledger_timeline
 from ._app import App, pass_app
-from ._options import json_option
+from ._options import (
+    json_option,
+    trust_policy,
+    tsa_root_option,
+    tsa_timeout_option,
+    tsa_url_option,
+)
 
 
 @click.group("ledger")
@@ -25,6 +31,7 @@ def ledger_group() -> None:
       custody ledger show --case ICC-2026-014
       custody ledger verify
       custody ledger checkpoint > checkpoint-2026-11-25.txt
+      custody ledger checkpoint --tsa https://tsa.example.org/tsr > checkpoint.txt
       custody ledger consistency checkpoint-2026-11-25.txt
     """
 
@@ -65,30 +72,63 @@ def ledger_verify(app: App, json_output: bool) -> None:
 
 
 @ledger_group.command("checkpoint")
+@tsa_url_option
+@tsa_timeout_option
 @pass_app
-def ledger_checkpoint(app: App) -> None:
+def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | None) -> None:
     """Print the latest signed checkpoint (C2SP tlog-checkpoint signed note).
 
     Keep it in the case file or send it to the prosecutor: `custody ledger
     consistency` later proves the ledger still extends it.
+
+    With --tsa URL (repeatable), each TSA stamps the checkpoint's exact bytes:
+    the token proves that every entry up to its size existed by then. Tokens
+    are kept beside the checkpoint in the ledger (their paths are shown on
+    stderr; give a copy as CHECKPOINT.tsr with the checkpoint file). A TSA
+    that fails is a warning; the checkpoint is printed all the same.
     """
+    from ..ledger.checkpoint_time import store_checkpoint_tokens
+    from ..tsa.client import request_timestamps
+
     with Ledger.open(app.home, create=False) as ledger:
         note = ledger.latest_checkpoint()
+        folder = ledger.checkpoint_file.parent
     if note is None:
         raise InputError("the ledger has no checkpoint yet")
+    if tsa_urls:
+        attempts = request_timestamps(tsa_urls, note, timeout=tsa_timeout)
+        for attempt in attempts:
+            if attempt.status != "granted":
+                app.render.warning(attempt.warning())
+        for path in store_checkpoint_tokens(folder, note, attempts):
+            app.render.note(f"Timestamp of this checkpoint stored: {path}")
     click.echo(note.decode("utf-8"), nl=False)
 
 
 @ledger_group.command("consistency")
 @click.argument("old_checkpoint", type=click.Path(path_type=Path, dir_okay=False))
+@tsa_root_option
 @json_option
 @pass_app
-def ledger_consistency(app: App, old_checkpoint: Path, json_output: bool) -> None:
+def ledger_consistency(
+    app: App, old_checkpoint: Path, tsa_roots: tuple[Path, ...], json_output: bool
+) -> None:
     """Prove (RFC 9162) that today's ledger extends OLD_CHECKPOINT.
 
-    Exit codes: 0 consistent; 1 rolled back, forked or rewritten; 2 the file
-    is not a checkpoint of this ledger.
+    When OLD_CHECKPOINT was timestamped (ledger checkpoint --tsa; tokens in
+    the ledger, or OLD_CHECKPOINT.tsr beside it), each token is checked
+    against your TSA roots and the proven time is shown.
+
+    Exit codes: 0 consistent; 1 rolled back, forked or rewritten, or an
+    invalid timestamp; 2 the file is not a checkpoint of this ledger.
     """
+    from ..ledger.checkpoint_time import (
+        check_checkpoint_time,
+        find_checkpoint_tokens,
+        with_checkpoint_time,
+    )
+
+    policy = trust_policy(app.home, tsa_roots=tsa_roots)
     render = app.configure(json_output=json_output)
     try:
         data = old_checkpoint.read_bytes()
@@ -96,6 +136,16 @@ def ledger_consistency(app: App, old_checkpoint: Path, json_output: bool) -> Non
         raise InputError(e.strerror or "cannot read", path=str(old_checkpoint)) from e
     with Ledger.open(app.home, create=False) as ledger:
         result = check_consistency(ledger, data, source=str(old_checkpoint))
+        tokens = find_checkpoint_tokens(ledger.checkpoint_file.parent, data, beside=old_checkpoint)
+    if tokens:
+        stamped = check_checkpoint_time(data, tokens, policy.tsa_roots)
+        result = with_checkpoint_time(result, stamped)
+    from datetime import UTC, datetime
+
+    from ..ledger.checkpoint_key import judge_checkpoint_key
+
+    with Ledger.open(app.home, create=False) as ledger:
+        result = judge_checkpoint_key(ledger, result, policy, now=datetime.now(UTC))
     render.consistency(result)
     if not result.consistent:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)

@@ -14,8 +14,10 @@ from ._options import (
     json_option,
     passphrase_file_option,
     register_option,
+    require_timestamp_option,
     trust_option,
     trust_policy,
+    tsa_root_option,
 )
 
 
@@ -26,8 +28,11 @@ from ._options import (
 @click.option(
     "--no-trust-store",
     is_flag=True,
-    help="Trust only the keys given with --trust, not $CUSTODY_HOME's trust store.",
+    help="Trust only the keys given with --trust (and TSA roots given with --tsa-root), "
+    "not $CUSTODY_HOME's trust stores.",
 )
+@tsa_root_option
+@require_timestamp_option
 @click.option(
     "--report",
     "report_path",
@@ -48,6 +53,8 @@ def verify_command(
     trust: tuple[str, ...],
     registers: tuple[Path, ...],
     no_trust_store: bool,
+    tsa_roots: tuple[Path, ...],
+    require_timestamp: bool,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -65,6 +72,9 @@ def verify_command(
     (hand-overs and receipts) is shown and every signature in it checked.
     A key listed in a trusted key register (keys trust-register, --register)
     is accepted only if the register says it was valid when it signed.
+    Every RFC 3161 timestamp is checked offline against the TSA roots you
+    chose (custody tsa trust, --tsa-root): the report says "signed no later
+    than" the earliest trusted time, or "signing time not proven".
 
     \b
     Examples:
@@ -73,16 +83,23 @@ def verify_command(
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
       custody verify bundle.zip --register register.json --json
+      custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
 
     \b
     Exit codes:
       0  verified
-      1  not verified (changed, missing or extra files, bad signature, untrusted signer...)
-      2  usage error, or BUNDLE is not a bundle
+      1  not verified (changed, missing or extra files, bad signature, untrusted signer,
+         an invalid timestamp; with --require-timestamp, signing time not proven)
+      2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
     """
     render = app.configure(json_output=json_output, quiet=quiet)
     policy = trust_policy(
-        app.home, trust=trust, use_trust_store=not no_trust_store, registers=registers
+        app.home,
+        registers=registers,
+        trust=trust,
+        use_trust_store=not no_trust_store,
+        tsa_roots=tsa_roots,
+        require_timestamp=require_timestamp,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from . import merkle
 from .entries import EntryError, parse_entry
 from .note import NoteError, checkpoint_signed_by, parse_checkpoint
 from .store import Ledger
+
+if TYPE_CHECKING:
+    from .checkpoint_time import CheckpointTime
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,19 @@ class ConsistencyResult:
     old_root: bytes
     new_root: bytes
     problems: tuple[str, ...]
+    checkpoint_time: CheckpointTime | None = None
+    """The old checkpoint's timestamps, when it has any (ledger/checkpoint_time.py)."""
 
     def to_json(self) -> dict[str, Any]:
+        stamped = (
+            self.checkpoint_time.to_json()
+            if self.checkpoint_time is not None
+            else {
+                "checkpoint_timestamps": [],
+                "checkpoint_no_later_than": None,
+                "checkpoint_no_later_than_tsa": None,
+            }
+        )
         return {
             "checkpoint": self.source,
             "origin": self.origin,
@@ -36,6 +50,7 @@ class ConsistencyResult:
             "new_root": base64.b64encode(self.new_root).decode(),
             "proof": [base64.b64encode(h).decode() for h in self.proof],
             "problems": list(self.problems),
+            **stamped,
         }
 
 

@@ -29,6 +29,7 @@ ACTIONS = (
     "authority-revoke",
     "authority-rotate",
     "authority-export",
+    "timestamp",
 )
 
 

@@ -55,6 +55,8 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             detail = _authority_detail(entry.action, subject)
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
+        elif entry.action == "timestamp":
+            detail = f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
         rows.append(
             {
                 "index": stored.position,

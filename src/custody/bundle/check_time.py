@@ -1,0 +1,177 @@
+"""Trusted time: every RFC 3161 token under custody/timestamps/, checked
+offline against the TSA roots in the trust policy.
+
+Pure: bytes and the policy in, a TimeCheck out (no network, no clock).
+`proven_signing_time` is the one answer other features build on: the earliest
+trusted genTime, and which TSA proved it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..models import Problem, TimestampStatus
+from ..policy import TrustPolicy
+from ..tsa.token import TRUSTED, TokenCheck, check_token, iso_utc
+from . import layout
+
+CLOCK_SLACK = timedelta(minutes=1)
+"""How far the statement's `created` may pass the proven time, beyond the
+token's own accuracy, before it is a problem."""
+
+
+@dataclass(frozen=True)
+class TimeCheck:
+    """What the bundle's timestamps prove."""
+
+    tokens: tuple[TimestampStatus, ...]
+    signed_no_later_than: datetime | None
+    tsa: str | None
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+
+    def report_fields(self) -> dict[str, Any]:
+        """The VerifyReport fields this check fills."""
+        return {
+            "timestamps": self.tokens,
+            "signed_no_later_than": iso_utc(self.signed_no_later_than),
+            "signed_no_later_than_tsa": self.tsa,
+        }
+
+
+def token_status(file: str, check: TokenCheck) -> TimestampStatus:
+    """A TokenCheck as it appears in reports."""
+    return TimestampStatus(
+        file=file,
+        tsa=check.tsa,
+        gen_time=iso_utc(check.gen_time),
+        serial=check.serial,
+        policy=check.policy,
+        status=check.status,
+        detail=check.detail,
+        accuracy_s=check.accuracy.total_seconds() if check.accuracy is not None else None,
+    )
+
+
+def proven_signing_time(
+    tokens: Iterable[TimestampStatus],
+) -> tuple[datetime | None, str | None]:
+    """The earliest genTime among trusted tokens and the TSA that gave it, or
+    (None, None) when no token is trusted: the signing time is not proven."""
+    earliest = _earliest_trusted(tokens)
+    if earliest is None:
+        return None, None
+    return earliest[0], earliest[1].tsa
+
+
+def _earliest_trusted(
+    tokens: Iterable[TimestampStatus],
+) -> tuple[datetime, TimestampStatus] | None:
+    best: tuple[datetime, TimestampStatus] | None = None
+    for token in tokens:
+        moment = parse_utc(token.gen_time) if token.status == TRUSTED else None
+        if moment is not None and (best is None or moment < best[0]):
+            best = (moment, token)
+    return best
+
+
+def parse_utc(text: object) -> datetime | None:
+    """An ISO 8601 UTC time ('...Z'), or None when it is not one."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return None
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def check_time(
+    tag_bytes: Mapping[str, bytes],
+    statement: Mapping[str, Any] | None,
+    policy: TrustPolicy,
+) -> TimeCheck:
+    """Check every token in `tag_bytes` (the bundle's tag files) against the
+    bundle's signature bytes. A token the tag manifest does not list is the
+    leftover of an interrupted `custody timestamp`: it authenticates itself
+    (the TSA's signature over this bundle's signature), so it is checked like
+    any other and mentioned, never called an intruder."""
+    tag_listed, _ = layout.parse_manifest(tag_bytes.get(layout.TAG_MANIFEST, b""))
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    signature = tag_bytes.get(layout.SIGNATURE)
+    files: list[tuple[int, str]] = []
+    for path in tag_bytes:
+        if not layout.is_timestamp_path(path):
+            continue
+        number = layout.timestamp_number(path)
+        if number is None:
+            problems.append(Problem("bad_timestamp", path, "not a timestamp file name (N.tsr)"))
+        else:
+            files.append((number, path))
+    statuses: list[TimestampStatus] = []
+    for _, path in sorted(files):
+        if signature is None:
+            check = TokenCheck("invalid", "no custody/statement.sig for it to stamp")
+        else:
+            check = check_token(tag_bytes[path], signature, policy.tsa_roots)
+        status = token_status(path, check)
+        statuses.append(status)
+        if check.status == "invalid":
+            problems.append(Problem("bad_timestamp", path, check.detail))
+        if path not in tag_listed:
+            warnings.append(
+                f"{path} is not in the tag manifest: left by an interrupted `custody timestamp` "
+                "(checked all the same; run custody timestamp again to list it)"
+            )
+    proven, tsa = proven_signing_time(statuses)
+    earliest = _earliest_trusted(statuses)
+    created = parse_utc(statement.get("created")) if statement is not None else None
+    if proven is not None and earliest is not None and created is not None:
+        slack = CLOCK_SLACK + timedelta(seconds=earliest[1].accuracy_s or 0)
+        if created > proven + slack:
+            problems.append(
+                Problem(
+                    "clock_after_timestamp",
+                    layout.STATEMENT,
+                    f"created {iso_utc(created)}, after the TSA's time {iso_utc(proven)} "
+                    f"({tsa}): the officer's clock claimed a time after the bundle was stamped",
+                )
+            )
+    if proven is None and policy.require_timestamp:
+        problems.append(
+            Problem(
+                "timestamp_required",
+                layout.TIMESTAMPS_DIR,
+                "signing time not proven: no timestamp chains to a TSA root you chose",
+            )
+        )
+    return TimeCheck(tuple(statuses), proven, tsa, tuple(problems), tuple(warnings))
+
+
+def check_checkpoint_time(
+    ledger_info: dict[str, Any] | None,
+    local_ledger: object,
+    policy: TrustPolicy,
+    problems: list[Problem],
+) -> None:
+    """When the verifier's own ledger holds timestamps of the exact checkpoint
+    the bundle's ledger proof carries (`ledger checkpoint --tsa`), check them
+    and add the proven time to `ledger_info`."""
+    from ..ledger.checkpoint_time import check_checkpoint_time as check
+    from ..ledger.checkpoint_time import find_checkpoint_tokens
+    from ..ledger.proof import PROOF_PATH
+
+    checkpoint_file = getattr(local_ledger, "checkpoint_file", None)
+    note = ledger_info.get("checkpoint") if ledger_info is not None else None
+    if ledger_info is None or not isinstance(note, str) or not isinstance(checkpoint_file, Path):
+        return
+    tokens = find_checkpoint_tokens(checkpoint_file.parent, note.encode("utf-8"))
+    if not tokens:
+        return
+    result = check(note.encode("utf-8"), tokens, policy.tsa_roots)
+    ledger_info.update(result.to_json())
+    problems.extend(Problem("bad_timestamp", PROOF_PATH, line) for line in result.problems)

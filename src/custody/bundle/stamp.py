@@ -1,0 +1,253 @@
+"""Adding RFC 3161 timestamps to a bundle folder: at ingest, or later with
+`custody timestamp` when the scene had no network.
+
+What is stamped is the exact bytes of custody/statement.sig. The statement,
+its signature and the evidence are never touched. Each token is written to a
+temporary file beside the bundle (never inside it), made durable, then linked
+into custody/timestamps/N.tsr with no-replace (the commit point), and the
+tag manifest is then replaced atomically, its temporary file beside the bundle
+too. A crash leaves the bundle as it was, or with a whole token that the tag
+manifest may not list yet: verify checks such a token like any other and
+mentions it, and the next `custody timestamp` lists it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..fsutil import environment_error, fsync_dir
+from ..hashing import sha256_bytes
+from ..tsa.client import GRANTED, StampAttempt, request_timestamps
+from . import layout
+from .statement import StatementError, parse_statement
+
+if TYPE_CHECKING:
+    from ..keys import Signer
+    from ..ledger.store import Ledger
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A token now in the bundle."""
+
+    file: str
+    sha256: str
+    attempt: StampAttempt
+
+
+@dataclass(frozen=True)
+class TimestampResult:
+    """What `custody timestamp` did to a bundle."""
+
+    bundle: str
+    attempts: tuple[StampAttempt, ...]
+    stored: tuple[StoredToken, ...]
+    relisted: tuple[str, ...] = ()
+    """Tokens an interrupted earlier run had left unlisted, now listed."""
+    ledger_indexes: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        files = {id(s.attempt): s for s in self.stored}
+        return {
+            "bundle": self.bundle,
+            "timestamps": [
+                {
+                    **a.to_json(),
+                    "file": files[id(a)].file if id(a) in files else None,
+                    "sha256": files[id(a)].sha256 if id(a) in files else None,
+                }
+                for a in self.attempts
+            ],
+            "relisted": list(self.relisted),
+            "ledger_entries": list(self.ledger_indexes),
+        }
+
+
+def read_signature(bundle: Path) -> bytes:
+    """The bytes a timestamp covers. Raises InputError."""
+    if not bundle.is_dir() or bundle.is_symlink():
+        raise InputError(
+            "timestamps are added to a bundle folder; unpack the archive first", path=str(bundle)
+        )
+    path = bundle / layout.SIGNATURE
+    if path.is_symlink() or not path.is_file():
+        raise InputError("not a custody bundle (no custody/statement.sig)", path=str(bundle))
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror})", path=str(path)) from e
+
+
+@contextmanager
+def bundle_lock(bundle: Path) -> Iterator[None]:
+    """One writer of a bundle's timestamps at a time (a lock on the folder
+    itself: nothing is created inside the bundle)."""
+    fd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _temp_beside(bundle: Path, data: bytes, suffix: str) -> str:
+    fd, tmp = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=suffix)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, 0o644)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def store_tokens(
+    bundle: Path, attempts: tuple[StampAttempt, ...]
+) -> tuple[tuple[StoredToken, ...], tuple[str, ...]]:
+    """Store every granted reply of `attempts` in `bundle`, exactly as received,
+    and list them (and any unlisted leftover) in the tag manifest. Returns what
+    was stored and what was relisted. Raises InputError, EnvironmentFailure."""
+    manifest_path = bundle / layout.TAG_MANIFEST
+    folder = bundle / layout.TIMESTAMPS_DIR
+    stored: list[StoredToken] = []
+    try:
+        with bundle_lock(bundle):
+            try:
+                listed, errors = layout.parse_manifest(manifest_path.read_bytes())
+            except OSError as e:
+                raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
+            if errors:
+                raise InputError("the tag manifest is damaged", path=str(manifest_path))
+            granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
+            if granted and not folder.is_dir():
+                folder.mkdir(mode=0o755)
+                fsync_dir(folder.parent)
+            taken = _numbers(folder)
+            for attempt in granted:
+                assert attempt.reply is not None
+                tmp = _temp_beside(bundle, attempt.reply, ".tsr.tmp")
+                try:
+                    number = max(taken, default=0) + 1
+                    while True:
+                        try:
+                            os.link(tmp, folder / f"{number}.tsr")
+                            break
+                        except FileExistsError:
+                            number += 1
+                finally:
+                    os.unlink(tmp)
+                taken.add(number)
+                stored.append(
+                    StoredToken(layout.timestamp_path(number), sha256_bytes(attempt.reply), attempt)
+                )
+            if stored:
+                fsync_dir(folder)
+            relisted = []
+            for number in sorted(taken):
+                rel = layout.timestamp_path(number)
+                if rel in listed:
+                    continue
+                data = (bundle / rel).read_bytes()
+                listed[rel] = sha256_bytes(data)
+                if all(s.file != rel for s in stored):
+                    relisted.append(rel)
+            if stored or relisted:
+                tmp = _temp_beside(bundle, layout.format_manifest(listed.items()), ".tag.tmp")
+                try:
+                    os.replace(tmp, manifest_path)
+                except BaseException:
+                    os.unlink(tmp)
+                    raise
+                fsync_dir(bundle)
+    except OSError as e:
+        raise environment_error(e, e.filename or bundle) from e
+    return tuple(stored), tuple(relisted)
+
+
+def _numbers(folder: Path) -> set[int]:
+    if not folder.is_dir():
+        return set()
+    found = set()
+    for entry in folder.iterdir():
+        number = layout.timestamp_number(f"{layout.TIMESTAMPS_DIR}/{entry.name}")
+        if number is not None and entry.is_file() and not entry.is_symlink():
+            found.add(number)
+    return found
+
+
+def timestamp_bundle(
+    *,
+    bundle: Path,
+    urls: Sequence[str],
+    ledger: Ledger | None,
+    signer: Signer | None,
+    timeout: float | None = None,
+) -> TimestampResult:
+    """Ask every TSA in `urls` to stamp `bundle`'s signature and store each
+    token granted, recording each in `ledger` (a `timestamp` entry with the
+    token's SHA-256) signed by `signer`. A TSA that fails is a failed attempt,
+    not an error. Raises InputError (not a bundle folder, no URL, damaged tag
+    manifest), EnvironmentFailure."""
+    if not urls:
+        raise InputError("no TSA given: use --tsa URL, or set CUSTODY_TSA")
+    signature = read_signature(bundle)
+    subject = _bundle_subject(bundle)
+    attempts = request_timestamps(urls, signature, timeout=timeout)
+    stored, relisted = store_tokens(bundle, attempts)
+    indexes: list[int] = []
+    if ledger is not None and signer is not None:
+        for token in stored:
+            indexes.append(record_timestamp(ledger, signer, subject, token))
+    return TimestampResult(str(bundle), attempts, stored, relisted, tuple(indexes))
+
+
+def record_timestamp(
+    ledger: Ledger, signer: Signer, subject: dict[str, Any], token: StoredToken
+) -> int:
+    """Append a `timestamp` entry for one stored token; its ledger index."""
+    appended = ledger.append(
+        action="timestamp",
+        subject={
+            **subject,
+            "file": token.file,
+            "token_sha256": token.sha256,
+            "tsa": token.attempt.tsa,
+            "gen_time": token.attempt.gen_time,
+        },
+        signer=signer.key,
+        signer_name=signer.name,
+        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    return appended.index
+
+
+def _bundle_subject(bundle: Path) -> dict[str, Any]:
+    try:
+        data = (bundle / layout.STATEMENT).read_bytes()
+    except OSError as e:
+        raise InputError(
+            "not a custody bundle (no custody/statement.json)", path=str(bundle)
+        ) from e
+    try:
+        statement = parse_statement(data)
+    except StatementError as e:
+        raise InputError(f"the statement is damaged ({e})", path=str(bundle)) from e
+    return {
+        "bundle_id": statement.get("bundle_id"),
+        "case": statement.get("case"),
+        "statement_sha256": sha256_bytes(data),
+    }

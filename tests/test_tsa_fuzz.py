@@ -1,0 +1,93 @@
+"""Hostile timestamp tokens: arbitrary damage to a real reply never raises and
+never turns an untrusted or invalid token into a trusted one."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custody.tsa import der
+from custody.tsa.token import check_token
+from tsa_server import issue_reply, make_query, make_tsa
+
+MESSAGE = b"the bundle's statement.sig"
+
+
+@pytest.fixture(scope="module")
+def genuine(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, x509.Certificate]:
+    authority = make_tsa(tmp_path_factory.mktemp("fuzz-tsa") / "tsa", intermediate=True)
+    reply = issue_reply(authority, make_query(MESSAGE))
+    return reply, x509.load_pem_x509_certificate(authority.root_pem.read_bytes())
+
+
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(st.data())
+def test_damaged_reply_never_raises_and_never_gains_trust(
+    genuine: tuple[bytes, x509.Certificate], data: st.DataObject
+) -> None:
+    reply, root = genuine
+    damaged = bytearray(reply)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(damaged)))
+    mutated = bytes(damaged[:cut])
+    result = check_token(mutated, MESSAGE, [root])
+    assert result.status in ("trusted", "untrusted", "invalid")
+    if result.status == "trusted":
+        # Only bytes outside what the TSA signed may have changed (e.g. a carried
+        # copy of a certificate the walk does not need): the TSTInfo is the same.
+        _, original = der.parse_reply(reply)
+        _, parts = der.parse_reply(mutated)
+        assert original is not None and parts is not None
+        assert parts.econtent == original.econtent
+        assert result.gen_time == check_token(reply, MESSAGE, [root]).gen_time
+    with contextlib.suppress(der.DerError):
+        der.der_set_order(mutated)
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_arbitrary_bytes_are_invalid(genuine: tuple[bytes, x509.Certificate], blob: bytes) -> None:
+    _, root = genuine
+    assert check_token(blob, MESSAGE, [root]).status == "invalid"
+
+
+def test_report_page_shows_the_proven_time(tmp_path: Path) -> None:
+    from custody.report_html import render_report
+
+    page = render_report(
+        {
+            "verified": True,
+            "signer": {},
+            "problems": [],
+            "timestamps": [
+                {
+                    "file": "custody/timestamps/1.tsr",
+                    "tsa": "Test TSA",
+                    "gen_time": "2026-11-25T12:00:03Z",
+                    "serial": "2",
+                    "policy": "1.2.3",
+                    "status": "trusted",
+                    "detail": "stamped by Test TSA",
+                }
+            ],
+            "signed_no_later_than": "2026-11-25T12:00:03Z",
+            "signed_no_later_than_tsa": "Test TSA",
+        }
+    )
+    assert "Signed no later than <b>2026-11-25T12:00:03Z</b>" in page
+    assert "custody/timestamps/1.tsr" in page
+    assert "Signing time not proven" in render_report({"verified": True, "signer": {}})
