@@ -360,18 +360,22 @@ class Renderer:
             )
             return
 
-        def status(fp: str) -> str:
-            return "; ".join(str(r["summary"]) for r in said(fp)) or "-"
+        def status(fp: str) -> tuple[str, ...]:
+            # The column is there only when the verifier trusts a register.
+            if not registers:
+                return ()
+            return ("; ".join(str(r["summary"]) for r in said(fp)) or "-",)
 
+        extra = ("register says",) if registers else ()
         self._table(
-            ("id", "name", "fingerprint", "encrypted", "register says"),
+            ("id", "name", "fingerprint", "encrypted", *extra),
             [
                 (
                     p.key_id,
                     p.name,
                     short_fingerprint(p.fingerprint),
                     "yes" if p.encrypted else "NO",
-                    status(p.fingerprint),
+                    *status(p.fingerprint),
                 )
                 for p in pairs
             ],
@@ -382,7 +386,7 @@ class Renderer:
                     p.name,
                     p.fingerprint,
                     "yes" if p.encrypted else "NO",
-                    status(p.fingerprint),
+                    *status(p.fingerprint),
                 )
                 for p in pairs
             ],
@@ -390,10 +394,10 @@ class Renderer:
         if not _is_terminal(sys.stdout):
             self._line("")
         self._table(
-            ("name", "fingerprint", "register says"),
-            [(t.name, format_fingerprint(t.fingerprint), status(t.fingerprint)) for t in trusted],
+            ("name", "fingerprint", *extra),
+            [(t.name, format_fingerprint(t.fingerprint), *status(t.fingerprint)) for t in trusted],
             title="Trusted keys",
-            whole=[(t.name, t.fingerprint, status(t.fingerprint)) for t in trusted],
+            whole=[(t.name, t.fingerprint, *status(t.fingerprint)) for t in trusted],
         )
         if registers:
             if not _is_terminal(sys.stdout):
