@@ -6,6 +6,8 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,14 +93,22 @@ def ingest_evidence(
     note: str | None = None,
     extract_metadata: bool = True,
     on_progress: ProgressCallback | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> IngestResult:
-    """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
+    """Ingest `source` into a signed bundle recorded in the ledger under `home`.
+    With `witnesses`, the entry's checkpoint is cosigned before the bundle is
+    finished (an unreachable witness is a warning)."""
     # Imported here: the writer brings the metadata parsers, which verify,
     # transfer and the ledger commands never need.
     from .bundle.writer import ingest
+    from .witnessing import ingest_cosigner
 
     with Ledger.open(home) as ledger:
         explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
+        cosigner = ingest_cosigner(
+            home=home, ledger=ledger, urls=witnesses, warn=on_warning or (lambda _: None)
+        )
         result = ingest(
             source=source,
             case=case,
@@ -111,6 +121,7 @@ def ingest_evidence(
             pending=pending_dir(home),
             extract_metadata=extract_metadata,
             on_progress=on_progress,
+            on_appended=cosigner,
         )
     return replace(result, warnings=(*explained, *result.warnings))
 
@@ -417,6 +428,8 @@ def _record_hand_over(
     statement: dict[str, Any],
     statement_sha256: str,
     details: dict[str, Any],
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
     """Append a hand-over to the ledger, then store the signed record in the
     bundle. Returns (record path in the bundle, ledger index)."""
@@ -437,7 +450,32 @@ def _record_hand_over(
         )
     json_path, sig_path = record_paths(sequence, kind)
     _store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
+    _witness_and_staple(home, bundle, action, witnesses, on_warning)
     return json_path, appended.index
+
+
+def _witness_and_staple(
+    home: Path,
+    bundle: Path,
+    action: str,
+    witnesses: Sequence[str],
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """After a hand-over: have the ledger witnessed ($CUSTODY_WITNESS), and on a
+    transfer staple the newest cosigned checkpoint into the bundle's proof when
+    the bundle was recorded in this ledger."""
+    from .witnessing import witness_quietly
+
+    warn = on_warning or (lambda _: None)
+    with Ledger.open(home) as ledger:
+        witness_quietly(home=home, ledger=ledger, urls=witnesses, warn=warn)
+        if action != "transfer":
+            return
+        from .bundle.staple import staple
+
+        with contextlib.suppress(InputError):
+            # another ledger's bundle, or nothing cosigned yet: the proof stays
+            staple(bundle=bundle, ledger=ledger)
 
 
 def transfer_custody(
@@ -448,6 +486,8 @@ def transfer_custody(
     reason: str,
     signer: Signer,
     policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> HandOverResult:
     """Sign a hand-over of `bundle` from `signer` (who must hold it) to
     `receiver`. The bundle must verify first. Raises VerificationFailed,
@@ -489,6 +529,8 @@ def transfer_custody(
             "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
             "reason": reason,
         },
+        witnesses=witnesses,
+        on_warning=on_warning,
     )
     return HandOverResult(str(bundle), "transfer", sequence, path, index, receiver)
 
@@ -499,6 +541,8 @@ def receive_custody(
     bundle: Path,
     signer: Signer,
     policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> HandOverResult:
     """Verify `bundle` and countersign the hand-over addressed to `signer`."""
     statement, stmt_sha, state = _verified_chain(
@@ -536,6 +580,8 @@ def receive_custody(
             "receipt_sha256": sha256_bytes(data),
             "from": sender,
         },
+        witnesses=witnesses,
+        on_warning=on_warning,
     )
     return HandOverResult(str(bundle), "receive", sequence, path, index, sender)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .keys import PublicKeyInfo, trusted_keys
+from .ledger.cosignature import WitnessKey
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class TrustPolicy:
     fingerprints: frozenset[str] = frozenset()
     """Full fingerprints given with --trust: the bundle's own copy of the signer's
     key is acceptable only when its fingerprint is one of these."""
+    witness_keys: tuple[WitnessKey, ...] = ()
+    """Witnesses the verifier chose ($CUSTODY_HOME/witnesses/ and --witness-key):
+    only their cosignatures are checked and counted."""
+    quorum: int = 0
+    """How many valid cosignatures from distinct chosen witnesses a ledger
+    proof or checkpoint must carry (--quorum); 0: shown and checked, not required."""
 
     def key_for(self, fingerprint: object) -> PublicKeyInfo | None:
         """The trusted key with this fingerprint, if the verifier chose one."""
@@ -47,9 +54,30 @@ def load_trust_policy(
     extra_keys: Iterable[PublicKeyInfo] = (),
     extra_fingerprints: Collection[str] = (),
     use_trust_store: bool = True,
+    extra_witness_keys: Iterable[WitnessKey] = (),
+    quorum: int = 0,
 ) -> TrustPolicy:
-    """The policy of the user at `home` plus what the command line added."""
+    """The policy of the user at `home` plus what the command line added.
+    Raises InputError when the quorum cannot be met by the chosen witnesses."""
+    from .errors import InputError
+    from .witness.trust import trusted_witnesses
+
     keys = list(extra_keys)
+    witnesses = list(extra_witness_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
-    return TrustPolicy(keys=tuple(keys), fingerprints=frozenset(extra_fingerprints))
+        witnesses.extend(trusted_witnesses(home=home))
+    unique = tuple({(w.name, w.key_id): w for w in witnesses}.values())
+    if quorum < 0:
+        raise InputError("--quorum must be 0 or more")
+    if quorum > len(unique):
+        raise InputError(
+            f"--quorum {quorum} needs at least {quorum} chosen witnesses; "
+            f"{len(unique)} chosen ('custody witness trust WITNESS.pub' or --witness-key)"
+        )
+    return TrustPolicy(
+        keys=tuple(keys),
+        fingerprints=frozenset(extra_fingerprints),
+        witness_keys=unique,
+        quorum=quorum,
+    )

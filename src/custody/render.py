@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .actions import HandOverResult
     from .audit import AuditResult
     from .bundle.show import BundleMetadata
+    from .bundle.staple import StapleResult
     from .keys import KeyPair, PublicKeyInfo
     from .ledger.audit import LedgerReport
     from .ledger.consistency import ConsistencyResult
     from .models import IngestResult, ProgressEvent, VerifyReport
     from .progress import ProgressCallback
+    from .witness.submit import WitnessRun
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -260,6 +262,8 @@ class Renderer:
                         f"was interrupted; no such bundle exists (entry {gone['index']})",
                     )
                 )
+        if ledger is not None and ledger.get("cosignatures"):
+            rows.append(("Witnessed", _cosignatures_line(ledger["cosignatures"])))
         self._fields(rows)
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
@@ -424,6 +428,42 @@ class Renderer:
             self._line("NOT CONSISTENT:", style="bold red")
             for line in result.problems:
                 self._line(f"  {line}")
+        if result.cosignatures:
+            where = f" (checkpoint of {result.witnessed_size})" if result.witnessed_size else ""
+            self._line(f"Witnessed{where}: {_cosignatures_line(result.cosignatures)}")
+
+    def witness_run(self, run: WitnessRun) -> None:
+        if self.json_output:
+            self.json(run.to_json())
+            return
+        for o in run.outcomes:
+            if o.status == "cosigned":
+                self._line(f"{o.url}: cosigned checkpoint of {run.size} entries")
+            elif o.status == "fork":
+                self.error(o.message)
+            else:
+                self.error(f"{o.url}: {o.status}: {o.message}")
+
+    def staple_result(self, result: StapleResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.changed:
+            self._line(
+                f"Stapled: the proof now leads to the checkpoint of {result.tree_size} entries "
+                f"with {result.cosignatures} cosignature(s); ledger entry {result.ledger_index}."
+            )
+        else:
+            self._line(
+                f"Up to date: the proof already leads to the checkpoint of {result.tree_size} "
+                f"entries ({result.cosignatures} cosignature(s))."
+            )
+
+
+def _cosignatures_line(cosignatures: Sequence[dict[str, Any]]) -> str:
+    valid = sum(1 for c in cosignatures if c.get("status") == "valid")
+    names = ", ".join(f"{c.get('witness')} {c.get('status')}" for c in cosignatures)
+    return f"{valid} valid cosignature(s) of {len(cosignatures)}: {names}"
 
 
 def _tsv_field(value: str) -> str:

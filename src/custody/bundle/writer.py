@@ -11,7 +11,7 @@ import socket
 import stat
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from ..hashing import (
 )
 from ..keys import fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
-from ..ledger.store import Ledger
+from ..ledger.store import Appended, Ledger
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
@@ -261,6 +261,7 @@ def ingest(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
+    on_appended: Callable[[Appended], Appended] | None = None,
 ) -> IngestResult:
     """Copy `source` into a new bundle, sign it, and make it visible atomically.
 
@@ -272,6 +273,7 @@ def ingest(
     the bundle becomes visible, and the bundle carries the entry's proof. With
     `pending` (a folder), the ingest is marked as under way there while it runs
     (custody.pending), so that a kill at any moment is found afterwards.
+    `on_appended` may replace that proof's checkpoint by a later, cosigned one.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -378,6 +380,8 @@ def ingest(
                     signer_name=officer,
                     time=statement.created,
                 )
+                if on_appended is not None:
+                    appended = on_appended(appended)
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)
                 faults.reached("recorded")
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}

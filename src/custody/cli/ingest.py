@@ -18,7 +18,7 @@ from ..batch import (
 )
 from ..errors import CustodyError, InputError
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from ._options import json_option, passphrase_file_option, witnesses_from_env
 
 
 @click.command("ingest")
@@ -73,7 +73,9 @@ def ingest_command(
     with a statement signed by your key. It is built under a hidden temporary
     name and appears only when complete. Symbolic links, FIFOs, sockets and
     devices are not copied; they are reported. The ingest is recorded in your
-    ledger and the bundle carries its proof.
+    ledger and the bundle carries its proof; with $CUSTODY_WITNESS set
+    (space-separated witness URLs) that proof's checkpoint is cosigned
+    first (a witness that cannot be reached is a warning).
 
     Several SOURCEs, or --from FILE, make a batch: each source is ingested in
     turn, a failing one is reported and the rest go on; with --json each
@@ -105,6 +107,7 @@ def ingest_command(
     if not single and out is not None and not out.exists():
         out.mkdir(parents=True)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
+    witnesses = witnesses_from_env()
     outcomes: list[tuple[IngestJob, Any]] = []
     for job in jobs:
         problem = job_error(job)
@@ -122,6 +125,8 @@ def ingest_command(
                     note=note,
                     extract_metadata=not no_metadata,
                     on_progress=on_progress,
+                    witnesses=witnesses,
+                    on_warning=render.warning,
                 )
         except CustodyError as e:
             if single:

@@ -10,7 +10,14 @@ from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, trust_option, trust_policy
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    quorum_option,
+    trust_option,
+    trust_policy,
+    witness_key_option,
+)
 
 
 @click.command("verify")
@@ -19,8 +26,11 @@ from ._options import json_option, passphrase_file_option, trust_option, trust_p
 @click.option(
     "--no-trust-store",
     is_flag=True,
-    help="Trust only the keys given with --trust, not $CUSTODY_HOME's trust store.",
+    help="Trust only the keys given with --trust (and witnesses with --witness-key), "
+    "not $CUSTODY_HOME's trust store.",
 )
+@witness_key_option
+@quorum_option
 @click.option(
     "--report",
     "report_path",
@@ -40,6 +50,8 @@ def verify_command(
     bundle: Path,
     trust: tuple[str, ...],
     no_trust_store: bool,
+    witness_keys: tuple[Path, ...],
+    quorum: int,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -53,7 +65,9 @@ def verify_command(
     place, nothing extracted). Every file is checked and every problem is
     listed, one line each. A valid signature by a key you do not trust is
     NOT verified. The bundle's ledger proof is checked offline, and against
-    your own ledger when it is the same ledger; the chain of custody
+    your own ledger when it is the same ledger; cosignatures on its
+    checkpoint by your witnesses are checked, and --quorum N requires N of
+    them. The chain of custody
     (hand-overs and receipts) is shown and every signature in it checked.
 
     \b
@@ -62,6 +76,7 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
+      custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
 
     \b
     Exit codes:
@@ -70,7 +85,13 @@ def verify_command(
       2  usage error, or BUNDLE is not a bundle
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    policy = trust_policy(app.home, trust=trust, use_trust_store=not no_trust_store)
+    policy = trust_policy(
+        app.home,
+        trust=trust,
+        use_trust_store=not no_trust_store,
+        witness_keys=witness_keys,
+        quorum=quorum,
+    )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
         report = verify_with_home(
