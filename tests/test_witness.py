@@ -656,3 +656,25 @@ def test_every_witness_json_output_matches_its_schema(
         "ledger", "consistency", old, "--witness-key", witness_pub(witness_home), "--json"
     )
     validate("ledger-consistency", json.loads(r.stdout))
+
+
+def test_a_cosignature_checks_with_openssl(
+    officer_env: Env, witness: WitnessProcess, witness_home: Path, tmp_path: Path
+) -> None:
+    """docs/ledger.md: the message and signature a verifier rebuilds by hand."""
+    import subprocess
+
+    bundle = ingest(officer_env, "a", {"CUSTODY_WITNESS": witness.url})
+    note_body, lines = note_body_and_lines(proof(bundle)["checkpoint"])
+    line = next(ln for ln in lines if ln.split(" ")[1] == WITNESS_NAME)
+    blob = base64.b64decode(line.split(" ")[2])
+    stamp = int.from_bytes(blob[4:12], "big")
+    (tmp_path / "msg").write_bytes(b"cosignature/v1\ntime %d\n" % stamp + note_body)
+    (tmp_path / "sig").write_bytes(blob[12:])
+    args = ["openssl", "pkeyutl", "-verify", "-rawin", "-pubin"]
+    args += ["-inkey", str(witness_pub(witness_home)), "-in", str(tmp_path / "msg")]
+    done = subprocess.run([*args, "-sigfile", str(tmp_path / "sig")], capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "msg").write_bytes(b"cosignature/v1\ntime %d\n" % (stamp + 1) + note_body)
+    done = subprocess.run([*args, "-sigfile", str(tmp_path / "sig")], capture_output=True)
+    assert done.returncode != 0
