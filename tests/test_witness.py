@@ -678,3 +678,90 @@ def test_a_cosignature_checks_with_openssl(
     (tmp_path / "msg").write_bytes(b"cosignature/v1\ntime %d\n" % (stamp + 1) + note_body)
     done = subprocess.run([*args, "-sigfile", str(tmp_path / "sig")], capture_output=True)
     assert done.returncode != 0
+
+
+def test_quorum_of_two_independent_witnesses(
+    officer_env: Env,
+    witness: WitnessProcess,
+    witness_home: Path,
+    tmp_path: Path,
+    restartable: list[WitnessProcess],
+) -> None:
+    second_home = tmp_path / "second-witness"
+    second = Env(home=second_home, tmp=tmp_path)
+    assert second.run("witness", "init", "--name", "prosecution.example/w").exit_code == 0
+    r = second.run("witness", "add-log", origin(officer_env), "--key", officer_pub(officer_env))
+    assert r.exit_code == 0
+    w2 = start_witness(second_home, tmp_path / "second.log")
+    restartable.append(w2)
+    both = f"{witness.url} {w2.url}"
+    bundle = ingest(officer_env, "a", {"CUSTODY_WITNESS": both})
+    verifier = Env(home=tmp_path / "verifier", tmp=tmp_path)
+    keys = ["--witness-key", witness_pub(witness_home), "--witness-key", witness_pub(second_home)]
+    jane = officer_pub(officer_env)
+    r = verifier.run("verify", bundle, "--trust", jane, *keys, "--quorum", "2", "--json")
+    assert r.exit_code == 0, r.output
+    assert sorted(c["witness"] for c in json.loads(r.stdout)["ledger"]["cosignatures"]) == [
+        "prosecution.example/w",
+        WITNESS_NAME,
+    ]
+    # one witness down: the bundle made then carries one cosignature, short of a quorum of 2
+    w2.stop()
+    late = ingest(officer_env, "b", {"CUSTODY_WITNESS": both})
+    r = verifier.run("verify", late, "--trust", jane, *keys, "--quorum", "2")
+    assert r.exit_code == 1 and "witness_quorum" in r.output
+    r = verifier.run("verify", late, "--trust", jane, *keys, "--quorum", "1")
+    assert r.exit_code == 0, r.output
+
+
+class MemoryStore:
+    """A StateStore in memory, for the handler without sockets."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, object] = {}
+        self.lock = threading.Lock()
+
+    def locked(self, origin: str):  # type: ignore[no-untyped-def]
+        return self.lock
+
+    def get(self, origin: str):  # type: ignore[no-untyped-def]
+        return self.states.get(origin)
+
+    def put(self, state) -> None:  # type: ignore[no-untyped-def]
+        self.states[state.origin] = state
+
+
+def test_the_handler_never_raises_on_hostile_bodies() -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from custody.witness.handler import Witness
+    from custody.witness.protocol import Request
+
+    log_key = Ed25519PrivateKey.generate()
+    note = sign_checkpoint("example.org/log", 1, bytes(32), log_key)
+    w = Witness(
+        "w.example",
+        Ed25519PrivateKey.generate(),
+        {"example.org/log": (log_key.public_key(),)},
+        MemoryStore(),
+        lambda: 1_800_000_000,
+    )
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.binary(max_size=400)
+        | st.builds(
+            lambda a, b: a + note[: len(b)],
+            st.sampled_from(
+                [b"old 0\n\n", b"old 1\n\n", b"old 0\nAAAA\n\n", b"old 99999999999999999999\n\n"]
+            ),
+            st.binary(max_size=200),
+        )
+    )
+    def check(data: bytes) -> None:
+        response = w.handle(Request("POST", "/add-checkpoint", data))
+        assert response.status in (200, 400, 403, 404, 409, 422)
+
+    check()
+    assert w.handle(Request("POST", "/add-checkpoint", b"old 0\n\n" + note)).status in (200, 409)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,14 +190,23 @@ class Ledger:
         rows = self._conn.execute("SELECT size FROM cosigned ORDER BY size DESC")
         return [_int(r[0]) for r in rows]
 
-    def store_cosigned(self, size: int, note: bytes) -> None:
-        """Keep a checkpoint with its cosignatures (replacing a less cosigned copy)."""
+    def store_cosigned(self, size: int, merge: Callable[[bytes | None], bytes]) -> None:
+        """Keep a checkpoint with its cosignatures: `merge` gets the stored copy
+        (or None) and returns the new one, under the write lock, so that two
+        processes adding cosignatures at once keep both."""
+        conn = self._conn
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute(
-                "INSERT OR REPLACE INTO cosigned (size, note) VALUES (?, ?)", (size, note)
-            )
-            self._conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO cosigned (size, note) VALUES (?, ?)",
+                    (size, merge(self.cosigned_checkpoint(size))),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.OperationalError as e:
             raise EnvironmentFailure(f"cannot write the ledger ({e})", path=str(self.path)) from e
 

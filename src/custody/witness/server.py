@@ -50,9 +50,12 @@ def make_server(
             else:
                 body = self.rfile.read(length) if length else b""
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                response = witness.handle(
-                    Request(method, url.path, body, query, self.client_address[0])
-                )
+                try:
+                    response = witness.handle(
+                        Request(method, url.path, body, query, self.client_address[0])
+                    )
+                except Exception as e:  # a bug must not cost a traceback per request
+                    response = Response(500, b"internal error\n", log=f"internal error: {e!r}")
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
@@ -69,6 +72,17 @@ def make_server(
 
         def do_GET(self) -> None:
             self._answer("GET")
+
+        def do_PUT(self) -> None:
+            self._answer("PUT")
+
+        def do_DELETE(self) -> None:
+            self._answer("DELETE")
+
+        def log_error(self, format: str, *args: object) -> None:
+            # requests http.server rejects itself (a malformed request line...)
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            log(f"{stamp} {self.client_address[0]} - - - {format % args}")
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # one line per request is written by _answer

@@ -131,6 +131,13 @@ def _verified_lines(
     return b"".join(kept), len(kept), complaint
 
 
+def _merger(note: bytes, lines: bytes) -> Callable[[bytes | None], bytes]:
+    def merge(stored: bytes | None) -> bytes:
+        return add_signature_lines(stored or note, lines)
+
+    return merge
+
+
 def _fork_file(
     home: Path, url: str, ours: bytes, theirs: bytes | None, why: str, held: int | None
 ) -> Path:
@@ -188,8 +195,7 @@ def _submit_one(
                 return WitnessOutcome(
                     url, "refused", complaint or "the witness answered without a cosignature"
                 )
-            current = ledger.cosigned_checkpoint(cp.size) or note
-            ledger.store_cosigned(cp.size, add_signature_lines(current, lines))
+            ledger.store_cosigned(cp.size, _merger(note, lines))
             ledger.set_witness_size(url, cp.size)
             return WitnessOutcome(url, "cosigned", complaint or "cosigned", cp.size, count)
         if reply.status == 409:
