@@ -185,7 +185,7 @@ def test_forged_cosignature_is_a_problem_even_without_quorum(
     blob[-1] ^= 1
     lines[i] = f"\u2014 {name} {base64.b64encode(bytes(blob)).decode()}"
     doc["checkpoint"] = "\n".join(lines)
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     refresh_tag_manifest(bundle)
     verifier = Env(home=tmp_path / "verifier", tmp=tmp_path)
     r = verifier.run(

@@ -26,7 +26,7 @@ from ..fsutil import environment_error, replace_file
 from ..hashing import sha256_bytes
 from ..ledger.entries import EntryError, parse_entry
 from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
-from ..ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof
+from ..ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof, proof_doc_bytes
 from ..ledger.store import Appended, Ledger
 from . import layout
 
@@ -185,7 +185,7 @@ def staple(*, bundle: Path, ledger: Ledger, record: Any = None) -> StapleResult:
             "checkpoint": note.decode("utf-8"),
         }
     )
-    new = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    new = proof_doc_bytes(doc)
     index_recorded = None
     if record is not None:
         index_recorded = record(
