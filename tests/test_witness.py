@@ -283,8 +283,17 @@ def test_transfer_staples_the_newest_cosigned_checkpoint(
     doc = proof(bundle)
     assert "\u2014 " + WITNESS_NAME in doc["checkpoint"]
     assert doc["tree_size"] == 3  # keygen, ingest, transfer: the cosigned checkpoint
-    r = receiver.run("receive", bundle, "--trust", officer_pub(officer_env))
+    # the receiver's ledger is unknown to this witness: one warning line, the receipt stands
+    r = receiver.run(
+        "receive",
+        bundle,
+        "--trust",
+        officer_pub(officer_env),
+        env={"CUSTODY_WITNESS": witness.url},
+    )
     assert r.exit_code == 0, r.output
+    warnings = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "add-log" in warnings[0]
 
 
 def test_ledger_consistency_with_quorum(
@@ -765,3 +774,31 @@ def test_the_handler_never_raises_on_hostile_bodies() -> None:
 
     check()
     assert w.handle(Request("POST", "/add-checkpoint", b"old 0\n\n" + note)).status in (200, 409)
+
+
+def test_a_crash_between_the_two_renames_of_a_staple_is_repaired_by_stapling_again(
+    officer_env: Env, witness: WitnessProcess, tmp_path: Path
+) -> None:
+    bundle = ingest(officer_env, "a")
+    manifest = bundle / "tagmanifest-sha256.txt"
+    before = manifest.read_bytes()
+    assert officer_env.run("ledger", "witness", "--witness", witness.url).exit_code == 0
+    assert officer_env.run("ledger", "staple", bundle).exit_code == 0
+    # the state a crash after the proof's rename and before the manifest's leaves
+    manifest.write_bytes(before)
+    jane = officer_pub(officer_env)
+    verifier = Env(home=tmp_path / "verifier", tmp=tmp_path)
+    r = verifier.run("verify", bundle, "--trust", jane, "-q")
+    assert r.exit_code == 1 and "ledger-proof.json" in r.output
+    r = officer_env.run("ledger", "staple", bundle, "--json")
+    assert r.exit_code == 0 and not json.loads(r.stdout)["changed"]
+    assert verifier.run("verify", bundle, "--trust", jane, "-q").exit_code == 0
+
+
+def test_witness_export(witness_home: Path, tmp_path: Path) -> None:
+    w = Env(home=witness_home, tmp=tmp_path)
+    r = w.run("witness", "export")
+    assert r.exit_code == 0 and r.stdout.encode() == witness_pub(witness_home).read_bytes()
+    assert w.run("witness", "export", "-o", tmp_path / "w.pub").exit_code == 0
+    r = w.run("witness", "export", "-o", tmp_path / "w.pub")
+    assert r.exit_code == 2 and "not overwritten" in r.output

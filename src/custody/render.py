@@ -435,6 +435,9 @@ class Renderer:
     def witness_run(self, run: WitnessRun) -> None:
         if self.json_output:
             self.json(run.to_json())
+            for o in run.outcomes:  # the one line a fork deserves, on stderr, also for scripts
+                if o.status == "fork":
+                    self.error(o.message)
             return
         for o in run.outcomes:
             if o.status == "cosigned":

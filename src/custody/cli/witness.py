@@ -9,6 +9,7 @@ from types import FrameType
 
 import click
 
+from ..errors import InputError
 from ._app import App, pass_app
 from ._options import json_option
 
@@ -58,6 +59,37 @@ def witness_init(app: App, name: str, json_output: bool) -> None:
     render.info(f"Witness {identity.name} created.")
     render.info(f"Public key: {identity.public_key_path}")
     render.info(f"Verifier key: {identity.vkey}")
+
+
+@witness_group.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the public key file here (never overwritten) instead of stdout.",
+)
+@pass_app
+def witness_export(app: App, output: Path | None) -> None:
+    """Print this witness's public key file, to give to verifiers.
+
+    \b
+    Example:
+      custody witness export -o registry-witness.pub
+    """
+    from ..fsutil import environment_error, write_new_file
+    from ..witness.config import public_key_file
+
+    data = public_key_file(home=app.home)
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        write_new_file(output, data)
+    except FileExistsError as e:
+        raise InputError("already exists; not overwritten", path=str(output)) from e
+    except OSError as e:
+        raise environment_error(e, output) from e
+    app.render.info(f"Public key written to {output}")
 
 
 @witness_group.command("add-log")

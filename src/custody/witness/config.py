@@ -153,6 +153,12 @@ def _load_private_key(home: Path) -> tuple[str, Ed25519PrivateKey]:
     return check_witness_name(pub.name), key
 
 
+def public_key_file(*, home: Path) -> bytes:
+    """The witness's public key file (checked against its private key)."""
+    name, key = _load_private_key(home)
+    return public_key_file_bytes(name, key.public_key())
+
+
 def _read_logs(home: Path) -> dict[str, list[dict[str, str]]]:
     path = witness_dir(home) / "logs.json"
     try:
