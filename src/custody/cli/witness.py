@@ -143,7 +143,11 @@ def witness_serve(app: App, listen: str) -> None:
     """
     from ..witness.config import load_witness
     from ..witness.handler import Witness
-    from ..witness.server import log_to_stderr, make_server, parse_listen, unix_now
+    from ..witness.server import make_server, parse_listen, unix_now
+
+    def log_to_stderr(line: str) -> None:
+        click.echo(line, err=True)
+
     from ..witness.state import FileStateStore
 
     config = load_witness(home=app.home)

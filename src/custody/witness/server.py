@@ -3,7 +3,6 @@ per connection, HTTP/1.1 keep-alive), logging one line per request on stderr."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -95,10 +94,6 @@ def make_server(
         return Server((host, port), Handler)
     except OSError as e:
         raise InputError(f"cannot listen ({e.strerror})", path=f"{host}:{port}") from e
-
-
-def log_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def unix_now() -> int:
