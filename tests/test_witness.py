@@ -343,6 +343,7 @@ def test_rolled_back_ledger_is_refused_and_both_checkpoints_kept(
     text = kept.read_text()
     assert officer_env.run("ledger", "checkpoint").stdout.split("\n\n")[0] in text
     assert witnessed.split("\n\n")[0] in text  # the witness's checkpoint, for the investigator
+    assert "both checkpoints signed by the same key: yes" in text
 
 
 def test_forked_ledger_is_refused_with_422(

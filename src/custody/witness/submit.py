@@ -28,7 +28,8 @@ from ..ledger.cosignature import (
     parse_signature_lines,
     signed_message,
 )
-from ..ledger.note import EM_DASH, Checkpoint, NoteError, parse_checkpoint
+from ..ledger.entries import EntryError, parse_entry
+from ..ledger.note import EM_DASH, Checkpoint, NoteError, checkpoint_signed_by, parse_checkpoint
 from ..ledger.store import Ledger, ledger_dir
 from ..signing import signature_is_valid
 from . import client
@@ -138,8 +139,31 @@ def _merger(note: bytes, lines: bytes) -> Callable[[bytes | None], bytes]:
     return merge
 
 
+def _same_signer(ledger: Ledger, cp: Checkpoint, theirs: bytes | None) -> str:
+    """Whether the witness's checkpoint is signed by the key that signed ours:
+    two such checkpoints that cannot both be true prove the key's holder
+    signed two histories."""
+    if theirs is None:
+        return "unknown (the witness did not give its checkpoint)"
+    try:
+        entry = ledger.entry_bytes(cp.size - 1) if cp.size else None
+        actor = parse_entry(entry).actor_key if entry is not None else None
+        other = parse_checkpoint(theirs)
+    except (EntryError, NoteError):
+        return "unknown (a checkpoint or entry does not parse)"
+    if actor is None:
+        return "unknown"
+    return "yes" if checkpoint_signed_by(other, actor) else "no"
+
+
 def _fork_file(
-    home: Path, url: str, ours: bytes, theirs: bytes | None, why: str, held: int | None
+    home: Path,
+    url: str,
+    ours: bytes,
+    theirs: bytes | None,
+    why: str,
+    held: int | None,
+    same_signer: str,
 ) -> Path:
     """Keep both checkpoints for investigation; returns the file's path."""
     directory = ledger_dir(home) / "forks"
@@ -148,7 +172,8 @@ def _fork_file(
     text = (
         f"custody: the witness {url} holds a different history of this ledger\n"
         f"reason: {why}\n"
-        f"witness holds size: {held if held is not None else 'unknown'}\n\n"
+        f"witness holds size: {held if held is not None else 'unknown'}\n"
+        f"both checkpoints signed by the same key: {same_signer}\n\n"
         "=== this ledger's checkpoint (submitted) ===\n"
     ).encode() + ours
     text += b"\n=== the checkpoint the witness cosigned before ===\n"
@@ -234,7 +259,7 @@ def _submit_one(
             theirs = got.body
     except client.WitnessUnavailable:
         pass
-    path = _fork_file(home, url, note, theirs, why, held)
+    path = _fork_file(home, url, note, theirs, why, held, _same_signer(ledger, cp, theirs))
     return WitnessOutcome(
         url,
         "fork",
