@@ -803,3 +803,31 @@ def test_witness_export(witness_home: Path, tmp_path: Path) -> None:
     assert w.run("witness", "export", "-o", tmp_path / "w.pub").exit_code == 0
     r = w.run("witness", "export", "-o", tmp_path / "w.pub")
     assert r.exit_code == 2 and "not overwritten" in r.output
+
+
+def test_a_checkpoint_overtaken_by_another_process_is_not_taken_for_a_rollback(
+    officer_env: Env, witness: WitnessProcess
+) -> None:
+    """Process A reads the checkpoint of size n; process B appends and has n+1
+    cosigned; A's submission then meets a witness at n+1: not a fork."""
+    from custody.witness.submit import _submit_one
+
+    ingest(officer_env, "a")
+    ledger, stale = raw_checkpoint(officer_env)
+    with ledger:
+        ingest(officer_env, "b")
+        assert officer_env.run("ledger", "witness", "--witness", witness.url).exit_code == 0
+        from custody.ledger.note import parse_checkpoint
+
+        outcome = _submit_one(
+            home=officer_env.home,
+            ledger=ledger,
+            url=witness.url + "/",
+            note=stale,
+            cp=parse_checkpoint(stale),
+            known=(),
+            timeout=10.0,
+        )
+    assert outcome.status == "cosigned", outcome
+    assert outcome.witness_size == parse_checkpoint(stale).size + 1
+    assert not (officer_env.home / "ledger" / "forks").exists()

@@ -191,6 +191,14 @@ def _fork_file(
     raise InputError("too many fork reports this second", path=str(directory))
 
 
+def _latest(ledger: Ledger) -> tuple[bytes, Checkpoint] | None:
+    note = ledger.latest_checkpoint()
+    try:
+        return (note, parse_checkpoint(note)) if note is not None else None
+    except NoteError:
+        return None
+
+
 def _submit_one(
     *,
     home: Path,
@@ -201,7 +209,8 @@ def _submit_one(
     known: Sequence[WitnessKey],
     timeout: float,
 ) -> WitnessOutcome:
-    hint = ledger.witness_size(url)
+    key = client.check_url(url)  # the size is remembered per witness, however spelled
+    hint = ledger.witness_size(key)
     if hint > cp.size:
         hint = 0  # ask again; a 409 tells us the truth
     why = ""
@@ -221,7 +230,7 @@ def _submit_one(
                     url, "refused", complaint or "the witness answered without a cosignature"
                 )
             ledger.store_cosigned(cp.size, _merger(note, lines))
-            ledger.set_witness_size(url, cp.size)
+            ledger.set_witness_size(key, cp.size)
             return WitnessOutcome(url, "cosigned", complaint or "cosigned", cp.size, count)
         if reply.status == 409:
             try:
@@ -231,6 +240,14 @@ def _submit_one(
             if SIZE_CONTENT_TYPE not in reply.content_type:
                 return WitnessOutcome(url, "refused", "409 without Content-Type text/x.tlog.size")
             if held > cp.size:
+                # Another custody process may have appended and had it cosigned since
+                # this checkpoint was read: only a ledger smaller than what the witness
+                # saw is a rollback.
+                newer = _latest(ledger)
+                if newer is not None and newer[1].size >= held:
+                    note, cp = newer
+                    hint = held
+                    continue
                 why = f"it cosigned {held} entries, this ledger has {cp.size}: rolled back"
                 break
             if held == hint:
@@ -299,8 +316,9 @@ def witness_ledger(
                 home=home, ledger=ledger, url=url, note=note, cp=cp, known=known, timeout=timeout
             )
         )
-    final = ledger.cosigned_checkpoint(cp.size) or note
-    return WitnessRun(cp.origin, cp.size, tuple(outcomes), final.decode("utf-8"))
+    size = max([cp.size] + [o.witness_size or 0 for o in outcomes if o.status == "cosigned"])
+    final = ledger.cosigned_checkpoint(size) or note
+    return WitnessRun(cp.origin, size, tuple(outcomes), final.decode("utf-8"))
 
 
 def warn_about(run: WitnessRun, warn: Callable[[str], None]) -> None:
