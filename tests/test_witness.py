@@ -520,7 +520,7 @@ def test_kill_9_during_cosigning_never_loses_or_rolls_back_state(
     key = _officer_private_key(officer_env)
     acknowledged = 0
     try:
-        for round_ in range(3):
+        for round_ in range(2):
             w = start_witness(witness_home, tmp_path / "witness.log")
             restartable.append(w)
             stop = threading.Event()
