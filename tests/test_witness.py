@@ -753,7 +753,7 @@ def test_the_handler_never_raises_on_hostile_bodies() -> None:
     w = Witness(
         "w.example",
         Ed25519PrivateKey.generate(),
-        {"example.org/log": (log_key.public_key(),)},
+        lambda: {"example.org/log": (log_key.public_key(),)},
         MemoryStore(),
         lambda: 1_800_000_000,
     )
@@ -831,3 +831,17 @@ def test_a_checkpoint_overtaken_by_another_process_is_not_taken_for_a_rollback(
     assert outcome.status == "cosigned", outcome
     assert outcome.witness_size == parse_checkpoint(stale).size + 1
     assert not (officer_env.home / "ledger" / "forks").exists()
+
+
+def test_add_log_takes_effect_while_serving(
+    officer_env: Env, tmp_path: Path, restartable: list[WitnessProcess]
+) -> None:
+    home = tmp_path / "live-witness"
+    w = Env(home=home, tmp=tmp_path)
+    assert w.run("witness", "init", "--name", "live.example/w").exit_code == 0
+    proc = start_witness(home, tmp_path / "live.log")
+    restartable.append(proc)
+    assert officer_env.run("ledger", "witness", "--witness", proc.url).exit_code == 2  # 404
+    r = w.run("witness", "add-log", origin(officer_env), "--key", officer_pub(officer_env))
+    assert r.exit_code == 0
+    assert officer_env.run("ledger", "witness", "--witness", proc.url).exit_code == 0

@@ -135,13 +135,14 @@ def witness_serve(app: App, listen: str) -> None:
     valid signature by the log's keys; 404 unknown log; 409 the old size is
     not the witness's (body: its size); 422 the consistency proof fails. The
     state is stored durably before every 200. One log line per request on
-    stderr. Stops on SIGTERM or Ctrl-C.
+    stderr. `add-log` takes effect without a restart. Stops on SIGTERM or
+    Ctrl-C.
 
     \b
     Example:
       custody witness serve --listen 127.0.0.1:8080
     """
-    from ..witness.config import load_witness
+    from ..witness.config import LogsFile, load_witness
     from ..witness.handler import Witness
     from ..witness.server import make_server, parse_listen, unix_now
 
@@ -153,7 +154,11 @@ def witness_serve(app: App, listen: str) -> None:
     config = load_witness(home=app.home)
     host, port = parse_listen(listen)
     witness = Witness(
-        config.name, config.private_key, config.logs, FileStateStore(config.state_dir), unix_now
+        config.name,
+        config.private_key,
+        LogsFile(app.home, config.logs),
+        FileStateStore(config.state_dir),
+        unix_now,
     )
     server = make_server(witness, host, port, log_to_stderr)
 

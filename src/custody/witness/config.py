@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,9 +211,38 @@ def add_log(*, home: Path, origin: str, key: str) -> LogAdded:
     return LogAdded(origin, info.name, info.fingerprint, added, len(keys))
 
 
-def load_witness(*, home: Path) -> WitnessConfig:
-    """The witness under `home`: its key and the logs it accepts."""
-    name, key = _load_private_key(home)
+class LogsFile:
+    """The logs a serving witness accepts, re-read when `add-log` changes
+    logs.json (it is replaced atomically), so no restart is needed. A file that
+    cannot be read keeps the last good list."""
+
+    def __init__(self, home: Path, initial: dict[str, tuple[Ed25519PublicKey, ...]]) -> None:
+        self.home = home
+        self._path = witness_dir(home) / "logs.json"
+        self._stamp = self._stat()
+        self._logs = initial
+        self._lock = threading.Lock()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def __call__(self) -> dict[str, tuple[Ed25519PublicKey, ...]]:
+        stamp = self._stat()
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._logs = _parse_logs(self.home)
+                    self._stamp = stamp
+                except InputError:
+                    pass
+            return self._logs
+
+
+def _parse_logs(home: Path) -> dict[str, tuple[Ed25519PublicKey, ...]]:
     logs: dict[str, tuple[Ed25519PublicKey, ...]] = {}
     path = witness_dir(home) / "logs.json"
     for origin, entries in _read_logs(home).items():
@@ -224,4 +254,10 @@ def load_witness(*, home: Path) -> WitnessConfig:
             except (KeyError, TypeError, KeyFileError) as e:
                 raise InputError(f"a key for {origin} is damaged", path=str(path)) from e
         logs[str(origin)] = tuple(keys)
-    return WitnessConfig(name, key, logs, witness_dir(home) / "state")
+    return logs
+
+
+def load_witness(*, home: Path) -> WitnessConfig:
+    """The witness under `home`: its key and the logs it accepts."""
+    name, key = _load_private_key(home)
+    return WitnessConfig(name, key, _parse_logs(home), witness_dir(home) / "state")

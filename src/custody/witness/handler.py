@@ -42,7 +42,8 @@ class Witness:
 
     name: str
     private_key: Ed25519PrivateKey
-    logs: dict[str, tuple[Ed25519PublicKey, ...]]
+    logs: Callable[[], dict[str, tuple[Ed25519PublicKey, ...]]]
+    """The logs it accepts and their keys, read at each request (add-log works live)."""
     store: StateStore
     clock: Callable[[], int]
     prefix: str = ""
@@ -62,7 +63,7 @@ class Witness:
         return Response(404, b"not found\n", log="no such endpoint")
 
     def _latest(self, origin: str) -> Response:
-        if origin not in self.logs:
+        if origin not in self.logs():
             return Response(404, b"unknown log origin\n", log=f"origin={origin!r} unknown")
         try:
             state = self.store.get(origin)
@@ -82,7 +83,7 @@ class Witness:
         except NoteError as e:
             return Response(400, f"checkpoint: {e}\n".encode(), log=f"malformed checkpoint: {e}")
         where = f"origin={cp.origin} old={req.old_size} size={cp.size}"
-        keys = self.logs.get(cp.origin)
+        keys = self.logs().get(cp.origin)
         if keys is None:
             return Response(404, b"unknown log origin\n", log=f"{where} unknown origin")
         if not _signed_by_known_key(cp, keys):
