@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography import x509
 
 from .keys import PublicKeyInfo, trusted_keys
+from .ledger.cosignature import WitnessKey
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class TrustPolicy:
     fingerprints: frozenset[str] = frozenset()
     """Full fingerprints given with --trust: the bundle's own copy of the signer's
     key is acceptable only when its fingerprint is one of these."""
+    witness_keys: tuple[WitnessKey, ...] = ()
+    """Witnesses the verifier chose ($CUSTODY_HOME/witnesses/ and --witness-key):
+    only their cosignatures are checked and counted."""
+    quorum: int = 0
+    """How many valid cosignatures from distinct chosen witnesses a ledger
+    proof or checkpoint must carry (--quorum); 0: shown and checked, not required."""
 
     tsa_roots: tuple[x509.Certificate, ...] = ()
     """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
@@ -57,19 +64,36 @@ def load_trust_policy(
     use_trust_store: bool = True,
     tsa_root_files: Iterable[Path] = (),
     require_timestamp: bool = False,
+    extra_witness_keys: Iterable[WitnessKey] = (),
+    quorum: int = 0,
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
-    Raises InputError for a --tsa-root file that is not a certificate."""
+    Raises InputError for a --tsa-root file that is not a certificate, or when
+    the quorum cannot be met by the chosen witnesses."""
+    from .errors import InputError
     from .tsa.roots import load_root_file, trusted_tsa_roots
+    from .witness.trust import trusted_witnesses
 
     keys = list(extra_keys)
     roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
+    witnesses = list(extra_witness_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
         roots.extend(trusted_tsa_roots(home=home))
+        witnesses.extend(trusted_witnesses(home=home))
+    unique = tuple({(w.name, w.key_id): w for w in witnesses}.values())
+    if quorum < 0:
+        raise InputError("--quorum must be 0 or more")
+    if quorum > len(unique):
+        raise InputError(
+            f"--quorum {quorum} needs at least {quorum} chosen witnesses; "
+            f"{len(unique)} chosen ('custody witness trust WITNESS.pub' or --witness-key)"
+        )
     return TrustPolicy(
         keys=tuple(keys),
         fingerprints=frozenset(extra_fingerprints),
         tsa_roots=tuple(roots),
         require_timestamp=require_timestamp,
+        witness_keys=unique,
+        quorum=quorum,
     )

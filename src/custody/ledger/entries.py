@@ -25,6 +25,7 @@ ACTIONS = (
     "verify",
     "abandoned",
     "timestamp",
+    "staple",
 )
 
 

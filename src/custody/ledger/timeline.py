@@ -51,6 +51,8 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
                 f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
                 "no bundle with this id exists"
             )
+        elif entry.action == "staple":
+            detail = f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         elif entry.action == "timestamp":
