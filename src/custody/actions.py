@@ -6,7 +6,8 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,15 +95,23 @@ def ingest_evidence(
     on_progress: ProgressCallback | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Ingest `source` into a signed bundle recorded in the ledger under `home`,
-    stamped by each TSA of `tsa_urls` that answers."""
+    stamped by each TSA of `tsa_urls` that answers. With `witnesses`, the
+    entry's checkpoint is cosigned before the bundle is finished (an
+    unreachable witness is a warning)."""
     # Imported here: the writer brings the metadata parsers, which verify,
     # transfer and the ledger commands never need.
     from .bundle.writer import ingest
+    from .witnessing import ingest_cosigner
 
     with Ledger.open(home) as ledger:
         explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
+        cosigner = ingest_cosigner(
+            home=home, ledger=ledger, urls=witnesses, warn=on_warning or (lambda _: None)
+        )
         result = ingest(
             source=source,
             case=case,
@@ -117,6 +126,7 @@ def ingest_evidence(
             on_progress=on_progress,
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
+            on_appended=cosigner,
         )
     return replace(result, warnings=(*explained, *result.warnings))
 
@@ -423,6 +433,8 @@ def _record_hand_over(
     statement: dict[str, Any],
     statement_sha256: str,
     details: dict[str, Any],
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
     """Append a hand-over to the ledger, then store the signed record in the
     bundle. Returns (record path in the bundle, ledger index)."""
@@ -443,7 +455,32 @@ def _record_hand_over(
         )
     json_path, sig_path = record_paths(sequence, kind)
     _store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
+    _witness_and_staple(home, bundle, action, witnesses, on_warning)
     return json_path, appended.index
+
+
+def _witness_and_staple(
+    home: Path,
+    bundle: Path,
+    action: str,
+    witnesses: Sequence[str],
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """After a hand-over: have the ledger witnessed ($CUSTODY_WITNESS), and on a
+    transfer staple the newest cosigned checkpoint into the bundle's proof when
+    the bundle was recorded in this ledger."""
+    from .witnessing import witness_quietly
+
+    warn = on_warning or (lambda _: None)
+    with Ledger.open(home) as ledger:
+        witness_quietly(home=home, ledger=ledger, urls=witnesses, warn=warn)
+        if action != "transfer":
+            return
+        from .bundle.staple import staple
+
+        with contextlib.suppress(InputError):
+            # another ledger's bundle, or nothing cosigned yet: the proof stays
+            staple(bundle=bundle, ledger=ledger)
 
 
 def transfer_custody(
@@ -454,6 +491,8 @@ def transfer_custody(
     reason: str,
     signer: Signer,
     policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> HandOverResult:
     """Sign a hand-over of `bundle` from `signer` (who must hold it) to
     `receiver`. The bundle must verify first. Raises VerificationFailed,
@@ -495,6 +534,8 @@ def transfer_custody(
             "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
             "reason": reason,
         },
+        witnesses=witnesses,
+        on_warning=on_warning,
     )
     return HandOverResult(str(bundle), "transfer", sequence, path, index, receiver)
 
@@ -505,6 +546,8 @@ def receive_custody(
     bundle: Path,
     signer: Signer,
     policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
 ) -> HandOverResult:
     """Verify `bundle` and countersign the hand-over addressed to `signer`."""
     statement, stmt_sha, state = _verified_chain(
@@ -542,6 +585,8 @@ def receive_custody(
             "receipt_sha256": sha256_bytes(data),
             "from": sender,
         },
+        witnesses=witnesses,
+        on_warning=on_warning,
     )
     return HandOverResult(str(bundle), "receive", sequence, path, index, sender)
 

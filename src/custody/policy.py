@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from .keys import PublicKeyInfo, trusted_keys
+from .ledger.cosignature import WitnessKey
 from .register.format import KeyRegister, compare_registers
 
 
@@ -33,6 +34,12 @@ class TrustPolicy:
     registers: tuple[KeyRegister, ...] = ()
     """Unit key registers the verifier chose (keys trust-register, --register):
     a key one of them lists is judged by the register's rule (register/rule.py)."""
+    witness_keys: tuple[WitnessKey, ...] = ()
+    """Witnesses the verifier chose ($CUSTODY_HOME/witnesses/ and --witness-key):
+    only their cosignatures are checked and counted."""
+    quorum: int = 0
+    """How many valid cosignatures from distinct chosen witnesses a ledger
+    proof or checkpoint must carry (--quorum); 0: shown and checked, not required."""
 
     tsa_roots: tuple[x509.Certificate, ...] = ()
     """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
@@ -64,34 +71,51 @@ def load_trust_policy(
     require_timestamp: bool = False,
     extra_registers: Iterable[KeyRegister] = (),
     now: datetime | None = None,
+    extra_witness_keys: Iterable[WitnessKey] = (),
+    quorum: int = 0,
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
-    Raises InputError for a --tsa-root file that is not a certificate.
+    Raises InputError for a --tsa-root file that is not a certificate, or when
+    the quorum cannot be met by the chosen witnesses.
 
     A register given for this verification (--register) that is also stored
     must extend the stored one: a rollback or a fork raises InputError."""
     from datetime import UTC
 
+    from .errors import InputError
     from .register.store import trusted_registers
     from .tsa.roots import load_root_file, trusted_tsa_roots
+    from .witness.trust import trusted_witnesses
 
     keys = list(extra_keys)
     roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
     stored = {r.register_id: r for r in trusted_registers(home=home, now=now or datetime.now(UTC))}
     registers: dict[str, KeyRegister] = {}
+    witnesses = list(extra_witness_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
         roots.extend(trusted_tsa_roots(home=home))
+        witnesses.extend(trusted_witnesses(home=home))
         registers = dict(stored)
     for register in extra_registers:
         known = stored.get(register.register_id)
         if known is not None:
             compare_registers(known, register)  # even with --no-trust-store: no rollback
         registers[register.register_id] = register
+    unique = tuple({(w.name, w.key_id): w for w in witnesses}.values())
+    if quorum < 0:
+        raise InputError("--quorum must be 0 or more")
+    if quorum > len(unique):
+        raise InputError(
+            f"--quorum {quorum} needs at least {quorum} chosen witnesses; "
+            f"{len(unique)} chosen ('custody witness trust WITNESS.pub' or --witness-key)"
+        )
     return TrustPolicy(
         keys=tuple(keys),
         fingerprints=frozenset(extra_fingerprints),
         tsa_roots=tuple(roots),
         require_timestamp=require_timestamp,
         registers=tuple(registers.values()),
+        witness_keys=unique,
+        quorum=quorum,
     )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .audit import AuditResult
     from .bundle.show import BundleMetadata
     from .bundle.stamp import TimestampResult
+    from .bundle.staple import StapleResult
     from .keys import KeyPair, PublicKeyInfo
     from .ledger.audit import LedgerReport
     from .ledger.consistency import ConsistencyResult
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .register.authority import AuthorityResult
     from .register.store import TrustRegisterResult
     from .tsa.roots import TsaRootInfo
+    from .witness.submit import WitnessRun
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -302,6 +304,8 @@ class Renderer:
                     )
                 )
         rows.append(("Signed", _signing_time_line(report)))
+        if ledger is not None and ledger.get("cosignatures"):
+            rows.append(("Witnessed", _cosignatures_line(ledger["cosignatures"])))
         self._fields(rows)
         for t in report.timestamps:
             self._line(
@@ -597,6 +601,45 @@ class Renderer:
                 self._line("Checkpoint time not proven (no timestamp from a TSA you trust)")
             for t in stamped.tokens:
                 self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
+        if result.cosignatures:
+            where = f" (checkpoint of {result.witnessed_size})" if result.witnessed_size else ""
+            self._line(f"Witnessed{where}: {_cosignatures_line(result.cosignatures)}")
+
+    def witness_run(self, run: WitnessRun) -> None:
+        if self.json_output:
+            self.json(run.to_json())
+            for o in run.outcomes:  # the one line a fork deserves, on stderr, also for scripts
+                if o.status == "fork":
+                    self.error(o.message)
+            return
+        for o in run.outcomes:
+            if o.status == "cosigned":
+                self._line(f"{o.url}: cosigned checkpoint of {run.size} entries")
+            elif o.status == "fork":
+                self.error(o.message)
+            else:
+                self.error(f"{o.url}: {o.status}: {o.message}")
+
+    def staple_result(self, result: StapleResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.changed:
+            self._line(
+                f"Stapled: the proof now leads to the checkpoint of {result.tree_size} entries "
+                f"with {result.cosignatures} cosignature(s); ledger entry {result.ledger_index}."
+            )
+        else:
+            self._line(
+                f"Up to date: the proof already leads to the checkpoint of {result.tree_size} "
+                f"entries ({result.cosignatures} cosignature(s))."
+            )
+
+
+def _cosignatures_line(cosignatures: Sequence[dict[str, Any]]) -> str:
+    valid = sum(1 for c in cosignatures if c.get("status") == "valid")
+    names = ", ".join(f"{c.get('witness')} {c.get('status')}" for c in cosignatures)
+    return f"{valid} valid cosignature(s) of {len(cosignatures)}: {names}"
 
 
 def _tsv_field(value: str) -> str:

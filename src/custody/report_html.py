@@ -40,6 +40,10 @@ EXPLANATIONS = {
     "bad_ledger_proof": "The proof that the bundle was recorded in the custody ledger does not "
     "check out.",
     "ledger_mismatch": "The verifier's own custody ledger does not match the bundle's record.",
+    "bad_cosignature": "A witness's cosignature on the ledger checkpoint does not verify: it "
+    "was forged or edited.",
+    "witness_quorum": "Fewer independent witnesses than the verifier requires have cosigned "
+    "the ledger checkpoint.",
     "bad_custody_record": "A hand-over record cannot be read.",
     "bad_custody_signature": "A hand-over record's signature does not verify: it was forged or "
     "edited.",
@@ -239,6 +243,13 @@ def render_report(data: dict[str, Any]) -> str:
                     ),
                     ("Inclusion proof", "valid" if ledger.get("proof_valid") else "NOT valid"),
                     ("Compared", _e(local)),
+                    *[
+                        (
+                            "Witness",
+                            f"{_e(c.get('witness'))}: {_e(c.get('status'))}, {_e(c.get('time'))}",
+                        )
+                        for c in ledger.get("cosignatures") or []
+                    ],
                 ]
             )
         )

@@ -9,6 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..ledger.proof import PROOF_PATH, check_proof
 from ..models import Problem
+from ..policy import TrustPolicy
+from .check_witness import check_witnesses
 from .reader import BundleScan
 
 
@@ -33,10 +35,14 @@ def check_ledger(
     local_ledger: LocalLedger | None,
     problems: list[Problem],
     warnings: list[str],
+    policy: TrustPolicy | None = None,
+    now: int = 0,
 ) -> dict[str, Any] | None:
+    policy = policy if policy is not None else TrustPolicy()
     data = scan.tag_bytes.get(PROOF_PATH)
     if data is None:
         warnings.append("the bundle carries no ledger proof (made without a ledger)")
+        check_witnesses(None, policy, now, path=PROOF_PATH, problems=problems, warnings=warnings)
         return None
     check = check_proof(
         data,
@@ -47,6 +53,10 @@ def check_ledger(
     problems.extend(check.problems)
     info = check.to_json()
     info["proof_valid"] = not check.problems
+    note = check.checkpoint.encode("utf-8") if check.checkpoint is not None else None
+    info["cosignatures"] = check_witnesses(
+        note, policy, now, path=PROOF_PATH, problems=problems, warnings=warnings
+    )
     info["local_ledger"] = None
     if check.problems or local_ledger is None or check.leaf_index is None:
         return info

@@ -111,7 +111,15 @@ def evaluate(
     if statement is not None and stmt_bytes is not None:
         stmt_sha = sha256_bytes(stmt_bytes)
         ledger_info = check_ledger(
-            scan, statement, stmt_sha, signer_key, local_ledger, problems, warnings
+            scan,
+            statement,
+            stmt_sha,
+            signer_key,
+            local_ledger,
+            problems,
+            warnings,
+            policy,
+            int(datetime.now(UTC).timestamp()),
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)

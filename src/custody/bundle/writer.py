@@ -11,7 +11,7 @@ import socket
 import stat
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from ..hashing import (
 )
 from ..keys import Signer, fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
-from ..ledger.store import Ledger
+from ..ledger.store import Appended, Ledger
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
@@ -265,6 +265,7 @@ def ingest(
     now: datetime | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    on_appended: Callable[[Appended], Appended] | None = None,
 ) -> IngestResult:
     """Copy `source` into a new bundle, sign it, and make it visible atomically.
 
@@ -280,6 +281,7 @@ def ingest(
     With `tsa_urls`, each TSA is asked to stamp custody/statement.sig; each
     reply that answers the request is stored under custody/timestamps/ (and
     recorded in the ledger). A TSA that fails costs nothing but a warning.
+    `on_appended` may replace that proof's checkpoint by a later, cosigned one.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -386,6 +388,8 @@ def ingest(
                     signer_name=officer,
                     time=statement.created,
                 )
+                if on_appended is not None:
+                    appended = on_appended(appended)
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)
                 faults.reached("recorded")
             attempts = request_timestamps(

@@ -30,6 +30,7 @@ COMMANDS = {
     "authority": ("authority", "authority_group"),
     "timestamp": ("timestamp", "timestamp_command"),
     "tsa": ("tsa", "tsa_group"),
+    "witness": ("witness", "witness_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

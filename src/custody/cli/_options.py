@@ -66,6 +66,33 @@ def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
     return urls or urls_from_env()
 
 
+witness_key_option = click.option(
+    "--witness-key",
+    "witness_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also accept cosignatures by this witness public key (repeatable).",
+)
+
+quorum_option = click.option(
+    "--quorum",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Require valid cosignatures from at least N distinct chosen witnesses.",
+)
+
+
+def witnesses_from_env() -> tuple[str, ...]:
+    """The witness URLs in $CUSTODY_WITNESS (space-separated)."""
+    import os
+
+    from ..witness.submit import witness_urls
+
+    return witness_urls(os.environ.get("CUSTODY_WITNESS"))
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []
@@ -97,11 +124,14 @@ def trust_policy(
     registers: tuple[Path, ...] = (),
     tsa_roots: tuple[Path, ...] = (),
     require_timestamp: bool = False,
+    witness_keys: tuple[Path, ...] = (),
+    quorum: int = 0,
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
     from datetime import UTC, datetime
 
     from ..register.store import read_register_file
+    from ..witness.trust import read_witness_key
 
     keys, fingerprints = resolve_trust(trust)
     now = datetime.now(UTC)
@@ -114,4 +144,6 @@ def trust_policy(
         now=now,
         tsa_root_files=tsa_roots,
         require_timestamp=require_timestamp,
+        extra_witness_keys=[read_witness_key(p) for p in witness_keys],
+        quorum=quorum,
     )

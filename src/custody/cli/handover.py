@@ -8,7 +8,13 @@ import click
 
 from ..actions import receive_custody, resolve_receiver, transfer_custody
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option, trust_option, trust_policy
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    trust_option,
+    trust_policy,
+    witnesses_from_env,
+)
 
 
 @click.command("transfer")
@@ -39,6 +45,8 @@ def transfer_command(
     The bundle must verify and you must be its current holder. The record is
     stored in the bundle (custody/chain/) and your ledger; the evidence and its
     manifest are untouched. The receiver completes it with `custody receive`.
+    The bundle's ledger proof is stapled to your newest cosigned checkpoint;
+    with $CUSTODY_WITNESS set, the witnesses cosign the hand-over first.
 
     \b
     Example:
@@ -48,7 +56,13 @@ def transfer_command(
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     receiver = resolve_receiver(home=app.home, value=to)
     result = transfer_custody(
-        home=app.home, bundle=bundle, receiver=receiver, reason=reason, signer=signer
+        home=app.home,
+        bundle=bundle,
+        receiver=receiver,
+        reason=reason,
+        signer=signer,
+        witnesses=witnesses_from_env(),
+        on_warning=render.warning,
     )
     render.hand_over(result)
 
@@ -81,5 +95,7 @@ def receive_command(
         bundle=bundle,
         signer=signer,
         policy=trust_policy(app.home, trust=trust),
+        witnesses=witnesses_from_env(),
+        on_warning=render.warning,
     )
     render.hand_over(result)

@@ -24,6 +24,7 @@ from ._options import (
     tsa_timeout_option,
     tsa_url_option,
     tsa_urls_or_env,
+    witnesses_from_env,
 )
 
 
@@ -83,7 +84,9 @@ def ingest_command(
     with a statement signed by your key. It is built under a hidden temporary
     name and appears only when complete. Symbolic links, FIFOs, sockets and
     devices are not copied; they are reported. The ingest is recorded in your
-    ledger and the bundle carries its proof.
+    ledger and the bundle carries its proof; with $CUSTODY_WITNESS set
+    (space-separated witness URLs) that proof's checkpoint is cosigned
+    first (a witness that cannot be reached is a warning).
 
     With --tsa URL (or $CUSTODY_TSA), each Time-Stamping Authority is asked
     for an RFC 3161 timestamp of the signature, kept in custody/timestamps/.
@@ -122,6 +125,7 @@ def ingest_command(
         out.mkdir(parents=True)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     tsa = tsa_urls_or_env(tsa_urls)
+    witnesses = witnesses_from_env()
     outcomes: list[tuple[IngestJob, Any]] = []
     for job in jobs:
         problem = job_error(job)
@@ -141,6 +145,8 @@ def ingest_command(
                     on_progress=on_progress,
                     tsa_urls=tsa,
                     tsa_timeout=tsa_timeout,
+                    witnesses=witnesses,
+                    on_warning=render.warning,
                 )
         except CustodyError as e:
             if single:

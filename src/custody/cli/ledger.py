@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -15,10 +16,14 @@ from ..ledger.timeline import ledger_timeline
 from ._app import App, pass_app
 from ._options import (
     json_option,
+    passphrase_file_option,
+    quorum_option,
     trust_policy,
     tsa_root_option,
     tsa_timeout_option,
     tsa_url_option,
+    witness_key_option,
+    witnesses_from_env,
 )
 
 
@@ -33,6 +38,8 @@ def ledger_group() -> None:
       custody ledger checkpoint > checkpoint-2026-11-25.txt
       custody ledger checkpoint --tsa https://tsa.example.org/tsr > checkpoint.txt
       custody ledger consistency checkpoint-2026-11-25.txt
+      custody ledger witness --witness https://registry.example.org/witness
+      custody ledger staple ./ICC-2026-014_JS-1_...
     """
 
 
@@ -93,6 +100,11 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     with Ledger.open(app.home, create=False) as ledger:
         note = ledger.latest_checkpoint()
         folder = ledger.checkpoint_file.parent
+        if note is not None:
+            from ..ledger.note import NoteError, parse_checkpoint
+
+            with contextlib.suppress(NoteError):
+                note = ledger.cosigned_checkpoint(parse_checkpoint(note).size) or note
     if note is None:
         raise InputError("the ledger has no checkpoint yet")
     if tsa_urls:
@@ -108,10 +120,17 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
 @ledger_group.command("consistency")
 @click.argument("old_checkpoint", type=click.Path(path_type=Path, dir_okay=False))
 @tsa_root_option
+@witness_key_option
+@quorum_option
 @json_option
 @pass_app
 def ledger_consistency(
-    app: App, old_checkpoint: Path, tsa_roots: tuple[Path, ...], json_output: bool
+    app: App,
+    old_checkpoint: Path,
+    tsa_roots: tuple[Path, ...],
+    witness_keys: tuple[Path, ...],
+    quorum: int,
+    json_output: bool,
 ) -> None:
     """Prove (RFC 9162) that today's ledger extends OLD_CHECKPOINT.
 
@@ -119,23 +138,37 @@ def ledger_consistency(
     the ledger, or OLD_CHECKPOINT.tsr beside it), each token is checked
     against your TSA roots and the proven time is shown.
 
-    Exit codes: 0 consistent; 1 rolled back, forked or rewritten, or an
-    invalid timestamp; 2 the file is not a checkpoint of this ledger.
+    Cosignatures on OLD_CHECKPOINT by your witnesses (`custody witness
+    trust`, --witness-key) are checked and shown. With --quorum N,
+    OLD_CHECKPOINT, or a cosigned checkpoint of the ledger at or after it
+    that the ledger extends, must carry N valid cosignatures.
+
+    \b
+    Example:
+      custody ledger consistency checkpoint-2026-11-25.txt --witness-key registry.pub --quorum 1
+
+    Exit codes: 0 consistent; 1 rolled back, forked or rewritten, an invalid
+    timestamp, or the quorum is not met; 2 the file is not a checkpoint of
+    this ledger.
     """
+    import time
+
     from ..ledger.checkpoint_time import (
         check_checkpoint_time,
         find_checkpoint_tokens,
         with_checkpoint_time,
     )
 
-    policy = trust_policy(app.home, tsa_roots=tsa_roots)
     render = app.configure(json_output=json_output)
+    policy = trust_policy(app.home, tsa_roots=tsa_roots, witness_keys=witness_keys, quorum=quorum)
     try:
         data = old_checkpoint.read_bytes()
     except OSError as e:
         raise InputError(e.strerror or "cannot read", path=str(old_checkpoint)) from e
     with Ledger.open(app.home, create=False) as ledger:
-        result = check_consistency(ledger, data, source=str(old_checkpoint))
+        result = check_consistency(
+            ledger, data, source=str(old_checkpoint), policy=policy, now=int(time.time())
+        )
         tokens = find_checkpoint_tokens(ledger.checkpoint_file.parent, data, beside=old_checkpoint)
     if tokens:
         stamped = check_checkpoint_time(data, tokens, policy.tsa_roots)
@@ -149,3 +182,85 @@ def ledger_consistency(
     render.consistency(result)
     if not result.consistent:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+@ledger_group.command("witness")
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="URL",
+    help="A witness's URL (repeatable; default: $CUSTODY_WITNESS, space-separated).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each witness.",
+)
+@json_option
+@pass_app
+def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_output: bool) -> None:
+    """Have your ledger's latest checkpoint cosigned by witnesses.
+
+    Each witness gets the checkpoint with a consistency proof from the size
+    it last cosigned (learned from its 409 answer when needed); the
+    cosignatures it returns are stored with that checkpoint, and bundles
+    carry them (`custody ledger staple`). A witness that holds a different
+    history of your ledger (rolled back or forked) is reported in one line,
+    and both checkpoints are kept in the file that line names.
+
+    \b
+    Examples:
+      custody ledger witness --witness https://registry.example.org/witness
+      CUSTODY_WITNESS="http://10.0.0.5:8080 http://10.0.0.6:8080" custody ledger witness
+
+    Exit codes: 0 every witness cosigned; 1 a witness holds a different
+    history; 2 a witness refused (unknown ledger or key); 3 a witness is
+    unreachable (try again later).
+    """
+    from ..witnessing import witness_checkpoint
+
+    render = app.configure(json_output=json_output)
+    urls = witnesses or witnesses_from_env()
+    if not urls:
+        raise InputError("no witness: give --witness URL or set CUSTODY_WITNESS")
+    run = witness_checkpoint(home=app.home, urls=urls, timeout=timeout)
+    render.witness_run(run)
+    if run.exit_code:
+        click.get_current_context().exit(run.exit_code)
+
+
+@ledger_group.command("staple")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--key", "key", help="Your key, to record the staple (default: your only key).")
+@passphrase_file_option
+@json_option
+@pass_app
+def ledger_staple(
+    app: App, bundle: Path, key: str | None, passphrase_file: Path | None, json_output: bool
+) -> None:
+    """Refresh BUNDLE's ledger proof with the newest cosigned checkpoint.
+
+    For a bundle made offline: once `custody ledger witness` has a
+    checkpoint cosigned, its proof is rewritten (atomically) to lead to that
+    checkpoint, and the staple is recorded in your ledger. With
+    $CUSTODY_WITNESS set, the witnesses are asked first.
+
+    \b
+    Example:
+      custody ledger staple ./ICC-2026-014_JS-1_20261125T120000Z
+
+    Exit codes: 0 stapled or already up to date; 2 not a bundle folder of
+    this ledger, or no cosigned checkpoint includes it yet.
+    """
+    from ..witnessing import staple_bundle
+
+    render = app.configure(json_output=json_output)
+    urls = witnesses_from_env()
+    signer = app.signer(key=key, passphrase_file=passphrase_file)
+    result = staple_bundle(
+        home=app.home, bundle=bundle, signer=signer, urls=urls, warn=render.warning
+    )
+    render.staple_result(result)

@@ -13,11 +13,13 @@ from ._app import App, pass_app
 from ._options import (
     json_option,
     passphrase_file_option,
+    quorum_option,
     register_option,
     require_timestamp_option,
     trust_option,
     trust_policy,
     tsa_root_option,
+    witness_key_option,
 )
 
 
@@ -28,11 +30,13 @@ from ._options import (
 @click.option(
     "--no-trust-store",
     is_flag=True,
-    help="Trust only the keys given with --trust (and TSA roots given with --tsa-root), "
-    "not $CUSTODY_HOME's trust stores.",
+    help="Trust only the keys given with --trust (and TSA roots with --tsa-root, witnesses "
+    "with --witness-key), not $CUSTODY_HOME's trust stores.",
 )
 @tsa_root_option
 @require_timestamp_option
+@witness_key_option
+@quorum_option
 @click.option(
     "--report",
     "report_path",
@@ -55,6 +59,8 @@ def verify_command(
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
     require_timestamp: bool,
+    witness_keys: tuple[Path, ...],
+    quorum: int,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -68,7 +74,9 @@ def verify_command(
     place, nothing extracted). Every file is checked and every problem is
     listed, one line each. A valid signature by a key you do not trust is
     NOT verified. The bundle's ledger proof is checked offline, and against
-    your own ledger when it is the same ledger; the chain of custody
+    your own ledger when it is the same ledger; cosignatures on its
+    checkpoint by your witnesses are checked, and --quorum N requires N of
+    them. The chain of custody
     (hand-overs and receipts) is shown and every signature in it checked.
     A key listed in a trusted key register (keys trust-register, --register)
     is accepted only if the register says it was valid when it signed.
@@ -84,6 +92,7 @@ def verify_command(
       custody verify ./ICC-2026-014_JS-1_... --report report.html
       custody verify bundle.zip --register register.json --json
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
+      custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
 
     \b
     Exit codes:
@@ -100,6 +109,8 @@ def verify_command(
         use_trust_store=not no_trust_store,
         tsa_roots=tsa_roots,
         require_timestamp=require_timestamp,
+        witness_keys=witness_keys,
+        quorum=quorum,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..policy import TrustPolicy
 from . import merkle
+from .cosignature import CosignatureCheck, check_cosignatures, valid_witnesses
 from .entries import EntryError, parse_entry
 from .note import NoteError, checkpoint_signed_by, parse_checkpoint
 from .store import Ledger
@@ -29,6 +31,9 @@ class ConsistencyResult:
     problems: tuple[str, ...]
     checkpoint_time: CheckpointTime | None = None
     """The old checkpoint's timestamps, when it has any (ledger/checkpoint_time.py)."""
+    cosignatures: tuple[dict[str, Any], ...] = ()
+    witnessed_size: int | None = None
+    quorum: int = 0
 
     def to_json(self) -> dict[str, Any]:
         stamped = (
@@ -51,13 +56,27 @@ class ConsistencyResult:
             "proof": [base64.b64encode(h).decode() for h in self.proof],
             "problems": list(self.problems),
             **stamped,
+            "cosignatures": list(self.cosignatures),
+            "witnessed_size": self.witnessed_size,
+            "quorum": self.quorum,
         }
 
 
-def check_consistency(ledger: Ledger, data: bytes, *, source: str) -> ConsistencyResult:
+def check_consistency(
+    ledger: Ledger,
+    data: bytes,
+    *,
+    source: str,
+    policy: TrustPolicy | None = None,
+    now: int = 0,
+) -> ConsistencyResult:
     """Check that `ledger` extends the checkpoint in `data`, with an RFC 9162
-    consistency proof recomputed from the entries themselves. Raises
-    InputError when `data` is not a checkpoint of this ledger."""
+    consistency proof recomputed from the entries themselves. With a quorum in
+    `policy`, the checkpoint given, or a cosigned checkpoint of the ledger at
+    or after it that the ledger extends, must carry that many valid
+    cosignatures from chosen witnesses. Raises InputError when `data` is not
+    a checkpoint of this ledger."""
+    policy = policy if policy is not None else TrustPolicy()
     try:
         old = parse_checkpoint(data)
     except NoteError as e:
@@ -99,6 +118,24 @@ def check_consistency(ledger: Ledger, data: bytes, *, source: str) -> Consistenc
                 actor = None
             if actor is None or not checkpoint_signed_by(old, actor):
                 problems.append("the checkpoint's signature does not verify")
+    checks = check_cosignatures(old, policy.witness_keys, now=now)
+    witnessed: int | None = old.size if valid_witnesses(checks) else None
+    if len(valid_witnesses(checks)) < policy.quorum and not problems:
+        for cosigned_size in ledger.cosigned_sizes():
+            if cosigned_size < max(old.size, 1) or cosigned_size > size:
+                continue
+            candidate = _cosigned_at(ledger, cosigned_size, size, root, entries, policy, now)
+            if candidate is not None and len(valid_witnesses(candidate)) >= policy.quorum:
+                checks, witnessed = candidate, cosigned_size
+                break
+    for c in checks:
+        if c.status == "invalid":
+            problems.append(f"the cosignature by witness {c.witness} does not verify")
+    if len(valid_witnesses(checks)) < policy.quorum:
+        problems.append(
+            f"{len(valid_witnesses(checks))} valid cosignature(s) from chosen witnesses on "
+            f"this checkpoint or a later one of the ledger; the quorum is {policy.quorum}"
+        )
     return ConsistencyResult(
         source,
         ledger.origin,
@@ -109,4 +146,39 @@ def check_consistency(ledger: Ledger, data: bytes, *, source: str) -> Consistenc
         old.root,
         root,
         tuple(problems),
+        cosignatures=tuple(c.to_json() for c in checks),
+        witnessed_size=witnessed,
+        quorum=policy.quorum,
     )
+
+
+def _cosigned_at(
+    ledger: Ledger,
+    cosigned_size: int,
+    size: int,
+    root: bytes,
+    entries: list[bytes],
+    policy: TrustPolicy,
+    now: int,
+) -> tuple[CosignatureCheck, ...] | None:
+    """The cosignatures of the ledger's own cosigned checkpoint at
+    `cosigned_size`, when that checkpoint is validly signed and the ledger
+    (recomputed from its entries, root `root`) extends it."""
+    note = ledger.cosigned_checkpoint(cosigned_size)
+    if note is None:
+        return None
+    try:
+        cp = parse_checkpoint(note)
+        actor = parse_entry(entries[cosigned_size - 1]).actor_key
+    except (NoteError, EntryError):
+        return None
+    if (
+        cp.size != cosigned_size
+        or cp.origin != ledger.origin
+        or not checkpoint_signed_by(cp, actor)
+    ):
+        return None
+    proof = ledger.consistency_proof(cosigned_size, size) if cosigned_size < size else []
+    if not merkle.verify_consistency(cosigned_size, size, cp.root, root, proof):
+        return None
+    return check_cosignatures(cp, policy.witness_keys, now=now)

@@ -30,6 +30,7 @@ ACTIONS = (
     "authority-rotate",
     "authority-export",
     "timestamp",
+    "staple",
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS witnesses (url TEXT PRIMARY KEY, size INTEGER NOT NULL);
 """
 
 LOCK_TIMEOUT_S = 300.0
@@ -175,6 +177,51 @@ class Ledger:
     def latest_checkpoint(self) -> bytes | None:
         row = self._conn.execute("SELECT note FROM checkpoint WHERE id = 1").fetchone()
         return _blob(row[0]) if row else None
+
+    # --- cosignatures (docs/ledger.md, "Witnesses") --------------------------------
+
+    def cosigned_checkpoint(self, size: int) -> bytes | None:
+        """The checkpoint of `size` with the cosignatures witnesses returned."""
+        row = self._conn.execute("SELECT note FROM cosigned WHERE size = ?", (size,)).fetchone()
+        return _blob(row[0]) if row else None
+
+    def cosigned_sizes(self) -> list[int]:
+        """The sizes that have a cosigned checkpoint, newest first."""
+        rows = self._conn.execute("SELECT size FROM cosigned ORDER BY size DESC")
+        return [_int(r[0]) for r in rows]
+
+    def store_cosigned(self, size: int, merge: Callable[[bytes | None], bytes]) -> None:
+        """Keep a checkpoint with its cosignatures: `merge` gets the stored copy
+        (or None) and returns the new one, under the write lock, so that two
+        processes adding cosignatures at once keep both."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO cosigned (size, note) VALUES (?, ?)",
+                    (size, merge(self.cosigned_checkpoint(size))),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise EnvironmentFailure(f"cannot write the ledger ({e})", path=str(self.path)) from e
+
+    def witness_size(self, url: str) -> int:
+        """The size a witness last cosigned for this ledger, as far as we know."""
+        row = self._conn.execute("SELECT size FROM witnesses WHERE url = ?", (url,)).fetchone()
+        return _int(row[0]) if row else 0
+
+    def set_witness_size(self, url: str, size: int) -> None:
+        try:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO witnesses (url, size) VALUES (?, ?)", (url, size)
+            )
+        except sqlite3.OperationalError as e:
+            raise EnvironmentFailure(f"cannot write the ledger ({e})", path=str(self.path)) from e
 
     def _node(self, level: int, index: int) -> bytes:
         row = self._conn.execute(

@@ -53,6 +53,8 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             )
         elif entry.action.startswith("authority-"):
             detail = _authority_detail(entry.action, subject)
+        elif entry.action == "staple":
+            detail = f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         elif entry.action == "timestamp":
