@@ -64,6 +64,8 @@ class VerifyReport:
     )
     verified_at: str | None = None
     tool: str | None = None
+    storage: dict[str, Any] | None = None
+    """For a bundle verified in object storage: where, and each object's lock."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -98,6 +100,7 @@ class VerifyReport:
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
             "files": list(self.files),
+            "storage": self.storage,
         }
 
 

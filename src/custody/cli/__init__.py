@@ -27,6 +27,7 @@ COMMANDS = {
     "ledger": ("ledger", "ledger_group"),
     "show": ("show", "show_command"),
     "audit": ("audit", "audit_command"),
+    "store": ("store", "store_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..keys import fingerprint_of
 
 ENTRY_FORMAT = "custody/ledger-entry/v1"
-ACTIONS = ("keygen", "trust", "ingest", "transfer", "receive", "verify", "abandoned")
+ACTIONS = ("keygen", "trust", "ingest", "transfer", "receive", "verify", "abandoned", "store")
 
 
 class EntryError(ValueError):

@@ -51,6 +51,9 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
                 f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
                 "no bundle with this id exists"
             )
+        elif entry.action == "store":
+            until = (subject.get("retention") or {}).get("retain_until")
+            detail = f"to {subject.get('location')}" + (f", locked until {until}" if until else "")
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         rows.append(
