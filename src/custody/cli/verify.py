@@ -21,7 +21,7 @@ from ._options import (
 
 
 @click.command("verify")
-@click.argument("bundle")
+@click.argument("bundle", type=click.Path())
 @trust_option
 @click.option(
     "--no-trust-store",
