@@ -147,6 +147,13 @@ def test_push_list_verify_in_place_and_pull_byte_exact(
     assert {o["retention_mode"] for o in storage["objects"]} == {"COMPLIANCE"}
     assert {o["legal_hold"] for o in storage["objects"]} == {False}
     assert local_report["storage"] is None
+    page = tmp_path / "report.html"
+    result = run(
+        env, s3_server, "verify", where, "--endpoint-url", s3_server.endpoint, "--report", page
+    )
+    assert result.exit_code == 0, result.output
+    html = page.read_text("utf-8")
+    assert "Object storage" in html and "locked until at least 2031-01-01T00:00:00Z" in html
 
     # Pulled back byte-exact; it verifies as any bundle does.
     out = tmp_path / "restored"
@@ -277,12 +284,7 @@ def test_an_interrupted_push_resumes(
 ) -> None:
     bucket = s3_server.new_bucket()
     dest = f"s3://{bucket}/resume"
-    child_env = {k: v for k, v in os.environ.items()}
-    child_env.update({k: v for k, v in s3_server.env().items() if v is not None})
-    for k, v in s3_server.env().items():
-        if v is None:
-            child_env.pop(k, None)
-    child_env.update(CUSTODY_HOME=str(env.home), CUSTODY_PASSPHRASE=PASSPHRASE)
+    child_env = child_environment(env, s3_server)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -348,6 +350,61 @@ def test_an_interrupted_push_resumes(
     assert (out / "data" / "video.bin").read_bytes() == (
         big_bundle / "data" / "video.bin"
     ).read_bytes()
+
+
+def child_environment(env: Env, server: S3Server) -> dict[str, str]:
+    values = dict(os.environ)
+    for k, v in server.env().items():
+        if v is None:
+            values.pop(k, None)
+        else:
+            values[k] = v
+    values.update(CUSTODY_HOME=str(env.home), CUSTODY_PASSPHRASE=PASSPHRASE)
+    return values
+
+
+def test_two_pushes_at_once_store_one_whole_bundle(
+    env: Env, bundle: Path, s3_server: S3Server
+) -> None:
+    bucket = s3_server.new_bucket()
+    dest = f"s3://{bucket}/race"
+    command = [
+        sys.executable,
+        "-m",
+        "custody",
+        "store",
+        "push",
+        str(bundle),
+        dest,
+        "--retain-years",
+        "1",
+        "--endpoint-url",
+        s3_server.endpoint,
+        "--json",
+    ]
+    procs = [
+        subprocess.Popen(
+            command,
+            env=child_environment(env, s3_server),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    results = [json.loads(out) for out, _ in outputs]
+    # Every object was created by exactly one of them; the other found it identical.
+    assert sum(r["uploaded"] for r in results) == results[0]["objects"]
+    for key in stored_keys(s3_server, bucket):
+        versions = s3_server.client().list_object_versions(Bucket=bucket, Prefix=key)
+        assert len([v for v in versions["Versions"] if v["Key"] == key]) == 1, key
+    result = run(
+        env, s3_server, "verify", f"{dest}/{bundle.name}", "--endpoint-url", s3_server.endpoint
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_a_bundle_that_does_not_verify_is_not_sent(

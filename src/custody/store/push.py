@@ -313,11 +313,13 @@ class _Pusher:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise InputError("not a regular file; not pushed", path=str(item.full))
             if item.size <= PART_SIZE:
-                self._put_single(item, fd)
+                created = self._put_single(item, fd)
             else:
-                self._put_multipart(item, fd, stop)
+                created = self._put_multipart(item, fd, stop)
         finally:
             os.close(fd)
+        if not created:
+            return  # another push stored this very file first: counted as already stored
         with self.lock:
             self.uploaded += 1
             self.bytes_uploaded += item.size
@@ -325,16 +327,16 @@ class _Pusher:
             self.tracker.file_done()
 
     def _created(self, item: _Item, exc: BaseException) -> bool:
-        """A conditional create refused because the object appeared meanwhile:
-        accepted only when it is this very file."""
+        """A conditional create refused because the object appeared meanwhile
+        (another push): True when it is this very file, which then counts as
+        already stored; False for any other failure. Raises StoreError when a
+        different object took the key."""
         if error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
             return False
         self.check_existing(item)
-        with self.lock:
-            self.already -= 1  # counted as uploaded by the caller
         return True
 
-    def _put_single(self, item: _Item, fd: int) -> None:
+    def _put_single(self, item: _Item, fd: int) -> bool:
         data = _read_exactly(fd, item.size + 1)
         digest = hashlib.sha256(data).hexdigest()
         if len(data) != item.size or (item.expected is not None and digest != item.expected):
@@ -351,13 +353,14 @@ class _Pusher:
             )
         except Exception as e:
             if self._created(item, e):
-                return
+                return False
             with s3_errors(self._where(item)):
                 raise
         if not layout.is_tag_path(item.rel):
             self.tracker.add_bytes(item.size)
+        return True
 
-    def _put_multipart(self, item: _Item, fd: int, stop: threading.Event) -> None:
+    def _put_multipart(self, item: _Item, fd: int, stop: threading.Event) -> bool:
         where = self._where(item)
         bucket = self.location.bucket
         created = call(
@@ -413,9 +416,10 @@ class _Pusher:
                 completed = True
             except Exception as e:
                 if self._created(item, e):
-                    return
+                    return False
                 with s3_errors(where):
                     raise
+            return True
         finally:
             if not completed:
                 # Best effort: a later push clears what is left, too.
