@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -60,6 +62,34 @@ def big_bundle(env: Env, officer: dict, tmp_path: Path) -> Path:
     result = env.run("ingest", src, "--case", "ICC-2026-014", "--exhibit", "JS/2", "--out", out)
     assert result.exit_code == 0, result.output
     return out
+
+
+def test_the_example_in_docs_storage_runs(
+    env: Env, bundle: Path, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """docs/storage.md's first example, as written, with the endpoint from the
+    standard AWS_ENDPOINT_URL variable instead of --endpoint-url."""
+    text = (REPO / "docs" / "storage.md").read_text("utf-8")
+    block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert block is not None
+    bucket = s3_server.new_bucket()
+    name = "ICC-2026-014_JS-1_20261125T120000Z"
+    renamed = bundle.parent / name
+    bundle.rename(renamed)
+    script = (
+        block.group(1)
+        .replace("s3://evidence/", f"s3://{bucket}/")
+        .replace(f"./{name}", str(renamed))
+        .replace("./restored", str(tmp_path / "restored"))
+    )
+    lines = [line for line in script.splitlines() if line.strip()]
+    assert len(lines) == 4
+    for line in lines:
+        words = shlex.split(line)
+        assert words[0] == "custody"
+        result = run(env, s3_server, *words[1:], AWS_ENDPOINT_URL=s3_server.endpoint)
+        assert result.exit_code == 0, (line, result.output)
+    assert env.run("verify", tmp_path / "restored").exit_code == 0
 
 
 def test_push_list_verify_in_place_and_pull_byte_exact(

@@ -9,6 +9,7 @@ endpoint for on-premises servers (MinIO, Ceph RGW, SeaweedFS).
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -65,7 +66,7 @@ def connect(*, endpoint_url: str | None, workers: int = 8) -> S3Client:
         retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
         max_pool_connections=max(10, workers * 2),
         # Path-style keys work on every on-premises server; AWS accepts both.
-        s3={"addressing_style": "path"} if endpoint_url else {},
+        s3={"addressing_style": "path"} if _custom_endpoint(endpoint_url) else {},
         # custody sends its own SHA-256 checksums and checks what it reads itself.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -76,6 +77,13 @@ def connect(*, endpoint_url: str | None, workers: int = 8) -> S3Client:
         return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
     except Exception as e:  # botocore raises many kinds on a bad configuration
         raise InputError(f"cannot set up the S3 client ({e})") from e
+
+
+def _custom_endpoint(endpoint_url: str | None) -> bool:
+    """An endpoint other than AWS's: from --endpoint-url or the standard variables."""
+    return bool(
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
 
 
 def error_code(exc: BaseException) -> str | None:

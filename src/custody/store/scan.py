@@ -189,6 +189,8 @@ def scan_stored_bundle(
                     count += len(piece)
                     if keep is not None:
                         keep.append(piece)
+                        if count > MAX_TAG_FILE_BYTES:  # more than the listing said
+                            keep = None
                     if is_payload:
                         tracker.add_bytes(len(piece))
                     if stop.is_set():
