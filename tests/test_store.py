@@ -274,10 +274,34 @@ def test_the_lock_refuses_deletes_overwrites_and_shorter_retention(
         for k in stored_keys(s3_server, bucket)
     }
     assert before == after
+    # A legal hold (put by a court order, say) shows in the report, object by object.
+    client.put_object_legal_hold(
+        Bucket=bucket, Key=video, VersionId=version, LegalHold={"Status": "ON"}
+    )
     result = run(
-        env, s3_server, "verify", f"{dest}/{big_bundle.name}", "--endpoint-url", s3_server.endpoint
+        env,
+        s3_server,
+        "verify",
+        f"{dest}/{big_bundle.name}",
+        "--endpoint-url",
+        s3_server.endpoint,
+        "--json",
     )
     assert result.exit_code == 0, result.output
+    storage = json.loads(result.stdout)["storage"]
+    assert storage["legal_holds"] == 1
+    assert [o["path"] for o in storage["objects"] if o["legal_hold"]] == ["data/video.bin"]
+    assert (
+        "legal hold on 1"
+        in run(
+            env,
+            s3_server,
+            "verify",
+            f"{dest}/{big_bundle.name}",
+            "--endpoint-url",
+            s3_server.endpoint,
+        ).stdout
+    )
 
 
 def test_a_tampered_object_is_named(env: Env, bundle: Path, s3_server: S3Server) -> None:
