@@ -60,7 +60,8 @@ def store_group() -> None:
 @click.option(
     "--retain-years",
     type=click.IntRange(min=1),
-    help="Lock every object in compliance mode for N years from now.",
+    metavar="N",
+    help="Lock every object in compliance mode for N years (to the end of that day, UTC).",
 )
 @click.option(
     "--no-lock",
