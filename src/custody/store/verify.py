@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..bundle.verify import evaluate
-from ..ledger.store import Ledger
+from ..actions import evaluate_with_home
 from ..models import VerifyReport
 from ..policy import TrustPolicy
 from ..progress import ProgressCallback
@@ -36,12 +35,7 @@ def verify_stored_bundle(
         on_progress=on_progress,
         workers=workers or 8,
     )
-    ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
-    try:
-        report = evaluate(stored.scan, policy, local_ledger=ledger)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    report = evaluate_with_home(home=home, scan=stored.scan, policy=policy)
     return replace(
         report,
         storage=stored.to_json(),
