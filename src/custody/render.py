@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .ledger.consistency import ConsistencyResult
     from .models import IngestResult, ProgressEvent, VerifyReport
     from .progress import ProgressCallback
+    from .store.listing import StoreListing
+    from .store.pull import PullResult
+    from .store.push import PushResult
     from .tsa.roots import TsaRootInfo
     from .witness.submit import WitnessRun
 
@@ -299,6 +302,8 @@ class Renderer:
         rows.append(("Signed", _signing_time_line(report)))
         if ledger is not None and ledger.get("cosignatures"):
             rows.append(("Witnessed", _cosignatures_line(ledger["cosignatures"])))
+        if report.storage is not None:
+            rows.append(("Storage", _storage_line(report.storage)))
         self._fields(rows)
         for t in report.timestamps:
             self._line(
@@ -314,6 +319,73 @@ class Renderer:
             self._line(f"{len(report.problems)} problem(s):")
             for p in report.problems:
                 self._line(f"  {p.line()}")
+
+    def store_push(self, result: PushResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if self.quiet:
+            self._line(result.location)
+            return
+        retention = result.retention.to_json()
+        lock = (
+            f"{retention['mode']} until {retention['retain_until']} ({retention['source']})"
+            if retention["mode"]
+            else "none (--no-lock): objects can be deleted or written over"
+        )
+        self._line("Pushed.")
+        self._fields(
+            [
+                ("Location", result.location),
+                ("Case", str(result.case or "-")),
+                ("Exhibit", str(result.exhibit or "-")),
+                ("Bundle id", str(result.bundle_id or "-")),
+                (
+                    "Objects",
+                    f"{result.objects} ({result.uploaded} sent, "
+                    f"{result.already_stored} already stored and checked; "
+                    f"{_human_bytes(result.bytes_uploaded)} sent)",
+                ),
+                ("Object Lock", lock),
+                ("Ledger", f"entry {result.ledger_index}"),
+            ]
+        )
+
+    def store_list(self, listing: StoreListing) -> None:
+        if self.json_output:
+            self.json(listing.to_json())
+            return
+        if not listing.bundles:
+            self.info(f"No bundles under {listing.location}")
+            return
+        from rich.table import Table
+
+        table = Table(title=listing.location, title_justify="left")
+        for column in ("Bundle", "Case", "Exhibit", "Bundle id", "Retained until"):
+            table.add_column(column, overflow="fold")
+        for b in listing.bundles:
+            until = b.retain_until or "not locked"
+            if not b.complete:
+                until += " (INCOMPLETE push)"
+            table.add_row(b.name, b.case or "-", b.exhibit or "-", b.bundle_id or "-", until)
+        self.out.print(table)
+
+    def store_pull(self, result: PullResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        for p in result.problems:
+            self._line(f"  {p.line()}")
+        if result.intact:
+            self.info(
+                f"Restored {result.bundle} ({result.objects} objects, "
+                f"{_human_bytes(result.bytes)}); every file matches its manifest"
+            )
+        else:
+            self._line(
+                f"Restored {result.bundle}, but {len(result.problems)} file(s) do not match "
+                "the bundle's manifests (listed above)"
+            )
 
     def key_pairs(self, pairs: Sequence[KeyPair], trusted: Sequence[PublicKeyInfo]) -> None:
         if self.json_output:
@@ -556,3 +628,16 @@ def _signing_time_line(report: VerifyReport) -> str:
     if report.signed_no_later_than is None:
         return "signing time not proven (no timestamp from a TSA you trust)"
     return f"no later than {report.signed_no_later_than} ({report.signed_no_later_than_tsa})"
+
+
+def _storage_line(storage: dict[str, Any]) -> str:
+    """Where a stored bundle is and how it is locked, in one line."""
+    count = storage.get("object_count", 0)
+    if storage.get("all_locked"):
+        lock = f"all {count} objects locked until at least {storage.get('retain_until_earliest')}"
+    else:
+        lock = f"NOT every object is locked ({count} objects)"
+    holds = storage.get("legal_holds") or 0
+    if holds:
+        lock += f"; legal hold on {holds}"
+    return f"{storage.get('location')} ({lock})"

@@ -15,7 +15,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -72,6 +72,9 @@ class BundleScan:
     problems: list[Problem] = field(default_factory=list)
     odd_paths: set[str] = field(default_factory=set)
     root_prefix: str = ""
+    fetch: Callable[[str], bytes | None] | None = None
+    """Reads a file again from a bundle that is not on this file system
+    (object storage); None for folders and archives."""
 
     def read_tag(self, rel: str) -> bytes | None:
         """A tag file's bytes, from memory or read again from the bundle."""
@@ -79,6 +82,8 @@ class BundleScan:
             return self.tag_bytes[rel]
         if rel not in self.files:
             return None
+        if self.fetch is not None:
+            return self.fetch(rel)
         return read_member(Path(self.location), self.root_prefix + rel)
 
 

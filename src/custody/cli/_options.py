@@ -17,6 +17,13 @@ passphrase_file_option = click.option(
     help="Read the key's passphrase from the first line of this file.",
 )
 
+endpoint_url_option = click.option(
+    "--endpoint-url",
+    "endpoint_url",
+    metavar="URL",
+    help="S3 endpoint of an on-premises server (default: from the AWS configuration).",
+)
+
 trust_option = click.option(
     "--trust",
     "trust",

@@ -9,8 +9,10 @@ import click
 from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
+from ..store.location import is_s3_url
 from ._app import App, pass_app
 from ._options import (
+    endpoint_url_option,
     json_option,
     passphrase_file_option,
     quorum_option,
@@ -23,7 +25,7 @@ from ._options import (
 
 
 @click.command("verify")
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", type=click.Path())
 @trust_option
 @click.option(
     "--no-trust-store",
@@ -46,12 +48,13 @@ from ._options import (
 )
 @click.option("--key", "key", help="With --record: your key (default: your only key).")
 @passphrase_file_option
+@endpoint_url_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict and problems.")
 @pass_app
 def verify_command(
     app: App,
-    bundle: Path,
+    bundle: str,
     trust: tuple[str, ...],
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
@@ -62,13 +65,16 @@ def verify_command(
     record: bool,
     key: str | None,
     passphrase_file: Path | None,
+    endpoint_url: str | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
     """Prove that BUNDLE is intact, complete and signed by a key you trust.
 
     BUNDLE is a bundle folder, or a .zip, .tar or .tar.gz of one (read in
-    place, nothing extracted). Every file is checked and every problem is
+    place, nothing extracted), or s3://bucket/prefix/<bundle> in object
+    storage (streamed, never written to disk; the report adds each object's
+    retention and legal hold). Every file is checked and every problem is
     listed, one line each. A valid signature by a key you do not trust is
     NOT verified. The bundle's ledger proof is checked offline, and against
     your own ledger when it is the same ledger; cosignatures on its
@@ -87,6 +93,7 @@ def verify_command(
       custody verify ./ICC-2026-014_JS-1_... --report report.html
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
+      custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
 
     \b
     Exit codes:
@@ -107,12 +114,23 @@ def verify_command(
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
-        report = verify_with_home(
-            home=app.home,
-            bundle=bundle,
-            policy=policy,
-            on_progress=on_progress,
-        )
+        if is_s3_url(bundle):
+            from ..store.verify import verify_stored_bundle
+
+            report = verify_stored_bundle(
+                home=app.home,
+                source=bundle,
+                policy=policy,
+                endpoint_url=endpoint_url,
+                on_progress=on_progress,
+            )
+        else:
+            report = verify_with_home(
+                home=app.home,
+                bundle=Path(bundle),
+                policy=policy,
+                on_progress=on_progress,
+            )
     if signer is not None:
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.note(f"Recorded in your ledger as entry {index}.")

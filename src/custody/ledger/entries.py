@@ -26,6 +26,7 @@ ACTIONS = (
     "abandoned",
     "timestamp",
     "staple",
+    "store",
 )
 
 

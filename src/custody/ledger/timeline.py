@@ -53,6 +53,9 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             )
         elif entry.action == "staple":
             detail = f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
+        elif entry.action == "store":
+            until = (subject.get("retention") or {}).get("retain_until")
+            detail = f"to {subject.get('location')}" + (f", locked until {until}" if until else "")
         elif entry.action == "ingest":
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         elif entry.action == "timestamp":
