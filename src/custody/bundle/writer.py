@@ -46,7 +46,7 @@ from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
 from ..workers import Cancelled, run_parallel
 from . import layout
-from .source import SourceDir, SourceFile, SourceListing, scan_source
+from .source import SourceDir, SourceFile, SourceListing, scan_source, scan_source_file
 from .statement import Statement, statement_bytes
 from .verify import check_fresh_bundle
 
@@ -206,12 +206,15 @@ def _records(
     copied: list[CopiedFile],
     data_dir: Path,
     with_metadata: bool,
+    sidecar_digests: dict[str, str],
 ) -> Iterator[dict[str, Any]]:
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
     # only take turns with them for the interpreter.
     siblings = frozenset(f.rel for f in listing.files)
+    root = data_dir.parent
     for f, c in zip(listing.files, copied, strict=True):
+        sidecars: dict[str, bytes] = {}
         record = extract_record(
             copy_path=data_dir / f.rel,
             rel_path=f.rel,
@@ -220,9 +223,17 @@ def _records(
             siblings=siblings,
             enabled=with_metadata,
             sniffed=(c.mime,),
+            sidecars=sidecars,
         )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
+        # The C2PA reports are tag files; the record (signed with metadata.json)
+        # carries each one's SHA-256, and bag-info their count.
+        for name, data in sidecars.items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_new(target, data)
+            sidecar_digests[name] = sha256_bytes(data)
         yield record
 
 
@@ -280,15 +291,15 @@ def ingest(
     src = Path(os.path.abspath(source))
     if not src.exists():
         raise InputError("no such folder", path=str(source))
-    if not src.is_dir():
-        raise InputError("not a folder", path=str(source))
+    if not src.is_dir() and not (src.is_file() and not src.is_symlink()):
+        raise InputError("not a folder or a regular file", path=str(source))
     src_real = src.resolve()
     bundle_path = choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
     if is_within(bundle_path.parent.resolve() / bundle_path.name, src_real):
         raise InputError(
             "the output is inside the source folder; choose another --out", path=str(bundle_path)
         )
-    listing = scan_source(src)
+    listing = scan_source(src) if src.is_dir() else scan_source_file(src)
     if not listing.files:
         raise InputError("no files to ingest (the folder is empty)", path=str(source))
 
@@ -311,9 +322,10 @@ def ingest(
             tracker.finish()
             faults.reached("copied")
             (tmp / layout.CUSTODY_DIR).mkdir()
+            sidecar_digests: dict[str, str] = {}
             metadata_sha256 = _write_metadata(
                 tmp / layout.METADATA,
-                _records(listing, copied, data_dir, extract_metadata),
+                _records(listing, copied, data_dir, extract_metadata, sidecar_digests),
             )
             total = sum(c.size for c in copied)
 
@@ -339,6 +351,8 @@ def ingest(
             ]
             if note:
                 bag_fields.append(("Internal-Sender-Description", note))
+            if sidecar_digests:
+                bag_fields.append((layout.C2PA_REPORTS_FIELD, str(len(sidecar_digests))))
             bag_info = layout.format_bag_info(bag_fields)
             statement = Statement(
                 bundle_id=bundle_id,
@@ -383,6 +397,7 @@ def ingest(
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
+            tag_digests.update(sidecar_digests)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
                 _write_new(tmp / name, data)
