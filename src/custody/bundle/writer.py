@@ -39,6 +39,7 @@ from ..keys import fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Ledger
 from ..metadata import extract_record, metadata_chunks
+from ..metadata.chats import resolve_hashes
 from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
 from ..pending import PendingIngest, track
@@ -212,6 +213,7 @@ def _records(
     # the parsers are pure Python, and run beside the copy threads they would
     # only take turns with them for the interpreter.
     siblings = frozenset(f.rel for f in listing.files)
+    digests = {c.path: c.sha256 for c in copied}
     root = data_dir.parent
     for f, c in zip(listing.files, copied, strict=True):
         sidecars: dict[str, bytes] = {}
@@ -227,6 +229,7 @@ def _records(
         )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
+        resolve_hashes(record, digests.get)  # a chat's attachments, by SHA-256
         # The C2PA reports are tag files; the record (signed with metadata.json)
         # carries each one's SHA-256, and bag-info their count.
         for name, data in sidecars.items():

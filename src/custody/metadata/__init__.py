@@ -154,6 +154,8 @@ def _has_parser(mime: str, rel_path: str) -> bool:
         return True
     if mime in C2PA_TYPES or mime == "application/zip":
         return True
+    if mime == "text/html" and _is_telegram_html(rel_path):
+        return True
     if mime in ("message/rfc822", "application/mbox", "text/plain"):
         return True
     return mime == "application/json" and rel_path.lower().endswith(".json")
@@ -212,13 +214,34 @@ def _dispatch(
         elif mime == "application/mbox":
             extract_mbox(_read_all(raw, size), record)
         elif mime == "text/plain" and size <= MESSAGE_READ_LIMIT:
-            text = _read_all(raw, size).decode("utf-8-sig", "replace")
+            data = _read_all(raw, size)
+            text = data.decode("utf-8-sig", "replace")
             if looks_like_whatsapp(rel_path, text):
+                from .chats.whatsapp import parse_whatsapp
+
                 extract_whatsapp(text, rel_path, siblings, record)
+                record["details"]["chat"] = parse_whatsapp(data, rel_path, siblings)
+            else:
+                from .chats.signal import looks_like_signal, parse_signal
+
+                if looks_like_signal(rel_path, text[:8192]):
+                    chat = parse_signal(data, rel_path, siblings)
+                    record["details"].update(_chat_summary("signal", chat))
         elif mime == "application/json" and rel_path.lower().endswith(".json"):
-            obj = parse_json(_read_all(raw, size))
+            data = _read_all(raw, size)
+            obj = parse_json(data)
             if looks_like_telegram(obj):
                 extract_telegram(obj, record)
+                if isinstance(obj.get("messages"), list):
+                    from .chats.telegram import parse_telegram_json
+
+                    record["details"]["chat"] = parse_telegram_json(data, rel_path, siblings)
+        elif mime == "text/html" and _is_telegram_html(rel_path):
+            from .chats.telegram import parse_telegram_html
+
+            chat = parse_telegram_html(_read_all(raw, size), rel_path, siblings)
+            if chat is not None:
+                record["details"].update(_chat_summary("telegram", chat))
         elif mime == "application/zip":
             _read_archive(raw, rel_path, record, sidecars)
     except ExtractionLimit as e:
@@ -281,6 +304,32 @@ def _read_archive(
         member["path"] = name  # the member's own name; the C2PA report is under the archive
 
     extract_zip(raw, record, read_member)
+    from .chats import resolve_hashes
+
+    members = record["details"]["archive"]["members"]
+    digests = {f"{rel_path}/{m['path']}": m["sha256"] for m in members}
+    for member in members:
+        resolve_hashes(member, digests.get)
+
+
+def _is_telegram_html(rel_path: str) -> bool:
+    return re.fullmatch(r"messages\d*\.html", rel_path.rsplit("/", 1)[-1]) is not None
+
+
+def _chat_summary(family: str, chat: dict[str, Any] | None) -> dict[str, Any]:
+    """The details of a chat that only the chats package reads."""
+    if chat is None:
+        return {}
+    messages = chat["messages"]
+    times = sorted(str(m["time"]) for m in messages if m.get("time"))
+    return {
+        "family": family,
+        "participants": sorted({str(m["sender"]) for m in messages if m.get("sender")}),
+        "message_count": len(messages),
+        "first_message": times[0] if times else None,
+        "last_message": times[-1] if times else None,
+        "chat": chat,
+    }
 
 
 def _read_all(raw: Any, size: int) -> bytes:
