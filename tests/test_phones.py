@@ -655,3 +655,77 @@ def test_a_photo_with_exif_has_no_such_note(tmp_path: Path) -> None:
     record = extract_record(copy_path=path, rel_path=path.name, sha256="0" * 64, size=1)
     assert record["device"]["make"] == "Google"
     assert "capture_metadata" not in record["details"]
+
+
+# --- What phones write: WebP EXIF, QuickTime keys (against exiftool) --------------------
+
+needs_tools = pytest.mark.skipif(
+    shutil.which("exiftool") is None or shutil.which("ffmpeg") is None,
+    reason="exiftool and ffmpeg are installed by .ci/run",
+)
+
+
+def exiftool(path: Path, *tags: str) -> dict:
+    out = subprocess.run(
+        ["exiftool", "-j", "-n", *[f"-{t}" for t in tags], str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout)[0])
+
+
+@needs_tools
+def test_exif_inside_webp_matches_exiftool(tmp_path: Path) -> None:
+    path = tmp_path / "Screenshot_20250901-101112.webp"
+    exif = Image.Exif()
+    exif[0x010F] = "samsung"
+    exif[0x0110] = "SM-S928B"
+    exif[0x0131] = "S928BXXU1AXB5"
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = "2025:09:01 10:11:12"
+    sub[0x9011] = "+03:00"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (50.0, 27.0, 0.36), 3: "E", 4: (30.0, 31.0, 24.24)})
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(path, "WEBP", exif=exif.tobytes())
+    ref = exiftool(
+        path, "Make", "Model", "Software", "DateTimeOriginal", "GPSLatitude", "GPSLongitude"
+    )
+    r = extract_record(copy_path=path, rel_path=path.name, sha256="0" * 64, size=1)
+    assert r["mime"] == "image/webp"
+    assert r["device"] == {"make": ref["Make"], "model": ref["Model"], "software": ref["Software"]}
+    assert (
+        r["captured_at"]
+        == ref["DateTimeOriginal"].replace(":", "-", 2).replace(" ", "T") + "+03:00"
+    )
+    assert r["gps"]["lat"] == pytest.approx(ref["GPSLatitude"], abs=1e-6)
+    assert r["gps"]["lon"] == pytest.approx(ref["GPSLongitude"], abs=1e-6)
+
+
+@needs_tools
+def test_quicktime_make_model_software_match_exiftool(tmp_path: Path) -> None:
+    path = tmp_path / "IMG_0042.MOV"
+    subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x48:d=0.2",
+            "-c:v", "mpeg4", "-movflags", "use_metadata_tags",
+            "-metadata", "com.apple.quicktime.make=Apple",
+            "-metadata", "com.apple.quicktime.model=iPhone 15 Pro",
+            "-metadata", "com.apple.quicktime.software=17.4.1",
+            "-metadata", "com.apple.quicktime.location.ISO6709=+50.4501+030.5234+150.000/",
+            str(path),
+        ],
+        check=True,
+    )  # fmt: skip
+    ref = exiftool(path, "Make", "Model", "Software", "GPSLatitude", "GPSLongitude")
+    r = extract_record(
+        copy_path=path, rel_path=path.name, sha256="0" * 64, size=path.stat().st_size
+    )
+    assert r["mime"] == "video/quicktime"
+    assert r["device"] == {
+        "make": ref["Make"],
+        "model": ref["Model"],
+        "software": str(ref["Software"]),
+    }
+    assert r["gps"]["lat"] == pytest.approx(ref["GPSLatitude"], abs=1e-6)
+    assert r["details"]["quicktime"]["com.apple.quicktime.model"] == "iPhone 15 Pro"

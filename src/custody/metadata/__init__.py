@@ -196,7 +196,7 @@ def _dispatch(
     try:
         if mime in _EXIF_IMAGES:
             record["details"]["family"] = "image"
-            extract_image(_guard(raw, MEDIA_READ_LIMIT), record)
+            extract_image(_guard(raw, MEDIA_READ_LIMIT), record, mime)
             dims = image_size(_guard(raw, MEDIA_READ_LIMIT), mime)
             if dims:  # the image's own header outranks what EXIF claims
                 record["width"], record["height"] = dims
