@@ -729,3 +729,40 @@ def test_quicktime_make_model_software_match_exiftool(tmp_path: Path) -> None:
     }
     assert r["gps"]["lat"] == pytest.approx(ref["GPSLatitude"], abs=1e-6)
     assert r["details"]["quicktime"]["com.apple.quicktime.model"] == "iPhone 15 Pro"
+
+
+def test_expand_writes_working_copies_linked_to_their_member(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    zpath = tmp_path / "chat.zip"
+    members = whatsapp_zip(zpath)
+    _hostile_zip(tmp_path / "hostile.zip")
+    src = tmp_path / "handed-over"
+    src.mkdir()
+    shutil.copy(zpath, src / "chat.zip")
+    shutil.copy(tmp_path / "hostile.zip", src / "hostile.zip")
+    bundle = ingest_ok(env, src, "--expand")
+    assert (bundle / "data/chat.zip").read_bytes() == zpath.read_bytes()
+    records = records_of(bundle)
+    for name, data in members.items():
+        rel = f"chat.zip.expanded/{name}"
+        assert (bundle / "data" / rel).read_bytes() == data
+        assert records[rel]["sha256"] == sha(data)
+        assert records[rel]["details"]["expanded_from"] == {
+            "archive": "chat.zip",
+            "member": name,
+            "member_sha256": sha(data),
+        }
+    # Only the member the archive reader accepts is written; nothing escapes data/.
+    written = sorted(
+        p.relative_to(bundle / "data").as_posix()
+        for p in (bundle / "data").rglob("*")
+        if p.is_file()
+    )
+    assert "hostile.zip.expanded/ok.txt" in written
+    assert not any("escape" in w or "absolute" in w or w.endswith("link") for w in written)
+    assert not (tmp_path / "escape.txt").exists()
+    # The working copy of the photo carries its C2PA like the member does.
+    photo = records["chat.zip.expanded/00000012-PHOTO-2022-02-25-14-03-10.jpg"]
+    assert photo["c2pa"]["state"] == "valid"
+    assert env.run("verify", bundle).exit_code == 0

@@ -90,6 +90,7 @@ def ingest_evidence(
     out: Path | None = None,
     note: str | None = None,
     extract_metadata: bool = True,
+    expand_archives: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest `source` into a signed bundle recorded in the ledger under `home`."""
@@ -110,6 +111,7 @@ def ingest_evidence(
             ledger=ledger,
             pending=pending_dir(home),
             extract_metadata=extract_metadata,
+            expand_archives=expand_archives,
             on_progress=on_progress,
         )
     return replace(result, warnings=(*explained, *result.warnings))

@@ -12,6 +12,7 @@ import stat
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,7 @@ def _records(
     data_dir: Path,
     with_metadata: bool,
     sidecar_digests: dict[str, str],
+    origin: dict[str, dict[str, Any]],
 ) -> Iterator[dict[str, Any]]:
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
@@ -230,6 +232,8 @@ def _records(
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
         resolve_hashes(record, digests.get)  # a chat's attachments, by SHA-256
+        if f.rel in origin:
+            record["details"]["expanded_from"] = origin[f.rel]
         # The C2PA reports are tag files; the record (signed with metadata.json)
         # carries each one's SHA-256, and bag-info their count.
         for name, data in sidecars.items():
@@ -238,6 +242,22 @@ def _records(
             _write_new(target, data)
             sidecar_digests[name] = sha256_bytes(data)
         yield record
+
+
+def _expand(
+    listing: SourceListing, copied: list[CopiedFile], data_dir: Path
+) -> tuple[SourceListing, list[CopiedFile], dict[str, dict[str, Any]]]:
+    from .expand import expand_archives
+
+    extra = expand_archives(listing.files, copied, data_dir)
+    if not extra.files:
+        return listing, copied, {}
+    pairs = sorted(
+        zip([*listing.files, *extra.files], [*copied, *extra.copied], strict=True),
+        key=lambda pair: pair[0].rel.encode("utf-8"),
+    )
+    listing = replace(listing, files=tuple(f for f, _ in pairs))
+    return listing, [c for _, c in pairs], extra.origin
 
 
 def _write_metadata(path: Path, records: Iterator[dict[str, Any]]) -> str:
@@ -272,6 +292,7 @@ def ingest(
     ledger: Ledger | None = None,
     pending: Path | None = None,
     extract_metadata: bool = True,
+    expand_archives: bool = False,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
@@ -281,6 +302,9 @@ def ingest(
     Returns an IngestResult. Raises InputError (bad source, bad case id, output
     inside the source, a file that changed while read), EnvironmentFailure
     (disk full, permissions on the output). On any error nothing is left behind.
+
+    With `expand_archives`, the members of each ZIP are also written under
+    data/<archive>.expanded/ as working copies linked to their archive member.
 
     With a ledger, the ingest is appended to it (signed by `signing_key`) before
     the bundle becomes visible, and the bundle carries the entry's proof. With
@@ -294,8 +318,11 @@ def ingest(
     src = Path(os.path.abspath(source))
     if not src.exists():
         raise InputError("no such folder", path=str(source))
-    if not src.is_dir() and not (src.is_file() and not src.is_symlink()):
-        raise InputError("not a folder or a regular file", path=str(source))
+    if not src.is_dir():
+        if src.is_symlink():
+            raise InputError("is a symbolic link to a file; give the file itself", path=str(source))
+        if not src.is_file():
+            raise InputError("not a folder or a regular file", path=str(source))
     src_real = src.resolve()
     bundle_path = choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
     if is_within(bundle_path.parent.resolve() / bundle_path.name, src_real):
@@ -324,11 +351,14 @@ def ingest(
             copied = _copy_all(listing, data_dir, tracker, workers)
             tracker.finish()
             faults.reached("copied")
+            origin: dict[str, dict[str, Any]] = {}
+            if expand_archives:
+                listing, copied, origin = _expand(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
             sidecar_digests: dict[str, str] = {}
             metadata_sha256 = _write_metadata(
                 tmp / layout.METADATA,
-                _records(listing, copied, data_dir, extract_metadata, sidecar_digests),
+                _records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
             )
             total = sum(c.size for c in copied)
 
