@@ -766,3 +766,27 @@ def test_expand_writes_working_copies_linked_to_their_member(
     photo = records["chat.zip.expanded/00000012-PHOTO-2022-02-25-14-03-10.jpg"]
     assert photo["c2pa"]["state"] == "valid"
     assert env.run("verify", bundle).exit_code == 0
+
+
+def test_records_and_show_output_match_their_schemas(
+    env: Env, officer: dict, c2pa_bundle: Path, tmp_path: Path
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    schemas = Path(__file__).parent.parent / "docs" / "schemas"
+    record_schema = json.loads((schemas / "metadata-record.schema.json").read_text())
+    show_schema = json.loads((schemas / "show.schema.json").read_text())
+    zpath = tmp_path / "chat.zip"
+    whatsapp_zip(zpath, with_video=True)
+    zip_bundle = ingest_ok(env, zpath)
+    for bundle in (c2pa_bundle, zip_bundle):
+        for record in records_of(bundle).values():
+            Draft202012Validator(record_schema).validate(record)
+            for member in record["details"].get("archive", {}).get("members", []):
+                # A member's record is a file's record plus what the archive says of it.
+                extra = ("compressed_size", "crc32", "compression", "modified")
+                assert all(k in member for k in extra)
+                plain = {k: v for k, v in member.items() if k not in extra}
+                Draft202012Validator(record_schema).validate(plain)
+        result = env.run("show", bundle, "--json")
+        Draft202012Validator(show_schema).validate(json.loads(result.stdout))
