@@ -790,3 +790,33 @@ def test_records_and_show_output_match_their_schemas(
                 Draft202012Validator(record_schema).validate(plain)
         result = env.run("show", bundle, "--json")
         Draft202012Validator(show_schema).validate(json.loads(result.stdout))
+
+
+def test_no_metadata_records_c2pa_as_not_checked(env: Env, officer: dict, tmp_path: Path) -> None:
+    src = tmp_path / "quick"
+    src.mkdir()
+    shutil.copy(FIXTURES / "C.jpg", src / "C.jpg")
+    (src / "notes.txt").write_text("plain\n")
+    bundle = ingest_ok(env, src, "--no-metadata")
+    r = records_of(bundle)
+    assert r["C.jpg"]["c2pa"]["state"] == "not checked"
+    assert r["notes.txt"]["c2pa"] is None
+    assert not (bundle / "custody" / "c2pa").exists()
+    assert "Custody-C2PA-Reports" not in (bundle / "bag-info.txt").read_text()
+
+
+def test_show_chat_of_a_file_that_is_no_chat_is_one_line(env: Env, c2pa_bundle: Path) -> None:
+    for path in ("C.jpg", "nothing-here.txt"):
+        result = env.run("show", c2pa_bundle, "--chat", path)
+        assert result.exit_code == 2
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_a_zipped_bundle_verifies_and_rechecks(env: Env, c2pa_bundle: Path, tmp_path: Path) -> None:
+    archive = shutil.make_archive(
+        str(tmp_path / "sealed"), "zip", c2pa_bundle.parent, c2pa_bundle.name
+    )
+    assert env.run("verify", archive).exit_code == 0
+    result = env.run("show", archive, "--recheck", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["c2pa_recheck"]["changed"] == 0
