@@ -820,3 +820,26 @@ def test_a_zipped_bundle_verifies_and_rechecks(env: Env, c2pa_bundle: Path, tmp_
     result = env.run("show", archive, "--recheck", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["c2pa_recheck"]["changed"] == 0
+
+
+def test_damaged_manifests_are_invalid_never_a_crash() -> None:
+    # Flipped bytes in the manifest store and truncations of signed files: the SDK
+    # either reports a validation state or refuses the store; custody records both.
+    data = (FIXTURES / "C.jpg").read_bytes()
+    app11 = data.find(b"\xff\xeb")  # the JUMBF segment that holds the manifest
+    assert app11 > 0
+    seen = set()
+    for i in range(40):
+        damaged = bytearray(data)
+        damaged[app11 + 40 + i * 97] ^= 0x5A
+        result = read_c2pa(io.BytesIO(bytes(damaged)), "image/jpeg", len(damaged))
+        assert result.summary is not None
+        seen.add(result.summary["state"])
+        assert result.summary["state"] in ("invalid", "valid")
+        if result.summary["state"] == "valid":  # a flip the SDK does not cover
+            continue
+        assert result.summary["failures"] or result.summary["error"]
+    assert "invalid" in seen
+    for cut in (app11 + 10, app11 + 2000, len(data) // 2):
+        result = read_c2pa(io.BytesIO(data[:cut]), "image/jpeg", cut)
+        assert result.summary is None or result.summary["state"] in ("invalid", "not checked")

@@ -207,7 +207,14 @@ def _from_error(e: Exception, trust: TrustList) -> dict[str, Any] | None:
         }
     if "NotSupported" in name or "NotSupported" in text or "UnsupportedType" in text:
         return None
-    return _failed(f"{name}: {text}", trust)
+    # A manifest store is there but the SDK cannot read it (damaged JUMBF or
+    # CBOR, a box past the end of the asset): nothing it claims can be relied on.
+    return {
+        "state": "invalid",
+        "failures": [],
+        "error": f"{name}: {text}"[:300],
+        **_base(trust),
+    }
 
 
 def summarise(store: dict[str, Any], trust: TrustList) -> dict[str, Any]:
