@@ -315,7 +315,6 @@ def _hostile_zip(path: Path) -> None:
     data = bytearray(path.read_bytes())
     # Mark the last member encrypted (general-purpose flag bit 0), in both headers.
     name = b"ok.txt.dup"
-    local = data.find(b"PK\x03\x04" + data[data.find(name) - 26 : data.find(name) - 26][:0])
     for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         pos = 0
         while (pos := data.find(sig, pos)) >= 0:
@@ -323,7 +322,6 @@ def _hostile_zip(path: Path) -> None:
             if data[name_at : name_at + len(name)] == name:
                 data[pos + flag_at] |= 1
             pos += 4
-    del local
     path.write_bytes(bytes(data))
 
 
@@ -352,10 +350,9 @@ def test_a_damaged_zip_is_kept_and_the_damage_recorded(
     zpath = tmp_path / "chat.zip"
     whatsapp_zip(zpath)
     data = bytearray(zpath.read_bytes())
-    pos = data.find(b"end-to-end")  # deflated: corrupt bytes inside the first member
+    # Corrupt the deflated bytes of the first member, _chat.txt.
     start = data.find(b"PK\x03\x04") + 30 + len("_chat.txt") + 5
     data[start : start + 8] = b"\xff" * 8
-    del pos
     zpath.write_bytes(bytes(data))
     bundle = ingest_ok(env, zpath)
     assert (bundle / "data/chat.zip").read_bytes() == bytes(data)
@@ -435,6 +432,15 @@ def test_whatsapp_android_12_hour_with_narrow_space(
     # The photo's name carries the date WhatsApp saved it, with its label.
     d = records["IMG-20220302-WA0001.jpg"]["details"]["file_name_date"]
     assert d == {"value": "2022-03-02", "app": "WhatsApp", "label": LABEL}
+
+
+def test_whatsapp_shared_location() -> None:
+    from custody.metadata.chats.whatsapp import parse_whatsapp
+
+    line = "[25/02/2022, 14:20:11] Olena K.: location: https://maps.google.com/?q=50.4501,30.5234\n"
+    chat = parse_whatsapp(line.encode(), "_chat.txt", frozenset())
+    assert chat is not None
+    assert chat["messages"][0]["location"] == {"lat": 50.4501, "lon": 30.5234}
 
 
 def test_whatsapp_ambiguous_dates_say_so(tmp_path: Path) -> None:
@@ -843,3 +849,22 @@ def test_damaged_manifests_are_invalid_never_a_crash() -> None:
     for cut in (app11 + 10, app11 + 2000, len(data) // 2):
         result = read_c2pa(io.BytesIO(data[:cut]), "image/jpeg", cut)
         assert result.summary is None or result.summary["state"] in ("invalid", "not checked")
+
+
+def test_a_zip_bomb_member_is_recorded_not_read(env: Env, officer: dict, tmp_path: Path) -> None:
+    zpath = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("readme.txt", b"hello\n")
+        zf.writestr("zeros.bin", bytes(4096))
+    # Its central directory now claims 300 MiB from a few bytes, as a bomb's does.
+    data = bytearray(zpath.read_bytes())
+    cd = data.find(b"PK\x01\x02")
+    while data[cd + 46 : cd + 46 + 9] != b"zeros.bin":
+        cd = data.find(b"PK\x01\x02", cd + 4)
+    data[cd + 24 : cd + 28] = (300 * 1024 * 1024).to_bytes(4, "little")
+    zpath.write_bytes(bytes(data))
+    bundle = ingest_ok(env, zpath)
+    archive = records_of(bundle)["bomb.zip"]["details"]["archive"]
+    assert [m["path"] for m in archive["members"]] == ["readme.txt"]
+    assert "zip bomb" in archive["rejected"][0]["reason"]
+    assert archive["rejected"][0]["size"] == 300 * 1024 * 1024

@@ -32,6 +32,8 @@ _SENDER = re.compile(r"^([^:]{1,100}?): (.*)$", re.S)
 _ATTACHED = re.compile(r"<attached: ([^>]+)>")
 _FILE_ATTACHED = re.compile(rf"^[{_MARKS}]*(.+?\.\w{{1,5}}) \(file attached\)")
 _OMITTED = re.compile(r"^[" + _MARKS + r"]*<Media omitted>")
+# A shared place: "location: https://maps.google.com/?q=50.4501,30.5234" (both dialects).
+_LOCATION = re.compile(r"https://maps\.google\.com/\?q=(-?\d{1,3}\.\d+),(-?\d{1,3}\.\d+)")
 
 
 def _order(rows: list[tuple[str, ...]]) -> tuple[bool, bool, str]:
@@ -100,16 +102,18 @@ def parse_whatsapp(
             attachments.append(attachment(found.group(1).strip(), rel_path, siblings))
         elif _OMITTED.match(body):
             attachments.append(placeholder(None, OMITTED))
-        messages.append(
-            {
-                "sender": sender,
-                "time_as_written": written,
-                "time": when,
-                "offset": offset,
-                "length": length,
-                "attachments": attachments,
-            }
-        )
+        message: dict[str, Any] = {
+            "sender": sender,
+            "time_as_written": written,
+            "time": when,
+            "offset": offset,
+            "length": length,
+            "attachments": attachments,
+        }
+        place = _LOCATION.search(body)
+        if place is not None:
+            message["location"] = {"lat": float(place.group(1)), "lon": float(place.group(2))}
+        messages.append(message)
     return {
         "dialect": f"whatsapp-{dialect}",
         "time_zone": "local time of the exporting phone, zone not stated in the export",
