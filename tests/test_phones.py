@@ -868,3 +868,24 @@ def test_a_zip_bomb_member_is_recorded_not_read(env: Env, officer: dict, tmp_pat
     assert [m["path"] for m in archive["members"]] == ["readme.txt"]
     assert "zip bomb" in archive["rejected"][0]["reason"]
     assert archive["rejected"][0]["size"] == 300 * 1024 * 1024
+
+
+def test_nested_archives_stop_at_two_levels(tmp_path: Path) -> None:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deep.txt", b"deep\n")
+    level = inner.getvalue()
+    for name in ("level2.zip", "level1.zip"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(name.replace("level", "inner"), level)
+        level = buf.getvalue()
+    path = tmp_path / "outer.zip"
+    path.write_bytes(level)
+    record = extract_record(copy_path=path, rel_path="outer.zip", sha256="0" * 64, size=len(level))
+    first = record["details"]["archive"]["members"][0]
+    assert first["path"] == "inner1.zip"
+    second = first["details"]["archive"]["members"][0]
+    assert second["path"] == "inner2.zip" and second["sha256"]
+    assert "archive" not in second["details"]
+    assert "nested 2 deep" in second["errors"][0]

@@ -21,6 +21,16 @@ from .sniff import extension_mismatch, sniff
 
 _PARSER_LOCK = threading.RLock()
 
+
+class _Nesting(threading.local):
+    depth = 0
+
+
+# A ZIP inside a handed-over ZIP is listed; one more level down is not opened
+# (nested archives multiply the work: 42.zip).
+MAX_ARCHIVE_DEPTH = 2
+_NESTING = _Nesting()
+
 METADATA_FORMAT = "custody/metadata/v1"
 HEAD_BYTES = 4096
 TIME_LIMIT_S = 30.0
@@ -243,7 +253,16 @@ def _dispatch(
             if chat is not None:
                 record["details"].update(_chat_summary("telegram", chat))
         elif mime == "application/zip":
-            _read_archive(raw, rel_path, record, sidecars)
+            if _NESTING.depth >= MAX_ARCHIVE_DEPTH:
+                record["errors"].append(
+                    f"archive nested {MAX_ARCHIVE_DEPTH} deep: kept and hashed, not opened"
+                )
+            else:
+                _NESTING.depth += 1
+                try:
+                    _read_archive(raw, rel_path, record, sidecars)
+                finally:
+                    _NESTING.depth -= 1
     except ExtractionLimit as e:
         record["errors"].append(str(e))
     except RecursionError:
