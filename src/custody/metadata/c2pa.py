@@ -118,12 +118,15 @@ def not_checked(reason: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _context(anchors_pem: str) -> Any:
+def _context(anchors_pem: str, tsa_anchors_pem: str) -> Any:
     import c2pa
 
+    # One anchor set for signers and time stamps, as c2pa-rs intends ("the C2PA
+    # trust anchors and timestamping trust anchors can be added separately"): a
+    # signer must still carry a C2PA signing EKU, a time stamp the time-stamping EKU.
     settings = {
         "version": 1,
-        "trust": {"trust_anchors": anchors_pem},
+        "trust": {"trust_anchors": anchors_pem + "\n" + tsa_anchors_pem},
         "verify": {
             "verify_after_reading": True,
             "verify_trust": True,
@@ -156,7 +159,9 @@ def read_c2pa(raw: Any, mime: str, size: int, trust: TrustList | None = None) ->
         raw, seconds=MIN_SECONDS + size / BYTES_PER_SECOND, max_bytes=2 * size + (16 << 20)
     )
     try:
-        reader = c2pa.Reader(mime, guarded, context=_context(trust.anchors_pem))
+        reader = c2pa.Reader(
+            mime, guarded, context=_context(trust.anchors_pem, trust.tsa_anchors_pem)
+        )
     except ExtractionLimit as e:
         return C2paResult(_failed(str(e), trust), None)
     except c2pa.C2paError as e:
