@@ -579,7 +579,12 @@ def test_telegram_messages_html(env: Env, officer: dict, tmp_path: Path) -> None
             "ChatExport/photos/photo_1@25-02-2022_16-16-00.jpg": photo,
         },
     )
-    r = records_of(ingest_ok(env, src))["ChatExport/messages.html"]["details"]
+    bundle = ingest_ok(env, src)
+    r = records_of(bundle)["ChatExport/messages.html"]["details"]
+    shown = env.run("show", bundle, "--chat", "ChatExport/messages.html")
+    assert shown.exit_code == 0, shown.output
+    assert "[25.02.2022 16:16:00 UTC+02:00] Olena K" in shown.stdout
+    assert sha(photo) in shown.stdout and "location 50.4501, 30.5234" in shown.stdout
     m = r["chat"]["messages"]
     assert r["chat"]["dialect"] == "telegram-html"
     real = [x for x in m if x["type"] == "message"]

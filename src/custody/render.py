@@ -402,8 +402,16 @@ class Renderer:
         self._line(f"{view.path}: {view.dialect}, {len(view.messages)} message(s)")
         if view.assumption:
             self._line(f"Times: {view.assumption}")
+        line_based = view.dialect.startswith(("whatsapp", "signal"))
         for m in view.messages:
-            self._line(f"[{m.get('time_as_written')}] {m.get('sender') or '(system)'}: {m['text']}")
+            if line_based:  # the raw lines already say when and who: print them as they are
+                self._line(m["text"])
+            else:
+                raw = " ".join(m["text"].split())
+                self._line(f"[{m.get('time_as_written')}] {m.get('sender') or '(service)'}")
+                self._line(f"    {raw[:300]}{'...' if len(raw) > 300 else ''}")
+            if m.get("location"):
+                self._line(f"    location {m['location']['lat']}, {m['location']['lon']}")
             for a in m.get("attachments") or []:
                 if a.get("sha256"):
                     self._line(f"    attachment {a['name']} -> {a['path']} sha256 {a['sha256']}")
