@@ -21,7 +21,9 @@ from typing import Any
 from . import MAX_MESSAGES, NOT_INCLUDED, attachment, placeholder
 
 _MEDIA_KEYS = ("photo", "file", "thumbnail")
-_NOT_INCLUDED = "(File not included"
+# "(File not included. Change data exporting settings to download.)", and
+# "(File exceeds maximum size. ...)": the export settings left the media out.
+_NOT_INCLUDED = "(File "
 
 
 def _utc(unix: Any) -> str | None:
