@@ -190,7 +190,7 @@ def test_show_displays_c2pa_and_recheck_reports_no_change(env: Env, c2pa_bundle:
     assert table.exit_code == 0
     assert "assertion.dataHash.mismatch" in table.stdout
     assert "remote, not fetched" in table.stdout
-    assert "2026-08-13" in table.stdout
+    assert "2026-08-13" in table.stderr  # the trust list used, said beside the table
     result = env.run("show", c2pa_bundle, "--recheck", "--json")
     assert result.exit_code == 0, result.output
     recheck = json.loads(result.stdout)["c2pa_recheck"]

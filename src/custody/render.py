@@ -371,7 +371,7 @@ class Renderer:
             c2pa = r.get("c2pa")
             if isinstance(c2pa, dict) and c2pa.get("trust_list"):
                 trust = c2pa["trust_list"]
-                self._line(
+                self.note(  # stderr: stdout stays one table row per line in a pipe
                     f"C2PA checked with {c2pa.get('sdk')} against the trust list of "
                     f"{trust.get('date')} (SHA-256 {trust.get('sha256')})"
                 )
