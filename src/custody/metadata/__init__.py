@@ -7,7 +7,6 @@ into the record's `errors` list.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
@@ -21,15 +20,6 @@ from .sniff import extension_mismatch, sniff
 
 _PARSER_LOCK = threading.RLock()
 
-
-class _Nesting(threading.local):
-    depth = 0
-
-
-# A ZIP inside a handed-over ZIP is listed; one more level down is not opened
-# (nested archives multiply the work: 42.zip).
-MAX_ARCHIVE_DEPTH = 2
-_NESTING = _Nesting()
 
 METADATA_FORMAT = "custody/metadata/v1"
 HEAD_BYTES = 4096
@@ -253,16 +243,9 @@ def _dispatch(
             if chat is not None:
                 record["details"].update(_chat_summary("telegram", chat))
         elif mime == "application/zip":
-            if _NESTING.depth >= MAX_ARCHIVE_DEPTH:
-                record["errors"].append(
-                    f"archive nested {MAX_ARCHIVE_DEPTH} deep: kept and hashed, not opened"
-                )
-            else:
-                _NESTING.depth += 1
-                try:
-                    _read_archive(raw, rel_path, record, sidecars)
-                finally:
-                    _NESTING.depth -= 1
+            from .archive import read_archive_record
+
+            read_archive_record(raw, rel_path, record, sidecars)
     except ExtractionLimit as e:
         record["errors"].append(str(e))
     except RecursionError:
@@ -272,63 +255,9 @@ def _dispatch(
     except Exception as e:  # hostile files make parsers fail in every way; record and go on
         record["errors"].append(_describe(e))
     if mime in C2PA_TYPES:
-        _read_c2pa(raw, mime, rel_path, size, record, sidecars)
+        from .c2pa import record_c2pa
 
-
-def _read_c2pa(
-    raw: Any,
-    mime: str,
-    rel_path: str,
-    size: int,
-    record: dict[str, Any],
-    sidecars: dict[str, bytes] | None,
-) -> None:
-    from .c2pa import read_c2pa, report_path
-
-    result = read_c2pa(raw, mime, size)
-    summary = result.summary
-    if summary is not None and result.report is not None:
-        name = report_path(rel_path)
-        summary["report"] = name
-        summary["report_sha256"] = hashlib.sha256(result.report).hexdigest()
-        if sidecars is not None:
-            sidecars[name] = result.report
-    record["c2pa"] = summary
-
-
-def _read_archive(
-    raw: Any, rel_path: str, record: dict[str, Any], sidecars: dict[str, bytes] | None
-) -> None:
-    from .archive import extract_zip
-
-    prefixed: dict[frozenset[str], frozenset[str]] = {}
-
-    def _prefixed(siblings: frozenset[str]) -> frozenset[str]:
-        # Computed once per archive: WhatsApp looks attachments up by bundle path.
-        if siblings not in prefixed:
-            prefixed[siblings] = frozenset(f"{rel_path}/{n}" for n in siblings)
-        return prefixed[siblings]
-
-    def read_member(
-        stream: Any, name: str, size: int, siblings: frozenset[str], member: dict[str, Any]
-    ) -> None:
-        read_stream(
-            stream,
-            rel_path=f"{rel_path}/{name}",
-            size=size,
-            siblings=_prefixed(siblings),
-            record=member,
-            sidecars=sidecars,
-        )
-        member["path"] = name  # the member's own name; the C2PA report is under the archive
-
-    extract_zip(raw, record, read_member)
-    from .chats import resolve_hashes
-
-    members = record["details"]["archive"]["members"]
-    digests = {f"{rel_path}/{m['path']}": m["sha256"] for m in members}
-    for member in members:
-        resolve_hashes(member, digests.get)
+        record_c2pa(raw, mime, rel_path, size, record, sidecars)
 
 
 def _is_telegram_html(rel_path: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import stat
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -185,3 +186,69 @@ def _short(e: BaseException) -> str:
     if isinstance(e, zlib.error):
         return f"corrupt compressed data: {e}"
     return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+class _Nesting(threading.local):
+    depth = 0
+
+
+# A ZIP inside a handed-over ZIP is listed; one more level down is not opened
+# (nested archives multiply the work: 42.zip).
+MAX_ARCHIVE_DEPTH = 2
+_NESTING = _Nesting()
+
+
+def read_archive_record(
+    raw: Any, rel_path: str, record: dict[str, Any], sidecars: dict[str, bytes] | None
+) -> None:
+    """Fill the record of a ZIP found among the evidence: every member read like a
+    loose file (nested archives to MAX_ARCHIVE_DEPTH), chat attachments resolved."""
+    from . import read_stream
+
+    if _NESTING.depth >= MAX_ARCHIVE_DEPTH:
+        record["errors"].append(
+            f"archive nested {MAX_ARCHIVE_DEPTH} deep: kept and hashed, not opened"
+        )
+        return
+    _NESTING.depth += 1
+    try:
+        _read_archive(raw, rel_path, record, sidecars, read_stream)
+    finally:
+        _NESTING.depth -= 1
+
+
+def _read_archive(
+    raw: Any,
+    rel_path: str,
+    record: dict[str, Any],
+    sidecars: dict[str, bytes] | None,
+    read_stream: Callable[..., None],
+) -> None:
+    prefixed: dict[frozenset[str], frozenset[str]] = {}
+
+    def _prefixed(siblings: frozenset[str]) -> frozenset[str]:
+        # Computed once per archive: WhatsApp looks attachments up by bundle path.
+        if siblings not in prefixed:
+            prefixed[siblings] = frozenset(f"{rel_path}/{n}" for n in siblings)
+        return prefixed[siblings]
+
+    def read_member(
+        stream: Any, name: str, size: int, siblings: frozenset[str], member: dict[str, Any]
+    ) -> None:
+        read_stream(
+            stream,
+            rel_path=f"{rel_path}/{name}",
+            size=size,
+            siblings=_prefixed(siblings),
+            record=member,
+            sidecars=sidecars,
+        )
+        member["path"] = name  # the member's own name; the C2PA report is under the archive
+
+    extract_zip(raw, record, read_member)
+    from .chats import resolve_hashes
+
+    members = record["details"]["archive"]["members"]
+    digests = {f"{rel_path}/{m['path']}": m["sha256"] for m in members}
+    for member in members:
+        resolve_hashes(member, digests.get)

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -339,10 +338,26 @@ def _capture(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def record_c2pa(
+    raw: Any,
+    mime: str,
+    rel_path: str,
+    size: int,
+    record: dict[str, Any],
+    sidecars: dict[str, bytes] | None,
+) -> None:
+    """Set record["c2pa"]; the full report goes into `sidecars` under its bundle path."""
+    result = read_c2pa(raw, mime, size)
+    summary = result.summary
+    if summary is not None and result.report is not None:
+        name = report_path(rel_path)
+        summary["report"] = name
+        summary["report_sha256"] = hashlib.sha256(result.report).hexdigest()
+        if sidecars is not None:
+            sidecars[name] = result.report
+    record["c2pa"] = summary
+
+
 def report_path(rel_path: str) -> str:
     """Where a file's full manifest-store report is kept in the bundle."""
     return f"custody/c2pa/{rel_path}.json"
-
-
-def now_monotonic() -> float:
-    return time.monotonic()
