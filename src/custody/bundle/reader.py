@@ -104,8 +104,13 @@ def _read_capped(stream: IO[bytes]) -> bytes:
 def _wants_bytes(path: str) -> bool:
     """Tag files whose content verification reads. Not the payload, and not the
     metadata file, which can be tens of megabytes: the statement covers it by
-    hash, and the few readers that need its records read it again (read_tag)."""
-    return layout.is_tag_path(path) and path != layout.METADATA
+    hash, and the few readers that need its records read it again (read_tag).
+    Nor the C2PA reports, which check_c2pa compares by hash."""
+    return (
+        layout.is_tag_path(path)
+        and path != layout.METADATA
+        and not path.startswith(layout.C2PA_DIR)  # one per signed photo: hashed, not kept
+    )
 
 
 def scan_bundle(

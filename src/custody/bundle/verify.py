@@ -23,6 +23,7 @@ from ..policy import TrustPolicy
 from ..progress import ProgressCallback
 from . import layout
 from .chain import verify_chain
+from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
 from .check_payload import (
     check_bagit_txt,
@@ -99,6 +100,7 @@ def evaluate(
         check_oxum(scan, bag_info, problems)
     check_tag_manifest(scan, problems)
     statement = check_statement(scan, listed, bag_info, problems)
+    check_c2pa(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems)
     warnings: list[str] = []
