@@ -96,6 +96,7 @@ class VerifyReport:
     """The earliest trusted genTime (ISO 8601 UTC): the signature existed by then."""
     signed_no_later_than_tsa: str | None = None
     """The TSA whose token proves signed_no_later_than."""
+    team: dict[str, Any] | None = None
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -129,6 +130,7 @@ class VerifyReport:
             "warnings": list(self.warnings),
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
+            "team": self.team,
             "files": list(self.files),
             "timestamps": [t.to_json() for t in self.timestamps],
             "signed_no_later_than": self.signed_no_later_than,

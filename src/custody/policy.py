@@ -28,6 +28,9 @@ class TrustPolicy:
     fingerprints: frozenset[str] = frozenset()
     """Full fingerprints given with --trust: the bundle's own copy of the signer's
     key is acceptable only when its fingerprint is one of these."""
+    team_keys: tuple[PublicKeyInfo, ...] = ()
+    """Team-log keys whose checkpoints make a bundle's team proof count: the
+    team this home joined (its pinned key) and --team-key files."""
 
     tsa_roots: tuple[x509.Certificate, ...] = ()
     """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
@@ -57,19 +60,26 @@ def load_trust_policy(
     use_trust_store: bool = True,
     tsa_root_files: Iterable[Path] = (),
     require_timestamp: bool = False,
+    extra_team_keys: Iterable[PublicKeyInfo] = (),
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
     Raises InputError for a --tsa-root file that is not a certificate."""
+    from .team.config import pinned_team_key  # no database client: a file read
     from .tsa.roots import load_root_file, trusted_tsa_roots
 
     keys = list(extra_keys)
     roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
+    team_keys = list(extra_team_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
         roots.extend(trusted_tsa_roots(home=home))
+        pinned = pinned_team_key(home)
+        if pinned is not None:
+            team_keys.append(pinned)
     return TrustPolicy(
         keys=tuple(keys),
         fingerprints=frozenset(extra_fingerprints),
         tsa_roots=tuple(roots),
         require_timestamp=require_timestamp,
+        team_keys=tuple(team_keys),
     )

@@ -24,6 +24,7 @@ SIGNER_KEY = "custody/signer.pub"
 METADATA = "custody/metadata.json"
 TIMESTAMPS_DIR = "custody/timestamps"
 """RFC 3161 replies over custody/statement.sig, one file per token: N.tsr."""
+TEAM_PROOF = "custody/team-proof.json"  # docs/team.md
 
 BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 

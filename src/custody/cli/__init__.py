@@ -29,6 +29,7 @@ COMMANDS = {
     "audit": ("audit", "audit_command"),
     "timestamp": ("timestamp", "timestamp_command"),
     "tsa": ("tsa", "tsa_group"),
+    "team": ("team", "team_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

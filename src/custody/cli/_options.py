@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..keys import PublicKeyInfo, key_or_fingerprint
+from ..keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
 from ..policy import TrustPolicy, load_trust_policy
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
@@ -66,6 +66,15 @@ def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
     return urls or urls_from_env()
 
 
+team_key_option = click.option(
+    "--team-key",
+    "team_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also trust this team log's public key for team proofs (repeatable).",
+)
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []
@@ -86,6 +95,7 @@ def trust_policy(
     use_trust_store: bool = True,
     tsa_roots: tuple[Path, ...] = (),
     require_timestamp: bool = False,
+    team_keys: tuple[Path, ...] = (),
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
     keys, fingerprints = resolve_trust(trust)
@@ -96,4 +106,5 @@ def trust_policy(
         use_trust_store=use_trust_store,
         tsa_root_files=tsa_roots,
         require_timestamp=require_timestamp,
+        extra_team_keys=[read_public_key_file(p) for p in team_keys],
     )

@@ -14,6 +14,7 @@ from ._options import (
     json_option,
     passphrase_file_option,
     require_timestamp_option,
+    team_key_option,
     trust_option,
     trust_policy,
     tsa_root_option,
@@ -23,6 +24,7 @@ from ._options import (
 @click.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @trust_option
+@team_key_option
 @click.option(
     "--no-trust-store",
     is_flag=True,
@@ -49,6 +51,7 @@ def verify_command(
     app: App,
     bundle: Path,
     trust: tuple[str, ...],
+    team_keys: tuple[Path, ...],
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
     require_timestamp: bool,
@@ -78,6 +81,7 @@ def verify_command(
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
+      custody verify bundle.zip --trust jane.pub --team-key met-team.pub
 
     \b
     Exit codes:
@@ -93,6 +97,7 @@ def verify_command(
         use_trust_store=not no_trust_store,
         tsa_roots=tsa_roots,
         require_timestamp=require_timestamp,
+        team_keys=team_keys,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
