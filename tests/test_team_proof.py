@@ -15,6 +15,7 @@ from custody.keys import PublicKeyInfo, fingerprint_of
 from custody.ledger import merkle
 from custody.ledger.entries import Actor, entry_bytes
 from custody.ledger.note import sign_checkpoint
+from custody.ledger.proof import proof_doc_bytes
 from custody.team.leaves import (
     LeafError,
     checkpoint_leaf,
@@ -111,7 +112,7 @@ def test_forged_signature_by_a_trusted_key_id_fails() -> None:
     note = doc["checkpoint"]
     head, sig = note.rsplit(" ", 1)
     doc["checkpoint"] = head + " " + sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
-    result = check(json.dumps(doc).encode())
+    result = check(proof_doc_bytes(doc))
     assert result.problems and result.info.get("trusted_team") is None
 
 
@@ -119,9 +120,7 @@ def test_checkpoint_of_a_bigger_tree_does_not_fit() -> None:
     _, doc = build(5, 2)
     _, other = build(6, 2)
     doc["checkpoint"] = other["checkpoint"]
-    assert any(
-        "another log or tree size" in p.detail for p in check(json.dumps(doc).encode()).problems
-    )
+    assert any("another log or tree size" in p.detail for p in check(proof_doc_bytes(doc)).problems)
 
 
 def test_leaves_round_trip_and_are_strict() -> None:
@@ -158,4 +157,10 @@ def test_hostile_fields_never_raise_and_never_pass(field: str, value: Any) -> No
     if doc[field] == value:
         return
     doc[field] = value
-    assert check(json.dumps(doc).encode()).problems
+    assert "bad_team_proof" in {p.kind for p in check(proof_doc_bytes(doc)).problems}
+
+
+def test_another_spelling_is_named() -> None:
+    _, doc = build()
+    result = check(json.dumps(doc, indent=4).encode())
+    assert [p.kind for p in result.problems] == ["bad_tag_format"]

@@ -523,6 +523,8 @@ class Renderer:
                 f"leaves); the team log holds {result.tree_size}.",
                 style="bold green",
             )
+        elif result.tree_size is None:
+            self._line("Nothing to publish: this home has no ledger yet.")
         else:
             self._line(f"Nothing new to publish; the team log holds {result.tree_size}.")
 

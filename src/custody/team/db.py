@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-
 from ..errors import EnvironmentFailure, InputError
+
+try:
+    import psycopg
+except ImportError:  # custody without the `team` extra: everything else still works
+    psycopg = None  # type: ignore[assignment]
 
 SCHEMA_NAME = "custody_team"
 TEAM_FORMAT = "custody/team-log/v1"
@@ -76,6 +79,8 @@ def connect(url: str, *, purpose: str = "custody") -> Iterator[psycopg.Connectio
     InputError when the URL is not usable."""
     if not url.startswith(("postgresql://", "postgres://")):
         raise InputError("the team database must be a postgresql:// URL")
+    if psycopg is None:
+        raise InputError("the team log needs psycopg: pip install 'custody[team]'")
     options = (
         f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
         f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} "

@@ -16,9 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..errors import InputError, VerificationFailed
@@ -31,6 +30,9 @@ from ..signing import signature_is_valid
 from .config import TeamConfig, load_state, load_team_config, save_state, save_team_config
 from .db import TEAM_FORMAT, TeamLogUnavailable, connect, create_schema
 from .leaves import checkpoint_leaf, entry_leaf, parse_leaf, refusal_leaf
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def _now() -> str:

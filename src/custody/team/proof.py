@@ -24,6 +24,7 @@ from ..keys import PublicKeyInfo
 from ..ledger import merkle
 from ..ledger.entries import raw_public_key
 from ..ledger.note import NoteError, checkpoint_signed_by, key_id, parse_checkpoint
+from ..ledger.proof import proof_doc_bytes
 from ..models import Problem
 from ..signing import signature_is_valid
 from .leaves import LeafError, parse_leaf
@@ -42,17 +43,18 @@ def team_proof_bytes(
     path: list[bytes],
     checkpoint: bytes,
 ) -> bytes:
-    doc = {
-        "format": TEAM_PROOF_FORMAT,
-        "team": team,
-        "origin": origin,
-        "leaf_index": leaf_index,
-        "tree_size": tree_size,
-        "leaf": leaf.decode("utf-8"),
-        "inclusion_proof": [base64.b64encode(h).decode() for h in path],
-        "checkpoint": checkpoint.decode("utf-8"),
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return proof_doc_bytes(
+        {
+            "format": TEAM_PROOF_FORMAT,
+            "team": team,
+            "origin": origin,
+            "leaf_index": leaf_index,
+            "tree_size": tree_size,
+            "leaf": leaf.decode("utf-8"),
+            "inclusion_proof": [base64.b64encode(h).decode() for h in path],
+            "checkpoint": checkpoint.decode("utf-8"),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,14 @@ def check_team_proof(
         bad("leaf_index and tree_size must be integers")
         return done({})
     info: dict[str, Any] = {"origin": origin, "leaf_index": index, "tree_size": size}
+    # Not signed as a whole, like the ledger proof: any spelling but custody's own is named.
+    try:
+        canonical = proof_doc_bytes(doc)
+    except ValueError:  # a float JSON cannot write back, such as NaN
+        canonical = b""
+    difference = layout.describe_difference(data, canonical)
+    if difference is not None:
+        problems.append(Problem("bad_tag_format", TEAM_PROOF_PATH, difference))
     try:
         parsed = parse_leaf(leaf)
     except LeafError as e:

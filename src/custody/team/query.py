@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from ..bundle import layout
 from ..bundle.reader import scan_bundle
@@ -24,6 +22,9 @@ from .db import _where, connect
 from .leaves import LeafError, parse_leaf
 from .log import publish_ledger, remember_checkpoint
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
+
+if TYPE_CHECKING:
+    import psycopg
 
 FETCH_ROWS = 2000
 
