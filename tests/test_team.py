@@ -472,6 +472,11 @@ def test_rewritten_and_resigned_log_is_caught_by_the_kept_checkpoint(
     code, report = team_json(lead, "team", "verify")
     assert code == 1
     assert ("rewritten", "seen checkpoint") in {(p["kind"], p["path"]) for p in report["problems"]}
+    # An officer who saw the old log refuses to publish into the rewritten one.
+    add_entries(b, "Officer B", 1)
+    result = home_env(tmp_path, b).run("ledger", "publish")
+    assert result.exit_code == 1 and "rewritten" in result.output
+    assert rows(url, f"SELECT count(*) FROM {L}") == [(8,)]
 
 
 # --- team proofs in bundles, verified offline ---------------------------------------------

@@ -345,9 +345,10 @@ def publish_ledger(*, home: Path) -> PublishResult:
         local = _read_local(ledger)
     state = load_state(home)
     known = int(state.get("published", 0)) if str(state.get("ledger")) == local.origin else 0
+    seen = state.get("team_checkpoint")
     try:
         with connect(config.database, purpose="custody-publish") as conn:
-            result = _publish(conn, config, local)
+            result = _publish(conn, config, local, seen.encode() if isinstance(seen, str) else None)
     except TeamLogUnavailable as e:
         pending = max(local.size - known, 0)
         return PublishResult(
@@ -393,10 +394,53 @@ def remember_checkpoint(home: Path, note: bytes, **changes: Any) -> None:
         save_state(home, **changes)
 
 
-def _publish(conn: psycopg.Connection[Any], config: TeamConfig, local: _Local) -> PublishResult:
+def db_subtree(conn: psycopg.Connection[Any]) -> merkle.Subtree:
+    """MTH(D[start:end]) from the stored perfect-subtree nodes: O(log n) lookups."""
+
+    def node(level: int, index: int) -> bytes:
+        row = conn.execute(
+            "SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index)
+        ).fetchone()
+        if row is None:
+            raise VerificationFailed(f"the team log's tree node ({level}, {index}) is missing")
+        return bytes(row[0])
+
+    return merkle.subtree_from_perfect_nodes(node)
+
+
+def _check_extends(conn: psycopg.Connection[Any], seen_note: bytes | None) -> None:
+    """Refuse to add to a team log that no longer extends the team checkpoint
+    this home saw last (RFC 9162 consistency proof from the stored tree)."""
+    if seen_note is None:
+        return
+    try:
+        seen = parse_checkpoint(seen_note)
+    except NoteError:
+        return
+    size, root = conn.execute("SELECT size, root FROM tree_state WHERE id = 1").fetchone()  # type: ignore[misc]
+    size, root = int(size), bytes(root)
+    if seen.size > size:
+        raise VerificationFailed(
+            f"the team log holds {size} leaves but you saw {seen.size}: leaves were deleted "
+            "or the database was replaced by an older copy (custody team verify)"
+        )
+    if seen.size == 0:
+        return
+    proof = merkle.consistency_path(seen.size, size, db_subtree(conn)) if seen.size < size else []
+    if not merkle.verify_consistency(seen.size, size, seen.root, root, proof):
+        raise VerificationFailed(
+            f"the team log no longer extends the checkpoint of {seen.size} leaves you saw: "
+            "it was rewritten (custody team verify); nothing was published"
+        )
+
+
+def _publish(
+    conn: psycopg.Connection[Any], config: TeamConfig, local: _Local, seen: bytes | None
+) -> PublishResult:
     with conn.transaction():
         conn.execute("SELECT size FROM tree_state WHERE id = 1 FOR UPDATE")
         signer = _team_signer(conn, config)
+        _check_extends(conn, seen)
         row = conn.execute(
             "SELECT size, checkpoint FROM ledgers WHERE origin = %s", (local.origin,)
         ).fetchone()

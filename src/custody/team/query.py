@@ -20,7 +20,7 @@ from .audit import StoredLeaf, TeamReport, TeamSnapshot, audit_team
 from .config import TeamConfig, load_state, load_team_config
 from .db import _where, connect
 from .leaves import LeafError, parse_leaf
-from .log import publish_ledger, remember_checkpoint
+from .log import db_subtree, publish_ledger, remember_checkpoint
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
 
 if TYPE_CHECKING:
@@ -198,15 +198,7 @@ def staple_team_proof(*, home: Path, bundle: Path) -> TeamProofResult:
                 path=str(bundle),
             )
 
-        def node(level: int, index: int) -> bytes:
-            row = conn.execute(
-                "SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index)
-            ).fetchone()
-            if row is None:
-                raise InputError(f"the team log's tree node ({level}, {index}) is missing")
-            return bytes(row[0])
-
-        path = merkle.inclusion_path(found[0], int(size), merkle.subtree_from_perfect_nodes(node))
+        path = merkle.inclusion_path(found[0], int(size), db_subtree(conn))
     data = team_proof_bytes(
         team=config.name,
         origin=config.origin,
