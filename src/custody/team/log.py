@@ -13,10 +13,11 @@ committed, and nothing is acknowledged before the commit.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -33,6 +34,8 @@ from .leaves import checkpoint_leaf, entry_leaf, parse_leaf, refusal_leaf
 
 if TYPE_CHECKING:
     import psycopg
+
+T = TypeVar("T")
 
 
 def _now() -> str:
@@ -293,14 +296,7 @@ def append_leaves(
         ).fetchall()
     }
     frontier = merkle.CompactRange.frontier(size)
-    found: dict[tuple[int, int], bytes] = {}
-    if frontier:
-        for level, idx, h in conn.execute(
-            "SELECT level, idx, hash FROM nodes WHERE (level, idx) IN "
-            "(SELECT * FROM unnest(%s::int[], %s::bigint[]))",
-            ([lv for lv, _ in frontier], [ix for _, ix in frontier]),
-        ).fetchall():
-            found[(int(level), int(idx))] = bytes(h)
+    found = fetch_nodes(conn, frontier)
     if len(found) != len(frontier):
         raise VerificationFailed("the team log's stored tree is missing nodes (team verify)")
     compact = merkle.CompactRange.from_frontier(size, lambda lv, ix: found[(lv, ix)])
@@ -394,18 +390,40 @@ def remember_checkpoint(home: Path, note: bytes, **changes: Any) -> None:
         save_state(home, **changes)
 
 
-def db_subtree(conn: psycopg.Connection[Any]) -> merkle.Subtree:
-    """MTH(D[start:end]) from the stored perfect-subtree nodes: O(log n) lookups."""
+def fetch_nodes(
+    conn: psycopg.Connection[Any], coords: list[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored perfect-subtree nodes at `coords`, in one query."""
+    found: dict[tuple[int, int], bytes] = {}
+    if coords:
+        for level, idx, h in conn.execute(
+            "SELECT level, idx, hash FROM nodes WHERE (level, idx) IN "
+            "(SELECT * FROM unnest(%s::int[], %s::bigint[]))",
+            ([lv for lv, _ in coords], [ix for _, ix in coords]),
+        ).fetchall():
+            found[(int(level), int(idx))] = bytes(h)
+    return found
+
+
+def with_stored_nodes(conn: psycopg.Connection[Any], compute: Callable[[merkle.Subtree], T]) -> T:
+    """Run a proof computation over the stored tree with one query: a proof's
+    shape depends only on the sizes, so a first pass learns which nodes it
+    reads, and the second gets them all at once."""
+    wanted: list[tuple[int, int]] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return bytes(merkle.HASH_SIZE)
+
+    compute(merkle.subtree_from_perfect_nodes(record))
+    found = fetch_nodes(conn, wanted)
 
     def node(level: int, index: int) -> bytes:
-        row = conn.execute(
-            "SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index)
-        ).fetchone()
-        if row is None:
+        if (level, index) not in found:
             raise VerificationFailed(f"the team log's tree node ({level}, {index}) is missing")
-        return bytes(row[0])
+        return found[(level, index)]
 
-    return merkle.subtree_from_perfect_nodes(node)
+    return compute(merkle.subtree_from_perfect_nodes(node))
 
 
 def _check_extends(conn: psycopg.Connection[Any], seen_note: bytes | None) -> None:
@@ -426,7 +444,11 @@ def _check_extends(conn: psycopg.Connection[Any], seen_note: bytes | None) -> No
         )
     if seen.size == 0:
         return
-    proof = merkle.consistency_path(seen.size, size, db_subtree(conn)) if seen.size < size else []
+    proof = (
+        with_stored_nodes(conn, lambda sub: merkle.consistency_path(seen.size, size, sub))
+        if seen.size < size
+        else []
+    )
     if not merkle.verify_consistency(seen.size, size, seen.root, root, proof):
         raise VerificationFailed(
             f"the team log no longer extends the checkpoint of {seen.size} leaves you saw: "

@@ -20,7 +20,7 @@ from .audit import StoredLeaf, TeamReport, TeamSnapshot, audit_team
 from .config import TeamConfig, load_state, load_team_config
 from .db import _where, connect
 from .leaves import LeafError, parse_leaf
-from .log import db_subtree, publish_ledger, remember_checkpoint
+from .log import publish_ledger, remember_checkpoint, with_stored_nodes
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
 
 if TYPE_CHECKING:
@@ -198,7 +198,8 @@ def staple_team_proof(*, home: Path, bundle: Path) -> TeamProofResult:
                 path=str(bundle),
             )
 
-        path = merkle.inclusion_path(found[0], int(size), db_subtree(conn))
+        index = found[0]
+        path = with_stored_nodes(conn, lambda sub: merkle.inclusion_path(index, int(size), sub))
     data = team_proof_bytes(
         team=config.name,
         origin=config.origin,
