@@ -31,7 +31,7 @@ from custody.ledger.note import sign_checkpoint
 from custody.ledger.store import Ledger
 from custody.team import db
 from custody.team.leaves import checkpoint_leaf, entry_leaf
-from custody.team.log import append_leaves, init_team, join_team, publish_ledger
+from custody.team.log import append_leaves, init_team, join_team, prepare_leaf, publish_ledger
 from custody.team.query import verify_team
 from pg_server import PgServer
 
@@ -123,11 +123,12 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
         from custody.team.log import _team_signer
 
         config = load_team_config(home)
+        prepared = [prepare_leaf(d) for d in data]
         t = time.perf_counter()
         with db.connect(url) as conn, conn.transaction():
             conn.execute("SELECT size FROM tree_state WHERE id = 1 FOR UPDATE")
             signer = _team_signer(conn, config)
-            append_leaves(conn, origin=config.origin, signer=signer, leaves=data)
+            append_leaves(conn, origin=config.origin, signer=signer, leaves=prepared)
             conn.execute("INSERT INTO ledgers VALUES (%s, %s, %s)", (origin, leaves - 1, note))
         build = time.perf_counter() - t
         t = time.perf_counter()

@@ -30,7 +30,7 @@ TEAM_FORMAT = "custody/team-log/v1"
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 120_000  # a 100,000-leaf audit reads for seconds, not minutes
 LOCK_TIMEOUT_MS = 120_000  # waiting for other publishers' appends
-IDLE_IN_TRANSACTION_MS = 60_000  # a publisher that hangs inside its append lets go
+IDLE_IN_TRANSACTION_MS = 300_000  # a publisher that hangs inside its append lets go
 
 SCHEMA = f"""
 CREATE SCHEMA {SCHEMA_NAME};

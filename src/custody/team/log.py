@@ -280,15 +280,32 @@ def _team_signer(conn: psycopg.Connection[Any], config: TeamConfig) -> Ed25519Pr
     return key
 
 
+@dataclass(frozen=True)
+class PreparedLeaf:
+    """A leaf with its hash and index columns, computed before any lock is taken."""
+
+    data: bytes
+    leaf_hash: bytes
+    columns: tuple[str, str, int | None, str | None, str | None]
+
+
+def prepare_leaf(data: bytes) -> PreparedLeaf:
+    return PreparedLeaf(data, merkle.leaf_hash(data), parse_leaf(data).columns())
+
+
 def append_leaves(
-    conn: psycopg.Connection[Any], *, origin: str, signer: Ed25519PrivateKey, leaves: list[bytes]
+    conn: psycopg.Connection[Any],
+    *,
+    origin: str,
+    signer: Ed25519PrivateKey,
+    leaves: list[PreparedLeaf],
 ) -> tuple[int, bytes]:
     """Sequence and integrate `leaves` in the caller's transaction, which must
     hold the tree_state row lock. Leaves already in the log are skipped (a leaf
     is never duplicated). Returns the new size and signed checkpoint."""
     size, note = conn.execute("SELECT size, checkpoint FROM tree_state WHERE id = 1").fetchone()  # type: ignore[misc]
     size = int(size)
-    hashes = [merkle.leaf_hash(d) for d in leaves]
+    hashes = [leaf.leaf_hash for leaf in leaves]
     present = {
         bytes(r[0])
         for r in conn.execute(
@@ -302,13 +319,12 @@ def append_leaves(
     compact = merkle.CompactRange.from_frontier(size, lambda lv, ix: found[(lv, ix)])
     leaf_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, int, bytes]] = []
-    for data, h in zip(leaves, hashes, strict=True):
-        if h in present:
+    for leaf in leaves:
+        if leaf.leaf_hash in present:
             continue
-        present.add(h)
-        kind, ledger, entry_index, case_id, bundle_id = parse_leaf(data).columns()
-        leaf_rows.append((compact.size, h, data, kind, ledger, entry_index, case_id, bundle_id))
-        node_rows.extend(compact.append(h))
+        present.add(leaf.leaf_hash)
+        leaf_rows.append((compact.size, leaf.leaf_hash, leaf.data, *leaf.columns))
+        node_rows.extend(compact.append(leaf.leaf_hash))
     if not leaf_rows:
         return size, bytes(note)
     with conn.cursor() as cur:
@@ -456,32 +472,61 @@ def _check_extends(conn: psycopg.Connection[Any], seen_note: bytes | None) -> No
         )
 
 
+@dataclass(frozen=True)
+class _Offer:
+    """What a publish will append, prepared before the lock is taken: every
+    check and every leaf is computed outside the transaction, which then only
+    confirms that the officer ledger's published head is still the one seen."""
+
+    had_size: int
+    had_note: bytes | None
+    refusal: tuple[str, str] | None
+    leaves: tuple[PreparedLeaf, ...]
+
+
+def _prepare(local: _Local, had_size: int, had_note: bytes | None) -> _Offer:
+    refusal = _refusal(local, had_size, had_note)
+    if refusal is None and local.size > had_size:
+        problem = _check_new_entries(local, had_size)
+        if problem is not None:
+            refusal = ("inconsistent", f"your ledger is damaged: {problem}")
+    leaves: list[bytes] = []
+    if refusal is not None:
+        leaves = [refusal_leaf(local.origin, refusal[0], refusal[1], local.note, had_note)]
+    elif local.size > had_size:
+        leaves = [entry_leaf(local.origin, data, sig) for data, sig in local.rows[had_size:]]
+        assert local.note is not None
+        leaves.append(checkpoint_leaf(local.origin, local.note))
+    return _Offer(had_size, had_note, refusal, tuple(prepare_leaf(d) for d in leaves))
+
+
+def _published_head(conn: psycopg.Connection[Any], origin: str) -> tuple[int, bytes | None]:
+    row = conn.execute(
+        "SELECT size, checkpoint FROM ledgers WHERE origin = %s", (origin,)
+    ).fetchone()
+    return (int(row[0]), bytes(row[1])) if row else (0, None)
+
+
 def _publish(
     conn: psycopg.Connection[Any], config: TeamConfig, local: _Local, seen: bytes | None
 ) -> PublishResult:
+    # Prepared from an unlocked read; under the lock the head is read again and
+    # the offer prepared anew only if it moved (the same ledger published from
+    # elsewhere meanwhile), so the lock is held for database work only.
+    offer = _prepare(local, *_published_head(conn, local.origin))
+    conn.commit()
     with conn.transaction():
         conn.execute("SELECT size FROM tree_state WHERE id = 1 FOR UPDATE")
         signer = _team_signer(conn, config)
         _check_extends(conn, seen)
-        row = conn.execute(
-            "SELECT size, checkpoint FROM ledgers WHERE origin = %s", (local.origin,)
-        ).fetchone()
-        had_size = int(row[0]) if row else 0
-        had_note = bytes(row[1]) if row else None
-        refusal = _refusal(local, had_size, had_note)
-        if refusal is None and local.size > had_size:
-            problem = _check_new_entries(local, had_size)
-            if problem is not None:
-                refusal = ("inconsistent", f"your ledger is damaged: {problem}")
-        leaves: list[bytes] = []
-        if refusal is not None:
-            leaves = [refusal_leaf(local.origin, refusal[0], refusal[1], local.note, had_note)]
-        elif local.size > had_size:
-            leaves = [entry_leaf(local.origin, data, sig) for data, sig in local.rows[had_size:]]
-            assert local.note is not None
-            leaves.append(checkpoint_leaf(local.origin, local.note))
+        head = _published_head(conn, local.origin)
+        if head != (offer.had_size, offer.had_note):
+            offer = _prepare(local, *head)
+        had_size, refusal = offer.had_size, offer.refusal
         old_size = int(conn.execute("SELECT size FROM tree_state WHERE id = 1").fetchone()[0])  # type: ignore[index]
-        size, note = append_leaves(conn, origin=config.origin, signer=signer, leaves=leaves)
+        size, note = append_leaves(
+            conn, origin=config.origin, signer=signer, leaves=list(offer.leaves)
+        )
         if refusal is None and local.size > had_size:
             assert local.note is not None
             conn.execute(
