@@ -15,7 +15,7 @@ from ._options import json_option
 def team_group() -> None:
     """A shared team log on PostgreSQL: every officer's ledger in one record.
 
-    \\b
+    \b
     Examples:
       custody team init --database postgresql://custody@db/custody --name "Met War Crimes Team"
       custody team join postgresql://custody@db/custody
