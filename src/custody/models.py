@@ -98,6 +98,7 @@ class VerifyReport:
     """The TSA whose token proves signed_no_later_than."""
     storage: dict[str, Any] | None = None
     """For a bundle verified in object storage: where, and each object's lock."""
+    team: dict[str, Any] | None = None
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -131,6 +132,7 @@ class VerifyReport:
             "warnings": list(self.warnings),
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
+            "team": self.team,
             "files": list(self.files),
             "timestamps": [t.to_json() for t in self.timestamps],
             "signed_no_later_than": self.signed_no_later_than,

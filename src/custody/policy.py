@@ -35,6 +35,9 @@ class TrustPolicy:
     quorum: int = 0
     """How many valid cosignatures from distinct chosen witnesses a ledger
     proof or checkpoint must carry (--quorum); 0: shown and checked, not required."""
+    team_keys: tuple[PublicKeyInfo, ...] = ()
+    """Team-log keys whose checkpoints make a bundle's team proof count: the
+    team this home joined (its pinned key) and --team-key files."""
 
     tsa_roots: tuple[x509.Certificate, ...] = ()
     """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
@@ -66,21 +69,27 @@ def load_trust_policy(
     require_timestamp: bool = False,
     extra_witness_keys: Iterable[WitnessKey] = (),
     quorum: int = 0,
+    extra_team_keys: Iterable[PublicKeyInfo] = (),
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
     Raises InputError for a --tsa-root file that is not a certificate, or when
     the quorum cannot be met by the chosen witnesses."""
     from .errors import InputError
+    from .team.config import pinned_team_key  # no database client: a file read
     from .tsa.roots import load_root_file, trusted_tsa_roots
     from .witness.trust import trusted_witnesses
 
     keys = list(extra_keys)
     roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]
     witnesses = list(extra_witness_keys)
+    team_keys = list(extra_team_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
         roots.extend(trusted_tsa_roots(home=home))
         witnesses.extend(trusted_witnesses(home=home))
+        pinned = pinned_team_key(home)
+        if pinned is not None:
+            team_keys.append(pinned)
     unique = tuple({(w.name, w.key_id): w for w in witnesses}.values())
     if quorum < 0:
         raise InputError("--quorum must be 0 or more")
@@ -96,4 +105,5 @@ def load_trust_policy(
         require_timestamp=require_timestamp,
         witness_keys=unique,
         quorum=quorum,
+        team_keys=tuple(team_keys),
     )

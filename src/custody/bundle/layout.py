@@ -28,6 +28,7 @@ TIMESTAMPS_DIR = "custody/timestamps"
 # (docs/metadata.md); their number is in bag-info under this label.
 C2PA_DIR = "custody/c2pa/"
 C2PA_REPORTS_FIELD = "Custody-C2PA-Reports"
+TEAM_PROOF = "custody/team-proof.json"  # docs/team.md
 
 BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 

@@ -32,6 +32,7 @@ from .check_payload import (
     check_tag_manifest,
 )
 from .check_statement import check_signature, check_statement
+from .check_team import check_team
 from .check_time import check_checkpoint_time, check_time
 from .reader import BundleScan, scan_bundle
 
@@ -105,7 +106,7 @@ def evaluate(
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems)
     warnings: list[str] = []
     chain: tuple[dict[str, Any], ...] = ()
-    ledger_info = None
+    ledger_info = team_info = None
     if statement is not None and stmt_bytes is not None:
         stmt_sha = sha256_bytes(stmt_bytes)
         ledger_info = check_ledger(
@@ -120,6 +121,7 @@ def evaluate(
             int(datetime.now(UTC).timestamp()),
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
+        team_info = check_team(scan, statement, stmt_sha, signer_key, policy, problems, warnings)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = state.timeline
         for p in state.problems:
@@ -145,6 +147,7 @@ def evaluate(
         bytes_checked=sum(f.size for f in payload),
         custody_chain=chain,
         ledger=ledger_info,
+        team=team_info,
         warnings=tuple(warnings),
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -31,6 +31,7 @@ COMMANDS = {
     "tsa": ("tsa", "tsa_group"),
     "witness": ("witness", "witness_group"),
     "store": ("store", "store_group"),
+    "team": ("team", "team_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -17,6 +17,7 @@ from ._options import (
     passphrase_file_option,
     quorum_option,
     require_timestamp_option,
+    team_key_option,
     trust_option,
     trust_policy,
     tsa_root_option,
@@ -27,6 +28,7 @@ from ._options import (
 @click.command("verify")
 @click.argument("bundle", type=click.Path())
 @trust_option
+@team_key_option
 @click.option(
     "--no-trust-store",
     is_flag=True,
@@ -56,6 +58,7 @@ def verify_command(
     app: App,
     bundle: str,
     trust: tuple[str, ...],
+    team_keys: tuple[Path, ...],
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
     require_timestamp: bool,
@@ -94,6 +97,7 @@ def verify_command(
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
       custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
+      custody verify bundle.zip --trust jane.pub --team-key met-team.pub
 
     \b
     Exit codes:
@@ -111,6 +115,7 @@ def verify_command(
         require_timestamp=require_timestamp,
         witness_keys=witness_keys,
         quorum=quorum,
+        team_keys=team_keys,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
