@@ -40,6 +40,7 @@ FIELDS = {
     "duration_s",
     "width",
     "height",
+    "c2pa",
     "details",
     "errors",
 }

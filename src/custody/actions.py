@@ -92,6 +92,7 @@ def ingest_evidence(
     out: Path | None = None,
     note: str | None = None,
     extract_metadata: bool = True,
+    expand_archives: bool = False,
     on_progress: ProgressCallback | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
@@ -123,6 +124,7 @@ def ingest_evidence(
             ledger=ledger,
             pending=pending_dir(home),
             extract_metadata=extract_metadata,
+            expand_archives=expand_archives,
             on_progress=on_progress,
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
@@ -236,6 +238,16 @@ def _scan_and_evaluate(
     on_progress: ProgressCallback | None,
 ) -> tuple[VerifyReport, BundleScan]:
     scan = scan_bundle(bundle, on_progress=on_progress)
+    return evaluate_with_home(
+        home=home, scan=scan, policy=policy, pending_ok_for=pending_ok_for
+    ), scan
+
+
+def evaluate_with_home(
+    *, home: Path, scan: BundleScan, policy: TrustPolicy, pending_ok_for: str | None = None
+) -> VerifyReport:
+    """Judge a scanned bundle (from a folder, an archive or object storage)
+    against `policy` and this user's ledger, when it exists."""
     ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
     try:
         report = evaluate(scan, policy, local_ledger=ledger, pending_ok_for=pending_ok_for)
@@ -246,7 +258,7 @@ def _scan_and_evaluate(
     finally:
         if ledger is not None:
             ledger.close()
-    return report, scan
+    return report
 
 
 def verify_with_home(

@@ -105,6 +105,9 @@ class VerifyReport:
     """The earliest trusted genTime (ISO 8601 UTC): the signature existed by then."""
     signed_no_later_than_tsa: str | None = None
     """The TSA whose token proves signed_no_later_than."""
+    storage: dict[str, Any] | None = None
+    """For a bundle verified in object storage: where, and each object's lock."""
+    team: dict[str, Any] | None = None
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -138,10 +141,12 @@ class VerifyReport:
             "warnings": list(self.warnings),
             "custody_chain": list(self.custody_chain),
             "ledger": self.ledger,
+            "team": self.team,
             "files": list(self.files),
             "timestamps": [t.to_json() for t in self.timestamps],
             "signed_no_later_than": self.signed_no_later_than,
             "signed_no_later_than_tsa": self.signed_no_later_than_tsa,
+            "storage": self.storage,
         }
 
 

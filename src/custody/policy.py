@@ -40,6 +40,9 @@ class TrustPolicy:
     quorum: int = 0
     """How many valid cosignatures from distinct chosen witnesses a ledger
     proof or checkpoint must carry (--quorum); 0: shown and checked, not required."""
+    team_keys: tuple[PublicKeyInfo, ...] = ()
+    """Team-log keys whose checkpoints make a bundle's team proof count: the
+    team this home joined (its pinned key) and --team-key files."""
 
     tsa_roots: tuple[x509.Certificate, ...] = ()
     """TSA root certificates the verifier chose ($CUSTODY_HOME/tsa-roots and
@@ -73,6 +76,7 @@ def load_trust_policy(
     now: datetime | None = None,
     extra_witness_keys: Iterable[WitnessKey] = (),
     quorum: int = 0,
+    extra_team_keys: Iterable[PublicKeyInfo] = (),
 ) -> TrustPolicy:
     """The policy of the user at `home` plus what the command line added.
     Raises InputError for a --tsa-root file that is not a certificate, or when
@@ -84,6 +88,7 @@ def load_trust_policy(
 
     from .errors import InputError
     from .register.store import trusted_registers
+    from .team.config import pinned_team_key  # no database client: a file read
     from .tsa.roots import load_root_file, trusted_tsa_roots
     from .witness.trust import trusted_witnesses
 
@@ -92,10 +97,14 @@ def load_trust_policy(
     stored = {r.register_id: r for r in trusted_registers(home=home, now=now or datetime.now(UTC))}
     registers: dict[str, KeyRegister] = {}
     witnesses = list(extra_witness_keys)
+    team_keys = list(extra_team_keys)
     if use_trust_store:
         keys.extend(trusted_keys(home=home))
         roots.extend(trusted_tsa_roots(home=home))
         witnesses.extend(trusted_witnesses(home=home))
+        pinned = pinned_team_key(home)
+        if pinned is not None:
+            team_keys.append(pinned)
         registers = dict(stored)
     for register in extra_registers:
         known = stored.get(register.register_id)
@@ -118,4 +127,5 @@ def load_trust_policy(
         registers=tuple(registers.values()),
         witness_keys=unique,
         quorum=quorum,
+        team_keys=tuple(team_keys),
     )

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 
     from .actions import HandOverResult
     from .audit import AuditResult
+    from .bundle.chat import ChatView
+    from .bundle.recheck import C2paRecheck
     from .bundle.show import BundleMetadata
     from .bundle.stamp import TimestampResult
     from .bundle.staple import StapleResult
@@ -33,6 +35,12 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .progress import ProgressCallback
     from .register.authority import AuthorityResult
     from .register.store import TrustRegisterResult
+    from .store.listing import StoreListing
+    from .store.pull import PullResult
+    from .store.push import PushResult
+    from .team.audit import TeamReport
+    from .team.log import PublishResult, TeamInfo
+    from .team.query import TeamProofResult
     from .tsa.roots import TsaRootInfo
     from .witness.submit import WitnessRun
 
@@ -306,6 +314,19 @@ class Renderer:
         rows.append(("Signed", _signing_time_line(report)))
         if ledger is not None and ledger.get("cosignatures"):
             rows.append(("Witnessed", _cosignatures_line(ledger["cosignatures"])))
+        if report.storage is not None:
+            rows.append(("Storage", _storage_line(report.storage)))
+        team = report.team
+        if team is not None:
+            state = "valid" if team.get("proof_valid") else "NOT valid"
+            by = team.get("trusted_team") or "no team key you trust"
+            rows.append(
+                (
+                    "Team log",
+                    f"leaf {team.get('leaf_index')} of {team.get('tree_size')} in "
+                    f"{team.get('origin')} (proof {state}, signed by {by})",
+                )
+            )
         self._fields(rows)
         for t in report.timestamps:
             self._line(
@@ -321,6 +342,73 @@ class Renderer:
             self._line(f"{len(report.problems)} problem(s):")
             for p in report.problems:
                 self._line(f"  {p.line()}")
+
+    def store_push(self, result: PushResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if self.quiet:
+            self._line(result.location)
+            return
+        retention = result.retention.to_json()
+        lock = (
+            f"{retention['mode']} until {retention['retain_until']} ({retention['source']})"
+            if retention["mode"]
+            else "none (--no-lock): objects can be deleted or written over"
+        )
+        self._line("Pushed.")
+        self._fields(
+            [
+                ("Location", result.location),
+                ("Case", str(result.case or "-")),
+                ("Exhibit", str(result.exhibit or "-")),
+                ("Bundle id", str(result.bundle_id or "-")),
+                (
+                    "Objects",
+                    f"{result.objects} ({result.uploaded} sent, "
+                    f"{result.already_stored} already stored and checked; "
+                    f"{_human_bytes(result.bytes_uploaded)} sent)",
+                ),
+                ("Object Lock", lock),
+                ("Ledger", f"entry {result.ledger_index}"),
+            ]
+        )
+
+    def store_list(self, listing: StoreListing) -> None:
+        if self.json_output:
+            self.json(listing.to_json())
+            return
+        if not listing.bundles:
+            self.info(f"No bundles under {listing.location}")
+            return
+        from rich.table import Table
+
+        table = Table(title=listing.location, title_justify="left")
+        for column in ("Bundle", "Case", "Exhibit", "Bundle id", "Retained until"):
+            table.add_column(column, overflow="fold")
+        for b in listing.bundles:
+            until = b.retain_until or "not locked"
+            if not b.complete:
+                until += " (INCOMPLETE push)"
+            table.add_row(b.name, b.case or "-", b.exhibit or "-", b.bundle_id or "-", until)
+        self.out.print(table)
+
+    def store_pull(self, result: PullResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        for p in result.problems:
+            self._line(f"  {p.line()}")
+        if result.intact:
+            self.info(
+                f"Restored {result.bundle} ({result.objects} objects, "
+                f"{_human_bytes(result.bytes)}); every file matches its manifest"
+            )
+        else:
+            self._line(
+                f"Restored {result.bundle}, but {len(result.problems)} file(s) do not match "
+                "the bundle's manifests (listed above)"
+            )
 
     def key_pairs(
         self,
@@ -508,7 +596,7 @@ class Renderer:
         if not result.matches_statement:
             self.warning("the metadata does not match the signed statement: run custody verify")
         rows = []
-        for r in result.files:
+        for r in _with_members(result.files):
             gps = r.get("gps") or {}
             place = f"{gps['lat']:.5f}, {gps['lon']:.5f}" if gps.get("lat") is not None else ""
             device = r.get("device") or {}
@@ -527,9 +615,60 @@ class Renderer:
                     place,
                     who,
                     f"{duration:.1f} s" if isinstance(duration, (int, float)) else "",
+                    _c2pa_cell(r.get("c2pa")),
                 )
             )
-        self._table(("path", "type", "captured at", "place", "device", "duration"), rows)
+        self._table(("path", "type", "captured at", "place", "device", "duration", "C2PA"), rows)
+        for r in _with_members(result.files):
+            c2pa = r.get("c2pa")
+            if isinstance(c2pa, dict) and c2pa.get("trust_list"):
+                trust = c2pa["trust_list"]
+                self.note(  # stderr: stdout stays one table row per line in a pipe
+                    f"C2PA checked with {c2pa.get('sdk')} against the trust list of "
+                    f"{trust.get('date')} (SHA-256 {trust.get('sha256')})"
+                )
+                break
+
+    def c2pa_recheck(self, result: C2paRecheck) -> None:
+        self._line("")
+        self._line(
+            f"C2PA rechecked today with {result.sdk} against the trust list of "
+            f"{result.trust_list.get('date')}: {len(result.files)} file(s), "
+            f"{result.changed} changed"
+        )
+        for f in result.files:
+            if f["error"]:
+                self._line(f"  {f['path']}: {f['error']}")
+            elif f["changed"]:
+                self._line(
+                    f"  {f['path']}: {f['recorded_state']} at ingest, {f['state']} now"
+                    + (f" ({', '.join(f['failures'])})" if f["failures"] else "")
+                )
+            else:
+                self._line(f"  {f['path']}: {f['state']}, unchanged")
+
+    def chat(self, view: ChatView) -> None:
+        if self.json_output:
+            self.json(view.to_json())
+            return
+        self._line(f"{view.path}: {view.dialect}, {len(view.messages)} message(s)")
+        if view.assumption:
+            self._line(f"Times: {view.assumption}")
+        line_based = view.dialect.startswith(("whatsapp", "signal"))
+        for m in view.messages:
+            if line_based:  # the raw lines already say when and who: print them as they are
+                self._line(m["text"])
+            else:
+                raw = " ".join(m["text"].split())
+                self._line(f"[{m.get('time_as_written')}] {m.get('sender') or '(service)'}")
+                self._line(f"    {raw[:300]}{'...' if len(raw) > 300 else ''}")
+            if m.get("location"):
+                self._line(f"    location {m['location']['lat']}, {m['location']['lon']}")
+            for a in m.get("attachments") or []:
+                if a.get("sha256"):
+                    self._line(f"    attachment {a['name']} -> {a['path']} sha256 {a['sha256']}")
+                else:
+                    self._line(f"    attachment {a['name']}: {a['status']}")
 
     def hand_over(self, result: HandOverResult) -> None:
         if self.json_output:
@@ -635,6 +774,99 @@ class Renderer:
                 f"entries ({result.cosignatures} cosignature(s))."
             )
 
+    def team_info(self, info: TeamInfo, *, joined: bool) -> None:
+        if self.json_output:
+            self.json(info.to_json())
+            return
+        verb = "Joined" if joined else "Created"
+        self._line(f"{verb} the team log '{info.name}' ({info.origin}).", style="bold green")
+        self._fields(
+            [
+                ("Team key", format_fingerprint(info.fingerprint)),
+                ("Verifier key", info.verifier_key),
+                ("Leaves", str(info.tree_size)),
+            ]
+        )
+        if joined:
+            self.note("Compare the team key with the fingerprint your team lead gives you.")
+        self.note("Publish your ledger with: custody ledger publish")
+
+    def team_published(self, result: PublishResult) -> None:
+        for w in result.warnings:
+            self.warning(w)
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.refused is not None:
+            self._line(f"REFUSED ({result.refused}): {result.refusal_detail}", style="bold red")
+            self._line("The refusal is recorded in the team log.")
+        elif not result.online:
+            self._line(f"Not published: {result.pending} entries wait in your ledger.")
+        elif result.published_entries:
+            self._line(
+                f"Published {result.published_entries} entries ({result.published_leaves} "
+                f"leaves); the team log holds {result.tree_size}.",
+                style="bold green",
+            )
+        elif result.tree_size is None:
+            self._line("Nothing to publish: this home has no ledger yet.")
+        else:
+            self._line(f"Nothing new to publish; the team log holds {result.tree_size}.")
+
+    def team_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.json_output:
+            self.json({"entries": list(rows)})
+            return
+        from rich.table import Table
+
+        table = Table()
+        for name in ("leaf", "time (UTC)", "action", "who", "bundle", "exhibit", "detail"):
+            table.add_column(name, no_wrap=name in ("leaf", "time (UTC)", "action", "bundle"))
+        for r in rows:
+            table.add_row(
+                str(r["leaf"]),
+                str(r["time"] or "?").replace("T", " ")[:16],
+                str(r["action"]),
+                str(r["who"] or "?"),
+                str(r["bundle_id"] or "")[:8],
+                str(r["exhibit"] or ""),
+                str(r["detail"] or ""),
+            )
+        self.out.print(table)
+
+    def team_report(self, report: TeamReport) -> None:
+        if self.json_output:
+            self.json(report.to_json())
+            return
+        if report.valid:
+            self._line(
+                f"TEAM LOG INTACT: {report.size} leaves from {len(report.ledgers)} officer "
+                f"ledger(s), {report.name} ({report.origin})",
+                style="bold green",
+            )
+        else:
+            self._line(f"TEAM LOG DAMAGED: {report.name} ({report.origin})", style="bold red")
+            for p in report.problems:
+                self._line(f"  {p.line()}")
+        for r in report.refusals:
+            self._line(f"  refusal at leaf {r['leaf']}: {r['ledger']} {r['reason']}: {r['detail']}")
+        if report.checkpoint is not None:
+            self._line("Current checkpoint:")
+            self.out_text(report.checkpoint)
+
+    def out_text(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def team_proof(self, result: TeamProofResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        self._line(
+            f"Stapled {result.path}: leaf {result.leaf_index} of {result.tree_size} in "
+            f"{result.origin}."
+        )
+
 
 def _cosignatures_line(cosignatures: Sequence[dict[str, Any]]) -> str:
     valid = sum(1 for c in cosignatures if c.get("status") == "valid")
@@ -681,3 +913,40 @@ def _signing_time_line(report: VerifyReport) -> str:
     if report.signed_no_later_than is None:
         return "signing time not proven (no timestamp from a TSA you trust)"
     return f"no later than {report.signed_no_later_than} ({report.signed_no_later_than_tsa})"
+
+
+def _storage_line(storage: dict[str, Any]) -> str:
+    """Where a stored bundle is and how it is locked, in one line."""
+    count = storage.get("object_count", 0)
+    if storage.get("all_locked"):
+        lock = f"all {count} objects locked until at least {storage.get('retain_until_earliest')}"
+    else:
+        lock = f"NOT every object is locked ({count} objects)"
+    holds = storage.get("legal_holds") or 0
+    if holds:
+        lock += f"; legal hold on {holds}"
+    return f"{storage.get('location')} ({lock})"
+
+
+def _with_members(files: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each record, then the members of an archive handed over, shown under it."""
+    for r in files:
+        yield r
+        archive = (r.get("details") or {}).get("archive") or {}
+        for m in archive.get("members") or []:
+            if isinstance(m, dict):
+                yield {**m, "path": f"{r.get('path')}/{m.get('path')}"}
+
+
+def _c2pa_cell(c2pa: Any) -> str:
+    if not isinstance(c2pa, dict):
+        return ""
+    state = str(c2pa.get("state"))
+    if state == "remote, not fetched":
+        return f"{state}: {c2pa.get('remote_url')}"
+    failures = [f for f in c2pa.get("failures") or [] if f != "signingCredential.untrusted"]
+    if state == "invalid" and failures:
+        return f"invalid ({', '.join(failures)})"
+    if state == "valid":
+        return "valid (signer not on the trust list)"
+    return state

@@ -272,6 +272,25 @@ def render_report(data: dict[str, Any]) -> str:
             parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
     else:
         parts.append("<p>The bundle carries no ledger record.</p>")
+    storage = data.get("storage")
+    if storage:
+        parts.append("<h2>Object storage</h2>")
+        parts.append(
+            _facts(
+                [
+                    ("Location", f"<span class=mono>{_e(storage.get('location'))}</span>"),
+                    ("Objects", _e(storage.get("object_count"))),
+                    (
+                        "Write-once lock",
+                        "every object locked until at least "
+                        + _e(storage.get("retain_until_earliest"))
+                        if storage.get("all_locked")
+                        else "NOT every object is locked",
+                    ),
+                    ("Legal holds", _e(storage.get("legal_holds"))),
+                ]
+            )
+        )
     parts.append("<h2>Problems</h2>")
     if problems:
         problem_rows = "".join(

@@ -167,7 +167,7 @@ def test_fifo_is_skipped_without_hanging(env: Env, tmp_path: Path, ingest) -> No
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "empty", "file", "inside"],
+    ["missing", "empty", "link", "inside"],
 )
 def test_unusable_source_stops_with_one_line_and_leaves_nothing(
     env: Env, tmp_path: Path, ingest, case: str
@@ -177,8 +177,9 @@ def test_unusable_source_stops_with_one_line_and_leaves_nothing(
     out.mkdir()
     if case == "empty":
         src.mkdir()
-    elif case == "file":
-        src.write_text("x")
+    elif case == "link":  # a single file is a source (a chat .zip); a link to one is not
+        (tmp_path / "target.zip").write_text("x")
+        src.symlink_to(tmp_path / "target.zip")
     elif case == "inside":
         make_evidence(src)
         out = src / "bundles"

@@ -112,11 +112,12 @@ def check_tag_manifest(scan: BundleScan, problems: list[Problem]) -> None:
         if layout.is_tag_path(path) and path != layout.TAG_MANIFEST and path not in listed:
             if data is None and path in layout.REQUIRED_TAG_FILES:
                 continue
-            if is_chain_path(path) or layout.is_timestamp_path(path):
+            if is_chain_path(path) or layout.is_timestamp_path(path) or path == layout.TEAM_PROOF:
                 # Hand-over records authenticate themselves (signatures, and the
                 # chain walk reports any file that does not belong): one written
                 # just before a crash, not yet listed, is not an intruder. So do
-                # timestamp tokens (bundle/check_time.py checks and mentions them).
+                # timestamp tokens (bundle/check_time.py checks and mentions them)
+                # and the team proof (docs/team.md).
                 continue
             problems.append(Problem("extra", path, "tag file not in the tag manifest"))
     for required in layout.REQUIRED_TAG_FILES:

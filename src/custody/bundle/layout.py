@@ -24,6 +24,11 @@ SIGNER_KEY = "custody/signer.pub"
 METADATA = "custody/metadata.json"
 TIMESTAMPS_DIR = "custody/timestamps"
 """RFC 3161 replies over custody/statement.sig, one file per token: N.tsr."""
+# Full C2PA manifest-store reports, one per file that carries a manifest
+# (docs/metadata.md); their number is in bag-info under this label.
+C2PA_DIR = "custody/c2pa/"
+C2PA_REPORTS_FIELD = "Custody-C2PA-Reports"
+TEAM_PROOF = "custody/team-proof.json"  # docs/team.md
 
 BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 

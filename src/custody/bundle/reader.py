@@ -15,7 +15,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -72,6 +72,9 @@ class BundleScan:
     problems: list[Problem] = field(default_factory=list)
     odd_paths: set[str] = field(default_factory=set)
     root_prefix: str = ""
+    fetch: Callable[[str], bytes | None] | None = None
+    """Reads a file again from a bundle that is not on this file system
+    (object storage); None for folders and archives."""
 
     def read_tag(self, rel: str) -> bytes | None:
         """A tag file's bytes, from memory or read again from the bundle."""
@@ -79,6 +82,8 @@ class BundleScan:
             return self.tag_bytes[rel]
         if rel not in self.files:
             return None
+        if self.fetch is not None:
+            return self.fetch(rel)
         return read_member(Path(self.location), self.root_prefix + rel)
 
 
@@ -99,8 +104,13 @@ def _read_capped(stream: IO[bytes]) -> bytes:
 def _wants_bytes(path: str) -> bool:
     """Tag files whose content verification reads. Not the payload, and not the
     metadata file, which can be tens of megabytes: the statement covers it by
-    hash, and the few readers that need its records read it again (read_tag)."""
-    return layout.is_tag_path(path) and path != layout.METADATA
+    hash, and the few readers that need its records read it again (read_tag).
+    Nor the C2PA reports, which check_c2pa compares by hash."""
+    return (
+        layout.is_tag_path(path)
+        and path != layout.METADATA
+        and not path.startswith(layout.C2PA_DIR)  # one per signed photo: hashed, not kept
+    )
 
 
 def scan_bundle(

@@ -138,3 +138,33 @@ def scan_source(root: Path) -> SourceListing:
     dirs.sort(key=lambda d: d.rel.encode("utf-8"))
     skipped.sort(key=lambda s: s.path.encode("utf-8"))
     return SourceListing(tuple(files), tuple(dirs), tuple(skipped))
+
+
+def scan_source_file(path: Path) -> SourceListing:
+    """A single evidence file given as the source (a .zip as handed over, one
+    video): the bundle holds it under data/ by its own name. Raises InputError
+    when it cannot be read or is not a regular file."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError as e:
+        raise InputError(f"cannot be examined ({e.strerror})", path=str(path)) from e
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(_kind_of(st.st_mode), path=str(path))
+    if not os.access(path, os.R_OK):
+        raise InputError("file cannot be read (permission denied)", path=str(path))
+    rel = storable_name(path.name)
+    raw = os.fsencode(path.name)
+    return SourceListing(
+        (
+            SourceFile(
+                rel=rel,
+                abs_path=str(path),
+                size=st.st_size,
+                dev=st.st_dev,
+                ino=st.st_ino,
+                original=raw if raw != rel.encode("utf-8") else None,
+            ),
+        ),
+        (),
+        (),
+    )

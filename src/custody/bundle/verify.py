@@ -23,6 +23,7 @@ from ..policy import TrustPolicy
 from ..progress import ProgressCallback
 from . import layout
 from .chain import verify_chain
+from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
 from .check_payload import (
     check_bagit_txt,
@@ -32,6 +33,7 @@ from .check_payload import (
 )
 from .check_register import check_chain_keys, judge_signer, proven_time
 from .check_statement import check_signature, check_statement
+from .check_team import check_team
 from .check_time import check_checkpoint_time, check_time
 from .reader import BundleScan, scan_bundle
 
@@ -100,6 +102,7 @@ def evaluate(
         check_oxum(scan, bag_info, problems)
     check_tag_manifest(scan, problems)
     statement = check_statement(scan, listed, bag_info, problems)
+    check_c2pa(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = datetime.now(UTC).replace(microsecond=0)
     time_check = check_time(scan.tag_bytes, statement, policy)
@@ -107,7 +110,7 @@ def evaluate(
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
     warnings: list[str] = []
     chain: tuple[dict[str, Any], ...] = ()
-    ledger_info = None
+    ledger_info = team_info = None
     if statement is not None and stmt_bytes is not None:
         stmt_sha = sha256_bytes(stmt_bytes)
         ledger_info = check_ledger(
@@ -122,6 +125,7 @@ def evaluate(
             int(datetime.now(UTC).timestamp()),
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
+        team_info = check_team(scan, statement, stmt_sha, signer_key, policy, problems, warnings)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
         for p in state.problems:
@@ -146,6 +150,7 @@ def evaluate(
         bytes_checked=sum(f.size for f in payload),
         custody_chain=chain,
         ledger=ledger_info,
+        team=team_info,
         warnings=tuple(warnings),
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),

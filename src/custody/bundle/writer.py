@@ -12,6 +12,7 @@ import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from ..keys import Signer, fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Appended, Ledger
 from ..metadata import extract_record, metadata_chunks
+from ..metadata.chats import resolve_hashes
 from ..metadata.sniff import sniff
 from ..models import CopiedFile, IngestResult
 from ..pending import PendingIngest, track
@@ -47,7 +49,7 @@ from ..signing import sign_bytes
 from ..tsa.client import GRANTED, StampAttempt, request_timestamps
 from ..workers import Cancelled, run_parallel
 from . import layout
-from .source import SourceDir, SourceFile, SourceListing, scan_source
+from .source import SourceDir, SourceFile, SourceListing, scan_source, scan_source_file
 from .stamp import StoredToken, record_timestamp
 from .statement import Statement, statement_bytes
 from .verify import check_fresh_bundle
@@ -208,12 +210,17 @@ def _records(
     copied: list[CopiedFile],
     data_dir: Path,
     with_metadata: bool,
+    sidecar_digests: dict[str, str],
+    origin: dict[str, dict[str, Any]],
 ) -> Iterator[dict[str, Any]]:
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
     # only take turns with them for the interpreter.
     siblings = frozenset(f.rel for f in listing.files)
+    digests = {c.path: c.sha256 for c in copied}
+    root = data_dir.parent
     for f, c in zip(listing.files, copied, strict=True):
+        sidecars: dict[str, bytes] = {}
         record = extract_record(
             copy_path=data_dir / f.rel,
             rel_path=f.rel,
@@ -222,10 +229,37 @@ def _records(
             siblings=siblings,
             enabled=with_metadata,
             sniffed=(c.mime,),
+            sidecars=sidecars,
         )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
+        resolve_hashes(record, digests.get)  # a chat's attachments, by SHA-256
+        if f.rel in origin:
+            record["details"]["expanded_from"] = origin[f.rel]
+        # The C2PA reports are tag files; the record (signed with metadata.json)
+        # carries each one's SHA-256, and bag-info their count.
+        for name, data in sidecars.items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_new(target, data)
+            sidecar_digests[name] = sha256_bytes(data)
         yield record
+
+
+def _expand(
+    listing: SourceListing, copied: list[CopiedFile], data_dir: Path
+) -> tuple[SourceListing, list[CopiedFile], dict[str, dict[str, Any]]]:
+    from .expand import expand_archives
+
+    extra = expand_archives(listing.files, copied, data_dir)
+    if not extra.files:
+        return listing, copied, {}
+    pairs = sorted(
+        zip([*listing.files, *extra.files], [*copied, *extra.copied], strict=True),
+        key=lambda pair: pair[0].rel.encode("utf-8"),
+    )
+    listing = replace(listing, files=tuple(f for f, _ in pairs))
+    return listing, [c for _, c in pairs], extra.origin
 
 
 def _write_metadata(path: Path, records: Iterator[dict[str, Any]]) -> str:
@@ -260,6 +294,7 @@ def ingest(
     ledger: Ledger | None = None,
     pending: Path | None = None,
     extract_metadata: bool = True,
+    expand_archives: bool = False,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
@@ -272,6 +307,9 @@ def ingest(
     Returns an IngestResult. Raises InputError (bad source, bad case id, output
     inside the source, a file that changed while read), EnvironmentFailure
     (disk full, permissions on the output). On any error nothing is left behind.
+
+    With `expand_archives`, the members of each ZIP are also written under
+    data/<archive>.expanded/ as working copies linked to their archive member.
 
     With a ledger, the ingest is appended to it (signed by `signing_key`) before
     the bundle becomes visible, and the bundle carries the entry's proof. With
@@ -291,14 +329,17 @@ def ingest(
     if not src.exists():
         raise InputError("no such folder", path=str(source))
     if not src.is_dir():
-        raise InputError("not a folder", path=str(source))
+        if src.is_symlink():
+            raise InputError("is a symbolic link to a file; give the file itself", path=str(source))
+        if not src.is_file():
+            raise InputError("not a folder or a regular file", path=str(source))
     src_real = src.resolve()
     bundle_path = choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
     if is_within(bundle_path.parent.resolve() / bundle_path.name, src_real):
         raise InputError(
             "the output is inside the source folder; choose another --out", path=str(bundle_path)
         )
-    listing = scan_source(src)
+    listing = scan_source(src) if src.is_dir() else scan_source_file(src)
     if not listing.files:
         raise InputError("no files to ingest (the folder is empty)", path=str(source))
 
@@ -320,10 +361,14 @@ def ingest(
             copied = _copy_all(listing, data_dir, tracker, workers)
             tracker.finish()
             faults.reached("copied")
+            origin: dict[str, dict[str, Any]] = {}
+            if expand_archives:
+                listing, copied, origin = _expand(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
+            sidecar_digests: dict[str, str] = {}
             metadata_sha256 = _write_metadata(
                 tmp / layout.METADATA,
-                _records(listing, copied, data_dir, extract_metadata),
+                _records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
             )
             total = sum(c.size for c in copied)
 
@@ -349,6 +394,8 @@ def ingest(
             ]
             if note:
                 bag_fields.append(("Internal-Sender-Description", note))
+            if sidecar_digests:
+                bag_fields.append((layout.C2PA_REPORTS_FIELD, str(len(sidecar_digests))))
             bag_info = layout.format_bag_info(bag_fields)
             statement = Statement(
                 bundle_id=bundle_id,
@@ -410,6 +457,7 @@ def ingest(
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
+            tag_digests.update(sidecar_digests)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
                 _write_new(tmp / name, data)

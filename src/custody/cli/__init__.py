@@ -31,6 +31,8 @@ COMMANDS = {
     "timestamp": ("timestamp", "timestamp_command"),
     "tsa": ("tsa", "tsa_group"),
     "witness": ("witness", "witness_group"),
+    "store": ("store", "store_group"),
+    "team": ("team", "team_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..keys import PublicKeyInfo, key_or_fingerprint
+from ..keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
 from ..policy import TrustPolicy, load_trust_policy
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
@@ -15,6 +15,13 @@ passphrase_file_option = click.option(
     "--passphrase-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read the key's passphrase from the first line of this file.",
+)
+
+endpoint_url_option = click.option(
+    "--endpoint-url",
+    "endpoint_url",
+    metavar="URL",
+    help="S3 endpoint of an on-premises server (default: from the AWS configuration).",
 )
 
 trust_option = click.option(
@@ -93,6 +100,15 @@ def witnesses_from_env() -> tuple[str, ...]:
     return witness_urls(os.environ.get("CUSTODY_WITNESS"))
 
 
+team_key_option = click.option(
+    "--team-key",
+    "team_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also trust this team log's public key for team proofs (repeatable).",
+)
+
+
 def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
     """The keys and fingerprints given with --trust."""
     keys: list[PublicKeyInfo] = []
@@ -126,6 +142,7 @@ def trust_policy(
     require_timestamp: bool = False,
     witness_keys: tuple[Path, ...] = (),
     quorum: int = 0,
+    team_keys: tuple[Path, ...] = (),
 ) -> TrustPolicy:
     """The one place a command's trust options become the verifier's policy."""
     from datetime import UTC, datetime
@@ -146,4 +163,5 @@ def trust_policy(
         require_timestamp=require_timestamp,
         extra_witness_keys=[read_witness_key(p) for p in witness_keys],
         quorum=quorum,
+        extra_team_keys=[read_public_key_file(p) for p in team_keys],
     )

@@ -57,6 +57,12 @@ from ._options import (
 )
 @tsa_url_option
 @tsa_timeout_option
+@click.option(
+    "--expand",
+    is_flag=True,
+    help="Also write the members of each ZIP under data/ARCHIVE.expanded/ as working "
+    "copies, each linked to its archive member (the archive stays the evidence).",
+)
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
@@ -73,11 +79,13 @@ def ingest_command(
     no_metadata: bool,
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
+    expand: bool,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Copy evidence folders into new signed bundles.
+    """Copy evidence folders (or single files, such as a chat .zip as handed
+    over) into new signed bundles.
 
     Each SOURCE is only read. Files are copied byte for byte (modification
     times kept) and hashed as they are copied; the bundle is a BagIt 1.0 bag
@@ -102,6 +110,7 @@ def ingest_command(
       custody ingest ./witness-phone --case ICC-2026-014 --exhibit JS/1
       custody ingest ./usb --case ICC-2026-014 --out /evidence --note "Seized at ..."
       custody ingest ./w1 ./w2 ./w3 --case ICC-2026-014 --out /evidence --json
+      custody ingest "WhatsApp Chat - Olena K.zip" --case ICC-2026-014 --expand
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
       custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
 
@@ -142,6 +151,7 @@ def ingest_command(
                     out=out,
                     note=note,
                     extract_metadata=not no_metadata,
+                    expand_archives=expand,
                     on_progress=on_progress,
                     tsa_urls=tsa,
                     tsa_timeout=tsa_timeout,

@@ -40,6 +40,7 @@ def ledger_group() -> None:
       custody ledger consistency checkpoint-2026-11-25.txt
       custody ledger witness --witness https://registry.example.org/witness
       custody ledger staple ./ICC-2026-014_JS-1_...
+      custody ledger publish
     """
 
 
@@ -264,3 +265,34 @@ def ledger_staple(
         home=app.home, bundle=bundle, signer=signer, urls=urls, warn=render.warning
     )
     render.staple_result(result)
+
+
+@ledger_group.command("publish")
+@json_option
+@pass_app
+def ledger_publish(app: App, json_output: bool) -> None:
+    """Send your signed entries and checkpoint, unchanged, to your team's log.
+
+    Run it whenever you are online (it is idempotent: nothing is sent twice).
+    When the team database cannot be reached nothing fails: your entries wait
+    in your ledger and are published next time. A ledger that no longer
+    extends what it published (rolled back, forked) is refused, and the
+    refusal is recorded in the team log.
+
+    \b
+    Examples:
+      custody team join postgresql://custody@db.team.example/custody
+      custody ledger publish
+      custody ledger publish --json
+
+    \b
+    Exit codes: 0 published, nothing new, or database unreachable (a warning);
+    1 refused; 2 this home is in no team.
+    """
+    from ..team.log import publish_ledger  # the database client only when publishing
+
+    render = app.configure(json_output=json_output)
+    result = publish_ledger(home=app.home)
+    render.team_published(result)
+    if result.refused is not None:
+        click.get_current_context().exit(EXIT_NOT_VERIFIED)

@@ -9,13 +9,16 @@ import click
 from ..actions import record_verification, verify_with_home
 from ..errors import EXIT_NOT_VERIFIED
 from ..fsutil import environment_error, replace_file
+from ..store.location import is_s3_url
 from ._app import App, pass_app
 from ._options import (
+    endpoint_url_option,
     json_option,
     passphrase_file_option,
     quorum_option,
     register_option,
     require_timestamp_option,
+    team_key_option,
     trust_option,
     trust_policy,
     tsa_root_option,
@@ -24,9 +27,10 @@ from ._options import (
 
 
 @click.command("verify")
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", type=click.Path())
 @trust_option
 @register_option
+@team_key_option
 @click.option(
     "--no-trust-store",
     is_flag=True,
@@ -48,14 +52,16 @@ from ._options import (
 )
 @click.option("--key", "key", help="With --record: your key (default: your only key).")
 @passphrase_file_option
+@endpoint_url_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict and problems.")
 @pass_app
 def verify_command(
     app: App,
-    bundle: Path,
+    bundle: str,
     trust: tuple[str, ...],
     registers: tuple[Path, ...],
+    team_keys: tuple[Path, ...],
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
     require_timestamp: bool,
@@ -65,13 +71,16 @@ def verify_command(
     record: bool,
     key: str | None,
     passphrase_file: Path | None,
+    endpoint_url: str | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
     """Prove that BUNDLE is intact, complete and signed by a key you trust.
 
     BUNDLE is a bundle folder, or a .zip, .tar or .tar.gz of one (read in
-    place, nothing extracted). Every file is checked and every problem is
+    place, nothing extracted), or s3://bucket/prefix/<bundle> in object
+    storage (streamed, never written to disk; the report adds each object's
+    retention and legal hold). Every file is checked and every problem is
     listed, one line each. A valid signature by a key you do not trust is
     NOT verified. The bundle's ledger proof is checked offline, and against
     your own ledger when it is the same ledger; cosignatures on its
@@ -93,6 +102,8 @@ def verify_command(
       custody verify bundle.zip --register register.json --json
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
+      custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
+      custody verify bundle.zip --trust jane.pub --team-key met-team.pub
 
     \b
     Exit codes:
@@ -111,15 +122,27 @@ def verify_command(
         require_timestamp=require_timestamp,
         witness_keys=witness_keys,
         quorum=quorum,
+        team_keys=team_keys,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     with render.progress("Verifying") as on_progress:
-        report = verify_with_home(
-            home=app.home,
-            bundle=bundle,
-            policy=policy,
-            on_progress=on_progress,
-        )
+        if is_s3_url(bundle):
+            from ..store.verify import verify_stored_bundle
+
+            report = verify_stored_bundle(
+                home=app.home,
+                source=bundle,
+                policy=policy,
+                endpoint_url=endpoint_url,
+                on_progress=on_progress,
+            )
+        else:
+            report = verify_with_home(
+                home=app.home,
+                bundle=Path(bundle),
+                policy=policy,
+                on_progress=on_progress,
+            )
     if signer is not None:
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.note(f"Recorded in your ledger as entry {index}.")

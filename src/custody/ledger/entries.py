@@ -31,6 +31,7 @@ ACTIONS = (
     "authority-export",
     "timestamp",
     "staple",
+    "store",
 )
 
 

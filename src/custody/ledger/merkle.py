@@ -172,6 +172,26 @@ class CompactRange:
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []  # (level, hash), levels decreasing
 
+    @staticmethod
+    def frontier(size: int) -> list[tuple[int, int]]:
+        """The (level, index) of the perfect nodes covering leaves [0, size),
+        largest first: all `from_frontier` needs to resume appending."""
+        out, start = [], 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size & (1 << level):
+                out.append((level, start >> level))
+                start += 1 << level
+        return out
+
+    @classmethod
+    def from_frontier(cls, size: int, node: Callable[[int, int], bytes]) -> CompactRange:
+        """The range of a tree of `size` leaves, rebuilt from its O(log n)
+        frontier nodes read through `node(level, index)`."""
+        compact = cls()
+        compact._stack = [(level, node(level, index)) for level, index in cls.frontier(size)]
+        compact.size = size
+        return compact
+
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add a leaf; returns the perfect nodes (level, index, hash) it completes."""
         completed = [(0, self.size, leaf)]

@@ -59,6 +59,7 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
             detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
         elif entry.action == "timestamp":
             detail = f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
+        detail = entry_detail(entry.action, subject)
         rows.append(
             {
                 "index": stored.position,
@@ -88,3 +89,34 @@ def _authority_detail(action: str, subject: dict[str, Any]) -> str:
     if action == "authority-export":
         return f"exported register version {subject.get('version')} ({subject.get('keys')} keys)"
     return f"unit key {str(subject.get('unit_fingerprint'))[:16]} for {subject.get('name')}"
+
+
+def entry_detail(action: str, subject: dict[str, Any]) -> str:
+    """A short description of what an entry records, for tables."""
+    if action == "transfer":
+        to = subject.get("to") or {}
+        return f"to {to.get('name') or to.get('fingerprint')}: {subject.get('reason')}"
+    if action == "receive":
+        frm = subject.get("from") or {}
+        return f"from {frm.get('name') or frm.get('fingerprint')}"
+    if action == "verify":
+        if subject.get("verified"):
+            return "verified"
+        return f"NOT verified ({subject.get('problems')} problems)"
+    if action in ("keygen", "trust"):
+        return f"{subject.get('name')} {str(subject.get('fingerprint'))[:16]}"
+    if action == "abandoned":
+        return (
+            f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
+            "no bundle with this id exists"
+        )
+    if action == "staple":
+        return f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
+    if action == "store":
+        until = (subject.get("retention") or {}).get("retain_until")
+        return f"to {subject.get('location')}" + (f", locked until {until}" if until else "")
+    if action == "ingest":
+        return f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
+    if action == "timestamp":
+        return f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
+    return ""

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .c2pa import C2PA_TYPES, not_checked
 from .guard import ExtractionLimit, GuardedFile
 from .sniff import extension_mismatch, sniff
 
-_PARSER_LOCK = threading.Lock()
+_PARSER_LOCK = threading.RLock()
+
 
 METADATA_FORMAT = "custody/metadata/v1"
 HEAD_BYTES = 4096
@@ -33,6 +35,7 @@ _EXIF_IMAGES = {
     "image/webp",
     "image/avif",
 }
+NO_CAPTURE_METADATA = "no capture metadata; the file may have been re-encoded by a messaging app"
 _ISOBMFF = {"video/mp4", "video/quicktime", "video/3gpp", "video/3gpp2", "audio/mp4"}
 
 
@@ -50,6 +53,7 @@ def empty_record(rel_path: str, sha256: str, size: int) -> dict[str, Any]:
         "duration_s": None,
         "width": None,
         "height": None,
+        "c2pa": None,
         "details": {},
         "errors": [],
     }
@@ -64,37 +68,93 @@ def extract_record(
     siblings: frozenset[str] = frozenset(),
     enabled: bool = True,
     sniffed: tuple[str | None] | None = None,
+    sidecars: dict[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """The normalised metadata record of one file, read from its copy in the
     bundle. `sniffed`, the type already sniffed from the bytes the copy read
     (a 1-tuple, since None is a type: unknown), saves opening files no parser
-    reads. Never raises for a bad file: what goes wrong is in `errors`."""
+    reads. Tag files to keep beside the record (C2PA reports, by bundle path)
+    are added to `sidecars`. Never raises for a bad file: what goes wrong is in
+    `errors`."""
     record = empty_record(rel_path, sha256, size)
     if sniffed is not None:
         mime = sniffed[0]
         record["mime"] = mime
         record["extension_mismatch"] = extension_mismatch(rel_path, mime)
+        if not enabled and mime in C2PA_TYPES:
+            record["c2pa"] = not_checked("metadata extraction was switched off (--no-metadata)")
         if not enabled or mime is None or not _has_parser(mime, rel_path):
+            _annotate(record)
             return record
     try:
         with open(copy_path, "rb") as raw:
-            head = raw.read(HEAD_BYTES)
-            mime = sniff(head)
-            record["mime"] = mime
-            record["extension_mismatch"] = extension_mismatch(rel_path, mime)
-            if enabled and mime is not None:
-                # exifread keeps shared state that concurrent calls corrupt (seen as
-                # spurious KeyErrors on HEIF); the parsers hold the GIL anyway.
-                with _PARSER_LOCK:
-                    _dispatch(raw, mime, rel_path, size, siblings, record)
+            read_stream(
+                raw,
+                rel_path=rel_path,
+                size=size,
+                siblings=siblings,
+                record=record,
+                enabled=enabled,
+                sidecars=sidecars,
+            )
     except OSError as e:
         record["errors"].append(f"cannot read the copy: {e.strerror}")
     return record
 
 
+def read_stream(
+    raw: Any,
+    *,
+    rel_path: str,
+    size: int,
+    siblings: frozenset[str],
+    record: dict[str, Any],
+    enabled: bool = True,
+    sidecars: dict[str, bytes] | None = None,
+) -> None:
+    """Fill `record` from a seekable binary stream of the file's bytes (a copy
+    in the bundle, or an archive member read in place)."""
+    head = raw.read(HEAD_BYTES)
+    mime = sniff(head)
+    record["mime"] = mime
+    record["extension_mismatch"] = extension_mismatch(rel_path, mime)
+    if enabled and mime is not None:
+        # exifread keeps shared state that concurrent calls corrupt (seen as
+        # spurious KeyErrors on HEIF); the parsers hold the GIL anyway. The lock
+        # is re-entrant: an archive's members are read inside its own dispatch.
+        with _PARSER_LOCK:
+            _dispatch(raw, mime, rel_path, size, siblings, record, sidecars)
+    elif mime in C2PA_TYPES:
+        record["c2pa"] = not_checked("metadata extraction was switched off (--no-metadata)")
+    _annotate(record)
+
+
+def _annotate(record: dict[str, Any]) -> None:
+    """What a person reading the record should not have to infer."""
+    from .filenames import date_from_name
+
+    name = str(record["path"]).rsplit("/", 1)[-1]
+    found = date_from_name(name)
+    if found is not None:
+        record["details"]["file_name_date"] = found
+    family = record["details"].get("family")
+    if (
+        family in ("image", "video")
+        and record["captured_at"] is None
+        and record["gps"] is None
+        and record["device"] is None
+        and record["c2pa"] is None
+    ):
+        record["details"]["capture_metadata"] = NO_CAPTURE_METADATA
+
+
 def _has_parser(mime: str, rel_path: str) -> bool:
     """Whether _dispatch does anything for this type (else the file is not opened)."""
     if mime.split("/")[0] in ("image", "video", "audio"):
+        return True
+    if mime in C2PA_TYPES or mime == "application/zip":
+        return True
+    if mime == "text/html" and _is_telegram_html(rel_path):
         return True
     if mime in ("message/rfc822", "application/mbox", "text/plain"):
         return True
@@ -113,6 +173,7 @@ def _dispatch(
     size: int,
     siblings: frozenset[str],
     record: dict[str, Any],
+    sidecars: dict[str, bytes] | None = None,
 ) -> None:
     # The parsers are imported on first use: they cost a third of a second of
     # start-up that verify, show and the ledger commands never need.
@@ -135,7 +196,7 @@ def _dispatch(
     try:
         if mime in _EXIF_IMAGES:
             record["details"]["family"] = "image"
-            extract_image(_guard(raw, MEDIA_READ_LIMIT), record)
+            extract_image(_guard(raw, MEDIA_READ_LIMIT), record, mime)
             dims = image_size(_guard(raw, MEDIA_READ_LIMIT), mime)
             if dims:  # the image's own header outranks what EXIF claims
                 record["width"], record["height"] = dims
@@ -153,13 +214,38 @@ def _dispatch(
         elif mime == "application/mbox":
             extract_mbox(_read_all(raw, size), record)
         elif mime == "text/plain" and size <= MESSAGE_READ_LIMIT:
-            text = _read_all(raw, size).decode("utf-8-sig", "replace")
+            data = _read_all(raw, size)
+            text = data.decode("utf-8-sig", "replace")
             if looks_like_whatsapp(rel_path, text):
+                from .chats.whatsapp import parse_whatsapp
+
                 extract_whatsapp(text, rel_path, siblings, record)
+                record["details"]["chat"] = parse_whatsapp(data, rel_path, siblings)
+            else:
+                from .chats.signal import looks_like_signal, parse_signal
+
+                if looks_like_signal(rel_path, text[:8192]):
+                    chat = parse_signal(data, rel_path, siblings)
+                    record["details"].update(_chat_summary("signal", chat))
         elif mime == "application/json" and rel_path.lower().endswith(".json"):
-            obj = parse_json(_read_all(raw, size))
+            data = _read_all(raw, size)
+            obj = parse_json(data)
             if looks_like_telegram(obj):
                 extract_telegram(obj, record)
+                if isinstance(obj.get("messages"), list):
+                    from .chats.telegram import parse_telegram_json
+
+                    record["details"]["chat"] = parse_telegram_json(data, rel_path, siblings)
+        elif mime == "text/html" and _is_telegram_html(rel_path):
+            from .chats.telegram import parse_telegram_html
+
+            chat = parse_telegram_html(_read_all(raw, size), rel_path, siblings)
+            if chat is not None:
+                record["details"].update(_chat_summary("telegram", chat))
+        elif mime == "application/zip":
+            from .archive import read_archive_record
+
+            read_archive_record(raw, rel_path, record, sidecars)
     except ExtractionLimit as e:
         record["errors"].append(str(e))
     except RecursionError:
@@ -168,6 +254,30 @@ def _dispatch(
         record["errors"].append("structure too large to read")
     except Exception as e:  # hostile files make parsers fail in every way; record and go on
         record["errors"].append(_describe(e))
+    if mime in C2PA_TYPES:
+        from .c2pa import record_c2pa
+
+        record_c2pa(raw, mime, rel_path, size, record, sidecars)
+
+
+def _is_telegram_html(rel_path: str) -> bool:
+    return re.fullmatch(r"messages\d*\.html", rel_path.rsplit("/", 1)[-1]) is not None
+
+
+def _chat_summary(family: str, chat: dict[str, Any] | None) -> dict[str, Any]:
+    """The details of a chat that only the chats package reads."""
+    if chat is None:
+        return {}
+    messages = chat["messages"]
+    times = sorted(str(m["time"]) for m in messages if m.get("time"))
+    return {
+        "family": family,
+        "participants": sorted({str(m["sender"]) for m in messages if m.get("sender")}),
+        "message_count": len(messages),
+        "first_message": times[0] if times else None,
+        "last_message": times[-1] if times else None,
+        "chat": chat,
+    }
 
 
 def _read_all(raw: Any, size: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from fractions import Fraction
@@ -134,9 +135,40 @@ def _int_tag(tags: dict[str, Any], *names: str) -> int | None:
     return None
 
 
-def extract_image(fh: GuardedFile, record: dict[str, Any]) -> None:
+def webp_exif(fh: GuardedFile) -> bytes | None:
+    """The TIFF bytes of a WebP's EXIF chunk (Android phones write one; exifread
+    does not look inside RIFF), or None."""
+    fh.seek(0)
+    header = fh.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+        return None
+    end = 8 + int.from_bytes(header[4:8], "little")
+    pos = 12
+    while pos + 8 <= end:
+        fh.seek(pos)
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return None
+        size = int.from_bytes(chunk[4:8], "little")
+        if chunk[:4] == b"EXIF":
+            data = fh.read(size)
+            return data[6:] if data.startswith(b"Exif\x00\x00") else data
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def extract_image(fh: GuardedFile, record: dict[str, Any], mime: str | None = None) -> None:
     """Fill `record` from a file's EXIF. Raises on unreadable EXIF (the caller records it)."""
-    tags = exifread.process_file(fh, details=False, strict=False)  # type: ignore[arg-type]
+    if mime == "image/webp":
+        tiff = webp_exif(fh)
+        if tiff is None:
+            record["details"]["exif"] = {}
+            return
+        record["details"]["exif_container"] = "WebP EXIF chunk"
+        source: Any = io.BytesIO(tiff)
+    else:
+        source = fh
+    tags = exifread.process_file(source, details=False, strict=False)
     if not tags:
         record["details"]["exif"] = {}
         return

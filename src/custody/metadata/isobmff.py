@@ -101,7 +101,10 @@ def _meta_children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, 
     return _boxes(data, start + 4, end)
 
 
-def _location_from_meta(data: bytes, start: int, end: int) -> str | None:
+def _mdta_values(data: bytes, start: int, end: int) -> dict[str, str]:
+    """The QuickTime metadata items of a 'meta' box (keys + ilst), by key name:
+    what an iPhone writes as com.apple.quicktime.make, .model, .software,
+    .location.ISO6709, .creationdate."""
     children = _meta_children(data, start, end)
     keys: list[bytes] = []
     for kind, s, e in children:
@@ -116,19 +119,33 @@ def _location_from_meta(data: bytes, start: int, end: int) -> str | None:
                     break
                 keys.append(data[pos + 8 : pos + size])
                 pos += size
+    values: dict[str, str] = {}
     for kind, s, e in children:
         if kind != b"ilst":
             continue
         for item_kind, is_, ie in _boxes(data, s, e):
             index = struct.unpack(">I", item_kind)[0]
-            if not 1 <= index <= len(keys) or not (
-                keys[index - 1].endswith(b"ISO6709") or keys[index - 1] == b"location"
-            ):
+            if not 1 <= index <= len(keys):
                 continue
+            name = keys[index - 1].decode("utf-8", "replace")
             for dkind, ds, de in _boxes(data, is_, ie):
-                if dkind == b"data":
-                    return data[ds + 8 : de].decode("utf-8", "replace")
+                if dkind == b"data" and name not in values:
+                    values[name] = data[ds + 8 : de].decode("utf-8", "replace")
+    return values
+
+
+def _location_from_meta(values: dict[str, str]) -> str | None:
+    for name, value in values.items():
+        if name.endswith("ISO6709") or name == "location":
+            return value
     return None
+
+
+_QT_DEVICE = {
+    "make": "com.apple.quicktime.make",
+    "model": "com.apple.quicktime.model",
+    "software": "com.apple.quicktime.software",
+}
 
 
 def _loci(data: bytes, start: int, end: int) -> str | None:
@@ -180,6 +197,7 @@ def extract_isobmff(fh: GuardedFile, size: int, record: dict[str, Any]) -> None:
         return
     tracks: list[dict[str, Any]] = []
     location = None
+    quicktime: dict[str, str] = {}
     for kind, s, e in _boxes(moov):
         if kind == b"mvhd":
             version = moov[s]
@@ -199,10 +217,17 @@ def extract_isobmff(fh: GuardedFile, size: int, record: dict[str, Any]) -> None:
                     location = moov[us + 4 : ue].decode("utf-8", "replace")
                 elif ukind == b"loci" and location is None:
                     location = _loci(moov, us, ue)
-                elif ukind == b"meta" and location is None:
-                    location = _location_from_meta(moov, us, ue)
-        elif kind == b"meta" and location is None:
-            location = _location_from_meta(moov, s, e)
+                elif ukind == b"meta":
+                    quicktime.update(_mdta_values(moov, us, ue))
+        elif kind == b"meta":
+            quicktime.update(_mdta_values(moov, s, e))
+    if location is None:
+        location = _location_from_meta(quicktime)
+    if quicktime:
+        details["quicktime"] = {k: v.replace("\x00", "").strip() for k, v in quicktime.items()}
+        device = {field: details["quicktime"].get(key) or None for field, key in _QT_DEVICE.items()}
+        if any(device.values()):
+            record["device"] = device
     details["tracks"] = tracks
     details["codecs"] = sorted({t["codec"] for t in tracks if t.get("codec")})
     video = [t for t in tracks if t.get("type") == "vide" and t.get("width")]

@@ -1,0 +1,164 @@
+"""Team-log benchmark: append throughput with 1, 2 and 8 concurrent publishers, and
+`team verify` on 100,000 leaves, beside the local ledger's append figure.
+
+    python -m bench.team [--leaves 100000] [--rounds 40]
+
+Starts its own PostgreSQL (tests/pg_server.py: initdb + postgres on 127.0.0.1, fsync on)
+and stops it at the end. Each publisher is a separate process with its own home: per round
+it appends one signed entry to its local ledger and publishes it (one team-log transaction:
+lock, sequence, integrate, sign, commit). The 100,000-leaf log is built through custody's
+own append (in one transaction, so that building it does not take 100,000 commits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from custody.ledger import merkle
+from custody.ledger.entries import Actor, entry_bytes
+from custody.ledger.note import sign_checkpoint
+from custody.ledger.store import Ledger
+from custody.team import db
+from custody.team.leaves import checkpoint_leaf, entry_leaf
+from custody.team.log import append_leaves, init_team, join_team, prepare_leaf, publish_ledger
+from custody.team.query import verify_team
+from pg_server import PgServer
+
+
+def _append(ledger: Ledger, key: Ed25519PrivateKey, i: int) -> None:
+    ledger.append(
+        action="trust",
+        subject={"name": f"k{i}", "fingerprint": f"{i:064x}"},
+        signer=key,
+        signer_name="Bench Officer",
+        time="2026-01-01T00:00:00Z",
+    )
+
+
+def _publisher(url: str, root: str, n: int, rounds: int, start: object, out: object) -> None:
+    home = Path(root) / f"officer-{n}"
+    join_team(home=home, database=url)
+    key = Ed25519PrivateKey.generate()
+    with Ledger.open(home) as ledger:
+        _append(ledger, key, 0)
+    publish_ledger(home=home)
+    start.wait()  # type: ignore[attr-defined]
+    t = time.perf_counter()
+    for i in range(1, rounds + 1):
+        with Ledger.open(home) as ledger:
+            _append(ledger, key, i)
+        result = publish_ledger(home=home)
+        assert result.online and result.published_entries == 1, result
+    out.put(time.perf_counter() - t)  # type: ignore[attr-defined]
+
+
+def throughput(server: PgServer, publishers: int, rounds: int) -> tuple[float, float]:
+    url = server.new_database()
+    with tempfile.TemporaryDirectory() as tmp:
+        init_team(home=Path(tmp) / "lead", database=url, name="Bench Team")
+        ctx = multiprocessing.get_context("spawn")
+        start, out = ctx.Barrier(publishers), ctx.Queue()
+
+        procs = [
+            ctx.Process(target=_publisher, args=(url, tmp, n, rounds, start, out))
+            for n in range(publishers)
+        ]
+        for p in procs:
+            p.start()
+        times = [out.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join()
+    wall = max(times)
+    total = publishers * rounds
+    return total / wall, statistics.median(times) / rounds * 1000
+
+
+def local_append_ms(rounds: int) -> float:
+    key = Ed25519PrivateKey.generate()
+    with tempfile.TemporaryDirectory() as tmp, Ledger.open(Path(tmp)) as ledger:
+        times = []
+        for i in range(rounds):
+            t = time.perf_counter()
+            _append(ledger, key, i)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
+    url = server.new_database()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "lead"
+        init_team(home=home, database=url, name="Bench Team")
+        key = Ed25519PrivateKey.generate()
+        actor = Actor("Bench Officer", key.public_key())
+        origin = "custody-ledger/00000000-0000-4000-8000-000000000000"
+        data, prev = [], None
+        compact = merkle.CompactRange()
+        for i in range(leaves - 1):
+            entry = entry_bytes(
+                index=i,
+                prev_leaf_hash=prev,
+                time="2026-01-01T00:00:00Z",
+                action="ingest",
+                actor=actor,
+                subject={"bundle_id": f"b{i}", "case": "BENCH"},
+            )
+            prev = merkle.leaf_hash(entry)
+            compact.append(prev)
+            data.append(entry_leaf(origin, entry, key.sign(entry)))
+        note = sign_checkpoint(origin, leaves - 1, compact.root(), key)
+        data.append(checkpoint_leaf(origin, note))
+        from custody.team.config import load_team_config
+        from custody.team.log import _team_signer
+
+        config = load_team_config(home)
+        prepared = [prepare_leaf(d) for d in data]
+        t = time.perf_counter()
+        with db.connect(url) as conn, conn.transaction():
+            conn.execute("SELECT size FROM tree_state WHERE id = 1 FOR UPDATE")
+            signer = _team_signer(conn, config)
+            append_leaves(conn, origin=config.origin, signer=signer, leaves=prepared)
+            conn.execute("INSERT INTO ledgers VALUES (%s, %s, %s)", (origin, leaves - 1, note))
+        build = time.perf_counter() - t
+        t = time.perf_counter()
+        report = verify_team(home=home)
+        elapsed = time.perf_counter() - t
+        assert report.valid and report.size == leaves, report.problems
+    return build, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leaves", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    server = PgServer(fsync=True)
+    server.start()
+    try:
+        print(f"cores: {os.cpu_count()}")
+        local = local_append_ms(args.rounds)
+        print(f"local ledger append (median): {local:.2f} ms = {1000 / local:.0f} entries/s")
+        print(f"{'publishers':>10} {'entries/s':>10} {'publish median ms':>18}")
+        for n in (1, 2, 8):
+            rate, median = throughput(server, n, args.rounds)
+            print(f"{n:>10} {rate:>10.1f} {median:>18.2f}")
+        build, elapsed = big_log(server, args.leaves)
+        print(f"built {args.leaves:,} leaves in one append: {build:.1f} s")
+        print(f"team verify of {args.leaves:,} leaves: {elapsed:.2f} s")
+    finally:
+        server.destroy()
+
+
+if __name__ == "__main__":
+    main()

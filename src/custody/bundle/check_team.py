@@ -1,0 +1,40 @@
+"""The bundle's team inclusion proof (custody/team-proof.json), checked offline
+against the team keys the verifier chose. See docs/team.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..models import Problem
+from ..policy import TrustPolicy
+from ..team.proof import TEAM_PROOF_PATH, check_team_proof
+from .reader import BundleScan
+
+
+def check_team(
+    scan: BundleScan,
+    statement: dict[str, Any],
+    stmt_sha: str,
+    signer_key: Ed25519PublicKey | None,
+    policy: TrustPolicy,
+    problems: list[Problem],
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    """None when the bundle carries no team proof (nothing is required of it);
+    otherwise what the proof shows. A proof that fails is a problem; one signed
+    by no team key the verifier trusts is a warning, and counts for nothing."""
+    data = scan.tag_bytes.get(TEAM_PROOF_PATH)
+    if data is None:
+        return None
+    check = check_team_proof(
+        data,
+        statement_sha256=stmt_sha,
+        bundle_id=str(statement.get("bundle_id")),
+        signer_key=signer_key,
+        team_keys=policy.team_keys,
+    )
+    problems.extend(check.problems)
+    warnings.extend(check.warnings)
+    return check.info

@@ -1,0 +1,116 @@
+"""custody team init|join|show|verify|proof|key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_NOT_VERIFIED
+from ._app import App, pass_app
+from ._options import json_option
+
+
+@click.group("team")
+def team_group() -> None:
+    """A shared team log on PostgreSQL: every officer's ledger in one record.
+
+    \b
+    Examples:
+      custody team init --database postgresql://custody@db/custody --name "Met War Crimes Team"
+      custody team join postgresql://custody@db/custody
+      custody ledger publish
+      custody team show --case ICC-2026-014
+      custody team verify
+      custody team proof ./ICC-2026-014_JS-1_20261125T120000Z
+      custody team key > met-team.pub
+    """
+
+
+@team_group.command("init")
+@click.option("--database", required=True, metavar="URL", help="postgresql:// URL of the database.")
+@click.option("--name", required=True, help="The team's name, e.g. 'Met War Crimes Team'.")
+@json_option
+@pass_app
+def team_init(app: App, database: str, name: str, json_output: bool) -> None:
+    """Create the team log (schema and team key) in an empty database, and join it.
+
+    Exit codes: 0 created; 2 the database already holds a team log; 3 the
+    database cannot be reached.
+    """
+    from ..team.log import init_team
+
+    render = app.configure(json_output=json_output)
+    render.team_info(init_team(home=app.home, database=database, name=name), joined=False)
+
+
+@team_group.command("join")
+@click.argument("database", metavar="URL")
+@json_option
+@pass_app
+def team_join(app: App, database: str, json_output: bool) -> None:
+    """Join the team log in the database at URL: pin its key, remember the URL.
+
+    Compare the fingerprint printed with the one your team lead gives you.
+    """
+    from ..team.log import join_team
+
+    render = app.configure(json_output=json_output)
+    render.team_info(join_team(home=app.home, database=database), joined=True)
+
+
+@team_group.command("show")
+@click.option("--case", "case", help="Only entries for this case id.")
+@json_option
+@pass_app
+def team_show(app: App, case: str | None, json_output: bool) -> None:
+    """The whole team's chain of custody, in the team log's order, across officers."""
+    from ..team.query import team_timeline
+
+    render = app.configure(json_output=json_output)
+    render.team_rows(team_timeline(home=app.home, case=case))
+
+
+@team_group.command("verify")
+@click.option("--database", metavar="URL", help="Audit this database instead of the joined one.")
+@json_option
+@pass_app
+def team_verify(app: App, database: str | None, json_output: bool) -> None:
+    """Audit everything: every leaf's signature and each officer's chain, the
+    tree, every checkpoint; then print the current checkpoint.
+
+    Exit codes: 0 intact; 1 edited, deleted, reordered or forged rows (each
+    named); 2 not in a team; 3 the database cannot be reached.
+    """
+    from ..team.query import verify_team
+
+    render = app.configure(json_output=json_output)
+    report = verify_team(home=app.home, database=database)
+    render.team_report(report)
+    if not report.valid:
+        click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+@team_group.command("proof")
+@click.argument("bundle", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@pass_app
+def team_proof(app: App, bundle: Path, json_output: bool) -> None:
+    """Staple the team log's inclusion proof of BUNDLE's ingest into BUNDLE
+    (custody/team-proof.json), which `custody verify` checks offline."""
+    from ..team.query import staple_team_proof
+
+    render = app.configure(json_output=json_output)
+    render.team_proof(staple_team_proof(home=app.home, bundle=bundle))
+
+
+@team_group.command("key")
+@pass_app
+def team_key(app: App) -> None:
+    """Print the team log's public key (pinned when this home joined), for
+    verifiers: custody verify BUNDLE --team-key FILE."""
+    from ..keys import public_key_file_bytes
+    from ..team.config import load_team_config
+
+    config = load_team_config(app.home)
+    click.echo(public_key_file_bytes(config.name, config.key.public_key).decode(), nl=False)
