@@ -31,34 +31,6 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
         subject = entry.subject
         if case is not None and subject.get("case") != case:
             continue
-        detail = ""
-        if entry.action == "transfer":
-            to = subject.get("to") or {}
-            detail = f"to {to.get('name') or to.get('fingerprint')}: {subject.get('reason')}"
-        elif entry.action == "receive":
-            frm = subject.get("from") or {}
-            detail = f"from {frm.get('name') or frm.get('fingerprint')}"
-        elif entry.action == "verify":
-            detail = (
-                "verified"
-                if subject.get("verified")
-                else f"NOT verified ({subject.get('problems')} problems)"
-            )
-        elif entry.action in ("keygen", "trust"):
-            detail = f"{subject.get('name')} {str(subject.get('fingerprint'))[:16]}"
-        elif entry.action == "abandoned":
-            detail = (
-                f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
-                "no bundle with this id exists"
-            )
-        elif entry.action.startswith("authority-"):
-            detail = _authority_detail(entry.action, subject)
-        elif entry.action == "staple":
-            detail = f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
-        elif entry.action == "ingest":
-            detail = f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
-        elif entry.action == "timestamp":
-            detail = f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
         detail = entry_detail(entry.action, subject)
         rows.append(
             {
@@ -110,6 +82,8 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
             f"ingest of entry {subject.get('ingest_entry')} was interrupted; "
             "no bundle with this id exists"
         )
+    if action.startswith("authority-"):
+        return _authority_detail(action, subject)
     if action == "staple":
         return f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
     if action == "store":
