@@ -30,6 +30,7 @@ COMMANDS = {
     "timestamp": ("timestamp", "timestamp_command"),
     "tsa": ("tsa", "tsa_group"),
     "witness": ("witness", "witness_group"),
+    "verifier": ("verifier", "verifier_command"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

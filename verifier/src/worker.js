@@ -1,0 +1,114 @@
+// One hashing worker (the page starts one per core). It reads a file, or a
+// zip member's bytes, by slices or as a stream, and returns its SHA-256:
+// WebCrypto's one-shot digest for files that fit comfortably in memory
+// (it uses the CPU's SHA instructions), hash-wasm's streaming SHA-256 above
+// that, so memory stays flat whatever the size.
+import { createCRC32, createSHA256 } from "hash-wasm";
+
+const ONE_SHOT_MAX = 32 * 1024 * 1024;
+const PIECE = 8 * 1024 * 1024;
+const PROGRESS_EVERY = 16 * 1024 * 1024;
+const hexOf = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+
+let sha = null;
+let crc = null;
+async function hashers() {
+  if (sha === null) [sha, crc] = await Promise.all([createSHA256(), createCRC32()]);
+  return { sha, crc };
+}
+
+async function oneShot(bytes) {
+  if (globalThis.crypto?.subtle) return hexOf(await crypto.subtle.digest("SHA-256", bytes));
+  const { sha } = await hashers();
+  sha.init();
+  sha.update(bytes);
+  return sha.digest("hex");
+}
+
+class Unreadable extends Error {}
+
+async function* pieces(job) {
+  const { blob, offset, compressedSize, method } = job;
+  const end = offset + compressedSize;
+  if (method === 0) {
+    // Stored: slices, one read ahead while the last is hashed.
+    let at = offset;
+    let next = at < end ? blob.slice(at, Math.min(end, at + PIECE)).arrayBuffer() : null;
+    while (next !== null) {
+      const buf = await next;
+      at += buf.byteLength;
+      if (buf.byteLength === 0) throw new Unreadable("the file ended early");
+      next = at < end ? blob.slice(at, Math.min(end, at + PIECE)).arrayBuffer() : null;
+      yield new Uint8Array(buf);
+    }
+    return;
+  }
+  if (method !== 8) throw new Unreadable(`compression method ${method} is not supported`);
+  const stream = blob.slice(offset, end).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } catch (e) {
+    throw new Unreadable(`damaged compressed data (${e.message || e})`);
+  }
+}
+
+async function hashJob(job) {
+  const { id, expectedSize, wantBytes, checkCrc } = job;
+  const small = job.method === 0 && expectedSize <= ONE_SHOT_MAX;
+  if (small) {
+    const buf = new Uint8Array(await job.blob.slice(job.offset, job.offset + expectedSize).arrayBuffer());
+    if (buf.length !== expectedSize) throw new Unreadable("the file ended early");
+    if (checkCrc) {
+      const { crc } = await hashers();
+      crc.init();
+      crc.update(buf);
+      if (parseInt(crc.digest("hex"), 16) !== job.crc) throw new Unreadable("Bad CRC-32");
+    }
+    const sha256 = await oneShot(buf);
+    return { id, sha256, size: buf.length, bytes: wantBytes ? buf : null };
+  }
+  const { sha, crc } = await hashers();
+  sha.init();
+  if (checkCrc) crc.init();
+  let size = 0;
+  let reported = 0;
+  const kept = [];
+  for await (const piece of pieces(job)) {
+    size += piece.length;
+    if (size > expectedSize) throw new Unreadable("more data than the archive says");
+    sha.update(piece);
+    if (checkCrc) crc.update(piece);
+    if (wantBytes) kept.push(piece.slice());
+    if (size - reported >= PROGRESS_EVERY) {
+      postMessage({ id, progress: size - reported });
+      reported = size;
+    }
+  }
+  if (size !== expectedSize) throw new Unreadable("the data ended early");
+  if (checkCrc && parseInt(crc.digest("hex"), 16) !== job.crc) throw new Unreadable("Bad CRC-32");
+  let bytes = null;
+  if (wantBytes) {
+    bytes = new Uint8Array(size);
+    let at = 0;
+    for (const k of kept) {
+      bytes.set(k, at);
+      at += k.length;
+    }
+  }
+  return { id, sha256: sha.digest("hex"), size, bytes, reported };
+}
+
+onmessage = async (event) => {
+  const job = event.data;
+  try {
+    const result = await hashJob(job);
+    postMessage(result, result.bytes ? [result.bytes.buffer] : []);
+  } catch (e) {
+    postMessage({ id: job.id, error: e instanceof Unreadable ? e.message : `read error (${e.message || e})` });
+  }
+};
