@@ -240,7 +240,68 @@ def _forge_ledger_proof(bundle: Path) -> None:
     refresh_tag_manifest(bundle)
 
 
+def _refreshed(edit: Callable[[Path], None]) -> Callable[[Path], None]:
+    """An edit by a careful forger, who then recomputes the tag manifest."""
+
+    def do(bundle: Path) -> None:
+        edit(bundle)
+        refresh_tag_manifest(bundle)
+
+    return do
+
+
+def _other_signer_key(bundle: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from custody.keys import public_key_file_bytes
+
+    other = Ed25519PrivateKey.generate().public_key()
+    (bundle / "custody/signer.pub").write_bytes(
+        public_key_file_bytes("PC Jane Smith, War Crimes Team", other)
+    )
+
+
+def _respell_proof(bundle: Path) -> None:
+    proof = bundle / "custody/ledger-proof.json"
+    proof.write_text(json.dumps(json.loads(proof.read_text()), sort_keys=True) + "\n")
+
+
+def _float_leaf_index(bundle: Path) -> None:
+    proof = bundle / "custody/ledger-proof.json"
+    text = proof.read_text()
+    proof.write_text(re.sub(r'"leaf_index": (\d+)', r'"leaf_index": \1.0', text))
+
+
+def _edit_bytes(path: str, edit: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    return lambda bundle: (bundle / path).write_bytes(edit((bundle / path).read_bytes()))
+
+
 TAMPERINGS: dict[str, Callable[[Path], None]] = {
+    "tag manifest without final newline": _edit_bytes("tagmanifest-sha256.txt", lambda b: b[:-1]),
+    "tag manifest with CRLF": _edit_bytes(
+        "tagmanifest-sha256.txt", lambda b: b.replace(b"\n", b"\r\n")
+    ),
+    "tag manifest with BOM": _edit_bytes("tagmanifest-sha256.txt", lambda b: b"\xef\xbb\xbf" + b),
+    "tag manifest reordered": _edit_bytes(
+        "tagmanifest-sha256.txt",
+        lambda b: b"".join(sorted(b.splitlines(keepends=True), reverse=True)),
+    ),
+    "tag manifest upper-case hex": _edit_bytes(
+        "tagmanifest-sha256.txt", lambda b: b[:64].upper() + b[64:]
+    ),
+    "bagit.txt without final newline": _refreshed(_edit_bytes("bagit.txt", lambda b: b[:-1])),
+    "signer.pub holds another key": _refreshed(_other_signer_key),
+    "signer.pub header edited": _refreshed(
+        _edit_bytes("custody/signer.pub", lambda b: b.replace(b"Name: PC Jane", b"Name: PC John"))
+    ),
+    "signer.pub algorithm damaged": _refreshed(
+        _edit_bytes(
+            "custody/signer.pub",
+            lambda b: b.replace(b"K2Vw", b"K" + bytes([b"2"[0] ^ 0x5A]) + b"Vw", 1),
+        )
+    ),
+    "ledger proof respelled": _refreshed(_respell_proof),
+    "ledger proof float index": _refreshed(_float_leaf_index),
     "changed payload byte": _change_payload_byte,
     "removed file": lambda b: (b / "data/empty.txt").unlink(),
     "added file": lambda b: (b / "data/planted.jpg").write_bytes(b"not evidence"),

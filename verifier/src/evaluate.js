@@ -9,11 +9,13 @@ import { checkTimestamps } from "./timestamps.js";
 import {
   decodeStrict,
   ed25519Valid,
+  equalBytes,
   isCanonical,
   isCount,
   isPlainObject,
   parseJson,
-  parsePublicKeyFile,
+  publicKeyFileBytes,
+  readPublicKeyFile,
   sha256Hex,
   sortedPy,
 } from "./util.js";
@@ -125,6 +127,8 @@ function checkBagitTxt(scan, problems) {
     problems.push(problem("missing", L.BAGIT_TXT, "required tag file is missing"));
     return;
   }
+  const difference = L.describeDifference(data, L.BAGIT_TXT_BYTES);
+  if (difference !== null) problems.push(problem("bad_tag_format", L.BAGIT_TXT, difference));
   const fields = L.lastWins(L.parseBagInfo(data));
   if (fields.get("BagIt-Version") !== "1.0" || fields.get("Tag-File-Character-Encoding") !== "UTF-8") {
     problems.push(problem("bad_bagit", L.BAGIT_TXT, "not 'BagIt-Version: 1.0' with UTF-8 encoding"));
@@ -194,9 +198,19 @@ function checkTagManifest(scan, problems) {
   if (data === undefined) {
     problems.push(problem("missing", L.TAG_MANIFEST, "required tag file is missing"));
   } else {
-    const parsed = L.parseManifest(data);
+    let parsed = L.parseManifest(data);
+    const respelled = L.respelledText(data);
+    if (!equalBytes(respelled, data)) {
+      // A BOM, CR LF or stray blanks: judged by what it says, the spelling named once.
+      const again = L.parseManifest(respelled);
+      if (!again.errors.length) parsed = again;
+    }
     listed = parsed.entries;
     for (const err of parsed.errors) problems.push(problem("bad_manifest", L.TAG_MANIFEST, err.detail));
+    if (!parsed.errors.length) {
+      const difference = L.describeDifference(data, L.formatManifest(listed));
+      if (difference !== null) problems.push(problem("bad_tag_format", L.TAG_MANIFEST, difference));
+    }
   }
   for (const [path, digest] of listed) {
     const found = scan.files.get(path);
@@ -296,8 +310,10 @@ function checkSignature(scan, statement, stmtBytes, policy, problems) {
   let bundled = null;
   const keyBytes = scan.tagBytes.get(L.SIGNER_KEY);
   if (keyBytes !== undefined) {
-    bundled = parsePublicKeyFile(keyBytes);
-    if (bundled === null) problems.push(problem("bad_signer_key", L.SIGNER_KEY, "not an Ed25519 public key"));
+    const info = readPublicKeyFile(keyBytes);
+    if (info.error !== undefined) problems.push(problem("bad_signer_key", L.SIGNER_KEY, info.error));
+    else bundled = info;
+    if (bundled !== null && claimed !== null) checkBundledKey(keyBytes, bundled, claimed, name, problems);
   }
   const signerInfo = (trusted, valid, trustedAs = null) => ({
     name,
@@ -333,6 +349,21 @@ function checkSignature(scan, statement, stmtBytes, policy, problems) {
     ),
   );
   return { signer: signerInfo(false, valid), signerKey: null };
+}
+
+/** custody/signer.pub must be exactly the key file custody writes for the key
+ * the statement names, whether or not the verifier needed it. */
+function checkBundledKey(data, key, claimed, name, problems) {
+  if (key.fingerprint !== claimed) {
+    problems.push(
+      problem("signer_key_mismatch", L.SIGNER_KEY, `holds key ${key.fingerprint}, not the key ${claimed} the statement names`),
+    );
+    return;
+  }
+  const difference = L.describeDifference(data, publicKeyFileBytes(String(name), key.raw));
+  if (difference !== null) {
+    problems.push(problem("bad_tag_format", L.SIGNER_KEY, `not the key file custody writes for this key: ${difference}`));
+  }
 }
 
 function checkLedger(scan, statement, stmtSha, signerKey, problems, notes) {

@@ -1,6 +1,6 @@
 // The bundle's names, manifest lines and bag-info fields (docs/format.md),
 // as custody's bundle/layout.py reads them.
-import { decodeLenient, decodeStrict } from "./util.js";
+import { compareUtf8, decodeLenient, decodeStrict } from "./util.js";
 
 export const BAGIT_TXT = "bagit.txt";
 export const BAG_INFO = "bag-info.txt";
@@ -107,3 +107,85 @@ export const pyStrip = (s) => s.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$
 
 /** The dict() of pairs: the last value of a label wins, as in Python. */
 export const lastWins = (pairs) => new Map(pairs);
+
+export const BAGIT_TXT_BYTES = new TextEncoder().encode("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
+
+export const encodeManifestPath = (path) => path.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+
+/** Manifest bytes as custody writes them: sorted by the UTF-8 bytes of the path. */
+export function formatManifest(entries) {
+  const rows = [...entries].sort((a, b) => compareUtf8(a[0], b[0]));
+  return new TextEncoder().encode(rows.map(([p, d]) => `${d}  ${encodeManifestPath(p)}\n`).join(""));
+}
+
+// --- tag files are the bytes custody wrote (layout.respelled_text, describe_difference)
+
+const BOM = Uint8Array.of(0xef, 0xbb, 0xbf);
+const startsWith = (a, prefix) => prefix.every((b, i) => a[i] === b);
+
+function splitBytes(data, byte) {
+  const out = [];
+  let start = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === byte) {
+      out.push(data.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(data.subarray(start));
+  return out;
+}
+
+function rstripBlanks(line) {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === 0x20 || line[end - 1] === 0x09)) end--;
+  return line.subarray(0, end);
+}
+
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const key = (line) => Array.from(line, (b) => String.fromCharCode(b)).join("");
+
+/** `data` with a BOM, CR LF, trailing blanks and a missing final LF undone. */
+export function respelledText(data) {
+  if (startsWith(data, BOM)) data = data.subarray(3);
+  const text = key(data).replace(/\r\n/g, "\n");
+  const lines = text.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  const out = lines.map((l) => `${l.replace(/[ \t]+$/, "")}\n`).join("");
+  return Uint8Array.from(out, (c) => c.charCodeAt(0));
+}
+
+/** How a tag file's bytes differ from what custody writes, or null. */
+export function describeDifference(actual, expected) {
+  if (same(actual, expected)) return null;
+  if (startsWith(actual, BOM)) return "starts with a byte-order mark (custody writes none)";
+  const cr = actual.indexOf(0x0d);
+  if (cr >= 0 && expected.indexOf(0x0d) < 0) {
+    const where = actual.subarray(0, cr).filter((b) => b === 0x0a).length + 1;
+    return `line ${where} ends in CR LF (custody writes LF line endings)`;
+  }
+  if (actual.length + 1 === expected.length && expected[actual.length] === 0x0a && startsWith(expected, actual)) {
+    return "last line has no line ending";
+  }
+  if (!actual.length) return "is empty";
+  const got = splitBytes(actual, 0x0a);
+  const want = splitBytes(expected, 0x0a);
+  for (let i = 0; i < got.length; i++) {
+    if (rstripBlanks(got[i]).length !== got[i].length) return `line ${i + 1} ends in white space`;
+  }
+  const seen = new Map();
+  for (let i = 0; i < got.length; i++) {
+    const k = key(got[i]);
+    if (got[i].length && seen.has(k)) return `line ${i + 1} repeats line ${seen.get(k)}`;
+    if (!seen.has(k)) seen.set(k, i + 1);
+  }
+  const sortedKeys = (lines) => lines.map(key).sort();
+  const a = sortedKeys(got);
+  const b = sortedKeys(want);
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return "lines are not in the order custody writes them";
+  for (let i = 0; i < Math.min(got.length, want.length); i++) {
+    if (!same(got[i], want[i])) return `line ${i + 1} differs from what custody writes`;
+  }
+  if (got.length > want.length) return `has ${got.length - want.length} line(s) more than custody writes`;
+  return `has ${want.length - got.length} line(s) fewer than custody writes`;
+}

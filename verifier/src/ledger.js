@@ -1,7 +1,8 @@
 // custody/ledger-proof.json checked offline (custody's ledger/proof.py,
 // merkle.py, note.py and entries.py): the entry, its signature, the RFC 9162
 // inclusion proof and the C2SP signed checkpoint.
-import { PROOF_PATH } from "./layout.js";
+import { describeDifference, PROOF_PATH } from "./layout.js";
+import { proofDocBytes, pyLoads } from "./pyjson.js";
 import {
   b64decode,
   b64encode,
@@ -169,8 +170,19 @@ export function checkProof(data, { statementSha256, bundleId, signerKey }) {
   }
   const note = encode(pyStr(doc.checkpoint));
   const origin = pyStr(doc.origin);
-  if (!isPyInt(index) || !isPyInt(size)) return fail("leaf_index and tree_size must be integers");
+  // Python tells 1 from 1.0 and from true; JSON.parse does not.
+  let typed = null;
+  try {
+    typed = pyLoads(text);
+  } catch {
+    typed = null;
+  }
+  const isInt = (k) => typed?.t === "obj" && typed.v.get(k)?.t === "int" && isPyInt(doc[k]);
+  if (!isInt("leaf_index") || !isInt("tree_size")) return fail("leaf_index and tree_size must be integers");
   const problems = [];
+  // The file is not signed as a whole: any spelling but custody's own is named.
+  const difference = describeDifference(data, proofDocBytes(text) ?? new Uint8Array());
+  if (difference !== null) problems.push({ kind: "bad_tag_format", path: PROOF_PATH, detail: difference });
   let parsed;
   try {
     parsed = parseEntry(entry);

@@ -89,17 +89,20 @@ const ED25519_SPKI = Uint8Array.from([
   0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ]);
 
-/** A custody .pub file or plain PEM: {name, fingerprint, raw} or null when it
- * holds no Ed25519 SubjectPublicKeyInfo (custody's KeyFileError). */
-export function parsePublicKeyFile(bytes) {
+/** A custody .pub file or plain PEM: {name, fingerprint, raw}, or {error}
+ * with custody's KeyFileError message when it holds no Ed25519 key. */
+export function readPublicKeyFile(bytes) {
   const text = decodeLenient(bytes);
   const start = text.indexOf(PEM_BEGIN);
-  if (start < 0) return null;
+  if (start < 0) return { error: "not a PEM public key file" };
   const end = text.indexOf(PEM_END, start);
-  if (end < 0) return null;
+  if (end < 0) return { error: "damaged public key file" };
   const body = text.slice(start + PEM_BEGIN.length, end).replace(/[\r\n\t ]/g, "");
   const der = b64decode(body);
-  if (!der || der.length !== 44 || !equalBytes(der.subarray(0, 12), ED25519_SPKI)) return null;
+  if (!der || der.length < 2 || der[0] !== 0x30) return { error: "damaged public key file" };
+  if (der.length !== 44 || !equalBytes(der.subarray(0, 12), ED25519_SPKI)) {
+    return { error: "not an Ed25519 public key (unknown key type)" };
+  }
   const raw = der.slice(12);
   let name = null;
   for (const line of text.slice(0, start).split(/\r\n|\r|\n/)) {
@@ -107,6 +110,19 @@ export function parsePublicKeyFile(bytes) {
   }
   const fingerprint = fingerprintOf(raw);
   return { name: name || fingerprint.slice(0, 16), fingerprint, raw };
+}
+
+/** The key, or null (for the key the user chooses on the page). */
+export function parsePublicKeyFile(bytes) {
+  const info = readPublicKeyFile(bytes);
+  return info.error === undefined ? info : null;
+}
+
+/** The public key file custody writes for a key (keys.public_key_file_bytes). */
+export function publicKeyFileBytes(name, raw) {
+  const fp = fingerprintOf(raw);
+  const pem = `${PEM_BEGIN}\n${b64encode(concat(ED25519_SPKI, raw))}\n${PEM_END}\n`;
+  return encode(`custody public key (Ed25519)\nName: ${name}\nFingerprint: ${fp.match(/.{4}/g).join(" ")}\n${pem}`);
 }
 
 /** JSON text parsed, or undefined when it is not JSON. */
