@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 from bench.run import MIB, officer_with_key, run_timed, warm, write_random
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from browser_page import Page, browser, chromium_missing
+from browser_page import Page, PeakSampler, browser, chromium_missing
 
 
 def make_sets(root: Path, scale: float) -> dict[str, Path]:
@@ -42,56 +41,6 @@ def make_sets(root: Path, scale: float) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(rng.randint(1024, 64 * 1024)))
     return {"2 GiB video": video, "10,000 small files": small}
-
-
-def tree_rss_kib(pid: int) -> int:
-    """The summed RSS of a process and all its descendants (Chromium's renderer,
-    GPU, network and worker processes)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                for line in fh:
-                    if line.startswith("PPid:"):
-                        parents[int(entry)] = int(line.split()[1])
-                    elif line.startswith("VmRSS:"):
-                        rss[int(entry)] = int(line.split()[1])
-        except OSError:
-            continue
-    total = 0
-    for p in parents:
-        q: int | None = p
-        while q is not None and q != pid:
-            q = parents.get(q)
-        if q == pid:
-            total += rss.get(p, 0)
-    return total + rss.get(pid, 0)
-
-
-class PeakSampler:
-    """Samples a process tree's RSS every 50 ms while in a `with` block."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def __enter__(self) -> PeakSampler:
-        self.peak = tree_rss_kib(self.pid)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, tree_rss_kib(self.pid))
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def main() -> None:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +56,7 @@ def browser() -> Iterator[Any]:
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     service = Service(executable_path=CHROMEDRIVER, port=0)
     driver = webdriver.Chrome(service=service, options=options)
+    driver.custody_driver_pid = service.process.pid
     try:
         yield driver
     finally:
@@ -110,3 +113,53 @@ class Page:
         self.wait(lambda: self.state() in ("done", "error"), timeout)
         result = self.driver.execute_script("return JSON.stringify(window.custodyResult)")
         return dict(json.loads(result))
+
+
+def tree_rss_kib(pid: int) -> int:
+    """The summed RSS of a process and all its descendants (Chromium's renderer,
+    GPU, network and worker processes)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                for line in fh:
+                    if line.startswith("PPid:"):
+                        parents[int(entry)] = int(line.split()[1])
+                    elif line.startswith("VmRSS:"):
+                        rss[int(entry)] = int(line.split()[1])
+        except OSError:
+            continue
+    total = 0
+    for p in parents:
+        q: int | None = p
+        while q is not None and q != pid:
+            q = parents.get(q)
+        if q == pid:
+            total += rss.get(p, 0)
+    return total + rss.get(pid, 0)
+
+
+class PeakSampler:
+    """Samples a process tree's RSS every 50 ms while in a `with` block."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakSampler:
+        self.peak = tree_rss_kib(self.pid)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, tree_rss_kib(self.pid))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -12,15 +12,59 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from browser_page import Page, browser, chromium_missing
-from conftest import Env, make_evidence, refresh_tag_manifest
+from conftest import REPO, Env, make_evidence, refresh_tag_manifest
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+
+@dataclass(frozen=True)
+class Template:
+    home: Path
+    officer: dict[str, Any]
+    bundle: Path
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """One officer and one bundle for the whole module (a key and an ingest cost
+    seconds); every test gets its own copies of both."""
+    root = tmp_path_factory.mktemp("verifier-page")
+    maker = Env(home=root / "home", tmp=root)
+    result, officer = maker.run_json("keygen", "--name", "PC Jane Smith, War Crimes Team")
+    assert result.exit_code == 0, result.output
+    evidence = make_evidence(root / "evidence")
+    result = maker.run(
+        "ingest", evidence, "--case", "ICC-2026-014", "--exhibit", "JS/1", "--out", root / "out"
+    )
+    assert result.exit_code == 0, result.output
+    return Template(root / "home", officer, root / "out")
+
+
+@pytest.fixture
+def env(tmp_path: Path, template: Template) -> Env:
+    shutil.copytree(template.home, tmp_path / "home", symlinks=True)
+    return Env(home=tmp_path / "home", tmp=tmp_path)
+
+
+@pytest.fixture
+def officer(env: Env, template: Template) -> dict[str, Any]:
+    key = Path(template.officer["public_key"]).relative_to(template.home)
+    return {**template.officer, "public_key": str(env.home / key)}
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, template: Template) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(template.bundle, out, symlinks=True)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +155,8 @@ def test_the_command_writes_the_page_and_prints_its_sha256(env: Env, tmp_path: P
     assert check.returncode == 0, check.stderr
     result, data = env.run_json("verifier", "-o", out)
     assert data == {"path": str(out), "sha256": digest, "bytes": out.stat().st_size}
+    schema = json.loads((REPO / "docs/schemas/verifier.schema.json").read_text())
+    Draft202012Validator(schema).validate(data)
     assert [p.name for p in out.parent.iterdir()] == ["verify-bundle.html"]
 
 
@@ -483,3 +529,46 @@ def test_no_request_leaves_the_page(page: Page, bundle: Path, key: Path, tmp_pat
     assert outside == [], outside
     console = " ".join(e["message"] for e in page.driver.get_log("browser"))
     assert "Content Security Policy" in console
+
+
+# --- several GB, memory flat (opt-in: CUSTODY_BIG_TESTS=1) ------------------------------
+
+
+@pytest.mark.skipif(
+    os.environ.get("CUSTODY_BIG_TESTS") != "1",
+    reason="writes and hashes 4 GiB; run with CUSTODY_BIG_TESTS=1",
+)
+def test_a_bundle_of_several_gb_keeps_memory_flat(
+    env: Env, page: Page, officer: dict[str, Any], tmp_path: Path
+) -> None:
+    from browser_page import PeakSampler
+
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "a.bin").write_bytes(os.urandom(1 << 20))
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "VID_4GiB.mp4", "wb") as fh:
+        chunk = os.urandom(16 << 20)
+        for _ in range(256):
+            fh.write(chunk)
+    bundles = {}
+    for name, src in (("small", small), ("big", big)):
+        out = tmp_path / f"{name}-bundle"
+        result = env.run("ingest", src, "--case", "BIG", "--no-metadata", "--out", out)
+        assert result.exit_code == 0, result.output
+        bundles[name] = out
+    archive = zip_of(bundles["big"], tmp_path / "big.zip", flat=True, allowZip64=True)
+    pid = page.driver.custody_driver_pid
+    peaks = {}
+    for label, target in (("small", bundles["small"]), ("big", bundles["big"]), ("zip", archive)):
+        page.driver.refresh()
+        page.wait(lambda: page.state() == "ready", 30)
+        page.trust_key_file(Path(officer["public_key"]))
+        with PeakSampler(pid) as sampler:
+            result = page.verify(target, timeout=1800)
+        assert result["verified"] is True, result["problems"]
+        peaks[label] = sampler.peak
+    # 4 GiB hashed as a folder and as a zip: the browser grows by far less than the file.
+    for label in ("big", "zip"):
+        assert peaks[label] - peaks["small"] < 768 * 1024, peaks
