@@ -484,7 +484,15 @@ def test_not_a_bundle(page: Page, tmp_path: Path) -> None:
     junk = tmp_path / "junk.zip"
     junk.write_bytes(os.urandom(5000))
     got = page.verify(junk)
-    assert "damaged zip archive" in got["error"]["message"]
+    assert got["error"]["message"].startswith("not a .zip archive")
+    tar = tmp_path / "b.tar"
+    subprocess.run(["tar", "cf", tar, "-C", folder, "."], check=True)
+    got = page.verify(tar)
+    assert "a .tar or .tar.gz is not read here" in got["error"]["message"]
+    cut = tmp_path / "cut.zip"
+    zip_of(folder, cut)
+    cut.write_bytes(cut.read_bytes()[:-10])  # the end record is cut short
+    assert page.verify(cut)["error"]["message"].startswith("not a .zip archive")
 
 
 # --- hand-overs ------------------------------------------------------------------------

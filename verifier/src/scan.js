@@ -93,7 +93,9 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
   try {
     members = await listZip(file);
   } catch (e) {
-    if (e instanceof ZipError) throw new NotABundle(`damaged zip archive (${e.message})`);
+    if (e instanceof ZipError) {
+      throw new NotABundle(e.message.startsWith("not a .zip") ? e.message : `damaged zip archive (${e.message})`);
+    }
     throw e;
   }
   if (members.length > MAX_MEMBERS) throw new NotABundle(`archive holds more than ${MAX_MEMBERS} members`);

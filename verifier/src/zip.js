@@ -54,7 +54,7 @@ function memberName(flags, raw, extra) {
 
 async function findEnd(file) {
   const size = file.size;
-  if (size < 22) throw new ZipError("not a zip archive");
+  if (size < 22) throw new ZipError("not a .zip archive (too short)");
   const tailStart = Math.max(0, size - 22 - 65535);
   const tail = await read(file, tailStart, size);
   const dv = view(tail);
@@ -84,7 +84,7 @@ async function findEnd(file) {
     }
     return end;
   }
-  throw new ZipError("not a zip archive (no end of central directory)");
+  throw new ZipError("not a .zip archive; a .tar or .tar.gz is not read here: give the folder, or check it with custody verify");
 }
 
 /** Is this file a zip archive? (the end record is there) */
