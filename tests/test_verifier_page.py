@@ -580,3 +580,92 @@ def test_a_bundle_of_several_gb_keeps_memory_flat(
     # 4 GiB hashed as a folder and as a zip: the browser grows by far less than the file.
     for label in ("big", "zip"):
         assert peaks[label] - peaks["small"] < 768 * 1024, peaks
+
+
+# --- RFC 3161 tokens (issue 12): the imprint only ---------------------------------------
+
+TSA_CONFIG = """\
+[ tsa ]
+default_tsa = tsa_config1
+[ tsa_config1 ]
+serial = {serial}
+crypto_device = builtin
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ordering = yes
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+"""
+
+
+def _openssl_token(folder: Path, data: Path, digest: str = "sha256") -> bytes:
+    """A real RFC 3161 reply from `openssl ts -reply`, by a throw-away TSA."""
+    folder.mkdir(exist_ok=True)
+    key, cert, config = folder / "tsa.key", folder / "tsa.pem", folder / "ts.cnf"
+    if not cert.exists():
+        (folder / "serial").write_text("01\n")
+        config.write_text(TSA_CONFIG.format(serial=folder / "serial"))
+        subprocess.run(
+            [
+                *(
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                ),
+                *("-nodes", "-subj", "/CN=Test TSA", "-days", "2", "-keyout", key, "-out", cert),
+                *("-addext", "extendedKeyUsage=critical,timeStamping"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    query, reply = folder / "q.tsq", folder / "r.tsr"
+    subprocess.run(
+        ["openssl", "ts", "-query", "-data", data, f"-{digest}", "-cert", "-out", query],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *("openssl", "ts", "-reply", "-queryfile", query, "-config", config),
+            *("-inkey", key, "-signer", cert, "-out", reply),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return reply.read_bytes()
+
+
+def test_timestamp_imprints(page: Page, bundle: Path, key: Path, tmp_path: Path) -> None:
+    tsa = tmp_path / "tsa"
+    stamps = bundle / "custody/timestamps"
+    stamps.mkdir()
+    (stamps / "1.tsr").write_bytes(_openssl_token(tsa, bundle / "custody/statement.sig"))
+    (stamps / "2.tsr").write_bytes(_openssl_token(tsa, bundle / "custody/statement.sig", "sha512"))
+    refresh_tag_manifest(bundle)
+    lines = (bundle / "tagmanifest-sha256.txt").read_text().splitlines()
+    for name in ("1.tsr", "2.tsr"):
+        digest = hashlib.sha256((stamps / name).read_bytes()).hexdigest()
+        lines.append(f"{digest}  custody/timestamps/{name}")
+    (bundle / "tagmanifest-sha256.txt").write_text(
+        "\n".join(sorted(lines, key=lambda line: line[66:])) + "\n"
+    )
+    page.trust_key_file(key)
+    got = page.verify(bundle)
+    assert got["problems"] == [] and got["verified"] is True
+    assert [t["imprint_valid"] for t in got["timestamps"]] == [True, True]
+    assert any("timestamp authority" in w for w in got["warnings"])
+    # A token over other bytes, and a file that is not N.tsr, are bad_timestamp.
+    (stamps / "3.tsr").write_bytes(_openssl_token(tsa, bundle / "custody/statement.json"))
+    (stamps / "notes.txt").write_text("x")
+    got = page.verify(bundle)
+    assert {
+        ("bad_timestamp", "custody/timestamps/3.tsr"),
+        ("bad_timestamp", "custody/timestamps/notes.txt"),
+    } <= kinds(got)
