@@ -143,7 +143,7 @@ def tree_rss_kib(pid: int) -> int:
 
 
 class PeakSampler:
-    """Samples a process tree's RSS every 50 ms while in a `with` block."""
+    """Samples a process tree's RSS every 250 ms while in a `with` block."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -157,7 +157,7 @@ class PeakSampler:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(0.25):
             self.peak = max(self.peak, tree_rss_kib(self.pid))
 
     def __exit__(self, *exc: object) -> None:

@@ -389,7 +389,24 @@ def test_every_tampering_folder_and_zip(
     report = same_verdict(env, page, bundle, key)
     if name != "delete custody/ledger-proof.json":
         assert not report.get("verified"), name
-    same_verdict(env, page, zip_of(bundle, tmp_path / "t.zip"), key)
+    if name in ZIPPED:
+        same_verdict(env, page, zip_of(bundle, tmp_path / "t.zip"), key)
+
+
+# The tamperings also read from a zip: those that change what the zip reader
+# sees (members added, removed, renamed, changed); the others differ only in
+# the checks, which are the same code for a folder and a zip.
+ZIPPED = {
+    "changed payload byte",
+    "removed file",
+    "added file",
+    "renamed file",
+    "recomputed manifests",
+    "edit custody/statement.json",
+    "signer.pub holds another key",
+    "tag manifest with CRLF",
+    "delete bagit.txt",
+}
 
 
 def test_one_changed_byte_in_any_file(env: Env, page: Page, bundle: Path, key: Path) -> None:
