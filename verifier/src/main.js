@@ -136,7 +136,19 @@ async function run(kind, source, location) {
 
 function reevaluate() {
   if (state.scan === null) return;
-  const report = evaluate(state.scan, state.policy);
+  let report;
+  try {
+    report = evaluate(state.scan, state.policy);
+  } catch (e) {
+    // Never a verdict from a check that did not finish.
+    window.custodyResult = { error: { kind: "internal", path: state.scan.location, message: String(e) } };
+    $("result").hidden = true;
+    $("error").textContent = `${state.scan.location}: the page failed while checking (${e}); check with custody verify`;
+    $("error").hidden = false;
+    document.body.dataset.state = "error";
+    return;
+  }
+  $("error").hidden = true;
   report.verified_with = "custody verifier page";
   report.seconds = state.seconds;
   window.custodyResult = report;

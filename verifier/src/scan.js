@@ -93,10 +93,9 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
   try {
     members = await listZip(file);
   } catch (e) {
-    if (e instanceof ZipError) {
-      throw new NotABundle(e.message.startsWith("not a .zip") ? e.message : `damaged zip archive (${e.message})`);
-    }
-    throw e;
+    // A RangeError from a length that points past the end is damage too.
+    const message = e instanceof ZipError || e instanceof RangeError ? e.message : String(e);
+    throw new NotABundle(message.startsWith("not a .zip") ? message : `damaged zip archive (${message})`);
   }
   if (members.length > MAX_MEMBERS) throw new NotABundle(`archive holds more than ${MAX_MEMBERS} members`);
   const problems = [];
