@@ -205,6 +205,11 @@ def test_zip64_archive(env: Env, page: Page, bundle: Path, key: Path, tmp_path: 
                     out.write(p.read_bytes())
     assert b"\x01\x00" in archive.read_bytes()  # zip64 extra fields are there
     assert same_verdict(env, page, archive, key)["verified"] is True
+    # Info-ZIP's forced zip64: zip64 end record and locator, as a multi-GB zip has.
+    forced = tmp_path / "fz.zip"
+    subprocess.run(["zip", "-qr", "-fz", forced, "."], cwd=bundle, check=True)
+    assert b"PK\x06\x06" in forced.read_bytes() and b"PK\x06\x07" in forced.read_bytes()
+    assert same_verdict(env, page, forced, key)["verified"] is True
 
 
 def test_trust_by_typed_fingerprint(
