@@ -691,3 +691,34 @@ def test_timestamp_imprints(page: Page, bundle: Path, key: Path, tmp_path: Path)
         ("bad_timestamp", "custody/timestamps/3.tsr"),
         ("bad_timestamp", "custody/timestamps/notes.txt"),
     } <= kinds(got)
+
+
+def test_without_webassembly_the_answer_is_the_same(
+    env: Env, driver: Any, page_file: Path, officer: dict[str, Any], tmp_path: Path
+) -> None:
+    """A browser that refuses WebAssembly under the page's policy (the policy
+    without 'wasm-unsafe-eval' here): plain JavaScript hashes instead."""
+    html = page_file.read_text(encoding="utf-8")
+    assert " 'wasm-unsafe-eval'" in html
+    no_wasm = tmp_path / "no-wasm.html"
+    no_wasm.write_text(html.replace(" 'wasm-unsafe-eval'", "", 1), encoding="utf-8")
+    src = tmp_path / "big-src"
+    src.mkdir()
+    (src / "VID_40MiB.mp4").write_bytes(os.urandom(40 << 20))  # above the one-shot size
+    (src / "note.txt").write_text("small\n")
+    out = tmp_path / "big-bundle"
+    assert env.run("ingest", src, "--case", "W", "--no-metadata", "--out", out).exit_code == 0
+    page = Page(driver, no_wasm)
+    key = Path(officer["public_key"])
+    for target in (out, zip_of(out, tmp_path / "big.zip", compression=zipfile.ZIP_DEFLATED)):
+        page.driver.refresh()
+        page.wait(lambda: page.state() == "ready", 30)
+        page.trust_key_file(key)
+        assert page.verify(target)["verified"] is True, target
+    data = bytearray((out / "data/VID_40MiB.mp4").read_bytes())
+    data[-1] ^= 1
+    (out / "data/VID_40MiB.mp4").write_bytes(bytes(data))
+    page.driver.refresh()
+    page.wait(lambda: page.state() == "ready", 30)
+    page.trust_key_file(key)
+    assert kinds(page.verify(out)) == {("changed", "data/VID_40MiB.mp4")}

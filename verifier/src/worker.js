@@ -3,6 +3,7 @@
 // WebCrypto's one-shot digest for files that fit comfortably in memory
 // (it uses the CPU's SHA instructions), hash-wasm's streaming SHA-256 above
 // that, so memory stays flat whatever the size.
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { createCRC32, createSHA256 } from "hash-wasm";
 
 const ONE_SHOT_MAX = 32 * 1024 * 1024;
@@ -13,8 +14,49 @@ const hexOf = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).pad
 let sha = null;
 let crc = null;
 async function hashers() {
-  if (sha === null) [sha, crc] = await Promise.all([createSHA256(), createCRC32()]);
+  if (sha === null) {
+    try {
+      [sha, crc] = await Promise.all([createSHA256(), createCRC32()]);
+    } catch {
+      // A browser that refuses WebAssembly under the page's CSP: the same
+      // digests in plain JavaScript, slower but the same answer.
+      [sha, crc] = [jsSha256(), jsCrc32()];
+    }
+  }
   return { sha, crc };
+}
+
+function jsSha256() {
+  let h = null;
+  return {
+    init: () => {
+      h = nobleSha256.create();
+    },
+    update: (bytes) => h.update(bytes),
+    digest: () => Array.from(h.digest(), (b) => b.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+let CRC_TABLE = null;
+function jsCrc32() {
+  if (CRC_TABLE === null) {
+    CRC_TABLE = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      CRC_TABLE[n] = c >>> 0;
+    }
+  }
+  let c = 0;
+  return {
+    init: () => {
+      c = 0xffffffff;
+    },
+    update: (bytes) => {
+      for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+    },
+    digest: () => ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, "0"),
+  };
 }
 
 async function oneShot(bytes) {
