@@ -2,12 +2,16 @@
 // because no byte is hashed on its thread.
 /* global WORKER_SOURCE */
 
+// Jobs in flight per worker: small files wait on reads, so a few at once keep
+// the reads overlapping and the cores busy.
+const IN_FLIGHT = 6;
+
 export class HashPool {
   constructor(size, onBytes) {
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     this.workers = [];
-    this.idle = [];
     this.queue = [];
+    this.head = 0;
     this.pending = new Map();
     this.onBytes = onBytes;
     this.nextId = 1;
@@ -15,8 +19,8 @@ export class HashPool {
       const w = new Worker(url);
       w.onmessage = (event) => this.message(w, event.data);
       w.onerror = (event) => this.crash(w, event);
+      w.busy = new Set();
       this.workers.push(w);
-      this.idle.push(w);
     }
     this.url = url;
   }
@@ -32,11 +36,19 @@ export class HashPool {
   }
 
   pump() {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop();
-      const job = this.queue.shift();
+    while (this.queue.length) {
+      // The least busy worker, if it has room.
+      let w = this.workers[0];
+      for (const c of this.workers) if (c.busy.size < w.busy.size) w = c;
+      if (w.busy.size >= IN_FLIGHT) return;
+      const job = this.queue[this.head];
+      this.queue[this.head++] = undefined;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
       this.pending.get(job.id).worker = w;
-      w.busy = job.id;
+      w.busy.add(job.id);
       w.postMessage(job);
     }
   }
@@ -51,22 +63,19 @@ export class HashPool {
     }
     this.pending.delete(data.id);
     if (data.size !== undefined) this.onBytes(data.size - entry.reported);
-    w.busy = null;
-    this.idle.push(w);
+    w.busy.delete(data.id);
     entry.resolve(data);
     this.pump();
   }
 
   crash(w, event) {
     event.preventDefault();
-    const id = w.busy;
-    const entry = id ? this.pending.get(id) : null;
-    if (entry) {
+    for (const id of w.busy) {
+      const entry = this.pending.get(id);
       this.pending.delete(id);
-      entry.resolve({ id, error: `read error (${event.message || "worker failed"})` });
+      entry?.resolve({ id, error: `read error (${event.message || "worker failed"})` });
     }
-    w.busy = null;
-    this.idle.push(w);
+    w.busy.clear();
     this.pump();
   }
 

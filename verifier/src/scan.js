@@ -3,7 +3,7 @@
 // file is hashed once by the worker pool; small tag files are kept in memory.
 import * as L from "./layout.js";
 import { HashPool } from "./pool.js";
-import { dataOffset, listZip, ZipError } from "./zip.js";
+import { listZip, ZipError } from "./zip.js";
 
 const MAX_MEMBERS = 1_000_000;
 const MAX_NAME_BYTES = 4096;
@@ -145,33 +145,23 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
       rel: name,
       wantBytes,
       unreadable: (e) => `archive member cannot be read (${e})`,
-      member: m,
-      job: { blob: file, offset: 0, compressedSize: m.compressedSize, expectedSize: m.size, method: m.method, wantBytes, checkCrc: true, crc: m.crc },
+      job: {
+        blob: file,
+        offset: 0,
+        member: { localOffset: m.localOffset, rawName: m.rawName, extraLength: m.extraLength },
+        compressedSize: m.compressedSize,
+        expectedSize: m.size,
+        method: m.method,
+        wantBytes,
+        checkCrc: true,
+        crc: m.crc,
+      },
     });
   }
   onBytes.total(items.reduce((n, i) => n + i.job.expectedSize, 0), items.length);
-  // Local headers: where each member's data starts (read a few at a time).
-  const failed = [];
-  for (let i = 0; i < items.length; i += 64) {
-    await Promise.all(
-      items.slice(i, i + 64).map(async (item) => {
-        try {
-          item.job.offset = await dataOffset(file, item.member);
-        } catch (e) {
-          item.job = null;
-          failed.push([item.rel, e instanceof ZipError ? e.message : String(e)]);
-        }
-        delete item.member;
-      }),
-    );
-  }
-  for (const [rel, e] of failed) {
-    raw.problems.push(problem("unreadable", rel, `archive member cannot be read (${e})`));
-    raw.oddPaths.add(rel);
-  }
   const pool = new HashPool(workers, onBytes.add);
   try {
-    await hashAll(pool, items.filter((i) => i.job !== null), raw, onProgress);
+    await hashAll(pool, items, raw, onProgress);
   } finally {
     pool.close();
   }

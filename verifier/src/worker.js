@@ -11,20 +11,27 @@ const PIECE = 8 * 1024 * 1024;
 const PROGRESS_EVERY = 16 * 1024 * 1024;
 const hexOf = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 
-let sha = null;
-let crc = null;
-async function hashers() {
-  if (sha === null) {
-    try {
-      [sha, crc] = await Promise.all([createSHA256(), createCRC32()]);
-    } catch {
-      // A browser that refuses WebAssembly under the page's CSP: the same
-      // digests in plain JavaScript, slower but the same answer.
-      [sha, crc] = [jsSha256(), jsCrc32()];
-    }
+// Several files are read at once (small files wait on I/O, not the CPU), so a
+// streaming job owns its hashers until it ends; `shared` serves the small
+// files, which use it without yielding between init and digest.
+const free = [];
+let shared = null;
+async function newHashers() {
+  try {
+    const [sha, crc] = await Promise.all([createSHA256(), createCRC32()]);
+    return { sha, crc };
+  } catch {
+    // A browser that refuses WebAssembly under the page's CSP: the same
+    // digests in plain JavaScript, slower but the same answer.
+    return { sha: jsSha256(), crc: jsCrc32() };
   }
-  return { sha, crc };
 }
+async function sharedHashers() {
+  shared ??= await newHashers();
+  return shared;
+}
+const acquire = async () => free.pop() ?? (await newHashers());
+const release = (pair) => free.push(pair);
 
 function jsSha256() {
   let h = null;
@@ -61,7 +68,7 @@ function jsCrc32() {
 
 async function oneShot(bytes) {
   if (globalThis.crypto?.subtle) return hexOf(await crypto.subtle.digest("SHA-256", bytes));
-  const { sha } = await hashers();
+  const { sha } = await sharedHashers();
   sha.init();
   sha.update(bytes);
   return sha.digest("hex");
@@ -99,14 +106,53 @@ async function* pieces(job) {
   }
 }
 
+const LOCAL = 0x04034b50;
+
+/** A zip member's local header, checked against the central directory's name;
+ * returns where its data starts. `head` holds the header's first bytes. */
+function localDataOffset(head, member) {
+  const want = 30 + member.rawName.length;
+  if (head.length < want) throw new Unreadable("truncated file header");
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (dv.getUint32(0, true) !== LOCAL) throw new Unreadable("bad magic number for file header");
+  const nameLength = dv.getUint16(26, true);
+  const extraLength = dv.getUint16(28, true);
+  const name = head.subarray(30, 30 + nameLength);
+  if (nameLength !== member.rawName.length || name.some((b, k) => b !== member.rawName[k])) {
+    throw new Unreadable("file name in directory and header differ");
+  }
+  return member.localOffset + 30 + nameLength + extraLength;
+}
+
+/** For a zip member: its data offset, and the data itself when one read of
+ * header and data (with some slack for the local extra field) got it all. */
+async function locate(job) {
+  const m = job.member;
+  const guess = 30 + m.rawName.length + m.extraLength + 256;
+  const small = job.method === 0 && job.compressedSize <= ONE_SHOT_MAX;
+  const end = m.localOffset + guess + (small ? job.compressedSize : 0);
+  const head = new Uint8Array(await job.blob.slice(m.localOffset, end).arrayBuffer());
+  const offset = localDataOffset(head, m);
+  const at = offset - m.localOffset;
+  const data = small && at + job.compressedSize <= head.length ? head.subarray(at, at + job.compressedSize) : null;
+  return { offset, data };
+}
+
 async function hashJob(job) {
   const { id, expectedSize, wantBytes, checkCrc } = job;
+  let ready = null;
+  if (job.member) {
+    const found = await locate(job);
+    job.offset = found.offset;
+    ready = found.data;
+  }
   const small = job.method === 0 && expectedSize <= ONE_SHOT_MAX;
   if (small) {
-    const buf = new Uint8Array(await job.blob.slice(job.offset, job.offset + expectedSize).arrayBuffer());
+    let buf = ready;
+    if (buf === null) buf = new Uint8Array(await job.blob.slice(job.offset, job.offset + expectedSize).arrayBuffer());
     if (buf.length !== expectedSize) throw new Unreadable("the file ended early");
     if (checkCrc) {
-      const { crc } = await hashers();
+      const { crc } = await sharedHashers();
       crc.init();
       crc.update(buf);
       if (parseInt(crc.digest("hex"), 16) !== job.crc) throw new Unreadable("Bad CRC-32");
@@ -114,7 +160,16 @@ async function hashJob(job) {
     const sha256 = await oneShot(buf);
     return { id, sha256, size: buf.length, bytes: wantBytes ? buf : null };
   }
-  const { sha, crc } = await hashers();
+  const pair = await acquire();
+  try {
+    return await streamJob(job, pair);
+  } finally {
+    release(pair);
+  }
+}
+
+async function streamJob(job, { sha, crc }) {
+  const { id, expectedSize, wantBytes, checkCrc } = job;
   sha.init();
   if (checkCrc) crc.init();
   let size = 0;

@@ -7,7 +7,6 @@ const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
 const MAX_CENTRAL_DIRECTORY = 512 * 1024 * 1024;
 
 export class ZipError extends Error {}
@@ -148,6 +147,7 @@ export async function listZip(file) {
     members.push({
       name,
       rawName: raw.slice(),
+      extraLength,
       flags,
       method,
       crc,
@@ -160,20 +160,4 @@ export async function listZip(file) {
     i += 46 + nameLength + extraLength + commentLength;
   }
   return members;
-}
-
-/** Where a member's data starts, checked against its local header. */
-export async function dataOffset(file, member) {
-  const want = 30 + member.rawName.length;
-  const head = await read(file, member.localOffset, member.localOffset + want);
-  if (head.length < want) throw new ZipError("truncated file header");
-  const dv = view(head);
-  if (dv.getUint32(0, true) !== LOCAL) throw new ZipError("bad magic number for file header");
-  const nameLength = dv.getUint16(26, true);
-  const extraLength = dv.getUint16(28, true);
-  const local = head.subarray(30, 30 + nameLength);
-  if (nameLength !== member.rawName.length || local.some((b, k) => b !== member.rawName[k])) {
-    throw new ZipError("file name in directory and header differ");
-  }
-  return member.localOffset + 30 + nameLength + extraLength;
 }
