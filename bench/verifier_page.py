@@ -1,6 +1,6 @@
 """The offline verifier page's speed against `custody verify`, measured in one run.
 
-    python -m bench.verifier_page [--runs 3] [--scale 1.0] [--dir /var/tmp]
+    python -m bench.verifier_page [--runs 3] [--scale 1.0] [--dir /var/tmp] [--only video|small]
 
 Two bundles, generated deterministically: one 2 GiB video, and 10,000 small files
 (1-64 KiB). Each is verified by `custody verify` and by the page written by
@@ -30,17 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from browser_page import Page, PeakSampler, browser, chromium_missing
 
 
-def make_sets(root: Path, scale: float) -> dict[str, Path]:
+def make_sets(root: Path, scale: float, only: str | None) -> dict[str, Path]:
     rng = random.Random(16)
-    video = root / "video"
-    video.mkdir(parents=True)
-    write_random(video / "VID_0001.mp4", int(2048 * MIB * scale), rng)
-    small = root / "small"
-    for i in range(int(10_000 * scale)):
-        folder = small / f"d{i // 500:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(rng.randint(1024, 64 * 1024)))
-    return {"2 GiB video": video, "10,000 small files": small}
+    sets = {}
+    if only in (None, "video"):
+        video = root / "video"
+        video.mkdir(parents=True)
+        write_random(video / "VID_0001.mp4", int(2048 * MIB * scale), rng)
+        sets["2 GiB video"] = video
+    if only in (None, "small"):
+        small = root / "small"
+        for i in range(int(10_000 * scale)):
+            folder = small / f"d{i // 500:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(rng.randint(1024, 64 * 1024)))
+        sets["10,000 small files"] = small
+    return sets
 
 
 def main() -> None:
@@ -50,6 +55,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--only", choices=("video", "small"), default=None)
     args = parser.parse_args()
     missing = chromium_missing()
     if missing:
@@ -60,7 +66,7 @@ def main() -> None:
         page_file = root / "verify-bundle.html"
         subprocess.run([*custody, "verifier", "-o", page_file], env=env, check=True)
         key = next((root / "home" / "keys").glob("*.pub"))
-        sets = make_sets(root / "sources", args.scale)
+        sets = make_sets(root / "sources", args.scale, args.only)
         with browser() as driver:
             browser_pid = driver.service.process.pid
             for label, source in sets.items():
