@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .models import IngestResult, ProgressEvent, VerifyReport
     from .progress import ProgressCallback
     from .tsa.roots import TsaRootInfo
-    from .witness.submit import WitnessRun
     from .verifier_page import VerifierPage
+    from .witness.submit import WitnessRun
 
 
 def _is_terminal(stream: IO[str]) -> bool:
