@@ -220,6 +220,9 @@ function show(r) {
   const notes = el("ul", { id: "not-checked" });
   const lines = [...r.warnings];
   lines.push("not checked here: whether your own custody ledger still holds this bundle's entry; check with custody verify");
+  if (r.ledger && typeof r.ledger.checkpoint === "string" && r.ledger.checkpoint.split("\n\n").pop().trim().split("\n").length > 1) {
+    lines.push("not checked here: the witnesses' cosignatures on the ledger checkpoint; check with custody verify and the witnesses you chose");
+  }
   lines.push("not checked here: symbolic links and special files in a folder (a browser does not show them); check with custody verify");
   for (const w of lines) notes.append(el("li", {}, w));
   out.append(notes);
