@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from .team.log import PublishResult, TeamInfo
     from .team.query import TeamProofResult
     from .tsa.roots import TsaRootInfo
+    from .verifier_page import VerifierPage
     from .witness.submit import WitnessRun
 
 
@@ -682,6 +683,15 @@ class Renderer:
         else:
             self._line(f"Received from {who} (hand-over {result.sequence}), countersigned.")
         self._line(f"Record: {result.record}; ledger entry {result.ledger_index}.")
+
+    def verifier_page(self, page: VerifierPage) -> None:
+        """The page written: `sha256  path` on stdout (sha256sum -c reads it)."""
+        if self.json_output:
+            self.json(page.to_json())
+            return
+        sys.stdout.write(f"{page.sha256}  {page.path}\n")
+        sys.stdout.flush()
+        self.note(f"Verifier page written ({page.size:,} bytes); open it in any browser, offline.")
 
     def ledger_rows(self, rows: Sequence[dict[str, Any]]) -> None:
         if self.json_output:

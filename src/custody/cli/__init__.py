@@ -33,6 +33,7 @@ COMMANDS = {
     "witness": ("witness", "witness_group"),
     "store": ("store", "store_group"),
     "team": ("team", "team_group"),
+    "verifier": ("verifier", "verifier_command"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -1,0 +1,388 @@
+// The verdict: custody's bundle/verify.py `evaluate` and its check_*.py,
+// ported line for line so that the page names the same problems (kinds and
+// paths) as `custody verify --json`. Pure: a scan and a trust policy in,
+// a report out. Nothing here reads a file or the network.
+import * as L from "./layout.js";
+import { verifyChain } from "./chain.js";
+import { checkProof } from "./ledger.js";
+import { checkTimestamps } from "./timestamps.js";
+import {
+  decodeStrict,
+  ed25519Valid,
+  equalBytes,
+  isCanonical,
+  isCount,
+  isPlainObject,
+  parseJson,
+  publicKeyFileBytes,
+  readPublicKeyFile,
+  sha256Hex,
+  sortedPy,
+} from "./util.js";
+
+const problem = (kind, path, detail) => ({ kind, path, detail });
+
+/**
+ * scan: {location, files: Map(path -> {size, sha256}), tagBytes: Map(path -> Uint8Array),
+ *        problems: [], oddPaths: Set}
+ * policy: {keys: [{name, fingerprint, raw}], fingerprints: Set(hex)}
+ */
+export function evaluate(scan, policy) {
+  const problems = [...scan.problems];
+  const notes = [];
+  checkBagitTxt(scan, problems);
+  const manifestBytes = scan.tagBytes.get(L.MANIFEST);
+  let manifest = new Map();
+  if (manifestBytes !== undefined) {
+    const parsed = L.parseManifest(manifestBytes);
+    manifest = parsed.entries;
+    for (const err of parsed.errors) problems.push(problem("bad_manifest", L.MANIFEST, err.detail));
+  }
+  checkPayload(scan, manifest, problems);
+  const bagInfoBytes = scan.tagBytes.get(L.BAG_INFO);
+  const bagInfo = bagInfoBytes !== undefined ? L.lastWins(L.parseBagInfo(bagInfoBytes)) : new Map();
+  if (bagInfoBytes !== undefined) checkOxum(scan, bagInfo, problems);
+  checkTagManifest(scan, problems);
+  const statement = checkStatement(scan, manifest.size, bagInfo, problems);
+  const stmtBytes = scan.tagBytes.get(L.STATEMENT);
+  const { signer, signerKey } = checkSignature(scan, statement, stmtBytes, policy, problems);
+  let chain = [];
+  let ledger = null;
+  let timestamps = [];
+  if (statement !== null && stmtBytes !== undefined) {
+    const stmtSha = sha256Hex(stmtBytes);
+    ledger = checkLedger(scan, statement, stmtSha, signerKey, problems, notes);
+    const state = verifyChain(scan.tagBytes, statement, stmtSha);
+    chain = state.timeline;
+    problems.push(...state.problems);
+  }
+  timestamps = checkTimestamps(scan, problems, notes);
+  let files = 0;
+  let bytes = 0;
+  for (const [path, f] of scan.files) {
+    if (!L.isTagPath(path)) {
+      files += 1;
+      bytes += f.size;
+    }
+  }
+  const unique = dedupe(problems);
+  return {
+    bundle: scan.location,
+    verified: unique.length === 0,
+    bundle_id: statement?.bundle_id ?? null,
+    statement_sha256: stmtBytes !== undefined ? sha256Hex(stmtBytes) : null,
+    bundle_fingerprint: stmtBytes !== undefined ? sha256Hex(stmtBytes).slice(0, 16) : null,
+    case: statement?.case ?? null,
+    exhibit: statement?.exhibit ?? null,
+    created: statement?.created ?? null,
+    officer: statement?.officer ?? null,
+    note: statement?.note ?? null,
+    made_with: statement?.tool ?? null,
+    file_count: statement?.file_count ?? null,
+    total_bytes: statement?.total_bytes ?? null,
+    signer,
+    files_checked: files,
+    bytes_checked: bytes,
+    custody_chain: chain,
+    ledger,
+    timestamps,
+    warnings: notes,
+    problems: unique,
+    files: fileTable(scan, manifest, unique),
+  };
+}
+
+function dedupe(problems) {
+  const seen = new Set();
+  const out = [];
+  for (const p of problems) {
+    const key = JSON.stringify([p.kind, p.path, p.detail]);
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+function fileTable(scan, manifest, problems) {
+  const state = new Map();
+  for (const p of problems) {
+    if (p.path && ["changed", "missing", "not_regular_file"].includes(p.kind)) state.set(p.path, p.kind);
+  }
+  return sortedPy(manifest.keys()).map((path) => {
+    const found = scan.files.get(path);
+    return {
+      path,
+      sha256: manifest.get(path),
+      size: found ? found.size : null,
+      state: state.get(path) ?? (found ? "intact" : "missing"),
+    };
+  });
+}
+
+function checkBagitTxt(scan, problems) {
+  const data = scan.tagBytes.get(L.BAGIT_TXT);
+  if (data === undefined) {
+    problems.push(problem("missing", L.BAGIT_TXT, "required tag file is missing"));
+    return;
+  }
+  const difference = L.describeDifference(data, L.BAGIT_TXT_BYTES);
+  if (difference !== null) problems.push(problem("bad_tag_format", L.BAGIT_TXT, difference));
+  const fields = L.lastWins(L.parseBagInfo(data));
+  if (fields.get("BagIt-Version") !== "1.0" || fields.get("Tag-File-Character-Encoding") !== "UTF-8") {
+    problems.push(problem("bad_bagit", L.BAGIT_TXT, "not 'BagIt-Version: 1.0' with UTF-8 encoding"));
+  }
+}
+
+function checkPayload(scan, manifest, problems) {
+  const missing = new Map();
+  for (const [path, digest] of manifest) {
+    if (!path.startsWith(L.PAYLOAD_DIR + "/")) {
+      problems.push(problem("bad_manifest", path, "payload manifest lists a path outside data/"));
+      continue;
+    }
+    const found = scan.files.get(path);
+    if (found === undefined) {
+      if (!scan.oddPaths.has(path)) missing.set(path, digest);
+      continue;
+    }
+    if (found.sha256 !== digest) {
+      problems.push(problem("changed", path, `SHA-256 is ${found.sha256}, manifest says ${digest}`));
+    }
+  }
+  const byDigest = new Map();
+  for (const [path, digest] of missing) {
+    if (!byDigest.has(digest)) byDigest.set(digest, []);
+    byDigest.get(digest).push(path);
+  }
+  const unlisted = sortedPy([...scan.files.keys()].filter((p) => !L.isTagPath(p) && !manifest.has(p)));
+  for (const path of unlisted) {
+    const twins = byDigest.get(scan.files.get(path).sha256 ?? "") ?? [];
+    if (twins.length) {
+      const original = twins.shift();
+      missing.delete(original);
+      problems.push(problem("renamed", path, `not in the manifest; same content as missing ${original}`));
+    } else {
+      problems.push(problem("extra", path, "payload file not in the manifest"));
+    }
+  }
+  for (const path of missing.keys()) {
+    problems.push(problem("missing", path, "listed in the manifest but not in the bundle"));
+  }
+}
+
+function checkOxum(scan, bagInfo, problems) {
+  const oxum = bagInfo.get("Payload-Oxum");
+  if (oxum === undefined) {
+    problems.push(problem("bad_bag_info", L.BAG_INFO, "no Payload-Oxum"));
+    return;
+  }
+  let size = 0;
+  let count = 0;
+  for (const [path, f] of scan.files) {
+    if (!L.isTagPath(path)) {
+      size += f.size;
+      count += 1;
+    }
+  }
+  const actual = `${size}.${count}`;
+  if (oxum !== actual) {
+    problems.push(problem("oxum_mismatch", L.BAG_INFO, `Payload-Oxum is ${oxum}, payload is ${actual}`));
+  }
+}
+
+function checkTagManifest(scan, problems) {
+  const data = scan.tagBytes.get(L.TAG_MANIFEST);
+  let listed = new Map();
+  if (data === undefined) {
+    problems.push(problem("missing", L.TAG_MANIFEST, "required tag file is missing"));
+  } else {
+    let parsed = L.parseManifest(data);
+    const respelled = L.respelledText(data);
+    if (!equalBytes(respelled, data)) {
+      // A BOM, CR LF or stray blanks: judged by what it says, the spelling named once.
+      const again = L.parseManifest(respelled);
+      if (!again.errors.length) parsed = again;
+    }
+    listed = parsed.entries;
+    for (const err of parsed.errors) problems.push(problem("bad_manifest", L.TAG_MANIFEST, err.detail));
+    if (!parsed.errors.length) {
+      const difference = L.describeDifference(data, L.formatManifest(listed));
+      if (difference !== null) problems.push(problem("bad_tag_format", L.TAG_MANIFEST, difference));
+    }
+  }
+  for (const [path, digest] of listed) {
+    const found = scan.files.get(path);
+    if (!L.isTagPath(path)) {
+      problems.push(problem("bad_manifest", path, "tag manifest lists a payload file"));
+    } else if (found === undefined) {
+      if (!scan.oddPaths.has(path)) problems.push(problem("missing", path, "listed in the tag manifest but missing"));
+    } else if (found.sha256 !== digest) {
+      problems.push(problem("changed", path, `SHA-256 is ${found.sha256}, tag manifest says ${digest}`));
+    }
+  }
+  for (const path of sortedPy(scan.files.keys())) {
+    if (L.isTagPath(path) && path !== L.TAG_MANIFEST && !listed.has(path)) {
+      if (data === undefined && L.REQUIRED_TAG_FILES.includes(path)) continue;
+      // Hand-over records authenticate themselves (docs/ledger.md).
+      if (L.isChainPath(path)) continue;
+      // So do timestamp tokens (timestamps.js checks them; issue 12).
+      if (path.startsWith(`${L.TIMESTAMPS_DIR}/`)) continue;
+      problems.push(problem("extra", path, "tag file not in the tag manifest"));
+    }
+  }
+  for (const required of L.REQUIRED_TAG_FILES) {
+    if (!scan.files.has(required) && !scan.oddPaths.has(required) && !listed.has(required)) {
+      problems.push(problem("missing", required, "required tag file is missing"));
+    }
+  }
+}
+
+const STR_FIELDS = [
+  "bundle_id", "case", "officer", "key_fingerprint", "created", "tool",
+  "manifest_sha256", "bag_info_sha256", "metadata_sha256", "format",
+];
+
+/** bundle/statement.py parse_statement: the fields, or an error string. */
+export function parseStatement(bytes) {
+  const text = decodeStrict(bytes);
+  if (text === null) return { error: "not UTF-8" };
+  const obj = parseJson(text);
+  if (obj === undefined) return { error: "not JSON" };
+  if (!isPlainObject(obj)) return { error: "not a JSON object" };
+  if (obj.format !== "custody/statement/v1") return { error: `unknown format ${JSON.stringify(obj.format ?? null)}` };
+  for (const name of STR_FIELDS) {
+    if (typeof obj[name] !== "string") return { error: `field '${name}' missing or not a string` };
+  }
+  for (const name of ["file_count", "total_bytes"]) {
+    if (!isCount(obj[name]) || obj[name] < 0) return { error: `field '${name}' missing or not a count` };
+  }
+  for (const name of ["exhibit", "note"]) {
+    if (!(name in obj) || !(obj[name] === null || typeof obj[name] === "string")) {
+      return { error: `field '${name}' missing or not a string or null` };
+    }
+  }
+  // Duplicate keys, whitespace, escapes or key order other than RFC 8785's all
+  // make the canonical form differ from the stored bytes.
+  if (!isCanonical(obj, bytes)) return { error: "not in canonical (RFC 8785) form" };
+  return { statement: obj };
+}
+
+function checkStatement(scan, listed, bagInfo, problems) {
+  const bytes = scan.tagBytes.get(L.STATEMENT);
+  if (bytes === undefined) return null;
+  const { statement, error } = parseStatement(bytes);
+  if (error !== undefined) {
+    problems.push(problem("bad_statement", L.STATEMENT, error));
+    return null;
+  }
+  for (const [path, field] of [
+    [L.MANIFEST, "manifest_sha256"],
+    [L.BAG_INFO, "bag_info_sha256"],
+    [L.METADATA, "metadata_sha256"],
+  ]) {
+    const found = scan.files.get(path);
+    if (found !== undefined && found.sha256 !== statement[field]) {
+      problems.push(problem("statement_mismatch", path, "differs from the version the statement signed"));
+    }
+  }
+  if (statement.file_count !== listed) {
+    problems.push(
+      problem("statement_mismatch", L.MANIFEST, `lists ${listed} files, the statement signed ${statement.file_count}`),
+    );
+  }
+  const oxum = bagInfo.get("Payload-Oxum") ?? "";
+  if (oxum && oxum.split(".")[0] !== String(statement.total_bytes)) {
+    problems.push(
+      problem(
+        "statement_mismatch",
+        L.BAG_INFO,
+        `Payload-Oxum ${oxum} disagrees with the signed total of ${statement.total_bytes} bytes`,
+      ),
+    );
+  }
+  return statement;
+}
+
+function checkSignature(scan, statement, stmtBytes, policy, problems) {
+  const claimed = statement ? statement.key_fingerprint : null;
+  const name = statement ? statement.officer : null;
+  const sig = scan.tagBytes.get(L.SIGNATURE);
+  let bundled = null;
+  const keyBytes = scan.tagBytes.get(L.SIGNER_KEY);
+  if (keyBytes !== undefined) {
+    const info = readPublicKeyFile(keyBytes);
+    if (info.error !== undefined) problems.push(problem("bad_signer_key", L.SIGNER_KEY, info.error));
+    else bundled = info;
+    if (bundled !== null && claimed !== null) checkBundledKey(keyBytes, bundled, claimed, name, problems);
+  }
+  const signerInfo = (trusted, valid, trustedAs = null) => ({
+    name,
+    fingerprint: claimed,
+    trusted,
+    trusted_as: trustedAs,
+    signature_valid: valid,
+  });
+  if (stmtBytes === undefined || statement === null || sig === undefined) {
+    return { signer: signerInfo(false, false), signerKey: null };
+  }
+  let trusted = policy.keys.find((k) => k.fingerprint === claimed) ?? null;
+  if (trusted === null && policy.fingerprints.has(claimed) && bundled !== null && bundled.fingerprint === claimed) {
+    trusted = { name: `fingerprint ${claimed.slice(0, 16)}`, fingerprint: claimed, raw: bundled.raw };
+  }
+  if (trusted !== null) {
+    const valid = ed25519Valid(trusted.raw, sig, stmtBytes);
+    if (!valid) {
+      problems.push(problem("bad_signature", L.SIGNATURE, `signature does not verify with trusted key ${trusted.name}`));
+    }
+    return { signer: signerInfo(true, valid, trusted.name), signerKey: valid ? trusted.raw : null };
+  }
+  let valid = false;
+  if (bundled !== null && bundled.fingerprint === claimed) valid = ed25519Valid(bundled.raw, sig, stmtBytes);
+  if (!valid) {
+    problems.push(problem("bad_signature", L.SIGNATURE, "signature does not verify with the key the statement names"));
+  }
+  problems.push(
+    problem(
+      "untrusted_signer",
+      L.STATEMENT,
+      `signed by key ${claimed} (${name}), which is not the key you chose on this page`,
+    ),
+  );
+  return { signer: signerInfo(false, valid), signerKey: null };
+}
+
+/** custody/signer.pub must be exactly the key file custody writes for the key
+ * the statement names, whether or not the verifier needed it. */
+function checkBundledKey(data, key, claimed, name, problems) {
+  if (key.fingerprint !== claimed) {
+    problems.push(
+      problem("signer_key_mismatch", L.SIGNER_KEY, `holds key ${key.fingerprint}, not the key ${claimed} the statement names`),
+    );
+    return;
+  }
+  const difference = L.describeDifference(data, publicKeyFileBytes(String(name), key.raw));
+  if (difference !== null) {
+    problems.push(problem("bad_tag_format", L.SIGNER_KEY, `not the key file custody writes for this key: ${difference}`));
+  }
+}
+
+function checkLedger(scan, statement, stmtSha, signerKey, problems, notes) {
+  const data = scan.tagBytes.get(L.PROOF_PATH);
+  if (data === undefined) {
+    notes.push("the bundle carries no ledger proof (made without a ledger)");
+    return null;
+  }
+  const check = checkProof(data, { statementSha256: stmtSha, bundleId: String(statement.bundle_id), signerKey });
+  problems.push(...check.problems);
+  return {
+    origin: check.origin ?? null,
+    leaf_index: check.leafIndex ?? null,
+    tree_size: check.treeSize ?? null,
+    checkpoint: check.checkpoint ?? null,
+    ...check.details,
+    proof_valid: check.problems.length === 0,
+    local_ledger: null,
+  };
+}

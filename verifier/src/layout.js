@@ -1,0 +1,191 @@
+// The bundle's names, manifest lines and bag-info fields (docs/format.md),
+// as custody's bundle/layout.py reads them.
+import { compareUtf8, decodeLenient, decodeStrict } from "./util.js";
+
+export const BAGIT_TXT = "bagit.txt";
+export const BAG_INFO = "bag-info.txt";
+export const MANIFEST = "manifest-sha256.txt";
+export const TAG_MANIFEST = "tagmanifest-sha256.txt";
+export const PAYLOAD_DIR = "data";
+export const STATEMENT = "custody/statement.json";
+export const SIGNATURE = "custody/statement.sig";
+export const SIGNER_KEY = "custody/signer.pub";
+export const METADATA = "custody/metadata.json";
+export const PROOF_PATH = "custody/ledger-proof.json";
+export const CHAIN_DIR = "custody/chain";
+export const TIMESTAMPS_DIR = "custody/timestamps";
+export const REQUIRED_TAG_FILES = [BAGIT_TXT, BAG_INFO, MANIFEST, STATEMENT, SIGNATURE, SIGNER_KEY, METADATA];
+/** Tag files larger than this are hashed but not read (custody's cap). */
+export const MAX_TAG_FILE_BYTES = 256 * 1024 * 1024;
+
+export const isTagPath = (path) => !path.startsWith(PAYLOAD_DIR + "/");
+export const isChainPath = (path) => path.startsWith(CHAIN_DIR + "/");
+/** Tag files whose bytes verification reads (all but the payload and the metadata). */
+export const wantsBytes = (path) => isTagPath(path) && path !== METADATA;
+
+const DRIVE = /^[A-Za-z]:/;
+const CONTROL = /[\x00-\x1f]/;
+
+/** Why a relative path from a bundle or archive is unsafe, or null (fsutil.unsafe_path_reason). */
+export function unsafePathReason(path) {
+  if (path === "") return "empty path";
+  if (path.includes("\x00")) return "NUL character in path";
+  if (CONTROL.test(path)) return "control character in path";
+  if (path.includes("\\")) return "backslash in path";
+  if (path.startsWith("/")) return "absolute path";
+  if (path.startsWith("~")) return "path starts with '~'";
+  if (DRIVE.test(path)) return "drive letter in path";
+  const parts = path.split("/");
+  if (parts.includes("..")) return "'..' in path";
+  if (parts.slice(0, -1).includes("") || parts.includes(".")) return "empty or '.' component in path";
+  return null;
+}
+
+const PERCENT = { "25": "%", "0d": "\r", "0a": "\n" };
+
+export function decodeManifestPath(path) {
+  if (!path.includes("%")) return path;
+  return path.replace(/%(25|0[dD]|0[aA])/g, (_, code) => PERCENT[code.toLowerCase()]);
+}
+
+const MANIFEST_LINE = /^([0-9a-fA-F]{64})[ \t]+(.+)$/s;
+
+/** Manifest bytes -> {entries: Map(path -> sha256), errors: [{line, path, detail}]}. */
+export function parseManifest(bytes) {
+  const entries = new Map();
+  const errors = [];
+  const text = decodeStrict(bytes);
+  if (text === null) return { entries, errors: [{ line: 0, path: null, detail: "not valid UTF-8" }] };
+  const lines = text.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, i) => {
+    const number = i + 1;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    const m = MANIFEST_LINE.exec(line);
+    if (!m) {
+      errors.push({ line: number, path: null, detail: `line ${number} is not 'sha256 path'` });
+      return;
+    }
+    const path = decodeManifestPath(m[2]);
+    const reason = unsafePathReason(path);
+    if (reason !== null) {
+      errors.push({ line: number, path, detail: `line ${number}: ${reason}` });
+      return;
+    }
+    if (entries.has(path)) {
+      errors.push({ line: number, path, detail: `line ${number}: listed more than once` });
+      return;
+    }
+    entries.set(path, m[1].toLowerCase());
+  });
+  return { entries, errors };
+}
+
+/** Python's str.splitlines() line breaks. */
+const SPLITLINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+
+/** bag-info.txt as [label, value] pairs, continuation lines joined (layout.parse_bag_info). */
+export function parseBagInfo(bytes) {
+  const fields = [];
+  const text = decodeLenient(bytes);
+  const lines = text.split(SPLITLINES);
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  for (const line of lines) {
+    if ((line[0] === " " || line[0] === "\t") && fields.length) {
+      const [label, value] = fields[fields.length - 1];
+      fields[fields.length - 1] = [label, `${value} ${pyStrip(line)}`];
+    } else if (line.includes(":")) {
+      const at = line.indexOf(":");
+      fields.push([pyStrip(line.slice(0, at)), pyStrip(line.slice(at + 1))]);
+    }
+  }
+  return fields;
+}
+
+/** Python's str.strip(): Unicode whitespace. */
+export const pyStrip = (s) => s.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, "");
+
+/** The dict() of pairs: the last value of a label wins, as in Python. */
+export const lastWins = (pairs) => new Map(pairs);
+
+export const BAGIT_TXT_BYTES = new TextEncoder().encode("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
+
+export const encodeManifestPath = (path) => path.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+
+/** Manifest bytes as custody writes them: sorted by the UTF-8 bytes of the path. */
+export function formatManifest(entries) {
+  const rows = [...entries].sort((a, b) => compareUtf8(a[0], b[0]));
+  return new TextEncoder().encode(rows.map(([p, d]) => `${d}  ${encodeManifestPath(p)}\n`).join(""));
+}
+
+// --- tag files are the bytes custody wrote (layout.respelled_text, describe_difference)
+
+const BOM = Uint8Array.of(0xef, 0xbb, 0xbf);
+const startsWith = (a, prefix) => prefix.every((b, i) => a[i] === b);
+
+function splitBytes(data, byte) {
+  const out = [];
+  let start = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === byte) {
+      out.push(data.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(data.subarray(start));
+  return out;
+}
+
+function rstripBlanks(line) {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === 0x20 || line[end - 1] === 0x09)) end--;
+  return line.subarray(0, end);
+}
+
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const key = (line) => Array.from(line, (b) => String.fromCharCode(b)).join("");
+
+/** `data` with a BOM, CR LF, trailing blanks and a missing final LF undone. */
+export function respelledText(data) {
+  if (startsWith(data, BOM)) data = data.subarray(3);
+  const text = key(data).replace(/\r\n/g, "\n");
+  const lines = text.split("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  const out = lines.map((l) => `${l.replace(/[ \t]+$/, "")}\n`).join("");
+  return Uint8Array.from(out, (c) => c.charCodeAt(0));
+}
+
+/** How a tag file's bytes differ from what custody writes, or null. */
+export function describeDifference(actual, expected) {
+  if (same(actual, expected)) return null;
+  if (startsWith(actual, BOM)) return "starts with a byte-order mark (custody writes none)";
+  const cr = actual.indexOf(0x0d);
+  if (cr >= 0 && expected.indexOf(0x0d) < 0) {
+    const where = actual.subarray(0, cr).filter((b) => b === 0x0a).length + 1;
+    return `line ${where} ends in CR LF (custody writes LF line endings)`;
+  }
+  if (actual.length + 1 === expected.length && expected[actual.length] === 0x0a && startsWith(expected, actual)) {
+    return "last line has no line ending";
+  }
+  if (!actual.length) return "is empty";
+  const got = splitBytes(actual, 0x0a);
+  const want = splitBytes(expected, 0x0a);
+  for (let i = 0; i < got.length; i++) {
+    if (rstripBlanks(got[i]).length !== got[i].length) return `line ${i + 1} ends in white space`;
+  }
+  const seen = new Map();
+  for (let i = 0; i < got.length; i++) {
+    const k = key(got[i]);
+    if (got[i].length && seen.has(k)) return `line ${i + 1} repeats line ${seen.get(k)}`;
+    if (!seen.has(k)) seen.set(k, i + 1);
+  }
+  const sortedKeys = (lines) => lines.map(key).sort();
+  const a = sortedKeys(got);
+  const b = sortedKeys(want);
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return "lines are not in the order custody writes them";
+  for (let i = 0; i < Math.min(got.length, want.length); i++) {
+    if (!same(got[i], want[i])) return `line ${i + 1} differs from what custody writes`;
+  }
+  if (got.length > want.length) return `has ${got.length - want.length} line(s) more than custody writes`;
+  return `has ${want.length - got.length} line(s) fewer than custody writes`;
+}
