@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..actions import receive_custody, resolve_receiver, transfer_custody
+from ..handover import receive_custody, resolve_receiver, transfer_custody
 from ._app import App, pass_app
 from ._options import (
     json_option,

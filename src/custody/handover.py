@@ -1,0 +1,318 @@
+"""Hand-overs: transfer and receipt of custody, signed, stored in the bundle and the
+ledger (docs/ledger.md)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .bundle import layout
+from .bundle.chain import (
+    ChainState,
+    party,
+    receipt_bytes,
+    record_paths,
+    transfer_bytes,
+    verify_chain,
+)
+from .bundle.reader import scan_bundle
+from .errors import InputError, VerificationFailed
+from .fsutil import environment_error, replace_file, write_new_file
+from .hashing import sha256_bytes
+from .keys import (
+    PublicKeyInfo,
+    Signer,
+    key_or_fingerprint,
+    trusted_keys,
+)
+from .ledger.store import Ledger
+from .policy import TrustPolicy
+
+if TYPE_CHECKING:
+    pass
+
+
+from .actions import _now, verify_with_home
+
+
+@dataclass(frozen=True)
+class HandOverResult:
+    """A transfer or receipt written into a bundle and the ledger."""
+
+    bundle: str
+    action: str
+    sequence: int
+    record: str
+    ledger_index: int
+    counterpart: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle,
+            "action": self.action,
+            "sequence": self.sequence,
+            "record": self.record,
+            "ledger_index": self.ledger_index,
+            "counterpart": self.counterpart,
+        }
+
+
+def resolve_receiver(*, home: Path, value: str) -> dict[str, Any]:
+    """The party a bundle is handed to: a public key file, or a fingerprint
+    (completed from the trust store when the key is there)."""
+    given = key_or_fingerprint(value, option="--to")
+    if isinstance(given, PublicKeyInfo):
+        return party(given.name, given.fingerprint, given.public_key)
+    fp = given
+    for info in trusted_keys(home=home):
+        if info.fingerprint == fp:
+            return party(info.name, fp, info.public_key)
+    return party(None, fp, None)
+
+
+def _require_folder(bundle: Path) -> None:
+    if not bundle.is_dir() or bundle.is_symlink():
+        raise InputError(
+            "hand-overs are recorded in a bundle folder; unpack the archive first",
+            path=str(bundle),
+        )
+
+
+def _store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, sig: bytes) -> None:
+    """Store a signed hand-over record in a bundle so that a crash at any point
+    leaves a bundle that verifies: the signature first (an orphan left by an
+    earlier crash is replaced), then the record itself, created with no-replace
+    as the commit point, then the tag manifest listing both. The evidence and
+    its manifest are never touched."""
+    manifest_path = bundle / layout.TAG_MANIFEST
+    try:
+        listed, errors = layout.parse_manifest(manifest_path.read_bytes())
+    except OSError as e:
+        raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
+    if errors:
+        raise InputError("the tag manifest is damaged", path=str(manifest_path))
+    if (bundle / json_path).exists():
+        raise InputError(
+            "a hand-over record with this number already exists", path=str(bundle / json_path)
+        )
+    try:
+        replace_file(bundle / sig_path, sig)
+        write_new_file(bundle / json_path, record)
+        listed[sig_path] = sha256_bytes(sig)
+        listed[json_path] = sha256_bytes(record)
+        replace_file(manifest_path, layout.format_manifest(listed.items()))
+    except FileExistsError as e:
+        raise InputError(
+            "a hand-over record with this number already exists", path=str(e.filename)
+        ) from e
+    except OSError as e:
+        raise environment_error(e, e.filename or bundle) from e
+
+
+def _verified_chain(
+    *,
+    home: Path,
+    bundle: Path,
+    refusal: str,
+    policy: TrustPolicy | None,
+    pending_ok_for: str | None = None,
+) -> tuple[dict[str, Any], str, ChainState]:
+    """Verify a bundle folder before a hand-over; returns its statement, the
+    statement's digest and the chain of custody so far. Raises
+    VerificationFailed (with every problem) or InputError."""
+    _require_folder(bundle)
+    report = verify_with_home(
+        home=home,
+        bundle=bundle,
+        policy=policy,
+        pending_ok_for=pending_ok_for,
+    )
+    if not report.verified:
+        raise VerificationFailed(
+            f"bundle does not verify; {refusal}: " + "; ".join(p.line() for p in report.problems),
+            path=str(bundle),
+        )
+    statement = report.statement or {}
+    stmt_sha = str(report.statement_sha256)
+    state = verify_chain(
+        scan_bundle(bundle, hash_payload=False).tag_bytes,
+        statement=statement,
+        statement_sha256=stmt_sha,
+    )
+    return statement, stmt_sha, state
+
+
+def _record_hand_over(
+    *,
+    home: Path,
+    bundle: Path,
+    signer: Signer,
+    action: str,
+    kind: str,
+    sequence: int,
+    record: bytes,
+    statement: dict[str, Any],
+    statement_sha256: str,
+    details: dict[str, Any],
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
+) -> tuple[str, int]:
+    """Append a hand-over to the ledger, then store the signed record in the
+    bundle. Returns (record path in the bundle, ledger index)."""
+    subject = {
+        "bundle_id": statement.get("bundle_id"),
+        "case": statement.get("case"),
+        "statement_sha256": statement_sha256,
+        "sequence": sequence,
+        **details,
+    }
+    with Ledger.open(home) as ledger:
+        appended = ledger.append(
+            action=action,
+            subject=subject,
+            signer=signer.key,
+            signer_name=signer.name,
+            time=_now(),
+        )
+    json_path, sig_path = record_paths(sequence, kind)
+    _store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
+    _witness_and_staple(home, bundle, action, witnesses, on_warning)
+    return json_path, appended.index
+
+
+def _witness_and_staple(
+    home: Path,
+    bundle: Path,
+    action: str,
+    witnesses: Sequence[str],
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """After a hand-over: have the ledger witnessed ($CUSTODY_WITNESS), and on a
+    transfer staple the newest cosigned checkpoint into the bundle's proof when
+    the bundle was recorded in this ledger."""
+    from .witnessing import witness_quietly
+
+    warn = on_warning or (lambda _: None)
+    with Ledger.open(home) as ledger:
+        witness_quietly(home=home, ledger=ledger, urls=witnesses, warn=warn)
+        if action != "transfer":
+            return
+        from .bundle.staple import staple
+
+        with contextlib.suppress(InputError):
+            # another ledger's bundle, or nothing cosigned yet: the proof stays
+            staple(bundle=bundle, ledger=ledger)
+
+
+def transfer_custody(
+    *,
+    home: Path,
+    bundle: Path,
+    receiver: dict[str, Any],
+    reason: str,
+    signer: Signer,
+    policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
+) -> HandOverResult:
+    """Sign a hand-over of `bundle` from `signer` (who must hold it) to
+    `receiver`. The bundle must verify first. Raises VerificationFailed,
+    InputError."""
+    if not reason.strip():
+        raise InputError("a hand-over needs a --reason")
+    statement, stmt_sha, state = _verified_chain(
+        home=home, bundle=bundle, refusal="not handing it over", policy=policy
+    )
+    if state.holder != signer.fingerprint:
+        raise InputError(
+            f"you do not hold this bundle: its holder is {state.holder}", path=str(bundle)
+        )
+    if receiver["fingerprint"] == signer.fingerprint:
+        raise InputError("cannot hand a bundle over to yourself")
+    sequence = state.next_sequence
+    data = transfer_bytes(
+        bundle_id=str(statement.get("bundle_id")),
+        statement_sha256=stmt_sha,
+        sequence=sequence,
+        previous=state.last_receipt_sha256,
+        sender=party(signer.name, signer.fingerprint, signer.key.public_key()),
+        receiver=receiver,
+        time=_now(),
+        reason=reason,
+    )
+    path, index = _record_hand_over(
+        home=home,
+        bundle=bundle,
+        signer=signer,
+        action="transfer",
+        kind="transfer",
+        sequence=sequence,
+        record=data,
+        statement=statement,
+        statement_sha256=stmt_sha,
+        details={
+            "record_sha256": sha256_bytes(data),
+            "to": {"name": receiver.get("name"), "fingerprint": receiver["fingerprint"]},
+            "reason": reason,
+        },
+        witnesses=witnesses,
+        on_warning=on_warning,
+    )
+    return HandOverResult(str(bundle), "transfer", sequence, path, index, receiver)
+
+
+def receive_custody(
+    *,
+    home: Path,
+    bundle: Path,
+    signer: Signer,
+    policy: TrustPolicy | None = None,
+    witnesses: Sequence[str] = (),
+    on_warning: Callable[[str], None] | None = None,
+) -> HandOverResult:
+    """Verify `bundle` and countersign the hand-over addressed to `signer`."""
+    statement, stmt_sha, state = _verified_chain(
+        home=home,
+        bundle=bundle,
+        refusal="not receiving it",
+        policy=policy,
+        pending_ok_for=signer.fingerprint,
+    )
+    if state.pending_transfer is None or state.pending_to != signer.fingerprint:
+        raise InputError("no hand-over to your key is waiting in this bundle", path=str(bundle))
+    transfer_sha = sha256_bytes(state.pending_transfer)
+    sequence = state.next_sequence
+    data = receipt_bytes(
+        bundle_id=str(statement.get("bundle_id")),
+        statement_sha256=stmt_sha,
+        sequence=sequence,
+        transfer_sha256=transfer_sha,
+        receiver=party(signer.name, signer.fingerprint, signer.key.public_key()),
+        time=_now(),
+    )
+    sender = state.timeline[-1].get("by", {})
+    path, index = _record_hand_over(
+        home=home,
+        bundle=bundle,
+        signer=signer,
+        action="receive",
+        kind="receipt",
+        sequence=sequence,
+        record=data,
+        statement=statement,
+        statement_sha256=stmt_sha,
+        details={
+            "transfer_sha256": transfer_sha,
+            "receipt_sha256": sha256_bytes(data),
+            "from": sender,
+        },
+        witnesses=witnesses,
+        on_warning=on_warning,
+    )
+    return HandOverResult(str(bundle), "receive", sequence, path, index, sender)
+
+
+__all__ = ["HandOverResult", "receive_custody", "resolve_receiver", "transfer_custody"]

@@ -1,0 +1,24 @@
+"""Everything a person or a script sees: tables, progress bars, JSON.
+
+The only module that imports rich, and only when it is needed: on a terminal,
+and for the few wide tables. Lines and label/value lists going to a pipe or a
+file are written as plain text: no padding to a guessed width, and none of
+rich's start-up cost on every scripted run. Rich's consoles have markup and
+highlighting off so a file named '[red]x' prints as itself.
+"""
+
+from __future__ import annotations
+
+from .bundles import BundlesViews
+from .keys import KeysViews
+from .ledger import LedgerViews
+from .media import MediaViews
+from .store import StoreViews
+from .team import TeamViews
+
+
+class Renderer(BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews):
+    """Every view custody has, over one set of output channels (render._base.Output)."""
+
+
+__all__ = ["Renderer"]

@@ -1,0 +1,189 @@
+"""The output channels every view writes through: plain lines, label/value lists,
+tables, JSON and progress, on a terminal (rich) or in a pipe (plain text)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from rich.console import Console
+
+    from ..models import ProgressEvent
+    from ..progress import ProgressCallback
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    """Writes results to stdout and everything else to stderr."""
+
+    def __init__(self, *, json_output: bool = False, quiet: bool = False) -> None:
+        self.json_output = json_output
+        self.quiet = quiet
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(markup=False, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return _is_terminal(sys.stderr) and not self.json_output and not self.quiet
+
+    # --- plain lines -----------------------------------------------------------------
+
+    def _line(self, text: str, *, style: str | None = None, err: bool = False) -> None:
+        """One line: styled by rich on a terminal, plain text anywhere else."""
+        stream = sys.stderr if err else sys.stdout
+        if _is_terminal(stream):
+            (self.err if err else self.out).print(text, style=style)
+        else:
+            stream.write(text + "\n")
+            stream.flush()
+
+    def _fields(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Labels and values in two columns."""
+        if _is_terminal(sys.stdout):
+            from rich.table import Table
+
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold")
+            table.add_column()
+            for label, value in rows:
+                table.add_row(label, value)
+            self.out.print(table)
+            return
+        width = max((len(label) for label, _ in rows), default=0)
+        for label, value in rows:
+            self._line(f"{label:<{width}}  {value}")
+
+    def _table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        title: str | None = None,
+        whole: Sequence[Sequence[str]] | None = None,
+    ) -> None:
+        """A table: drawn by rich on a terminal; in a pipe or a file, tab-separated
+        lines (a '# title' line, a header, then one line a row) with every field
+        whole (`whole`, when given, holds the rows' full values) and never cut."""
+        if _is_terminal(sys.stdout):
+            from rich.table import Table
+
+            table = Table(title=title, title_justify="left")
+            for column in columns:
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            self.out.print(table)
+            return
+        if title:
+            self._line(f"# {title}")
+        self._line("\t".join(columns))
+        for row in whole if whole is not None else rows:
+            self._line("\t".join(_tsv_field(v) for v in row))
+
+    def error(self, line: str) -> None:
+        self._line(f"custody: error: {line}", style="bold red", err=True)
+
+    def warning(self, line: str) -> None:
+        if not self.quiet:
+            self._line(f"custody: warning: {line}", style="yellow", err=True)
+
+    def note(self, line: str) -> None:
+        """A remark for the person at the terminal, on stderr."""
+        self._line(line, err=True)
+
+    def info(self, line: str) -> None:
+        if not self.quiet and not self.json_output:
+            self._line(line)
+
+    def json_line(self, obj: Any) -> None:
+        """One JSON Lines record on stdout."""
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def json(self, obj: Any) -> None:
+        sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    # --- progress ----------------------------------------------------------------------
+
+    @contextmanager
+    def progress(self, description: str) -> Iterator[ProgressCallback | None]:
+        """A progress callback that drives a bar on a terminal; None in a pipe."""
+        if not self.interactive:
+            yield None
+            return
+        # Only a terminal shows a bar: pipes and scripts never pay for importing it.
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            transient=True,
+        )
+        task: TaskID | None = None
+
+        def update(event: ProgressEvent) -> None:
+            nonlocal task
+            files = f"{event.files_done}/{event.files_total} files"
+            if task is None:
+                task = bar.add_task(description, total=event.bytes_total or None, files=files)
+            bar.update(
+                task, completed=event.bytes_done, total=event.bytes_total or None, files=files
+            )
+
+        with bar:
+            yield update
+
+    def out_text(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _tsv_field(value: str) -> str:
+    """A field of a tab-separated line: whole, with tabs and line breaks escaped."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

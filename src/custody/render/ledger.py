@@ -1,0 +1,110 @@
+"""The ledger: timelines, audits, consistency, witnesses, staples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._base import Output
+from .bundles import _cosignatures_line
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from ..bundle.staple import StapleResult
+    from ..ledger.audit import LedgerReport
+    from ..ledger.consistency import ConsistencyResult
+    from ..witness.submit import WitnessRun
+
+
+class LedgerViews(Output):
+    """The ledger: timelines, audits, consistency, witnesses, staples."""
+
+    def ledger_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.json_output:
+            self.json({"entries": list(rows)})
+            return
+        columns = ("#", "time (UTC)", "action", "who", "bundle", "case", "detail")
+        short, whole = [], []
+        for r in rows:
+            fields = (
+                str(r["index"]),
+                str(r["time"] or "?"),
+                str(r["action"]),
+                str(r["who"] or "?"),
+                str(r["bundle_id"] or ""),
+                str(r["case"] or ""),
+                str(r["detail"] or ""),
+            )
+            whole.append(fields)
+            time = fields[1].replace("T", " ")[:16]
+            short.append((fields[0], time, fields[2], fields[3], fields[4][:8], *fields[5:]))
+        self._table(columns, short, whole=whole)
+
+    def ledger_report(self, report: LedgerReport, *, interrupted: Sequence[str] = ()) -> None:
+        if self.json_output:
+            self.json({**report.to_json(), "interrupted_ingests": list(interrupted)})
+            return
+        if report.valid:
+            self._line(f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green")
+        else:
+            self._line(f"LEDGER DAMAGED: {report.path}", style="bold red")
+            for p in report.problems:
+                self._line(f"  {p.line()}")
+
+    def consistency(self, result: ConsistencyResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.consistent:
+            self._line(
+                f"CONSISTENT: the ledger ({result.new_size} entries) extends the checkpoint "
+                f"of {result.old_size} entries",
+                style="bold green",
+            )
+        else:
+            self._line("NOT CONSISTENT:", style="bold red")
+            for line in result.problems:
+                self._line(f"  {line}")
+        stamped = result.checkpoint_time
+        if stamped is not None:
+            if stamped.no_later_than is not None:
+                self._line(
+                    f"Checkpoint timestamped: its {result.old_size} entries existed no later "
+                    f"than {stamped.no_later_than} ({stamped.tsa})"
+                )
+            else:
+                self._line("Checkpoint time not proven (no timestamp from a TSA you trust)")
+            for t in stamped.tokens:
+                self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
+        if result.cosignatures:
+            where = f" (checkpoint of {result.witnessed_size})" if result.witnessed_size else ""
+            self._line(f"Witnessed{where}: {_cosignatures_line(result.cosignatures)}")
+
+    def witness_run(self, run: WitnessRun) -> None:
+        if self.json_output:
+            self.json(run.to_json())
+            for o in run.outcomes:  # the one line a fork deserves, on stderr, also for scripts
+                if o.status == "fork":
+                    self.error(o.message)
+            return
+        for o in run.outcomes:
+            if o.status == "cosigned":
+                self._line(f"{o.url}: cosigned checkpoint of {run.size} entries")
+            elif o.status == "fork":
+                self.error(o.message)
+            else:
+                self.error(f"{o.url}: {o.status}: {o.message}")
+
+    def staple_result(self, result: StapleResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.changed:
+            self._line(
+                f"Stapled: the proof now leads to the checkpoint of {result.tree_size} entries "
+                f"with {result.cosignatures} cosignature(s); ledger entry {result.ledger_index}."
+            )
+        else:
+            self._line(
+                f"Up to date: the proof already leads to the checkpoint of {result.tree_size} "
+                f"entries ({result.cosignatures} cosignature(s))."
+            )

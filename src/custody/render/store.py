@@ -1,0 +1,83 @@
+"""Bundles in S3 object storage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._base import Output, _human_bytes
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from ..store.listing import StoreListing
+    from ..store.pull import PullResult
+    from ..store.push import PushResult
+
+
+class StoreViews(Output):
+    """Bundles in S3 object storage."""
+
+    def store_push(self, result: PushResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if self.quiet:
+            self._line(result.location)
+            return
+        retention = result.retention.to_json()
+        lock = (
+            f"{retention['mode']} until {retention['retain_until']} ({retention['source']})"
+            if retention["mode"]
+            else "none (--no-lock): objects can be deleted or written over"
+        )
+        self._line("Pushed.")
+        self._fields(
+            [
+                ("Location", result.location),
+                ("Case", str(result.case or "-")),
+                ("Exhibit", str(result.exhibit or "-")),
+                ("Bundle id", str(result.bundle_id or "-")),
+                (
+                    "Objects",
+                    f"{result.objects} ({result.uploaded} sent, "
+                    f"{result.already_stored} already stored and checked; "
+                    f"{_human_bytes(result.bytes_uploaded)} sent)",
+                ),
+                ("Object Lock", lock),
+                ("Ledger", f"entry {result.ledger_index}"),
+            ]
+        )
+
+    def store_list(self, listing: StoreListing) -> None:
+        if self.json_output:
+            self.json(listing.to_json())
+            return
+        if not listing.bundles:
+            self.info(f"No bundles under {listing.location}")
+            return
+        from rich.table import Table
+
+        table = Table(title=listing.location, title_justify="left")
+        for column in ("Bundle", "Case", "Exhibit", "Bundle id", "Retained until"):
+            table.add_column(column, overflow="fold")
+        for b in listing.bundles:
+            until = b.retain_until or "not locked"
+            if not b.complete:
+                until += " (INCOMPLETE push)"
+            table.add_row(b.name, b.case or "-", b.exhibit or "-", b.bundle_id or "-", until)
+        self.out.print(table)
+
+    def store_pull(self, result: PullResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        for p in result.problems:
+            self._line(f"  {p.line()}")
+        if result.intact:
+            self.info(
+                f"Restored {result.bundle} ({result.objects} objects, "
+                f"{_human_bytes(result.bytes)}); every file matches its manifest"
+            )
+        else:
+            self._line(
+                f"Restored {result.bundle}, but {len(result.problems)} file(s) do not match "
+                "the bundle's manifests (listed above)"
+            )

@@ -1,0 +1,107 @@
+"""The team log on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..keys import format_fingerprint
+from ._base import Output
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from ..team.audit import TeamReport
+    from ..team.log import PublishResult, TeamInfo
+    from ..team.query import TeamProofResult
+
+
+class TeamViews(Output):
+    """The team log on PostgreSQL."""
+
+    def team_info(self, info: TeamInfo, *, joined: bool) -> None:
+        if self.json_output:
+            self.json(info.to_json())
+            return
+        verb = "Joined" if joined else "Created"
+        self._line(f"{verb} the team log '{info.name}' ({info.origin}).", style="bold green")
+        self._fields(
+            [
+                ("Team key", format_fingerprint(info.fingerprint)),
+                ("Verifier key", info.verifier_key),
+                ("Leaves", str(info.tree_size)),
+            ]
+        )
+        if joined:
+            self.note("Compare the team key with the fingerprint your team lead gives you.")
+        self.note("Publish your ledger with: custody ledger publish")
+
+    def team_published(self, result: PublishResult) -> None:
+        for w in result.warnings:
+            self.warning(w)
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        if result.refused is not None:
+            self._line(f"REFUSED ({result.refused}): {result.refusal_detail}", style="bold red")
+            self._line("The refusal is recorded in the team log.")
+        elif not result.online:
+            self._line(f"Not published: {result.pending} entries wait in your ledger.")
+        elif result.published_entries:
+            self._line(
+                f"Published {result.published_entries} entries ({result.published_leaves} "
+                f"leaves); the team log holds {result.tree_size}.",
+                style="bold green",
+            )
+        elif result.tree_size is None:
+            self._line("Nothing to publish: this home has no ledger yet.")
+        else:
+            self._line(f"Nothing new to publish; the team log holds {result.tree_size}.")
+
+    def team_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.json_output:
+            self.json({"entries": list(rows)})
+            return
+        from rich.table import Table
+
+        table = Table()
+        for name in ("leaf", "time (UTC)", "action", "who", "bundle", "exhibit", "detail"):
+            table.add_column(name, no_wrap=name in ("leaf", "time (UTC)", "action", "bundle"))
+        for r in rows:
+            table.add_row(
+                str(r["leaf"]),
+                str(r["time"] or "?").replace("T", " ")[:16],
+                str(r["action"]),
+                str(r["who"] or "?"),
+                str(r["bundle_id"] or "")[:8],
+                str(r["exhibit"] or ""),
+                str(r["detail"] or ""),
+            )
+        self.out.print(table)
+
+    def team_report(self, report: TeamReport) -> None:
+        if self.json_output:
+            self.json(report.to_json())
+            return
+        if report.valid:
+            self._line(
+                f"TEAM LOG INTACT: {report.size} leaves from {len(report.ledgers)} officer "
+                f"ledger(s), {report.name} ({report.origin})",
+                style="bold green",
+            )
+        else:
+            self._line(f"TEAM LOG DAMAGED: {report.name} ({report.origin})", style="bold red")
+            for p in report.problems:
+                self._line(f"  {p.line()}")
+        for r in report.refusals:
+            self._line(f"  refusal at leaf {r['leaf']}: {r['ledger']} {r['reason']}: {r['detail']}")
+        if report.checkpoint is not None:
+            self._line("Current checkpoint:")
+            self.out_text(report.checkpoint)
+
+    def team_proof(self, result: TeamProofResult) -> None:
+        if self.json_output:
+            self.json(result.to_json())
+            return
+        self._line(
+            f"Stapled {result.path}: leaf {result.leaf_index} of {result.tree_size} in "
+            f"{result.origin}."
+        )
