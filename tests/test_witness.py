@@ -791,6 +791,7 @@ def test_a_crash_between_the_two_renames_of_a_staple_is_repaired_by_stapling_aga
     verifier = Env(home=tmp_path / "verifier", tmp=tmp_path)
     r = verifier.run("verify", bundle, "--trust", jane, "-q")
     assert r.exit_code == 1 and "ledger-proof.json" in r.output
+    assert "an interrupted 'custody ledger staple' leaves it: run it again" in r.output
     r = officer_env.run("ledger", "staple", bundle, "--json")
     assert r.exit_code == 0 and not json.loads(r.stdout)["changed"]
     assert verifier.run("verify", bundle, "--trust", jane, "-q").exit_code == 0

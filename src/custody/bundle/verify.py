@@ -18,6 +18,7 @@ from .. import __version__
 from ..errors import VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of
+from ..ledger.proof import PROOF_PATH
 from ..models import Problem, VerifyReport
 from ..policy import TrustPolicy
 from ..progress import ProgressCallback
@@ -125,6 +126,7 @@ def evaluate(
             int(datetime.now(UTC).timestamp()),
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
+        _explain_interrupted_staple(ledger_info, problems)
         team_info = check_team(scan, statement, stmt_sha, signer_key, policy, problems, warnings)
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
@@ -204,6 +206,24 @@ def _file_table(
             }
         )
     return tuple(rows)
+
+
+def _explain_interrupted_staple(
+    ledger_info: dict[str, Any] | None, problems: list[Problem]
+) -> None:
+    """A staple replaces the proof, then the tag manifest (bundle/staple.py): a kill
+    between the two leaves a valid proof the tag manifest does not list yet. Still a
+    problem (the bytes are not the listed ones), but one that says what happened."""
+    if not ledger_info or not ledger_info.get("proof_valid"):
+        return
+    for i, p in enumerate(problems):
+        if p.kind == "changed" and p.path == PROOF_PATH:
+            problems[i] = Problem(
+                p.kind,
+                p.path,
+                f"{p.detail}; the proof itself checks out, as an interrupted "
+                "'custody ledger staple' leaves it: run it again to list the new proof",
+            )
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
