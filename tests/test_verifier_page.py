@@ -451,6 +451,7 @@ def _members(bundle: Path) -> list[tuple[str, bytes]]:
     ]
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # the duplicate is the point
 def test_hostile_zips(env: Env, page: Page, bundle: Path, key: Path, tmp_path: Path) -> None:
     members = _members(bundle)
     cases: dict[str, Callable[[zipfile.ZipFile], None]] = {
