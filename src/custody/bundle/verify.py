@@ -78,9 +78,11 @@ def evaluate(
     local_ledger: LocalLedger | None = None,
     pending_ok_for: str | None = None,
     payload_checked: bool = False,
+    now: datetime | None = None,
 ) -> VerifyReport:
     """Judge a scanned bundle: every check, every problem. Reads nothing but
-    the scan, the policy (and the verifier's ledger, when given)."""
+    the scan, the policy (and the verifier's ledger, when given). `now` is the
+    time of verification (default: the clock, read once here)."""
     problems: list[Problem] = list(scan.problems)
     check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
@@ -105,7 +107,7 @@ def evaluate(
     statement = check_statement(scan, listed, bag_info, problems)
     check_c2pa(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     time_check = check_time(scan.tag_bytes, statement, policy)
     judgement = judge_signer(policy, statement, proven=proven_time(time_check), now=now)
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
@@ -123,7 +125,7 @@ def evaluate(
             problems,
             warnings,
             policy,
-            int(datetime.now(UTC).timestamp()),
+            int(now.timestamp()),
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
         _explain_interrupted_staple(ledger_info, problems)
