@@ -91,3 +91,23 @@ def test_report_page_shows_the_proven_time(tmp_path: Path) -> None:
     assert "Signed no later than <b>2026-11-25T12:00:03Z</b>" in page
     assert "custody/timestamps/1.tsr" in page
     assert "Signing time not proven" in render_report({"verified": True, "signer": {}})
+
+
+def test_damaged_certificate_names_give_a_verdict_never_a_traceback(
+    genuine: tuple[bytes, x509.Certificate],
+) -> None:
+    """Found by exploration (CI seed 193854887): one byte of a certificate's issuer Name
+    set to 0 in the reply. The certificate still loads (cryptography parses fields lazily)
+    and raised ValueError when its issuer was read. Every such Name in the reply (each
+    certificate's issuer and subject, the signer's issuerAndSerialNumber), zeroed in turn:
+    a verdict (invalid, or unchanged where the damaged copy is not needed), never a
+    traceback."""
+    reply, root = genuine
+    names = [b"\x30\x36\x31\x16\x30\x14", b"\x30\x33\x31\x16\x30\x14", b"\x30\x2b\x31\x16\x30\x14"]
+    places = sorted(i for name in names for i in range(len(reply)) if reply.startswith(name, i))
+    assert len(places) >= 5
+    for start in places:
+        for at in range(start, start + reply[start + 1] + 2):  # every byte of the Name
+            damaged = reply[:at] + b"\x00" + reply[at + 1 :]
+            result = check_token(damaged, MESSAGE, [root])
+            assert result.status in ("trusted", "untrusted", "invalid"), (at, result)

@@ -125,6 +125,10 @@ def check_token(
         return _check(data, message, roots, subject)
     except der.DerError as e:
         return TokenCheck(INVALID, f"not a DER RFC 3161 reply ({e})")
+    except ValueError as e:
+        # cryptography parses a certificate's fields lazily: a damaged one that
+        # loaded whole raises only when its issuer, subject or extensions are read.
+        return TokenCheck(INVALID, f"damaged certificate or structure in the reply ({e})")
 
 
 def _check(
