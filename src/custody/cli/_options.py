@@ -165,3 +165,24 @@ def trust_policy(
         quorum=quorum,
         extra_team_keys=[read_public_key_file(p) for p in team_keys],
     )
+
+
+def emit_public_key_file(data: bytes, output: Path | None) -> bool:
+    """A public key file to stdout, or to `output`, which is never overwritten.
+    Returns True when a file was written. Raises InputError, EnvironmentFailure."""
+    import sys
+
+    from ..errors import InputError
+    from ..fsutil import environment_error, write_new_file
+
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return False
+    try:
+        write_new_file(output, data)
+    except FileExistsError as e:
+        raise InputError("already exists; not overwritten", path=str(output)) from e
+    except OSError as e:
+        raise environment_error(e, output) from e
+    return True

@@ -9,7 +9,6 @@ import click
 
 from ..actions import add_trusted_key, create_key
 from ..errors import InputError
-from ..fsutil import environment_error, write_new_file
 from ..keys import (
     PublicKeyInfo,
     find_key,
@@ -20,7 +19,7 @@ from ..keys import (
     trusted_keys,
 )
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from ._options import emit_public_key_file, json_option, passphrase_file_option
 
 
 @click.command("keygen")
@@ -131,16 +130,8 @@ def keys_export(app: App, key: str, output: Path | None) -> None:
     pair = find_key(home=app.home, selector=key)
     info = read_public_key_file(pair.public_key_path)
     data = public_key_file_bytes(info.name, info.public_key)
-    if output is None:
-        sys.stdout.buffer.write(data)
-        return
-    try:
-        write_new_file(output, data)
-    except FileExistsError as e:
-        raise InputError("already exists; not overwritten", path=str(output)) from e
-    except OSError as e:
-        raise environment_error(e, output) from e
-    app.render.note(f"Wrote {output} ({format_fingerprint(info.fingerprint)})")
+    if emit_public_key_file(data, output):
+        app.render.note(f"Wrote {output} ({format_fingerprint(info.fingerprint)})")
 
 
 @keys_group.command("trust")

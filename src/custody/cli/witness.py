@@ -9,9 +9,8 @@ from types import FrameType
 
 import click
 
-from ..errors import InputError
 from ._app import App, pass_app
-from ._options import json_option
+from ._options import emit_public_key_file, json_option
 
 
 @click.group("witness")
@@ -76,20 +75,10 @@ def witness_export(app: App, output: Path | None) -> None:
     Example:
       custody witness export -o registry-witness.pub
     """
-    from ..fsutil import environment_error, write_new_file
     from ..witness.config import public_key_file
 
-    data = public_key_file(home=app.home)
-    if output is None:
-        click.echo(data.decode("utf-8"), nl=False)
-        return
-    try:
-        write_new_file(output, data)
-    except FileExistsError as e:
-        raise InputError("already exists; not overwritten", path=str(output)) from e
-    except OSError as e:
-        raise environment_error(e, output) from e
-    app.render.info(f"Public key written to {output}")
+    if emit_public_key_file(public_key_file(home=app.home), output):
+        app.render.info(f"Public key written to {output}")
 
 
 @witness_group.command("add-log")
