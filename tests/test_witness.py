@@ -811,7 +811,7 @@ def test_a_checkpoint_overtaken_by_another_process_is_not_taken_for_a_rollback(
 ) -> None:
     """Process A reads the checkpoint of size n; process B appends and has n+1
     cosigned; A's submission then meets a witness at n+1: not a fork."""
-    from custody.witness.submit import _submit_one
+    from custody.witness.submit import LedgerLog, _submit_one
 
     ingest(officer_env, "a")
     ledger, stale = raw_checkpoint(officer_env)
@@ -821,8 +821,7 @@ def test_a_checkpoint_overtaken_by_another_process_is_not_taken_for_a_rollback(
         from custody.ledger.note import parse_checkpoint
 
         outcome = _submit_one(
-            home=officer_env.home,
-            ledger=ledger,
+            log=LedgerLog(officer_env.home, ledger),
             url=witness.url + "/",
             note=stale,
             cp=parse_checkpoint(stale),

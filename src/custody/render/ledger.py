@@ -88,7 +88,7 @@ class LedgerViews(Output):
             return
         for o in run.outcomes:
             if o.status == "cosigned":
-                self._line(f"{o.url}: cosigned checkpoint of {run.size} entries")
+                self._line(f"{o.url}: cosigned checkpoint of {run.size} {run.unit}")
             elif o.status == "fork":
                 self.error(o.message)
             else:

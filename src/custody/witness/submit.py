@@ -1,10 +1,12 @@
-"""The officer's side: submit the ledger's latest checkpoint to witnesses and
-keep the cosignatures they return with that checkpoint (docs/ledger.md).
+"""The log's side: submit a log's latest checkpoint to witnesses and keep the
+cosignatures they return with that checkpoint (docs/ledger.md, docs/team.md).
 
-A witness that holds a different history (it refuses with 422, or with 409
-naming a size larger than ours or the same size with another root) is a fork
-or a rollback: both checkpoints are written to a file under
-$CUSTODY_HOME/ledger/forks/ for investigation.
+The log is an officer's ledger (`LedgerLog`) or the team log (team/witnessing.py):
+anything that offers `WitnessedLog`. A witness that holds a different history
+(it refuses with 422, or with 409 naming a size larger than ours or the same
+size with another root) is a fork or a rollback: both checkpoints are written
+to a file under the log's forks folder ($CUSTODY_HOME/ledger/forks/,
+$CUSTODY_HOME/team/forks/) for investigation.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from ..ledger.cosignature import (
     parse_signature_lines,
     signed_message,
 )
-from ..ledger.entries import EntryError, parse_entry
 from ..ledger.note import EM_DASH, Checkpoint, NoteError, checkpoint_signed_by, parse_checkpoint
-from ..ledger.store import Ledger, ledger_dir
+from ..ledger.store import Ledger
 from ..signing import signature_is_valid
 from . import client
+from .logs import LedgerLog, WitnessedLog
 from .protocol import SIZE_CONTENT_TYPE, ProtocolError, add_checkpoint_body, parse_size_response
 
 MAX_ATTEMPTS = 4
@@ -72,6 +74,7 @@ class WitnessRun:
     size: int
     outcomes: tuple[WitnessOutcome, ...]
     checkpoint: str
+    unit: str = "entries"
 
     @property
     def exit_code(self) -> int:
@@ -139,25 +142,24 @@ def _merger(note: bytes, lines: bytes) -> Callable[[bytes | None], bytes]:
     return merge
 
 
-def _same_signer(ledger: Ledger, cp: Checkpoint, theirs: bytes | None) -> str:
+def _same_signer(log: WitnessedLog, cp: Checkpoint, theirs: bytes | None) -> str:
     """Whether the witness's checkpoint is signed by the key that signed ours:
     two such checkpoints that cannot both be true prove the key's holder
     signed two histories."""
     if theirs is None:
         return "unknown (the witness did not give its checkpoint)"
     try:
-        entry = ledger.entry_bytes(cp.size - 1) if cp.size else None
-        actor = parse_entry(entry).actor_key if entry is not None else None
         other = parse_checkpoint(theirs)
-    except (EntryError, NoteError):
-        return "unknown (a checkpoint or entry does not parse)"
-    if actor is None:
+    except NoteError:
+        return "unknown (its checkpoint does not parse)"
+    key = log.signing_key(cp.size)
+    if key is None:
         return "unknown"
-    return "yes" if checkpoint_signed_by(other, actor) else "no"
+    return "yes" if checkpoint_signed_by(other, key) else "no"
 
 
 def _fork_file(
-    home: Path,
+    log: WitnessedLog,
     url: str,
     ours: bytes,
     theirs: bytes | None,
@@ -166,15 +168,15 @@ def _fork_file(
     same_signer: str,
 ) -> Path:
     """Keep both checkpoints for investigation; returns the file's path."""
-    directory = ledger_dir(home) / "forks"
+    directory = log.forks_dir
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", urlsplit(url).netloc) or "witness"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (
-        f"custody: the witness {url} holds a different history of this ledger\n"
+        f"custody: the witness {url} holds a different history of this {log.noun}\n"
         f"reason: {why}\n"
         f"witness holds size: {held if held is not None else 'unknown'}\n"
         f"both checkpoints signed by the same key: {same_signer}\n\n"
-        "=== this ledger's checkpoint (submitted) ===\n"
+        f"=== this {log.noun}'s checkpoint (submitted) ===\n"
     ).encode() + ours
     text += b"\n=== the checkpoint the witness cosigned before ===\n"
     text += theirs if theirs else b"(the witness did not give it)\n"
@@ -191,8 +193,8 @@ def _fork_file(
     raise InputError("too many fork reports this second", path=str(directory))
 
 
-def _latest(ledger: Ledger) -> tuple[bytes, Checkpoint] | None:
-    note = ledger.latest_checkpoint()
+def _latest(log: WitnessedLog) -> tuple[bytes, Checkpoint] | None:
+    note = log.latest_checkpoint()
     try:
         return (note, parse_checkpoint(note)) if note is not None else None
     except NoteError:
@@ -201,8 +203,7 @@ def _latest(ledger: Ledger) -> tuple[bytes, Checkpoint] | None:
 
 def _submit_one(
     *,
-    home: Path,
-    ledger: Ledger,
+    log: WitnessedLog,
     url: str,
     note: bytes,
     cp: Checkpoint,
@@ -210,13 +211,13 @@ def _submit_one(
     timeout: float,
 ) -> WitnessOutcome:
     key = client.check_url(url)  # the size is remembered per witness, however spelled
-    hint = ledger.witness_size(key)
+    hint = log.witness_size(key)
     if hint > cp.size:
         hint = 0  # ask again; a 409 tells us the truth
     why = ""
     held: int | None = None
     for _ in range(MAX_ATTEMPTS):
-        proof = ledger.consistency_proof(hint, cp.size) if 0 < hint < cp.size else []
+        proof = log.consistency_proof(hint, cp.size) if 0 < hint < cp.size else []
         try:
             reply = client.add_checkpoint(
                 url, add_checkpoint_body(hint, proof, note), timeout=timeout
@@ -229,8 +230,8 @@ def _submit_one(
                 return WitnessOutcome(
                     url, "refused", complaint or "the witness answered without a cosignature"
                 )
-            ledger.store_cosigned(cp.size, _merger(note, lines))
-            ledger.set_witness_size(key, cp.size)
+            log.store_cosigned(cp.size, _merger(note, lines))
+            log.set_witness_size(key, cp.size)
             return WitnessOutcome(url, "cosigned", complaint or "cosigned", cp.size, count)
         if reply.status == 409:
             try:
@@ -243,12 +244,12 @@ def _submit_one(
                 # Another custody process may have appended and had it cosigned since
                 # this checkpoint was read: only a ledger smaller than what the witness
                 # saw is a rollback.
-                newer = _latest(ledger)
+                newer = _latest(log)
                 if newer is not None and newer[1].size >= held:
                     note, cp = newer
                     hint = held
                     continue
-                why = f"it cosigned {held} entries, this ledger has {cp.size}: rolled back"
+                why = f"it cosigned {held} {log.unit}, this {log.noun} has {cp.size}: rolled back"
                 break
             if held == hint:
                 why = f"it cosigned another root hash at size {held}"
@@ -261,8 +262,8 @@ def _submit_one(
             break
         text = reply.body[:200].decode("utf-8", "replace").strip()
         meaning = {
-            404: "the witness does not know this ledger (its operator runs "
-            f"'custody witness add-log {cp.origin} --key YOUR.pub')",
+            404: f"the witness does not know this {log.noun} (its operator runs "
+            f"'custody witness add-log {cp.origin} --key {log.key_file_hint}')",
             403: "the witness does not accept the key that signed this checkpoint",
             400: "the witness rejected the request as malformed",
         }.get(reply.status, f"the witness answered {reply.status}")
@@ -276,11 +277,11 @@ def _submit_one(
             theirs = got.body
     except client.WitnessUnavailable:
         pass
-    path = _fork_file(home, url, note, theirs, why, held, _same_signer(ledger, cp, theirs))
+    path = _fork_file(log, url, note, theirs, why, held, _same_signer(log, cp, theirs))
     return WitnessOutcome(
         url,
         "fork",
-        f"the witness {url} holds a different history of this ledger ({why}); "
+        f"the witness {url} holds a different history of this {log.noun} ({why}); "
         f"both checkpoints kept in {path}",
         held,
         0,
@@ -297,13 +298,24 @@ def witness_ledger(
     timeout: float = client.TIMEOUT_S,
 ) -> WitnessRun:
     """Submit the ledger's latest checkpoint to each witness in `urls`."""
-    note = ledger.latest_checkpoint()
+    return witness_log(LedgerLog(home, ledger), urls=urls, known=known, timeout=timeout)
+
+
+def witness_log(
+    log: WitnessedLog,
+    *,
+    urls: Sequence[str],
+    known: Sequence[WitnessKey] = (),
+    timeout: float = client.TIMEOUT_S,
+) -> WitnessRun:
+    """Submit the log's latest checkpoint to each witness in `urls`."""
+    note = log.latest_checkpoint()
     if note is None:
-        raise InputError("the ledger has no checkpoint yet", path=str(ledger.path))
+        raise InputError(f"the {log.noun} has no checkpoint yet", path=log.where)
     try:
         cp = parse_checkpoint(note)
     except NoteError as e:
-        raise InputError(f"the ledger's checkpoint is damaged ({e})", path=str(ledger.path)) from e
+        raise InputError(f"the {log.noun}'s checkpoint is damaged ({e})", path=log.where) from e
     outcomes = []
     for url in urls:
         try:
@@ -312,22 +324,20 @@ def witness_ledger(
             outcomes.append(WitnessOutcome(url, "refused", str(e)))
             continue
         outcomes.append(
-            _submit_one(
-                home=home, ledger=ledger, url=url, note=note, cp=cp, known=known, timeout=timeout
-            )
+            _submit_one(log=log, url=url, note=note, cp=cp, known=known, timeout=timeout)
         )
     size = max([cp.size] + [o.witness_size or 0 for o in outcomes if o.status == "cosigned"])
-    final = ledger.cosigned_checkpoint(size) or note
-    return WitnessRun(cp.origin, size, tuple(outcomes), final.decode("utf-8"))
+    final = log.cosigned_checkpoint(size) or note
+    return WitnessRun(cp.origin, size, tuple(outcomes), final.decode("utf-8"), log.unit)
 
 
-def warn_about(run: WitnessRun, warn: Callable[[str], None]) -> None:
-    """One warning line per witness that did not cosign (automatic witnessing)."""
+def warn_about(
+    run: WitnessRun, warn: Callable[[str], None], *, later: str = "custody ledger witness"
+) -> None:
+    """One warning line per witness that did not cosign (automatic witnessing);
+    `later` is the command that catches up."""
     for o in run.outcomes:
         if o.status == "fork":
             warn(o.message)
         elif o.status != "cosigned":
-            warn(
-                f"witness {o.url}: {o.message}; carrying on (catch up later with "
-                "'custody ledger witness')"
-            )
+            warn(f"witness {o.url}: {o.message}; carrying on (catch up later with '{later}')")
