@@ -31,7 +31,8 @@ from custody.ledger.note import sign_checkpoint
 from custody.ledger.store import Ledger
 from custody.team import db
 from custody.team.leaves import checkpoint_leaf, entry_leaf
-from custody.team.log import append_leaves, init_team, join_team, prepare_leaf, publish_ledger
+from custody.team.log import append_leaves, init_team, join_team, prepare_leaf
+from custody.team.publish import publish_ledger
 from custody.team.query import verify_team
 from pg_server import PgServer
 
@@ -120,14 +121,14 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
         note = sign_checkpoint(origin, leaves - 1, compact.root(), key)
         data.append(checkpoint_leaf(origin, note))
         from custody.team.config import load_team_config
-        from custody.team.log import _team_signer
+        from custody.team.log import team_signer
 
         config = load_team_config(home)
         prepared = [prepare_leaf(d) for d in data]
         t = time.perf_counter()
         with db.connect(url) as conn, conn.transaction():
             conn.execute("SELECT size FROM tree_state WHERE id = 1 FOR UPDATE")
-            signer = _team_signer(conn, config)
+            signer = team_signer(conn, config)
             append_leaves(conn, origin=config.origin, signer=signer, leaves=prepared)
             conn.execute("INSERT INTO ledgers VALUES (%s, %s, %s)", (origin, leaves - 1, note))
         build = time.perf_counter() - t

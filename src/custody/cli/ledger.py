@@ -289,7 +289,7 @@ def ledger_publish(app: App, json_output: bool) -> None:
     Exit codes: 0 published, nothing new, or database unreachable (a warning);
     1 refused; 2 this home is in no team.
     """
-    from ..team.log import publish_ledger  # the database client only when publishing
+    from ..team.publish import publish_ledger  # the database client only when publishing
 
     render = app.configure(json_output=json_output)
     result = publish_ledger(home=app.home)

@@ -10,7 +10,8 @@ from ._base import Output
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from ..team.audit import TeamReport
-    from ..team.log import PublishResult, TeamInfo
+    from ..team.log import TeamInfo
+    from ..team.publish import PublishResult
     from ..team.query import TeamProofResult
 
 

@@ -20,8 +20,9 @@ from .audit import StoredLeaf, TeamReport, TeamSnapshot, audit_team
 from .config import TeamConfig, load_state, load_team_config
 from .db import _where, connect
 from .leaves import LeafError, parse_leaf
-from .log import publish_ledger, remember_checkpoint, with_stored_nodes
+from .log import remember_checkpoint, with_stored_nodes
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
+from .publish import publish_ledger
 
 if TYPE_CHECKING:
     import psycopg
