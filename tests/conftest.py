@@ -9,9 +9,10 @@ import json
 import os
 import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -157,3 +158,34 @@ def refresh_tag_manifest(bundle: Path) -> None:
         if (bundle / name).exists():
             lines.append(hashlib.sha256((bundle / name).read_bytes()).hexdigest() + "  " + name)
     (bundle / "tagmanifest-sha256.txt").write_text("\n".join(lines) + "\n")
+
+
+# --- a real PostgreSQL for the team-log tests (tests/pg_server.py) -------------------------
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Any]:
+    """One server for the session; each test makes its own database in it.
+    No fsync: a killed process never loses the OS's page cache, and the tests
+    that kill the server itself use own_pg, with fsync."""
+    from pg_server import PgServer  # psycopg only where PostgreSQL is used
+
+    server = PgServer(fsync=False)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def own_pg() -> Iterator[Any]:
+    """A server of this test's own, for tests that stop or kill it."""
+    from pg_server import PgServer
+
+    server = PgServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()

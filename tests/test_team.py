@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +22,6 @@ psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL server binaries not installed")
 
 TEAM = "Met War Crimes Team"
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PgServer]:
-    # No fsync for the shared server: a killed process never loses the OS's page
-    # cache, and the tests that kill the server itself use own_pg, with fsync.
-    server = PgServer(fsync=False)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
-def own_pg() -> Iterator[PgServer]:
-    """A server of this test's own, for tests that stop or kill it."""
-    server = PgServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
 
 
 def home_env(tmp: Path, home: Path) -> Env:

@@ -40,10 +40,11 @@ EXPLANATIONS = {
     "bad_ledger_proof": "The proof that the bundle was recorded in the custody ledger does not "
     "check out.",
     "ledger_mismatch": "The verifier's own custody ledger does not match the bundle's record.",
-    "bad_cosignature": "A witness's cosignature on the ledger checkpoint does not verify: it "
-    "was forged or edited.",
+    "bad_cosignature": "A witness's cosignature on the ledger or team checkpoint does not "
+    "verify: it was forged or edited.",
     "witness_quorum": "Fewer independent witnesses than the verifier requires have cosigned "
-    "the ledger checkpoint.",
+    "a checkpoint that records the bundle.",
+    "bad_team_proof": "The proof that the bundle was recorded in the team log does not check out.",
     "bad_custody_record": "A hand-over record cannot be read.",
     "bad_custody_signature": "A hand-over record's signature does not verify: it was forged or "
     "edited.",
@@ -272,6 +273,32 @@ def render_report(data: dict[str, Any]) -> str:
             parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
     else:
         parts.append("<p>The bundle carries no ledger record.</p>")
+    team = data.get("team")
+    if team:
+        parts.append("<h2>Team log</h2>")
+        parts.append(
+            _facts(
+                [
+                    ("Team log", f"<span class=mono>{_e(team.get('origin'))}</span>"),
+                    (
+                        "Leaf",
+                        f"number {_e(team.get('leaf_index'))} of {_e(team.get('tree_size'))}",
+                    ),
+                    ("Inclusion proof", "valid" if team.get("proof_valid") else "NOT valid"),
+                    (
+                        "Signed by",
+                        _e(team.get("trusted_team") or "no team key the verifier trusts"),
+                    ),
+                    *[
+                        (
+                            "Witness",
+                            f"{_e(c.get('witness'))}: {_e(c.get('status'))}, {_e(c.get('time'))}",
+                        )
+                        for c in team.get("cosignatures") or []
+                    ],
+                ]
+            )
+        )
     storage = data.get("storage")
     if storage:
         parts.append("<h2>Object storage</h2>")

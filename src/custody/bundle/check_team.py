@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..models import Problem
 from ..policy import TrustPolicy
 from ..team.proof import TEAM_PROOF_PATH, check_team_proof
+from .check_witness import check_witnesses
 from .reader import BundleScan
 
 
@@ -21,10 +22,12 @@ def check_team(
     policy: TrustPolicy,
     problems: list[Problem],
     warnings: list[str],
+    now: int = 0,
 ) -> dict[str, Any] | None:
     """None when the bundle carries no team proof (nothing is required of it);
     otherwise what the proof shows. A proof that fails is a problem; one signed
-    by no team key the verifier trusts is a warning, and counts for nothing."""
+    by no team key the verifier trusts is a warning, and counts for nothing.
+    Cosignatures on its checkpoint are checked as on the ledger proof's."""
     data = scan.tag_bytes.get(TEAM_PROOF_PATH)
     if data is None:
         return None
@@ -37,4 +40,14 @@ def check_team(
     )
     problems.extend(check.problems)
     warnings.extend(check.warnings)
-    return check.info
+    info = check.info
+    if "checkpoint" in info:
+        info["cosignatures"] = check_witnesses(
+            str(info["checkpoint"]).encode("utf-8"),
+            policy,
+            now,
+            path=TEAM_PROOF_PATH,
+            problems=problems,
+            warnings=warnings,
+        )
+    return info

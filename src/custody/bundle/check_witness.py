@@ -1,5 +1,6 @@
-"""Witness cosignatures on a ledger checkpoint, judged against the verifier's
-chosen witnesses and quorum. A pure function of bytes, the policy and "now"."""
+"""Witness cosignatures on the checkpoints a bundle carries (its ledger proof's
+and its team proof's), judged against the verifier's chosen witnesses and
+quorum. Pure functions of bytes, the policy and "now"."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ..ledger.cosignature import CosignatureCheck, cosignatures_of, valid_witnesses
 from ..ledger.note import NoteError
+from ..ledger.proof import PROOF_PATH
 from ..models import Problem
 from ..policy import TrustPolicy
 
@@ -21,9 +23,9 @@ def check_witnesses(
     warnings: list[str],
 ) -> list[dict[str, Any]]:
     """Check every cosignature on `note` (None: no usable checkpoint).
-    Appends a problem for each invalid cosignature by a chosen witness and
-    when fewer than policy.quorum distinct chosen witnesses cosigned.
-    Returns [{witness, key_id, time, status}]."""
+    Appends a problem for each invalid cosignature by a chosen witness.
+    Returns [{witness, key_id, time, status}]; the quorum is judged over all
+    the bundle's checkpoints by check_quorum."""
     checks: tuple[CosignatureCheck, ...] = ()
     if note is not None:
         try:
@@ -43,14 +45,39 @@ def check_witnesses(
             warnings.append(
                 f"the cosignature by witness {c.witness} is dated in the future ({c.time})"
             )
-    valid = len(valid_witnesses(checks))
-    if valid < policy.quorum:
-        problems.append(
-            Problem(
-                "witness_quorum",
-                path,
-                f"{valid} valid cosignature(s) from chosen witnesses; "
-                f"the quorum is {policy.quorum}",
-            )
-        )
     return [c.to_json() for c in checks]
+
+
+def witnessed_by(cosignatures: list[dict[str, Any]] | None) -> int:
+    """How many distinct chosen witnesses validly cosigned (a witness that
+    signed twice counts once)."""
+    return len({(c["witness"], c["key_id"]) for c in cosignatures or () if c["status"] == "valid"})
+
+
+def check_quorum(
+    policy: TrustPolicy,
+    ledger_info: dict[str, Any] | None,
+    team_info: dict[str, Any] | None,
+    problems: list[Problem],
+) -> None:
+    """With --quorum N, the bundle's ingest must be in a history N chosen
+    witnesses saw: the checkpoint of its ledger proof, or of a valid team proof
+    signed by a team key the verifier trusts, carries N valid cosignatures by
+    distinct chosen witnesses. Otherwise `witness_quorum`."""
+    if policy.quorum <= 0:
+        return
+    on_ledger = witnessed_by(ledger_info.get("cosignatures")) if ledger_info else 0
+    on_team = 0
+    if team_info and team_info.get("proof_valid") and team_info.get("trusted_team"):
+        on_team = witnessed_by(team_info.get("cosignatures"))
+    if max(on_ledger, on_team) >= policy.quorum:
+        return
+    found = f"{on_ledger} valid cosignature(s) from chosen witnesses"
+    if team_info is not None:
+        found += f" on the ledger proof's checkpoint, {on_team} on the team proof's"
+    problems.append(
+        Problem("witness_quorum", PROOF_PATH, f"{found}; the quorum is {policy.quorum}")
+    )
+
+
+__all__ = ["check_quorum", "check_witnesses", "valid_witnesses", "witnessed_by"]

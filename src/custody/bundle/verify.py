@@ -36,6 +36,7 @@ from .check_register import check_chain_keys, judge_signer, proven_time
 from .check_statement import check_signature, check_statement
 from .check_team import check_team
 from .check_time import check_checkpoint_time, check_time
+from .check_witness import check_quorum
 from .reader import BundleScan, scan_bundle
 
 
@@ -129,7 +130,9 @@ def evaluate(
         )
         check_checkpoint_time(ledger_info, local_ledger, policy, problems)
         _explain_interrupted_staple(ledger_info, problems)
-        team_info = check_team(scan, statement, stmt_sha, signer_key, policy, problems, warnings)
+        team_info = check_team(
+            scan, statement, stmt_sha, signer_key, policy, problems, warnings, int(now.timestamp())
+        )
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
         for p in state.problems:
@@ -140,6 +143,7 @@ def evaluate(
             )
             if not pending_is_ok:
                 problems.append(p)
+    check_quorum(policy, ledger_info, team_info, problems)
     problems.extend(time_check.problems)
     warnings.extend(time_check.warnings)
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]

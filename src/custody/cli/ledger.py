@@ -274,6 +274,9 @@ def ledger_publish(app: App, json_output: bool) -> None:
     """Send your signed entries and checkpoint, unchanged, to your team's log.
 
     Run it whenever you are online (it is idempotent: nothing is sent twice).
+    With $CUSTODY_WITNESS set, the new team checkpoint is then submitted to
+    those witnesses (`custody team witness`); one that does not cosign is a
+    warning.
     When the team database cannot be reached nothing fails: your entries wait
     in your ledger and are published next time. A ledger that no longer
     extends what it published (rolled back, forked) is refused, and the
@@ -290,9 +293,12 @@ def ledger_publish(app: App, json_output: bool) -> None:
     1 refused; 2 this home is in no team.
     """
     from ..team.publish import publish_ledger  # the database client only when publishing
+    from ..team.witnessing import witness_team_quietly
 
     render = app.configure(json_output=json_output)
     result = publish_ledger(home=app.home)
     render.team_published(result)
     if result.refused is not None:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
+    if result.online:
+        witness_team_quietly(home=app.home, urls=witnesses_from_env(), warn=render.warning)

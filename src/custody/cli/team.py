@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_NOT_VERIFIED
+from ..errors import EXIT_NOT_VERIFIED, InputError
 from ._app import App, pass_app
-from ._options import json_option
+from ._options import json_option, witnesses_from_env
 
 
 @click.group("team")
@@ -23,6 +23,7 @@ def team_group() -> None:
       custody team show --case ICC-2026-014
       custody team verify
       custody team proof ./ICC-2026-014_JS-1_20261125T120000Z
+      custody team witness --witness https://registry.example.org/witness
       custody team key > met-team.pub
     """
 
@@ -97,11 +98,73 @@ def team_verify(app: App, database: str | None, json_output: bool) -> None:
 @pass_app
 def team_proof(app: App, bundle: Path, json_output: bool) -> None:
     """Staple the team log's inclusion proof of BUNDLE's ingest into BUNDLE
-    (custody/team-proof.json), which `custody verify` checks offline."""
+    (custody/team-proof.json), which `custody verify` checks offline.
+
+    The proof leads to the newest team checkpoint witnesses cosigned that
+    includes the ingest (`custody team witness`), or else to the current one.
+    With $CUSTODY_WITNESS set, the witnesses are asked first. Run it again
+    later to staple a newer cosigned checkpoint.
+
+    \b
+    Example:
+      custody team proof ./ICC-2026-014_JS-1_20261125T120000Z
+    """
     from ..team.query import staple_team_proof
 
     render = app.configure(json_output=json_output)
-    render.team_proof(staple_team_proof(home=app.home, bundle=bundle))
+    result = staple_team_proof(
+        home=app.home, bundle=bundle, urls=witnesses_from_env(), warn=render.warning
+    )
+    render.team_proof(result)
+
+
+@team_group.command("witness")
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="URL",
+    help="A witness's URL (repeatable; default: $CUSTODY_WITNESS, space-separated).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each witness.",
+)
+@json_option
+@pass_app
+def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_output: bool) -> None:
+    """Have the team log's current checkpoint cosigned by witnesses.
+
+    Team checkpoints are C2SP checkpoints: a witness's operator accepts them
+    with `custody witness add-log <team origin> --key TEAM.pub`. The
+    cosignatures are kept in the team database, for every officer's `team
+    proof`; `ledger publish` asks the witnesses in $CUSTODY_WITNESS too. A
+    witness that holds a different history of the team log (rolled back or
+    rewritten) is reported in one line, and both checkpoints are kept in the
+    file that line names.
+
+    \b
+    Examples:
+      custody team witness --witness https://registry.example.org/witness
+      CUSTODY_WITNESS="http://10.0.0.5:8080" custody team witness --json
+
+    Exit codes: 0 every witness cosigned; 1 a witness holds a different
+    history; 2 a witness refused (unknown log or key), or not in a team;
+    3 a witness or the database is unreachable (try again later).
+    """
+    from ..team.witnessing import witness_team
+
+    render = app.configure(json_output=json_output)
+    urls = witnesses or witnesses_from_env()
+    if not urls:
+        raise InputError("no witness: give --witness URL or set CUSTODY_WITNESS")
+    run = witness_team(home=app.home, urls=urls, timeout=timeout)
+    render.witness_run(run)
+    if run.exit_code:
+        click.get_current_context().exit(run.exit_code)
 
 
 @team_group.command("key")

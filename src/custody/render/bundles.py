@@ -136,7 +136,7 @@ class BundlesViews(Output):
                 )
         rows.append(("Signed", _signing_time_line(report)))
         if ledger is not None and ledger.get("cosignatures"):
-            rows.append(("Witnessed", _cosignatures_line(ledger["cosignatures"])))
+            rows.append(("Witnessed", cosignatures_line(ledger["cosignatures"])))
         if report.storage is not None:
             rows.append(("Storage", _storage_line(report.storage)))
         team = report.team
@@ -150,6 +150,8 @@ class BundlesViews(Output):
                     f"{team.get('origin')} (proof {state}, signed by {by})",
                 )
             )
+            if team.get("cosignatures"):
+                rows.append(("Team witnessed", cosignatures_line(team["cosignatures"])))
         self._fields(rows)
         for t in report.timestamps:
             self._line(
@@ -251,7 +253,7 @@ def _storage_line(storage: dict[str, Any]) -> str:
     return f"{storage.get('location')} ({lock})"
 
 
-def _cosignatures_line(cosignatures: Sequence[dict[str, Any]]) -> str:
+def cosignatures_line(cosignatures: Sequence[dict[str, Any]]) -> str:
     valid = sum(1 for c in cosignatures if c.get("status") == "valid")
     names = ", ".join(f"{c.get('witness')} {c.get('status')}" for c in cosignatures)
     return f"{valid} valid cosignature(s) of {len(cosignatures)}: {names}"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._base import Output
-from .bundles import _cosignatures_line
+from .bundles import cosignatures_line
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from ..bundle.staple import StapleResult
@@ -77,7 +77,7 @@ class LedgerViews(Output):
                 self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
         if result.cosignatures:
             where = f" (checkpoint of {result.witnessed_size})" if result.witnessed_size else ""
-            self._line(f"Witnessed{where}: {_cosignatures_line(result.cosignatures)}")
+            self._line(f"Witnessed{where}: {cosignatures_line(result.cosignatures)}")
 
     def witness_run(self, run: WitnessRun) -> None:
         if self.json_output:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..keys import format_fingerprint
 from ._base import Output
+from .bundles import cosignatures_line
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from ..team.audit import TeamReport
@@ -94,6 +95,11 @@ class TeamViews(Output):
                 self._line(f"  {p.line()}")
         for r in report.refusals:
             self._line(f"  refusal at leaf {r['leaf']}: {r['ledger']} {r['reason']}: {r['detail']}")
+        if report.witnessed is not None:
+            line = cosignatures_line(report.witnessed["cosignatures"])
+            self._line(f"Witnessed (checkpoint of {report.witnessed['size']} leaves): {line}")
+        else:
+            self._line("Witnessed: no cosigned team checkpoint yet (custody team witness)")
         if report.checkpoint is not None:
             self._line("Current checkpoint:")
             self.out_text(report.checkpoint)
@@ -104,5 +110,5 @@ class TeamViews(Output):
             return
         self._line(
             f"Stapled {result.path}: leaf {result.leaf_index} of {result.tree_size} in "
-            f"{result.origin}."
+            f"{result.origin}, checkpoint with {result.cosignatures} cosignature(s)."
         )

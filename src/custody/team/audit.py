@@ -65,6 +65,8 @@ class TeamReport:
     ledgers: tuple[dict[str, Any], ...] = ()
     refusals: tuple[dict[str, Any], ...] = ()
     seen_checkpoint_size: int | None = None
+    witnessed: dict[str, Any] | None = None
+    """The newest cosigned team checkpoint (team/witnessed.py), or None."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class TeamReport:
             "valid": self.valid,
             "checkpoint": self.checkpoint,
             "seen_checkpoint_size": self.seen_checkpoint_size,
+            "witnessed": self.witnessed,
             "ledgers": list(self.ledgers),
             "refusals": list(self.refusals),
             "problems": [p.to_json() for p in self.problems],

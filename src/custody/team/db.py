@@ -9,6 +9,8 @@ Schema (schema `custody_team`), docs/team.md explains each table:
     nodes       level, idx, hash              -- perfect subtrees, as in the local ledger
     checkpoints size, note                    -- every signed team checkpoint
     ledgers     origin, size, checkpoint      -- each officer ledger's published head
+    cosigned    size, note                    -- team checkpoints with witnesses' cosignatures
+    witnesses   url, size                     -- the size each witness last cosigned (a hint)
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ CREATE TABLE nodes (
     PRIMARY KEY (level, idx));
 CREATE TABLE checkpoints (size bigint PRIMARY KEY, note bytea NOT NULL);
 CREATE TABLE ledgers (origin text PRIMARY KEY, size bigint NOT NULL, checkpoint bytea NOT NULL);
+CREATE TABLE cosigned (size bigint PRIMARY KEY, note bytea NOT NULL);
+CREATE TABLE witnesses (url text PRIMARY KEY, size bigint NOT NULL);
 """
 
 

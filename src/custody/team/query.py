@@ -4,25 +4,29 @@ so it sees one state of the log however many officers publish meanwhile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bundle import layout
 from ..bundle.reader import scan_bundle
+from ..bundle.staple import cosignature_count
 from ..errors import InputError
 from ..fsutil import environment_error, replace_file
 from ..hashing import sha256_bytes
-from ..ledger import merkle
 from ..ledger.timeline import entry_detail
+from ..witness.trust import trusted_witnesses
 from .audit import StoredLeaf, TeamReport, TeamSnapshot, audit_team
 from .config import TeamConfig, load_state, load_team_config
 from .db import _where, connect
 from .leaves import LeafError, parse_leaf
-from .log import remember_checkpoint, with_stored_nodes
+from .log import remember_checkpoint
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
 from .publish import publish_ledger
+from .witnessed import audit_cosigned
+from .witnessing import has_witness_tables, inclusion_path, newest_cosigned, witness_team_quietly
 
 if TYPE_CHECKING:
     import psycopg
@@ -75,6 +79,11 @@ def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
                 for o, s, c in conn.execute("SELECT origin, size, checkpoint FROM ledgers")
             },
         )
+        cosigned = (
+            {int(s): bytes(n) for s, n in conn.execute("SELECT size, note FROM cosigned")}
+            if has_witness_tables(conn)
+            else {}
+        )
     seen = load_state(home).get("team_checkpoint")
     report = audit_team(
         snapshot,
@@ -83,6 +92,16 @@ def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
         pinned_origin=config.origin,
         seen_checkpoint=seen.encode() if isinstance(seen, str) else None,
     )
+    found, witnessed = audit_cosigned(
+        cosigned,
+        snapshot.checkpoints,
+        origin=config.origin,
+        key=config.key.public_key,
+        witness_keys=trusted_witnesses(home=home),
+        now=int(time.time()),
+    )
+    problems = (*report.problems, *found)
+    report = replace(report, problems=problems, valid=not problems, witnessed=witnessed)
     if report.valid and report.checkpoint is not None:
         # What was audited is what this home will hold the team log to next time.
         remember_checkpoint(home, report.checkpoint.encode())
@@ -141,6 +160,7 @@ class TeamProofResult:
     leaf_index: int
     tree_size: int
     checkpoint: str
+    cosignatures: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,14 +170,24 @@ class TeamProofResult:
             "leaf_index": self.leaf_index,
             "tree_size": self.tree_size,
             "checkpoint": self.checkpoint,
+            "cosignatures": self.cosignatures,
         }
 
 
-def staple_team_proof(*, home: Path, bundle: Path) -> TeamProofResult:
+def staple_team_proof(
+    *,
+    home: Path,
+    bundle: Path,
+    urls: Sequence[str] = (),
+    warn: Callable[[str], None] | None = None,
+) -> TeamProofResult:
     """Write custody/team-proof.json into a bundle folder: the inclusion proof of
-    its ingest entry in the team log at the current tree size. This home's own
-    ledger is published first, so an officer can staple a bundle just made.
-    Raises InputError when the entry is not in the team log."""
+    its ingest entry in the team log, to the newest cosigned team checkpoint
+    that includes it, or else to the current one. This home's own ledger is
+    published first, so an officer can staple a bundle just made, and the team
+    checkpoint is then submitted to the witnesses `urls`, if any (a witness
+    that does not cosign is a warning). Raises InputError when the entry is
+    not in the team log."""
     config = load_team_config(home)
     if not bundle.is_dir() or bundle.is_symlink():
         raise InputError("a team proof is stapled into a bundle folder", path=str(bundle))
@@ -173,6 +203,7 @@ def staple_team_proof(*, home: Path, bundle: Path) -> TeamProofResult:
         raise InputError("the bundle's statement is unreadable", path=str(bundle)) from e
     stmt_sha = sha256_bytes(statement_bytes)
     publish_ledger(home=home)
+    witness_team_quietly(home=home, urls=urls, warn=warn or (lambda _: None))
     with connect(config.database, purpose="custody-team-proof") as conn, conn.transaction():
         _read_only(conn)
         size, note = conn.execute("SELECT size, checkpoint FROM tree_state").fetchone()  # type: ignore[misc]
@@ -199,20 +230,38 @@ def staple_team_proof(*, home: Path, bundle: Path) -> TeamProofResult:
                 path=str(bundle),
             )
 
-        index = found[0]
-        path = with_stored_nodes(conn, lambda sub: merkle.inclusion_path(index, int(size), sub))
+        index, size, note = found[0], int(size), bytes(note)
+        cosigned = newest_cosigned(
+            conn,
+            origin=config.origin,
+            key=config.key.public_key,
+            leaf_index=index,
+            leaf=found[1],
+            witness_keys=trusted_witnesses(home=home),
+            now=int(time.time()),
+        )
+        if cosigned is not None:
+            size, note, path = cosigned
+        else:
+            path = inclusion_path(conn, index, size)
     data = team_proof_bytes(
         team=config.name,
         origin=config.origin,
-        leaf_index=found[0],
-        tree_size=int(size),
+        leaf_index=index,
+        tree_size=size,
         leaf=found[1],
         path=path,
-        checkpoint=bytes(note),
+        checkpoint=note,
     )
     _store(bundle, data)
     return TeamProofResult(
-        str(bundle), TEAM_PROOF_PATH, config.origin, found[0], int(size), bytes(note).decode()
+        str(bundle),
+        TEAM_PROOF_PATH,
+        config.origin,
+        index,
+        size,
+        note.decode(),
+        cosignature_count(note),
     )
 
 
