@@ -94,6 +94,14 @@ def _fp(value: Any) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
+def _witness_rows(proof: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row per cosignature on a proof's checkpoint."""
+    return [
+        ("Witness", f"{_e(c.get('witness'))}: {_e(c.get('status'))}, {_e(c.get('time'))}")
+        for c in proof.get("cosignatures") or []
+    ]
+
+
 def _facts(rows: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table class="facts">{body}</table>'
@@ -244,13 +252,7 @@ def render_report(data: dict[str, Any]) -> str:
                     ),
                     ("Inclusion proof", "valid" if ledger.get("proof_valid") else "NOT valid"),
                     ("Compared", _e(local)),
-                    *[
-                        (
-                            "Witness",
-                            f"{_e(c.get('witness'))}: {_e(c.get('status'))}, {_e(c.get('time'))}",
-                        )
-                        for c in ledger.get("cosignatures") or []
-                    ],
+                    *_witness_rows(ledger),
                 ]
             )
         )
@@ -289,13 +291,7 @@ def render_report(data: dict[str, Any]) -> str:
                         "Signed by",
                         _e(team.get("trusted_team") or "no team key the verifier trusts"),
                     ),
-                    *[
-                        (
-                            "Witness",
-                            f"{_e(c.get('witness'))}: {_e(c.get('status'))}, {_e(c.get('time'))}",
-                        )
-                        for c in team.get("cosignatures") or []
-                    ],
+                    *_witness_rows(team),
                 ]
             )
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..errors import InputError
 from ..keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
 from ..policy import TrustPolicy, load_trust_policy
 
@@ -98,6 +101,33 @@ def witnesses_from_env() -> tuple[str, ...]:
     from ..witness.submit import witness_urls
 
     return witness_urls(os.environ.get("CUSTODY_WITNESS"))
+
+
+def witness_submit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--witness URL (repeatable) and --timeout, for the commands that submit a
+    checkpoint to witnesses."""
+    command = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds to wait for each witness.",
+    )(command)
+    return click.option(
+        "--witness",
+        "witnesses",
+        multiple=True,
+        metavar="URL",
+        help="A witness's URL (repeatable; default: $CUSTODY_WITNESS, space-separated).",
+    )(command)
+
+
+def witnesses_given(witnesses: tuple[str, ...]) -> tuple[str, ...]:
+    """The --witness URLs, else $CUSTODY_WITNESS's. Raises InputError when neither."""
+    urls = witnesses or witnesses_from_env()
+    if not urls:
+        raise InputError("no witness: give --witness URL or set CUSTODY_WITNESS")
+    return urls
 
 
 team_key_option = click.option(

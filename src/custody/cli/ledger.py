@@ -23,7 +23,9 @@ from ._options import (
     tsa_timeout_option,
     tsa_url_option,
     witness_key_option,
+    witness_submit_options,
     witnesses_from_env,
+    witnesses_given,
 )
 
 
@@ -186,20 +188,7 @@ def ledger_consistency(
 
 
 @ledger_group.command("witness")
-@click.option(
-    "--witness",
-    "witnesses",
-    multiple=True,
-    metavar="URL",
-    help="A witness's URL (repeatable; default: $CUSTODY_WITNESS, space-separated).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each witness.",
-)
+@witness_submit_options
 @json_option
 @pass_app
 def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_output: bool) -> None:
@@ -224,10 +213,7 @@ def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_ou
     from ..witnessing import witness_checkpoint
 
     render = app.configure(json_output=json_output)
-    urls = witnesses or witnesses_from_env()
-    if not urls:
-        raise InputError("no witness: give --witness URL or set CUSTODY_WITNESS")
-    run = witness_checkpoint(home=app.home, urls=urls, timeout=timeout)
+    run = witness_checkpoint(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)

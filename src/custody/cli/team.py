@@ -6,9 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_NOT_VERIFIED, InputError
+from ..errors import EXIT_NOT_VERIFIED
 from ._app import App, pass_app
-from ._options import json_option, witnesses_from_env
+from ._options import (
+    json_option,
+    witness_submit_options,
+    witnesses_from_env,
+    witnesses_given,
+)
 
 
 @click.group("team")
@@ -47,17 +52,39 @@ def team_init(app: App, database: str, name: str, json_output: bool) -> None:
 
 @team_group.command("join")
 @click.argument("database", metavar="URL")
+@click.option(
+    "--team-key",
+    "team_key",
+    metavar="FILE_OR_FINGERPRINT",
+    help="The team key your team lead gave you (met-team.pub, or its fingerprint): "
+    "join only if the database holds this key.",
+)
 @json_option
 @pass_app
-def team_join(app: App, database: str, json_output: bool) -> None:
+def team_join(app: App, database: str, team_key: str | None, json_output: bool) -> None:
     """Join the team log in the database at URL: pin its key, remember the URL.
 
-    Compare the fingerprint printed with the one your team lead gives you.
+    Without --team-key, compare the fingerprint printed with the one your
+    team lead gives you.
+
+    \b
+    Examples:
+      custody team join postgresql://custody@db.team.example/custody --team-key met-team.pub
+      custody team join postgresql://custody@db.team.example/custody
+
+    Exit codes: 0 joined; 1 the database holds another team key than the one
+    given (not joined); 2 another team, or no team log there; 3 the database
+    cannot be reached.
     """
+    from ..keys import key_or_fingerprint
     from ..team.log import join_team
 
     render = app.configure(json_output=json_output)
-    render.team_info(join_team(home=app.home, database=database), joined=True)
+    expected = None
+    if team_key is not None:
+        given = key_or_fingerprint(team_key, option="--team-key")
+        expected = given if isinstance(given, str) else given.fingerprint
+    render.team_info(join_team(home=app.home, database=database, expected=expected), joined=True)
 
 
 @team_group.command("show")
@@ -119,20 +146,7 @@ def team_proof(app: App, bundle: Path, json_output: bool) -> None:
 
 
 @team_group.command("witness")
-@click.option(
-    "--witness",
-    "witnesses",
-    multiple=True,
-    metavar="URL",
-    help="A witness's URL (repeatable; default: $CUSTODY_WITNESS, space-separated).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each witness.",
-)
+@witness_submit_options
 @json_option
 @pass_app
 def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_output: bool) -> None:
@@ -158,10 +172,7 @@ def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_outp
     from ..team.witnessing import witness_team
 
     render = app.configure(json_output=json_output)
-    urls = witnesses or witnesses_from_env()
-    if not urls:
-        raise InputError("no witness: give --witness URL or set CUSTODY_WITNESS")
-    run = witness_team(home=app.home, urls=urls, timeout=timeout)
+    run = witness_team(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)
