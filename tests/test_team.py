@@ -567,3 +567,24 @@ def test_proof_for_an_unpublished_bundle_is_refused(pg: PgServer, tmp_path: Path
     result = member.run("team", "proof", bundle)
     assert result.exit_code == 2 and "not in the team log yet" in result.output
     assert not (bundle / "custody" / "team-proof.json").exists()
+
+
+def test_join_with_the_team_key_given_by_the_lead(pg: PgServer, tmp_path: Path) -> None:
+    url = pg.new_database()
+    lead = new_team(tmp_path, url)
+    team_pub = tmp_path / "met-team.pub"
+    team_pub.write_text(ok(lead.run("team", "key")).stdout)
+    fingerprint = team_json(lead, "team", "join", url)[1]["fingerprint"]
+    # Another key than the one given: nothing is pinned or remembered.
+    wrong = home_env(tmp_path, tmp_path / "wrong")
+    result = wrong.run("team", "join", url, "--team-key", "ab" * 32)
+    assert result.exit_code == 1 and fingerprint in result.output and "not joined" in result.output
+    assert not (wrong.home / "team").exists()
+    result = wrong.run("team", "join", url, "--team-key", "not-a-key")
+    assert result.exit_code == 2 and "--team-key" in result.output
+    # The file the lead gave, or its fingerprint as printed (in groups): joined, no caveat.
+    for given in (str(team_pub), " ".join(fingerprint[i : i + 4] for i in range(0, 64, 4))):
+        home = home_env(tmp_path, tmp_path / f"officer-{len(given)}")
+        result = ok(home.run("team", "join", url, "--team-key", given))
+        assert "Compare the team key" not in result.output
+        assert (home.home / "team" / "team.pub").read_text() == team_pub.read_text()

@@ -32,7 +32,7 @@ class TeamViews(Output):
                 ("Leaves", str(info.tree_size)),
             ]
         )
-        if joined:
+        if joined and not info.key_checked:
             self.note("Compare the team key with the fingerprint your team lead gives you.")
         self.note("Publish your ledger with: custody ledger publish")
 

@@ -50,6 +50,8 @@ class TeamInfo:
     fingerprint: str
     verifier_key: str
     tree_size: int
+    key_checked: bool = False
+    """The key was compared with one the user gave (team join --team-key)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,8 +74,12 @@ def verifier_key(origin: str, public_key: Ed25519PublicKey) -> str:
     return f"{origin}+{kid}+{encoded}"
 
 
-def _info(url: str, origin: str, name: str, key: Ed25519PublicKey, size: int) -> TeamInfo:
-    return TeamInfo(url, origin, name, fingerprint_of(key), verifier_key(origin, key), size)
+def _info(
+    url: str, origin: str, name: str, key: Ed25519PublicKey, size: int, checked: bool = False
+) -> TeamInfo:
+    return TeamInfo(
+        url, origin, name, fingerprint_of(key), verifier_key(origin, key), size, checked
+    )
 
 
 def init_team(*, home: Path, database: str, name: str) -> TeamInfo:
@@ -119,9 +125,11 @@ def _key_info(name: str, key: Ed25519PublicKey) -> PublicKeyInfo:
     return PublicKeyInfo(name, fingerprint_of(key), key)
 
 
-def join_team(*, home: Path, database: str) -> TeamInfo:
-    """Pin the team log's key and remember the database. Raises InputError when
-    this home already belongs to another team log."""
+def join_team(*, home: Path, database: str, expected: str | None = None) -> TeamInfo:
+    """Pin the team log's key and remember the database. `expected` is the team
+    key's fingerprint the team lead gave (None: the fingerprint is printed, to
+    be compared by a person). Raises VerificationFailed when the database's key
+    is another, InputError when this home already belongs to another team log."""
     with connect(database, purpose="custody-team-join") as conn:
         row = conn.execute("SELECT origin, name, public_key, format FROM team").fetchone()
         state = conn.execute("SELECT size, checkpoint FROM tree_state").fetchone()
@@ -132,6 +140,11 @@ def join_team(*, home: Path, database: str) -> TeamInfo:
         key = Ed25519PublicKey.from_public_bytes(bytes(row[2]))
     except ValueError as e:
         raise InputError("the team log's public key is damaged") from e
+    if expected is not None and fingerprint_of(key) != expected:
+        raise VerificationFailed(
+            f"the database's team key is {fingerprint_of(key)}, not the key {expected} you "
+            "were given: not joined"
+        )
     from .config import is_joined
 
     if is_joined(home):
@@ -143,7 +156,7 @@ def join_team(*, home: Path, database: str) -> TeamInfo:
                 "the database's team key is not the one this home pinned when it joined"
             )
     save_team_config(home, TeamConfig(database, origin, name, _key_info(name, key)))
-    return _info(database, origin, name, key, int(state[0]))
+    return _info(database, origin, name, key, int(state[0]), expected is not None)
 
 
 def team_signer(conn: psycopg.Connection[Any], config: TeamConfig) -> Ed25519PrivateKey:
