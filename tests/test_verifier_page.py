@@ -243,6 +243,30 @@ def test_the_page_shows_a_printable_verdict(page: Page, bundle: Path, key: Path)
     assert len(pdf) > 1000
 
 
+def test_a_team_proof_listed_or_left_unlisted_by_a_crash(
+    env: Env, page: Page, bundle: Path, key: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """custody/team-proof.json is hashed like any tag file, and need not be listed
+    (a staple interrupted by a crash), as in custody; the page says it does not
+    check the proof itself."""
+    from pg_server import available
+
+    if not available():
+        pytest.skip("PostgreSQL server binaries not installed")
+    url = request.getfixturevalue("pg").new_database()
+    lead = Env(home=tmp_path / "lead", tmp=tmp_path)
+    assert lead.run("team", "init", "--database", url, "--name", "Team").exit_code == 0
+    assert env.run("team", "join", url).exit_code == 0
+    result = env.run("team", "proof", bundle)
+    assert result.exit_code == 0, result.output
+    assert same_verdict(env, page, bundle, key)["verified"]
+    assert "custody/team-proof.json" in page.driver.find_element("id", "not-checked").text
+    manifest = bundle / "tagmanifest-sha256.txt"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(x for x in lines if "custody/team-proof.json" not in x))
+    assert same_verdict(env, page, bundle, key)["verified"]
+
+
 # --- tampering -----------------------------------------------------------------------
 
 TAG_EDITS: dict[str, Callable[[Path], None]] = {

@@ -57,6 +57,11 @@ export function evaluate(scan, policy) {
     problems.push(...state.problems);
   }
   timestamps = checkTimestamps(scan, problems, notes);
+  if (scan.files.has(L.TEAM_PROOF)) {
+    notes.push(
+      "not checked here: the team log's inclusion proof (custody/team-proof.json) and the witnesses' cosignatures on it; check with custody verify --team-key TEAM.pub",
+    );
+  }
   let files = 0;
   let bytes = 0;
   for (const [path, f] of scan.files) {
@@ -229,6 +234,8 @@ function checkTagManifest(scan, problems) {
       if (L.isChainPath(path)) continue;
       // So do timestamp tokens (timestamps.js checks them; issue 12).
       if (path.startsWith(`${L.TIMESTAMPS_DIR}/`)) continue;
+      // And the team proof (docs/team.md): stapled after the rest, listed last.
+      if (path === L.TEAM_PROOF) continue;
       problems.push(problem("extra", path, "tag file not in the tag manifest"));
     }
   }

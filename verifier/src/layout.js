@@ -14,6 +14,7 @@ export const METADATA = "custody/metadata.json";
 export const PROOF_PATH = "custody/ledger-proof.json";
 export const CHAIN_DIR = "custody/chain";
 export const TIMESTAMPS_DIR = "custody/timestamps";
+export const TEAM_PROOF = "custody/team-proof.json";
 export const REQUIRED_TAG_FILES = [BAGIT_TXT, BAG_INFO, MANIFEST, STATEMENT, SIGNATURE, SIGNER_KEY, METADATA];
 /** Tag files larger than this are hashed but not read (custody's cap). */
 export const MAX_TAG_FILE_BYTES = 256 * 1024 * 1024;
