@@ -1,5 +1,6 @@
 """Team-log benchmark: append throughput with 1, 2 and 8 concurrent publishers, and
-`team verify` on 100,000 leaves, beside the local ledger's append figure.
+`team verify` on 100,000 leaves, beside the local ledger's figures measured in the same
+run (a local append; `ledger verify` of a ledger with as many entries), with their ratios.
 
     python -m bench.team [--leaves 100000] [--rounds 40]
 
@@ -139,6 +140,21 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
     return build, elapsed
 
 
+def local_verify_s(entries: int) -> float:
+    """`ledger verify` of a local ledger of `entries` real signed entries."""
+    from bench.ledger import build
+    from custody.ledger.audit import verify_ledger
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build(Path(tmp), entries, Ed25519PrivateKey.generate())
+        with Ledger.open(Path(tmp)) as ledger:
+            t = time.perf_counter()
+            report = verify_ledger(ledger)
+            elapsed = time.perf_counter() - t
+        assert report.valid and report.size == entries
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leaves", type=int, default=100_000)
@@ -150,13 +166,19 @@ def main() -> None:
         print(f"cores: {os.cpu_count()}")
         local = local_append_ms(args.rounds)
         print(f"local ledger append (median): {local:.2f} ms = {1000 / local:.0f} entries/s")
-        print(f"{'publishers':>10} {'entries/s':>10} {'publish median ms':>18}")
+        print(
+            f"{'publishers':>10} {'entries/s':>10} {'publish median ms':>18} "
+            f"{'publish/local append':>21}"
+        )
         for n in (1, 2, 8):
             rate, median = throughput(server, n, args.rounds)
-            print(f"{n:>10} {rate:>10.1f} {median:>18.2f}")
+            print(f"{n:>10} {rate:>10.1f} {median:>18.2f} {median / local:>20.1f}x")
         build, elapsed = big_log(server, args.leaves)
         print(f"built {args.leaves:,} leaves in one append: {build:.1f} s")
         print(f"team verify of {args.leaves:,} leaves: {elapsed:.2f} s")
+        local_elapsed = local_verify_s(args.leaves)
+        print(f"ledger verify of {args.leaves:,} local entries: {local_elapsed:.2f} s")
+        print(f"team verify / ledger verify: {elapsed / local_elapsed:.2f}x")
     finally:
         server.destroy()
 
