@@ -845,3 +845,20 @@ def test_add_log_takes_effect_while_serving(
     r = w.run("witness", "add-log", origin(officer_env), "--key", officer_pub(officer_env))
     assert r.exit_code == 0
     assert officer_env.run("ledger", "witness", "--witness", proc.url).exit_code == 0
+
+
+def test_witnessing_the_same_checkpoint_again_keeps_the_first_cosignature(
+    officer_env: Env, witness: WitnessProcess
+) -> None:
+    ingest(officer_env, "a")
+    for _ in range(3):
+        assert officer_env.run("ledger", "witness", "--witness", witness.url).exit_code == 0
+    ledger, note = raw_checkpoint(officer_env)
+    with ledger:
+        from custody.ledger.note import parse_checkpoint
+
+        cosigned = ledger.cosigned_checkpoint(parse_checkpoint(note).size)
+    assert cosigned is not None
+    lines = [x for x in cosigned.decode().split("\n\n", 1)[1].splitlines() if WITNESS_NAME in x]
+    assert len(lines) == 1
+

@@ -91,15 +91,36 @@ def parse_signature_lines(data: bytes) -> list[tuple[str, bytes]]:
     return lines
 
 
+def _signer_of(line: bytes) -> tuple[bytes, bytes] | None:
+    """(key name, key id) of a signature line, or None when it does not parse."""
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        return None
+    try:
+        blob = base64.b64decode(parts[2], validate=True)
+    except binascii.Error:
+        return None
+    return (parts[1], blob[:4]) if len(blob) >= 4 else None
+
+
 def add_signature_lines(note: bytes, lines: bytes) -> bytes:
-    """A signed note with more signature lines, each kept once, in order."""
+    """A signed note with more signature lines, in order, one per signer: a
+    witness that cosigns the same checkpoint again (a later timestamp) adds
+    nothing, so the note keeps its first, earliest cosignature and does not
+    grow each time it is resubmitted."""
     existing = note.split(b"\n\n", 1)
-    seen = set(note[len(existing[0]) + 2 :].splitlines()) if len(existing) == 2 else set()
+    held = note[len(existing[0]) + 2 :].splitlines() if len(existing) == 2 else []
+    seen = set(held)
+    signers = {s for s in map(_signer_of, held) if s is not None}
     out = note
     for line in lines.splitlines():
-        if line and line not in seen:
-            out += line + b"\n"
-            seen.add(line)
+        signer = _signer_of(line)
+        if not line or line in seen or (signer is not None and signer in signers):
+            continue
+        out += line + b"\n"
+        seen.add(line)
+        if signer is not None:
+            signers.add(signer)
     return out
 
 

@@ -63,7 +63,7 @@ class TeamLog:
 
     noun = "team log"
     unit = "leaves"
-    key_file_hint = "TEAM.pub ('custody team key')"
+    key_file_hint = "TEAM.pub"  # written by 'custody team key'
 
     def __init__(self, conn: psycopg.Connection[Any], config: TeamConfig, home: Path) -> None:
         conn.autocommit = True
