@@ -175,9 +175,9 @@ def test_enormous_names_and_too_many_members(
     )
     report = check(env, archive, 1, tmp_path)
     assert "unsafe_path" in kinds(report)
-    import custody.bundle.reader as reader
+    import custody.bundle.archives as archives
 
-    monkeypatch.setattr(reader, "MAX_MEMBERS", 20)
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 20)
     crowd = zip_of(
         good, tmp_path / "crowd.zip", lambda zf: [zf.writestr(f"data/f{i}", b"") for i in range(40)]
     )

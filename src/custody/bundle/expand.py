@@ -22,7 +22,7 @@ from ..fsutil import environment_error
 from ..metadata.archive import member_names, rejection
 from ..metadata.sniff import sniff
 from ..models import CopiedFile
-from .reader import _clean_member_name
+from .archives import clean_member_name
 from .source import SourceFile
 
 EXPANDED_SUFFIX = ".expanded"
@@ -59,7 +59,7 @@ def expand_archives(
         with zf:
             seen: set[str] = set()
             for name, info in member_names(zf):
-                clean = _clean_member_name(name)
+                clean = clean_member_name(name)
                 if info.is_dir() or rejection(name, info) is not None or clean in seen:
                     continue
                 seen.add(clean)

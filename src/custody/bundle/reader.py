@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputError, NotABundleError
-from ..fsutil import unsafe_path_reason
-from ..hashing import hash_fd, hash_stream, sha256_bytes
+from ..hashing import hash_fd, sha256_bytes
 from ..models import Problem
 from ..progress import ProgressCallback, ProgressTracker
 from ..workers import run_parallel
@@ -32,7 +31,7 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # Tag files are read into memory; a larger one is reported, not read.
 MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
 # What the standard library's archive readers raise on damaged or hostile input.
-_ARCHIVE_ERRORS = (
+ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     tarfile.TarError,
@@ -47,11 +46,6 @@ _ARCHIVE_ERRORS = (
     UnicodeDecodeError,
     OverflowError,
 )
-# Archives that attack the reader.
-MAX_MEMBERS = 1_000_000
-MAX_NAME_BYTES = 4096
-BOMB_RATIO = 1000
-BOMB_MIN_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +81,7 @@ class BundleScan:
         return read_member(Path(self.location), self.root_prefix + rel)
 
 
-def _read_capped(stream: IO[bytes]) -> bytes:
+def read_capped(stream: IO[bytes]) -> bytes:
     """A tag file's bytes, read in 1 MiB pieces up to the cap (one read of the
     cap's size would allocate 256 MiB for a 50-byte file)."""
     pieces = []
@@ -101,7 +95,7 @@ def _read_capped(stream: IO[bytes]) -> bytes:
     return b"".join(pieces)
 
 
-def _wants_bytes(path: str) -> bool:
+def wants_bytes(path: str) -> bool:
     """Tag files whose content verification reads. Not the payload, and not the
     metadata file, which can be tens of megabytes: the statement covers it by
     hash, and the few readers that need its records read it again (read_tag).
@@ -132,15 +126,17 @@ def scan_bundle(
         return _scan_directory(path, hash_payload, tag_files_only, on_progress, workers)
     if not path.is_file():
         raise NotABundleError("not a folder, .zip or .tar file", path=str(path))
+    from .archives import is_tar, scan_tar, scan_zip
+
     try:
         is_zip = zipfile.is_zipfile(path)
-    except _ARCHIVE_ERRORS as e:  # is_zipfile itself raises on some damaged archives
+    except ARCHIVE_ERRORS as e:  # is_zipfile itself raises on some damaged archives
         raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
     try:
         if is_zip:
-            return _scan_zip(path, on_progress)
-        if _is_tar(path):
-            return _scan_tar(path, on_progress)
+            return scan_zip(path, on_progress)
+        if is_tar(path):
+            return scan_tar(path, on_progress)
     except (OSError, EOFError) as e:
         raise InputError(f"cannot be read ({e})", path=str(path)) from e
     raise NotABundleError("not a bundle: not a folder, zip or tar archive", path=str(path))
@@ -148,6 +144,8 @@ def scan_bundle(
 
 def read_member(path: Path, name: str) -> bytes | None:
     """One file of a bundle folder or archive, or None when it cannot be read."""
+    from .archives import clean_member_name, zip_member_name
+
     try:
         if path.is_dir():
             full = path / name
@@ -157,25 +155,17 @@ def read_member(path: Path, name: str) -> bytes | None:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
-                    if _clean_member_name(_zip_member_name(info)) == name:
+                    if clean_member_name(zip_member_name(info)) == name:
                         return zf.read(info)
             return None
         with tarfile.open(path, mode="r|*") as tf:
             for member in tf:
-                if _clean_member_name(member.name) == name and member.isreg():
+                if clean_member_name(member.name) == name and member.isreg():
                     stream = tf.extractfile(member)
                     return stream.read() if stream is not None else None
-    except _ARCHIVE_ERRORS:
+    except ARCHIVE_ERRORS:
         return None
     return None
-
-
-def _is_tar(path: Path) -> bool:
-    try:
-        with tarfile.open(path, mode="r|*") as tf:
-            return tf.next() is not None
-    except _ARCHIVE_ERRORS:
-        return False
 
 
 # --- folders -----------------------------------------------------------------
@@ -227,7 +217,9 @@ def _scan_directory(
                         size = entry.stat(follow_symlinks=False).st_size if sizes_needed else -1
                         files.append((rel, entry.path, size))
                     else:
-                        _odd(scan, rel, "symbolic link" if entry.is_symlink() else "special file")
+                        mark_odd(
+                            scan, rel, "symbolic link" if entry.is_symlink() else "special file"
+                        )
                 except OSError as e:
                     scan.problems.append(
                         Problem("unreadable", rel, f"cannot be examined ({e.strerror})")
@@ -271,9 +263,9 @@ def _scan_directory(
                 digest, count = hash_fd(fd, on_bytes=on_bytes, stop=stop)
                 tracker.file_done()
                 return rel, ScannedFile(count, digest), None, None
-            if _wants_bytes(rel) and st.st_size <= MAX_TAG_FILE_BYTES:
+            if wants_bytes(rel) and st.st_size <= MAX_TAG_FILE_BYTES:
                 with os.fdopen(os.dup(fd), "rb") as fh:
-                    data = _read_capped(fh)
+                    data = read_capped(fh)
                 return rel, ScannedFile(len(data), sha256_bytes(data)), data, None
             digest, count = hash_fd(fd, stop=stop)
             return rel, ScannedFile(count, digest), None, None
@@ -300,219 +292,8 @@ def _scan_directory(
     return scan
 
 
-def _odd(scan: BundleScan, rel: str, what: str) -> None:
+def mark_odd(scan: BundleScan, rel: str, what: str) -> None:
     scan.problems.append(
         Problem("not_regular_file", rel, f"{what}: never followed, not accepted as evidence")
     )
     scan.odd_paths.add(rel)
-
-
-# --- archives ----------------------------------------------------------------
-
-
-@dataclass
-class _Member:
-    name: str
-    kind: str  # "file", "dir", or a description of something odd
-    size: int
-
-
-def _find_root(names: set[str], location: str) -> str:
-    if layout.BAGIT_TXT in names:
-        return ""
-    tops = {n.split("/", 1)[0] for n in names}
-    if len(tops) == 1:
-        top = next(iter(tops))
-        if f"{top}/{layout.BAGIT_TXT}" in names:
-            return top + "/"
-    raise NotABundleError("archive holds no bundle (no bagit.txt at its top)", path=location)
-
-
-def _clean_member_name(name: str) -> str:
-    while name.startswith("./"):
-        name = name[2:]
-    return name.rstrip("/") if name.endswith("/") else name
-
-
-class _ArchiveCollector:
-    """Collects archive members as they stream past, then keys them to the root."""
-
-    def __init__(self, location: str) -> None:
-        self.location = location
-        self.raw_files: dict[str, ScannedFile] = {}
-        self.raw_bytes: dict[str, bytes] = {}
-        self.raw_odd: dict[str, str] = {}
-        self.names: set[str] = set()
-        self.problems: list[Problem] = []
-        self.members = 0
-
-    def count_member(self) -> None:
-        self.members += 1
-        if self.members > MAX_MEMBERS:
-            raise NotABundleError(
-                f"archive holds more than {MAX_MEMBERS:,} members", path=self.location
-            )
-
-    def accept_name(self, raw: str) -> str | None:
-        self.count_member()
-        if len(raw.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-            self.problems.append(
-                Problem("unsafe_path", raw[:80] + "...", "archive member name is too long")
-            )
-            return None
-        name = _clean_member_name(raw)
-        if name in ("", ".") and (raw.endswith("/") or raw in (".", "./")):
-            return None  # the archive's entry for its own top folder
-        reason = unsafe_path_reason(name)
-        if reason is not None:
-            self.problems.append(Problem("unsafe_path", raw, f"archive member rejected: {reason}"))
-            return None
-        if name in self.names:
-            self.problems.append(Problem("duplicate_entry", name, "archive holds this path twice"))
-            self.raw_odd[name] = "duplicate"
-            return None
-        self.names.add(name)
-        return name
-
-    def add_stream(self, name: str, stream: IO[bytes], tracker: ProgressTracker) -> None:
-        inner = name.split("/", 1)[1] if "/" in name else name
-        if _wants_bytes(name) and _wants_bytes(inner):
-            data = _read_capped(stream)
-            self.raw_bytes[name] = data
-            self.raw_files[name] = ScannedFile(len(data), sha256_bytes(data))
-        else:
-            digest, count = hash_stream(stream, on_bytes=tracker.add_bytes)
-            self.raw_files[name] = ScannedFile(count, digest)
-            tracker.file_done()
-
-    def finish(self) -> BundleScan:
-        root = _find_root(set(self.raw_files) | set(self.raw_odd), self.location)
-        scan = BundleScan(location=self.location, problems=list(self.problems), root_prefix=root)
-        for name, scanned in self.raw_files.items():
-            if not name.startswith(root):
-                scan.problems.append(
-                    Problem("extra", name, "outside the bundle folder in the archive")
-                )
-                continue
-            rel = name[len(root) :]
-            scan.files[rel] = scanned
-            if name in self.raw_bytes:
-                scan.tag_bytes[rel] = self.raw_bytes[name]
-        for name, what in self.raw_odd.items():
-            rel = name[len(root) :] if name.startswith(root) else name
-            scan.odd_paths.add(rel)
-            if what != "duplicate":
-                _odd(scan, rel, what)
-        return scan
-
-
-def _zip_member_name(info: zipfile.ZipInfo) -> str:
-    """A zip member's real name. Archivers such as Info-ZIP write UTF-8 names
-    without the UTF-8 flag (Python then decodes them as cp437), adding an
-    Info-ZIP Unicode Path extra field (0x7075) or nothing at all."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    extra = info.extra
-    i = 0
-    while i + 4 <= len(extra):
-        tag, size = struct.unpack_from("<HH", extra, i)
-        body = extra[i + 4 : i + 4 + size]
-        if tag == 0x7075 and len(body) > 5 and body[0] == 1:
-            try:
-                return body[5:].decode("utf-8")
-            except UnicodeDecodeError:
-                break
-        i += 4 + size
-    try:
-        raw = info.orig_filename.encode("cp437")
-    except UnicodeEncodeError:
-        return info.filename
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return info.filename
-
-
-def _scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
-    collector = _ArchiveCollector(str(path))
-    try:
-        zf = zipfile.ZipFile(path)
-    except _ARCHIVE_ERRORS as e:
-        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise NotABundleError(
-                f"archive holds more than {MAX_MEMBERS:,} members", path=str(path)
-            )
-        files = []
-        for info in infos:
-            name = collector.accept_name(_zip_member_name(info))
-            if name is None:
-                continue
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                continue
-            if stat.S_ISLNK(mode):
-                collector.raw_odd[name] = "symbolic link"
-            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                # Only Unix type bits mark a special file; many archivers set none.
-                collector.raw_odd[name] = "special file"
-            elif info.flag_bits & 0x1:
-                collector.raw_odd[name] = "encrypted archive member"
-            elif info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(
-                1, info.compress_size
-            ):
-                collector.raw_odd[name] = (
-                    f"compressed {info.compress_size} bytes claim to hold {info.file_size}: "
-                    "a zip bomb, not read"
-                )
-            else:
-                files.append((name, info))
-        tracker = ProgressTracker(
-            "verify", len(files), sum(i.file_size for _, i in files), on_progress
-        )
-        for name, info in files:
-            try:
-                with zf.open(info) as stream:
-                    collector.add_stream(name, stream, tracker)
-            except _ARCHIVE_ERRORS as e:
-                collector.problems.append(
-                    Problem("unreadable", name, f"archive member cannot be read ({e})")
-                )
-                collector.raw_odd[name] = "duplicate"  # known, already reported
-        tracker.finish()
-    return collector.finish()
-
-
-def _scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
-    collector = _ArchiveCollector(str(path))
-    tracker = ProgressTracker("verify", 0, 0, on_progress)
-    try:
-        with tarfile.open(path, mode="r|*") as tf:
-            for member in tf:
-                name = collector.accept_name(member.name)
-                if name is None:
-                    continue
-                if member.isdir():
-                    continue
-                if member.issym():
-                    collector.raw_odd[name] = f"symbolic link to {member.linkname!r}"
-                elif member.islnk():
-                    collector.raw_odd[name] = f"hard link to {member.linkname!r}"
-                elif not member.isreg():
-                    collector.raw_odd[name] = "special file"
-                else:
-                    stream = tf.extractfile(member)
-                    if stream is None:
-                        collector.raw_odd[name] = "unreadable member"
-                        continue
-                    collector.add_stream(name, stream, tracker)
-    except _ARCHIVE_ERRORS as e:
-        if not collector.raw_files:
-            raise NotABundleError(f"damaged tar archive ({e})", path=str(path)) from e
-        collector.problems.append(
-            Problem("truncated_archive", None, f"the archive is damaged or cut short ({e})")
-        )
-    tracker.finish()
-    return collector.finish()

@@ -19,14 +19,14 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..bundle.reader import (  # the hardened archive reading custody already has
-    _ARCHIVE_ERRORS,
+from ..bundle.archives import (  # the hardened archive reading custody already has
     BOMB_MIN_BYTES,
     BOMB_RATIO,
     MAX_NAME_BYTES,
-    _clean_member_name,
-    _zip_member_name,
+    clean_member_name,
+    zip_member_name,
 )
+from ..bundle.reader import ARCHIVE_ERRORS
 from ..fsutil import unsafe_path_reason
 
 # Members listed in one record (a bigger archive is still kept whole and
@@ -42,14 +42,14 @@ MemberReader = Callable[[IO[bytes], str, int, frozenset[str], dict[str, Any]], N
 
 
 def member_names(zf: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
-    return [(_zip_member_name(info), info) for info in zf.infolist()]
+    return [(zip_member_name(info), info) for info in zf.infolist()]
 
 
 def rejection(name: str, info: zipfile.ZipInfo) -> str | None:
     """Why a member is not read (None: it is read)."""
     if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
         return "member name is too long"
-    clean = _clean_member_name(name)
+    clean = clean_member_name(name)
     reason = unsafe_path_reason(clean)
     if reason is not None:
         return f"unsafe name: {reason}"
@@ -89,7 +89,7 @@ def extract_zip(
     raw.seek(0)
     try:
         zf = zipfile.ZipFile(raw)
-    except _ARCHIVE_ERRORS as e:
+    except ARCHIVE_ERRORS as e:
         raise ValueError(f"damaged zip archive ({e})") from e
     archive: dict[str, Any] = {"format": "zip", "members": [], "rejected": []}
     record["details"]["family"] = "archive"
@@ -106,7 +106,7 @@ def extract_zip(
             if info.is_dir():
                 continue
             reason = rejection(name, info)
-            clean = _clean_member_name(name)
+            clean = clean_member_name(name)
             if reason is None and clean in seen:
                 reason = "the archive holds this name twice: only the first is read"
             if reason is not None:
@@ -125,7 +125,7 @@ def extract_zip(
             budget -= info.file_size
             try:
                 _read_one(zf, info, name, member, siblings, read_member)
-            except _ARCHIVE_ERRORS as e:  # BadZipFile among them (a CRC mismatch)
+            except ARCHIVE_ERRORS as e:  # BadZipFile among them (a CRC mismatch)
                 member["errors"].append(f"member cannot be read ({_short(e)})")
 
 

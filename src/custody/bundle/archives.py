@@ -1,0 +1,254 @@
+"""Reading a bundle archive in place: a .zip, .tar or .tar.gz streamed member by
+member, nothing extracted to disk, every member's name checked before it is used.
+
+Hostile archives are refused or reported, never followed: too many members, names
+too long or unsafe, duplicates, links and special files, encrypted members, zip
+bombs, truncated tars. reader.py dispatches here and defines the scan.
+"""
+
+from __future__ import annotations
+
+import stat
+import struct
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ..errors import NotABundleError
+from ..fsutil import unsafe_path_reason
+from ..hashing import hash_stream, sha256_bytes
+from ..models import Problem
+from ..progress import ProgressCallback, ProgressTracker
+from . import layout
+from .reader import (
+    ARCHIVE_ERRORS,
+    BundleScan,
+    ScannedFile,
+    mark_odd,
+    read_capped,
+    wants_bytes,
+)
+
+# Archives that attack the reader.
+MAX_MEMBERS = 1_000_000
+MAX_NAME_BYTES = 4096
+BOMB_RATIO = 1000
+BOMB_MIN_BYTES = 256 * 1024 * 1024
+
+
+def is_tar(path: Path) -> bool:
+    try:
+        with tarfile.open(path, mode="r|*") as tf:
+            return tf.next() is not None
+    except ARCHIVE_ERRORS:
+        return False
+
+
+@dataclass
+class _Member:
+    name: str
+    kind: str  # "file", "dir", or a description of something odd
+    size: int
+
+
+def _find_root(names: set[str], location: str) -> str:
+    if layout.BAGIT_TXT in names:
+        return ""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1:
+        top = next(iter(tops))
+        if f"{top}/{layout.BAGIT_TXT}" in names:
+            return top + "/"
+    raise NotABundleError("archive holds no bundle (no bagit.txt at its top)", path=location)
+
+
+def clean_member_name(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/") if name.endswith("/") else name
+
+
+class ArchiveCollector:
+    """Collects archive members as they stream past, then keys them to the root."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.raw_files: dict[str, ScannedFile] = {}
+        self.raw_bytes: dict[str, bytes] = {}
+        self.raw_odd: dict[str, str] = {}
+        self.names: set[str] = set()
+        self.problems: list[Problem] = []
+        self.members = 0
+
+    def count_member(self) -> None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise NotABundleError(
+                f"archive holds more than {MAX_MEMBERS:,} members", path=self.location
+            )
+
+    def accept_name(self, raw: str) -> str | None:
+        self.count_member()
+        if len(raw.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            self.problems.append(
+                Problem("unsafe_path", raw[:80] + "...", "archive member name is too long")
+            )
+            return None
+        name = clean_member_name(raw)
+        if name in ("", ".") and (raw.endswith("/") or raw in (".", "./")):
+            return None  # the archive's entry for its own top folder
+        reason = unsafe_path_reason(name)
+        if reason is not None:
+            self.problems.append(Problem("unsafe_path", raw, f"archive member rejected: {reason}"))
+            return None
+        if name in self.names:
+            self.problems.append(Problem("duplicate_entry", name, "archive holds this path twice"))
+            self.raw_odd[name] = "duplicate"
+            return None
+        self.names.add(name)
+        return name
+
+    def add_stream(self, name: str, stream: IO[bytes], tracker: ProgressTracker) -> None:
+        inner = name.split("/", 1)[1] if "/" in name else name
+        if wants_bytes(name) and wants_bytes(inner):
+            data = read_capped(stream)
+            self.raw_bytes[name] = data
+            self.raw_files[name] = ScannedFile(len(data), sha256_bytes(data))
+        else:
+            digest, count = hash_stream(stream, on_bytes=tracker.add_bytes)
+            self.raw_files[name] = ScannedFile(count, digest)
+            tracker.file_done()
+
+    def finish(self) -> BundleScan:
+        root = _find_root(set(self.raw_files) | set(self.raw_odd), self.location)
+        scan = BundleScan(location=self.location, problems=list(self.problems), root_prefix=root)
+        for name, scanned in self.raw_files.items():
+            if not name.startswith(root):
+                scan.problems.append(
+                    Problem("extra", name, "outside the bundle folder in the archive")
+                )
+                continue
+            rel = name[len(root) :]
+            scan.files[rel] = scanned
+            if name in self.raw_bytes:
+                scan.tag_bytes[rel] = self.raw_bytes[name]
+        for name, what in self.raw_odd.items():
+            rel = name[len(root) :] if name.startswith(root) else name
+            scan.odd_paths.add(rel)
+            if what != "duplicate":
+                mark_odd(scan, rel, what)
+        return scan
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's real name. Archivers such as Info-ZIP write UTF-8 names
+    without the UTF-8 flag (Python then decodes them as cp437), adding an
+    Info-ZIP Unicode Path extra field (0x7075) or nothing at all."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    extra = info.extra
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4 : i + 4 + size]
+        if tag == 0x7075 and len(body) > 5 and body[0] == 1:
+            try:
+                return body[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        i += 4 + size
+    try:
+        raw = info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return info.filename
+
+
+def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+    collector = ArchiveCollector(str(path))
+    try:
+        zf = zipfile.ZipFile(path)
+    except ARCHIVE_ERRORS as e:
+        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise NotABundleError(
+                f"archive holds more than {MAX_MEMBERS:,} members", path=str(path)
+            )
+        files = []
+        for info in infos:
+            name = collector.accept_name(zip_member_name(info))
+            if name is None:
+                continue
+            mode = info.external_attr >> 16
+            if info.is_dir():
+                continue
+            if stat.S_ISLNK(mode):
+                collector.raw_odd[name] = "symbolic link"
+            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+                # Only Unix type bits mark a special file; many archivers set none.
+                collector.raw_odd[name] = "special file"
+            elif info.flag_bits & 0x1:
+                collector.raw_odd[name] = "encrypted archive member"
+            elif info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(
+                1, info.compress_size
+            ):
+                collector.raw_odd[name] = (
+                    f"compressed {info.compress_size} bytes claim to hold {info.file_size}: "
+                    "a zip bomb, not read"
+                )
+            else:
+                files.append((name, info))
+        tracker = ProgressTracker(
+            "verify", len(files), sum(i.file_size for _, i in files), on_progress
+        )
+        for name, info in files:
+            try:
+                with zf.open(info) as stream:
+                    collector.add_stream(name, stream, tracker)
+            except ARCHIVE_ERRORS as e:
+                collector.problems.append(
+                    Problem("unreadable", name, f"archive member cannot be read ({e})")
+                )
+                collector.raw_odd[name] = "duplicate"  # known, already reported
+        tracker.finish()
+    return collector.finish()
+
+
+def scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+    collector = ArchiveCollector(str(path))
+    tracker = ProgressTracker("verify", 0, 0, on_progress)
+    try:
+        with tarfile.open(path, mode="r|*") as tf:
+            for member in tf:
+                name = collector.accept_name(member.name)
+                if name is None:
+                    continue
+                if member.isdir():
+                    continue
+                if member.issym():
+                    collector.raw_odd[name] = f"symbolic link to {member.linkname!r}"
+                elif member.islnk():
+                    collector.raw_odd[name] = f"hard link to {member.linkname!r}"
+                elif not member.isreg():
+                    collector.raw_odd[name] = "special file"
+                else:
+                    stream = tf.extractfile(member)
+                    if stream is None:
+                        collector.raw_odd[name] = "unreadable member"
+                        continue
+                    collector.add_stream(name, stream, tracker)
+    except ARCHIVE_ERRORS as e:
+        if not collector.raw_files:
+            raise NotABundleError(f"damaged tar archive ({e})", path=str(path)) from e
+        collector.problems.append(
+            Problem("truncated_archive", None, f"the archive is damaged or cut short ({e})")
+        )
+    tracker.finish()
+    return collector.finish()
