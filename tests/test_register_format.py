@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custody.errors import InputError
-from custody.register.format import KeyRegister, compare_registers, parse_register
+from custody.register.format import KeyRegister, compare_registers
+from custody.register.parse import parse_register
 from register_helpers import body, key_json, register_file, revocation_json, unit_json
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

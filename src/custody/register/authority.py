@@ -44,10 +44,10 @@ from .format import (
     RegisteredKey,
     Revocation,
     UnitKey,
-    parse_register,
     register_file_bytes,
     version_bytes,
 )
+from .parse import parse_register
 from .times import add_years, format_time
 
 DEFAULT_VALIDITY_YEARS = 3

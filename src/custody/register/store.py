@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fsutil import environment_error, replace_file
-from .format import KeyRegister, compare_registers, parse_register
+from .format import KeyRegister, compare_registers
+from .parse import parse_register
 
 
 def registers_dir(home: Path) -> Path:
