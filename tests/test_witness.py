@@ -861,4 +861,3 @@ def test_witnessing_the_same_checkpoint_again_keeps_the_first_cosignature(
     assert cosigned is not None
     lines = [x for x in cosigned.decode().split("\n\n", 1)[1].splitlines() if WITNESS_NAME in x]
     assert len(lines) == 1
-
