@@ -46,10 +46,12 @@ class TeamViews(Output):
             self._line(f"REFUSED ({result.refused}): {result.refusal_detail}", style="bold red")
             self._line("The refusal is recorded in the team log.")
         elif not result.online:
-            self._line(f"Not published: {result.pending} entries wait in your ledger.")
+            waits = "entry waits" if result.pending == 1 else "entries wait"
+            self._line(f"Not published: {result.pending} {waits} in your ledger.")
         elif result.published_entries:
+            entries = "entry" if result.published_entries == 1 else "entries"
             self._line(
-                f"Published {result.published_entries} entries ({result.published_leaves} "
+                f"Published {result.published_entries} {entries} ({result.published_leaves} "
                 f"leaves); the team log holds {result.tree_size}.",
                 style="bold green",
             )
