@@ -137,7 +137,34 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
         report = verify_team(home=home)
         elapsed = time.perf_counter() - t
         assert report.valid and report.size == leaves, report.problems
-    return build, elapsed
+        peak = _verify_peak_mib(home)
+    return build, elapsed, peak
+
+
+_PEAK = """
+import os, resource
+from pathlib import Path
+from custody.team.query import verify_team
+assert verify_team(home=Path(os.environ["CUSTODY_HOME"])).valid
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(int(hwm.split()[1]) // 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+
+def _verify_peak_mib(home: Path) -> tuple[int, int]:
+    """Peak resident memory of `team verify` in a fresh process, and of its
+    largest worker (MiB). VmHWM, not ru_maxrss: a child's ru_maxrss counts the
+    memory of the parent it was forked from."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK],
+        env={**os.environ, "CUSTODY_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def local_verify_s(entries: int) -> float:
@@ -173,9 +200,16 @@ def main() -> None:
         for n in (1, 2, 8):
             rate, median = throughput(server, n, args.rounds)
             print(f"{n:>10} {rate:>10.1f} {median:>18.2f} {median / local:>20.1f}x")
-        build, elapsed = big_log(server, args.leaves)
+        small = max(args.leaves // 10, 1)
+        _, _, (small_peak, _) = big_log(server, small)
+        build, elapsed, (peak, worker) = big_log(server, args.leaves)
         print(f"built {args.leaves:,} leaves in one append: {build:.1f} s")
         print(f"team verify of {args.leaves:,} leaves: {elapsed:.2f} s")
+        print(
+            f"team verify peak memory: {peak} MiB at {args.leaves:,} leaves, {small_peak} MiB at "
+            f"{small:,} ({peak / small_peak:.2f}x for {args.leaves // small}x the leaves); "
+            f"largest worker {worker} MiB"
+        )
         local_elapsed = local_verify_s(args.leaves)
         print(f"ledger verify of {args.leaves:,} local entries: {local_elapsed:.2f} s")
         print(f"team verify / ledger verify: {elapsed / local_elapsed:.2f}x")

@@ -588,3 +588,42 @@ def test_join_with_the_team_key_given_by_the_lead(pg: PgServer, tmp_path: Path) 
         result = ok(home.run("team", "join", url, "--team-key", given))
         assert "Compare the team key" not in result.output
         assert (home.home / "team" / "team.pub").read_text() == team_pub.read_text()
+
+
+@pytest.mark.parametrize("attack", [None, *TAMPERING])
+def test_team_verify_in_small_batches_finds_exactly_the_same(
+    pg: PgServer, tmp_path: Path, attack: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """team verify streams the log in batches (signatures checked by a pool of
+    processes, the next batch while this one is walked; stored nodes asked for a
+    batch at a time). Cut into batches of three leaves and four nodes, with the
+    pool used for every batch, it must report exactly what one pass reports."""
+    import custody.team.audit_stream as audit
+
+    url = pg.new_database()
+    lead = new_team(tmp_path, url)
+    for name in ("Officer A", "Officer B"):
+        home = officer_home(tmp_path, name, entries=4)
+        ok(join(tmp_path, url, home).run("ledger", "publish"))  # leaves 0-4, 5-9
+    if attack is not None:
+        TAMPERING[attack][0](url)
+    state = lead.home / "team" / "state.json"
+    kept = state.read_bytes()
+    code, whole = team_json(lead, "team", "verify")
+    state.write_bytes(kept)  # the same checkpoint kept for the second run
+    monkeypatch.setattr(audit, "BATCH_LEAVES", 3)
+    monkeypatch.setattr(audit, "NODE_BATCH", 4)
+    monkeypatch.setattr(audit, "PARALLEL_THRESHOLD", 1)
+    code_batched, batched = team_json(lead, "team", "verify")
+    assert (
+        (code_batched, batched["valid"])
+        == (code, whole["valid"])
+        == ((0, True) if attack is None else (1, False))
+    )
+
+    def findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return sorted((p["kind"], str(p["path"]), p["detail"]) for p in report["problems"])
+
+    assert findings(batched) == findings(whole)
+    for field in ("size", "checkpoint", "ledgers", "refusals"):
+        assert batched[field] == whole[field], field

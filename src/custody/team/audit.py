@@ -5,12 +5,17 @@ the team key this home pinned and the newest team checkpoint it saw, it checks
 every leaf (form, stored hash, the officer's signature, its place in the
 officer's chain), every officer checkpoint, the whole Merkle tree, every team
 checkpoint, and the bookkeeping tables. Every finding names the leaf.
+
+Memory stays flat whatever the size of the log: leaves arrive as a stream and
+are checked a batch at a time (signatures on every core, the next batch checked
+while this one is walked), stored tree nodes are asked for a batch at a time,
+and each officer ledger is kept as 36 bytes an entry.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +25,8 @@ from ..ledger import merkle
 from ..ledger.entries import raw_public_key
 from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
 from ..models import Problem
-from ..signing import signature_is_valid
-from .leaves import LeafError, parse_leaf
+from .audit_stream import Checked, TreeCheck, checked_leaves
 
-PARALLEL_THRESHOLD = 4096
 MAX_NAMED = 50  # findings of one kind named one by one; the rest are counted
 
 
@@ -46,8 +49,13 @@ class TeamSnapshot:
     tree_root: bytes
     tree_checkpoint: bytes
     leaves: Iterable[StoredLeaf]
-    nodes: dict[tuple[int, int], bytes]
-    checkpoints: dict[int, bytes]
+    """Every leaf row in `seq` order (a stream: read once)."""
+    nodes: Callable[[list[tuple[int, int]]], dict[tuple[int, int], bytes]]
+    """The stored tree nodes at the coordinates asked for (absent ones left out)."""
+    node_count: int
+    checkpoint_sizes: frozenset[int]
+    checkpoints: Callable[[], Iterable[tuple[int, bytes]]]
+    """Every stored team checkpoint as (size, note), in size order, read after the leaves."""
     ledgers: dict[str, tuple[int, bytes]]
 
 
@@ -84,97 +92,42 @@ class TeamReport:
         }
 
 
-@dataclass(frozen=True)
-class _Checked:
-    """What a worker learnt about one leaf (picklable)."""
-
-    error: str | None
-    kind: str = ""
-    ledger: str = ""
-    columns: tuple[Any, ...] = ()
-    index: int = -1
-    prev: str | None = None
-    raw_key: bytes = b""
-    name: str = ""
-    signature_ok: bool = False
-    entry_hash: bytes = b""
-    checkpoint: bytes | None = None
-    reason: str | None = None
-    detail: str | None = None
-
-
-def _check_batch(batch: list[bytes]) -> list[_Checked]:
-    out = []
-    for data in batch:
-        try:
-            leaf = parse_leaf(data)
-        except LeafError as err:
-            out.append(_Checked(str(err)))
-            continue
-        e = leaf.parsed_entry
-        if e is None:
-            out.append(
-                _Checked(
-                    None,
-                    leaf.kind,
-                    leaf.ledger,
-                    leaf.columns(),
-                    checkpoint=leaf.checkpoint,
-                    reason=leaf.reason,
-                    detail=leaf.detail,
-                )
-            )
-            continue
-        assert leaf.entry is not None and leaf.signature is not None
-        out.append(
-            _Checked(
-                None,
-                leaf.kind,
-                leaf.ledger,
-                leaf.columns(),
-                e.index,
-                e.prev,
-                raw_public_key(e.actor_key),
-                e.actor_name,
-                signature_is_valid(e.actor_key, leaf.signature, leaf.entry),
-                merkle.leaf_hash(leaf.entry),
-            )
-        )
-    return out
-
-
-def _check_all(datas: list[bytes]) -> list[_Checked]:
-    workers = os.cpu_count() or 1
-    if len(datas) < PARALLEL_THRESHOLD or workers < 2:
-        return _check_batch(datas)
-    from concurrent.futures import ProcessPoolExecutor  # only for large logs
-
-    size = (len(datas) + workers * 4 - 1) // (workers * 4)
-    results: list[_Checked] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        batches = [datas[i : i + size] for i in range(0, len(datas), size)]
-        for part in pool.map(_check_batch, batches):
-            results.extend(part)
-    return results
-
-
 @dataclass
 class _LedgerState:
-    """One officer ledger as the team log holds it, rebuilt leaf by leaf."""
+    """One officer ledger as the team log holds it, rebuilt leaf by leaf: 32
+    bytes of entry hash and 4 of key number an entry."""
 
-    hashes: list[bytes] = field(default_factory=list)
-    keys: list[bytes] = field(default_factory=list)
+    hashes: bytearray = field(default_factory=bytearray)
+    key_numbers: array[int] = field(default_factory=lambda: array("I"))
+    keys: dict[bytes, int] = field(default_factory=dict)
     names: dict[str, None] = field(default_factory=dict)
     compact: merkle.CompactRange = field(default_factory=merkle.CompactRange)
     checkpoint: bytes | None = None
     checkpoint_size: int = 0
 
+    @property
+    def count(self) -> int:
+        return len(self.hashes) // merkle.HASH_SIZE
+
+    def last_hash(self) -> bytes | None:
+        return bytes(self.hashes[-merkle.HASH_SIZE :]) if self.hashes else None
+
+    def add(self, entry_hash: bytes, raw_key: bytes, name: str) -> None:
+        self.hashes += entry_hash
+        self.key_numbers.append(self.keys.setdefault(raw_key, len(self.keys)))
+        self.names[name] = None
+        self.compact.append(entry_hash)
+
+    def key_at(self, index: int) -> bytes:
+        number = self.key_numbers[index]
+        return next(k for k, n in self.keys.items() if n == number)
+
     def root_at(self, size: int) -> bytes:
-        if size == len(self.hashes):
+        if size == self.count:
             return self.compact.root()
         compact = merkle.CompactRange()
-        for h in self.hashes[:size]:
-            compact.append(h)
+        for i in range(size):
+            compact.append(bytes(self.hashes[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]))
         return compact.root()
 
 
@@ -206,19 +159,17 @@ def audit_team(
             seen = parse_checkpoint(seen_checkpoint)
         except NoteError:
             seen = None
-    wanted_roots = set(snapshot.checkpoints) | {snapshot.tree_size}
+    wanted_roots = set(snapshot.checkpoint_sizes) | {snapshot.tree_size}
     if seen is not None:
         wanted_roots.add(seen.size)
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
 
-    rows = list(snapshot.leaves)
-    checked = _check_all([row.data for row in rows])
     compact = merkle.CompactRange()
-    computed: dict[tuple[int, int], bytes] = {}
+    tree = TreeCheck(snapshot.nodes, bad)
     ledgers: dict[str, _LedgerState] = {}
     refusals: list[dict[str, Any]] = []
     expected_seq = 0
-    for row, result in zip(rows, checked, strict=True):
+    for row, result in checked_leaves(snapshot.leaves):
         if row.seq != expected_seq:
             gap = (
                 f"leaves {expected_seq}..{row.seq - 1} are missing"
@@ -230,14 +181,13 @@ def audit_team(
         here = f"leaf {row.seq}"
         leaf = merkle.leaf_hash(row.data)
         for level, index, h in compact.append(leaf):
-            computed[(level, index)] = h
+            tree.node(level, index, h)
         if compact.size in wanted_roots:
             roots[compact.size] = compact.root()
         expected_seq += 1
         if row.leaf_hash != leaf:
             bad(here, "edited_leaf", "its data does not match its stored hash: the row was edited")
-        if snapshot.nodes.get((0, row.seq)) != leaf:
-            bad(here, "moved_leaf", "not the leaf the tree was built with: edited or moved")
+        tree.leaf(row.seq, leaf, here)
         if result.error is not None:
             bad(here, "bad_leaf", result.error)
             continue
@@ -246,7 +196,7 @@ def audit_team(
         state = ledgers.setdefault(result.ledger, _LedgerState())
         if result.kind == "entry":
             who = f"{here} ({result.name}, {result.ledger} entry {result.index})"
-            position = len(state.hashes)
+            position = state.count
             if result.index != position:
                 bad(
                     who,
@@ -254,15 +204,13 @@ def audit_team(
                     f"the officer's entry {result.index} stands where entry {position} belongs: "
                     "entries deleted, inserted or reordered",
                 )
-            expected_prev = state.hashes[-1].hex() if state.hashes else None
+            last = state.last_hash()
+            expected_prev = last.hex() if last is not None else None
             if result.prev != expected_prev:
                 bad(who, "broken_chain", "does not follow the officer's entry before it")
             if not result.signature_ok:
                 bad(who, "bad_signature", "the officer's signature does not verify: edited")
-            state.hashes.append(result.entry_hash)
-            state.keys.append(result.raw_key)
-            state.names[result.name] = None
-            state.compact.append(result.entry_hash)
+            state.add(result.entry_hash, result.raw_key, result.name)
         elif result.kind == "checkpoint":
             _check_officer_checkpoint(here, result, state, bad)
         else:
@@ -275,15 +223,12 @@ def audit_team(
                 }
             )
     size = compact.size
-    for key, value in computed.items():
-        stored = snapshot.nodes.get(key)
-        if stored != value and key[0] > 0:
-            bad(f"tree node {key}", "tree_mismatch", "stored tree node disagrees with the leaves")
-    extra = [k for k in snapshot.nodes if k not in computed]
+    tree.flush()
+    extra = snapshot.node_count - tree.found
     if extra:
-        bad(None, "tree_mismatch", f"{len(extra)} stored tree node(s) for leaves that are gone")
-    latest = _check_team_checkpoints(snapshot, size, roots, pinned_key, bad)
-    _check_tree_state(snapshot, size, roots.get(size, compact.root()), bad)
+        bad(None, "tree_mismatch", f"{extra} stored tree node(s) for leaves that are gone")
+    latest, at_tree_size = _check_team_checkpoints(snapshot, size, roots, pinned_key, bad)
+    _check_tree_state(snapshot, size, roots.get(size, compact.root()), at_tree_size, bad)
     _check_ledger_table(snapshot, ledgers, bad)
     if seen is not None:
         if seen.origin != snapshot.origin or not checkpoint_signed_by(seen, pinned_key):
@@ -317,18 +262,18 @@ def audit_team(
             {
                 "ledger": origin,
                 "officers": list(state.names),
-                "entries": len(state.hashes),
+                "entries": state.count,
                 "checkpoint_size": state.checkpoint_size,
             }
             for origin, state in sorted(ledgers.items())
-            if state.hashes or state.checkpoint
+            if state.count or state.checkpoint
         ),
         refusals=tuple(refusals),
         seen_checkpoint_size=seen.size if seen is not None else None,
     )
 
 
-def _check_officer_checkpoint(here: str, result: _Checked, state: _LedgerState, bad: Any) -> None:
+def _check_officer_checkpoint(here: str, result: Checked, state: _LedgerState, bad: Any) -> None:
     assert result.checkpoint is not None
     try:
         cp = parse_checkpoint(result.checkpoint)
@@ -338,17 +283,17 @@ def _check_officer_checkpoint(here: str, result: _Checked, state: _LedgerState, 
     if cp.origin != result.ledger:
         bad(here, "bad_officer_checkpoint", f"is for {cp.origin}, filed under {result.ledger}")
         return
-    if cp.size == 0 or cp.size > len(state.hashes):
+    if cp.size == 0 or cp.size > state.count:
         bad(
             here,
             "bad_officer_checkpoint",
             f"signs {cp.size} entries of {result.ledger}; the team log holds "
-            f"{len(state.hashes)} before it",
+            f"{state.count} before it",
         )
         return
     if state.root_at(cp.size) != cp.root:
         bad(here, "bad_officer_checkpoint", f"its root does not match {result.ledger}'s entries")
-    signer = Ed25519PublicKey.from_public_bytes(state.keys[cp.size - 1])
+    signer = Ed25519PublicKey.from_public_bytes(state.key_at(cp.size - 1))
     if not checkpoint_signed_by(cp, signer):
         bad(here, "bad_officer_checkpoint", "not signed by the key that made that entry")
     if cp.size < state.checkpoint_size:
@@ -359,10 +304,13 @@ def _check_officer_checkpoint(here: str, result: _Checked, state: _LedgerState, 
 
 def _check_team_checkpoints(
     snapshot: TeamSnapshot, size: int, roots: dict[int, bytes], key: Ed25519PublicKey, bad: Any
-) -> str | None:
+) -> tuple[str | None, bytes | None]:
+    """(the newest valid team checkpoint, the note stored at tree_state's size)."""
     latest: str | None = None
-    for cp_size in sorted(snapshot.checkpoints):
-        note = snapshot.checkpoints[cp_size]
+    at_tree_size: bytes | None = None
+    for cp_size, note in snapshot.checkpoints():
+        if cp_size == snapshot.tree_size:
+            at_tree_size = note
         where = f"team checkpoint {cp_size}"
         try:
             cp = parse_checkpoint(note)
@@ -384,21 +332,23 @@ def _check_team_checkpoints(
             bad(where, "checkpoint_mismatch", "its root does not match the leaves")
         else:
             latest = note.decode("utf-8")
-    return latest
+    return latest, at_tree_size
 
 
-def _check_tree_state(snapshot: TeamSnapshot, size: int, root: bytes, bad: Any) -> None:
+def _check_tree_state(
+    snapshot: TeamSnapshot, size: int, root: bytes, stored: bytes | None, bad: Any
+) -> None:
     if snapshot.tree_size != size:
         bad("tree_state", "tree_mismatch", f"says {snapshot.tree_size} leaves, the log has {size}")
     elif snapshot.tree_root != root:
         bad("tree_state", "tree_mismatch", "its root does not match the leaves")
-    if snapshot.checkpoints.get(snapshot.tree_size) != snapshot.tree_checkpoint:
+    if stored != snapshot.tree_checkpoint:
         bad("tree_state", "tree_mismatch", "its checkpoint is not the one stored for its size")
 
 
 def _check_ledger_table(snapshot: TeamSnapshot, ledgers: dict[str, _LedgerState], bad: Any) -> None:
     for origin, state in ledgers.items():
-        if not state.hashes:
+        if not state.count:
             continue
         row = snapshot.ledgers.get(origin)
         if row is None or row[0] != state.checkpoint_size or row[1] != state.checkpoint:
@@ -408,5 +358,5 @@ def _check_ledger_table(snapshot: TeamSnapshot, ledgers: dict[str, _LedgerState]
                 "the record of this officer ledger's published head disagrees with its leaves",
             )
     for origin in snapshot.ledgers:
-        if origin not in ledgers or not ledgers[origin].hashes:
+        if origin not in ledgers or not ledgers[origin].count:
             bad(f"ledger {origin}", "ledger_table_mismatch", "recorded, but it has no leaves")

@@ -22,7 +22,7 @@ from .audit import StoredLeaf, TeamReport, TeamSnapshot, audit_team
 from .config import TeamConfig, load_state, load_team_config
 from .db import _where, connect
 from .leaves import LeafError, parse_leaf
-from .log import remember_checkpoint
+from .log import fetch_nodes, remember_checkpoint
 from .proof import TEAM_PROOF_PATH, team_proof_bytes
 from .publish import publish_ledger
 from .witnessed import audit_cosigned
@@ -49,8 +49,31 @@ def _leaves(conn: psycopg.Connection[Any]) -> Iterator[StoredLeaf]:
             yield StoredLeaf(int(seq), bytes(h), bytes(data), tuple(columns))
 
 
+def _checkpoints(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, bytes]]:
+    with conn.cursor(name="custody_checkpoints") as cur:
+        cur.itersize = FETCH_ROWS
+        cur.execute("SELECT size, note FROM checkpoints ORDER BY size")
+        for size, note in cur:
+            yield int(size), bytes(note)
+
+
+def _cosigned(conn: psycopg.Connection[Any]) -> list[tuple[int, bytes, bytes | None]]:
+    """Every cosigned checkpoint with the team checkpoint stored at its size."""
+    if not has_witness_tables(conn):
+        return []
+    return [
+        (int(size), bytes(note), bytes(signed) if signed is not None else None)
+        for size, note, signed in conn.execute(
+            "SELECT c.size, c.note, k.note FROM cosigned c LEFT JOIN checkpoints k USING (size) "
+            "ORDER BY c.size"
+        )
+    ]
+
+
 def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
-    """Audit the whole team log this home joined (see team.audit)."""
+    """Audit the whole team log this home joined (see team.audit). Everything is
+    read in one REPEATABLE READ, read-only transaction, streamed: memory stays
+    flat however large the log."""
     config = load_team_config(home)
     url = database or config.database
     with connect(url, purpose="custody-team-verify") as conn, conn.transaction():
@@ -59,6 +82,7 @@ def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
         state = conn.execute("SELECT size, root, checkpoint FROM tree_state").fetchone()
         if team is None or state is None:
             raise InputError("the team log's team or tree_state row is gone", path=_where(url))
+        node_count = conn.execute("SELECT count(*) FROM nodes").fetchone()
         snapshot = TeamSnapshot(
             origin=str(team[0]),
             name=str(team[1]),
@@ -66,35 +90,29 @@ def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
             tree_size=int(state[0]),
             tree_root=bytes(state[1]),
             tree_checkpoint=bytes(state[2]),
-            leaves=list(_leaves(conn)),
-            nodes={
-                (int(lv), int(ix)): bytes(h)
-                for lv, ix, h in conn.execute("SELECT level, idx, hash FROM nodes")
-            },
-            checkpoints={
-                int(s): bytes(n) for s, n in conn.execute("SELECT size, note FROM checkpoints")
-            },
+            leaves=_leaves(conn),
+            nodes=lambda coords: fetch_nodes(conn, coords),
+            node_count=int(node_count[0]) if node_count is not None else 0,
+            checkpoint_sizes=frozenset(
+                int(r[0]) for r in conn.execute("SELECT size FROM checkpoints")
+            ),
+            checkpoints=lambda: _checkpoints(conn),
             ledgers={
                 str(o): (int(s), bytes(c))
                 for o, s, c in conn.execute("SELECT origin, size, checkpoint FROM ledgers")
             },
         )
-        cosigned = (
-            {int(s): bytes(n) for s, n in conn.execute("SELECT size, note FROM cosigned")}
-            if has_witness_tables(conn)
-            else {}
+        seen = load_state(home).get("team_checkpoint")
+        report = audit_team(
+            snapshot,
+            database=_where(url),
+            pinned_key=config.key.public_key,
+            pinned_origin=config.origin,
+            seen_checkpoint=seen.encode() if isinstance(seen, str) else None,
         )
-    seen = load_state(home).get("team_checkpoint")
-    report = audit_team(
-        snapshot,
-        database=_where(url),
-        pinned_key=config.key.public_key,
-        pinned_origin=config.origin,
-        seen_checkpoint=seen.encode() if isinstance(seen, str) else None,
-    )
+        cosigned = _cosigned(conn)
     found, witnessed = audit_cosigned(
         cosigned,
-        snapshot.checkpoints,
         origin=config.origin,
         key=config.key.public_key,
         witness_keys=trusted_witnesses(home=home),

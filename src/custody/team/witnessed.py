@@ -8,7 +8,7 @@ cosignature that claims a witness this home chose must verify.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,27 +19,28 @@ from ..models import Problem
 
 
 def audit_cosigned(
-    cosigned: Mapping[int, bytes],
-    checkpoints: Mapping[int, bytes],
+    cosigned: Iterable[tuple[int, bytes, bytes | None]],
     *,
     origin: str,
     key: Ed25519PublicKey,
     witness_keys: Sequence[WitnessKey],
     now: int,
 ) -> tuple[list[Problem], dict[str, Any] | None]:
-    """(problems, the newest valid cosigned checkpoint as {"size", "checkpoint",
-    "cosignatures": [{witness, key_id, time, status}]} or None)."""
+    """Check (size, cosigned note, the team checkpoint stored at that size or
+    None) in size order. Returns (problems, the newest valid cosigned checkpoint
+    as {"size", "checkpoint", "cosignatures": [{witness, key_id, time, status}]}
+    or None)."""
     problems: list[Problem] = []
     newest: dict[str, Any] | None = None
-    for size in sorted(cosigned):
+    for size, note, stored in cosigned:
         where = f"cosigned checkpoint {size}"
         try:
-            cp = parse_checkpoint(cosigned[size])
+            cp = parse_checkpoint(note)
         except NoteError as e:
             problems.append(Problem("bad_cosigned_checkpoint", where, str(e)))
             continue
         try:
-            signed = parse_checkpoint(checkpoints[size]) if size in checkpoints else None
+            signed = parse_checkpoint(stored) if stored is not None else None
         except NoteError:
             signed = None
         if (
@@ -69,7 +70,7 @@ def audit_cosigned(
                 )
         newest = {
             "size": size,
-            "checkpoint": cosigned[size].decode("utf-8"),
+            "checkpoint": note.decode("utf-8"),
             "cosignatures": [c.to_json() for c in checks],
         }
     return problems, newest

@@ -1,0 +1,173 @@
+"""The streaming half of `custody team verify` (team/audit.py): each leaf parsed
+and its officer's signature checked, a batch at a time on every core, the next
+batch while the caller walks this one; and the recomputed tree compared with the
+stored nodes a batch at a time. Pure: the leaves and a node fetcher are given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from ..ledger import merkle
+from ..ledger.entries import raw_public_key
+from ..signing import signature_is_valid
+from .leaves import LeafError, parse_leaf
+
+if TYPE_CHECKING:
+    from .audit import StoredLeaf
+
+PARALLEL_THRESHOLD = 4096  # a batch smaller than this is checked in this process
+BATCH_LEAVES = 4096  # leaves checked at a time (two batches in flight)
+NODE_BATCH = 32768  # stored tree nodes asked for at a time
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a worker learnt about one leaf (picklable)."""
+
+    error: str | None
+    kind: str = ""
+    ledger: str = ""
+    columns: tuple[Any, ...] = ()
+    index: int = -1
+    prev: str | None = None
+    raw_key: bytes = b""
+    name: str = ""
+    signature_ok: bool = False
+    entry_hash: bytes = b""
+    checkpoint: bytes | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+def check_batch(batch: list[bytes]) -> list[Checked]:
+    out = []
+    for data in batch:
+        try:
+            leaf = parse_leaf(data)
+        except LeafError as err:
+            out.append(Checked(str(err)))
+            continue
+        e = leaf.parsed_entry
+        if e is None:
+            out.append(
+                Checked(
+                    None,
+                    leaf.kind,
+                    leaf.ledger,
+                    leaf.columns(),
+                    checkpoint=leaf.checkpoint,
+                    reason=leaf.reason,
+                    detail=leaf.detail,
+                )
+            )
+            continue
+        assert leaf.entry is not None and leaf.signature is not None
+        out.append(
+            Checked(
+                None,
+                leaf.kind,
+                leaf.ledger,
+                leaf.columns(),
+                e.index,
+                e.prev,
+                raw_public_key(e.actor_key),
+                e.actor_name,
+                signature_is_valid(e.actor_key, leaf.signature, leaf.entry),
+                merkle.leaf_hash(leaf.entry),
+            )
+        )
+    return out
+
+
+def _batches(leaves: Iterable[StoredLeaf]) -> Iterator[list[StoredLeaf]]:
+    it = iter(leaves)
+    while batch := list(islice(it, BATCH_LEAVES)):
+        yield batch
+
+
+def checked_leaves(leaves: Iterable[StoredLeaf]) -> Iterator[tuple[StoredLeaf, Checked]]:
+    """Each leaf with what parsing it and checking its signature found, in order.
+    Large batches go to a pool of one process per core, and the next batch is
+    being checked while the caller walks this one."""
+    workers = os.cpu_count() or 1
+    pool: ProcessPoolExecutor | None = None
+
+    def submit(batch: list[StoredLeaf]) -> list[Future[list[Checked]]] | list[Checked]:
+        nonlocal pool
+        datas = [row.data for row in batch]
+        if len(datas) < PARALLEL_THRESHOLD or workers < 2:
+            return check_batch(datas)
+        if pool is None:
+            pool = ProcessPoolExecutor(max_workers=workers)
+        size = (len(datas) + workers * 4 - 1) // (workers * 4)
+        return [pool.submit(check_batch, datas[i : i + size]) for i in range(0, len(datas), size)]
+
+    def results(pending: list[Future[list[Checked]]] | list[Checked]) -> list[Checked]:
+        out: list[Checked] = []
+        for part in pending:
+            out.extend(part.result() if isinstance(part, Future) else [part])
+        return out
+
+    try:
+        batches = _batches(leaves)
+        current = next(batches, None)
+        pending = submit(current) if current is not None else []
+        while current is not None:
+            following = next(batches, None)
+            ahead = submit(following) if following is not None else []
+            yield from zip(current, results(pending), strict=True)
+            current, pending = following, ahead
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+class TreeCheck:
+    """Compares the tree recomputed from the leaves with the stored nodes, asking
+    the database for them a batch at a time."""
+
+    def __init__(
+        self, fetch: Callable[[list[tuple[int, int]]], dict[tuple[int, int], bytes]], bad: Any
+    ) -> None:
+        self._fetch = fetch
+        self._bad = bad
+        self._computed: list[tuple[int, int, bytes]] = []
+        self._leaves: list[tuple[int, bytes, str]] = []
+        self.found = 0  # computed nodes that are stored
+
+    def node(self, level: int, index: int, value: bytes) -> None:
+        self._computed.append((level, index, value))
+
+    def leaf(self, seq: int, value: bytes, here: str) -> None:
+        """The stored leaf node at `seq` must be the hash of the leaf stored there."""
+        self._leaves.append((seq, value, here))
+        if len(self._computed) + len(self._leaves) >= NODE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        coords = {(lv, ix) for lv, ix, _ in self._computed}
+        coords.update((0, seq) for seq, _, _ in self._leaves)
+        stored = self._fetch(sorted(coords))
+        for seq, value, here in self._leaves:
+            if stored.get((0, seq)) != value:
+                self._bad(
+                    here, "moved_leaf", "not the leaf the tree was built with: edited or moved"
+                )
+        for level, index, value in self._computed:
+            have = stored.get((level, index))
+            if have is not None:
+                self.found += 1
+            if level > 0 and have != value:
+                self._bad(
+                    f"tree node {(level, index)}",
+                    "tree_mismatch",
+                    "stored tree node disagrees with the leaves",
+                )
+        self._computed.clear()
+        self._leaves.clear()
