@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bundle import layout
 from .bundle.chain import (
     ChainState,
     party,
@@ -19,8 +18,14 @@ from .bundle.chain import (
     verify_chain,
 )
 from .bundle.reader import scan_bundle
+from .bundle.tagwrite import (
+    bundle_lock,
+    create_in_bundle,
+    read_tag_manifest,
+    replace_in_bundle,
+    write_tag_manifest,
+)
 from .errors import InputError, VerificationFailed
-from .fsutil import environment_error, replace_file, write_new_file
 from .hashing import sha256_bytes
 from .keys import (
     PublicKeyInfo,
@@ -87,29 +92,22 @@ def _store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, si
     earlier crash is replaced), then the record itself, created with no-replace
     as the commit point, then the tag manifest listing both. The evidence and
     its manifest are never touched."""
-    manifest_path = bundle / layout.TAG_MANIFEST
-    try:
-        listed, errors = layout.parse_manifest(manifest_path.read_bytes())
-    except OSError as e:
-        raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
-    if errors:
-        raise InputError("the tag manifest is damaged", path=str(manifest_path))
-    if (bundle / json_path).exists():
-        raise InputError(
-            "a hand-over record with this number already exists", path=str(bundle / json_path)
-        )
-    try:
-        replace_file(bundle / sig_path, sig)
-        write_new_file(bundle / json_path, record)
+    with bundle_lock(bundle):
+        listed = read_tag_manifest(bundle)
+        if (bundle / json_path).exists():
+            raise InputError(
+                "a hand-over record with this number already exists", path=str(bundle / json_path)
+            )
+        replace_in_bundle(bundle, sig_path, sig)
+        try:
+            create_in_bundle(bundle, json_path, record)  # the commit point
+        except FileExistsError as e:
+            raise InputError(
+                "a hand-over record with this number already exists", path=str(bundle / json_path)
+            ) from e
         listed[sig_path] = sha256_bytes(sig)
         listed[json_path] = sha256_bytes(record)
-        replace_file(manifest_path, layout.format_manifest(listed.items()))
-    except FileExistsError as e:
-        raise InputError(
-            "a hand-over record with this number already exists", path=str(e.filename)
-        ) from e
-    except OSError as e:
-        raise environment_error(e, e.filename or bundle) from e
+        write_tag_manifest(bundle, listed)
 
 
 def _verified_chain(

@@ -13,11 +13,8 @@ mentions it, and the next `custody timestamp` lists it.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +26,7 @@ from ..hashing import sha256_bytes
 from ..tsa.client import GRANTED, StampAttempt, request_timestamps
 from . import layout
 from .statement import StatementError, parse_statement
+from .tagwrite import bundle_lock, read_tag_manifest, temp_beside, write_tag_manifest
 
 if TYPE_CHECKING:
     from ..keys import Signer
@@ -87,51 +85,17 @@ def read_signature(bundle: Path) -> bytes:
         raise InputError(f"cannot read ({e.strerror})", path=str(path)) from e
 
 
-@contextmanager
-def bundle_lock(bundle: Path) -> Iterator[None]:
-    """One writer of a bundle's timestamps at a time (a lock on the folder
-    itself: nothing is created inside the bundle)."""
-    fd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _temp_beside(bundle: Path, data: bytes, suffix: str) -> str:
-    fd, tmp = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=suffix)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fchmod(fd, 0o644)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    return tmp
-
-
 def store_tokens(
     bundle: Path, attempts: tuple[StampAttempt, ...]
 ) -> tuple[tuple[StoredToken, ...], tuple[str, ...]]:
     """Store every granted reply of `attempts` in `bundle`, exactly as received,
     and list them (and any unlisted leftover) in the tag manifest. Returns what
     was stored and what was relisted. Raises InputError, EnvironmentFailure."""
-    manifest_path = bundle / layout.TAG_MANIFEST
     folder = bundle / layout.TIMESTAMPS_DIR
     stored: list[StoredToken] = []
     try:
         with bundle_lock(bundle):
-            try:
-                listed, errors = layout.parse_manifest(manifest_path.read_bytes())
-            except OSError as e:
-                raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
-            if errors:
-                raise InputError("the tag manifest is damaged", path=str(manifest_path))
+            listed = read_tag_manifest(bundle)
             granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
             if granted and not folder.is_dir():
                 folder.mkdir(mode=0o755)
@@ -139,7 +103,7 @@ def store_tokens(
             taken = _numbers(folder)
             for attempt in granted:
                 assert attempt.reply is not None
-                tmp = _temp_beside(bundle, attempt.reply, ".tsr.tmp")
+                tmp = temp_beside(bundle, attempt.reply, ".tsr.tmp")
                 try:
                     number = max(taken, default=0) + 1
                     while True:
@@ -166,13 +130,7 @@ def store_tokens(
                 if all(s.file != rel for s in stored):
                     relisted.append(rel)
             if stored or relisted:
-                tmp = _temp_beside(bundle, layout.format_manifest(listed.items()), ".tag.tmp")
-                try:
-                    os.replace(tmp, manifest_path)
-                except BaseException:
-                    os.unlink(tmp)
-                    raise
-                fsync_dir(bundle)
+                write_tag_manifest(bundle, listed)
     except OSError as e:
         raise environment_error(e, e.filename or bundle) from e
     return tuple(stored), tuple(relisted)

@@ -22,13 +22,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import InputError
-from ..fsutil import environment_error, replace_file
 from ..hashing import sha256_bytes
 from ..ledger.entries import EntryError, parse_entry
 from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
 from ..ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof, proof_doc_bytes
 from ..ledger.store import Appended, Ledger
 from . import layout
+from .tagwrite import bundle_lock, read_tag_manifest, replace_in_bundle, write_tag_manifest
 
 
 @dataclass(frozen=True)
@@ -164,17 +164,32 @@ def staple(*, bundle: Path, ledger: Ledger, record: Any = None) -> StapleResult:
             "no cosigned checkpoint includes this bundle's entry yet: run 'custody ledger witness'",
             path=str(bundle),
         )
+    with bundle_lock(bundle):
+        return _replace_proof(bundle, doc, data, statement, stmt, index, old_size, found, record)
+
+
+def _replace_proof(
+    bundle: Path,
+    doc: dict[str, Any],
+    data: bytes,
+    statement: dict[str, Any],
+    stmt: bytes,
+    index: int,
+    old_size: int,
+    found: tuple[int, bytes, list[bytes]],
+    record: Any,
+) -> StapleResult:
+    """Under the bundle's lock: the proof rewritten to lead to the cosigned
+    checkpoint `found`, unless the bundle already carries as good a one."""
     size, note, proof = found
-    manifest_path = bundle / layout.TAG_MANIFEST
-    listed, errors = layout.parse_manifest(_read(bundle, layout.TAG_MANIFEST))
-    if errors:
-        raise InputError("the tag manifest is damaged", path=str(manifest_path))
+    listed = read_tag_manifest(bundle)
     current = str(doc.get("checkpoint", "")).encode("utf-8")
     if size < old_size or (
         size == old_size and cosignature_count(note) <= cosignature_count(current)
     ):
         if listed.get(PROOF_PATH) != sha256_bytes(data):  # a crash between the two renames
-            _write(manifest_path, listed, data)
+            listed[PROOF_PATH] = sha256_bytes(data)
+            write_tag_manifest(bundle, listed)
         return StapleResult(
             str(bundle), False, old_size, old_size, cosignature_count(current), None
         )
@@ -198,17 +213,7 @@ def staple(*, bundle: Path, ledger: Ledger, record: Any = None) -> StapleResult:
                 "proof_sha256": sha256_bytes(new),
             }
         )
-    try:
-        replace_file(bundle / PROOF_PATH, new)
-    except OSError as e:
-        raise environment_error(e, bundle / PROOF_PATH) from e
-    _write(manifest_path, listed, new)
+    replace_in_bundle(bundle, PROOF_PATH, new)
+    listed[PROOF_PATH] = sha256_bytes(new)
+    write_tag_manifest(bundle, listed)
     return StapleResult(str(bundle), True, old_size, size, cosignature_count(note), index_recorded)
-
-
-def _write(manifest_path: Path, listed: dict[str, str], proof: bytes) -> None:
-    listed[PROOF_PATH] = sha256_bytes(proof)
-    try:
-        replace_file(manifest_path, layout.format_manifest(listed.items()))
-    except OSError as e:
-        raise environment_error(e, manifest_path) from e

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 from ..bundle import layout
 from ..bundle.reader import scan_bundle
 from ..bundle.staple import cosignature_count
+from ..bundle.tagwrite import (
+    bundle_lock,
+    read_tag_manifest,
+    replace_in_bundle,
+    write_tag_manifest,
+)
 from ..errors import InputError
-from ..fsutil import environment_error, replace_file
 from ..hashing import sha256_bytes
 from ..ledger.timeline import entry_detail
 from ..witness.trust import trusted_witnesses
@@ -288,22 +293,14 @@ def _store(bundle: Path, data: bytes) -> None:
     bundle that verifies: the old proof is first dropped from the tag manifest
     (an unlisted team proof is not an intruder: it authenticates itself), then
     the file is replaced, then listed again."""
-    manifest_path = bundle / layout.TAG_MANIFEST
-    try:
-        listed, errors = layout.parse_manifest(manifest_path.read_bytes())
-    except OSError as e:
-        raise InputError("cannot read the tag manifest", path=str(manifest_path)) from e
-    if errors:
-        raise InputError("the tag manifest is damaged", path=str(manifest_path))
-    try:
+    with bundle_lock(bundle):
+        listed = read_tag_manifest(bundle)
         if TEAM_PROOF_PATH in listed:
             del listed[TEAM_PROOF_PATH]
-            replace_file(manifest_path, layout.format_manifest(listed.items()))
-        replace_file(bundle / TEAM_PROOF_PATH, data)
+            write_tag_manifest(bundle, listed)
+        replace_in_bundle(bundle, TEAM_PROOF_PATH, data)
         listed[TEAM_PROOF_PATH] = sha256_bytes(data)
-        replace_file(manifest_path, layout.format_manifest(listed.items()))
-    except OSError as e:
-        raise environment_error(e, e.filename or bundle) from e
+        write_tag_manifest(bundle, listed)
 
 
 __all__ = ["TeamConfig", "staple_team_proof", "team_timeline", "verify_team"]
