@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import tempfile
@@ -148,6 +149,23 @@ def replace_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+@contextmanager
+def exclusive_lock(path: Path, *, mode: int = 0o600) -> Iterator[None]:
+    """Hold an exclusive flock on the lock file `path` (created, with its folder,
+    when missing) for the block; it is let go when the block ends or the process
+    dies. Raises EnvironmentFailure."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    except OSError as e:
+        raise environment_error(e, path) from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def open_source_readonly(path: str | os.PathLike[str]) -> int:

@@ -13,7 +13,6 @@ replaced atomically, so a crash leaves the old register or the new one.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import InputError, KeyFileError
-from ..fsutil import environment_error, replace_file, write_new_file
+from ..fsutil import environment_error, exclusive_lock, replace_file, write_new_file
 from ..hashing import sha256_bytes
 from ..keys import (
     KeyPair,
@@ -89,14 +88,10 @@ def _locked(home: Path) -> Iterator[None]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         raise environment_error(e, directory) from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(directory / ".lock"):
         yield
-    finally:
-        os.close(fd)
 
 
 def _key_pair(home: Path, unit: UnitKey) -> KeyPair:

@@ -9,16 +9,13 @@ rotation chain from it. Writes are atomic and serialised by a lock.
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ..errors import InputError
-from ..fsutil import environment_error, replace_file
+from ..fsutil import environment_error, exclusive_lock, replace_file
 from .format import KeyRegister, compare_registers
 from .parse import parse_register
 
@@ -62,19 +59,8 @@ def stored_register(*, home: Path, register_id: str, now: datetime) -> KeyRegist
     return read_register_file(path, now=now)
 
 
-@contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    directory = registers_dir(home)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise environment_error(e, directory) from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def _locked(home: Path) -> AbstractContextManager[None]:
+    return exclusive_lock(registers_dir(home) / ".lock", mode=0o644)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ that two witness processes sharing the folder are serialised too).
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import EnvironmentFailure, InputError
-from ..fsutil import environment_error, replace_file
+from ..fsutil import environment_error, exclusive_lock, replace_file
 
 
 @dataclass(frozen=True)
@@ -63,18 +61,8 @@ class FileStateStore:
     def locked(self, origin: str) -> Iterator[None]:
         with self._guard:
             lock = self._locks.setdefault(origin, threading.Lock())
-        with lock:
-            lock_path = self.directory / f"{self._name(origin)}.lock"
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as e:
-                raise environment_error(e, lock_path) from e
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)
+        with lock, exclusive_lock(self.directory / f"{self._name(origin)}.lock"):
+            yield
 
     def get(self, origin: str) -> LogState | None:
         path = self.path(origin)
