@@ -70,6 +70,20 @@ class BundleScan:
     """Reads a file again from a bundle that is not on this file system
     (object storage); None for folders and archives."""
 
+    def add(
+        self, rel: str, scanned: ScannedFile | None, data: bytes | None, problem: Problem | None
+    ) -> None:
+        """One file as read: its digest (and bytes, for a tag file), or, when it
+        could not be read as a regular file, its problem."""
+        if scanned is None:
+            if problem is not None:
+                self.problems.append(problem)
+            self.odd_paths.add(rel)
+            return
+        self.files[rel] = scanned
+        if data is not None:
+            self.tag_bytes[rel] = data
+
     def read_tag(self, rel: str) -> bytes | None:
         """A tag file's bytes, from memory or read again from the bundle."""
         if rel in self.tag_bytes:
@@ -280,14 +294,7 @@ def _scan_directory(
             os.close(fd)
 
     for rel, scanned, data, problem in run_parallel(read_one, regular_files(), workers=workers):
-        if scanned is None:
-            if problem is not None:
-                scan.problems.append(problem)
-            scan.odd_paths.add(rel)
-            continue
-        scan.files[rel] = scanned
-        if data is not None:
-            scan.tag_bytes[rel] = data
+        scan.add(rel, scanned, data, problem)
     tracker.finish()
     return scan
 

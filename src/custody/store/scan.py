@@ -214,15 +214,8 @@ def scan_stored_bundle(
 
     results = run_parallel(read_one, items, workers=workers)
     for rel, scanned, data, obj, problem in results:
-        if scanned is None:
-            if problem is not None:
-                scan.problems.append(problem)
-            scan.odd_paths.add(rel)
-            continue
-        scan.files[rel] = scanned
-        if data is not None:
-            scan.tag_bytes[rel] = data
-        if obj is not None:
+        scan.add(rel, scanned, data, problem)
+        if scanned is not None and obj is not None:
             stored.objects.append(obj)
     tracker.finish()
     chosen = {rel: version for rel, _, version, _ in items}
