@@ -39,8 +39,9 @@ NO_CAPTURE_METADATA = "no capture metadata; the file may have been re-encoded by
 _ISOBMFF = {"video/mp4", "video/quicktime", "video/3gpp", "video/3gpp2", "audio/mp4"}
 
 
-def empty_record(rel_path: str, sha256: str, size: int) -> dict[str, Any]:
-    """A record with every field present and nothing known yet."""
+def empty_record(rel_path: str, sha256: str | None, size: int) -> dict[str, Any]:
+    """A record with every field present and nothing known yet (an archive
+    member's SHA-256 is filled in once it is read)."""
     return {
         "path": rel_path,
         "sha256": sha256,

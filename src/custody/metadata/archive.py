@@ -28,6 +28,7 @@ from ..bundle.archives import (  # the hardened archive reading custody already 
 )
 from ..bundle.reader import ARCHIVE_ERRORS
 from ..fsutil import unsafe_path_reason
+from . import empty_record
 
 # Members listed in one record (a bigger archive is still kept whole and
 # hashed; the record says how many were left out).
@@ -130,26 +131,14 @@ def extract_zip(
 
 
 def _member_record(name: str, info: zipfile.ZipInfo) -> dict[str, Any]:
-    return {
-        "path": name,
-        "sha256": None,
-        "size": info.file_size,
-        "compressed_size": info.compress_size,
-        "crc32": f"{info.CRC:08x}",
-        "compression": info.compress_type,
-        "modified": "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*info.date_time),
-        "mime": None,
-        "extension_mismatch": None,
-        "captured_at": None,
-        "gps": None,
-        "device": None,
-        "duration_s": None,
-        "width": None,
-        "height": None,
-        "c2pa": None,
-        "details": {},
-        "errors": [],
-    }
+    record = empty_record(name, None, info.file_size)
+    record.update(
+        compressed_size=info.compress_size,
+        crc32=f"{info.CRC:08x}",
+        compression=info.compress_type,
+        modified="{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*info.date_time),
+    )
+    return record
 
 
 def _read_one(
