@@ -131,6 +131,20 @@ def bundle(env: Env, evidence: Path, ingest: Callable[..., tuple[Result, dict]])
     return Path(data["bundle"])
 
 
+def validate(name: str, document: object) -> None:
+    """Check a --json output against its schema in docs/schemas/."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = REPO / "docs" / "schemas"
+    schema = json.loads((schemas / f"{name}.schema.json").read_text())
+    registry: Registry = Registry().with_resources(
+        (p.name, Resource.from_contents(json.loads(p.read_text())))
+        for p in schemas.glob("*.schema.json")
+    )
+    Draft202012Validator(schema, registry=registry).validate(document)
+
+
 def tree_snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
     """Every entry below root with its content (or link target), mode and mtime."""
     snap = {}

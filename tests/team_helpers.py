@@ -73,19 +73,3 @@ def custody_json(home: Path, *args: str) -> tuple[int, Any]:
     code, out, err = custody(home, *args, "--json")
     assert out.strip(), err
     return code, json.loads(out)
-
-
-SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
-
-
-def validate(name: str, document: object) -> None:
-    """Check a --json output against its schema in docs/schemas/."""
-    from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
-
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    registry: Registry = Registry().with_resources(
-        (p.name, Resource.from_contents(json.loads(p.read_text())))
-        for p in SCHEMAS.glob("*.schema.json")
-    )
-    Draft202012Validator(schema, registry=registry).validate(document)

@@ -12,21 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
-from conftest import EXAMPLES, PASSPHRASE, REPO, Env
-
-SCHEMAS = REPO / "docs" / "schemas"
-
-
-def validate(name: str, document: object) -> None:
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    registry: Registry = Registry().with_resources(
-        (p.name, Resource.from_contents(json.loads(p.read_text())))
-        for p in SCHEMAS.glob("*.schema.json")
-    )
-    Draft202012Validator(schema, registry=registry).validate(document)
+from conftest import EXAMPLES, PASSPHRASE, REPO, Env, validate
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import PASSPHRASE, REPO, Env, make_evidence, tree_snapshot
+from conftest import PASSPHRASE, REPO, Env, make_evidence, tree_snapshot, validate
 from s3_server import S3Server
 from s3_server import s3_server as s3_server  # the session fixture
-from test_court import validate
 
 BIG = 40 * 1024 * 1024  # three 16 MiB parts: multipart
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Env, make_evidence
+from conftest import Env, make_evidence, validate
 from pg_server import PgServer, available
-from team_helpers import add_entries, custody, custody_process, officer_home, validate
+from team_helpers import add_entries, custody, custody_process, officer_home
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Env, make_evidence
+from conftest import Env, make_evidence, validate
 from pg_server import available
-from team_helpers import validate
 from witness_server import (
     WitnessProcess,
     note_body_and_lines,

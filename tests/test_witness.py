@@ -631,7 +631,7 @@ def test_state_table_survives_old_ledgers(officer_env: Env) -> None:
 def test_every_witness_json_output_matches_its_schema(
     officer_env: Env, witness: WitnessProcess, witness_home: Path, tmp_path: Path
 ) -> None:
-    from test_court import validate
+    from conftest import validate
 
     w = Env(home=tmp_path / "w2", tmp=tmp_path)
     validate(
