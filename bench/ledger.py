@@ -15,6 +15,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,15 +27,10 @@ from custody.ledger.note import sign_checkpoint
 from custody.ledger.store import Ledger
 
 
-def build(home: Path, n: int, key: Ed25519PrivateKey) -> None:
-    """Write n real signed entries in bulk (one transaction), with nodes and a checkpoint."""
-    with Ledger.open(home) as ledger:
-        origin = ledger.origin
-    conn = sqlite3.connect(home / "ledger" / "ledger.sqlite3")
+def chained_entries(n: int, key: Ed25519PrivateKey) -> Iterator[bytes]:
+    """n real ingest entries of one officer's ledger, each linked to the one before."""
     actor = Actor("Bench Officer", key.public_key())
-    compact = merkle.CompactRange()
     prev = None
-    entries, nodes = [], []
     for i in range(n):
         data = entry_bytes(
             index=i,
@@ -44,9 +40,20 @@ def build(home: Path, n: int, key: Ed25519PrivateKey) -> None:
             actor=actor,
             subject={"bundle_id": f"b{i}", "case": "BENCH"},
         )
-        entries.append((i, data, key.sign(data)))
         prev = merkle.leaf_hash(data)
-        nodes.extend(compact.append(prev))
+        yield data
+
+
+def build(home: Path, n: int, key: Ed25519PrivateKey) -> None:
+    """Write n real signed entries in bulk (one transaction), with nodes and a checkpoint."""
+    with Ledger.open(home) as ledger:
+        origin = ledger.origin
+    conn = sqlite3.connect(home / "ledger" / "ledger.sqlite3")
+    compact = merkle.CompactRange()
+    entries, nodes = [], []
+    for i, data in enumerate(chained_entries(n, key)):
+        entries.append((i, data, key.sign(data)))
+        nodes.extend(compact.append(merkle.leaf_hash(data)))
     with conn:
         conn.executemany("INSERT INTO entries VALUES (?, ?, ?)", entries)
         conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", nodes)

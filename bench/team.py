@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from custody.ledger import merkle
-from custody.ledger.entries import Actor, entry_bytes
 from custody.ledger.note import sign_checkpoint
 from custody.ledger.store import Ledger
 from custody.team import db
@@ -97,27 +96,21 @@ def local_append_ms(rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
-def big_log(server: PgServer, leaves: int) -> tuple[float, float]:
+def big_log(server: PgServer, leaves: int) -> tuple[float, float, tuple[int, int]]:
+    """(seconds to append `leaves` in one transaction, seconds of team verify,
+    team verify's peak memory and its largest worker's, MiB)."""
+    from bench.ledger import chained_entries
+
     url = server.new_database()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "lead"
         init_team(home=home, database=url, name="Bench Team")
         key = Ed25519PrivateKey.generate()
-        actor = Actor("Bench Officer", key.public_key())
         origin = "custody-ledger/00000000-0000-4000-8000-000000000000"
-        data, prev = [], None
+        data = []
         compact = merkle.CompactRange()
-        for i in range(leaves - 1):
-            entry = entry_bytes(
-                index=i,
-                prev_leaf_hash=prev,
-                time="2026-01-01T00:00:00Z",
-                action="ingest",
-                actor=actor,
-                subject={"bundle_id": f"b{i}", "case": "BENCH"},
-            )
-            prev = merkle.leaf_hash(entry)
-            compact.append(prev)
+        for entry in chained_entries(leaves - 1, key):
+            compact.append(merkle.leaf_hash(entry))
             data.append(entry_leaf(origin, entry, key.sign(entry)))
         note = sign_checkpoint(origin, leaves - 1, compact.root(), key)
         data.append(checkpoint_leaf(origin, note))
