@@ -142,11 +142,6 @@ def load_authority(*, home: Path, now: datetime) -> KeyRegister:
     return parse_register(data, source=str(path), now=now)
 
 
-def unit_public_key_file(*, home: Path, now: datetime) -> Path:
-    """Where the current unit key's public key file is."""
-    return _key_pair(home, load_authority(home=home, now=now).unit).public_key_path
-
-
 def _unlock(home: Path, unit: UnitKey, passphrase: bytes) -> Ed25519PrivateKey:
     return load_private_key(_key_pair(home, unit), passphrase)
 
