@@ -67,10 +67,10 @@ def test_keygen_no_passphrase_must_be_asked_for(env: Env) -> None:
 
 def test_passphrase_file(env: Env, tmp_path: Path) -> None:
     pf = tmp_path / "pass.txt"
-    pf.write_text("from a file\n")
+    pf.write_text("from a file, long enough\n")
     result, data = env.run_json("keygen", "--name", "F", "--passphrase-file", str(pf))
     assert result.exit_code == 0
-    serialization.load_pem_private_key(Path(data["private_key"]).read_bytes(), b"from a file")
+    serialization.load_pem_private_key(Path(data["private_key"]).read_bytes(), b"from a file, long enough")
 
 
 def _ingest(env: Env, tmp_path: Path, **kw: str | None) -> object:
