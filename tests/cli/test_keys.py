@@ -70,7 +70,9 @@ def test_passphrase_file(env: Env, tmp_path: Path) -> None:
     pf.write_text("from a file, long enough\n")
     result, data = env.run_json("keygen", "--name", "F", "--passphrase-file", str(pf))
     assert result.exit_code == 0
-    serialization.load_pem_private_key(Path(data["private_key"]).read_bytes(), b"from a file, long enough")
+    serialization.load_pem_private_key(
+        Path(data["private_key"]).read_bytes(), b"from a file, long enough"
+    )
 
 
 def _ingest(env: Env, tmp_path: Path, **kw: str | None) -> object:
