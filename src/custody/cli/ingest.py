@@ -130,8 +130,10 @@ def ingest_command(
     single = len(jobs) == 1 and from_file is None
     if single and not case:
         raise InputError("a case id is needed: --case ID")
+    if out is not None:
+        _check_out(out, single=single)
     if not single and out is not None and not out.exists():
-        out.mkdir(parents=True)
+        out.mkdir()
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     tsa = tsa_urls_or_env(tsa_urls)
     witnesses = witnesses_from_env()
@@ -186,3 +188,16 @@ def ingest_command(
     code = batch_exit_code(outcomes)
     if code:
         click.get_current_context().exit(code)
+
+
+def _check_out(out: Path, *, single: bool) -> None:
+    """--out names a new bundle (one source) or a folder of bundles; either way its parent
+    must exist, so that a mistyped path is an error and not a new tree of folders."""
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise InputError(
+            f"--out: {parent} does not exist (create it first, or check the path)",
+            path=str(out),
+        )
+    if not single and out.exists() and not out.is_dir():
+        raise InputError("--out: not a folder", path=str(out))
