@@ -36,7 +36,8 @@ from ._options import (
     "--from",
     "from_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A list of sources: one 'SOURCE<TAB>CASE[<TAB>EXHIBIT]' per line.",
+    help="A list of sources: one 'SOURCE<TAB>CASE[<TAB>EXHIBIT]' per line (a *.csv file: "
+    "comma-separated), optionally under a header row 'source, case, exhibit'.",
 )
 @click.option(
     "--key",
@@ -103,7 +104,10 @@ def ingest_command(
 
     Several SOURCEs, or --from FILE, make a batch: each source is ingested in
     turn, a failing one is reported and the rest go on; with --json each
-    source gives one JSON line, then a summary line.
+    source gives one JSON line, then a summary line. The list file has one
+    'SOURCE<TAB>CASE<TAB>EXHIBIT' per line (CASE and EXHIBIT may be left out),
+    or is CSV when named *.csv; a first row 'source, case, exhibit' (any
+    order) names the columns; a line that repeats another is refused.
 
     \b
     Examples:
@@ -124,7 +128,7 @@ def ingest_command(
             text = from_file.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError("cannot read the list of sources", path=str(from_file)) from e
-        jobs += parse_job_list(text, base=from_file.parent, default_case=case)
+        jobs += parse_job_list(text, base=from_file.parent, default_case=case, name=str(from_file))
     if not jobs:
         raise InputError("nothing to ingest: give a SOURCE folder or --from FILE")
     single = len(jobs) == 1 and from_file is None
