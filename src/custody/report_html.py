@@ -3,12 +3,18 @@
 It is rendered from exactly the dictionary `custody verify --json` prints, so
 it states the same facts, never more or less. No scripts, no external
 resources; laid out for A4 paper and PDF.
+
+Every value goes through `_e`: made visible (custody.textsafe, as on a
+terminal, so a bidi override cannot reorder the page and a name that is not
+UTF-8 cannot stop it being written) and then HTML-escaped.
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
+
+from .textsafe import visible
 
 EXPLANATIONS = {
     "changed": "The file's content is not what the officer recorded: at least one byte differs "
@@ -86,7 +92,12 @@ table.problems td:nth-child(2) { width: 28%; }
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
+    return escape(visible("" if value is None else value))
+
+
+def _e_lines(value: Any) -> str:
+    """Text of several lines (a checkpoint note) for a <pre>, each line as _e."""
+    return "\n".join(_e(line) for line in str(value).removesuffix("\n").split("\n"))
 
 
 def _fp(value: Any) -> str:
@@ -272,7 +283,8 @@ def render_report(data: dict[str, Any]) -> str:
                 + "</table>"
             )
         if ledger.get("checkpoint"):
-            parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
+            checkpoint = _e_lines(ledger["checkpoint"])
+            parts.append(f"<p>Signed checkpoint:</p><pre>{checkpoint}</pre>")
     else:
         parts.append("<p>The bundle carries no ledger record.</p>")
     team = data.get("team")

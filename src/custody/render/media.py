@@ -84,7 +84,8 @@ class MediaViews(Output):
         line_based = view.dialect.startswith(("whatsapp", "signal"))
         for m in view.messages:
             if line_based:  # the raw lines already say when and who: print them as they are
-                self._line(m["text"])
+                for line in _text_lines(m["text"]):
+                    self._line(line)
             else:
                 raw = " ".join(m["text"].split())
                 self._line(f"[{m.get('time_as_written')}] {m.get('sender') or '(service)'}")
@@ -106,6 +107,12 @@ def _with_members(files: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for m in archive.get("members") or []:
             if isinstance(m, dict):
                 yield {**m, "path": f"{r.get('path')}/{m.get('path')}"}
+
+
+def _text_lines(text: str) -> list[str]:
+    """A message's lines as the export holds them (LF or CRLF line ends): each is
+    printed as a line, and anything else in it is made visible by _line."""
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
 def _c2pa_cell(c2pa: Any) -> str:
