@@ -321,9 +321,12 @@ def test_a_hostile_key_name_is_escaped_in_verify_and_the_ledger(env: Env, tmp_pa
 # --- a terminal ---------------------------------------------------------------------
 
 
-def run_on_a_terminal(env: Env, *args: str | os.PathLike[str]) -> tuple[int, str, str]:
-    """custody with stdout on a pseudo-terminal (rich draws there), stderr in a pipe;
-    the terminal is raw, so every byte read is a byte custody wrote."""
+def run_on_a_terminal(
+    env: Env, *args: str | os.PathLike[str], stderr_too: bool = False
+) -> tuple[int, str, str]:
+    """custody with stdout on a pseudo-terminal (rich draws there), stderr in a pipe
+    or, with `stderr_too`, on the terminal as well (progress bars, rich warnings); the
+    terminal is raw, so every byte read is a byte custody wrote."""
     import pty
     import tty
 
@@ -336,7 +339,7 @@ def run_on_a_terminal(env: Env, *args: str | os.PathLike[str]) -> tuple[int, str
     proc = subprocess.Popen(
         [sys.executable, "-m", "custody", *map(os.fsencode, args)],
         stdout=slave,
-        stderr=subprocess.PIPE,
+        stderr=slave if stderr_too else subprocess.PIPE,
         env=full,
     )
     os.close(slave)
@@ -383,3 +386,28 @@ def test_on_a_terminal_show_and_audit_paint_nothing(
     assert code == 1, err
     assert_clean(SGR.sub("", out), where="the terminal")
     assert f"new: {HOSTILE_SHOWN}.txt" in SGR.sub("", out)
+
+
+# What rich itself writes while it draws a progress bar on stderr: colours, hide and
+# show the cursor, clear the line, go up one line, carriage return. None of the planted
+# sequences is among them (ESC [2J, ESC ]0;), and the planted CR and LF are checked
+# by their escaped form.
+RICH_OWN = re.compile("\x1b\\[[0-9;]*m|\x1b\\[\\?25[lh]|\x1b\\[2K|\x1b\\[1A|\r")
+
+
+def test_on_a_terminal_ingest_progress_and_warnings_paint_nothing(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    source = tmp_path / f"src{HOSTILE}"
+    source.mkdir()
+    (source / "a.txt").write_text("a\n")
+    (source / f"link{HOSTILE}").symlink_to("/etc/passwd")
+    code, out, _ = run_on_a_terminal(
+        env, "ingest", source, "--case", "C", "--out", tmp_path / "b", stderr_too=True
+    )
+    assert code == 0, out
+    assert "\x1b[?25l" in out  # a progress bar was drawn: this is the terminal path
+    assert_clean(RICH_OWN.sub("", out), where="the terminal")
+    plain = RICH_OWN.sub("", out)
+    assert f"Copying src{HOSTILE_SHOWN}" in plain
+    assert f"custody: warning: skipped link{HOSTILE_SHOWN}: symbolic link" in plain

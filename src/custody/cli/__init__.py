@@ -107,6 +107,7 @@ def robust_streams() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    robust_streams()  # before click parses anything: its own messages may name a path
     try:
         cli.main(prog_name="custody")
     except KeyboardInterrupt:
