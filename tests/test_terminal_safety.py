@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, PASSPHRASE, Env
+from custody.textsafe import visible
 
 # What an attacker writes: clear the screen, paint a green VERIFIED, a forged line,
 # a bell, a C1 CSI (U+009B), a right-to-left override and a bidi isolate, a tab.
@@ -94,6 +95,31 @@ def run_custody(
         capture_output=True,
         timeout=120,
     )
+
+
+# --- the rule, as docs/json.md writes it ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Свидетель 证人 شاهد Café.txt", "Свидетель 证人 شاهد Café.txt"),
+        ("[red]x :warning: 100%", "[red]x :warning: 100%"),
+        ("a\\b", "a\\\\b"),
+        ("\t\n\r", "\\t\\n\\r"),
+        ("\x1b\x00\x07\x7f", "\\x1b\\x00\\x07\\x7f"),
+        (os.fsdecode(BAD_BYTES), BAD_SHOWN),
+        ("\x9b\x85", "\\u009b\\u0085"),
+        (
+            "\u202e\u2066\u061c\u200e\u200f\u2028\u2029",
+            "\\u202e\\u2066\\u061c\\u200e\\u200f\\u2028\\u2029",
+        ),
+        ("\ud800", "\\ud800"),
+        (HOSTILE, HOSTILE_SHOWN),
+    ],
+)
+def test_the_documented_escapes(value: str, shown: str) -> None:
+    assert visible(value) == shown
 
 
 # --- verify -------------------------------------------------------------------------
