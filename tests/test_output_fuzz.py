@@ -174,3 +174,79 @@ def test_any_metadata_value_is_shown_safely_and_whole(
     assert as_json.exit_code == 0
     files = json.loads(clean(as_json.stdout_bytes))["files"]
     assert files[0]["device"]["make"] in (make, visible(make))
+
+
+# Any JSON value where a record has one: metadata.json is edited by hand here, and a
+# bundle signed by a key of the attacker's own is shown and reported on all the same.
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+RECORD_KEYS = (
+    "path",
+    "mime",
+    "captured_at",
+    "gps",
+    "device",
+    "duration_s",
+    "c2pa",
+    "errors",
+    "extension_mismatch",
+    "details",
+)
+SHAPED = {
+    "gps": st.fixed_dictionaries({"lat": JSON, "lon": JSON, "alt": JSON}),
+    "c2pa": st.fixed_dictionaries(
+        {"state": JSON, "failures": JSON, "trust_list": JSON, "remote_url": JSON}
+    ),
+    "details": st.fixed_dictionaries(
+        {
+            "archive": st.fixed_dictionaries(
+                {
+                    "members": st.lists(
+                        JSON | st.dictionaries(st.sampled_from(RECORD_KEYS), JSON), max_size=3
+                    )
+                }
+            )
+        }
+    ),
+}
+
+
+@FUZZ
+@given(
+    values=st.fixed_dictionaries(
+        {}, optional={key: SHAPED.get(key, JSON) | JSON for key in RECORD_KEYS}
+    )
+)
+@example(values={"gps": {"lat": "x\x1b[2J", "lon": None}, "device": "not a dict"})
+@example(values={"c2pa": {"state": "invalid", "failures": 3, "trust_list": "q"}})
+@example(values={"errors": 2, "details": {"archive": {"members": [{"path": "\u202e"}]}}})
+def test_any_metadata_record_is_shown_and_reported_without_crashing(
+    pristine: Pristine, work: Path, values: dict
+) -> None:
+    from custody.report_html import render_report
+
+    bundle = fresh(pristine, work)
+    metadata = json.loads(json.dumps(pristine.metadata))
+    metadata["files"][0].update(values)
+    (bundle / "custody" / "metadata.json").write_text(json.dumps(metadata))
+
+    shown = pristine.env.run("show", bundle)
+    assert shown.exit_code == 0, shown.output
+    clean(shown.stderr_bytes)
+    rows = [line.split("\t") for line in clean(shown.stdout_bytes).splitlines()]
+    assert all(len(row) == 7 for row in rows), rows
+    as_json = pristine.env.run("show", bundle, "--json")
+    assert as_json.exit_code == 0
+    json.loads(clean(as_json.stdout_bytes))
+
+    # The report is a pure function of verify's JSON: give it the same records.
+    report = json.loads(pristine.env.run("verify", pristine.bundle, "--json").stdout)
+    report["files"] = [{**report["files"][0], **values}]
+    clean(render_report(report).encode("utf-8"))

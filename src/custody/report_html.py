@@ -14,6 +14,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .render.media import device_text, place_text
 from .textsafe import visible
 
 EXPLANATIONS = {
@@ -125,16 +126,11 @@ def _who(p: Any) -> str:
 
 
 def _place(gps: Any) -> str:
-    if not isinstance(gps, dict) or gps.get("lat") is None:
-        return ""
-    alt = f", {gps['alt']} m" if gps.get("alt") is not None else ""
-    return f"{gps['lat']:.6f}, {gps['lon']:.6f}{alt}"
+    return place_text(gps, digits=6, altitude=True)
 
 
 def _device(device: Any) -> str:
-    if not isinstance(device, dict):
-        return ""
-    return " ".join(str(device[k]) for k in ("make", "model") if device.get(k))
+    return device_text(device)
 
 
 def _register_facts(signer: dict[str, Any]) -> list[tuple[str, str]]:
