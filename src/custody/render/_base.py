@@ -115,15 +115,26 @@ class Output:
         for row in whole if whole is not None else rows:
             self._emit("\t".join(visible(v) for v in row))
 
-    def _rich_table(self, columns: Sequence[str], rows: Sequence[Sequence[str]], **kw: Any) -> None:
-        """A table drawn by rich whatever the output is, every cell made visible."""
+    def _rich_table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        no_wrap: Sequence[str] = (),
+        **kw: Any,
+    ) -> None:
+        """A table drawn by rich whatever the output is, every cell made visible;
+        the columns in `no_wrap` are never wrapped, the others fold."""
         from rich.table import Table
 
         if kw.get("title"):
             kw["title"] = visible(kw["title"])
         table = Table(**kw)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            if column in no_wrap:
+                table.add_column(column, no_wrap=True)
+            else:
+                table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(visible(v) for v in row))
         self.out.print(table)

@@ -78,6 +78,7 @@ class TeamViews(Output):
                 )
                 for r in rows
             ],
+            no_wrap=("leaf", "time (UTC)", "action", "bundle"),
         )
 
     def team_report(self, report: TeamReport) -> None:
