@@ -144,7 +144,7 @@ def witness_serve(app: App, listen: str) -> None:
     from ..witness.server import make_server, parse_listen, unix_now
 
     def log_to_stderr(line: str) -> None:
-        click.echo(line, err=True)
+        app.render.note(line)  # a request line names what a client sent: made visible
 
     from ..witness.state import FileStateStore
 

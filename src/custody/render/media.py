@@ -24,31 +24,28 @@ class MediaViews(Output):
             self.warning("the metadata does not match the signed statement: run custody verify")
         rows = []
         for r in _with_members(result.files):
-            gps = r.get("gps") or {}
-            place = f"{gps['lat']:.5f}, {gps['lon']:.5f}" if gps.get("lat") is not None else ""
-            device = r.get("device") or {}
-            who = " ".join(str(v) for v in (device.get("make"), device.get("model")) if v)
             mime = str(r.get("mime") or "?")
             if r.get("extension_mismatch"):
                 mime += " (name says otherwise)"
-            if r.get("errors"):
-                mime += f" [{len(r['errors'])} error(s)]"
+            errors = r.get("errors")
+            if errors:
+                mime += f" [{len(errors) if isinstance(errors, list) else errors} error(s)]"
             duration = r.get("duration_s")
             rows.append(
                 (
                     str(r.get("path")),
                     mime,
                     str(r.get("captured_at") or ""),
-                    place,
-                    who,
-                    f"{duration:.1f} s" if isinstance(duration, (int, float)) else "",
+                    place_text(r.get("gps"), digits=5),
+                    device_text(r.get("device")),
+                    f"{duration:.1f} s" if _is_number(duration) else "",
                     _c2pa_cell(r.get("c2pa")),
                 )
             )
         self._table(("path", "type", "captured at", "place", "device", "duration", "C2PA"), rows)
         for r in _with_members(result.files):
             c2pa = r.get("c2pa")
-            if isinstance(c2pa, dict) and c2pa.get("trust_list"):
+            if isinstance(c2pa, dict) and isinstance(c2pa.get("trust_list"), dict):
                 trust = c2pa["trust_list"]
                 self.note(  # stderr: stdout stays one table row per line in a pipe
                     f"C2PA checked with {c2pa.get('sdk')} against the trust list of "
@@ -84,28 +81,70 @@ class MediaViews(Output):
         line_based = view.dialect.startswith(("whatsapp", "signal"))
         for m in view.messages:
             if line_based:  # the raw lines already say when and who: print them as they are
-                self._line(m["text"])
+                for line in _text_lines(m["text"]):
+                    self._line(line)
             else:
                 raw = " ".join(m["text"].split())
                 self._line(f"[{m.get('time_as_written')}] {m.get('sender') or '(service)'}")
                 self._line(f"    {raw[:300]}{'...' if len(raw) > 300 else ''}")
-            if m.get("location"):
-                self._line(f"    location {m['location']['lat']}, {m['location']['lon']}")
-            for a in m.get("attachments") or []:
+            if isinstance(m.get("location"), dict):
+                self._line(f"    location {m['location'].get('lat')}, {m['location'].get('lon')}")
+            for a in _dicts(m.get("attachments")):
                 if a.get("sha256"):
                     self._line(f"    attachment {a['name']} -> {a['path']} sha256 {a['sha256']}")
                 else:
                     self._line(f"    attachment {a['name']}: {a['status']}")
 
 
+# A record is read from the bundle's metadata.json, which anyone can edit (show then
+# warns that it does not match the statement) or sign with a key of their own: a
+# view takes nothing about a value's type for granted, and shows what is there.
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def place_text(gps: Any, *, digits: int, altitude: bool = False) -> str:
+    """'lat, lon' (and ', alt m' when asked and known) from a record's gps."""
+    if not isinstance(gps, dict):
+        return "" if gps is None else str(gps)
+    lat, lon, alt = gps.get("lat"), gps.get("lon"), gps.get("alt")
+    if lat is None and lon is None:
+        return ""
+    if _is_number(lat) and _is_number(lon):
+        place = f"{lat:.{digits}f}, {lon:.{digits}f}"
+    else:
+        place = f"{lat}, {lon}"
+    return f"{place}, {alt} m" if altitude and alt is not None else place
+
+
+def device_text(device: Any) -> str:
+    """'make model' from a record's device."""
+    if not isinstance(device, dict):
+        return "" if device is None else str(device)
+    return " ".join(str(v) for v in (device.get("make"), device.get("model")) if v)
+
+
 def _with_members(files: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Each record, then the members of an archive handed over, shown under it."""
     for r in files:
         yield r
-        archive = (r.get("details") or {}).get("archive") or {}
-        for m in archive.get("members") or []:
-            if isinstance(m, dict):
-                yield {**m, "path": f"{r.get('path')}/{m.get('path')}"}
+        details = r.get("details")
+        archive = details.get("archive") if isinstance(details, dict) else None
+        members = archive.get("members") if isinstance(archive, dict) else None
+        for m in _dicts(members):
+            yield {**m, "path": f"{r.get('path')}/{m.get('path')}"}
+
+
+def _text_lines(text: str) -> list[str]:
+    """A message's lines as the export holds them (LF or CRLF line ends): each is
+    printed as a line, and anything else in it is made visible by _line."""
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
 def _c2pa_cell(c2pa: Any) -> str:
@@ -114,7 +153,12 @@ def _c2pa_cell(c2pa: Any) -> str:
     state = str(c2pa.get("state"))
     if state == "remote, not fetched":
         return f"{state}: {c2pa.get('remote_url')}"
-    failures = [f for f in c2pa.get("failures") or [] if f != "signingCredential.untrusted"]
+    listed = c2pa.get("failures")
+    failures = [
+        str(f)
+        for f in (listed if isinstance(listed, list) else [])
+        if f != "signingCredential.untrusted"
+    ]
     if state == "invalid" and failures:
         return f"invalid ({', '.join(failures)})"
     if state == "valid":
