@@ -490,3 +490,18 @@ def test_on_a_terminal_ingest_progress_and_warnings_paint_nothing(
     plain = RICH_OWN.sub("", out)
     assert f"Copying src{HOSTILE_SHOWN}" in plain
     assert f"custody: warning: skipped link{HOSTILE_SHOWN}: symbolic link" in plain
+
+
+def test_progress_counts_bytes_in_the_binary_units_used_everywhere(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "video.mp4").write_bytes(b"\0" * (48 << 20))
+    code, out, _ = run_on_a_terminal(
+        env, "ingest", source, "--case", "C", "--out", tmp_path / "b", stderr_too=True
+    )
+    assert code == 0, out
+    plain = RICH_OWN.sub("", out)
+    assert "48.0 MiB" in plain  # the total, as custody's tables and messages write sizes
+    assert not re.search(r"\d (kB|MB|GB)\b", plain), plain

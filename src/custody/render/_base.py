@@ -176,18 +176,30 @@ class Output:
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
+            Task,
             TaskID,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
+        from rich.text import Text
+
+        class BinarySpeedColumn(ProgressColumn):
+            """Bytes a second in the binary units custody uses everywhere (MiB/s), where
+            rich's own speed column counts in decimal ones (MB/s)."""
+
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                if speed is None:
+                    return Text("?", style="progress.data.speed")
+                return Text(f"{_human_bytes(int(speed))}/s", style="progress.data.speed")
 
         bar = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             TextColumn("{task.fields[files]}", markup=False),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            DownloadColumn(binary_units=True),
+            BinarySpeedColumn(),
             TimeRemainingColumn(),
             console=self.err,
             transient=True,
