@@ -90,10 +90,12 @@ class MediaViews(Output):
             if isinstance(m.get("location"), dict):
                 self._line(f"    location {m['location'].get('lat')}, {m['location'].get('lon')}")
             for a in _dicts(m.get("attachments")):
+                # An app may leave a file out of its export without naming it.
+                name = a.get("name") or "(no file name in the export)"
                 if a.get("sha256"):
-                    self._line(f"    attachment {a['name']} -> {a['path']} sha256 {a['sha256']}")
+                    self._line(f"    attachment {name} -> {a.get('path')} sha256 {a['sha256']}")
                 else:
-                    self._line(f"    attachment {a['name']}: {a['status']}")
+                    self._line(f"    attachment {name}: {a.get('status')}")
 
 
 # A record is read from the bundle's metadata.json, which anyone can edit (show then
