@@ -163,8 +163,10 @@ def test_any_metadata_value_is_shown_safely_and_whole(
     shown = pristine.env.run("show", bundle)
     assert shown.exit_code == 0, shown.output
     clean(shown.stderr_bytes)
-    rows = [line.split("\t") for line in clean(shown.stdout_bytes).splitlines()]
-    assert len(rows) == 2 and all(len(row) == 7 for row in rows), rows
+    title, *lines = clean(shown.stdout_bytes).splitlines()
+    assert title.startswith("# Case F, exhibit none, bundle ")
+    rows = [line.split("\t") for line in lines]
+    assert len(rows) == 2 and all(len(row) == 9 for row in rows), rows
     row = rows[1]
     assert unvisible(row[0]) == path
     assert unvisible(row[1]) == (mime or "?")
@@ -240,8 +242,10 @@ def test_any_metadata_record_is_shown_and_reported_without_crashing(
     shown = pristine.env.run("show", bundle)
     assert shown.exit_code == 0, shown.output
     clean(shown.stderr_bytes)
-    rows = [line.split("\t") for line in clean(shown.stdout_bytes).splitlines()]
-    assert all(len(row) == 7 for row in rows), rows
+    title, *lines = clean(shown.stdout_bytes).splitlines()
+    assert title.startswith("# Case ")
+    rows = [line.split("\t") for line in lines]
+    assert all(len(row) == 9 for row in rows), rows
     as_json = pristine.env.run("show", bundle, "--json")
     assert as_json.exit_code == 0
     json.loads(clean(as_json.stdout_bytes))

@@ -254,8 +254,10 @@ def test_exif_fields_are_shown_escaped_and_keep_their_column(
     shown = env.run("show", bundle)
     assert shown.exit_code == 0, shown.output
     assert_clean(shown.stdout)
-    rows = [line.split("\t") for line in shown.stdout.splitlines()]
-    assert all(len(row) == 7 for row in rows), rows  # the tab in Make split nothing
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("# Case C, exhibit none, bundle ")
+    rows = [line.split("\t") for line in lines[1:]]
+    assert all(len(row) == 9 for row in rows), rows  # the tab in Make split nothing
     device = {row[0]: row[4] for row in rows[1:]}["p.jpg"]
     assert device == "Evil\\x1b[2J\\tMake M\\x1b[32mVERIFIED\\r\\nodel"
 
@@ -376,7 +378,7 @@ def test_error_lines_naming_a_path_are_escaped(env: Env, officer: dict, tmp_path
 
 
 def test_a_hostile_key_name_is_escaped_in_verify_and_the_ledger(env: Env, tmp_path: Path) -> None:
-    name = "PC Ad\u202eSmith\u0085 \u009b"  # C0 is refused by keygen; C1 and bidi are not
+    name = "PC Ad\u202eSmith \u2066x"  # C0 and C1 are refused by keygen; bidi is not
     assert env.run("keygen", "--name", name).exit_code == 0
     source = tmp_path / "src"
     source.mkdir()
@@ -392,7 +394,7 @@ def test_a_hostile_key_name_is_escaped_in_verify_and_the_ledger(env: Env, tmp_pa
     assert_clean(shown.stdout)
     rows = [line.split("\t") for line in shown.stdout.splitlines()]
     assert all(len(row) == 7 for row in rows), rows
-    assert any(row[3] == "PC Ad\\u202eSmith\\u0085 \\u009b" for row in rows)
+    assert any(row[3] == "PC Ad\\u202eSmith \\u2066x" for row in rows)
     listed = env.run("keys", "list")
     assert_clean(listed.stdout)
 

@@ -100,20 +100,53 @@ class Output:
         lines (a '# title' line, a header, then one line a row) with every field
         whole (`whole`, when given, holds the rows' full values) and never cut."""
         if _is_terminal(sys.stdout):
-            from rich.table import Table
+            shown = [[visible(v) for v in row] for row in rows]
+            if _fits(columns, shown, self.out.width):
+                from rich.table import Table
 
-            table = Table(title=visible(title) if title else None, title_justify="left")
-            for column in columns:
-                table.add_column(column, overflow="fold")
-            for row in rows:
-                table.add_row(*(visible(v) for v in row))
-            self.out.print(table)
+                table = Table(title=visible(title) if title else None, title_justify="left")
+                for i, column in enumerate(columns):
+                    # A column is never narrower than its longest word: rich then wraps
+                    # between words, and no hash, time or name is cut.
+                    table.add_column(
+                        column, overflow="fold", min_width=_longest_word(i, columns, shown)
+                    )
+                for cells in shown:
+                    table.add_row(*cells)
+                self.out.print(table)
+            else:
+                self._blocks(columns, shown, title=title)
             return
         if title:
             self._line(f"# {title}")
         self._emit("\t".join(visible(c) for c in columns))
         for row in whole if whole is not None else rows:
             self._emit("\t".join(visible(v) for v in row))
+
+    def _blocks(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None
+    ) -> None:
+        """A table too wide for the terminal, as one labelled block a row: the first
+        column as the block's heading, then a line for each other non-empty cell,
+        wrapped between words and never inside one."""
+        width = max(self.out.width, 40)
+        label_width = max((len(c) for c in columns[1:]), default=0)
+        if title:
+            import textwrap
+
+            for line in textwrap.wrap(
+                visible(title), width, break_long_words=False, break_on_hyphens=False
+            ):
+                self._emit(line, style="bold")
+            self._emit("")
+        for n, row in enumerate(rows):
+            if n:
+                self._emit("")
+            self._emit(row[0], style="bold")
+            for label, value in zip(columns[1:], row[1:], strict=False):
+                if value:
+                    for line in _labelled(label, value, label_width, width):
+                        self._emit(line)
 
     def _rich_table(
         self,
@@ -235,6 +268,36 @@ def _dumps(obj: Any, *, indent: int | None) -> str:
     except UnicodeEncodeError:  # a surrogate: a name that is not UTF-8
         text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False)
     return json_escape_controls(text)
+
+
+def _longest_word(index: int, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    cells = [columns[index], *(row[index] for row in rows if index < len(row))]
+    return max((len(word) for cell in cells for word in cell.split()), default=1)
+
+
+def _fits(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
+    """Whether a boxed table of these cells fits `width` without cutting a word: each
+    column as wide as its longest word, plus a border and two spaces of padding."""
+    need = sum(_longest_word(i, columns, rows) for i in range(len(columns)))
+    return need + 3 * len(columns) + 1 <= width
+
+
+def _labelled(label: str, value: str, label_width: int, width: int) -> list[str]:
+    """'  label  value' lines, the value wrapped between words under itself; a value
+    with a word too long for that goes on lines of its own, indented four."""
+    import textwrap
+
+    indent = 2 + label_width + 2
+
+    def wrap(text: str, room: int) -> list[str]:
+        return textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False)
+
+    lines = [line for part in value.split("\n") for line in wrap(part, width - indent) or [""]]
+    if all(len(line) <= width - indent for line in lines):
+        head = f"  {label:<{label_width}}  "
+        return [head + lines[0], *(" " * indent + line for line in lines[1:])]
+    rest = [line for part in value.split("\n") for line in wrap(part, width - 4) or [""]]
+    return [f"  {label}", *("    " + line for line in rest)]
 
 
 def _human_bytes(n: int) -> str:

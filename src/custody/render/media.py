@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +40,29 @@ class MediaViews(Output):
                     place_text(r.get("gps"), digits=5),
                     device_text(r.get("device")),
                     f"{duration:.1f} s" if _is_number(duration) else "",
-                    _c2pa_cell(r.get("c2pa")),
+                    _c2pa_cell(r),
+                    str(r.get("sha256") or ""),
+                    "; ".join(_notes(r)),
                 )
             )
-        self._table(("path", "type", "captured at", "place", "device", "duration", "C2PA"), rows)
+        st = result.statement or {}
+        title = f"Case {st.get('case') or '?'}, exhibit {st.get('exhibit') or 'none'}, "
+        title += f"bundle {result.bundle}"
+        self._table(
+            (
+                "path",
+                "type",
+                "captured at",
+                "place",
+                "device",
+                "duration",
+                "C2PA",
+                "sha256",
+                "notes",
+            ),
+            rows,
+            title=title,
+        )
         for r in _with_members(result.files):
             c2pa = r.get("c2pa")
             if isinstance(c2pa, dict) and isinstance(c2pa.get("trust_list"), dict):
@@ -149,7 +169,22 @@ def _text_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
-def _c2pa_cell(c2pa: Any) -> str:
+_MEDIA_FAMILIES = ("image", "video", "audio")
+
+
+def _family(record: dict[str, Any]) -> str | None:
+    details = record.get("details")
+    family = details.get("family") if isinstance(details, dict) else None
+    return str(family) if family else None
+
+
+def _c2pa_cell(record: dict[str, Any]) -> str:
+    if "c2pa" not in record:
+        return ""  # metadata was not extracted
+    c2pa = record.get("c2pa")
+    if c2pa is None:
+        # Checked at ingest: null means no manifest at all (docs/metadata.md).
+        return "none found" if _family(record) in _MEDIA_FAMILIES else ""
     if not isinstance(c2pa, dict):
         return ""
     state = str(c2pa.get("state"))
@@ -166,3 +201,38 @@ def _c2pa_cell(c2pa: Any) -> str:
     if state == "valid":
         return "valid (signer not on the trust list)"
     return state
+
+
+def _notes(record: dict[str, Any]) -> list[str]:
+    """What the JSON says of a file that an investigator must not miss, in words."""
+    details = record.get("details")
+    details = details if isinstance(details, dict) else {}
+    notes = []
+    captured = record.get("captured_at")
+    if isinstance(captured, str) and captured:
+        if not re.search(r"(Z|[+-]\d\d:\d\d)$", captured):
+            notes.append("capture time has no zone: the device's local time")
+        source = details.get("captured_at_source")
+        if source:
+            notes.append(f"time from {source}")
+    named = details.get("file_name_date")
+    if isinstance(named, dict) and named.get("value"):
+        notes.append(f"{named.get('value')} {named.get('label') or 'from the file name'}")
+    chat = details.get("chat")
+    if isinstance(chat, dict) and isinstance(chat.get("messages"), list):
+        notes.append(
+            f"{chat.get('dialect')} chat export, {len(chat['messages'])} message(s): "
+            "read it with custody show --chat"
+        )
+    if details.get("capture_metadata"):
+        notes.append(str(details["capture_metadata"]))
+    if _family(record) == "email":
+        senders = details.get("from")
+        if isinstance(senders, list) and senders:
+            notes.append("from " + ", ".join(str(s) for s in senders))
+        if details.get("subject"):
+            notes.append(f"subject {details['subject']}")
+    errors = record.get("errors")
+    if isinstance(errors, list):
+        notes.extend(f"error: {e}" for e in errors)
+    return notes
