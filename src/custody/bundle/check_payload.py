@@ -60,6 +60,19 @@ def check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Pro
         problems.append(Problem("missing", path, "listed in the manifest but not in the bundle"))
 
 
+def check_read_back(
+    manifest: dict[str, str], copied: dict[str, str], problems: list[Problem]
+) -> None:
+    """The manifest, as the verifier reads it, against the files just copied:
+    a name written one way and read another is caught before anyone sees it."""
+    for path, digest in copied.items():
+        if manifest.get(path) != digest:
+            problems.append(Problem("missing", path, "copied, but the manifest reads otherwise"))
+    if len(manifest) != len(copied):
+        for path in manifest.keys() - copied.keys():
+            problems.append(Problem("extra", path, "listed in the manifest but not copied"))
+
+
 def check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Problem]) -> None:
     oxum = bag_info.get("Payload-Oxum")
     if oxum is None:
