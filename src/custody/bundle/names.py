@@ -26,32 +26,38 @@ NAMES_FORMAT = "custody/names/v1"
 MAX_COMPONENT_BYTES = 255
 """The longest file name (one path component) Linux, macOS and Windows allow."""
 _SUFFIX_HEX = 16
-_UNSAFE_CHAR = re.compile(r"[\x00-\x1f\\]")
+_UNSAFE_CHAR = re.compile(r"[\x00-\x1f\\%]")
 _HEX = re.compile(r"(?:[0-9a-f]{2})+")
 
 
 def component_is_portable(raw: bytes) -> bool:
     """True when a file name (one component) can be stored as itself: UTF-8,
-    no control character, no backslash (what the manifest reader accepts)."""
+    no control character, no backslash (what the manifest reader accepts), and
+    no '%' (which `sha256sum -c` would read literally where BagIt decodes it),
+    and no white space at its end (which bagit-python strips)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return _UNSAFE_CHAR.search(text) is None
+    # bagit-python strips white space from the end of a manifest line.
+    return _UNSAFE_CHAR.search(text) is None and not text[-1:].isspace()
 
 
 def _escape_units(raw: bytes) -> list[str]:
-    # Each unit is one character kept as is, or one byte as %XX: bytes that are
-    # not UTF-8, control characters, the backslash and '%' itself.
+    # Each unit is one character kept as is, or one byte as =XX (as in RFC 2045
+    # quoted-printable): bytes that are not UTF-8, control characters, '\\',
+    # '%', '=' itself, and white space at the end.
     units = []
     for ch in raw.decode("utf-8", "surrogateescape"):
         code = ord(ch)
         if 0xDC80 <= code <= 0xDCFF:
-            units.append(f"%{code - 0xDC00:02X}")
-        elif code < 0x20 or ch in "\\%":
-            units.append(f"%{code:02X}")
+            units.append(f"={code - 0xDC00:02X}")
+        elif code < 0x20 or ch in "\\%=":
+            units.append(f"={code:02X}")
         else:
             units.append(ch)
+    if units and units[-1].isspace():
+        units[-1] = "".join(f"={b:02X}" for b in units[-1].encode("utf-8"))
     return units
 
 
@@ -71,7 +77,7 @@ def _fit(units: list[str], suffix: str) -> str:
 
 def escaped_component(raw: bytes, attempt: int = 0) -> str:
     """The portable stored form of a file name that cannot be stored as itself:
-    each unsafe byte as %XX (uppercase hex), at most 255 bytes. A name whose
+    each unsafe byte as =XX (uppercase hex), at most 255 bytes. A name whose
     escaped form is too long, or already taken (`attempt` > 0), ends in '~' and
     16 hex digits of the SHA-256 of the original name (and '-N' after that)."""
     units = _escape_units(raw)
