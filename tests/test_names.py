@@ -258,3 +258,17 @@ def test_the_page_gives_custody_verify_s_verdict(
             kinds = {(p["kind"], p["path"]) for p in got["problems"]}
             assert kinds == {(p["kind"], p["path"]) for p in expected["problems"]}
     assert not expected["verified"]
+
+
+def test_the_by_hand_recipe_accepts_the_bundle_and_catches_a_forged_map(
+    officer: dict, hostile: tuple[Path, Path, dict[bytes, bytes]]
+) -> None:
+    from test_docs import run_recipe
+
+    _, bundle, _ = hostile
+    done = run_recipe(bundle, officer["public_key"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = bundle / "custody" / "names.json"
+    names.write_bytes(names.read_bytes().replace(b'"original_hex":"', b'"original_hex":"2e2e2f'))
+    refresh_tag_manifest(bundle)
+    assert run_recipe(bundle, officer["public_key"]).returncode != 0
