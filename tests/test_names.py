@@ -272,3 +272,80 @@ def test_the_by_hand_recipe_accepts_the_bundle_and_catches_a_forged_map(
     names.write_bytes(names.read_bytes().replace(b'"original_hex":"', b'"original_hex":"2e2e2f'))
     refresh_tag_manifest(bundle)
     assert run_recipe(bundle, officer["public_key"]).returncode != 0
+
+
+OLD = Path(__file__).parent / "fixtures" / "names"
+
+
+def test_a_bundle_made_before_the_names_map_verifies_and_audits_as_before(
+    env: Env, tmp_path: Path
+) -> None:
+    """old-bundle.tar was made by custody at commit d78ae42 (before custody/names.json)
+    from the folder rebuilt below: the name that is not UTF-8 is stored as
+    IMG_0001%FF.jpg, '100%.jpg' and 'trailing space ' as themselves."""
+    from custody.keys import read_public_key_file
+    from custody.policy import TrustPolicy
+
+    key = OLD / "old-officer.pub"
+    for target in (OLD / "old-bundle.tar", tmp_path / "old-bundle"):
+        if target.suffix != ".tar":
+            subprocess.run(["tar", "-xf", OLD / "old-bundle.tar", "-C", tmp_path], check=True)
+        result = env.run("verify", target, "--trust", key, "--no-trust-store", "--json")
+        report = json.loads(result.stdout)
+        assert result.exit_code == 0 and report["verified"], report["problems"]
+        assert report["files_checked"] == 4 and report["problems"] == []
+    source = {
+        b"DCIM/IMG_0001\xff.jpg": b"old phone photo",
+        b"100%.jpg": b"percent",
+        b"trailing space ": b"trailing",
+        b"plain.txt": b"plain",
+    }
+    make_tree(tmp_path / "src", source)
+    policy = TrustPolicy(keys=(read_public_key_file(key),))
+    audit, _ = audit_against_bundle(
+        home=env.home, folder=tmp_path / "src", bundle=tmp_path / "old-bundle", policy=policy
+    )
+    assert audit.identical
+    assert set(audit.matched) == {
+        "100%.jpg",
+        "DCIM/IMG_0001%FF.jpg",
+        "plain.txt",
+        "trailing space ",
+    }
+
+
+def test_expand_gives_zip_members_portable_names(env: Env, officer: dict, tmp_path: Path) -> None:
+    """A ZIP may hold member names no folder takes (over 255 bytes) or that
+    sha256sum -c misreads ('%'): their working copies get portable names, and
+    the member's own name stays in its metadata record."""
+    import zipfile
+
+    src = tmp_path / "witness"
+    src.mkdir()
+    members = {"100%.jpg": b"a", "a=25.jpg": b"b", "y" * 300 + ".jpg": b"c", "ok/plain.txt": b"d"}
+    with zipfile.ZipFile(src / "export.zip", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    out = tmp_path / "b"
+    result = env.run("ingest", src, "--case", "C-1", "--out", out, "--expand")
+    assert result.exit_code == 0, result.output
+    assert verify_json(env, out)["verified"]
+    copies = {
+        p.relative_to(out / "data" / "export.zip.expanded").as_posix(): p.read_bytes()
+        for p in (out / "data" / "export.zip.expanded").rglob("*")
+        if p.is_file()
+    }
+    assert sorted(copies.values()) == sorted(members.values())
+    assert "100=25.jpg" in copies and "a=25.jpg" in copies and "ok/plain.txt" in copies
+    assert all(len(part.encode()) <= 255 for rel in copies for part in rel.split("/"))
+    checked = subprocess.run(
+        ["sha256sum", "--strict", "-c", "manifest-sha256.txt"], cwd=out, capture_output=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    records = json.loads((out / "custody" / "metadata.json").read_bytes())["files"]
+    expanded = {
+        r["details"]["expanded_from"]["member"]
+        for r in records
+        if "expanded_from" in r.get("details", {})
+    }
+    assert expanded == set(members)

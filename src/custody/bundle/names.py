@@ -115,6 +115,26 @@ def stored_names(raw_names: Iterable[bytes]) -> dict[bytes, str]:
     return out
 
 
+def portable_path(path: str, taken: set[str]) -> str:
+    """A relative path custody names itself (a ZIP member's working copy under
+    `ingest --expand`) made portable: each component kept when portable and at
+    most 255 bytes, escaped otherwise, the last one given way until the path is
+    not in `taken`. The member's own name is kept in its metadata record."""
+    parts = path.split("/")
+    out = [
+        p
+        if component_is_portable(p.encode()) and len(p.encode()) <= MAX_COMPONENT_BYTES
+        else escaped_component(p.encode("utf-8", "surrogateescape"))
+        for p in parts
+    ]
+    last = parts[-1].encode("utf-8", "surrogateescape")
+    attempt = 0
+    while "/".join(out) in taken:
+        attempt += 1
+        out[-1] = escaped_component(last, attempt)
+    return "/".join(out)
+
+
 # --- custody/names.json ---------------------------------------------------------
 
 
