@@ -183,9 +183,11 @@ def test_the_read_back_catches_what_the_old_writer_wrote() -> None:
     read-back now sees that before anything is signed or renamed."""
     digest = "0" * 64
     old = f"{digest}  data/new%0Aline.txt\n".encode()
-    problems = check_written_names(old, None, {"data/new\nline.txt": digest})
+    problems = check_written_names(old, None, {"data/new\nline.txt": (0, digest)})
     assert {p.kind for p in problems} == {"bad_manifest", "missing"}
-    assert check_written_names(f"{digest}  data/ok\n".encode(), None, {"data/ok": digest}) == []
+    assert (
+        check_written_names(f"{digest}  data/ok\n".encode(), None, {"data/ok": (0, digest)}) == []
+    )
 
 
 def test_a_failed_self_check_is_exit_3_and_leaves_nothing(

@@ -5,6 +5,7 @@ it existed) is not touched."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..models import Problem
@@ -16,12 +17,13 @@ from .reader import BundleScan
 
 def check_names(
     scan: BundleScan,
-    manifest: dict[str, str],
+    manifest: Collection[str],
     statement: dict[str, Any] | None,
     problems: list[Problem],
 ) -> dict[str, bytes]:
-    """Check the names file; returns {stored manifest path: original bytes
-    under data/}, empty when there is none or it cannot be trusted."""
+    """Check the names file against the payload paths the manifest lists;
+    returns {stored manifest path: original bytes under data/}, empty when there
+    is none or it cannot be trusted."""
     found = scan.files.get(NAMES)
     signed = statement.get("names_sha256") if statement is not None else None
     if found is None:
@@ -54,21 +56,19 @@ def check_names(
 
 
 def check_written_names(
-    manifest_bytes: bytes, names_bytes: bytes | None, copied: dict[str, str]
+    manifest_bytes: bytes, names_bytes: bytes | None, copied: Mapping[str, tuple[int, str]]
 ) -> list[Problem]:
     """Ingest's read-back of what it just wrote, before anything is signed into
-    the ledger: the manifest, parsed as verify parses it, must list exactly the
-    files copied ({manifest path: SHA-256}), and the names map must be one that
-    verify accepts."""
+    the ledger: the manifest, read as verify reads it, must list exactly the
+    files copied ({manifest path: (size, SHA-256)}), and the names map must be
+    one that verify accepts."""
     problems: list[Problem] = []
-    manifest, errors = layout.parse_manifest(manifest_bytes)
-    problems.extend(Problem("bad_manifest", layout.MANIFEST, e.detail) for e in errors)
-    check_read_back(manifest, copied, problems)
+    check_read_back(manifest_bytes, copied, problems)
     if names_bytes is not None:
         try:
             originals = parse_names_file(names_bytes)
         except NamesError as e:
             return [*problems, Problem("bad_names", NAMES, str(e))]
-        for p in check_names_map(originals, manifest, layout.PAYLOAD_DIR + "/"):
+        for p in check_names_map(originals, copied.keys(), layout.PAYLOAD_DIR + "/"):
             problems.append(Problem("bad_names", NAMES, f"{p.path}: {p.detail}"))
     return problems

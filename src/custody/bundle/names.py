@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import rfc8785
@@ -210,13 +210,13 @@ def original_path_reason(original: bytes) -> str | None:
 
 
 def check_names_map(
-    originals: dict[str, bytes], manifest_paths: Iterable[str], prefix: str
+    originals: dict[str, bytes], manifest_paths: Collection[str], prefix: str
 ) -> list[NameProblem]:
     """Every entry names a payload file of the manifest and differs from it; every
     original is a safe relative path; no two files have the same original, and no
     original is another's folder. `prefix` is 'data/'."""
     problems: list[NameProblem] = []
-    listed = set(manifest_paths)
+    listed = manifest_paths
     for path, original in originals.items():
         if path not in listed or not path.startswith(prefix):
             problems.append(NameProblem(path, "names a file the payload manifest does not list"))

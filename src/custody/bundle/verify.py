@@ -8,6 +8,7 @@ judges a scan against the keys the verifier chose to trust.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,35 +81,39 @@ def evaluate(
     *,
     local_ledger: LocalLedger | None = None,
     pending_ok_for: str | None = None,
-    copied: dict[str, str] | None = None,
+    copied: Mapping[str, tuple[int, str]] | None = None,
     now: datetime | None = None,
 ) -> VerifyReport:
     """Judge a scanned bundle: every check, every problem. Reads nothing but
     the scan, the policy (and the verifier's ledger, when given). `now` is the
     time of verification (default: the clock, read once here). `copied`, for
-    a bundle just written, is {manifest path: SHA-256} as taken while copying:
-    the manifest as read back is compared with it, and the payload is not
-    hashed again."""
+    a bundle just written, is {manifest path: (size, SHA-256)} as taken while
+    copying: the manifest as read back is compared with it, and the payload is
+    not hashed again."""
     problems: list[Problem] = list(scan.problems)
     check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
     manifest: dict[str, str] = {}
-    if manifest_bytes is not None:
-        manifest, errors = layout.parse_manifest(manifest_bytes)
-        for err in errors:
-            problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
-    listed = len(manifest)
     if copied is None:
+        if manifest_bytes is not None:
+            manifest, errors = layout.parse_manifest(manifest_bytes)
+            for err in errors:
+                problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
+        listed = len(manifest)
         check_payload(scan, manifest, problems)
     else:
-        check_read_back(manifest, copied, problems)
+        # A bundle just written: its manifest is read back line by line against
+        # the copies; their paths stand for the listing in the checks below.
+        listed = check_read_back(manifest_bytes or b"", copied, problems)
     bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
     bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
     if bag_info_bytes is not None and copied is None:
         check_oxum(scan, bag_info, problems)
     check_tag_manifest(scan, problems)
     statement = check_statement(scan, listed, bag_info, problems)
-    original_names = check_names(scan, manifest, statement, problems)
+    original_names = check_names(
+        scan, manifest if copied is None else copied.keys(), statement, problems
+    )
     check_c2pa(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -275,6 +280,5 @@ def check_fresh_bundle(
         problems.append(Problem("missing", layout.PAYLOAD_DIR, "copied files are missing"))
     scan = scan_bundle(root, hash_payload=False, tag_files_only=True)
     key = PublicKeyInfo("self", fingerprint_of(public_key), public_key)
-    copied = {path: digest for path, (_, digest) in payload.items()}
-    problems.extend(evaluate(scan, TrustPolicy(keys=(key,)), copied=copied).problems)
+    problems.extend(evaluate(scan, TrustPolicy(keys=(key,)), copied=payload).problems)
     return problems

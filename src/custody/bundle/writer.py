@@ -314,11 +314,7 @@ def ingest(
             # the ledger: a name written one way and read another stops here.
             payload = {f"{layout.PAYLOAD_DIR}/{c.path}": (c.size, c.sha256) for c in copied}
             _stop_on(
-                check_written_names(
-                    (tmp / layout.MANIFEST).read_bytes(),
-                    names_file,
-                    {path: digest for path, (_, digest) in payload.items()},
-                ),
+                check_written_names((tmp / layout.MANIFEST).read_bytes(), names_file, payload),
                 bundle_path,
             )
             if ledger is not None:
