@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -250,8 +251,13 @@ def test_the_page_gives_custody_verify_s_verdict(
     names = forged / "custody" / "names.json"
     names.write_bytes(names.read_bytes().replace(b'"original_hex":"', b'"original_hex":"2e2e2f'))
     refresh_tag_manifest(forged)
+    zipped = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for path in sorted(bundle.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(bundle.parent).as_posix())
     with browser() as driver:
-        for target in (bundle, forged):
+        for target in (bundle, zipped, forged):
             expected = verify_json(env, target)
             page = Page(driver, page_file)
             page.trust_key_file(Path(officer["public_key"]))
@@ -320,8 +326,6 @@ def test_expand_gives_zip_members_portable_names(env: Env, officer: dict, tmp_pa
     """A ZIP may hold member names no folder takes (over 255 bytes) or that
     sha256sum -c misreads ('%'): their working copies get portable names, and
     the member's own name stays in its metadata record."""
-    import zipfile
-
     src = tmp_path / "witness"
     src.mkdir()
     members = {"100%.jpg": b"a", "a=25.jpg": b"b", "y" * 300 + ".jpg": b"c", "ok/plain.txt": b"d"}
@@ -351,3 +355,26 @@ def test_expand_gives_zip_members_portable_names(env: Env, officer: dict, tmp_pa
         if "expanded_from" in r.get("details", {})
     }
     assert expanded == set(members)
+
+
+def test_a_single_file_with_a_hostile_name_and_a_hand_over(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    """A single file given as the source keeps its name too, and a hand-over,
+    which rewrites the tag manifest, keeps the names map listed."""
+    make_tree(tmp_path, {b"chat\\export\n.zip": b"PK not really"})
+    out = tmp_path / "b"
+    source = Path(os.fsdecode(os.fsencode(tmp_path) + b"/chat\\export\n.zip"))
+    result = env.run("ingest", source, "--case", "C-1", "--out", out)
+    assert result.exit_code == 0, result.output
+    receiver = Env(home=tmp_path / "receiver", tmp=tmp_path)
+    assert receiver.run("keygen", "--name", "Registry").exit_code == 0
+    to = next((tmp_path / "receiver" / "keys").glob("*.pub"))
+    moved = env.run("transfer", out, "--to", to, "--reason", "To the registry")
+    assert moved.exit_code == 0, moved.output
+    received = receiver.run("receive", out, "--trust", officer["public_key"])
+    assert received.exit_code == 0, received.output
+    report = verify_json(env, out)
+    assert report["verified"], report["problems"]
+    restore(out, tmp_path / "restored")
+    assert read_tree(tmp_path / "restored") == {b"chat\\export\n.zip": b"PK not really"}
