@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -198,9 +199,12 @@ def test_a_failed_self_check_is_exit_3_and_leaves_nothing(
     slipped into the hidden folder between copy and check stops the ingest."""
     src = tmp_path / "witness"
     hostile_source(src)
+    (tmp_path / "out").mkdir()
     proc = subprocess.Popen(
         [
-            shutil.which("custody") or "custody",
+            sys.executable,
+            "-m",
+            "custody",
             "ingest",
             str(src),
             "--case",

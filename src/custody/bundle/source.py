@@ -131,10 +131,11 @@ def scan_source(root: Path) -> SourceListing:
                     )
                 )
             else:
-                skipped.append(SkippedEntry(rel, _kind_of(st.st_mode)))
+                # Not stored: named as it is on disk (made visible where it is shown).
+                skipped.append(SkippedEntry(raw_dir_rel + entry.name, _kind_of(st.st_mode)))
     files.sort(key=lambda f: f.rel.encode("utf-8"))
     dirs.sort(key=lambda d: d.rel.encode("utf-8"))
-    skipped.sort(key=lambda s: s.path.encode("utf-8"))
+    skipped.sort(key=lambda s: os.fsencode(s.path))
     return SourceListing(tuple(files), tuple(dirs), tuple(skipped))
 
 
