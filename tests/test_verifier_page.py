@@ -117,7 +117,14 @@ def same_verdict(env: Env, page: Page, target: Path, trust: Path | str | None) -
     assert "error" not in got, got
     assert kinds(got) == kinds(expected), (target, got["problems"], expected["problems"])
     assert got["verified"] is expected["verified"]
-    for field in ("bundle_id", "statement_sha256", "files_checked", "bytes_checked", "case"):
+    for field in (
+        "bundle_id",
+        "bundle_fingerprint",
+        "statement_sha256",
+        "files_checked",
+        "bytes_checked",
+        "case",
+    ):
         assert got[field] == expected[field], field
     for field in ("fingerprint", "trusted", "signature_valid"):
         assert got["signer"][field] == expected["signer"][field], field

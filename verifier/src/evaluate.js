@@ -20,6 +20,10 @@ import {
   sortedPy,
 } from "./util.js";
 
+// The first 16 hex digits of a digest in groups of four, upper case: the bundle
+// fingerprint exactly as custody prints it (models.short_digest), to read on a form.
+const shortDigest = (hex) => hex.slice(0, 16).toUpperCase().match(/.{4}/g).join("-");
+
 const problem = (kind, path, detail) => ({ kind, path, detail });
 
 /**
@@ -77,7 +81,7 @@ export function evaluate(scan, policy) {
     verified: unique.length === 0,
     bundle_id: statement?.bundle_id ?? null,
     statement_sha256: stmtBytes !== undefined ? sha256Hex(stmtBytes) : null,
-    bundle_fingerprint: stmtBytes !== undefined ? sha256Hex(stmtBytes).slice(0, 16) : null,
+    bundle_fingerprint: stmtBytes !== undefined ? shortDigest(sha256Hex(stmtBytes)) : null,
     case: statement?.case ?? null,
     exhibit: statement?.exhibit ?? null,
     created: statement?.created ?? null,
