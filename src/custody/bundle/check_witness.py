@@ -49,9 +49,7 @@ def check_witnesses(
     return [c.to_json() for c in checks]
 
 
-def witnessed_by(
-    cosignatures: list[dict[str, Any]] | None, witnesses: Sequence[WitnessKey]
-) -> int:
+def witnessed_by(cosignatures: list[dict[str, Any]] | None, witnesses: Sequence[WitnessKey]) -> int:
     """How many distinct chosen witness keys validly cosigned: a witness that
     signed twice counts once, and so does one key trusted under two names
     (ledger/cosignature.py valid_witnesses says why)."""

@@ -219,9 +219,7 @@ def valid_witnesses(checks: Iterable[CosignatureCheck]) -> set[bytes]:
     trusts under two names (a renamed witness whose old key file was kept):
     cosignature/v1 signs the checkpoint and the time, not the name, so one
     cosignature can be relabelled with every name the key is trusted under."""
-    return {
-        c.witness_key for c in checks if c.status == "valid" and c.witness_key is not None
-    }
+    return {c.witness_key for c in checks if c.status == "valid" and c.witness_key is not None}
 
 
 def cosignatures_of(
