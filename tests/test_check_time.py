@@ -82,6 +82,7 @@ def test_trusted_token_proves_the_signing_time(env: Env, bundle: Path, tsa: Auth
     assert report["signed_no_later_than_tsa"] == "Test TSA"
     human = env.run("verify", bundle, "--tsa-root", tsa.root_pem)
     assert f"no later than {latest(token)} (Test TSA)" in human.stdout
+    assert f"TRUSTED, {token['gen_time']} ± 1 s (" in human.stdout
 
 
 def test_unchosen_root_is_untrusted_and_still_verified(

@@ -78,17 +78,20 @@ def test_report_page_shows_the_proven_time(tmp_path: Path) -> None:
                     "file": "custody/timestamps/1.tsr",
                     "tsa": "Test TSA",
                     "gen_time": "2026-11-25T12:00:03Z",
+                    "accuracy_seconds": 1,
                     "serial": "2",
                     "policy": "1.2.3",
                     "status": "trusted",
                     "detail": "stamped by Test TSA",
                 }
             ],
-            "signed_no_later_than": "2026-11-25T12:00:03Z",
+            "signed_no_later_than": "2026-11-25T12:00:04Z",
             "signed_no_later_than_tsa": "Test TSA",
         }
     )
-    assert "Signed no later than <b>2026-11-25T12:00:03Z</b>" in page
+    # The proven time is genTime + accuracy; the token's own time is shown with it.
+    assert "Signed no later than <b>2026-11-25T12:00:04Z</b> (UTC: the TSA's time plus" in page
+    assert "2026-11-25T12:00:03Z ± 1 s" in page
     assert "custody/timestamps/1.tsr" in page
     assert "Signing time not proven" in render_report({"verified": True, "signer": {}})
 
