@@ -92,3 +92,13 @@ def test_a_revocation_at_or_before_the_tokens_bound_refuses_the_key(
     )
     bound = gen + timedelta(seconds=accuracy or 0)
     assert decision.accepted is (revoked > bound)
+
+
+def test_a_bound_past_the_year_9999_proves_nothing_and_never_raises() -> None:
+    """A trusted TSA that states an absurd accuracy: no proven time, no traceback."""
+    late = TimestampStatus(
+        "1.tsr", "TSA", "9999-12-31T23:00:00Z", "1", "1.2.3", "trusted", "", 86_400 * 365.0
+    )
+    assert proven_signing_time([late]) == (None, None)
+    sane = TimestampStatus("2.tsr", "TSA 2", iso_utc(EPOCH), "1", "1.2.3", "trusted", "", 1.0)
+    assert proven_signing_time([late, sane]) == (EPOCH + timedelta(seconds=1), "TSA 2")

@@ -153,6 +153,9 @@ export function parseTstInfo(tst) {
       else if (part.tag === 0x81) accuracy += value / 1e6;
       else throw new DerError("bad accuracy");
     }
+    // Python's timedelta ends at 999,999,999 days: custody finds a token
+    // stating more than that unparseable, and so does the page.
+    if (accuracy >= 86_400_000_000_000) throw new DerError("accuracy out of range");
   }
   return {
     hashOid: algorithm(tst, imprint[0]).oid,

@@ -63,11 +63,15 @@ def token_status(file: str, check: TokenCheck) -> TimestampStatus:
 
 def latest_time(token: TimestampStatus) -> datetime | None:
     """The latest instant `token` allows: genTime + accuracy (genTime itself
-    when the token states no accuracy), or None without a readable genTime."""
+    when the token states no accuracy), or None without a readable genTime or
+    when that instant lies past the year 9999 (such a token bounds nothing)."""
     moment = parse_utc(token.gen_time)
     if moment is None:
         return None
-    return moment + timedelta(seconds=token.accuracy_s or 0)
+    try:
+        return moment + timedelta(seconds=token.accuracy_s or 0)
+    except OverflowError:
+        return None
 
 
 def proven_signing_time(

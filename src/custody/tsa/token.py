@@ -224,9 +224,12 @@ def _accuracy(info: Any) -> timedelta | None:
         return None
     if acc is None:
         return None
-    return timedelta(
-        seconds=acc.seconds or 0, milliseconds=acc.millis or 0, microseconds=acc.micros or 0
-    )
+    parts = (acc.seconds or 0, acc.millis or 0, acc.micros or 0)
+    if any(part < 0 for part in parts):
+        # An accuracy is a width (RFC 3161 2.4.2): a negative one would move the
+        # proven time before genTime.
+        raise ValueError("negative accuracy")
+    return timedelta(seconds=parts[0], milliseconds=parts[1], microseconds=parts[2])
 
 
 def _find_signer(
