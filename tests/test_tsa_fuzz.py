@@ -114,3 +114,18 @@ def test_damaged_certificate_names_give_a_verdict_never_a_traceback(
             damaged = reply[:at] + b"\x00" + reply[at + 1 :]
             result = check_token(damaged, MESSAGE, [root])
             assert result.status in ("trusted", "untrusted", "invalid"), (at, result)
+
+
+def test_a_certificate_version_out_of_range_is_invalid_not_a_traceback(
+    genuine: tuple[bytes, x509.Certificate],
+) -> None:
+    """Found by comparing custody with the verifier page over damaged tokens:
+    cryptography raises InvalidVersion, which is not a ValueError, for a
+    certificate whose version is not v1 to v3; it escaped check_token."""
+    reply, root = genuine
+    version = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+    assert version in reply
+    damaged = reply.replace(version, b"\xa0\x03\x02\x01\x49", 1)
+    check = check_token(damaged, MESSAGE, [root])
+    assert check.status == "invalid"
+    assert "a certificate in the token is damaged" in check.detail

@@ -170,7 +170,9 @@ def _check(
     for raw in parts.certificates:
         try:
             certificates.append(x509.load_der_x509_certificate(raw))
-        except ValueError as e:
+        except (ValueError, x509.InvalidVersion) as e:
+            # InvalidVersion is not a ValueError: a damaged version number
+            # raised past the verifier (found by comparing with the page).
             return result(INVALID, f"a certificate in the token is damaged ({e})")
     if len(parts.signer_infos) != 1:
         return result(INVALID, f"{len(parts.signer_infos)} signers; a token has exactly one")
