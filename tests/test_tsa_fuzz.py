@@ -129,3 +129,19 @@ def test_a_certificate_version_out_of_range_is_invalid_not_a_traceback(
     check = check_token(damaged, MESSAGE, [root])
     assert check.status == "invalid"
     assert "a certificate in the token is damaged" in check.detail
+
+
+def test_a_bit_string_in_the_signers_issuer_name_is_invalid_not_a_traceback(
+    genuine: tuple[bytes, x509.Certificate],
+) -> None:
+    """Found the same way: cryptography raises TypeError (not ValueError) for a
+    BIT STRING name value under any attribute but x500UniqueIdentifier, when
+    check_token reads the issuer of the certificate with the signer's serial."""
+    reply, root = genuine
+    name = b"Test TSA Issuing CA"
+    common_name = b"\x0c" + bytes([len(name)]) + name
+    assert common_name in reply
+    as_bits = b"\x03" + bytes([len(name)]) + b"\x00" + name[1:]
+    check = check_token(reply.replace(common_name, as_bits, 1), MESSAGE, [root])
+    assert check.status == "invalid"
+    assert "damaged certificate or structure" in check.detail

@@ -125,9 +125,11 @@ def check_token(
         return _check(data, message, roots, subject)
     except der.DerError as e:
         return TokenCheck(INVALID, f"not a DER RFC 3161 reply ({e})")
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         # cryptography parses a certificate's fields lazily: a damaged one that
-        # loaded whole raises only when its issuer, subject or extensions are read.
+        # loaded whole raises only when its issuer, subject or extensions are
+        # read (TypeError for a BIT STRING name value under another attribute
+        # type than x500UniqueIdentifier).
         return TokenCheck(INVALID, f"damaged certificate or structure in the reply ({e})")
 
 
