@@ -171,42 +171,87 @@ export function parseCertificate(der) {
   if (element(der, 0).end !== der.length) throw new DerError("trailing bytes after a certificate");
   let tbs = children(der, expect(cert[0], 0x30, "TBSCertificate"));
   if (tbs[0]?.tag === 0xa0) tbs = tbs.slice(1);
-  const serial = content(der, expect(tbs[0], 0x02, "serialNumber"));
-  const issuer = whole(der, expect(tbs[2], 0x30, "issuer"));
-  const subject = expect(tbs[4], 0x30, "subject");
   const spki = children(der, expect(tbs[5], 0x30, "subjectPublicKeyInfo"));
   const keyAlg = children(der, expect(spki[0], 0x30, "algorithm"));
   const bits = content(der, expect(spki[1], 0x03, "subjectPublicKey"));
-  if (!bits.length || bits[0] !== 0) throw new DerError("bad subjectPublicKey");
-  let keyId = null;
-  const extensions = tbs.find((t) => t.tag === 0xa3);
-  if (extensions) {
+  return {
+    serial: content(der, expect(tbs[0], 0x02, "serialNumber")),
+    issuer: whole(der, expect(tbs[2], 0x30, "issuer")),
+    // As custody reads them: the subject only for the signer, the key
+    // identifier only when the signer is named by one (and then leniently).
+    subject: () => subjectName(der, expect(tbs[4], 0x30, "subject")),
+    checkIssuer: () => subjectName(der, expect(tbs[2], 0x30, "issuer")),
+    keyId: () => subjectKeyId(der, tbs),
+    keyOid: oidOf(der, keyAlg[0], "algorithm"),
+    curveOid: keyAlg[1]?.tag === 0x06 ? hex(content(der, keyAlg[1])) : null,
+    publicKey: bits.subarray(1),
+    unusedBits: bits[0],
+  };
+}
+
+function subjectKeyId(der, tbs) {
+  try {
+    const extensions = tbs.find((t) => t.tag === 0xa3);
+    if (!extensions) return null;
     for (const ext of children(der, expect(children(der, extensions)[0], 0x30, "extensions"))) {
       const fields = children(der, expect(ext, 0x30, "Extension"));
       if (oidOf(der, fields[0], "extnID") === SUBJECT_KEY_ID) {
         const value = content(der, expect(fields[fields.length - 1], 0x04, "extnValue"));
-        keyId = content(value, expect(element(value, 0), 0x04, "SubjectKeyIdentifier"));
+        return content(value, expect(element(value, 0), 0x04, "SubjectKeyIdentifier"));
       }
     }
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
   }
-  return {
-    serial,
-    issuer,
-    name: commonName(der, subject),
-    keyOid: oidOf(der, keyAlg[0], "algorithm"),
-    curveOid: keyAlg[1]?.tag === 0x06 ? hex(content(der, keyAlg[1])) : null,
-    publicKey: bits.subarray(1),
-    keyId,
-  };
+  return null;
 }
 
-function commonName(der, name) {
+// The string types custody's X.509 parser reads in a name, and what each
+// must hold: UTF8String (valid UTF-8), PrintableString, TeletexString,
+// IA5String (ASCII), VisibleString, UniversalString; BIT STRING for unique
+// identifiers.
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+const NAME_VALUES = new Map([
+  [0x0c, (b) => new TextDecoder("utf-8", { fatal: true }).decode(b)],
+  [0x13, (b) => {
+    const text = String.fromCharCode(...b);
+    if (!PRINTABLE.test(text)) throw new TypeError("bad PrintableString");
+    return text;
+  }],
+  [0x14, (b) => String.fromCharCode(...b)],
+  [0x16, (b) => {
+    if (b.some((c) => c > 0x7f)) throw new TypeError("bad IA5String");
+    return String.fromCharCode(...b);
+  }],
+  [0x1a, (b) => String.fromCharCode(...b)],
+  [0x1c, (b) => String.fromCharCode(...b)],
+  [0x03, () => ""],
+]);
+const UNIQUE_IDENTIFIER = "55042d";
+
+/** A name as custody describes it (its common name), reading every value as
+ * custody's parser does: the signer's subject, and the issuer of a
+ * certificate whose serial number is the signer's. Throws DerError when it
+ * cannot. */
+function subjectName(der, name) {
+  let common = null;
   for (const rdn of children(der, name)) {
     for (const atv of children(der, expect(rdn, 0x31, "RDN"))) {
       const [type, value] = children(der, expect(atv, 0x30, "AttributeTypeAndValue"));
-      if (oidOf(der, type, "attribute type") === COMMON_NAME) return new TextDecoder().decode(content(der, value));
+      const read = value ? NAME_VALUES.get(value.tag) : undefined;
+      if (read === undefined) throw new DerError("a name value of an unknown type");
+      if (value.tag === 0x03 && oidOf(der, type, "attribute type") !== UNIQUE_IDENTIFIER) {
+        throw new DerError("a BIT STRING name value that is not a unique identifier");
+      }
+      let text;
+      try {
+        text = read(content(der, value));
+      } catch {
+        throw new DerError("a name value that is not valid for its type");
+      }
+      if (common === null && oidOf(der, type, "attribute type") === COMMON_NAME) common = text;
     }
   }
-  return "(a certificate without a common name)";
+  return common ?? "(a certificate without a common name)";
 }
 

@@ -10,6 +10,7 @@
 // --tsa-root` or `openssl ts -verify` proves it.
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { DerError, TSTINFO_OID, content, element, expect, oidOf, parseCertificate, parseReply, parseTstInfo } from "./cms.js";
+import { checkStrictReply } from "./der_strict.js";
 import { SIGNATURE, TIMESTAMPS_DIR } from "./layout.js";
 import { ecdsaValid, rsaPkcs1Valid, rsaPssValid } from "./signatures.js";
 import { ed25519Valid, equalBytes } from "./util.js";
@@ -36,8 +37,10 @@ const ATTR_MESSAGE_DIGEST = "2a864886f70d010904";
 function findSigner(signer, certificates) {
   for (const cert of certificates) {
     if (signer.issuer !== null) {
-      if (equalBytes(cert.serial, signer.serial) && equalBytes(cert.issuer, signer.issuer)) return cert;
-    } else if (signer.keyId !== null && cert.keyId !== null && equalBytes(cert.keyId, signer.keyId)) {
+      if (!equalBytes(cert.serial, signer.serial)) continue;
+      cert.checkIssuer(); // custody reads this issuer whole to compare it
+      if (equalBytes(cert.issuer, signer.issuer)) return cert;
+    } else if (signer.keyId !== null && equalBytes(cert.keyId(), signer.keyId)) {
       return cert;
     }
   }
@@ -66,6 +69,7 @@ function signatureProblem(signer, econtent, cert) {
   if (!equalBytes(hash(econtent), expected)) return "the TSTInfo was changed after the TSA signed it";
   const oid = signer.signatureOid;
   const signed = signer.signedAttrs;
+  if (cert.unusedBits !== 0) return "the TSA's signature cannot be checked (a damaged public key)";
   let valid;
   try {
     if (cert.keyOid === RSA && (oid === RSA || oid in RSA_WITH)) {
@@ -101,6 +105,7 @@ export function checkToken(bytes, message) {
     reply = parseReply(bytes);
     if (reply.status !== 0 && reply.status !== 1) return out(INVALID, `the TSA did not grant this request (status ${reply.status})`);
     if (reply.token === null) return out(INVALID, "the reply carries no token");
+    checkStrictReply(bytes);
     info = parseTstInfo(reply.token.econtent);
   } catch (e) {
     if (e instanceof DerError) return out(INVALID, `not a DER RFC 3161 reply (${e.message})`);
@@ -125,9 +130,17 @@ export function checkToken(bytes, message) {
     }
   }
   if (token.signers.length !== 1) return out(INVALID, `${token.signers.length} signers; a token has exactly one`, time);
-  const cert = findSigner(token.signers[0], certificates);
-  if (cert === null) return out(INVALID, "the token carries no certificate for its signer", time);
-  const named = { ...time, tsa: cert.name };
+  let cert;
+  let tsa;
+  try {
+    cert = findSigner(token.signers[0], certificates);
+    if (cert === null) return out(INVALID, "the token carries no certificate for its signer", time);
+    tsa = cert.subject();
+  } catch (e) {
+    if (e instanceof DerError) return out(INVALID, `damaged certificate or structure in the reply (${e.message})`, time);
+    throw e;
+  }
+  const named = { ...time, tsa };
   const problem = signatureProblem(token.signers[0], token.econtent, cert);
   if (problem !== null) return out(INVALID, problem, named);
   return out(
