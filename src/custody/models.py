@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +129,9 @@ class VerifyReport:
     storage: dict[str, Any] | None = None
     """For a bundle verified in object storage: where, and each object's lock."""
     team: dict[str, Any] | None = None
+    original_names: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """{stored manifest path: original path bytes under data/} from the signed
+    custody/names.json, for files stored under another name (bundle/names.py)."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -208,8 +207,7 @@ class BundlesViews(Output):
         if self.json_output:
             self.json(page.to_json())
             return
-        sys.stdout.write(f"{page.sha256}  {page.path}\n")
-        sys.stdout.flush()
+        self._line(f"{page.sha256}  {page.path}")
         self.note(f"Verifier page written ({page.size:,} bytes); open it in any browser, offline.")
 
 
