@@ -7,7 +7,9 @@
 // root you trust): anyone can make a certificate that names itself after a
 // real TSA. So a token's time is only ever "claimed by the token", never
 // proven here, and the page never says "signed no later than"; `custody verify
-// --tsa-root` or `openssl ts -verify` proves it.
+// --tsa-root` or `openssl ts -verify` proves it. The reply is read as custody's
+// parser reads it (der_strict.js), so a token custody cannot read is invalid
+// here too (tests/test_timestamp_parity.py).
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { DerError, TSTINFO_OID, content, element, expect, oidOf, parseCertificate, parseReply, parseTstInfo } from "./cms.js";
 import { checkStrictReply } from "./der_strict.js";
@@ -34,6 +36,7 @@ const ED25519 = "2b6570";
 const ATTR_CONTENT_TYPE = "2a864886f70d010903";
 const ATTR_MESSAGE_DIGEST = "2a864886f70d010904";
 
+/** tsa/token.py `_find_signer`, with only the token's own certificates. */
 function findSigner(signer, certificates) {
   for (const cert of certificates) {
     if (signer.issuer !== null) {
@@ -47,6 +50,7 @@ function findSigner(signer, certificates) {
   return null;
 }
 
+/** tsa/token.py `_signature_problem`: null when `cert`'s key signed this content. */
 function signatureProblem(signer, econtent, cert) {
   const hash = HASHES[signer.digestOid];
   if (hash === undefined) return `unsupported signature digest ${signer.digestOid}`;
