@@ -14,6 +14,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .models import timestamp_when
 from .render.media import device_text, place_text
 from .textsafe import visible
 
@@ -367,7 +368,8 @@ def _time_section(data: dict[str, Any]) -> list[str]:
     proven = data.get("signed_no_later_than")
     if proven:
         line = (
-            f"Signed no later than <b>{_e(proven)}</b> (UTC), proved by "
+            f"Signed no later than <b>{_e(proven)}</b> (UTC: the TSA's time plus its stated "
+            "accuracy), proved by "
             f"{_e(data.get('signed_no_later_than_tsa'))}, a time-stamping authority the "
             "verifier trusts."
         )
@@ -381,7 +383,8 @@ def _time_section(data: dict[str, Any]) -> list[str]:
     if tokens:
         rows = "".join(
             f"<tr><td class=mono>{_e(t.get('file'))}</td><td>{_e(t.get('tsa'))}</td>"
-            f"<td class=when>{_e(t.get('gen_time'))}</td><td>{_e(t.get('status'))}</td>"
+            f"<td class=when>{_e(timestamp_when(t.get('gen_time'), t.get('accuracy_seconds')))}"
+            f"</td><td>{_e(t.get('status'))}</td>"
             f"<td class=small>{_e(t.get('detail'))}</td></tr>"
             for t in tokens
         )

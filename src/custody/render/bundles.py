@@ -153,9 +153,7 @@ class BundlesViews(Output):
                 rows.append(("Team witnessed", cosignatures_line(team["cosignatures"])))
         self._fields(rows)
         for t in report.timestamps:
-            self._line(
-                f"  timestamp {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})"
-            )
+            self._line(f"  timestamp {t.file}: {t.status.upper()}, {t.when()} ({t.detail})")
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
             for step in report.custody_chain:
