@@ -199,6 +199,11 @@ _settings: _Settings | None = None
 def _init_worker(settings: _Settings) -> None:
     global _settings
     _settings = settings
+    # Ctrl-C reaches the whole process group: a worker ends at once and quietly (no
+    # traceback of its own), and the command reports the interruption once.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _verify_in_worker(ref: BundleRef) -> VerifyOutcome:
