@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 @click.option(
     "--from",
     "from_file",
+    metavar="LIST",
     type=click.Path(path_type=Path, dir_okay=False),
     help="A list of bundles: one path or s3:// URL per line ('#' comments).",
 )
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 @click.option("--key", "key", help="With --record: your key (default: your only key).")
 @click.option(
     "--workers",
+    metavar="N",
     type=click.IntRange(min=1),
     help="Several bundles: how many to verify at once (default: one per core).",
 )
@@ -142,8 +144,8 @@ def verify_command(
          an invalid timestamp; with --require-timestamp, signing time not proven)
       2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
       3  the machine failed (an I/O error, object storage unreachable)
-    Several bundles: 0 only if every one verified, else the most serious of
-    their codes (1 one did not verify, 2 one is not a bundle, 3 one met a machine failure).
+    Several bundles: 0 only if every one verified, else the most serious
+    code (1 one did not verify, 2 one is not a bundle, 3 a machine failure).
     """
     render = app.configure(json_output=json_output, quiet=quiet)
     targets = [BundleRef(b) for b in bundles]
@@ -222,7 +224,8 @@ def _verify_many(
 
     render = app.render
     tally = VerifyTally()
-    recorded: list[int] = []
+    first = last = None  # ledger entries recorded: the first and the last, not every one
+    recorded = 0
     for outcome in verify_many(
         home=app.home,
         bundles=targets,
@@ -234,15 +237,16 @@ def _verify_many(
     ):
         tally = tally.add(outcome)
         if signer is not None and outcome.report is not None:
-            recorded.append(
-                record_verification(home=app.home, report=outcome.report, signer=signer)
-            )
+            last = record_verification(home=app.home, report=outcome.report, signer=signer)
+            first = last if first is None else first
+            recorded += 1
         render.verify_outcome(outcome)
     render.verify_summary(tally)
-    if recorded:
+    if recorded == 1:
+        render.note(f"Recorded in your ledger as entry {first}.")
+    elif recorded:
         render.note(
-            f"Recorded {len(recorded)} verifications in your ledger "
-            f"(entries {recorded[0]} to {recorded[-1]})."
+            f"Recorded {recorded} verifications in your ledger (entries {first} to {last})."
         )
     if tally.exit_code:
         click.get_current_context().exit(tally.exit_code)
