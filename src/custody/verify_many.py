@@ -129,14 +129,15 @@ def parse_bundle_list(text: str, *, base: Path, name: str = "") -> list[BundleRe
     """Bundles from a list file: one path or s3:// URL per line. Blank lines and
     lines starting with '#' are skipped; relative paths are relative to `base`,
     the list file's folder. Raises InputError, naming the line, for a line that
-    repeats an earlier one (the same bundle twice is a mistake in the list)."""
+    names the same path as an earlier one ('./' and doubled '/' aside; the same
+    bundle twice is a mistake in the list)."""
     refs: list[BundleRef] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        target = line if _is_s3(line) or Path(line).is_absolute() else str(base / line)
+        target = line if _is_s3(line) else str(base / line)  # base / an absolute: itself
         if target in seen:
             raise InputError(
                 f"line {number} repeats line {seen[target]} (the same bundle)",
