@@ -4,6 +4,7 @@ in the order given, then a summary; the most serious exit code wins."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,3 +317,35 @@ def test_a_list_line_naming_object_storage_is_kept_as_a_url(
     lines = result.stdout.splitlines()
     assert lines[0].startswith("UNUSABLE      s3://evidence/icc/ICC-2026-014_X: cannot reach")
     assert lines[1] == f"VERIFIED      {listing.parent / '../good'}"
+
+
+def test_results_stream_in_order_with_few_bundles_in_flight(env: Env, holdings: Holdings) -> None:
+    """The library yields each outcome as its turn comes, having taken only a few bundles
+    from the list ahead of it: thousands of bundles do not pile up in memory."""
+    from custody.policy import load_trust_policy
+    from custody.verify_many import BundleRef, verify_many
+
+    taken: list[int] = []
+
+    def shelf() -> Iterator[BundleRef]:
+        for i in range(40):
+            taken.append(i)
+            yield BundleRef(str(holdings.good if i % 2 else holdings.tampered))
+
+    outcomes = verify_many(
+        home=env.home,
+        bundles=shelf(),
+        count=40,
+        policy=load_trust_policy(home=env.home),
+        workers=2,
+    )
+    first = next(outcomes)
+    assert first.report is not None and not first.report.verified
+    assert len(taken) == 1  # the first is verified before the workers start
+    second = next(outcomes)
+    assert second.report is not None and second.report.verified
+    assert len(taken) <= 1 + 2 * 2  # two bundles in flight per worker
+    rest = list(outcomes)
+    assert len(taken) == 40
+    verdicts = [o.report.verified for o in (first, second, *rest) if o.report is not None]
+    assert verdicts == [i % 2 == 1 for i in range(40)]
