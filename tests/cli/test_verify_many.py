@@ -4,6 +4,7 @@ in the order given, then a summary; the most serious exit code wins."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,3 +350,33 @@ def test_results_stream_in_order_with_few_bundles_in_flight(env: Env, holdings: 
     assert len(taken) == 40
     verdicts = [o.report.verified for o in (first, second, *rest) if o.report is not None]
     assert verdicts == [i % 2 == 1 for i in range(40)]
+
+
+def test_a_worker_that_dies_stops_the_batch_as_a_machine_failure(
+    env: Env, holdings: Holdings
+) -> None:
+    """A worker killed (the out-of-memory killer, an operator) is exit 3, never a bundle
+    silently left out or counted as verified."""
+    import multiprocessing
+    import signal
+
+    from custody.errors import EnvironmentFailure
+    from custody.policy import load_trust_policy
+    from custody.verify_many import BundleRef, verify_many
+
+    outcomes = verify_many(
+        home=env.home,
+        bundles=[BundleRef(str(holdings.good))] * 20,
+        count=20,
+        policy=load_trust_policy(home=env.home),
+        workers=2,
+    )
+    assert next(outcomes).report is not None
+    assert next(outcomes).report is not None  # the pool is running
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    os.kill(workers[0].pid, signal.SIGKILL)
+    with pytest.raises(EnvironmentFailure) as caught:
+        list(outcomes)
+    assert caught.value.exit_code == 3
+    assert "a verifying process died" in caught.value.message
