@@ -380,3 +380,38 @@ def test_a_worker_that_dies_stops_the_batch_as_a_machine_failure(
         list(outcomes)
     assert caught.value.exit_code == 3
     assert "a verifying process died" in caught.value.message
+
+
+def test_a_batch_stopped_by_a_dead_worker_ends_its_json_lines_with_an_error_line(
+    env: Env, holdings: Holdings
+) -> None:
+    """A script reading JSON Lines gets one more line, not a document that breaks them."""
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def kill_a_worker() -> None:
+        while not stop.is_set():
+            workers = multiprocessing.active_children()
+            if workers:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    try:
+        result = env.run("verify", *[holdings.good] * 400, "--json", "--workers", "2")
+    finally:
+        stop.set()
+        killer.join()
+    assert result.exit_code == 3
+    lines = json_lines(result.stdout)
+    assert "summary" not in lines[-1]
+    assert lines[-1]["error"]["kind"] == "environment"
+    assert "a verifying process died" in lines[-1]["error"]["message"]
+    assert all(line["verified"] for line in lines[:-1])
+    assert result.stderr.startswith("custody: error: a verifying process died")

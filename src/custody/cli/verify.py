@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..actions import record_verification, verify_with_home
-from ..errors import EXIT_NOT_VERIFIED, InputError
+from ..errors import EXIT_NOT_VERIFIED, CustodyError, InputError
 from ..fsutil import environment_error, replace_file
 from ..store.location import is_s3_url
 from ..verify_many import BundleRef, parse_bundle_list
@@ -226,21 +226,30 @@ def _verify_many(
     tally = VerifyTally()
     first = last = None  # ledger entries recorded: the first and the last, not every one
     recorded = 0
-    for outcome in verify_many(
-        home=app.home,
-        bundles=targets,
-        count=len(targets),
-        policy=policy,
-        endpoint_url=endpoint_url,
-        workers=workers,
-        with_files=render.json_output,
-    ):
-        tally = tally.add(outcome)
-        if signer is not None and outcome.report is not None:
-            last = record_verification(home=app.home, report=outcome.report, signer=signer)
-            first = last if first is None else first
-            recorded += 1
-        render.verify_outcome(outcome)
+    try:
+        for outcome in verify_many(
+            home=app.home,
+            bundles=targets,
+            count=len(targets),
+            policy=policy,
+            endpoint_url=endpoint_url,
+            workers=workers,
+            with_files=render.json_output,
+        ):
+            tally = tally.add(outcome)
+            if signer is not None and outcome.report is not None:
+                last = record_verification(home=app.home, report=outcome.report, signer=signer)
+                first = last if first is None else first
+                recorded += 1
+            render.verify_outcome(outcome)
+    except CustodyError as e:
+        if not render.json_output:
+            raise
+        # The batch stopped (a worker died): one more JSON line, not a document that
+        # would break the JSON Lines a script is reading.
+        render.json_line({"error": {"kind": e.kind, "path": e.path, "message": e.message}})
+        render.error(e.diagnostics())
+        click.get_current_context().exit(e.exit_code)
     render.verify_summary(tally)
     if recorded == 1:
         render.note(f"Recorded in your ledger as entry {first}.")
