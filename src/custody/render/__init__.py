@@ -17,9 +17,12 @@ from .ledger import LedgerViews
 from .media import MediaViews
 from .store import StoreViews
 from .team import TeamViews
+from .verify_many import VerifyManyViews
 
 
-class Renderer(BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews):
+class Renderer(
+    BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews, VerifyManyViews
+):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 
 
