@@ -76,6 +76,7 @@ def test_killed_ingest_is_explained_and_tidied(
     source = _source(tmp_path / "phone")
     before = tree_snapshot(source)
     out = tmp_path / "out"
+    out.mkdir()
     bundle = out / "ICC-9_W1-1"
     _kill(_ingest_stopped_at(env, point, source, bundle))
     [marker] = (env.home / "pending").glob("*.json")
@@ -148,6 +149,7 @@ def test_a_running_ingest_is_never_taken_for_a_leftover(
     """An ingest paused midway holds its marker's lock: a concurrent ingest and ledger
     verify leave it alone, and it finishes whole when it resumes."""
     out = tmp_path / "out"
+    out.mkdir()
     paused = _ingest_stopped_at(env, "recorded", _source(tmp_path / "phone"), out / "first")
     try:
         verify = env.run("ledger", "verify", "--json")

@@ -260,6 +260,7 @@ def test_the_lock_refuses_deletes_overwrites_and_shorter_retention(
     other_src = make_evidence(tmp_path / "other-witness")
     (other_src / "extra.txt").write_text("another exhibit\n")
     other = tmp_path / "elsewhere" / big_bundle.name
+    other.parent.mkdir()
     assert env.run("ingest", other_src, "--case", "X-1", "--out", other).exit_code == 0
     before = {
         k: client.head_object(Bucket=bucket, Key=k)["VersionId"]
