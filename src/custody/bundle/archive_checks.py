@@ -15,6 +15,7 @@ archive_zip_check.py and archive_tar_check.py apply them. The verifier page
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -113,10 +114,9 @@ def tar_header_at(head: bytes) -> bool:
     if len(head) < TAR_BLOCK or head[:TAR_BLOCK] == bytes(TAR_BLOCK):
         return False
     field = head[148:156].split(b"\x00", 1)[0].strip(b" ")
-    try:
-        stored = int(field, 8)
-    except ValueError:
+    if not re.fullmatch(rb"[0-7]+", field):
         return False
+    stored = int(field, 8)
     block = head[:148] + b" " * 8 + head[156:TAR_BLOCK]
     unsigned = sum(block)
     signed = sum(b - 256 if b > 127 else b for b in block)

@@ -242,7 +242,7 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
         d_crc, d_comp, d_size = struct.unpack_from(fmt, descriptor)
         data_end += struct.calcsize(fmt)
         if (crc, comp, size) != (0, 0, 0) and (crc, comp, size) != (d_crc, d_comp, d_size):
-            comp_l, size_l = _zip64_values(path, fields, [comp, size], where)
+            size_l, comp_l = _zip64_values(path, fields, [size, comp], where)
             if (crc, comp_l, size_l) != (d_crc, d_comp, d_size):
                 disagree.append("CRC-32 or sizes")
         crc, comp, size = d_crc, d_comp, d_size
