@@ -9,6 +9,7 @@ central directory disagree, leave bytes between members or cross Unicode Path na
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import struct
 import subprocess
@@ -38,6 +39,8 @@ class Member:
     local_flags: int | None = None
     local_method: int | None = None
     mode: int = 0o100644
+    method: int = 0
+    needed: int = 20
     extras: dict[str, int] = field(default_factory=dict)
 
 
@@ -69,9 +72,9 @@ def write_zip(
         out += struct.pack(
             "<4sHHHHHIIIHH",
             b"PK\x03\x04",
-            20,
+            m.needed,
             m.flags if m.local_flags is None else m.local_flags,
-            0 if m.local_method is None else m.local_method,
+            m.method if m.local_method is None else m.local_method,
             0,
             0x21,
             crc if m.local_crc is None else m.local_crc,
@@ -88,9 +91,9 @@ def write_zip(
             "<4sHHHHHHIIIHHHHHII",
             b"PK\x01\x02",
             0x031E,
-            20,
+            m.needed,
             m.flags,
-            0,
+            m.method,
             0,
             0x21,
             zlib.crc32(m.data),
@@ -170,3 +173,27 @@ def digests(files: dict[str, bytes], strip: str = "") -> dict[str, str]:
         for name, data in files.items()
         if name.startswith(strip)
     }
+
+
+def overlong_deflate(folder: Path, victim: str, tail: bytes = b" and more") -> bytes:
+    """A deflated zip of `folder` whose member `victim` deflates to its bytes and
+    then `tail`, while its local header and the directory state the size and
+    CRC-32 of its bytes alone: zipfile stops at the stated size and reads the
+    genuine file; unzip inflates the whole stream and fails on it."""
+    out = io.BytesIO()
+    content = (folder / victim).read_bytes()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                rel = p.relative_to(folder).as_posix()
+                zf.writestr(rel, content + tail if rel == victim else p.read_bytes())
+    data = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo(victim)
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(victim)] != victim.encode():
+        central = data.find(b"PK\x01\x02", central + 1)
+    for at in (info.header_offset + 14, central + 16):
+        struct.pack_into("<I", data, at, zlib.crc32(content))
+        struct.pack_into("<I", data, at + 8, len(content))
+    return bytes(data)

@@ -30,6 +30,7 @@ from archive_tools import (
     Member,
     digests,
     extracted,
+    overlong_deflate,
     unicode_path,
     write_zip,
     zip_members,
@@ -451,3 +452,54 @@ def test_refusals_are_the_same_for_show(env: Env, bundle: Path, tmp_path: Path) 
     result = env.run("show", archive)
     assert result.exit_code == 2
     assert "archive refused: 4 bytes before the first zip member" in result.stderr
+
+
+def test_a_deflate_stream_longer_than_its_member(env: Env, bundle: Path, tmp_path: Path) -> None:
+    """zipfile stops inflating at the stated size and checks the CRC-32 of those
+    bytes only; unzip inflates the whole stream. custody used to read the genuine
+    file (and say VERIFIED); it now reads as unzip does."""
+    archive = tmp_path / "long.zip"
+    archive.write_bytes(overlong_deflate(bundle, "bag-info.txt"))
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.read("bag-info.txt") == (bundle / "bag-info.txt").read_bytes()
+    tested = subprocess.run(["unzip", "-tqq", archive], capture_output=True, check=False)
+    assert tested.returncode != 0
+    report = json.loads(env.run("verify", archive, "--json").stdout)
+    assert report["verified"] is False
+    assert {"kind": "unreadable", "path": "bag-info.txt"}.items() <= next(
+        p for p in report["problems"] if p["path"] == "bag-info.txt"
+    ).items()
+
+
+FEATURES: dict[str, tuple[dict[str, int], str]] = {
+    "version": ({"needed": 63}, "needs zip version 6.3 to extract"),
+    "method": ({"method": 12}, "uses compression method 12, which not every extractor reads"),
+    "flags": ({"flags": 0x40}, "has flags 0x0040 that extractors treat differently"),
+}
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+def test_features_not_every_extractor_reads(
+    env: Env, bundle: Path, tmp_path: Path, feature: str
+) -> None:
+    members = zip_members(bundle)
+    a, _ = _two_payload_members(members)
+    fields, fragment = FEATURES[feature]
+    for key, value in fields.items():
+        setattr(members[a], key, value)
+    archive = tmp_path / "b.zip"
+    archive.write_bytes(write_zip(members))
+    refused(env, archive, fragment)
+
+
+def test_a_tar_cut_inside_a_header_is_damaged(env: Env, bundle: Path, tmp_path: Path) -> None:
+    """tarfile (and GNU tar) take a header cut short for the end of the archive
+    and list what came before it without a word. custody reports the damage."""
+    whole = _tar_bytes(bundle)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole[: len(whole) // 2 // 512 * 512 + 100])
+    with tarfile.open(cut) as tf:
+        tf.getmembers()  # no complaint from tarfile
+    report = json.loads(env.run("verify", cut, "--json").stdout)
+    assert report["verified"] is False
+    assert "truncated_archive" in {p["kind"] for p in report["problems"]}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archive_tools import Member, unicode_path, write_zip, zip_members
+from archive_tools import Member, overlong_deflate, unicode_path, write_zip, zip_members
 from browser_page import Page, chromium_missing
 from conftest import Env
 from test_archive_readings import _forged_copy, _two_payload_members
@@ -90,6 +90,9 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
         ]
     )
     made["not utf-8"] = write_zip([*zip_members(folder), Member(b"data/\xff.txt", b"x")])
+    made["version needed"] = edited(needed=63)
+    made["compression method"] = edited(method=12)
+    made["flags"] = edited(flags=0x40)
     out = {}
     for i, (label, data) in enumerate(made.items()):
         path = tmp / f"hostile-{i:02d}.zip"
@@ -108,3 +111,16 @@ def test_the_page_refuses_what_custody_refuses(
     for label, archive in _hostile(bundle, tmp_path).items():
         report = same_verdict(env, page, archive, key)  # the same message, word for word
         assert report["error"]["message"].startswith("archive refused: "), (label, report)
+
+
+def test_a_deflate_stream_longer_than_its_member(
+    env: Env,  # noqa: F811
+    page: Page,  # noqa: F811
+    bundle: Path,  # noqa: F811
+    key: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "long.zip"
+    archive.write_bytes(overlong_deflate(bundle, "bag-info.txt"))
+    report = same_verdict(env, page, archive, key)
+    assert ("unreadable", "bag-info.txt") in {(p["kind"], p["path"]) for p in report["problems"]}

@@ -131,6 +131,18 @@ function memberNames(raw, flags, fields) {
   return readings;
 }
 
+const KNOWN_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x800;
+
+/** Stored or deflated, zip 4.5 at most, no flags extractors treat differently
+ * (archive_zip_check._check_features). */
+function checkFeatures(where, needed, flags, method) {
+  if (needed > 45) {
+    throw refuse(`${where} needs zip version ${Math.floor(needed / 10)}.${needed % 10} to extract, more than every extractor reads`);
+  }
+  if (method !== 0 && method !== 8) throw refuse(`${where} uses compression method ${method}, which not every extractor reads`);
+  if (flags & ~KNOWN_FLAGS) throw refuse(`${where} has flags 0x${flags.toString(16).padStart(4, "0")} that extractors treat differently`);
+}
+
 /** (entries, central directory offset, where it must end): archive_zip_check._end_records. */
 async function endRecords(file) {
   const size = file.size;
@@ -230,6 +242,7 @@ async function centralDirectory(file, { entries, cdOffset, cdEnd }) {
       where,
     );
     if (disk !== 0 && disk !== U16) throw refuse("a multi-disk zip");
+    checkFeatures(where, dv.getUint16(i + 6, true), flags, method);
     const [name, ...readings] = memberNames(raw, flags, fields);
     names.add(name, name.endsWith("/"), ...readings);
     members.push({
@@ -263,6 +276,7 @@ async function checkLocal(file, entry, prefetched) {
   if (head.length < 30 || hv.getUint32(0, true) !== LOCAL) {
     throw refuse(`${where}: no local header where the central directory points`);
   }
+  const needed = hv.getUint16(4, true);
   const flags = hv.getUint16(6, true);
   const method = hv.getUint16(8, true);
   let crc = hv.getUint32(14, true);
@@ -274,6 +288,7 @@ async function checkLocal(file, entry, prefetched) {
   const raw = head.subarray(30, Math.min(head.length, 30 + n));
   const extra = head.subarray(30 + raw.length, Math.min(head.length, 30 + n + m));
   if (extra.length < m) throw refuse(`${where}: its local header is cut short`);
+  if (needed > 45) checkFeatures(where, needed, entry.flags, entry.method);
   const disagree = [];
   const nameSame = sameBytes(raw, entry.rawName);
   if (!nameSame) disagree.push("name");

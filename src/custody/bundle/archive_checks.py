@@ -134,7 +134,8 @@ def compression_of(head: bytes) -> str | None:
 
 
 def check_archive(path: Path) -> str | None:
-    """Which archive `path` is, "zip" or "tar", once every rule holds; None
+    """Which archive `path` is, "zip", "tar" or "tar cut short" (the scan
+    reports the damage), once every rule holds; None
     when it looks like neither. Raises ArchiveRefused when extractors would
     read it differently, NotABundleError for a zip too damaged to list, and
     OSError when it cannot be read."""
@@ -160,5 +161,5 @@ def check_archive(path: Path) -> str | None:
     if tar_start or compressed is not None:
         from .archive_tar_check import check_tar
 
-        return "tar" if check_tar(path, compressed) else None
+        return check_tar(path, compressed)
     return None

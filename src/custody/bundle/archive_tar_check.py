@@ -27,6 +27,8 @@ PAX_PREFIXES = ("SCHILY.", "LIBARCHIVE.")
 USTAR = b"ustar\x0000"
 GNU = b"ustar  \x00"
 MAX_META = 1 << 20  # a pax or GNU long-name record
+COMPLETE = "tar"
+CUT = "tar cut short"
 
 
 class _Stream:
@@ -145,29 +147,35 @@ def _pax_records(path: Path, data: bytes, at: int) -> dict[str, str]:
     return records
 
 
-def check_tar(path: Path, compression: str | None) -> bool:
-    """Raise ArchiveRefused unless the tar at `path` has exactly one reading;
-    False when its (decompressed) start is not a tar header at all."""
+def check_tar(path: Path, compression: str | None) -> str | None:
+    """Raise ArchiveRefused unless the tar at `path` has exactly one reading.
+    Returns COMPLETE, or CUT for a tar that ends (or whose compressed data
+    breaks off) before its end blocks, which the scan reports as damage:
+    tarfile takes a header cut short for the end of the archive. None when
+    its (decompressed) start is not a tar header at all."""
     with open(path, "rb") as fh:
         stream = _Stream(fh, compression)
         first = stream.read(TAR_BLOCK)
         if not tar_header_at(first):
-            return False
+            return None
         names = NameBook(path)
         block, offset = first, 0
         pax: dict[str, str] | None = None
         long_name: str | None = None
         while True:
             if len(block) < TAR_BLOCK:
-                return True  # cut short: the scan reports it
+                return CUT
             if block == bytes(TAR_BLOCK):
                 if not stream.rest_is_zero():
                     raise refuse(
                         path, "bytes other than zeros after the tar's end-of-archive blocks"
                     )
+                if stream.decompressor is not None and not stream.decompressor.eof:
+                    # tarfile stops at the end blocks; gzip and tar -z read on, and fail.
+                    raise refuse(path, f"the {compression} data is cut short or damaged")
                 if stream.after_stream:
                     raise refuse(path, f"bytes after the {compression} data")
-                return True
+                return COMPLETE
             if not tar_header_at(block):
                 raise refuse(
                     path,
@@ -187,7 +195,7 @@ def check_tar(path: Path, compression: str | None) -> bool:
                     raise refuse(path, f"an oversized pax or long-name header at offset {offset}")
                 data = stream.read(data_blocks)[:size]
                 if len(data) < size:
-                    return True
+                    return CUT
                 if kind == b"x":
                     if pax is not None:
                         raise refuse(path, f"two pax headers for one member at offset {offset}")
@@ -238,6 +246,6 @@ def check_tar(path: Path, compression: str | None) -> bool:
             names.add(name, kind == DIRECTORY)
             pax, long_name = None, None
             if not stream.skip(data_blocks):
-                return True
+                return CUT
             offset += TAR_BLOCK + data_blocks
             block = stream.read(TAR_BLOCK)

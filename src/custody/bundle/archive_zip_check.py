@@ -30,6 +30,9 @@ UNICODE_PATH = 0x7075
 ZIP64_EXTRA = 0x0001
 UTF8_FLAG = 0x800
 DESCRIPTOR_FLAG = 0x8
+KNOWN_FLAGS = 0x1 | 0x2 | 0x4 | DESCRIPTOR_FLAG | UTF8_FLAG
+METHODS = (0, 8)  # stored, deflated
+MAX_VERSION_NEEDED = 45  # zip64
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,24 @@ def _member_name(path: Path, raw: bytes, flags: int, fields: dict[int, bytes]) -
                 "differently from its plain name",
             )
     return [name, *readings]
+
+
+def _check_features(path: Path, where: str, needed: int, flags: int, method: int) -> None:
+    """What every extractor reads: stored or deflated members, zip 4.5 at most
+    (unzip 6.0 skips a member needing more), no flags but encryption (reported
+    by the scan), deflate options, data descriptor and UTF-8."""
+    if needed > MAX_VERSION_NEEDED:
+        raise refuse(
+            path,
+            f"{where} needs zip version {needed // 10}.{needed % 10} to extract, "
+            "more than every extractor reads",
+        )
+    if method not in METHODS:
+        raise refuse(
+            path, f"{where} uses compression method {method}, which not every extractor reads"
+        )
+    if flags & ~KNOWN_FLAGS:
+        raise refuse(path, f"{where} has flags {flags:#06x} that extractors treat differently")
 
 
 def _end_records(path: Path, fh: BinaryIO, size: int) -> tuple[int, int, int]:
@@ -192,6 +213,7 @@ def _central_directory(
         size, comp, offset = _zip64_values(path, fields, [size, comp, offset], where)
         if disk not in (0, U16):
             raise refuse(path, "a multi-disk zip")
+        _check_features(path, where, struct.unpack_from("<H", cd, i + 6)[0], flags, method)
         name, *readings = _member_name(path, raw, flags, fields)
         names.add(name, name.endswith("/"), *readings)
         out.append(_Entry(name, raw, flags, method, crc, comp, size, offset))
@@ -211,11 +233,13 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
     where = f"zip member {shown(entry.name)}"
     if len(header) < 30 or header[:4] != LOCAL:
         raise refuse(path, f"{where}: no local header where the central directory points")
-    (_, _, flags, method, _, _, crc, comp, size, n, m) = struct.unpack("<4sHHHHHIIIHH", header)
+    (_, needed, flags, method, _, _, crc, comp, size, n, m) = struct.unpack("<4sHHHHHIIIHH", header)
     raw = fh.read(n)
     extra = fh.read(m)
     if len(extra) < m:
         raise refuse(path, f"{where}: its local header is cut short")
+    if needed > MAX_VERSION_NEEDED:
+        _check_features(path, where, needed, entry.flags, entry.method)
     disagree = []
     if raw != entry.raw:
         disagree.append("name")

@@ -8,6 +8,7 @@ bombs, truncated tars. reader.py dispatches here and defines the scan.
 
 from __future__ import annotations
 
+import io
 import stat
 import struct
 import tarfile
@@ -31,6 +32,7 @@ from .reader import (
     read_capped,
     wants_bytes,
 )
+from .zip_member import ZipMemberStream
 
 # Archives that attack the reader.
 MAX_MEMBERS = 1_000_000
@@ -217,20 +219,27 @@ def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
         tracker = ProgressTracker(
             "verify", len(files), sum(i.file_size for _, i in files), on_progress
         )
-        for name, info in files:
-            try:
-                with zf.open(info) as stream:
+        with open(path, "rb") as fh:
+            for name, info in files:
+                try:
+                    # Read strictly, not with zf.open (zip_member.py says why).
+                    stream = io.BufferedReader(ZipMemberStream(fh, info), 1 << 20)
                     collector.add_stream(name, stream, tracker)
-            except ARCHIVE_ERRORS as e:
-                collector.problems.append(
-                    Problem("unreadable", name, f"archive member cannot be read ({e})")
-                )
-                collector.raw_odd[name] = "duplicate"  # known, already reported
+                except ARCHIVE_ERRORS as e:
+                    collector.problems.append(
+                        Problem("unreadable", name, f"archive member cannot be read ({e})")
+                    )
+                    collector.raw_odd[name] = "duplicate"  # known, already reported
         tracker.finish()
     return collector.finish()
 
 
-def scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+def scan_tar(
+    path: Path, on_progress: ProgressCallback | None, *, cut_short: bool = False
+) -> BundleScan:
+    """The members of a tar. `cut_short`: archive_checks found it ends before
+    its end blocks, which tarfile does not always notice (it takes a header
+    cut short for the end of the archive)."""
     collector = ArchiveCollector(str(path))
     tracker = ProgressTracker("verify", 0, 0, on_progress)
     try:
@@ -258,6 +267,10 @@ def scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
             raise NotABundleError(f"damaged tar archive ({e})", path=str(path)) from e
         collector.problems.append(
             Problem("truncated_archive", None, f"the archive is damaged or cut short ({e})")
+        )
+    if cut_short and not any(p.kind == "truncated_archive" for p in collector.problems):
+        collector.problems.append(
+            Problem("truncated_archive", None, "the archive is damaged or cut short")
         )
     tracker.finish()
     return collector.finish()

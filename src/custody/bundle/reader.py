@@ -147,8 +147,8 @@ def scan_bundle(
         kind = check_archive(path)
         if kind == "zip":
             return scan_zip(path, on_progress)
-        if kind == "tar":
-            return scan_tar(path, on_progress)
+        if kind is not None:
+            return scan_tar(path, on_progress, cut_short=kind != "tar")
     except (OSError, EOFError) as e:
         raise InputError(f"cannot be read ({e})", path=str(path)) from e
     raise NotABundleError("not a bundle: not a folder, zip or tar archive", path=str(path))
