@@ -99,6 +99,14 @@ MAKERS: dict[str, tuple[str, Callable[[Path, Path], object]]] = {
         "tgz",
         lambda b, o: subprocess.run(["tar", "czf", o, "-C", b, "."], check=True),
     ),
+    "gnu tar bzip2": (
+        "tgz",
+        lambda b, o: subprocess.run(["tar", "cjf", o, "-C", b, "."], check=True),
+    ),
+    "gnu tar xz": (
+        "tgz",
+        lambda b, o: subprocess.run(["tar", "cJf", o, "-C", b, "."], check=True),
+    ),
     "bsdtar": ("tar", lambda b, o: subprocess.run(["bsdtar", "cf", o, "-C", b, "."], check=True)),
     "7-zip tar": (
         "tar",
@@ -127,7 +135,7 @@ def test_benign_archives_read_alike_by_every_extractor(
     tools = ZIP_TOOLS if kind == "zip" else TAR_TOOLS
     for tool in tools:
         if kind == "tgz" and tool == "7zz":
-            continue  # 7-Zip unpacks the gzip layer only, by design
+            continue  # 7-Zip unpacks the compression layer only, by design
         if tool == "zipfile" and maker.startswith("info-zip"):
             # Info-ZIP writes UTF-8 names without the UTF-8 flag: zipfile shows
             # them in cp437 (docs/format.md); the names it shows are checked

@@ -18,7 +18,8 @@ from typing import Any, BinaryIO
 
 from .archive_checks import TAR_BLOCK, NameBook, refuse, shown, tar_header_at
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # decompressed bytes at a time
+PIECE = 64 * 1024  # bytes read from the file at a time
 REGULAR = (b"0", b"\x00", b"7")
 DIRECTORY = b"5"
 NO_DATA = (b"1", b"2", b"3", b"4", b"5", b"6")  # links, devices, folders, FIFOs
@@ -32,11 +33,15 @@ CUT = "tar cut short"
 
 
 class _Stream:
-    """The tar's bytes, decompressed as they are read."""
+    """The tar's bytes, decompressed as they are read, in pieces of at most
+    CHUNK bytes (a compression bomb never fills memory); a plain tar's member
+    data is seeked past, not read."""
 
     def __init__(self, fh: BinaryIO, compression: str | None) -> None:
         self.fh = fh
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.pos = 0
+        self.compression = compression
         # zlib's, bz2's or lzma's decompressor: each has eof and unused_data.
         self.decompressor: Any = None
         if compression == "gzip":
@@ -48,53 +53,96 @@ class _Stream:
         self.done = False
         self.after_stream = False
 
-    def _more(self) -> bool:
+    @property
+    def ended_properly(self) -> bool:
+        """The compressed stream reached its end marker (always, for a plain tar)."""
+        return self.decompressor is None or bool(self.decompressor.eof)
+
+    def _inflate(self) -> bytes | None:
+        """Some decompressed bytes (maybe none yet: a bzip2 block is inflated
+        whole), or None when no compressed bytes are left to give."""
+        d = self.decompressor
+        if self.compression == "gzip":
+            source = d.unconsumed_tail or self.fh.read(PIECE)
+            return bytes(d.decompress(source, CHUNK)) if source else None
+        source = self.fh.read(PIECE) if d.needs_input else b""
+        if not source and d.needs_input:
+            return None
+        return bytes(d.decompress(source, CHUNK))
+
+    def _more(self, want: int) -> bool:
         if self.done:
             return False
+        if self.pos > CHUNK:
+            del self.buffer[: self.pos]
+            self.pos = 0
         d = self.decompressor
         if d is None:
-            piece = self.fh.read(CHUNK)
+            piece = self.fh.read(max(want, PIECE))
             if not piece:
                 self.done = True
                 return False
             self.buffer += piece
             return True
-        if d.eof:
-            self.done = True
-            self.after_stream = bool(d.unused_data) or bool(self.fh.read(1))
-            return False
-        raw = self.fh.read(CHUNK)
-        if not raw:
-            self.done = True  # cut short: the scan reports it
-            return False
-        try:
-            self.buffer += d.decompress(raw)
-        except (zlib.error, OSError, EOFError, lzma.LZMAError):
-            self.done = True  # damaged: the scan reports it
-            return False
-        return True
+        while True:
+            if d.eof:
+                self.done = True
+                self.after_stream = bool(d.unused_data) or bool(self.fh.read(1))
+                return False
+            try:
+                inflated = self._inflate()
+            except (zlib.error, OSError, EOFError, lzma.LZMAError):
+                self.done = True  # damaged: the scan reports it
+                return False
+            if inflated is None:
+                self.done = True  # cut short: the scan reports it
+                return False
+            if inflated:
+                self.buffer += inflated
+                return True
+
+    def _available(self) -> int:
+        return len(self.buffer) - self.pos
 
     def read(self, n: int) -> bytes:
-        while len(self.buffer) < n and self._more():
+        while self._available() < n and self._more(n - self._available()):
             pass
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        out = bytes(self.buffer[self.pos : self.pos + n])
+        self.pos += len(out)
         return out
 
     def skip(self, n: int) -> bool:
-        while n > 0:
-            got = self.read(min(n, CHUNK))
-            if not got:
+        """Pass over n bytes; False when the tar ends first."""
+        available = self._available()
+        if n <= available:
+            self.pos += n
+            return True
+        n -= available
+        self.buffer.clear()
+        self.pos = 0
+        if self.decompressor is None:
+            here = self.fh.tell()
+            if here + n > self.fh.seek(0, 2):
+                self.done = True
                 return False
-            n -= len(got)
+            self.fh.seek(here + n)
+            return True
+        while n > 0:
+            if not self._more(n):
+                return False
+            taken = min(n, self._available())
+            self.pos += taken
+            n -= taken
         return True
 
     def rest_is_zero(self) -> bool:
         while True:
-            if self.buffer.strip(b"\x00"):
+            if any(self.buffer[self.pos :]):
                 return False
-            self.buffer = b""
-            if not self._more():
-                return not self.buffer.strip(b"\x00")
+            self.buffer.clear()
+            self.pos = 0
+            if not self._more(PIECE):
+                return True
 
 
 def _number(field: bytes) -> int | None:
@@ -170,7 +218,7 @@ def check_tar(path: Path, compression: str | None) -> str | None:
                     raise refuse(
                         path, "bytes other than zeros after the tar's end-of-archive blocks"
                     )
-                if stream.decompressor is not None and not stream.decompressor.eof:
+                if not stream.ended_properly:
                     # tarfile stops at the end blocks; gzip and tar -z read on, and fail.
                     raise refuse(path, f"the {compression} data is cut short or damaged")
                 if stream.after_stream:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import NotABundleError
+from . import archives
 from .archive_checks import NameBook, refuse, shown
 
 EOCD = b"PK\x05\x06"
@@ -193,6 +195,9 @@ def _central_directory(
 ) -> list[_Entry]:
     if cd_offset > cd_end:
         raise refuse(path, "the central directory does not end where the end record starts")
+    limit = archives.MAX_MEMBERS
+    if entries > limit:
+        raise NotABundleError(f"archive holds more than {limit:,} members", path=str(path))
     fh.seek(cd_offset)
     cd = fh.read(cd_end - cd_offset)
     out: list[_Entry] = []
@@ -218,6 +223,8 @@ def _central_directory(
         names.add(name, name.endswith("/"), *readings)
         out.append(_Entry(name, raw, flags, method, crc, comp, size, offset))
         i += 46 + n + m + k
+        if len(out) > limit:
+            raise NotABundleError(f"archive holds more than {limit:,} members", path=str(path))
     if len(out) != entries:
         raise refuse(
             path, f"the end record counts {entries} members, the central directory {len(out)}"
