@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import shutil
+import struct
 import subprocess
 import tarfile
 import unicodedata
@@ -511,3 +512,20 @@ def test_a_tar_cut_inside_a_header_is_damaged(env: Env, bundle: Path, tmp_path: 
     report = json.loads(env.run("verify", cut, "--json").stdout)
     assert report["verified"] is False
     assert "truncated_archive" in {p["kind"] for p in report["problems"]}
+
+
+def test_zip64_end_records_that_disagree(env: Env, bundle: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "z64.zip"
+    subprocess.run(["zip", "-qr", "-fz", archive, "."], cwd=bundle, check=True)
+    data = bytearray(archive.read_bytes())
+    assert env.run("verify", archive).exit_code == 0
+    end = data.rfind(b"PK\x05\x06")
+    entries = struct.unpack_from("<H", data, end + 10)[0]
+    struct.pack_into("<HH", data, end + 8, entries - 1, entries - 1)
+    archive.write_bytes(bytes(data))
+    refused(env, archive, "the zip's end record and zip64 end record disagree")
+    record = data.rfind(b"PK\x06\x06")
+    struct.pack_into("<HH", data, end + 8, entries, entries)
+    struct.pack_into("<Q", data, record + 4, 44 + 8)  # claims extensible data it lacks
+    archive.write_bytes(bytes(data))
+    refused(env, archive, "bytes between the zip64 end record and its locator")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 import subprocess
 import tarfile
 import zipfile
@@ -93,6 +94,12 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
     made["version needed"] = edited(needed=63)
     made["compression method"] = edited(method=12)
     made["flags"] = edited(flags=0x40)
+    forced = tmp / "forced.zip"
+    subprocess.run(["zip", "-qr", "-fz", forced, "."], cwd=folder, check=True)
+    z64 = bytearray(forced.read_bytes())
+    end = z64.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", z64, end + 8, 1, 1)
+    made["zip64 records disagree"] = bytes(z64)
     out = {}
     for i, (label, data) in enumerate(made.items()):
         path = tmp / f"hostile-{i:02d}.zip"
