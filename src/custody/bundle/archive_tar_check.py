@@ -184,11 +184,12 @@ def _pax_records(path: Path, data: bytes, at: int) -> dict[str, str]:
         key, _, value = record[space - i + 1 : -1].partition(b"=")
         name = _text(path, key, at)
         if name in records:
-            raise refuse(path, f"a pax header at offset {at} gives {name!r} twice")
+            raise refuse(path, f"a pax header at offset {at} gives {shown(name)} twice")
         if name not in PAX_KEYS and not name.startswith(PAX_PREFIXES):
             raise refuse(
                 path,
-                f"a pax header at offset {at} holds {name!r}, which tar tools treat differently",
+                f"a pax header at offset {at} holds {shown(name)}, "
+                "which tar tools treat differently",
             )
         records[name] = _text(path, value, at)
         i += int(length)
