@@ -325,8 +325,9 @@ def test_local_header_disagrees_with_the_directory(
 
 NAME_CLASHES: dict[str, tuple[bytes, int, str]] = {
     "twice": (b"", 0, "twice"),
-    "letter case": (b"upper", 0, "are one path on Windows"),
-    "backslash": (b"backslash", 0, "are one path on Windows"),
+    "letter case": (b"upper", 0, "are one path once extracted"),
+    "backslash": (b"backslash", 0, "are one path once extracted"),
+    "empty part": (b"slashes", 0, "are one path once extracted"),
 }
 
 
@@ -339,6 +340,8 @@ def test_names_that_are_one_path(env: Env, bundle: Path, tmp_path: Path, clash: 
         name = name.upper()
     elif clash == "backslash":
         name = name.replace(b"/", b"\\")
+    elif clash == "empty part":
+        name = name.replace(b"/", b"//")
     members.append(Member(name, b"the other file"))
     archive = tmp_path / "b.zip"
     archive.write_bytes(write_zip(members))
@@ -404,10 +407,13 @@ def test_one_tar_member_twice(env: Env, bundle: Path, tmp_path: Path) -> None:
     refused(env, archive, "the archive holds 'bagit.txt' twice")
 
 
-def test_tar_names_that_are_one_path_on_windows(env: Env, bundle: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["BAGIT.TXT", "/bagit.txt", "./bagit.txt"])
+def test_tar_names_that_are_one_path_once_extracted(
+    env: Env, bundle: Path, tmp_path: Path, name: str
+) -> None:
     archive = tmp_path / "b.tar"
-    archive.write_bytes(_tar_with(bundle, _member("BAGIT.TXT", b"x")))
-    refused(env, archive, "are one path on Windows")
+    archive.write_bytes(_tar_with(bundle, _member(name, b"x")))
+    refused(env, archive, "twice" if name == "./bagit.txt" else "are one path once extracted")
 
 
 def test_a_pax_global_header(env: Env, bundle: Path, tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
         ("twice", members[a].name),
         ("letter case", members[a].name.upper()),
         ("backslash", members[a].name.replace(b"/", b"\\")),
+        ("empty part", b"/" + members[a].name),
     ):
         made[label] = write_zip([*zip_members(folder), Member(name, b"other")])
     utf8 = "data/é.txt".encode()

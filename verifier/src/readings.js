@@ -19,9 +19,13 @@ export function shown(name) {
   return `'${out.join("")}${chars.length > NAME_SHOWN ? "..." : ""}'`;
 }
 
-/** Names Windows stores as one path: `\` is a separator, case is ignored. */
+/** Names an extractor writes to one path (archive_checks.collision_key). */
 function collisionKey(name) {
-  return Array.from(name.replaceAll("\\", "/"), (ch) => {
+  const parts = name
+    .replaceAll("\\", "/")
+    .split("/")
+    .filter((p) => p !== "" && p !== ".");
+  return Array.from(parts.join("/"), (ch) => {
     const up = ch.toUpperCase();
     return Array.from(up).length === 1 ? up : ch;
   }).join("");
@@ -62,7 +66,10 @@ export class NameBook {
       );
     }
     if (found.name === name) throw refuse(`the archive holds ${shown(name)} twice`);
-    throw refuse(`${shown(found.name)} and ${shown(name)} are one path on Windows (letter case or a backslash)`);
+    throw refuse(
+      `${shown(found.name)} and ${shown(name)} are one path once extracted ` +
+        "(letter case on Windows, a backslash, or an empty or '.' part)",
+    );
   }
 }
 
