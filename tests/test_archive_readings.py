@@ -535,3 +535,26 @@ def test_zip64_end_records_that_disagree(env: Env, bundle: Path, tmp_path: Path)
     struct.pack_into("<Q", data, record + 4, 44 + 8)  # claims extensible data it lacks
     archive.write_bytes(bytes(data))
     refused(env, archive, "bytes between the zip64 end record and its locator")
+
+
+def test_a_name_prefix_in_a_gnu_header(env: Env, bundle: Path, tmp_path: Path) -> None:
+    """tarfile reads bytes 345-500 of any header as a name prefix; GNU tar and
+    bsdtar only in a ustar header. The same member has two names."""
+    block = bytearray(_member("data/planted.txt", b"planted", tarfile.GNU_FORMAT))
+    block[345:350] = b"other"
+    block[148:156] = b" " * 8
+    block[148:156] = f"{sum(block[:512]):06o}\0 ".encode()
+    archive = tmp_path / "b.tar"
+    archive.write_bytes(_tar_with(bundle, bytes(block)))
+    gnu = extracted("tar", archive)
+    with tarfile.open(archive) as tf:
+        names = tf.getnames()
+    assert gnu is not None and "data/planted.txt" in gnu and "other/data/planted.txt" in names
+    refused(env, archive, "has a name prefix in a header that is not ustar")
+
+
+def test_a_pax_header_with_no_member_after_it(env: Env, bundle: Path, tmp_path: Path) -> None:
+    dangling = _member("data/" + "d" * 120, b"", tarfile.PAX_FORMAT)[:-512]
+    archive = tmp_path / "b.tar"
+    archive.write_bytes(_tar_with(bundle, dangling))
+    refused(env, archive, "a pax or long-name header with no member after it")

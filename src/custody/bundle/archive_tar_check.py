@@ -215,6 +215,8 @@ def check_tar(path: Path, compression: str | None) -> str | None:
             if len(block) < TAR_BLOCK:
                 return CUT
             if block == bytes(TAR_BLOCK):
+                if pax is not None or long_name is not None:
+                    raise refuse(path, "a pax or long-name header with no member after it")
                 if not stream.rest_is_zero():
                     raise refuse(
                         path, "bytes other than zeros after the tar's end-of-archive blocks"
@@ -272,9 +274,17 @@ def check_tar(path: Path, compression: str | None) -> str | None:
                     "which tar tools read differently",
                 )
             name = _text(path, block[:100].split(b"\x00", 1)[0], offset)
+            prefix = _text(path, block[345:500].split(b"\x00", 1)[0], offset)
             if magic == USTAR:
-                prefix = _text(path, block[345:500].split(b"\x00", 1)[0], offset)
                 name = f"{prefix}/{name}" if prefix else name
+            elif prefix:
+                # tarfile puts a prefix before the name in any header; GNU tar and
+                # bsdtar only in a ustar one (a GNU header keeps times there).
+                raise refuse(
+                    path,
+                    f"tar member {shown(name)} at offset {offset} has a name prefix in a "
+                    "header that is not ustar: tar tools name it differently",
+                )
             if long_name is not None:
                 name = long_name
             if pax is not None:
