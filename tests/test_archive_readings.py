@@ -328,6 +328,7 @@ NAME_CLASHES: dict[str, tuple[bytes, int, str]] = {
     "letter case": (b"upper", 0, "are one path once extracted"),
     "backslash": (b"backslash", 0, "are one path once extracted"),
     "empty part": (b"slashes", 0, "are one path once extracted"),
+    "trailing dot": (b"dot", 0, "are one path once extracted"),
 }
 
 
@@ -342,6 +343,8 @@ def test_names_that_are_one_path(env: Env, bundle: Path, tmp_path: Path, clash: 
         name = name.replace(b"/", b"\\")
     elif clash == "empty part":
         name = name.replace(b"/", b"//")
+    elif clash == "trailing dot":
+        name = name + b". "
     members.append(Member(name, b"the other file"))
     archive = tmp_path / "b.zip"
     archive.write_bytes(write_zip(members))

@@ -81,6 +81,7 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
         ("letter case", members[a].name.upper()),
         ("backslash", members[a].name.replace(b"/", b"\\")),
         ("empty part", b"/" + members[a].name),
+        ("trailing dot", members[a].name + b"."),
     ):
         made[label] = write_zip([*zip_members(folder), Member(name, b"other")])
     utf8 = "data/é.txt".encode()

@@ -24,7 +24,8 @@ function collisionKey(name) {
   const parts = name
     .replaceAll("\\", "/")
     .split("/")
-    .filter((p) => p !== "" && p !== ".");
+    .filter((p) => p !== "" && p !== ".")
+    .map((p) => p.replace(/[. ]+$/, "") || p);
   return Array.from(parts.join("/"), (ch) => {
     const up = ch.toUpperCase();
     return Array.from(up).length === 1 ? up : ch;
@@ -68,7 +69,7 @@ export class NameBook {
     if (found.name === name) throw refuse(`the archive holds ${shown(name)} twice`);
     throw refuse(
       `${shown(found.name)} and ${shown(name)} are one path once extracted ` +
-        "(letter case on Windows, a backslash, or an empty or '.' part)",
+        "(on Windows: letter case, trailing dots or spaces; a backslash; an empty or '.' part)",
     );
   }
 }

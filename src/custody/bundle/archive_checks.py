@@ -54,10 +54,11 @@ def shown(name: str) -> str:
 def collision_key(name: str) -> str:
     """One key for names that an extractor writes to one path: `\\` is a
     separator on Windows, empty and `.` parts vanish (`/a`, `a//b`, `./a`),
-    and NTFS ignores case (a simple, one-for-one upper-casing). Names differing
+    Windows drops a name's trailing dots and spaces, and NTFS ignores case (a
+    simple, one-for-one upper-casing). Names differing
     only in Unicode form stay apart, as on Linux and Windows (a witness's
     phone can hold both spellings of "Café.txt")."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    parts = [p.rstrip(". ") or p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     return "".join(up if len(up := ch.upper()) == 1 else ch for ch in "/".join(parts))
 
 
@@ -107,7 +108,8 @@ class NameBook:
         raise refuse(
             self.path,
             f"{shown(first)} and {shown(name)} are one path once extracted "
-            "(letter case on Windows, a backslash, or an empty or '.' part)",
+            "(on Windows: letter case, trailing dots or spaces; a backslash; an empty "
+            "or '.' part)",
         )
 
 
