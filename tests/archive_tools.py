@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import struct
 import subprocess
 import tarfile
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ZIP_TOOLS = ("unzip", "7zz", "bsdtar", "zipfile")
@@ -41,7 +40,6 @@ class Member:
     mode: int = 0o100644
     method: int = 0
     needed: int = 20
-    extras: dict[str, int] = field(default_factory=dict)
 
 
 def unicode_path(name: bytes, crc_of: bytes) -> bytes:
@@ -129,10 +127,6 @@ def zip_members(folder: Path) -> list[Member]:
         Member(name.encode(), data, flags=0 if name.isascii() else 0x800)
         for name, data in bundle_members(folder)
     ]
-
-
-def tool_exists(tool: str) -> bool:
-    return tool in ("zipfile", "tarfile") or shutil.which(tool) is not None
 
 
 def extracted(tool: str, archive: Path) -> dict[str, bytes] | None:
