@@ -147,7 +147,9 @@ def check_archive(path: Path) -> str | None:
         head = fh.read(TAR_BLOCK)
     try:
         zip_end = zipfile.is_zipfile(path)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+    except zipfile.BadZipFile:
+        zip_end = True  # an end record zipfile cannot follow: check_zip says why
+    except (OSError, ValueError) as e:
         raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
     tar_start = tar_header_at(head)
     compressed = compression_of(head)
