@@ -10,7 +10,7 @@ can show a court a different bundle from the one custody verified, so such a
 file is refused, before anything in it is hashed, with one line saying why
 (NotABundleError: exit 2, never VERIFIED). docs/format.md lists the rules;
 archive_zip_check.py and archive_tar_check.py apply them. The verifier page
-(verifier/src/zipcheck.js) applies the zip rules with the same messages.
+(verifier/src/zip.js, readings.js) applies the zip rules with the same messages.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def refuse(path: Path, why: str) -> ArchiveRefused:
 
 def shown(name: str) -> str:
     """A member name in a refusal, quoted, every character outside printable
-    ASCII escaped as \\u{hex} (verifier/src/zipcheck.js shows it alike)."""
+    ASCII escaped as \\u{hex} (verifier/src/readings.js shows it alike)."""
     chars = list(name)
     cut = len(chars) > NAME_SHOWN
     out = []
@@ -55,9 +55,9 @@ def collision_key(name: str) -> str:
     """One key for names that an extractor writes to one path: `\\` is a
     separator on Windows, empty and `.` parts vanish (`/a`, `a//b`, `./a`),
     Windows drops a name's trailing dots and spaces, and NTFS ignores case (a
-    simple, one-for-one upper-casing). Names differing
-    only in Unicode form stay apart, as on Linux and Windows (a witness's
-    phone can hold both spellings of "Café.txt")."""
+    simple, one-for-one upper-casing). Names differing only in Unicode form
+    stay apart, as on Linux and Windows (a witness's phone can hold both
+    spellings of "Café.txt"; docs/format.md says where they do not)."""
     parts = [p.rstrip(". ") or p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     return "".join(up if len(up := ch.upper()) == 1 else ch for ch in "/".join(parts))
 
@@ -139,10 +139,10 @@ def compression_of(head: bytes) -> str | None:
 
 def check_archive(path: Path) -> str | None:
     """Which archive `path` is, "zip", "tar" or "tar cut short" (the scan
-    reports the damage), once every rule holds; None
-    when it looks like neither. Raises ArchiveRefused when extractors would
-    read it differently, NotABundleError for a zip too damaged to list, and
-    OSError when it cannot be read."""
+    reports the damage), once every rule holds; None when it looks like
+    neither. Raises ArchiveRefused when extractors would read it differently,
+    NotABundleError for a zip too damaged to list, and OSError when it cannot
+    be read."""
     with open(path, "rb") as fh:
         head = fh.read(TAR_BLOCK)
     try:
