@@ -50,6 +50,13 @@ def stamp(authority: Authority, bundle: Path, *, at: datetime | None = None) -> 
     return issue_reply(authority, make_query(signature), at=at)
 
 
+def latest(token: dict) -> str:
+    """The latest instant a reported token allows: gen_time + accuracy_seconds."""
+    gen_time = datetime.fromisoformat(token["gen_time"].replace("Z", "+00:00"))
+    bound = gen_time + timedelta(seconds=token["accuracy_seconds"] or 0)
+    return bound.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def verify(env: Env, bundle: Path, *extra: str | Path) -> tuple[int, dict]:
     result = env.run("verify", bundle, "--json", *extra)
     assert "Traceback" not in result.output
@@ -68,10 +75,14 @@ def test_trusted_token_proves_the_signing_time(env: Env, bundle: Path, tsa: Auth
     [token] = report["timestamps"]
     assert token["status"] == "trusted" and token["file"] == "custody/timestamps/1.tsr"
     assert token["tsa"] == "Test TSA"
-    assert report["signed_no_later_than"] == token["gen_time"]
+    # The test TSA states an accuracy of one second: the token proves its
+    # genTime plus that second, the latest instant RFC 3161 allows.
+    assert token["accuracy_seconds"] == 1
+    assert report["signed_no_later_than"] == latest(token) != token["gen_time"]
     assert report["signed_no_later_than_tsa"] == "Test TSA"
     human = env.run("verify", bundle, "--tsa-root", tsa.root_pem)
-    assert f"no later than {token['gen_time']} (Test TSA)" in human.stdout
+    assert f"no later than {latest(token)} (Test TSA)" in human.stdout
+    assert f"TRUSTED, {token['gen_time']} ± 1 s (" in human.stdout
 
 
 def test_unchosen_root_is_untrusted_and_still_verified(
@@ -160,7 +171,7 @@ def test_tsa_certificate_expired_now_but_valid_at_gen_time_is_trusted(
     # Trusted, and so it proves a time before the statement's own `created`:
     # the officer's clock is the problem.
     assert report["timestamps"][0]["status"] == "trusted", report["timestamps"]
-    assert report["signed_no_later_than"] == "2020-06-01T00:00:00Z"
+    assert report["signed_no_later_than"] == "2020-06-01T00:00:01Z"
     assert code == 1
     assert {p["kind"] for p in report["problems"]} == {"clock_after_timestamp"}
 
@@ -197,7 +208,7 @@ def test_created_just_before_the_proven_time_is_fine(
     code, report = verify(env, bundle, "--tsa-root", tsa.root_pem)
     assert code == 1
     assert [p["kind"] for p in report["problems"]] == ["clock_after_timestamp"]
-    assert report["signed_no_later_than"] == report["timestamps"][2]["gen_time"]
+    assert report["signed_no_later_than"] == latest(report["timestamps"][2])
 
 
 def test_two_tsas_earliest_trusted_time_wins(
@@ -325,8 +336,8 @@ def test_pure_check_time_and_proven_signing_time(tsa: Authority, tmp_path: Path)
     }
     result = check_time(tags, None, TrustPolicy(tsa_roots=(root_of(tsa),)))
     assert [t.status for t in result.tokens] == ["trusted", "trusted"]
-    assert result.signed_no_later_than == at
-    assert proven_signing_time(result.tokens) == (at, "Test TSA")
+    assert result.signed_no_later_than == at + timedelta(seconds=1)
+    assert proven_signing_time(result.tokens) == (at + timedelta(seconds=1), "Test TSA")
     untrusted = check_time(tags, None, TrustPolicy())
     assert proven_signing_time(untrusted.tokens) == (None, None)
     assert untrusted.problems == ()

@@ -271,7 +271,8 @@ def test_example_batch_script_runs(env: Env, tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout.count("VERIFIED:") == 2
+    assert done.stdout.count("\nVERIFIED      ") == 2
+    assert "\n2 bundles: 2 verified, 0 not verified, 0 unusable\n" in done.stdout
     assert '"succeeded": 2' in done.stdout
 
 

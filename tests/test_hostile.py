@@ -281,7 +281,7 @@ def test_non_utf8_names_are_kept(env: Env, officer: dict, tmp_path: Path) -> Non
     data = json.loads(result.stdout)
     assert "not a UTF-8 name" in data["warnings"][0]
     bundle = Path(data["bundle"])
-    assert (bundle / "data" / "caf%E9.txt").read_bytes() == b"written on an old phone"
+    assert (bundle / "data" / "caf=E9.txt").read_bytes() == b"written on an old phone"
     records = json.loads((bundle / "custody/metadata.json").read_bytes())["files"]
     assert records[0]["details"]["original_path_bytes_hex"] == b"caf\xe9.txt".hex()
     assert env.run("verify", bundle).exit_code == 0

@@ -585,6 +585,8 @@ def test_telegram_messages_html(env: Env, officer: dict, tmp_path: Path) -> None
     assert shown.exit_code == 0, shown.output
     assert "[25.02.2022 16:16:00 UTC+02:00] Olena K" in shown.stdout
     assert sha(photo) in shown.stdout and "location 50.4501, 30.5234" in shown.stdout
+    assert "attachment None" not in shown.stdout
+    assert "    attachment (no file name in the export): not included in the export" in shown.stdout
     m = r["chat"]["messages"]
     assert r["chat"]["dialect"] == "telegram-html"
     real = [x for x in m if x["type"] == "message"]

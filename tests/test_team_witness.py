@@ -153,6 +153,51 @@ def test_publish_has_the_team_checkpoint_cosigned_and_a_court_requires_it(
     assert "Witnessed (checkpoint of 3 leaves)" in ok(team.jane.run("team", "verify")).stdout
 
 
+def test_one_witness_key_under_two_names_counts_once_on_a_team_proof(
+    team: Team, witness: WitnessProcess
+) -> None:
+    """The team checkpoint's one cosignature, copied under a second name the
+    court also trusts for the same witness key (a renamed witness whose old
+    .pub was kept), still counts once towards --quorum."""
+    from conftest import refresh_tag_manifest
+    from witness_server import spec_key_id
+
+    bundle = team.tmp / "b1"
+    ok(team.jane.run("ledger", "publish", env={"CUSTODY_WITNESS": witness.url}))
+    ok(team.jane.run("team", "proof", bundle))
+    old_name = "registry.example.org/old-witness"
+    renamed = team.tmp / "old-witness.pub"
+    renamed.write_text(
+        team.witness_pub.read_text().replace(f"Name: {WITNESS}\n", f"Name: {old_name}\n")
+    )
+    other = Env(home=team.tmp / "other-witness", tmp=team.tmp)
+    ok(other.run("witness", "init", "--name", "prosecution.example/w"))
+    other_pub = team.tmp / "other.pub"
+    ok(other.run("witness", "export", "-o", other_pub))
+
+    path = bundle / "custody" / "team-proof.json"
+    proof = json.loads(path.read_text())
+    lines = proof["checkpoint"].rstrip("\n").split("\n")
+    line = next(ln for ln in lines if ln.startswith(f"\u2014 {WITNESS} "))
+    blob = base64.b64decode(line.split(" ")[2])
+    copied = spec_key_id(old_name, read_spki_pem(team.witness_pub)) + blob[4:]
+    lines.append(f"\u2014 {old_name} {base64.b64encode(copied).decode()}")
+    proof["checkpoint"] = "\n".join(lines) + "\n"
+    path.write_text(json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    refresh_tag_manifest(bundle)
+
+    args = ("verify", bundle, "--trust", team.jane_pub, "--team-key", team.team_pub)
+    keys = ("--witness-key", renamed, "--witness-key", other_pub)  # and the trusted registry
+    report = as_json(team.court.run(*args, *keys, "--quorum", "2", "--json"))
+    assert sorted((c["witness"], c["status"]) for c in report["team"]["cosignatures"]) == [
+        (old_name, "valid"),
+        (WITNESS, "valid"),
+    ]
+    assert [p["kind"] for p in report["problems"]] == ["witness_quorum"], report["problems"]
+    assert "1 on the team proof's" in report["problems"][0]["detail"]
+    assert as_json(team.court.run(*args, *keys, "--quorum", "1", "--json"))["verified"]
+
+
 def test_the_proof_staples_the_newest_cosigned_checkpoint_not_a_later_bare_one(
     team: Team, witness: WitnessProcess
 ) -> None:

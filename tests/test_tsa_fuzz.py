@@ -78,17 +78,20 @@ def test_report_page_shows_the_proven_time(tmp_path: Path) -> None:
                     "file": "custody/timestamps/1.tsr",
                     "tsa": "Test TSA",
                     "gen_time": "2026-11-25T12:00:03Z",
+                    "accuracy_seconds": 1,
                     "serial": "2",
                     "policy": "1.2.3",
                     "status": "trusted",
                     "detail": "stamped by Test TSA",
                 }
             ],
-            "signed_no_later_than": "2026-11-25T12:00:03Z",
+            "signed_no_later_than": "2026-11-25T12:00:04Z",
             "signed_no_later_than_tsa": "Test TSA",
         }
     )
-    assert "Signed no later than <b>2026-11-25T12:00:03Z</b>" in page
+    # The proven time is genTime + accuracy; the token's own time is shown with it.
+    assert "Signed no later than <b>2026-11-25T12:00:04Z</b> (UTC: the TSA's time plus" in page
+    assert "2026-11-25T12:00:03Z ± 1 s" in page
     assert "custody/timestamps/1.tsr" in page
     assert "Signing time not proven" in render_report({"verified": True, "signer": {}})
 
@@ -111,3 +114,34 @@ def test_damaged_certificate_names_give_a_verdict_never_a_traceback(
             damaged = reply[:at] + b"\x00" + reply[at + 1 :]
             result = check_token(damaged, MESSAGE, [root])
             assert result.status in ("trusted", "untrusted", "invalid"), (at, result)
+
+
+def test_a_certificate_version_out_of_range_is_invalid_not_a_traceback(
+    genuine: tuple[bytes, x509.Certificate],
+) -> None:
+    """Found by comparing custody with the verifier page over damaged tokens:
+    cryptography raises InvalidVersion, which is not a ValueError, for a
+    certificate whose version is not v1 to v3; it escaped check_token."""
+    reply, root = genuine
+    version = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+    assert version in reply
+    damaged = reply.replace(version, b"\xa0\x03\x02\x01\x49", 1)
+    check = check_token(damaged, MESSAGE, [root])
+    assert check.status == "invalid"
+    assert "a certificate in the token is damaged" in check.detail
+
+
+def test_a_bit_string_in_the_signers_issuer_name_is_invalid_not_a_traceback(
+    genuine: tuple[bytes, x509.Certificate],
+) -> None:
+    """Found the same way: cryptography raises TypeError (not ValueError) for a
+    BIT STRING name value under any attribute but x500UniqueIdentifier, when
+    check_token reads the issuer of the certificate with the signer's serial."""
+    reply, root = genuine
+    name = b"Test TSA Issuing CA"
+    common_name = b"\x0c" + bytes([len(name)]) + name
+    assert common_name in reply
+    as_bits = b"\x03" + bytes([len(name)]) + b"\x00" + name[1:]
+    check = check_token(reply.replace(common_name, as_bits, 1), MESSAGE, [root])
+    assert check.status == "invalid"
+    assert "damaged certificate or structure" in check.detail

@@ -724,6 +724,79 @@ def test_quorum_of_two_independent_witnesses(
     assert r.exit_code == 0, r.output
 
 
+def test_one_witness_key_under_two_names_counts_once(
+    officer_env: Env, witness: WitnessProcess, witness_home: Path, tmp_path: Path
+) -> None:
+    """A renamed witness whose old key file the verifier kept: one key, two
+    names. cosignature/v1 does not sign the name, so anyone can copy the
+    witness's one cosignature under the old name (with that name's key id);
+    it verifies, and must not count as a second witness."""
+    from conftest import refresh_tag_manifest
+    from witness_server import spec_key_id
+
+    bundle = ingest(officer_env, "a", {"CUSTODY_WITNESS": witness.url})
+    current = witness_pub(witness_home)
+    old_name = "registry.example.org/old-witness"
+    renamed = tmp_path / "old-witness.pub"
+    renamed.write_text(
+        current.read_text().replace(f"Name: {WITNESS_NAME}\n", f"Name: {old_name}\n")
+    )
+    assert renamed.read_text() != current.read_text()
+    independent = Env(home=tmp_path / "independent", tmp=tmp_path)
+    assert independent.run("witness", "init", "--name", "prosecution.example/w").exit_code == 0
+    keys = ["--witness-key", current, "--witness-key", renamed]
+    keys += ["--witness-key", witness_pub(independent.home)]
+
+    path = bundle / "custody" / "ledger-proof.json"
+    doc = json.loads(path.read_text())
+    lines = doc["checkpoint"].rstrip("\n").split("\n")
+    line = next(ln for ln in lines if ln.startswith(f"\u2014 {WITNESS_NAME} "))
+    blob = base64.b64decode(line.split(" ")[2])
+    key = read_spki_pem(current)
+    copied = spec_key_id(old_name, key) + blob[4:]
+    lines.append(f"\u2014 {old_name} {base64.b64encode(copied).decode()}")
+    doc["checkpoint"] = "\n".join(lines) + "\n"
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    refresh_tag_manifest(bundle)
+
+    verifier = Env(home=tmp_path / "verifier", tmp=tmp_path)
+    jane = officer_pub(officer_env)
+    r = verifier.run("verify", bundle, "--trust", jane, *keys, "--quorum", "2", "--json")
+    assert r.exit_code == 1, r.output
+    data = json.loads(r.stdout)
+    # Both lines verify (the copy is a valid cosignature under the old name) ...
+    assert sorted((c["witness"], c["status"]) for c in data["ledger"]["cosignatures"]) == [
+        (old_name, "valid"),
+        (WITNESS_NAME, "valid"),
+    ]
+    # ... and count once.
+    assert [p["kind"] for p in data["problems"]] == ["witness_quorum"]
+    assert data["problems"][0]["detail"].startswith("1 valid cosignature(s)")
+    r = verifier.run("verify", bundle, "--trust", jane, *keys, "--quorum", "1")
+    assert r.exit_code == 0, r.output
+
+    # ledger consistency counts the same way.
+    checkpoint = tmp_path / "relabelled-checkpoint.txt"
+    checkpoint.write_text(doc["checkpoint"])
+    r = officer_env.run("ledger", "consistency", checkpoint, *keys, "--quorum", "2")
+    assert r.exit_code == 1 and "1 valid cosignature(s)" in r.output, r.output
+
+    # With only the two names chosen, a quorum of 2 can never be met: a usage error.
+    r = verifier.run(
+        "verify",
+        bundle,
+        "--trust",
+        jane,
+        "--witness-key",
+        current,
+        "--witness-key",
+        renamed,
+        "--quorum",
+        "2",
+    )
+    assert r.exit_code == 2 and "one key under two names is one witness" in r.output
+
+
 class MemoryStore:
     """A StateStore in memory, for the handler without sockets."""
 

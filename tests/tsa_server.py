@@ -181,6 +181,7 @@ def make_tsa(
     rsa: bool = False,
     embed_root: bool = True,
     sign_as: Authority | None = None,
+    accuracy: str | None = "secs:1",
 ) -> Authority:
     """Make a test CA (and, with `intermediate`, an intermediate CA) and a TSA
     certificate with the critical timeStamping EKU, valid from `valid_from` to
@@ -189,6 +190,8 @@ def make_tsa(
     `root_name` / `sign_as`: an attacker's authority whose root and TSA carry
     the same names as `sign_as` (an impersonation), each with its own keys.
     `embed_root`: put the root in every reply (openssl -chain), as many TSAs do.
+    `accuracy`: the TSA's stated accuracy (openssl ts syntax, `secs:3600`), or
+    None for tokens that state none.
     """
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
@@ -264,6 +267,7 @@ def make_tsa(
     chain_pem.write_bytes(chain)
     (directory / "serial").write_text("01\n")
     config = directory / "tsa.cnf"
+    accuracy_line = f"accuracy = {accuracy}\n" if accuracy is not None else ""
     config.write_text(
         f"""[ tsa ]
 default_tsa = tsa_config
@@ -276,8 +280,7 @@ signer_key = $dir/tsa.key
 signer_digest = sha256
 default_policy = {POLICY_OID}
 digests = sha256, sha384, sha512
-accuracy = secs:1
-clock_precision_digits = 0
+{accuracy_line}clock_precision_digits = 0
 ordering = no
 tsa_name = yes
 ess_cert_id_chain = no

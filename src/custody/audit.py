@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import layout
-from .bundle.source import SourceFile, scan_source
+from .bundle.names import display_name
+from .bundle.source import SourceFile, scan_source, storable_name
 from .errors import InputError
 from .hashing import hash_fd
 from .models import VerifyReport
@@ -119,7 +120,9 @@ def audit_folder(
     on_progress: ProgressCallback | None = None,
 ) -> AuditResult:
     """Hash every file of `folder` (never following links) and compare it with
-    the bundle's manifest. Raises InputError for an unusable folder."""
+    the bundle's manifest, by original names (`report.original_names`); paths
+    in the result are original names, bytes that are not UTF-8 kept as
+    surrogates. Raises InputError for an unusable folder."""
     if not folder.is_dir():
         raise InputError("not a folder", path=str(folder))
     listing = scan_source(folder)
@@ -135,12 +138,26 @@ def audit_folder(
         finally:
             os.close(fd)
         tracker.file_done()
-        return f.rel, digest
+        return folder_name(f), digest
+
+    # Files are compared by their original names. A bundle made before
+    # custody/names.json existed stored a name that is not UTF-8 with %XX for
+    # the bad bytes and nothing else changed: the folder is read that way for it.
+    by_original = "names_sha256" in (report.statement or {})
+
+    def folder_name(f: SourceFile) -> str:
+        original = display_name(f.original) if f.original is not None else f.rel
+        return original if by_original else storable_name(original)
 
     folder_files = dict(run_parallel(hash_one, listing.files))
     tracker.finish()
     prefix = layout.PAYLOAD_DIR + "/"
-    bundle_files = {p[len(prefix) :]: h for p, h in manifest.items() if p.startswith(prefix)}
+    originals = report.original_names
+    bundle_files = {
+        display_name(originals[p]) if p in originals else p[len(prefix) :]: h
+        for p, h in manifest.items()
+        if p.startswith(prefix)
+    }
     result = compare(bundle_files, folder_files)
     return AuditResult(
         folder=str(folder),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,23 +21,77 @@ class IngestJob:
     line: int | None = None  # line number in the list file
 
 
-def parse_job_list(text: str, *, base: Path, default_case: str | None) -> list[IngestJob]:
+COLUMNS = ("source", "case", "exhibit")
+
+
+def parse_job_list(
+    text: str, *, base: Path, default_case: str | None, name: str = ""
+) -> list[IngestJob]:
     """Jobs from a list file: one `SOURCE<TAB>CASE[<TAB>EXHIBIT]` per line, or a
-    bare SOURCE that takes --case. Blank lines and lines starting with '#' are
-    skipped; relative sources are relative to the list file's folder."""
-    jobs = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r")
-        if not line.strip() or line.lstrip().startswith("#"):
+    bare SOURCE that takes --case. A file named `*.csv` is read as CSV (RFC 4180
+    quoting). A first row naming the columns (`source`, `case`, `exhibit`, in any
+    order) is a header and sets their order. Blank lines and lines starting with
+    '#' are skipped; relative sources are relative to the list file's folder.
+
+    Raises InputError, naming the line, for a line that looks comma-separated in
+    a tab-separated file and for a line that repeats an earlier one."""
+    is_csv = name.lower().endswith(".csv")
+    rows = _csv_rows(text) if is_csv else _tsv_rows(text)
+    order: tuple[str, ...] = COLUMNS
+    jobs: list[IngestJob] = []
+    seen: dict[tuple[Path, str | None, str | None], int] = {}
+    for number, fields in rows:
+        if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
             continue
-        fields = line.split("\t")
-        source = Path(fields[0].strip())
+        header = tuple(f.strip().lower() for f in fields)
+        if not jobs and not seen and "source" in header and set(header) <= set(COLUMNS):
+            order = header
+            continue
+        if not is_csv and len(fields) == 1 and _looks_comma_separated(fields[0], base):
+            raise InputError(
+                f"line {number} looks comma-separated: name the file *.csv, "
+                "or separate the fields with tabs",
+                path=name or None,
+            )
+        values = dict(zip(order, (f.strip() for f in fields), strict=False))
+        source = Path(values.get("source", ""))
         if not source.is_absolute():
             source = base / source
-        case = fields[1].strip() if len(fields) > 1 and fields[1].strip() else default_case
-        exhibit = fields[2].strip() if len(fields) > 2 and fields[2].strip() else None
+        case = values.get("case") or default_case
+        exhibit = values.get("exhibit") or None
+        key = (source, case, exhibit)
+        if key in seen:
+            raise InputError(
+                f"line {number} repeats line {seen[key]} (same source, case and exhibit)",
+                path=name or None,
+            )
+        seen[key] = number
         jobs.append(IngestJob(source, case, exhibit, number))
     return jobs
+
+
+def _tsv_rows(text: str) -> list[tuple[int, list[str]]]:
+    return [(n, raw.rstrip("\r").split("\t")) for n, raw in enumerate(text.splitlines(), 1)]
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as e:
+        raise InputError(f"line {reader.line_num}: not CSV ({e})") from e
+
+
+def _looks_comma_separated(line: str, base: Path) -> bool:
+    """A tab-free line with a comma whose first comma-separated part is a source that
+    exists while the whole line is not: a CSV row in a tab-separated file."""
+    if "," not in line:
+        return False
+    whole = Path(line.strip())
+    first = Path(line.split(",")[0].strip())
+    if not whole.is_absolute():
+        whole, first = base / whole, base / first
+    return first.exists() and not whole.exists()
 
 
 def job_error(job: IngestJob) -> InputError | None:

@@ -28,7 +28,10 @@ class CustodyError(Exception):
         self.path = path
 
     def diagnostics(self) -> str:
-        """One line for a person: the file (when there is one) and the problem."""
+        """One line for a person: the file (when there is one) and the problem.
+
+        Raw text: a path from evidence may hold any character. Whatever shows it
+        (render's error line, the JSON error) makes it visible (custody.textsafe)."""
         if self.path is not None:
             return f"{self.path}: {self.message}"
         return self.message

@@ -130,8 +130,12 @@ def check_name(name: str) -> str:
         raise KeyFileError("a key needs a name (--name)")
     if len(name) > MAX_NAME_LENGTH:
         raise KeyFileError(f"name is longer than {MAX_NAME_LENGTH} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
         raise KeyFileError("name contains control characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        # What Python makes of bytes that are not UTF-8 in an argument: the name is
+        # written into UTF-8 key files, statements and the ledger.
+        raise KeyFileError("name is not valid UTF-8")
     return name
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,20 @@ class SignerInfo:
         }
 
 
+def _seconds(value: float | None) -> float | int | None:
+    """Whole seconds as an integer in JSON (3600, not 3600.0)."""
+    return int(value) if value is not None and value.is_integer() else value
+
+
+def timestamp_when(gen_time: object, accuracy_seconds: object) -> str:
+    """A token's time for people: '2026-11-25T12:00:03Z ± 1 s', or the genTime
+    alone when the token states no accuracy ('?' without a genTime)."""
+    when = str(gen_time) if gen_time else "?"
+    if isinstance(accuracy_seconds, int | float) and not isinstance(accuracy_seconds, bool):
+        return f"{when} ± {_seconds(float(accuracy_seconds))} s"
+    return when
+
+
 @dataclass(frozen=True)
 class TimestampStatus:
     """One RFC 3161 token in a bundle or beside a checkpoint, as checked."""
@@ -67,12 +81,19 @@ class TimestampStatus:
     """trusted, untrusted or invalid (docs/format.md)."""
     detail: str
     accuracy_s: float | None = None
+    """The token's stated accuracy in seconds (RFC 3161 places the real time
+    within gen_time ± accuracy); None when the token states none."""
+
+    def when(self) -> str:
+        """genTime ± accuracy, for people."""
+        return timestamp_when(self.gen_time, self.accuracy_s)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "tsa": self.tsa,
             "gen_time": self.gen_time,
+            "accuracy_seconds": _seconds(self.accuracy_s),
             "serial": self.serial,
             "policy": self.policy,
             "status": self.status,
@@ -108,6 +129,9 @@ class VerifyReport:
     storage: dict[str, Any] | None = None
     """For a bundle verified in object storage: where, and each object's lock."""
     team: dict[str, Any] | None = None
+    original_names: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """{stored manifest path: original path bytes under data/} from the signed
+    custody/names.json, for files stored under another name (bundle/names.py)."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:

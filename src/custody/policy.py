@@ -112,12 +112,16 @@ def load_trust_policy(
             compare_registers(known, register)  # even with --no-trust-store: no rollback
         registers[register.register_id] = register
     unique = tuple({(w.name, w.key_id): w for w in witnesses}.values())
+    # A quorum counts keys, not names: one key trusted under two names (a
+    # renamed witness whose old key file was kept) is one witness.
+    distinct = len({w.public_key.public_bytes_raw() for w in unique})
     if quorum < 0:
         raise InputError("--quorum must be 0 or more")
-    if quorum > len(unique):
+    if quorum > distinct:
         raise InputError(
             f"--quorum {quorum} needs at least {quorum} chosen witnesses; "
-            f"{len(unique)} chosen ('custody witness trust WITNESS.pub' or --witness-key)"
+            f"{distinct} chosen ('custody witness trust WITNESS.pub' or --witness-key; "
+            "one key under two names is one witness)"
         )
     return TrustPolicy(
         keys=tuple(keys),

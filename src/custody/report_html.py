@@ -3,12 +3,20 @@
 It is rendered from exactly the dictionary `custody verify --json` prints, so
 it states the same facts, never more or less. No scripts, no external
 resources; laid out for A4 paper and PDF.
+
+Every value goes through `_e`: made visible (custody.textsafe, as on a
+terminal, so a bidi override cannot reorder the page and a name that is not
+UTF-8 cannot stop it being written) and then HTML-escaped.
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
+
+from .models import timestamp_when
+from .render.media import device_text, place_text
+from .textsafe import visible
 
 EXPLANATIONS = {
     "changed": "The file's content is not what the officer recorded: at least one byte differs "
@@ -86,7 +94,12 @@ table.problems td:nth-child(2) { width: 28%; }
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
+    return escape(visible("" if value is None else value))
+
+
+def _e_lines(value: Any) -> str:
+    """Text of several lines (a checkpoint note) for a <pre>, each line as _e."""
+    return "\n".join(_e(line) for line in str(value).removesuffix("\n").split("\n"))
 
 
 def _fp(value: Any) -> str:
@@ -114,16 +127,11 @@ def _who(p: Any) -> str:
 
 
 def _place(gps: Any) -> str:
-    if not isinstance(gps, dict) or gps.get("lat") is None:
-        return ""
-    alt = f", {gps['alt']} m" if gps.get("alt") is not None else ""
-    return f"{gps['lat']:.6f}, {gps['lon']:.6f}{alt}"
+    return place_text(gps, digits=6, altitude=True)
 
 
 def _device(device: Any) -> str:
-    if not isinstance(device, dict):
-        return ""
-    return " ".join(str(device[k]) for k in ("make", "model") if device.get(k))
+    return device_text(device)
 
 
 def _register_facts(signer: dict[str, Any]) -> list[tuple[str, str]]:
@@ -272,7 +280,8 @@ def render_report(data: dict[str, Any]) -> str:
                 + "</table>"
             )
         if ledger.get("checkpoint"):
-            parts.append("<p>Signed checkpoint:</p><pre>" + _e(ledger["checkpoint"]) + "</pre>")
+            checkpoint = _e_lines(ledger["checkpoint"])
+            parts.append(f"<p>Signed checkpoint:</p><pre>{checkpoint}</pre>")
     else:
         parts.append("<p>The bundle carries no ledger record.</p>")
     team = data.get("team")
@@ -359,7 +368,8 @@ def _time_section(data: dict[str, Any]) -> list[str]:
     proven = data.get("signed_no_later_than")
     if proven:
         line = (
-            f"Signed no later than <b>{_e(proven)}</b> (UTC), proved by "
+            f"Signed no later than <b>{_e(proven)}</b> (UTC: the TSA's time plus its stated "
+            "accuracy), proved by "
             f"{_e(data.get('signed_no_later_than_tsa'))}, a time-stamping authority the "
             "verifier trusts."
         )
@@ -373,7 +383,8 @@ def _time_section(data: dict[str, Any]) -> list[str]:
     if tokens:
         rows = "".join(
             f"<tr><td class=mono>{_e(t.get('file'))}</td><td>{_e(t.get('tsa'))}</td>"
-            f"<td class=when>{_e(t.get('gen_time'))}</td><td>{_e(t.get('status'))}</td>"
+            f"<td class=when>{_e(timestamp_when(t.get('gen_time'), t.get('accuracy_seconds')))}"
+            f"</td><td>{_e(t.get('status'))}</td>"
             f"<td class=small>{_e(t.get('detail'))}</td></tr>"
             for t in tokens
         )

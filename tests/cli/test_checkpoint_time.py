@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from conftest import Env
@@ -31,7 +32,11 @@ def test_timestamped_checkpoint_is_shown_and_checked(
     assert data["consistent"] is True
     [token] = data["checkpoint_timestamps"]
     assert token["status"] == "trusted"
-    assert data["checkpoint_no_later_than"] == token["gen_time"]
+    # The latest instant the token allows: genTime + its stated accuracy (1 s).
+    assert token["accuracy_seconds"] == 1
+    gen_time = datetime.fromisoformat(token["gen_time"].replace("Z", "+00:00"))
+    latest = (gen_time + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data["checkpoint_no_later_than"] == latest
     human = env.run("ledger", "consistency", checkpoint, "--tsa-root", authority.root_pem)
     assert "existed no later than" in human.stdout
     plain = json.loads(env.run("ledger", "consistency", checkpoint, "--json").stdout)
@@ -42,7 +47,7 @@ def test_timestamped_checkpoint_is_shown_and_checked(
     verified = env.run("verify", bundle, "--json", "--tsa-root", authority.root_pem)
     assert verified.exit_code == 0, verified.output
     ledger = json.loads(verified.stdout)["ledger"]
-    assert ledger["checkpoint_no_later_than"] == token["gen_time"]
+    assert ledger["checkpoint_no_later_than"] == latest
 
     # A token for other data saved beside the checkpoint file is invalid: exit 1.
     other = tmp_path / "other.txt"

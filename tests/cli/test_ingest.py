@@ -218,3 +218,23 @@ def test_no_partial_folder_is_left_after_a_failure(env: Env, officer: dict, tmp_
     result = env.run("ingest", src, "--case", "C\x01", "--out", out)
     assert result.exit_code == 2
     assert os.listdir(out) == []
+
+
+def test_out_with_a_mistyped_parent_is_refused_and_creates_nothing(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    src = make_evidence(tmp_path / "src")
+    typo = tmp_path / "evidnce" / "cases"
+    one = env.run("ingest", src, "--case", "C1", "--out", typo / "bundle")
+    assert one.exit_code == 2
+    assert one.stderr.strip().splitlines() == [
+        f"custody: error: {typo / 'bundle'}: --out: {typo} does not exist "
+        "(create it first, or check the path)"
+    ]
+    batch = env.run("ingest", src, src, "--case", "C1", "--out", typo)
+    assert batch.exit_code == 2 and "does not exist" in batch.stderr
+    assert not (tmp_path / "evidnce").exists()
+    # A new folder for a batch inside an existing one is still made.
+    ok = env.run("ingest", src, src, "--case", "C1", "--out", tmp_path / "new", "-q")
+    assert ok.exit_code == 0, ok.output
+    assert len(list((tmp_path / "new").iterdir())) == 2

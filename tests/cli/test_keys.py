@@ -8,6 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -67,10 +68,12 @@ def test_keygen_no_passphrase_must_be_asked_for(env: Env) -> None:
 
 def test_passphrase_file(env: Env, tmp_path: Path) -> None:
     pf = tmp_path / "pass.txt"
-    pf.write_text("from a file\n")
+    pf.write_text("from a file, long enough\n")
     result, data = env.run_json("keygen", "--name", "F", "--passphrase-file", str(pf))
     assert result.exit_code == 0
-    serialization.load_pem_private_key(Path(data["private_key"]).read_bytes(), b"from a file")
+    serialization.load_pem_private_key(
+        Path(data["private_key"]).read_bytes(), b"from a file, long enough"
+    )
 
 
 def _ingest(env: Env, tmp_path: Path, **kw: str | None) -> object:
@@ -156,3 +159,20 @@ def test_several_keys_need_a_choice(env: Env, tmp_path: Path) -> None:
     src = tmp_path / "src"
     ok = env.run("ingest", src, "--case", "C", "--key", "two", "--out", tmp_path / "o2")
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("PC \udcff Smith", "name is not valid UTF-8"),  # an argument with the byte 0xFF
+        ("PC \x9b2J Smith", "name contains control characters"),
+        ("PC \x1b[2J Smith", "name contains control characters"),
+    ],
+)
+def test_a_key_name_that_cannot_be_written_is_refused_and_nothing_is_made(
+    env: Env, name: str, problem: str
+) -> None:
+    result = env.run("keygen", "--name", name)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"custody: error: {problem}"]
+    assert not (env.home / "keys").exists() or not list((env.home / "keys").iterdir())

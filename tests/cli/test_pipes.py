@@ -51,5 +51,8 @@ def test_show_in_a_pipe_prints_long_paths_whole(env: Env, officer: dict, tmp_pat
     out = tmp_path / "b"
     assert env.run("ingest", source, "--case", "C", "--out", out).exit_code == 0
     lines = env.run("show", out).stdout.splitlines()
-    assert lines[0] == "path\ttype\tcaptured at\tplace\tdevice\tduration\tC2PA"
-    assert any(line.split("\t")[0] == f"{deep.name}/{name}" for line in lines[1:])
+    assert lines[0] == f"# Case C, exhibit none, bundle {out}"
+    assert lines[1] == "path\ttype\tcaptured at\tplace\tdevice\tduration\tC2PA\tsha256\tnotes"
+    rows = [line.split("\t") for line in lines[2:]]
+    assert all(len(row) == 9 for row in rows)
+    assert any(row[0] == f"{deep.name}/{name}" for row in rows)

@@ -5,14 +5,17 @@ untrusted and no timestamps."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import Env
-from tsa_server import Authority, TsaServer, tsa_server  # noqa: F401
+from conftest import PASSPHRASE, Env
+from tsa_server import FAKETIME, Authority, TsaServer, tsa_server  # noqa: F401
 
 
 def _next_second() -> None:
@@ -21,6 +24,14 @@ def _next_second() -> None:
     start = int(time.time())
     while int(time.time()) <= start:
         time.sleep(0.05)
+
+
+def _past_the_tokens_accuracy() -> None:
+    """Wait until a revocation made now falls after every token stamped so far
+    by the test TSAs, which state an accuracy of one second: a token proves
+    genTime + accuracy, not genTime (docs/format.md)."""
+    _next_second()
+    _next_second()
 
 
 class Unit:
@@ -86,7 +97,7 @@ def test_revocation_before_and_after_trusted_time(
     stamped = unit.ingest(unit.trusted_tsa)
     unstamped = unit.ingest(None)
     untrusted = unit.ingest(unit.other_tsa)
-    _next_second()
+    _past_the_tokens_accuracy()
     unit.authority_does("revoke", unit.fingerprint, "--reason", reason)
     stamped_after = unit.ingest(unit.trusted_tsa)  # the key is still in someone's hands
     unit.publish()
@@ -180,7 +191,7 @@ def test_ledger_checkpoints_follow_the_same_rule(
     unstamped = tmp_path / "checkpoint-plain.txt"
     unstamped.write_text(officer.run("ledger", "checkpoint").stdout)
     assert unstamped.read_text() != stamped.read_text()
-    _next_second()
+    _past_the_tokens_accuracy()
     unit.authority_does("revoke", unit.fingerprint, "--reason", "compromised")
     register = tmp_path / "register.json"
     result, data = unit.authority.run_json("authority", "export", "-o", register)
@@ -195,3 +206,83 @@ def test_ledger_checkpoints_follow_the_same_rule(
     assert result.exit_code == 1
     assert "checkpoint signed by PC Jane Smith: key compromised since" in result.stdout
     assert "no trusted time proves the checkpoint was signed before" in result.stdout
+
+
+def _ingest_at(unit: Unit, tsa: Authority, at: datetime) -> Path:
+    """Ingest with the officer's clock, and the TSA's, set to `at` (libfaketime):
+    the only way to have a real token from the past whose bundle's own
+    `created` agrees with it."""
+    src = unit.tmp / "evidence-past"
+    src.mkdir()
+    (src / "statement.txt").write_text("witness statement, stamped in the past\n")
+    out = unit.tmp / "bundle-past"
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert FAKETIME is not None
+    args = ["--case", "ICC-2026-014", "--out", out, "--tsa", unit.server.url(tsa, at=at)]
+    done = subprocess.run(
+        [FAKETIME, "-f", f"@{stamp}", sys.executable, "-m", "custody", "ingest", src, *args],
+        env={
+            **os.environ,
+            "CUSTODY_HOME": str(unit.officer.home),
+            "CUSTODY_PASSPHRASE": PASSPHRASE,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="needs libfaketime (faketime)")
+@pytest.mark.parametrize(
+    ("accuracy", "revoked_after", "accepted"),
+    [
+        # RFC 3161: the real time lies within genTime ± accuracy. A key
+        # compromised 30 minutes after genTime, by a token accurate to an hour,
+        # may have signed after the compromise.
+        ("secs:3600", timedelta(minutes=30), False),
+        # Compromised after genTime + accuracy: the token proves the signature
+        # came first.
+        ("secs:3600", timedelta(minutes=90), True),
+        # A token that states no accuracy proves its genTime itself.
+        (None, timedelta(minutes=30), True),
+    ],
+)
+def test_a_revocation_within_the_tokens_accuracy_is_not_before_it(
+    tmp_path: Path,
+    tsa_server: TsaServer,  # noqa: F811
+    accuracy: str | None,
+    revoked_after: timedelta,
+    accepted: bool,
+) -> None:
+    unit = Unit(
+        tmp_path, tsa_server, add=("--valid-from", "2020-01-01", "--valid-until", "2036-01-01")
+    )
+    hourly = tsa_server.authority("Hourly TSA", accuracy=accuracy)
+    assert unit.court.run("tsa", "trust", hourly.root_pem).exit_code == 0
+    gen_time = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    bundle = _ingest_at(unit, hourly, gen_time)
+    since = (gen_time + revoked_after).strftime("%Y-%m-%dT%H:%M:%SZ")
+    unit.authority_does("revoke", unit.fingerprint, "--reason", "compromised", "--since", since)
+    unit.publish()
+
+    code, report = unit.verify(bundle)
+    [token] = report["timestamps"]
+    assert token["status"] == "trusted" and token["gen_time"] is not None
+    token_time = datetime.fromisoformat(token["gen_time"].replace("Z", "+00:00"))
+    assert abs(token_time - gen_time) < timedelta(seconds=10)
+    assert token["accuracy_seconds"] == (3600 if accuracy else None)
+    bound = token_time + timedelta(seconds=token["accuracy_seconds"] or 0)
+    assert report["signed_no_later_than"] == bound.strftime("%Y-%m-%dT%H:%M:%SZ")
+    signer = report["signer"]
+    assert signer["key_status"] == "revoked"
+    if accepted:
+        assert code == 0, report["problems"]
+        assert "but a trusted timestamp proves the bundle was signed by" in signer["decided_by"]
+    else:
+        assert code == 1
+        assert [p["kind"] for p in report["problems"]] == ["key_not_valid"]
+        assert "which is not before the revocation took effect" in signer["decided_by"]
+        assert bound.strftime("%Y-%m-%dT%H:%M:%SZ") in signer["decided_by"]

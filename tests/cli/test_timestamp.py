@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,13 @@ def test_ingest_with_two_tsas_stores_both_tokens(
     code, report = verify(env, bundle, "--tsa-root", authority.root_pem)
     assert code == 0, report["problems"]
     assert [t["status"] for t in report["timestamps"]] == ["trusted", "untrusted"]
-    assert report["signed_no_later_than"] == data["timestamps"][0]["gen_time"]
+    # What the first token proves: its genTime plus the accuracy it states (1 s).
+    [first, _] = report["timestamps"]
+    assert first["gen_time"] == data["timestamps"][0]["gen_time"]
+    assert first["accuracy_seconds"] == 1
+    gen_time = datetime.fromisoformat(first["gen_time"].replace("Z", "+00:00"))
+    latest = (gen_time + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert report["signed_no_later_than"] == latest
     # The ledger holds one timestamp entry per token, with the token's SHA-256.
     rows = json.loads(env.run("ledger", "show", "--json").stdout)["entries"]
     stamps = [r for r in rows if r["action"] == "timestamp"]

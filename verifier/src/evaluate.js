@@ -20,6 +20,10 @@ import {
   sortedPy,
 } from "./util.js";
 
+// The first 16 hex digits of a digest in groups of four, upper case: the bundle
+// fingerprint exactly as custody prints it (models.short_digest), to read on a form.
+const shortDigest = (hex) => hex.slice(0, 16).toUpperCase().match(/.{4}/g).join("-");
+
 const problem = (kind, path, detail) => ({ kind, path, detail });
 
 /**
@@ -44,6 +48,7 @@ export function evaluate(scan, policy) {
   if (bagInfoBytes !== undefined) checkOxum(scan, bagInfo, problems);
   checkTagManifest(scan, problems);
   const statement = checkStatement(scan, manifest.size, bagInfo, problems);
+  checkNames(scan, manifest, statement, problems);
   const stmtBytes = scan.tagBytes.get(L.STATEMENT);
   const { signer, signerKey } = checkSignature(scan, statement, stmtBytes, policy, problems);
   let chain = [];
@@ -76,7 +81,7 @@ export function evaluate(scan, policy) {
     verified: unique.length === 0,
     bundle_id: statement?.bundle_id ?? null,
     statement_sha256: stmtBytes !== undefined ? sha256Hex(stmtBytes) : null,
-    bundle_fingerprint: stmtBytes !== undefined ? sha256Hex(stmtBytes).slice(0, 16) : null,
+    bundle_fingerprint: stmtBytes !== undefined ? shortDigest(sha256Hex(stmtBytes)) : null,
     case: statement?.case ?? null,
     exhibit: statement?.exhibit ?? null,
     created: statement?.created ?? null,
@@ -270,6 +275,9 @@ export function parseStatement(bytes) {
       return { error: `field '${name}' missing or not a string or null` };
     }
   }
+  if ("names_sha256" in obj && typeof obj.names_sha256 !== "string") {
+    return { error: "field 'names_sha256' is not a string" };
+  }
   // Duplicate keys, whitespace, escapes or key order other than RFC 8785's all
   // make the canonical form differ from the stored bytes.
   if (!isCanonical(obj, bytes)) return { error: "not in canonical (RFC 8785) form" };
@@ -310,6 +318,40 @@ function checkStatement(scan, listed, bagInfo, problems) {
     );
   }
   return statement;
+}
+
+/** bundle/check_names.py: custody/names.json against the statement and the manifest. */
+function checkNames(scan, manifest, statement, problems) {
+  const found = scan.files.get(L.NAMES);
+  const signed = statement !== null ? statement.names_sha256 : undefined;
+  if (found === undefined) {
+    if (signed !== undefined && !scan.oddPaths.has(L.NAMES)) {
+      problems.push(problem("missing", L.NAMES, "signed by the statement but missing"));
+    }
+    return;
+  }
+  if (statement === null) return;
+  if (signed === undefined) {
+    problems.push(problem("bad_names", L.NAMES, "the statement signs no names file"));
+    return;
+  }
+  if (found.sha256 !== signed) {
+    problems.push(problem("statement_mismatch", L.NAMES, "differs from the version the statement signed"));
+    return;
+  }
+  const data = scan.tagBytes.get(L.NAMES);
+  if (data === undefined) {
+    problems.push(problem("bad_names", L.NAMES, "cannot be read"));
+    return;
+  }
+  const parsed = L.parseNamesFile(data);
+  if (parsed.error !== undefined) {
+    problems.push(problem("bad_names", L.NAMES, parsed.error));
+    return;
+  }
+  for (const p of L.checkNamesMap(parsed.originals, manifest.keys())) {
+    problems.push(problem("bad_names", L.NAMES, `${p.path}: ${p.detail}`));
+  }
 }
 
 function checkSignature(scan, statement, stmtBytes, policy, problems) {

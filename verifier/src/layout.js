@@ -1,6 +1,6 @@
 // The bundle's names, manifest lines and bag-info fields (docs/format.md),
 // as custody's bundle/layout.py reads them.
-import { compareUtf8, decodeLenient, decodeStrict } from "./util.js";
+import { canonicalJson, compareUtf8, decodeLenient, decodeStrict, equalBytes } from "./util.js";
 
 export const BAGIT_TXT = "bagit.txt";
 export const BAG_INFO = "bag-info.txt";
@@ -189,4 +189,98 @@ export function describeDifference(actual, expected) {
   }
   if (got.length > want.length) return `has ${got.length - want.length} line(s) more than custody writes`;
   return `has ${want.length - got.length} line(s) fewer than custody writes`;
+}
+
+// --- custody/names.json: original names of files stored under portable ones (bundle/names.py)
+
+export const NAMES = "custody/names.json";
+const NAMES_FORMAT = "custody/names/v1";
+const MAX_COMPONENT_BYTES = 255;
+const HEX = /^(?:[0-9a-f]{2})+$/;
+const exactKeys = (obj, keys) =>
+  obj !== null && typeof obj === "object" && !Array.isArray(obj) &&
+  Object.keys(obj).length === keys.length && keys.every((k) => Object.hasOwn(obj, k));
+
+/** A byte string (one char per byte) from lowercase hex. */
+const hexToBinary = (h) => h.replace(/../g, (b) => String.fromCharCode(parseInt(b, 16)));
+const binaryOf = (text) => Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join("");
+
+/** names.json bytes -> {originals: Map(stored path -> original as a byte string)} or {error}. */
+export function parseNamesFile(bytes) {
+  const text = decodeStrict(bytes);
+  if (text === null) return { error: "not UTF-8" };
+  let obj;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    return { error: "not JSON" };
+  }
+  if (!exactKeys(obj, ["format", "names"])) return { error: "not an object with exactly 'format' and 'names'" };
+  if (obj.format !== NAMES_FORMAT) return { error: `unknown format ${JSON.stringify(obj.format)}` };
+  if (!Array.isArray(obj.names)) return { error: "'names' is not a list" };
+  const originals = new Map();
+  const hexes = new Map();
+  for (const [i, entry] of obj.names.entries()) {
+    if (!exactKeys(entry, ["original_hex", "path"])) {
+      return { error: `entry ${i + 1} is not an object with 'original_hex' and 'path'` };
+    }
+    const { path, original_hex: hexed } = entry;
+    if (typeof path !== "string" || typeof hexed !== "string" || !HEX.test(hexed)) {
+      return { error: `entry ${i + 1}: 'path' or 'original_hex' (lowercase hex) malformed` };
+    }
+    if (originals.has(path)) return { error: `entry ${i + 1}: ${JSON.stringify(path)} is listed more than once` };
+    originals.set(path, hexToBinary(hexed));
+    hexes.set(path, hexed);
+  }
+  const rows = [...hexes].sort((a, b) => compareUtf8(a[0], b[0])).map(([path, h]) => ({ original_hex: h, path }));
+  const canonical = canonicalJson({ format: NAMES_FORMAT, names: rows });
+  if (canonical === null || !equalBytes(new TextEncoder().encode(canonical), bytes)) {
+    return { error: "not in the form custody writes (RFC 8785, entries sorted by path)" };
+  }
+  return { originals };
+}
+
+/** names.original_path_reason, on a byte string. */
+function originalPathReason(original) {
+  if (original.includes("\x00")) return "NUL in original name";
+  const parts = original.split("/");
+  if (parts.some((p) => p === "" || p === "." || p === "..")) {
+    return "original name is absolute, or has an empty, '.' or '..' component";
+  }
+  if (parts.some((p) => p.length > MAX_COMPONENT_BYTES)) return "original name has a component longer than 255 bytes";
+  return null;
+}
+
+/** names.check_names_map: [{path, detail}]. */
+export function checkNamesMap(originals, manifestPaths) {
+  const prefix = PAYLOAD_DIR + "/";
+  const problems = [];
+  const listed = new Set(manifestPaths);
+  for (const [path, original] of originals) {
+    if (!listed.has(path) || !path.startsWith(prefix)) {
+      problems.push({ path, detail: "names a file the payload manifest does not list" });
+    } else if (original === binaryOf(path.slice(prefix.length))) {
+      problems.push({ path, detail: "original name is the stored name" });
+    }
+    const reason = originalPathReason(original);
+    if (reason !== null) problems.push({ path, detail: reason });
+  }
+  const restored = new Map();
+  for (const path of [...listed].sort(compareUtf8)) {
+    if (!path.startsWith(prefix)) continue;
+    const original = originals.get(path) ?? binaryOf(path.slice(prefix.length));
+    if (!restored.has(original)) restored.set(original, path);
+    else problems.push({ path, detail: `same original name as ${restored.get(original)}` });
+  }
+  for (const [original, path] of restored) {
+    const parts = original.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      const folder = parts.slice(0, depth).join("/");
+      if (restored.has(folder)) {
+        problems.push({ path, detail: `original name lies inside ${restored.get(folder)}'s name` });
+        break;
+      }
+    }
+  }
+  return problems;
 }

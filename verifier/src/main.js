@@ -156,6 +156,13 @@ function reevaluate() {
   document.body.dataset.state = "done";
 }
 
+/** One token, saying only what the page checked: never a proven time. */
+function timestampLine(t) {
+  if (t.status !== "untrusted") return `${t.path}: NOT a valid timestamp of this signature (${t.detail})`;
+  const accuracy = t.accuracy_seconds === null ? "" : ` ± ${t.accuracy_seconds} s`;
+  return `${t.path}: stamps this signature, signed with a certificate naming itself "${t.tsa}"; it claims the time ${t.gen_time}${accuracy}, which is not proven here: whether that certificate belongs to a timestamp authority you trust is not checked here (custody verify --tsa-root ROOT.pem, or openssl ts -verify)`;
+}
+
 function row(label, value) {
   return el("tr", {}, el("th", {}, label), el("td", {}, value ?? "—"));
 }
@@ -182,6 +189,12 @@ function show(r) {
     row("Exhibit", r.exhibit),
     row("Officer (signed statement)", r.officer),
     row("Created", r.created),
+    row(
+      "Signing time",
+      r.timestamps.length
+        ? "not proven here: the timestamps below claim a time, and whether they come from a timestamp authority you trust is not checked here"
+        : "not proven: no timestamp in the bundle (Created is the officer's own clock)",
+    ),
     row("Bundle fingerprint", r.bundle_fingerprint),
     row("Statement SHA-256", r.statement_sha256),
     row("Signer fingerprint", groups(r.signer.fingerprint)),
@@ -213,7 +226,7 @@ function show(r) {
   if (r.timestamps.length) {
     out.append(el("h3", {}, "Timestamps"));
     const list = el("ul", {});
-    for (const t of r.timestamps) list.append(el("li", {}, `${t.path}: ${t.imprint_valid ? `timestamps this signature, at ${t.time}` : "does not timestamp this signature"}`));
+    for (const t of r.timestamps) list.append(el("li", {}, timestampLine(t)));
     out.append(list);
   }
   out.append(el("h3", {}, "Not checked here"));

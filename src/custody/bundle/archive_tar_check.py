@@ -25,6 +25,7 @@ DIRECTORY = b"5"
 NO_DATA = (b"1", b"2", b"3", b"4", b"5", b"6")  # links, devices, folders, FIFOs
 PAX_KEYS = {"path", "linkpath", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"}
 PAX_PREFIXES = ("SCHILY.", "LIBARCHIVE.")
+HDRCHARSETS = (b"BINARY", b"ISO-IR 10646 2000 UTF-8")
 USTAR = b"ustar\x0000"
 GNU = b"ustar  \x00"
 MAX_META = 1 << 20  # a pax or GNU long-name record
@@ -158,14 +159,11 @@ def _number(field: bytes) -> int | None:
         return None
 
 
-def _text(path: Path, raw: bytes, at: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise refuse(
-            path,
-            f"a tar member name at offset {at} is not UTF-8, so tar tools show it differently",
-        ) from None
+def _text(raw: bytes) -> str:
+    """A name's bytes as tarfile gives them (UTF-8, other bytes kept as
+    surrogates): GNU tar and bsdtar take the same bytes, so a name that is not
+    UTF-8 is no second reading (the scan reports it)."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _pax_records(path: Path, data: bytes, at: int) -> dict[str, str]:
@@ -182,16 +180,18 @@ def _pax_records(path: Path, data: bytes, at: int) -> dict[str, str]:
         if len(record) != int(length) or not record.endswith(b"\n") or b"=" not in record:
             raise refuse(path, f"a malformed pax header at offset {at}")
         key, _, value = record[space - i + 1 : -1].partition(b"=")
-        name = _text(path, key, at)
+        name = _text(key)
         if name in records:
             raise refuse(path, f"a pax header at offset {at} gives {shown(name)} twice")
-        if name not in PAX_KEYS and not name.startswith(PAX_PREFIXES):
+        if name == "hdrcharset" and value in HDRCHARSETS:
+            pass  # the names' bytes are taken as they are, by every tar tool
+        elif name not in PAX_KEYS and not name.startswith(PAX_PREFIXES):
             raise refuse(
                 path,
                 f"a pax header at offset {at} holds {shown(name)}, "
                 "which tar tools treat differently",
             )
-        records[name] = _text(path, value, at)
+        records[name] = _text(value)
         i += int(length)
     return records
 
@@ -254,7 +254,7 @@ def check_tar(path: Path, compression: str | None) -> str | None:
                 elif kind == b"L":
                     if long_name is not None:
                         raise refuse(path, f"two GNU long names for one member at offset {offset}")
-                    long_name = _text(path, data.split(b"\x00", 1)[0], offset)
+                    long_name = _text(data.split(b"\x00", 1)[0])
                 if pax is not None and long_name is not None and "path" in pax:
                     raise refuse(
                         path,
@@ -273,8 +273,8 @@ def check_tar(path: Path, compression: str | None) -> str | None:
                     f"a tar member of type {shown(kind.decode('latin-1'))} at offset {offset}, "
                     "which tar tools read differently",
                 )
-            name = _text(path, block[:100].split(b"\x00", 1)[0], offset)
-            prefix = _text(path, block[345:500].split(b"\x00", 1)[0], offset)
+            name = _text(block[:100].split(b"\x00", 1)[0])
+            prefix = _text(block[345:500].split(b"\x00", 1)[0])
             if magic == USTAR:
                 name = f"{prefix}/{name}" if prefix else name
             elif prefix:

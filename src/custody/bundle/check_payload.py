@@ -3,6 +3,9 @@ the tag manifest. Pure functions of a scan; each appends Problems."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator, Mapping
+
 from ..models import Problem
 from . import layout
 from .chain import is_chain_path
@@ -58,6 +61,56 @@ def check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Pro
             problems.append(Problem("extra", path, "payload file not in the manifest"))
     for path in missing:
         problems.append(Problem("missing", path, "listed in the manifest but not in the bundle"))
+
+
+def check_read_back(
+    manifest_bytes: bytes, copied: Mapping[str, tuple[int, str]], problems: list[Problem]
+) -> int:
+    """The payload manifest, read line by line with the verifier's own line
+    parser, against the files just copied ({manifest path: (size, SHA-256)}):
+    a name written one way and read another is caught before anyone sees it.
+    Streams, so that 100,000 files cost no second dictionary. Returns the
+    number of files the manifest lists."""
+    listed = 0
+    matched = 0
+    previous: bytes | None = None
+    for number, parsed in _manifest_lines(manifest_bytes):
+        if isinstance(parsed, layout.ManifestLineError):
+            problems.append(Problem("bad_manifest", layout.MANIFEST, parsed.detail))
+            continue
+        path, digest = parsed
+        key = path.encode("utf-8")
+        if previous is not None and key <= previous:
+            problems.append(
+                Problem("bad_manifest", layout.MANIFEST, f"line {number}: repeated or out of order")
+            )
+            continue
+        previous = key
+        listed += 1
+        copy = copied.get(path)
+        if copy is None:
+            problems.append(Problem("extra", path, "listed in the manifest but not copied"))
+        elif copy[1] != digest:
+            problems.append(Problem("changed", path, "listed with another SHA-256 than the copy's"))
+        else:
+            matched += 1
+    if matched != len(copied):
+        read = {p[0] for _, p in _manifest_lines(manifest_bytes) if isinstance(p, tuple)}
+        for path in sorted(copied.keys() - read):
+            problems.append(Problem("missing", path, "copied, but the manifest does not list it"))
+    return listed
+
+
+def _manifest_lines(
+    data: bytes,
+) -> Iterator[tuple[int, tuple[str, str] | layout.ManifestLineError]]:
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, layout.ManifestLineError(number, None, f"line {number} is not UTF-8")
+            continue
+        yield number, layout.parse_manifest_line(line.removesuffix("\n"), number)
 
 
 def check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Problem]) -> None:

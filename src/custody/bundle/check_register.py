@@ -24,8 +24,8 @@ from .check_time import TimeCheck
 
 
 def proven_time(time_check: TimeCheck) -> ProvenTime | None:
-    """T for the bundle's signature: the earliest trusted genTime, when a
-    timestamp from a TSA the verifier chose proves one (bundle/check_time.py)."""
+    """T for the bundle's signature: the earliest trusted genTime + accuracy,
+    when a timestamp from a TSA the verifier chose proves one (bundle/check_time.py)."""
     if time_check.signed_no_later_than is None:
         return None
     return ProvenTime(time_check.signed_no_later_than, time_check.tsa or "a trusted TSA")

@@ -3,7 +3,11 @@ offline against the TSA roots in the trust policy.
 
 Pure: bytes and the policy in, a TimeCheck out (no network, no clock).
 `proven_signing_time` is the one answer other features build on: the earliest
-trusted genTime, and which TSA proved it.
+instant a trusted token proves the data existed by, and which TSA proved it.
+RFC 3161 places the real time of a token within genTime ± accuracy, so the
+instant a token proves is its latest: genTime + accuracy. A token that states
+no accuracy proves genTime itself (RFC 3161 2.4.2 leaves the accuracy to the
+TSA's policy when it is absent; custody does not guess it).
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from ..tsa.token import TRUSTED, TokenCheck, check_token, iso_utc
 from . import layout
 
 CLOCK_SLACK = timedelta(minutes=1)
-"""How far the statement's `created` may pass the proven time, beyond the
-token's own accuracy, before it is a problem."""
+"""How far the statement's `created` may pass the proven time (which already
+includes the token's accuracy) before it is a problem."""
 
 
 @dataclass(frozen=True)
@@ -57,26 +61,33 @@ def token_status(file: str, check: TokenCheck) -> TimestampStatus:
     )
 
 
+def latest_time(token: TimestampStatus) -> datetime | None:
+    """The latest instant `token` allows: genTime + accuracy (genTime itself
+    when the token states no accuracy), or None without a readable genTime or
+    when that instant lies past the year 9999 (such a token bounds nothing)."""
+    moment = parse_utc(token.gen_time)
+    if moment is None:
+        return None
+    try:
+        return moment + timedelta(seconds=token.accuracy_s or 0)
+    except OverflowError:
+        return None
+
+
 def proven_signing_time(
     tokens: Iterable[TimestampStatus],
 ) -> tuple[datetime | None, str | None]:
-    """The earliest genTime among trusted tokens and the TSA that gave it, or
-    (None, None) when no token is trusted: the signing time is not proven."""
-    earliest = _earliest_trusted(tokens)
-    if earliest is None:
-        return None, None
-    return earliest[0], earliest[1].tsa
-
-
-def _earliest_trusted(
-    tokens: Iterable[TimestampStatus],
-) -> tuple[datetime, TimestampStatus] | None:
+    """The earliest latest-instant (genTime + accuracy) among trusted tokens
+    and the TSA that gave it, or (None, None) when no token is trusted: the
+    signing time is not proven."""
     best: tuple[datetime, TimestampStatus] | None = None
     for token in tokens:
-        moment = parse_utc(token.gen_time) if token.status == TRUSTED else None
+        moment = latest_time(token) if token.status == TRUSTED else None
         if moment is not None and (best is None or moment < best[0]):
             best = (moment, token)
-    return best
+    if best is None:
+        return None, None
+    return best[0], best[1].tsa
 
 
 def parse_utc(text: object) -> datetime | None:
@@ -128,19 +139,17 @@ def check_time(
                 "(checked all the same; run custody timestamp again to list it)"
             )
     proven, tsa = proven_signing_time(statuses)
-    earliest = _earliest_trusted(statuses)
     created = parse_utc(statement.get("created")) if statement is not None else None
-    if proven is not None and earliest is not None and created is not None:
-        slack = CLOCK_SLACK + timedelta(seconds=earliest[1].accuracy_s or 0)
-        if created > proven + slack:
-            problems.append(
-                Problem(
-                    "clock_after_timestamp",
-                    layout.STATEMENT,
-                    f"created {iso_utc(created)}, after the TSA's time {iso_utc(proven)} "
-                    f"({tsa}): the officer's clock claimed a time after the bundle was stamped",
-                )
+    if proven is not None and created is not None and created > proven + CLOCK_SLACK:
+        problems.append(
+            Problem(
+                "clock_after_timestamp",
+                layout.STATEMENT,
+                f"created {iso_utc(created)}, after the latest time the TSA's token allows, "
+                f"{iso_utc(proven)} ({tsa}): the officer's clock claimed a time after the "
+                "bundle was stamped",
             )
+        )
     if proven is None and policy.require_timestamp:
         problems.append(
             Problem(

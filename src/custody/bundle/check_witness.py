@@ -4,9 +4,10 @@ quorum. Pure functions of bytes, the policy and "now"."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from ..ledger.cosignature import CosignatureCheck, cosignatures_of, valid_witnesses
+from ..ledger.cosignature import CosignatureCheck, WitnessKey, cosignatures_of, valid_witnesses
 from ..ledger.note import NoteError
 from ..ledger.proof import PROOF_PATH
 from ..models import Problem
@@ -48,10 +49,18 @@ def check_witnesses(
     return [c.to_json() for c in checks]
 
 
-def witnessed_by(cosignatures: list[dict[str, Any]] | None) -> int:
-    """How many distinct chosen witnesses validly cosigned (a witness that
-    signed twice counts once)."""
-    return len({(c["witness"], c["key_id"]) for c in cosignatures or () if c["status"] == "valid"})
+def witnessed_by(cosignatures: list[dict[str, Any]] | None, witnesses: Sequence[WitnessKey]) -> int:
+    """How many distinct chosen witness keys validly cosigned: a witness that
+    signed twice counts once, and so does one key trusted under two names
+    (ledger/cosignature.py valid_witnesses says why)."""
+    keys = {(w.name, w.key_id.hex()): w.public_key.public_bytes_raw() for w in witnesses}
+    return len(
+        {
+            keys[(c["witness"], c["key_id"])]
+            for c in cosignatures or ()
+            if c["status"] == "valid" and (c["witness"], c["key_id"]) in keys
+        }
+    )
 
 
 def check_quorum(
@@ -63,13 +72,14 @@ def check_quorum(
     """With --quorum N, the bundle's ingest must be in a history N chosen
     witnesses saw: the checkpoint of its ledger proof, or of a valid team proof
     signed by a team key the verifier trusts, carries N valid cosignatures by
-    distinct chosen witnesses. Otherwise `witness_quorum`."""
+    distinct chosen witness keys. Otherwise `witness_quorum`."""
     if policy.quorum <= 0:
         return
-    on_ledger = witnessed_by(ledger_info.get("cosignatures")) if ledger_info else 0
+    chosen = policy.witness_keys
+    on_ledger = witnessed_by(ledger_info.get("cosignatures"), chosen) if ledger_info else 0
     on_team = 0
     if team_info and team_info.get("proof_valid") and team_info.get("trusted_team"):
-        on_team = witnessed_by(team_info.get("cosignatures"))
+        on_team = witnessed_by(team_info.get("cosignatures"), chosen)
     if max(on_ledger, on_team) >= policy.quorum:
         return
     found = f"{on_ledger} valid cosignature(s) from chosen witnesses"

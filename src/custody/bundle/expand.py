@@ -23,6 +23,7 @@ from ..metadata.archive import member_names, rejection
 from ..metadata.sniff import sniff
 from ..models import CopiedFile
 from .archives import clean_member_name
+from .names import portable_path
 from .source import SourceFile
 
 EXPANDED_SUFFIX = ".expanded"
@@ -58,12 +59,16 @@ def expand_archives(
             continue  # recorded as damaged in the archive's own record
         with zf:
             seen: set[str] = set()
+            written: set[str] = set()
             for name, info in member_names(zf):
                 clean = clean_member_name(name)
                 if info.is_dir() or rejection(name, info) is not None or clean in seen:
                     continue
                 seen.add(clean)
-                rel = f"{folder}/{clean}"
+                # A member's name may be one no tool could carry (over 255 bytes,
+                # a '%'): its working copy gets a portable one, like the source's.
+                rel = f"{folder}/{portable_path(clean, written)}"
+                written.add(rel)
                 target = data_dir / rel
                 try:
                     digest, size, head = _write_member(zf, info, target)

@@ -94,21 +94,30 @@ def parse_manifest(data: bytes) -> tuple[dict[str, str], list[ManifestLineError]
     if lines and lines[-1] == "":
         lines.pop()
     for number, raw in enumerate(lines, start=1):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        m = _MANIFEST_LINE.fullmatch(line)
-        if m is None:
-            errors.append(ManifestLineError(number, None, f"line {number} is not 'sha256 path'"))
+        parsed = parse_manifest_line(raw, number)
+        if isinstance(parsed, ManifestLineError):
+            errors.append(parsed)
             continue
-        path = decode_manifest_path(m.group(2))
-        reason = unsafe_path_reason(path)
-        if reason is not None:
-            errors.append(ManifestLineError(number, path, f"line {number}: {reason}"))
-            continue
+        path, digest = parsed
         if path in entries:
             errors.append(ManifestLineError(number, path, f"line {number}: listed more than once"))
             continue
-        entries[path] = m.group(1).lower()
+        entries[path] = digest
     return entries, errors
+
+
+def parse_manifest_line(raw: str, number: int) -> tuple[str, str] | ManifestLineError:
+    """One manifest line (without its LF) as (path, sha256), or why it is
+    rejected: not 'hash whitespace path', or an unsafe path."""
+    line = raw[:-1] if raw.endswith("\r") else raw
+    m = _MANIFEST_LINE.fullmatch(line)
+    if m is None:
+        return ManifestLineError(number, None, f"line {number} is not 'sha256 path'")
+    path = decode_manifest_path(m.group(2))
+    reason = unsafe_path_reason(path)
+    if reason is not None:
+        return ManifestLineError(number, path, f"line {number}: {reason}")
+    return path, m.group(1).lower()
 
 
 def clean_bag_info_value(value: str) -> str:

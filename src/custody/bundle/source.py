@@ -10,18 +10,19 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..models import SkippedEntry
+from .names import stored_names
 
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A regular file found in the source folder."""
 
-    rel: str  # relative POSIX path as stored in the bundle (UTF-8)
+    rel: str  # relative POSIX path as stored in the bundle (portable, UTF-8)
     abs_path: str
     size: int
     dev: int
     ino: int
-    original: bytes | None = None  # the raw path bytes, when they are not UTF-8
+    original: bytes | None = None  # the raw path bytes, when stored under another name
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,9 @@ def _kind_of(mode: int) -> str:
 
 
 def storable_name(name: str) -> str:
-    """A name as it can be stored: bytes that are not UTF-8 (which Python keeps
-    as surrogates) become %XX, so that the manifest, which must be UTF-8, can
-    list the file. The original bytes are kept in the metadata."""
+    """How bundles made before custody/names.json stored a name: bytes that are
+    not UTF-8 (which Python keeps as surrogates) became %XX, nothing else was
+    changed. Kept so that `custody audit` reads such bundles as before."""
     try:
         name.encode("utf-8")
         return name
@@ -86,8 +87,10 @@ def scan_source(root: Path) -> SourceListing:
     """List a source folder without following symbolic links.
 
     Regular files are returned sorted by path; symlinks, FIFOs, sockets and
-    devices are skipped and reported. Raises InputError for a folder or file
-    that cannot be read, or a name that cannot be recorded.
+    devices are skipped and reported. Each name is stored as itself when it
+    is portable, escaped otherwise (bundle/names.py); `original` keeps the raw
+    bytes of a path stored under another name. Raises InputError for a folder
+    or file that cannot be read; never for a name.
     """
     files: list[SourceFile] = []
     dirs: list[SourceDir] = []
@@ -102,14 +105,9 @@ def scan_source(root: Path) -> SourceListing:
             raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
         except OSError as e:
             raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
-        names = {e.name for e in entries}
+        stored_as = stored_names(os.fsencode(e.name) for e in entries)
         for entry in entries:
-            stored = storable_name(entry.name)
-            if stored != entry.name and stored in names:
-                raise InputError(
-                    f"name is not UTF-8 and its escaped form {stored!r} is taken by another file",
-                    path=entry.path,
-                )
+            stored = stored_as[os.fsencode(entry.name)]
             rel = f"{dir_rel}{stored}"
             raw_rel = os.fsencode(f"{raw_dir_rel}{entry.name}")
             try:
@@ -133,10 +131,11 @@ def scan_source(root: Path) -> SourceListing:
                     )
                 )
             else:
-                skipped.append(SkippedEntry(rel, _kind_of(st.st_mode)))
+                # Not stored: named as it is on disk (made visible where it is shown).
+                skipped.append(SkippedEntry(raw_dir_rel + entry.name, _kind_of(st.st_mode)))
     files.sort(key=lambda f: f.rel.encode("utf-8"))
     dirs.sort(key=lambda d: d.rel.encode("utf-8"))
-    skipped.sort(key=lambda s: s.path.encode("utf-8"))
+    skipped.sort(key=lambda s: os.fsencode(s.path))
     return SourceListing(tuple(files), tuple(dirs), tuple(skipped))
 
 
@@ -152,8 +151,8 @@ def scan_source_file(path: Path) -> SourceListing:
         raise InputError(_kind_of(st.st_mode), path=str(path))
     if not os.access(path, os.R_OK):
         raise InputError("file cannot be read (permission denied)", path=str(path))
-    rel = storable_name(path.name)
     raw = os.fsencode(path.name)
+    rel = stored_names([raw])[raw]
     return SourceListing(
         (
             SourceFile(

@@ -35,11 +35,17 @@ class Statement:
     metadata_sha256: str
     note: str | None
     format: str = STATEMENT_FORMAT
+    names_sha256: str | None = None
+    """SHA-256 of custody/names.json; only a bundle that has one names it."""
 
 
 def statement_bytes(statement: Statement) -> bytes:
-    """The canonical bytes that are stored and signed."""
-    return bytes(rfc8785.dumps(asdict(statement)))
+    """The canonical bytes that are stored and signed. `names_sha256` is left
+    out when there is no names file, so such statements are what they were."""
+    fields = asdict(statement)
+    if fields["names_sha256"] is None:
+        del fields["names_sha256"]
+    return bytes(rfc8785.dumps(fields))
 
 
 class StatementError(ValueError):
@@ -97,6 +103,8 @@ def parse_statement(data: bytes) -> dict[str, Any]:
     for name in _OPT_STR_FIELDS:
         if name not in obj or not (obj[name] is None or isinstance(obj[name], str)):
             raise StatementError(f"field '{name}' missing or not a string or null")
+    if "names_sha256" in obj and not isinstance(obj["names_sha256"], str):
+        raise StatementError("field 'names_sha256' is not a string")
     try:
         canonical = bytes(rfc8785.dumps(obj))
     except Exception as e:  # rfc8785 raises its own errors for values it cannot encode

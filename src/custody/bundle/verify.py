@@ -8,6 +8,7 @@ judges a scan against the keys the verifier chose to trust.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ from . import layout
 from .chain import verify_chain
 from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
+from .check_names import check_names
 from .check_payload import (
     check_bagit_txt,
     check_oxum,
     check_payload,
+    check_read_back,
     check_tag_manifest,
 )
 from .check_register import check_chain_keys, judge_signer, proven_time
@@ -78,34 +81,39 @@ def evaluate(
     *,
     local_ledger: LocalLedger | None = None,
     pending_ok_for: str | None = None,
-    payload_checked: bool = False,
+    copied: Mapping[str, tuple[int, str]] | None = None,
     now: datetime | None = None,
 ) -> VerifyReport:
     """Judge a scanned bundle: every check, every problem. Reads nothing but
     the scan, the policy (and the verifier's ledger, when given). `now` is the
-    time of verification (default: the clock, read once here)."""
+    time of verification (default: the clock, read once here). `copied`, for
+    a bundle just written, is {manifest path: (size, SHA-256)} as taken while
+    copying: the manifest as read back is compared with it, and the payload is
+    not hashed again."""
     problems: list[Problem] = list(scan.problems)
     check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
     manifest: dict[str, str] = {}
-    listed = 0
-    if payload_checked:
-        # The caller compared the payload itself (a bundle just written): only
-        # the count matters here, and a 100,000-entry dictionary is not built.
-        listed = manifest_bytes.count(b"\n") if manifest_bytes is not None else 0
-    else:
+    if copied is None:
         if manifest_bytes is not None:
             manifest, errors = layout.parse_manifest(manifest_bytes)
             for err in errors:
                 problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
         listed = len(manifest)
         check_payload(scan, manifest, problems)
+    else:
+        # A bundle just written: its manifest is read back line by line against
+        # the copies; their paths stand for the listing in the checks below.
+        listed = check_read_back(manifest_bytes or b"", copied, problems)
     bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
     bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
-    if bag_info_bytes is not None and not payload_checked:
+    if bag_info_bytes is not None and copied is None:
         check_oxum(scan, bag_info, problems)
     check_tag_manifest(scan, problems)
     statement = check_statement(scan, listed, bag_info, problems)
+    original_names = check_names(
+        scan, manifest if copied is None else copied.keys(), statement, problems
+    )
     check_c2pa(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -161,6 +169,7 @@ def evaluate(
         team=team_info,
         warnings=tuple(warnings),
         file_table=lambda: _file_table(scan, manifest, statement, problems),
+        original_names=original_names,
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
         **time_check.report_fields(),
@@ -243,11 +252,14 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def check_fresh_bundle(
-    root: Path, payload_sizes: dict[str, int], public_key: Ed25519PublicKey
+    root: Path, payload: dict[str, tuple[int, str]], public_key: Ed25519PublicKey
 ) -> list[Problem]:
-    """Check a bundle just written by ingest, without re-reading its payload:
-    every tag file, hash, signature and proof must check out, and data/ must
-    hold exactly the files and sizes that were copied."""
+    """Check a bundle just written by ingest, reading back every tag file and
+    name with the verifier's own parsers but without re-reading its payload:
+    `payload` is {manifest path: (size, SHA-256)} as copied. Every tag file,
+    hash, signature, proof and the names map must check out, the manifest must
+    read back as exactly the files copied, and data/ must hold them at their
+    sizes."""
     problems: list[Problem] = []
     seen = 0
     stack = [root / layout.PAYLOAD_DIR]
@@ -258,15 +270,15 @@ def check_fresh_bundle(
                     stack.append(Path(entry.path))
                     continue
                 rel = Path(entry.path).relative_to(root).as_posix()
-                size = payload_sizes.get(rel)
-                if size is None or not entry.is_file(follow_symlinks=False):
+                copy = payload.get(rel)
+                if copy is None or not entry.is_file(follow_symlinks=False):
                     problems.append(Problem("extra", rel, "not copied by this ingest"))
-                elif entry.stat(follow_symlinks=False).st_size != size:
+                elif entry.stat(follow_symlinks=False).st_size != copy[0]:
                     problems.append(Problem("changed", rel, "size differs from the copy"))
                 seen += 1
-    if seen != len(payload_sizes):
+    if seen != len(payload):
         problems.append(Problem("missing", layout.PAYLOAD_DIR, "copied files are missing"))
     scan = scan_bundle(root, hash_payload=False, tag_files_only=True)
     key = PublicKeyInfo("self", fingerprint_of(public_key), public_key)
-    problems.extend(evaluate(scan, TrustPolicy(keys=(key,)), payload_checked=True).problems)
+    problems.extend(evaluate(scan, TrustPolicy(keys=(key,)), copied=payload).problems)
     return problems

@@ -34,13 +34,15 @@ from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Appended, Ledger
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.chats import resolve_hashes
-from ..models import CopiedFile, IngestResult
+from ..models import CopiedFile, IngestResult, Problem
 from ..pending import PendingIngest, track
 from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
 from ..tsa.client import GRANTED, StampAttempt, request_timestamps
 from . import layout
+from .check_names import check_written_names
 from .copying import copy_all
+from .names import NAMES, names_file_bytes
 from .source import SourceDir, SourceListing, scan_source, scan_source_file
 from .stamp import StoredToken, record_timestamp
 from .statement import Statement, statement_bytes
@@ -281,6 +283,7 @@ def ingest(
             if sidecar_digests:
                 bag_fields.append((layout.C2PA_REPORTS_FIELD, str(len(sidecar_digests))))
             bag_info = layout.format_bag_info(bag_fields)
+            names_file = _names_file(listing)
             statement = Statement(
                 bundle_id=bundle_id,
                 case=case,
@@ -295,6 +298,7 @@ def ingest(
                 bag_info_sha256=sha256_bytes(bag_info),
                 metadata_sha256=metadata_sha256,
                 note=note,
+                names_sha256=sha256_bytes(names_file) if names_file is not None else None,
             )
             stmt = statement_bytes(statement)
             tag_files = {
@@ -304,6 +308,15 @@ def ingest(
                 layout.SIGNATURE: sign_bytes(signing_key, stmt),
                 layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
             }
+            if names_file is not None:
+                tag_files[NAMES] = names_file
+            # Read back with the verifier's parsers before anything is signed into
+            # the ledger: a name written one way and read another stops here.
+            payload = {f"{layout.PAYLOAD_DIR}/{c.path}": (c.size, c.sha256) for c in copied}
+            _stop_on(
+                check_written_names((tmp / layout.MANIFEST).read_bytes(), names_file, payload),
+                bundle_path,
+            )
             if ledger is not None:
                 appended = ledger.append(
                     action="ingest",
@@ -351,15 +364,9 @@ def ingest(
             file_count = len(copied)
             warnings = _warnings(listing)
             skipped, dirs = listing.skipped, listing.dirs
-            payload_sizes = {f"{layout.PAYLOAD_DIR}/{c.path}": c.size for c in copied}
             del copied, listing, tag_files
-            problems = check_fresh_bundle(tmp, payload_sizes, signing_key.public_key())
-            del payload_sizes
-            if problems:
-                raise EnvironmentFailure(
-                    "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
-                    path=str(bundle_path),
-                )
+            _stop_on(check_fresh_bundle(tmp, payload, signing_key.public_key()), bundle_path)
+            del payload
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
             _restore_dir_times(data_dir, dirs)
             sync_filesystem(tmp)  # every file and folder of the bundle, in one flush
@@ -396,6 +403,14 @@ def ingest(
     )
 
 
+def _stop_on(problems: list[Problem], bundle_path: Path) -> None:
+    if problems:
+        raise EnvironmentFailure(
+            "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
+            path=str(bundle_path),
+        )
+
+
 def _timestamp_files(attempts: tuple[StampAttempt, ...]) -> list[StoredToken]:
     granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
     return [
@@ -404,17 +419,33 @@ def _timestamp_files(attempts: tuple[StampAttempt, ...]) -> list[StoredToken]:
     ]
 
 
+def _names_file(listing: SourceListing) -> bytes | None:
+    """custody/names.json when a file is stored under a name other than its own."""
+    originals = {
+        f"{layout.PAYLOAD_DIR}/{f.rel}": f.original for f in listing.files if f.original is not None
+    }
+    return names_file_bytes(originals) if originals else None
+
+
 def _warnings(listing: SourceListing) -> tuple[str, ...]:
     return tuple(
         f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
         "macOS and bagit-python treat them as one name"
         for a, b in listing.normalisation_twins()
     ) + tuple(
-        f"{f.original!r} is not a UTF-8 name: stored as {f.rel!r}; the original bytes "
-        "are in its metadata record"
+        f"{f.original!r} is not a {_unportable(f.original)} name: stored as {f.rel!r}; "
+        f"the original bytes are kept in {NAMES}"
         for f in listing.files
         if f.original is not None
     )
+
+
+def _unportable(name: bytes) -> str:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return "UTF-8"
+    return "portable"
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -5,7 +5,9 @@ Errors are mapped to exit codes here, in one place (see custody.errors).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import sys
 from typing import Any
 
@@ -86,11 +88,26 @@ class CustodyGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="custody", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
+    robust_streams()
     ctx.obj = App()
+
+
+def robust_streams() -> None:
+    """Make stdout and stderr write what they cannot encode as backslash escapes
+    (`\\udcff`, `\\u0416`) instead of raising UnicodeEncodeError, whatever
+    PYTHONIOENCODING or the locale chose: no output can crash on any bytes. The
+    renderer already makes evidence visible (custody.textsafe); this is the floor
+    under every other line (click's own messages, an ASCII-only terminal)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
+            # A closed or unusable stream has nothing to protect.
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
 
 
 def main() -> None:
     """Console-script entry point."""
+    robust_streams()  # before click parses anything: its own messages may name a path
     try:
         cli.main(prog_name="custody")
     except KeyboardInterrupt:

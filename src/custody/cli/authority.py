@@ -66,6 +66,10 @@ def authority_init(app: App, name: str, passphrase_file: Path | None, json_outpu
     The key is stored under $CUSTODY_HOME/authority, mode 0600, encrypted with
     the passphrase from --passphrase-file, $CUSTODY_PASSPHRASE or a prompt.
     Read its fingerprint to whoever will trust your register.
+
+    \b
+    Examples:
+      custody authority init --name "Met War Crimes Team"
     """
     from ..register.authority import init_authority
 
@@ -183,7 +187,12 @@ def authority_rotate(
     app: App, passphrase_file: Path | None, new_passphrase_file: Path | None, json_output: bool
 ) -> None:
     """Replace the unit key: a new key, announced in the register and signed by
-    both the old and the new unit key. Verifiers who trust the register follow."""
+    both the old and the new unit key. Verifiers who trust the register follow.
+
+    \b
+    Examples:
+      custody authority rotate --new-passphrase-file new-passphrase.txt
+    """
     from ..register.authority import rotate_unit_key
 
     render = app.configure(json_output=json_output)
@@ -209,6 +218,10 @@ def authority_export(
 
     Give the file to court staff: 'custody keys trust-register register.json'.
     The export is recorded in your ledger (so the unit key is unlocked).
+
+    \b
+    Examples:
+      custody authority export -o register.json
     """
     from ..register.authority import export_register
 

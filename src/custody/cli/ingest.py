@@ -36,7 +36,8 @@ from ._options import (
     "--from",
     "from_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A list of sources: one 'SOURCE<TAB>CASE[<TAB>EXHIBIT]' per line.",
+    help="A list of sources: one 'SOURCE<TAB>CASE[<TAB>EXHIBIT]' per line (a *.csv file: "
+    "comma-separated), optionally under a header row 'source, case, exhibit'.",
 )
 @click.option(
     "--key",
@@ -103,7 +104,10 @@ def ingest_command(
 
     Several SOURCEs, or --from FILE, make a batch: each source is ingested in
     turn, a failing one is reported and the rest go on; with --json each
-    source gives one JSON line, then a summary line.
+    source gives one JSON line, then a summary line. The list file has one
+    'SOURCE<TAB>CASE<TAB>EXHIBIT' per line (CASE and EXHIBIT may be left out),
+    or is CSV when named *.csv; a first row 'source, case, exhibit' (any
+    order) names the columns; a line that repeats another is refused.
 
     \b
     Examples:
@@ -124,14 +128,16 @@ def ingest_command(
             text = from_file.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError("cannot read the list of sources", path=str(from_file)) from e
-        jobs += parse_job_list(text, base=from_file.parent, default_case=case)
+        jobs += parse_job_list(text, base=from_file.parent, default_case=case, name=str(from_file))
     if not jobs:
         raise InputError("nothing to ingest: give a SOURCE folder or --from FILE")
     single = len(jobs) == 1 and from_file is None
     if single and not case:
         raise InputError("a case id is needed: --case ID")
+    if out is not None:
+        _check_out(out, single=single)
     if not single and out is not None and not out.exists():
-        out.mkdir(parents=True)
+        out.mkdir()
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     tsa = tsa_urls_or_env(tsa_urls)
     witnesses = witnesses_from_env()
@@ -186,3 +192,16 @@ def ingest_command(
     code = batch_exit_code(outcomes)
     if code:
         click.get_current_context().exit(code)
+
+
+def _check_out(out: Path, *, single: bool) -> None:
+    """--out names a new bundle (one source) or a folder of bundles; either way its parent
+    must exist, so that a mistyped path is an error and not a new tree of folders."""
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise InputError(
+            f"--out: {parent} does not exist (create it first, or check the path)",
+            path=str(out),
+        )
+    if not single and out.exists() and not out.is_dir():
+        raise InputError("--out: not a folder", path=str(out))

@@ -95,7 +95,13 @@ def keys_group() -> None:
 @pass_app
 def keys_list(app: App, json_output: bool) -> None:
     """List your own keys and the keys you trust, with what your trusted
-    registers say about each (valid until, revoked since), and the registers."""
+    registers say about each (valid until, revoked since), and the registers.
+
+    \b
+    Examples:
+      custody keys list
+      custody keys list --json | jq '.keys[].fingerprint'
+    """
     from datetime import UTC, datetime
 
     from ..register.rule import listings
@@ -126,6 +132,11 @@ def keys_export(app: App, key: str, output: Path | None) -> None:
 
     The file is PEM that openssl reads, preceded by the holder's name and the
     fingerprint. Give it to court staff so they can trust and verify your bundles.
+
+    \b
+    Examples:
+      custody keys export pc-jane-smith-war-crimes-team -o jane.pub
+      custody keys export 693dd91a  # by fingerprint prefix, to stdout
     """
     pair = find_key(home=app.home, selector=key)
     info = read_public_key_file(pair.public_key_path)
@@ -156,6 +167,11 @@ def keys_trust(
     Compare the fingerprint shown with the one its holder reads to you. When
     you have a key of your own, the event is recorded in your ledger, signed
     by it (unless --no-record).
+
+    \b
+    Examples:
+      custody keys trust jane.pub
+      custody keys trust jane.pub --name "PC Jane Smith" --no-record
     """
     render = app.configure(json_output=json_output)
     info = read_public_key_file(public_key_file)

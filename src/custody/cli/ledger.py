@@ -51,7 +51,13 @@ def ledger_group() -> None:
 @json_option
 @pass_app
 def ledger_show(app: App, case: str | None, json_output: bool) -> None:
-    """A timeline of everything recorded: time, action, who, bundle, case."""
+    """A timeline of everything recorded: time, action, who, bundle, case.
+
+    \b
+    Examples:
+      custody ledger show
+      custody ledger show --case ICC-2026-014 --json
+    """
     render = app.configure(json_output=json_output)
     with Ledger.open(app.home, create=False) as ledger:
         rows = ledger_timeline(ledger, case=case)
@@ -66,6 +72,11 @@ def ledger_verify(app: App, json_output: bool) -> None:
 
     Also names every ingest that was killed midway (its entry, and the
     partial copy it left), until the next ingest records it as abandoned.
+
+    \b
+    Examples:
+      custody ledger verify
+      custody ledger verify --json
 
     Exit codes: 0 intact; 1 edited, deleted, inserted, reordered or truncated
     entries (each named); 2 no ledger.
@@ -96,6 +107,11 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     are kept beside the checkpoint in the ledger (their paths are shown on
     stderr; give a copy as CHECKPOINT.tsr with the checkpoint file). A TSA
     that fails is a warning; the checkpoint is printed all the same.
+
+    \b
+    Examples:
+      custody ledger checkpoint > checkpoint-2026-11-25.txt
+      custody ledger checkpoint --tsa https://tsa.example.org/tsr > checkpoint.txt
     """
     from ..ledger.checkpoint_time import store_checkpoint_tokens
     from ..tsa.client import request_timestamps

@@ -41,6 +41,10 @@ def team_group() -> None:
 def team_init(app: App, database: str, name: str, json_output: bool) -> None:
     """Create the team log (schema and team key) in an empty database, and join it.
 
+    \b
+    Examples:
+      custody team init --database postgresql://db.team/custody --name "Met War Crimes Team"
+
     Exit codes: 0 created; 2 the database already holds a team log; 3 the
     database cannot be reached.
     """
@@ -92,7 +96,12 @@ def team_join(app: App, database: str, team_key: str | None, json_output: bool) 
 @json_option
 @pass_app
 def team_show(app: App, case: str | None, json_output: bool) -> None:
-    """The whole team's chain of custody, in the team log's order, across officers."""
+    """The whole team's chain of custody, in the team log's order, across officers.
+
+    \b
+    Examples:
+      custody team show --case ICC-2026-014
+    """
     from ..team.query import team_timeline
 
     render = app.configure(json_output=json_output)
@@ -106,6 +115,11 @@ def team_show(app: App, case: str | None, json_output: bool) -> None:
 def team_verify(app: App, database: str | None, json_output: bool) -> None:
     """Audit everything: every leaf's signature and each officer's chain, the
     tree, every checkpoint; then print the current checkpoint.
+
+    \b
+    Examples:
+      custody team verify
+      custody team verify --json
 
     Exit codes: 0 intact; 1 edited, deleted, reordered or forged rows (each
     named); 2 not in a team; 3 the database cannot be reached.
@@ -182,7 +196,12 @@ def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_outp
 @pass_app
 def team_key(app: App) -> None:
     """Print the team log's public key (pinned when this home joined), for
-    verifiers: custody verify BUNDLE --team-key FILE."""
+    verifiers: custody verify BUNDLE --team-key FILE.
+
+    \b
+    Examples:
+      custody team key > met-team.pub
+    """
     from ..keys import public_key_file_bytes
     from ..team.config import load_team_config
 

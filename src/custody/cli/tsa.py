@@ -33,6 +33,10 @@ def tsa_trust(app: App, root: Path, json_output: bool) -> None:
     """Trust ROOT (a PEM or DER certificate) as a TSA root. Check its SHA-256
     fingerprint with the TSA before you do.
 
+    \b
+    Examples:
+      custody tsa trust tsa-root.pem
+
     Exit codes: 0 trusted; 2 ROOT is not a certificate.
     """
     from ..tsa.roots import trust_tsa_root
@@ -45,7 +49,13 @@ def tsa_trust(app: App, root: Path, json_output: bool) -> None:
 @json_option
 @pass_app
 def tsa_list(app: App, json_output: bool) -> None:
-    """The TSA roots you trust."""
+    """The TSA roots you trust.
+
+    \b
+    Examples:
+      custody tsa list
+      custody tsa list --json
+    """
     from ..tsa.roots import list_tsa_roots
 
     render = app.configure(json_output=json_output)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..actions import record_verification, verify_with_home
-from ..errors import EXIT_NOT_VERIFIED
+from ..errors import EXIT_NOT_VERIFIED, CustodyError, InputError
 from ..fsutil import environment_error, replace_file
 from ..store.location import is_s3_url
+from ..verify_many import BundleRef, parse_bundle_list
 from ._app import App, pass_app
 from ._options import (
     endpoint_url_option,
@@ -25,9 +27,20 @@ from ._options import (
     witness_key_option,
 )
 
+if TYPE_CHECKING:
+    from ..keys import Signer
+    from ..policy import TrustPolicy
+
 
 @click.command("verify")
-@click.argument("bundle", type=click.Path())
+@click.argument("bundles", metavar="BUNDLE...", nargs=-1, type=click.Path())
+@click.option(
+    "--from",
+    "from_file",
+    metavar="LIST",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A list of bundles: one path or s3:// URL per line ('#' comments).",
+)
 @trust_option
 @register_option
 @team_key_option
@@ -51,6 +64,12 @@ from ._options import (
     "--record", is_flag=True, help="Record this verification in your ledger, signed with your key."
 )
 @click.option("--key", "key", help="With --record: your key (default: your only key).")
+@click.option(
+    "--workers",
+    metavar="N",
+    type=click.IntRange(min=1),
+    help="Several bundles: how many to verify at once (default: one per core).",
+)
 @passphrase_file_option
 @endpoint_url_option
 @json_option
@@ -58,7 +77,8 @@ from ._options import (
 @pass_app
 def verify_command(
     app: App,
-    bundle: str,
+    bundles: tuple[str, ...],
+    from_file: Path | None,
     trust: tuple[str, ...],
     registers: tuple[Path, ...],
     team_keys: tuple[Path, ...],
@@ -70,6 +90,7 @@ def verify_command(
     report_path: Path | None,
     record: bool,
     key: str | None,
+    workers: int | None,
     passphrase_file: Path | None,
     endpoint_url: str | None,
     json_output: bool,
@@ -93,6 +114,15 @@ def verify_command(
     chose (custody tsa trust, --tsa-root): the report says "signed no later
     than" the earliest trusted time, or "signing time not proven".
 
+    Several BUNDLEs, or --from LIST (one path or s3:// URL per line; blank
+    lines and '#' comments skipped; relative paths relative to LIST; a
+    repeated line refused), are verified in one process with the same trust
+    policy, spread over the cores. One line per bundle, in the order given:
+    VERIFIED, NOT VERIFIED with its first problem, or UNUSABLE with why; then
+    a summary (-q: only the bundles that did not verify). With --json, one
+    JSON line per bundle (as for one bundle, or an error), then a summary
+    line. --record records each verification; --report takes one bundle.
+
     \b
     Examples:
       custody verify ./ICC-2026-014_JS-1_20261125T120000Z
@@ -104,6 +134,8 @@ def verify_command(
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
       custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
+      custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
+      custody verify --from holdings.txt --record -q
 
     \b
     Exit codes:
@@ -111,8 +143,23 @@ def verify_command(
       1  not verified (changed, missing or extra files, bad signature, untrusted signer,
          an invalid timestamp; with --require-timestamp, signing time not proven)
       2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
+      3  the machine failed (an I/O error, object storage unreachable)
+    Several bundles: 0 only if every one verified, else the most serious
+    code (1 one did not verify, 2 one is not a bundle, 3 a machine failure).
     """
     render = app.configure(json_output=json_output, quiet=quiet)
+    targets = [BundleRef(b) for b in bundles]
+    if from_file is not None:
+        try:
+            text = from_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError("cannot read the list of bundles", path=str(from_file)) from e
+        targets += parse_bundle_list(text, base=from_file.parent, name=str(from_file))
+    if not targets:
+        raise InputError("nothing to verify: give a BUNDLE or --from LIST")
+    many = len(targets) > 1 or from_file is not None
+    if many and report_path is not None:
+        raise InputError("--report writes one bundle's report: give one BUNDLE")
     policy = trust_policy(
         app.home,
         registers=registers,
@@ -125,6 +172,10 @@ def verify_command(
         team_keys=team_keys,
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
+    if many:
+        _verify_many(app, targets, policy, signer, endpoint_url, workers)
+        return
+    bundle = targets[0].target
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):
             from ..store.verify import verify_stored_bundle
@@ -157,3 +208,54 @@ def verify_command(
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+def _verify_many(
+    app: App,
+    targets: list[BundleRef],
+    policy: TrustPolicy,
+    signer: Signer | None,
+    endpoint_url: str | None,
+    workers: int | None,
+) -> None:
+    """Every bundle verified, each line shown as its turn comes, then the summary;
+    exits with the most serious code."""
+    from ..verify_many import VerifyTally, verify_many
+
+    render = app.render
+    tally = VerifyTally()
+    first = last = None  # ledger entries recorded: the first and the last, not every one
+    recorded = 0
+    try:
+        for outcome in verify_many(
+            home=app.home,
+            bundles=targets,
+            count=len(targets),
+            policy=policy,
+            endpoint_url=endpoint_url,
+            workers=workers,
+            with_files=render.json_output,
+        ):
+            tally = tally.add(outcome)
+            if signer is not None and outcome.report is not None:
+                last = record_verification(home=app.home, report=outcome.report, signer=signer)
+                first = last if first is None else first
+                recorded += 1
+            render.verify_outcome(outcome)
+    except CustodyError as e:
+        if not render.json_output:
+            raise
+        # The batch stopped (a worker died): one more JSON line, not a document that
+        # would break the JSON Lines a script is reading.
+        render.json_line({"error": {"kind": e.kind, "path": e.path, "message": e.message}})
+        render.error(e.diagnostics())
+        click.get_current_context().exit(e.exit_code)
+    render.verify_summary(tally)
+    if recorded == 1:
+        render.note(f"Recorded in your ledger as entry {first}.")
+    elif recorded:
+        render.note(
+            f"Recorded {recorded} verifications in your ledger (entries {first} to {last})."
+        )
+    if tally.exit_code:
+        click.get_current_context().exit(tally.exit_code)

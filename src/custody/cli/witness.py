@@ -47,6 +47,10 @@ def witness_init(app: App, name: str, json_output: bool) -> None:
 
     Give the public key file (witness.pub) to those who verify: they choose
     it with `custody witness trust witness.pub`.
+
+    \b
+    Examples:
+      custody witness init --name "ICC registry witness"
     """
     from ..witness.config import init_witness
 
@@ -97,6 +101,10 @@ def witness_add_log(app: App, origin: str, key: str, json_output: bool) -> None:
 
     ORIGIN is the first line of the ledger's checkpoint (`custody ledger
     checkpoint | head -1`). Repeat with each key that signs for that ledger.
+
+    \b
+    Examples:
+      custody witness add-log "$(head -1 checkpoint.txt)" --key jane-ledger.pub
     """
     from ..witness.config import add_log
 
@@ -136,7 +144,7 @@ def witness_serve(app: App, listen: str) -> None:
     from ..witness.server import make_server, parse_listen, unix_now
 
     def log_to_stderr(line: str) -> None:
-        click.echo(line, err=True)
+        app.render.note(line)  # a request line names what a client sent: made visible
 
     from ..witness.state import FileStateStore
 
@@ -177,6 +185,10 @@ def witness_trust(app: App, public_key: Path, json_output: bool) -> None:
 
     Stored in $CUSTODY_HOME/witnesses/. `verify --quorum N` and `ledger
     consistency --quorum N` then require N of your witnesses.
+
+    \b
+    Examples:
+      custody witness trust registry-witness.pub
     """
     from ..witness.trust import trust_witness
 

@@ -3,7 +3,8 @@
 A checkpoint is signed by the key that made the append it closes (ADR 0003).
 When a trusted register lists that key, `custody ledger consistency` accepts
 the old checkpoint only if the register says the key was valid at T: the
-checkpoint's earliest trusted timestamp, else the time of verification
+checkpoint's earliest trusted timestamp (genTime + accuracy, the latest instant
+it allows), else the time of verification
 (register/rule.py, docs/keys.md).
 """
 

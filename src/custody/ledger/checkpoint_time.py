@@ -1,6 +1,7 @@
 """Timestamped checkpoints: `custody ledger checkpoint --tsa URL` stamps the
 exact bytes of the signed checkpoint note. The token proves that every ledger
-entry up to the checkpoint's size existed no later than the TSA's time.
+entry up to the checkpoint's size existed no later than the TSA's time plus
+its stated accuracy (bundle/check_time.py).
 
 Tokens live beside the checkpoint in the ledger folder, as
 checkpoint-timestamps/<SHA-256 of the note>-N.tsr; a token saved beside a

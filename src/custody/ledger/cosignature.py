@@ -151,6 +151,9 @@ class CosignatureCheck:
     time: str | None
     timestamp: int | None
     status: str
+    witness_key: bytes | None = None
+    """The raw public key of the chosen witness the line names (None: unknown).
+    A quorum counts these: a cosignature does not sign the witness's name."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -204,15 +207,19 @@ def check_cosignatures(
                 _iso(timestamp) if timestamp is not None else None,
                 timestamp,
                 status,
+                _raw(witness.public_key) if witness is not None else None,
             )
         )
     return tuple(found)
 
 
-def valid_witnesses(checks: Iterable[CosignatureCheck]) -> set[tuple[str, str]]:
-    """The distinct witnesses (name, key id) with a valid cosignature: a witness
-    that signed twice still counts once towards a quorum."""
-    return {(c.witness, c.key_id) for c in checks if c.status == "valid"}
+def valid_witnesses(checks: Iterable[CosignatureCheck]) -> set[bytes]:
+    """The distinct witness keys with a valid cosignature: what a quorum counts.
+    A witness that signed twice counts once, and so does one key the verifier
+    trusts under two names (a renamed witness whose old key file was kept):
+    cosignature/v1 signs the checkpoint and the time, not the name, so one
+    cosignature can be relabelled with every name the key is trusted under."""
+    return {c.witness_key for c in checks if c.status == "valid" and c.witness_key is not None}
 
 
 def cosignatures_of(

@@ -316,26 +316,66 @@ def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-_TIME_KEYS = ("exif:DateTimeOriginal", "exif:DateTimeDigitized", "xmp:CreateDate")
+# Namespaces of the capture facts a manifest may sign (stds.exif, c2pa.metadata), and the
+# prefix each is conventionally written with. A manifest may declare its own prefix in
+# `@context` and in any case ("EXIF:GPSLatitude" with {"EXIF": <exif namespace>}), so a key
+# is matched by its namespace where the context names one, else by its prefix, and by its
+# local name, without regard to case either way.
+_EXIF_NS = "http://ns.adobe.com/exif/1.0/"
+_XMP_NS = "http://ns.adobe.com/xap/1.0/"
+_NAMESPACES = {"exif": _EXIF_NS, "exifex": "http://cipa.jp/exif/1.0/", "xmp": _XMP_NS}
+_TIME_KEYS = (
+    (_EXIF_NS, "datetimeoriginal"),
+    (_EXIF_NS, "datetimedigitized"),
+    (_XMP_NS, "createdate"),
+)
+_PLACE_KEYS = {
+    "latitude": (_EXIF_NS, "gpslatitude"),
+    "longitude": (_EXIF_NS, "gpslongitude"),
+    "altitude": (_EXIF_NS, "gpsaltitude"),
+    "gps_time": (_EXIF_NS, "gpstimestamp"),
+}
+
+
+def _namespaced(data: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """An assertion's fields keyed by (namespace, lower-case local name)."""
+    context = data.get("@context")
+    declared: dict[str, str] = {}
+    if isinstance(context, dict):
+        declared = {str(k).casefold(): str(v) for k, v in context.items() if isinstance(v, str)}
+    fields: dict[tuple[str, str], Any] = {}
+    for key, value in data.items():
+        prefix, sep, local = str(key).partition(":")
+        if not sep or key == "@context":
+            continue
+        folded = prefix.casefold()
+        namespace = declared.get(folded) or _NAMESPACES.get(folded)
+        if namespace is None:
+            continue
+        namespace = namespace.rstrip("#/") + "/"
+        fields.setdefault((namespace, local.casefold()), value)
+    return fields
 
 
 def _capture(manifest: dict[str, Any]) -> dict[str, Any] | None:
     """The capture time and place the manifest signs (stds.exif / c2pa.metadata),
-    as written: kept beside the file's own EXIF, never merged into it."""
+    as written: kept beside the file's own EXIF, never merged into it.
+
+    Every such assertion of the manifest counts: a maker may sign the place in one
+    and the time in another. Where two give the same fact, the first one wins."""
+    merged: dict[tuple[str, str], Any] = {}
     for data in _assertions(manifest, "stds.exif") + _assertions(manifest, "c2pa.metadata"):
-        time_value = next((data[k] for k in _TIME_KEYS if data.get(k)), None)
-        lat, lon = data.get("exif:GPSLatitude"), data.get("exif:GPSLongitude")
-        if time_value or (lat and lon):
-            return {
-                "time": str(time_value) if time_value else None,
-                "latitude": str(lat) if lat else None,
-                "longitude": str(lon) if lon else None,
-                "altitude": str(data["exif:GPSAltitude"]) if data.get("exif:GPSAltitude") else None,
-                "gps_time": str(data["exif:GPSTimeStamp"])
-                if data.get("exif:GPSTimeStamp")
-                else None,
-            }
-    return None
+        for key, value in _namespaced(data).items():
+            if value not in (None, "", [], {}):
+                merged.setdefault(key, value)
+    time_value = next((merged[k] for k in _TIME_KEYS if k in merged), None)
+    place = {name: merged.get(key) for name, key in _PLACE_KEYS.items()}
+    if not time_value and not (place["latitude"] and place["longitude"]):
+        return None
+    return {
+        "time": str(time_value) if time_value else None,
+        **{name: str(value) if value else None for name, value in place.items()},
+    }
 
 
 def record_c2pa(

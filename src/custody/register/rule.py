@@ -1,7 +1,9 @@
 """The rule: is a key listed in a trusted register accepted for one signature?
 
-Let T be the proven signing time (the earliest trusted RFC 3161 genTime), or
-else the time of verification. A listed key K is accepted if and only if
+Let T be the proven signing time (the earliest genTime + accuracy among
+trusted RFC 3161 tokens: the latest instant each token allows, genTime alone
+when it states no accuracy; bundle/check_time.py), or else the time of
+verification. A listed key K is accepted if and only if
 valid_from <= T <= valid_until and T is before its revocation takes effect
 (superseded or retired: when revoked; compromised: `since`). `key_status` says
 what the register says about K at the time of verification; `decided_by` says
@@ -28,7 +30,8 @@ KEY_STATUSES = (VALID, NOT_YET_VALID, EXPIRED, REVOKED, NOT_LISTED)
 
 @dataclass(frozen=True)
 class ProvenTime:
-    """A time by which a signature provably existed, and who proves it (a TSA)."""
+    """A time by which a signature provably existed, and who proves it (a TSA).
+    `at` is a token's latest instant, genTime + accuracy, never genTime alone."""
 
     at: datetime
     source: str

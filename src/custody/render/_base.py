@@ -1,5 +1,12 @@
 """The output channels every view writes through: plain lines, label/value lists,
-tables, JSON and progress, on a terminal (rich) or in a pipe (plain text)."""
+tables, JSON and progress, on a terminal (rich) or in a pipe (plain text).
+
+Every line, field and cell passes through `textsafe.visible` here, on a terminal
+and in a pipe alike, so that no name or value from evidence can drive a terminal,
+forge a line or split a tab-separated field, whatever view it is shown by; every
+JSON document passes through `_dumps`. A view that needs several lines writes
+several lines.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
+
+from ..textsafe import json_escape_controls, json_safe, visible
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from rich.console import Console
@@ -35,13 +44,13 @@ class Output:
     def out(self) -> Console:
         from rich.console import Console
 
-        return Console(markup=False, highlight=False, soft_wrap=True)
+        return Console(markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     @cached_property
     def err(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+        return Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     @property
     def interactive(self) -> bool:
@@ -50,7 +59,12 @@ class Output:
     # --- plain lines -----------------------------------------------------------------
 
     def _line(self, text: str, *, style: str | None = None, err: bool = False) -> None:
-        """One line: styled by rich on a terminal, plain text anywhere else."""
+        """One line, with every control character in it made visible: styled by
+        rich on a terminal, plain text anywhere else."""
+        self._emit(visible(text), style=style, err=err)
+
+    def _emit(self, text: str, *, style: str | None = None, err: bool = False) -> None:
+        """One line of text that is already safe to show."""
         stream = sys.stderr if err else sys.stdout
         if _is_terminal(stream):
             (self.err if err else self.out).print(text, style=style)
@@ -67,7 +81,7 @@ class Output:
             table.add_column(style="bold")
             table.add_column()
             for label, value in rows:
-                table.add_row(label, value)
+                table.add_row(visible(label), visible(value))
             self.out.print(table)
             return
         width = max((len(label) for label, _ in rows), default=0)
@@ -86,20 +100,77 @@ class Output:
         lines (a '# title' line, a header, then one line a row) with every field
         whole (`whole`, when given, holds the rows' full values) and never cut."""
         if _is_terminal(sys.stdout):
-            from rich.table import Table
+            shown = [[visible(v) for v in row] for row in rows]
+            if _fits(columns, shown, self.out.width):
+                from rich.table import Table
 
-            table = Table(title=title, title_justify="left")
-            for column in columns:
-                table.add_column(column, overflow="fold")
-            for row in rows:
-                table.add_row(*row)
-            self.out.print(table)
+                table = Table(title=visible(title) if title else None, title_justify="left")
+                for i, column in enumerate(columns):
+                    # A column is never narrower than its longest word: rich then wraps
+                    # between words, and no hash, time or name is cut.
+                    table.add_column(
+                        column, overflow="fold", min_width=_longest_word(i, columns, shown)
+                    )
+                for cells in shown:
+                    table.add_row(*cells)
+                self.out.print(table)
+            else:
+                self._blocks(columns, shown, title=title)
             return
         if title:
             self._line(f"# {title}")
-        self._line("\t".join(columns))
+        self._emit("\t".join(visible(c) for c in columns))
         for row in whole if whole is not None else rows:
-            self._line("\t".join(_tsv_field(v) for v in row))
+            self._emit("\t".join(visible(v) for v in row))
+
+    def _blocks(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None
+    ) -> None:
+        """A table too wide for the terminal, as one labelled block a row: the first
+        column as the block's heading, then a line for each other non-empty cell,
+        wrapped between words and never inside one."""
+        width = max(self.out.width, 40)
+        label_width = max((len(c) for c in columns[1:]), default=0)
+        if title:
+            import textwrap
+
+            for line in textwrap.wrap(
+                visible(title), width, break_long_words=False, break_on_hyphens=False
+            ):
+                self._emit(line, style="bold")
+            self._emit("")
+        for n, row in enumerate(rows):
+            if n:
+                self._emit("")
+            self._emit(row[0], style="bold")
+            for label, value in zip(columns[1:], row[1:], strict=False):
+                if value:
+                    for line in _labelled(label, value, label_width, width):
+                        self._emit(line)
+
+    def _rich_table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        no_wrap: Sequence[str] = (),
+        **kw: Any,
+    ) -> None:
+        """A table drawn by rich whatever the output is, every cell made visible;
+        the columns in `no_wrap` are never wrapped, the others fold."""
+        from rich.table import Table
+
+        if kw.get("title"):
+            kw["title"] = visible(kw["title"])
+        table = Table(**kw)
+        for column in columns:
+            if column in no_wrap:
+                table.add_column(column, no_wrap=True)
+            else:
+                table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(visible(v) for v in row))
+        self.out.print(table)
 
     def error(self, line: str) -> None:
         self._line(f"custody: error: {line}", style="bold red", err=True)
@@ -118,11 +189,11 @@ class Output:
 
     def json_line(self, obj: Any) -> None:
         """One JSON Lines record on stdout."""
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.write(_dumps(obj, indent=None) + "\n")
         sys.stdout.flush()
 
     def json(self, obj: Any) -> None:
-        sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_dumps(obj, indent=2) + "\n")
         sys.stdout.flush()
 
     # --- progress ----------------------------------------------------------------------
@@ -138,23 +209,36 @@ class Output:
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
+            Task,
             TaskID,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
+        from rich.text import Text
+
+        class BinarySpeedColumn(ProgressColumn):
+            """Bytes a second in the binary units custody uses everywhere (MiB/s), where
+            rich's own speed column counts in decimal ones (MB/s)."""
+
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                if speed is None:
+                    return Text("?", style="progress.data.speed")
+                return Text(f"{_human_bytes(int(speed))}/s", style="progress.data.speed")
 
         bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            TextColumn("{task.fields[files]}", markup=False),
+            DownloadColumn(binary_units=True),
+            BinarySpeedColumn(),
             TimeRemainingColumn(),
             console=self.err,
             transient=True,
         )
         task: TaskID | None = None
+        description = visible(description)
 
         def update(event: ProgressEvent) -> None:
             nonlocal task
@@ -168,16 +252,52 @@ class Output:
         with bar:
             yield update
 
-    def out_text(self, text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    def out_lines(self, text: str) -> None:
+        """Text of several lines (a checkpoint note), each line made visible."""
+        for line in text.removesuffix("\n").split("\n"):
+            self._line(line)
 
 
-def _tsv_field(value: str) -> str:
-    """A field of a tab-separated line: whole, with tabs and line breaks escaped."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+def _dumps(obj: Any, *, indent: int | None) -> str:
+    """JSON that can always be encoded as UTF-8 and never drives a terminal: strings
+    holding bytes that are not UTF-8 are given in their visible form, and DEL, C1 and
+    bidi controls are written as \\u escapes (docs/json.md)."""
+    try:
+        text = json.dumps(obj, indent=indent, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate: a name that is not UTF-8
+        text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False)
+    return json_escape_controls(text)
+
+
+def _longest_word(index: int, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    cells = [columns[index], *(row[index] for row in rows if index < len(row))]
+    return max((len(word) for cell in cells for word in cell.split()), default=1)
+
+
+def _fits(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
+    """Whether a boxed table of these cells fits `width` without cutting a word: each
+    column as wide as its longest word, plus a border and two spaces of padding."""
+    need = sum(_longest_word(i, columns, rows) for i in range(len(columns)))
+    return need + 3 * len(columns) + 1 <= width
+
+
+def _labelled(label: str, value: str, label_width: int, width: int) -> list[str]:
+    """'  label  value' lines, the value wrapped between words under itself; a value
+    with a word too long for that goes on lines of its own, indented four."""
+    import textwrap
+
+    indent = 2 + label_width + 2
+
+    def wrap(text: str, room: int) -> list[str]:
+        return textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False)
+
+    lines = [line for part in value.split("\n") for line in wrap(part, width - indent) or [""]]
+    if all(len(line) <= width - indent for line in lines):
+        head = f"  {label:<{label_width}}  "
+        return [head + lines[0], *(" " * indent + line for line in lines[1:])]
+    rest = [line for part in value.split("\n") for line in wrap(part, width - 4) or [""]]
+    return [f"  {label}", *("    " + line for line in rest)]
 
 
 def _human_bytes(n: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -154,9 +153,7 @@ class BundlesViews(Output):
                 rows.append(("Team witnessed", cosignatures_line(team["cosignatures"])))
         self._fields(rows)
         for t in report.timestamps:
-            self._line(
-                f"  timestamp {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})"
-            )
+            self._line(f"  timestamp {t.file}: {t.status.upper()}, {t.when()} ({t.detail})")
         if len(report.custody_chain) > 1:
             self._line("Chain of custody:")
             for step in report.custody_chain:
@@ -210,8 +207,7 @@ class BundlesViews(Output):
         if self.json_output:
             self.json(page.to_json())
             return
-        sys.stdout.write(f"{page.sha256}  {page.path}\n")
-        sys.stdout.flush()
+        self._line(f"{page.sha256}  {page.path}")
         self.note(f"Verifier page written ({page.size:,} bytes); open it in any browser, offline.")
 
 

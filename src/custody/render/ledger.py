@@ -74,7 +74,7 @@ class LedgerViews(Output):
             else:
                 self._line("Checkpoint time not proven (no timestamp from a TSA you trust)")
             for t in stamped.tokens:
-                self._line(f"  {t.file}: {t.status.upper()}, {t.gen_time or '?'} ({t.detail})")
+                self._line(f"  {t.file}: {t.status.upper()}, {t.when()} ({t.detail})")
         if result.cosignatures:
             where = f" (checkpoint of {result.witnessed_size})" if result.witnessed_size else ""
             self._line(f"Witnessed{where}: {cosignatures_line(result.cosignatures)}")

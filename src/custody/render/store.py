@@ -53,17 +53,18 @@ class StoreViews(Output):
         if not listing.bundles:
             self.info(f"No bundles under {listing.location}")
             return
-        from rich.table import Table
-
-        table = Table(title=listing.location, title_justify="left")
-        for column in ("Bundle", "Case", "Exhibit", "Bundle id", "Retained until"):
-            table.add_column(column, overflow="fold")
+        rows = []
         for b in listing.bundles:
             until = b.retain_until or "not locked"
             if not b.complete:
                 until += " (INCOMPLETE push)"
-            table.add_row(b.name, b.case or "-", b.exhibit or "-", b.bundle_id or "-", until)
-        self.out.print(table)
+            rows.append((b.name, b.case or "-", b.exhibit or "-", b.bundle_id or "-", until))
+        self._rich_table(
+            ("Bundle", "Case", "Exhibit", "Bundle id", "Retained until"),
+            rows,
+            title=listing.location,
+            title_justify="left",
+        )
 
     def store_pull(self, result: PullResult) -> None:
         if self.json_output:

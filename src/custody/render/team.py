@@ -64,22 +64,22 @@ class TeamViews(Output):
         if self.json_output:
             self.json({"entries": list(rows)})
             return
-        from rich.table import Table
-
-        table = Table()
-        for name in ("leaf", "time (UTC)", "action", "who", "bundle", "exhibit", "detail"):
-            table.add_column(name, no_wrap=name in ("leaf", "time (UTC)", "action", "bundle"))
-        for r in rows:
-            table.add_row(
-                str(r["leaf"]),
-                str(r["time"] or "?").replace("T", " ")[:16],
-                str(r["action"]),
-                str(r["who"] or "?"),
-                str(r["bundle_id"] or "")[:8],
-                str(r["exhibit"] or ""),
-                str(r["detail"] or ""),
-            )
-        self.out.print(table)
+        self._rich_table(
+            ("leaf", "time (UTC)", "action", "who", "bundle", "exhibit", "detail"),
+            [
+                (
+                    str(r["leaf"]),
+                    str(r["time"] or "?").replace("T", " ")[:16],
+                    str(r["action"]),
+                    str(r["who"] or "?"),
+                    str(r["bundle_id"] or "")[:8],
+                    str(r["exhibit"] or ""),
+                    str(r["detail"] or ""),
+                )
+                for r in rows
+            ],
+            no_wrap=("leaf", "time (UTC)", "action", "bundle"),
+        )
 
     def team_report(self, report: TeamReport) -> None:
         if self.json_output:
@@ -104,7 +104,7 @@ class TeamViews(Output):
             self._line("Witnessed: no cosigned team checkpoint yet (custody team witness)")
         if report.checkpoint is not None:
             self._line("Current checkpoint:")
-            self.out_text(report.checkpoint)
+            self.out_lines(report.checkpoint)
 
     def team_proof(self, result: TeamProofResult) -> None:
         if self.json_output:

@@ -125,9 +125,11 @@ def check_token(
         return _check(data, message, roots, subject)
     except der.DerError as e:
         return TokenCheck(INVALID, f"not a DER RFC 3161 reply ({e})")
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         # cryptography parses a certificate's fields lazily: a damaged one that
-        # loaded whole raises only when its issuer, subject or extensions are read.
+        # loaded whole raises only when its issuer, subject or extensions are
+        # read (TypeError for a BIT STRING name value under another attribute
+        # type than x500UniqueIdentifier).
         return TokenCheck(INVALID, f"damaged certificate or structure in the reply ({e})")
 
 
@@ -170,7 +172,9 @@ def _check(
     for raw in parts.certificates:
         try:
             certificates.append(x509.load_der_x509_certificate(raw))
-        except ValueError as e:
+        except (ValueError, x509.InvalidVersion) as e:
+            # InvalidVersion is not a ValueError: a damaged version number
+            # raised past the verifier (found by comparing with the page).
             return result(INVALID, f"a certificate in the token is damaged ({e})")
     if len(parts.signer_infos) != 1:
         return result(INVALID, f"{len(parts.signer_infos)} signers; a token has exactly one")
@@ -224,9 +228,12 @@ def _accuracy(info: Any) -> timedelta | None:
         return None
     if acc is None:
         return None
-    return timedelta(
-        seconds=acc.seconds or 0, milliseconds=acc.millis or 0, microseconds=acc.micros or 0
-    )
+    parts = (acc.seconds or 0, acc.millis or 0, acc.micros or 0)
+    if any(part < 0 for part in parts):
+        # An accuracy is a width (RFC 3161 2.4.2): a negative one would move the
+        # proven time before genTime.
+        raise ValueError("negative accuracy")
+    return timedelta(seconds=parts[0], milliseconds=parts[1], microseconds=parts[2])
 
 
 def _find_signer(

@@ -1,0 +1,54 @@
+"""`custody verify` over many bundles: one verdict line per bundle, then a summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._base import Output
+
+if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from ..verify_many import VerifyOutcome, VerifyTally
+
+VERDICT_WIDTH = len("NOT VERIFIED  ")
+"""The verdicts line up, so that the bundles form one column a person can scan."""
+
+
+class VerifyManyViews(Output):
+    """`custody verify B1 B2 ...` and `--from LIST`."""
+
+    def verify_outcome(self, outcome: VerifyOutcome) -> None:
+        """One bundle: a JSON line, or one verdict line (with -q, only a bundle that
+        did not verify). The report's warnings go to stderr, naming the bundle."""
+        if self.json_output:
+            self.json_line(outcome.to_json())
+            return
+        report, error = outcome.report, outcome.error
+        if report is not None and report.verified:
+            if not self.quiet:
+                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}", style="green")
+        elif report is not None:
+            first, more = report.problems[0].kind if report.problems else "?", ""
+            if len(report.problems) > 1:
+                more = f" (+{len(report.problems) - 1} more)"
+            line = f"{'NOT VERIFIED':<{VERDICT_WIDTH}}{report.bundle}: {first}{more}"
+            self._line(line, style="bold red")
+        elif error is not None:
+            where = f"{error.path}: " if error.path and error.path != outcome.ref.target else ""
+            line = f"{'UNUSABLE':<{VERDICT_WIDTH}}{outcome.ref.target}: {where}{error.message}"
+            self._line(line, style="bold red")
+        if report is not None:
+            for w in report.warnings:
+                self.warning(f"{report.bundle}: {w}")
+
+    def verify_summary(self, tally: VerifyTally) -> None:
+        """The last line: how many verified, did not, and could not be verified."""
+        if self.json_output:
+            self.json_line(tally.to_json())
+            return
+        if self.quiet:
+            return
+        noun = "bundle" if tally.bundles == 1 else "bundles"
+        self._line(
+            f"{tally.bundles} {noun}: {tally.verified} verified, "
+            f"{tally.not_verified} not verified, {tally.unusable} unusable"
+        )
