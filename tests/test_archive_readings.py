@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -561,3 +562,23 @@ def test_a_pax_header_with_no_member_after_it(env: Env, bundle: Path, tmp_path: 
     archive = tmp_path / "b.tar"
     archive.write_bytes(_tar_with(bundle, dangling))
     refused(env, archive, "a pax or long-name header with no member after it")
+
+
+def test_a_tar_name_that_is_not_utf8_is_reported_not_refused(
+    env: Env, bundle: Path, tmp_path: Path
+) -> None:
+    """Every tar tool takes a name's bytes as they are: one reading, so the scan
+    reports the name (not verified, exit 1) rather than refusing the archive."""
+    info = tarfile.TarInfo(os.fsdecode(b"data/\xff.txt"))
+    info.size = 1
+    planted = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + b"x".ljust(512, b"\0")
+    archive = tmp_path / "b.tar"
+    archive.write_bytes(_tar_with(bundle, planted))
+    assert b"hdrcharset=BINARY" in archive.read_bytes()
+    gnu = subprocess.run(
+        ["tar", "--quoting-style=literal", "-tf", archive], capture_output=True, check=True
+    ).stdout
+    assert b"data/\xff.txt\n" in gnu
+    result = env.run("verify", archive, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["verified"] is False
