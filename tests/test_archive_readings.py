@@ -37,7 +37,7 @@ from archive_tools import (
     write_zip,
     zip_members,
 )
-from conftest import Env
+from conftest import Env, validate
 from custody.bundle.reader import scan_bundle
 
 
@@ -51,7 +51,10 @@ def refused(env: Env, archive: Path, fragment: str) -> str:
     assert "archive refused: " in result.stderr and fragment in result.stderr, result.stderr
     report = env.run("verify", archive, "--json")
     assert report.exit_code == 2
-    assert fragment in json.loads(report.stdout)["error"]["message"]
+    document = json.loads(report.stdout)
+    validate("error", document)
+    assert document["error"]["kind"] == "not_a_bundle"
+    assert fragment in document["error"]["message"]
     return result.stderr
 
 
