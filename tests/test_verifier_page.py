@@ -511,7 +511,9 @@ def test_hostile_zips(env: Env, page: Page, bundle: Path, key: Path, tmp_path: P
             for rel, data in members:
                 zf.writestr(rel, data)
             add(zf)
-        assert not same_verdict(env, page, archive, key)["verified"], label
+        report = same_verdict(env, page, archive, key)
+        # A duplicate is refused outright (test_archive_readings_page), the rest not verified.
+        assert "error" in report or not report["verified"], label
 
 
 def test_corrupted_zip_member(

@@ -3,7 +3,7 @@
 // file is hashed once by the worker pool; small tag files are kept in memory.
 import * as L from "./layout.js";
 import { HashPool } from "./pool.js";
-import { listZip, ZipError } from "./zip.js";
+import { ArchiveRefused, listZip, ZipError } from "./zip.js";
 
 const MAX_MEMBERS = 1_000_000;
 const MAX_NAME_BYTES = 4096;
@@ -94,8 +94,10 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
     members = await listZip(file);
   } catch (e) {
     // A RangeError from a length that points past the end is damage too.
-    const message = e instanceof ZipError || e instanceof RangeError ? e.message : String(e);
-    throw new NotABundle(message.startsWith("not a .zip") ? message : `damaged zip archive (${message})`);
+    const known = e instanceof ZipError || e instanceof ArchiveRefused || e instanceof RangeError;
+    const message = known ? e.message : String(e);
+    const plain = message.startsWith("not a .zip") || message.startsWith("archive refused: ");
+    throw new NotABundle(plain ? message : `damaged zip archive (${message})`);
   }
   if (members.length > MAX_MEMBERS) throw new NotABundle(`archive holds more than ${MAX_MEMBERS} members`);
   const problems = [];

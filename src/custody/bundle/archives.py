@@ -8,10 +8,12 @@ bombs, truncated tars. reader.py dispatches here and defines the scan.
 
 from __future__ import annotations
 
+import io
 import stat
 import struct
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -30,20 +32,13 @@ from .reader import (
     read_capped,
     wants_bytes,
 )
+from .zip_member import ZipMemberStream
 
 # Archives that attack the reader.
 MAX_MEMBERS = 1_000_000
 MAX_NAME_BYTES = 4096
 BOMB_RATIO = 1000
 BOMB_MIN_BYTES = 256 * 1024 * 1024
-
-
-def is_tar(path: Path) -> bool:
-    try:
-        with tarfile.open(path, mode="r|*") as tf:
-            return tf.next() is not None
-    except ARCHIVE_ERRORS:
-        return False
 
 
 @dataclass
@@ -145,7 +140,10 @@ class ArchiveCollector:
 def zip_member_name(info: zipfile.ZipInfo) -> str:
     """A zip member's real name. Archivers such as Info-ZIP write UTF-8 names
     without the UTF-8 flag (Python then decodes them as cp437), adding an
-    Info-ZIP Unicode Path extra field (0x7075) or nothing at all."""
+    Info-ZIP Unicode Path extra field (0x7075) or nothing at all. As unzip
+    does, a 0x7075 name counts only when its CRC-32 is that of the plain name
+    (a bundle archive whose 0x7075 name differs at all is refused before
+    this, in archive_checks)."""
     if info.flag_bits & 0x800:
         return info.filename
     extra = info.extra
@@ -153,7 +151,12 @@ def zip_member_name(info: zipfile.ZipInfo) -> str:
     while i + 4 <= len(extra):
         tag, size = struct.unpack_from("<HH", extra, i)
         body = extra[i + 4 : i + 4 + size]
-        if tag == 0x7075 and len(body) > 5 and body[0] == 1:
+        if (
+            tag == 0x7075
+            and len(body) > 5
+            and body[0] == 1
+            and struct.unpack_from("<I", body, 1)[0] == zlib.crc32(_plain_name_bytes(info))
+        ):
             try:
                 return body[5:].decode("utf-8")
             except UnicodeDecodeError:
@@ -167,6 +170,14 @@ def zip_member_name(info: zipfile.ZipInfo) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return info.filename
+
+
+def _plain_name_bytes(info: zipfile.ZipInfo) -> bytes:
+    """The name's bytes as stored (zipfile decoded them as cp437 without the flag)."""
+    try:
+        return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    except UnicodeEncodeError:
+        return b""
 
 
 def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
@@ -208,20 +219,27 @@ def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
         tracker = ProgressTracker(
             "verify", len(files), sum(i.file_size for _, i in files), on_progress
         )
-        for name, info in files:
-            try:
-                with zf.open(info) as stream:
+        with open(path, "rb") as fh:
+            for name, info in files:
+                try:
+                    # Read strictly, not with zf.open (zip_member.py says why).
+                    stream = io.BufferedReader(ZipMemberStream(fh, info), 1 << 20)
                     collector.add_stream(name, stream, tracker)
-            except ARCHIVE_ERRORS as e:
-                collector.problems.append(
-                    Problem("unreadable", name, f"archive member cannot be read ({e})")
-                )
-                collector.raw_odd[name] = "duplicate"  # known, already reported
+                except ARCHIVE_ERRORS as e:
+                    collector.problems.append(
+                        Problem("unreadable", name, f"archive member cannot be read ({e})")
+                    )
+                    collector.raw_odd[name] = "duplicate"  # known, already reported
         tracker.finish()
     return collector.finish()
 
 
-def scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
+def scan_tar(
+    path: Path, on_progress: ProgressCallback | None, *, cut_short: bool = False
+) -> BundleScan:
+    """The members of a tar. `cut_short`: archive_checks found it ends before
+    its end blocks, which tarfile does not always notice (it takes a header
+    cut short for the end of the archive)."""
     collector = ArchiveCollector(str(path))
     tracker = ProgressTracker("verify", 0, 0, on_progress)
     try:
@@ -249,6 +267,10 @@ def scan_tar(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
             raise NotABundleError(f"damaged tar archive ({e})", path=str(path)) from e
         collector.problems.append(
             Problem("truncated_archive", None, f"the archive is damaged or cut short ({e})")
+        )
+    if cut_short and not any(p.kind == "truncated_archive" for p in collector.problems):
+        collector.problems.append(
+            Problem("truncated_archive", None, "the archive is damaged or cut short")
         )
     tracker.finish()
     return collector.finish()

@@ -140,17 +140,15 @@ def scan_bundle(
         return _scan_directory(path, hash_payload, tag_files_only, on_progress, workers)
     if not path.is_file():
         raise NotABundleError("not a folder, .zip or .tar file", path=str(path))
-    from .archives import is_tar, scan_tar, scan_zip
+    from .archive_checks import check_archive
+    from .archives import scan_tar, scan_zip
 
     try:
-        is_zip = zipfile.is_zipfile(path)
-    except ARCHIVE_ERRORS as e:  # is_zipfile itself raises on some damaged archives
-        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
-    try:
-        if is_zip:
+        kind = check_archive(path)
+        if kind == "zip":
             return scan_zip(path, on_progress)
-        if is_tar(path):
-            return scan_tar(path, on_progress)
+        if kind is not None:
+            return scan_tar(path, on_progress, cut_short=kind != "tar")
     except (OSError, EOFError) as e:
         raise InputError(f"cannot be read ({e})", path=str(path)) from e
     raise NotABundleError("not a bundle: not a folder, zip or tar archive", path=str(path))
