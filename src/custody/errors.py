@@ -65,6 +65,14 @@ class EnvironmentFailure(CustodyError):
     kind = "environment"
 
 
+class LedgerDamaged(CustodyError):
+    """The ledger no longer matches its signed checkpoint: custody adds nothing
+    to it (docs/ledger.md, "Before every append")."""
+
+    exit_code = EXIT_NOT_VERIFIED
+    kind = "ledger_damaged"
+
+
 class VerificationFailed(CustodyError):
     """Raised by the raising style of verification when a bundle does not verify."""
 

@@ -74,6 +74,8 @@ def staple_bundle(
     'staple' entry signed by `signer` (None: not recorded, as in transfer).
     Raises InputError."""
     with Ledger.open(home, create=False) as ledger:
+        if signer is not None:
+            ledger.ensure_intact()  # before the witnesses are asked
         witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn or (lambda _: None))
 
         def record(subject: dict[str, object]) -> int:
