@@ -50,6 +50,18 @@ def _short_switch_interval() -> Iterator[None]:
                 sys.setswitchinterval(_switch_saved)
 
 
+def _join_all(threads: list[threading.Thread]) -> None:
+    """Join every thread, even through another Ctrl-C (workers stop within one
+    buffer once `stop` is set)."""
+    for t in threads:
+        while True:
+            try:
+                t.join()
+                break
+            except KeyboardInterrupt:
+                continue
+
+
 def default_workers() -> int:
     """Threads to use: the machine's cores (hashlib releases the GIL), at most 8."""
     return max(1, min(8, os.cpu_count() or 2))
@@ -106,10 +118,17 @@ def run_parallel(
             for k in range(count)
         ]
         with _short_switch_interval():
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            try:
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            except BaseException:
+                # Ctrl-C reaches only this thread: the workers must stop, and be
+                # gone, before the caller removes what they were writing into.
+                stop.set()
+                _join_all(threads)
+                raise
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]

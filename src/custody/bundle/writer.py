@@ -235,7 +235,9 @@ def ingest(
     )
     try:
         with (
-            track(pending, under_way) if pending is not None else contextlib.nullcontext(),
+            (
+                track(pending, under_way) if pending is not None else contextlib.nullcontext()
+            ) as marker,
             temporary_directory_beside(bundle_path) as tmp,
         ):
             data_dir = tmp / layout.PAYLOAD_DIR
@@ -305,6 +307,8 @@ def ingest(
                 layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
             }
             if ledger is not None:
+                if marker is not None:
+                    marker.will_record()
                 appended = ledger.append(
                     action="ingest",
                     subject={
@@ -319,6 +323,8 @@ def ingest(
                     signer_name=officer,
                     time=statement.created,
                 )
+                if marker is not None:
+                    marker.recorded(appended.index)
                 if on_appended is not None:
                     appended = on_appended(appended)
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)

@@ -6,13 +6,15 @@ Errors are mapped to exit codes here, in one place (see custody.errors).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 import click
 
 from .. import __version__
-from ..errors import EXIT_USAGE, CustodyError
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, CustodyError, Interrupted
 from ._app import App
 
 # Each command's module is imported only when that command runs: `custody verify`
@@ -52,6 +54,7 @@ Exit codes (every command):
   1  not verified: evidence, signature or trust is wrong
   2  usage error, or input that is not usable (not a bundle, bad key...)
   3  the machine failed: disk full, permission denied on output, I/O error
+  130  interrupted (Ctrl-C or SIGTERM); one line says what was left
 
 State (keys, trust store, ledger) lives in $CUSTODY_HOME, by default ~/.custody.
 """
@@ -80,6 +83,12 @@ class CustodyGroup(click.Group):
                 app = App()
             app.fail(e)
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt as e:
+            # Caught here, inside click's main: there it would become "Aborted!"
+            # and exit 1, which means "not verified".
+            line = e.message if isinstance(e, Interrupted) else "nothing was left half-written"
+            click.echo(f"custody: interrupted; {line}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=CustodyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,11 +98,17 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = App()
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM stops a command as Ctrl-C does: what
+    it was writing is removed or named, and it exits 130 with one line."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(prog_name="custody")
     except KeyboardInterrupt:
         click.echo("custody: interrupted; nothing was left half-written", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_USAGE)  # pragma: no cover - cli.main always exits
