@@ -388,3 +388,30 @@ def test_checkpoint_of_a_damaged_ledger_is_not_printed(recorded: Env) -> None:
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "custody ledger verify" in lines[0]
+
+
+@pytest.mark.parametrize("forged", [False, True], ids=["valid", "forged"])
+def test_staple_never_puts_a_forged_cosignature_into_a_bundle(
+    recorded: Env, witness_key: Ed25519PrivateKey, forged: bool
+) -> None:
+    """A forged line in the `cosigned` table would make the bundle fail for a court
+    that chose that witness: `ledger staple` skips the row instead."""
+    env = recorded
+    proof = env.tmp / "b2" / "custody" / "ledger-proof.json"
+    before = proof.read_bytes()
+    note = latest(env)
+    if forged:
+        store_cosigned(env, 4, forged_cosignature(env, witness_key))
+    else:
+        store_cosigned(
+            env, 4, note + cosign(text_of(note), name=WITNESS, private_key=witness_key, timestamp=1)
+        )
+    result = env.run("ledger", "staple", env.tmp / "b2", "--json")
+    if forged:
+        assert result.exit_code == 2, result.output
+        assert "no cosigned checkpoint includes" in result.stderr
+        assert proof.read_bytes() == before
+    else:
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["cosignatures"] == 1
+        assert env.run("verify", env.tmp / "b2", "--quorum", "1").exit_code == 0

@@ -56,7 +56,7 @@ def ingest_cosigner(
 
     def cosigned(appended: Appended) -> Appended:
         witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn)
-        return with_newest_cosigned(ledger, appended)
+        return with_newest_cosigned(ledger, appended, witnesses=trusted_witnesses(home=home))
 
     return cosigned
 
@@ -88,4 +88,9 @@ def staple_bundle(
                 time=_now(),
             ).index
 
-        return staple(bundle=bundle, ledger=ledger, record=record if signer is not None else None)
+        return staple(
+            bundle=bundle,
+            ledger=ledger,
+            record=record if signer is not None else None,
+            witnesses=trusted_witnesses(home=home),
+        )
