@@ -147,6 +147,20 @@ def test_ingest_refuses_a_damaged_ledger_before_copying(recorded: Env, damage: s
     assert not [p for p in env.tmp.iterdir() if p.name.startswith(".refused")]
 
 
+def test_refusal_with_json_is_one_error_document(recorded: Env) -> None:
+    env = recorded
+    with db(env) as conn:
+        edit_entry_1(conn)
+    result = env.run(
+        "ingest", make_source(env.tmp, "new"), "--case", "NEW", "--out", env.tmp / "x", "--json"
+    )
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    validate("error", doc)
+    assert doc["error"]["kind"] == "ledger_damaged"
+    assert doc["error"]["path"] == str(env.home / "ledger" / "ledger.sqlite3")
+
+
 def test_edited_entry_1_in_a_large_ledger_is_caught_before_an_append(
     env: Env, officer: dict
 ) -> None:
@@ -353,6 +367,7 @@ def test_a_bad_cosigned_row_is_named_and_never_printed(
     store_cosigned(env, row_size, note)
     result = env.run("ledger", "verify", "--json")
     assert result.exit_code == 1, result.output
+    validate("ledger-verify", json.loads(result.stdout))
     problems = json.loads(result.stdout)["problems"]
     assert [(p["kind"], p["path"]) for p in problems] == [(kind, f"cosigned checkpoint {row_size}")]
     printed = env.run("ledger", "checkpoint")
