@@ -86,8 +86,9 @@ class CustodyGroup(click.Group):
         except KeyboardInterrupt as e:
             # Caught here, inside click's main: there it would become "Aborted!"
             # and exit 1, which means "not verified".
-            line = e.message if isinstance(e, Interrupted) else "nothing was left half-written"
-            click.echo(f"custody: interrupted; {line}", err=True)
+            say_interrupted(
+                e.message if isinstance(e, Interrupted) else "nothing was left half-written"
+            )
             ctx.exit(EXIT_INTERRUPTED)
 
 
@@ -96,6 +97,18 @@ class CustodyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     ctx.obj = App()
+    _said.clear()  # one line per command, also when several run in one process (tests)
+
+
+_said: list[str] = []
+
+
+def say_interrupted(line: str) -> None:
+    """The one line an interrupted command prints, once: a second Ctrl-C while
+    it exits does not add another."""
+    if not _said:
+        _said.append(line)
+        click.echo(f"custody: interrupted; {line}", err=True)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -109,6 +122,6 @@ def main() -> None:
     try:
         cli.main(prog_name="custody")
     except KeyboardInterrupt:
-        click.echo("custody: interrupted; nothing was left half-written", err=True)
+        say_interrupted("nothing was left half-written")
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_USAGE)  # pragma: no cover - cli.main always exits
