@@ -1,4 +1,5 @@
-"""Ledger benchmark: append cost as the ledger grows, and `ledger verify` on 100,000 entries.
+"""Ledger benchmark: append cost as the ledger grows, the check a command makes before
+its first append (ledger/integrity.py), and `ledger verify` on 100,000 entries.
 
     python -m bench.ledger [--entries 100000]
 
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from custody.ledger import merkle
 from custody.ledger.audit import verify_ledger
 from custody.ledger.entries import Actor, entry_bytes
+from custody.ledger.integrity import check_head
 from custody.ledger.note import sign_checkpoint
 from custody.ledger.store import Ledger
 
@@ -63,9 +65,22 @@ def build(home: Path, n: int, key: Ed25519PrivateKey) -> None:
     (home / "ledger" / "checkpoint.txt").write_bytes(note)
 
 
+def check_ms(home: Path, count: int = 5) -> float:
+    """The check before a command's first append, median of `count`."""
+    times = []
+    with Ledger.open(home) as ledger:
+        for _ in range(count):
+            t = time.perf_counter()
+            head = check_head(ledger)
+            times.append(time.perf_counter() - t)
+            assert head.intact, head.summary()
+    return statistics.median(times) * 1000
+
+
 def append_ms(home: Path, key: Ed25519PrivateKey, count: int = 50) -> float:
     times = []
     with Ledger.open(home) as ledger:
+        ledger.ensure_intact()  # once per command, measured by check_ms
         for _ in range(count):
             t = time.perf_counter()
             ledger.append(
@@ -85,15 +100,16 @@ def main() -> None:
     args = parser.parse_args()
     key = Ed25519PrivateKey.generate()
     print(f"cores: {os.cpu_count()}")
-    print(f"{'ledger size':>12} {'append (median ms)':>20}")
+    print(f"{'ledger size':>12} {'append (median ms)':>20} {'check before (ms)':>18}")
     sizes = sorted({1_000, 10_000, args.entries})
     results = {}
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             build(home, n, key)
+            checked = check_ms(home)
             results[n] = append_ms(home, key)
-            print(f"{n:>12,} {results[n]:>20.2f}")
+            print(f"{n:>12,} {results[n]:>20.2f} {checked:>18.1f}")
             if n == args.entries:
                 with Ledger.open(home) as ledger:
                     t = time.perf_counter()

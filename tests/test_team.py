@@ -295,12 +295,14 @@ def test_rolled_back_and_forked_ledgers_are_refused_and_recorded(
     home = officer_home(tmp_path, "Officer A", entries=3)
     officer = join(tmp_path, url, home)
     ok(officer.run("ledger", "publish"))
-    backup = tmp_path / "backup.sqlite3"
-    shutil.copy(home / "ledger" / "ledger.sqlite3", backup)
+    backup = tmp_path / "backup"
+    shutil.copytree(home / "ledger", backup)
     add_entries(home, "Officer A", 2)
     ok(officer.run("ledger", "publish"))  # 3 + 1 + 2 + 1 leaves
 
-    shutil.copy(backup, home / "ledger" / "ledger.sqlite3")  # rolled back
+    # Rolled back: the whole ledger folder, so that custody goes on appending to it.
+    shutil.rmtree(home / "ledger")
+    shutil.copytree(backup, home / "ledger")
     code, doc = team_json(officer, "ledger", "publish")
     assert code == 1 and doc["refused"] == "rolled_back"
     assert "REFUSED (rolled_back)" in officer.run("ledger", "publish").stdout  # same refusal

@@ -96,6 +96,7 @@ def ingest_evidence(
     from .witnessing import ingest_cosigner
 
     with Ledger.open(home) as ledger:
+        ledger.ensure_intact()  # before anything is copied
         explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
         cosigner = ingest_cosigner(
             home=home, ledger=ledger, urls=witnesses, warn=on_warning or (lambda _: None)

@@ -14,6 +14,8 @@ EXIT_OK = 0
 EXIT_NOT_VERIFIED = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_INTERRUPTED = 130
+"""SIGINT or SIGTERM (128 + SIGINT, as shells report a process stopped by Ctrl-C)."""
 
 
 class CustodyError(Exception):
@@ -66,6 +68,26 @@ class EnvironmentFailure(CustodyError):
 
     exit_code = EXIT_ENVIRONMENT
     kind = "environment"
+
+
+class LedgerDamaged(CustodyError):
+    """The ledger no longer matches its signed checkpoint: custody adds nothing
+    to it (docs/ledger.md, "Before every append")."""
+
+    exit_code = EXIT_NOT_VERIFIED
+    kind = "ledger_damaged"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, with what the interrupted work left behind, in one line.
+
+    A KeyboardInterrupt rather than a CustodyError on purpose: code that
+    handles CustodyError (a batch going on to its next source) must never
+    swallow it. The CLI prints `custody: interrupted; <message>` and exits 130."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class VerificationFailed(CustodyError):

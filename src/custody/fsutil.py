@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +237,10 @@ def temporary_directory_beside(final: Path) -> Iterator[Path]:
     try:
         yield tmp
     except BaseException:
-        remove_tree(tmp)
+        # A failed removal leaves the partial copy for the pending marker to
+        # name (custody.pending), and must not hide why the work stopped.
+        with suppress(OSError):
+            remove_tree(tmp)
         raise
 
 

@@ -191,6 +191,7 @@ def _witness_and_staple(
     """After a hand-over: have the ledger witnessed ($CUSTODY_WITNESS), and on a
     transfer staple the newest cosigned checkpoint into the bundle's proof when
     the bundle was recorded in this ledger."""
+    from .witness.trust import trusted_witnesses
     from .witnessing import witness_quietly
 
     warn = on_warning or (lambda _: None)
@@ -202,7 +203,7 @@ def _witness_and_staple(
 
         with contextlib.suppress(InputError):
             # another ledger's bundle, or nothing cosigned yet: the proof stays
-            staple(bundle=bundle, ledger=ledger)
+            staple(bundle=bundle, ledger=ledger, witnesses=trusted_witnesses(home=home))
 
 
 def transfer_custody(

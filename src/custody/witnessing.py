@@ -56,7 +56,7 @@ def ingest_cosigner(
 
     def cosigned(appended: Appended) -> Appended:
         witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn)
-        return with_newest_cosigned(ledger, appended)
+        return with_newest_cosigned(ledger, appended, witnesses=trusted_witnesses(home=home))
 
     return cosigned
 
@@ -74,6 +74,8 @@ def staple_bundle(
     'staple' entry signed by `signer` (None: not recorded, as in transfer).
     Raises InputError."""
     with Ledger.open(home, create=False) as ledger:
+        if signer is not None:
+            ledger.ensure_intact()  # before the witnesses are asked
         witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn or (lambda _: None))
 
         def record(subject: dict[str, object]) -> int:
@@ -86,4 +88,9 @@ def staple_bundle(
                 time=_now(),
             ).index
 
-        return staple(bundle=bundle, ledger=ledger, record=record if signer is not None else None)
+        return staple(
+            bundle=bundle,
+            ledger=ledger,
+            record=record if signer is not None else None,
+            witnesses=trusted_witnesses(home=home),
+        )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Env, refresh_tag_manifest
+from conftest import PASSPHRASE, Env, refresh_tag_manifest
 from custody.ledger.proof import proof_doc_bytes
 
 
@@ -36,6 +36,27 @@ def recorded(env: Env, officer: dict) -> list[Path]:
 
 def db(env: Env) -> sqlite3.Connection:
     return sqlite3.connect(env.home / "ledger" / "ledger.sqlite3")
+
+
+def forge_truncated_ledger(env: Env, size: int) -> None:
+    """Keep the first `size` entries and re-sign a checkpoint for them with the
+    officer's own key: a rewrite by the key's holder, which no check of the
+    ledger alone can tell from the truth."""
+    from custody.keys import find_key, load_private_key
+    from custody.ledger.merkle import root_from_leaves
+    from custody.ledger.note import sign_checkpoint
+
+    key = load_private_key(find_key(home=env.home, selector=None), PASSPHRASE.encode())
+    with db(env) as conn:
+        conn.execute("DELETE FROM entries WHERE idx >= ?", (size,))
+        conn.execute("DELETE FROM nodes WHERE idx * (1 << level) + (1 << level) > ?", (size,))
+        origin = conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()[0]
+        leaves = [
+            row[0] for row in conn.execute("SELECT hash FROM nodes WHERE level = 0 ORDER BY idx")
+        ]
+        note = sign_checkpoint(origin, size, root_from_leaves(leaves), key)
+        conn.execute("UPDATE checkpoint SET size = ?, note = ? WHERE id = 1", (size, note))
+    (env.home / "ledger" / "checkpoint.txt").write_bytes(note)
 
 
 def ledger_verify(env: Env) -> tuple[int, dict]:
@@ -159,13 +180,13 @@ def test_replaced_by_older_copy_is_caught(env: Env, recorded: list[Path], tmp_pa
 def test_forked_ledger_fails_consistency(env: Env, recorded: list[Path], tmp_path: Path) -> None:
     handed_out = tmp_path / "cp.txt"
     handed_out.write_text(env.run("ledger", "checkpoint").stdout)
-    # Rewrite history: drop everything after the keygen and append something else.
-    with db(env) as conn:
-        conn.execute("DELETE FROM entries WHERE idx >= 1")
-        conn.execute("DELETE FROM nodes WHERE NOT (level = 0 AND idx = 0)")
+    # Rewrite history as only the key's holder can: drop everything after the
+    # keygen, sign a checkpoint for what is left, and append something else.
+    forge_truncated_ledger(env, 1)
     src = make_source(env.tmp, "fork")
     for i in range(3):
-        env.run("ingest", src, "--case", f"FORK-{i}", "--out", env.tmp / f"fork{i}")
+        forked = env.run("ingest", src, "--case", f"FORK-{i}", "--out", env.tmp / f"fork{i}")
+        assert forked.exit_code == 0, forked.output
     result = env.run("ledger", "consistency", handed_out, "--json")
     assert result.exit_code == 1
     assert json.loads(result.stdout)["consistent"] is False

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import InputError
 from ..hashing import sha256_bytes
+from ..ledger.cosignature import WitnessKey, check_cosignatures
 from ..ledger.entries import EntryError, parse_entry
 from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
 from ..ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof, proof_doc_bytes
@@ -60,11 +63,18 @@ def cosignature_count(note: bytes) -> int:
 
 
 def newest_cosigned(
-    ledger: Ledger, *, leaf_index: int, entry: bytes, actor_key: Ed25519PublicKey
+    ledger: Ledger,
+    *,
+    leaf_index: int,
+    entry: bytes,
+    actor_key: Ed25519PublicKey,
+    witnesses: Sequence[WitnessKey] = (),
 ) -> tuple[int, bytes, list[bytes]] | None:
     """(size, cosigned checkpoint, inclusion proof) of the newest cosigned
     checkpoint that includes entry `leaf_index` (these exact bytes), is signed
-    by `actor_key` and matches the ledger's tree at its size."""
+    by `actor_key`, matches the ledger's tree at its size, and carries no
+    cosignature claiming one of `witnesses` that fails (a forged line in the
+    `cosigned` table would make the bundle fail for a court that chose them)."""
     if ledger.entry_bytes(leaf_index) != entry:
         return None
     for size in ledger.cosigned_sizes():
@@ -81,18 +91,28 @@ def newest_cosigned(
             continue
         if ledger.root(size) != cp.root:
             continue
+        checks = check_cosignatures(cp, witnesses, now=int(time.time()))
+        if any(c.status == "invalid" for c in checks):
+            continue
         return size, note, ledger.inclusion_proof(leaf_index, size)
     return None
 
 
-def with_newest_cosigned(ledger: Ledger, appended: Appended) -> Appended:
-    """`appended` with the newest cosigned checkpoint that includes it, if any."""
+def with_newest_cosigned(
+    ledger: Ledger, appended: Appended, *, witnesses: Sequence[WitnessKey] = ()
+) -> Appended:
+    """`appended` with the newest cosigned checkpoint that includes it, if any
+    (checked as newest_cosigned does, against `witnesses`)."""
     try:
         actor = parse_entry(appended.entry).actor_key
     except EntryError:
         return appended
     found = newest_cosigned(
-        ledger, leaf_index=appended.index, entry=appended.entry, actor_key=actor
+        ledger,
+        leaf_index=appended.index,
+        entry=appended.entry,
+        actor_key=actor,
+        witnesses=witnesses,
     )
     if found is None or found[0] < appended.tree_size:
         return appended
@@ -115,11 +135,18 @@ def _read(bundle: Path, rel: str) -> bytes:
         raise InputError(e.strerror or "cannot read", path=str(bundle / rel)) from e
 
 
-def staple(*, bundle: Path, ledger: Ledger, record: Any = None) -> StapleResult:
+def staple(
+    *,
+    bundle: Path,
+    ledger: Ledger,
+    record: Any = None,
+    witnesses: Sequence[WitnessKey] = (),
+) -> StapleResult:
     """Refresh BUNDLE's ledger proof from `ledger`. `record(subject)` is called
     (to append a 'staple' entry) before the bundle is changed and returns the
-    entry's index. Raises InputError when the bundle's entry is not in this
-    ledger or no cosigned checkpoint includes it."""
+    entry's index. Cosigned checkpoints are checked as newest_cosigned does,
+    against `witnesses`. Raises InputError when the bundle's entry is not in
+    this ledger or no cosigned checkpoint includes it."""
     if not bundle.is_dir() or bundle.is_symlink():
         raise InputError(
             "stapling changes a bundle folder; unpack the archive first", path=str(bundle)
@@ -156,7 +183,9 @@ def staple(*, bundle: Path, ledger: Ledger, record: Any = None) -> StapleResult:
             path=str(bundle),
         )
     actor = parse_entry(entry).actor_key
-    found = newest_cosigned(ledger, leaf_index=index, entry=entry, actor_key=actor)
+    found = newest_cosigned(
+        ledger, leaf_index=index, entry=entry, actor_key=actor, witnesses=witnesses
+    )
     if found is None:
         if ledger.entry_bytes(index) != entry:
             raise InputError(f"entry {index} of your ledger is not this bundle's", path=str(bundle))

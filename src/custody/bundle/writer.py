@@ -237,7 +237,9 @@ def ingest(
     )
     try:
         with (
-            track(pending, under_way) if pending is not None else contextlib.nullcontext(),
+            (
+                track(pending, under_way) if pending is not None else contextlib.nullcontext()
+            ) as marker,
             temporary_directory_beside(bundle_path) as tmp,
         ):
             data_dir = tmp / layout.PAYLOAD_DIR
@@ -318,6 +320,8 @@ def ingest(
                 bundle_path,
             )
             if ledger is not None:
+                if marker is not None:
+                    marker.will_record()
                 appended = ledger.append(
                     action="ingest",
                     subject={
@@ -332,6 +336,8 @@ def ingest(
                     signer_name=officer,
                     time=statement.created,
                 )
+                if marker is not None:
+                    marker.recorded(appended.index)
                 if on_appended is not None:
                     appended = on_appended(appended)
                 tag_files[PROOF_PATH] = proof_file_bytes(appended)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 import click
 
 from .. import __version__
-from ..errors import EXIT_USAGE, CustodyError
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, CustodyError, Interrupted
 from ._app import App
 
 # Each command's module is imported only when that command runs: `custody verify`
@@ -54,6 +56,7 @@ Exit codes (every command):
   1  not verified: evidence, signature or trust is wrong
   2  usage error, or input that is not usable (not a bundle, bad key...)
   3  the machine failed: disk full, permission denied on output, I/O error
+  130  interrupted (Ctrl-C or SIGTERM); one line says what was left
 
 State (keys, trust store, ledger) lives in $CUSTODY_HOME, by default ~/.custody.
 """
@@ -82,6 +85,13 @@ class CustodyGroup(click.Group):
                 app = App()
             app.fail(e)
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt as e:
+            # Caught here, inside click's main: there it would become "Aborted!"
+            # and exit 1, which means "not verified".
+            say_interrupted(
+                e.message if isinstance(e, Interrupted) else "nothing was left half-written"
+            )
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=CustodyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,6 +100,22 @@ class CustodyGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     robust_streams()
     ctx.obj = App()
+    _said.clear()  # one line per command, also when several run in one process (tests)
+
+
+_said: list[str] = []
+
+
+def say_interrupted(line: str) -> None:
+    """The one line an interrupted command prints, once: a second Ctrl-C while
+    it exits does not add another."""
+    if not _said:
+        _said.append(line)
+        click.echo(f"custody: interrupted; {line}", err=True)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def robust_streams() -> None:
@@ -106,11 +132,13 @@ def robust_streams() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM stops a command as Ctrl-C does: what
+    it was writing is removed or named, and it exits 130 with one line."""
     robust_streams()  # before click parses anything: its own messages may name a path
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(prog_name="custody")
     except KeyboardInterrupt:
-        click.echo("custody: interrupted; nothing was left half-written", err=True)
-        sys.exit(130)
+        say_interrupted("nothing was left half-written")
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_USAGE)  # pragma: no cover - cli.main always exits

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ from ..errors import EXIT_NOT_VERIFIED, InputError
 from ..ledger.audit import verify_ledger
 from ..ledger.consistency import check_consistency
 from ..ledger.store import Ledger
-from ..ledger.timeline import ledger_timeline
+from ..ledger.timeline import checked_timeline
 from ._app import App, pass_app
 from ._options import (
     json_option,
@@ -53,6 +52,9 @@ def ledger_group() -> None:
 def ledger_show(app: App, case: str | None, json_output: bool) -> None:
     """A timeline of everything recorded: time, action, who, bundle, case.
 
+    When the ledger no longer matches its signed checkpoint, one warning line
+    says so, and every damaged entry is listed, marked, whatever its case.
+
     \b
     Examples:
       custody ledger show
@@ -60,8 +62,13 @@ def ledger_show(app: App, case: str | None, json_output: bool) -> None:
     """
     render = app.configure(json_output=json_output)
     with Ledger.open(app.home, create=False) as ledger:
-        rows = ledger_timeline(ledger, case=case)
-    render.ledger_rows(rows)
+        timeline = checked_timeline(ledger, case=case)
+    if timeline.damage is not None:
+        render.warning(
+            f"the ledger is damaged ({timeline.damage}); damaged entries are marked: "
+            "run 'custody ledger verify'"
+        )
+    render.ledger_rows(timeline.rows)
 
 
 @ledger_group.command("verify")
@@ -70,8 +77,11 @@ def ledger_show(app: App, case: str | None, json_output: bool) -> None:
 def ledger_verify(app: App, json_output: bool) -> None:
     """Recompute every entry hash, signature, tree node and checkpoint.
 
-    Also names every ingest that was killed midway (its entry, and the
-    partial copy it left), until the next ingest records it as abandoned.
+    Also checks every checkpoint kept with witnesses' cosignatures (it must be
+    this ledger's, match its entries at that size and be signed by the key of
+    its last entry; cosignatures by witnesses you trust must verify), and
+    names every ingest that was killed midway (its entry, and the partial copy
+    it left), until the next ingest records it as abandoned.
 
     \b
     Examples:
@@ -79,11 +89,15 @@ def ledger_verify(app: App, json_output: bool) -> None:
       custody ledger verify --json
 
     Exit codes: 0 intact; 1 edited, deleted, inserted, reordered or truncated
-    entries (each named); 2 no ledger.
+    entries, or a bad checkpoint or cosigned checkpoint (each named); 2 no
+    ledger.
     """
+    from ..witness.trust import trusted_witnesses
+
     render = app.configure(json_output=json_output)
+    witnesses = trusted_witnesses(home=app.home)
     with Ledger.open(app.home, create=False) as ledger:
-        report = verify_ledger(ledger)
+        report = verify_ledger(ledger, witnesses=witnesses)
         interrupted = interrupted_ingests(home=app.home, ledger=ledger)
     for line in interrupted:
         render.warning(line + " (the next ingest records and tidies it)")
@@ -102,6 +116,13 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     Keep it in the case file or send it to the prosecutor: `custody ledger
     consistency` later proves the ledger still extends it.
 
+    Only what was checked is printed: the checkpoint must match every entry
+    of the ledger and be signed by the key of its last entry. Its copy with
+    witnesses' cosignatures is printed instead when that copy is the same
+    checkpoint, validly signed, and every cosignature by a witness you trust
+    verifies; otherwise the checkpoint is printed without cosignatures and a
+    warning names what was wrong with the copy.
+
     With --tsa URL (repeatable), each TSA stamps the checkpoint's exact bytes:
     the token proves that every entry up to its size existed by then. Tokens
     are kept beside the checkpoint in the ledger (their paths are shown on
@@ -112,20 +133,25 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     Examples:
       custody ledger checkpoint > checkpoint-2026-11-25.txt
       custody ledger checkpoint --tsa https://tsa.example.org/tsr > checkpoint.txt
+
+    Exit codes: 0 printed; 1 the ledger does not match its checkpoint
+    (nothing printed: run `custody ledger verify`); 2 no ledger or no
+    checkpoint yet.
     """
+    import time
+
     from ..ledger.checkpoint_time import store_checkpoint_tokens
+    from ..ledger.cosigned import latest_checkpoint
     from ..tsa.client import request_timestamps
+    from ..witness.trust import trusted_witnesses
 
+    witnesses = trusted_witnesses(home=app.home)
     with Ledger.open(app.home, create=False) as ledger:
-        note = ledger.latest_checkpoint()
+        latest = latest_checkpoint(ledger, witnesses=witnesses, now=int(time.time()))
         folder = ledger.checkpoint_file.parent
-        if note is not None:
-            from ..ledger.note import NoteError, parse_checkpoint
-
-            with contextlib.suppress(NoteError):
-                note = ledger.cosigned_checkpoint(parse_checkpoint(note).size) or note
-    if note is None:
-        raise InputError("the ledger has no checkpoint yet")
+    if latest.warning is not None:
+        app.render.warning(latest.warning)
+    note = latest.note
     if tsa_urls:
         attempts = request_timestamps(tsa_urls, note, timeout=tsa_timeout)
         for attempt in attempts:

@@ -66,6 +66,7 @@ def timestamp_command(
     read_signature(bundle)  # a bad BUNDLE is named before any passphrase is asked
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     with Ledger.open(app.home) as ledger:
+        ledger.ensure_intact()  # before any TSA is asked
         result = timestamp_bundle(
             bundle=bundle, urls=urls, ledger=ledger, signer=signer, timeout=tsa_timeout
         )

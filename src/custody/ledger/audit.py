@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..models import Problem
 from ..signing import signature_is_valid
 from . import merkle
+from .cosignature import WitnessKey
 from .entries import EntryError, parse_entry, raw_public_key
 from .note import NoteError, checkpoint_signed_by, parse_checkpoint
 from .store import Ledger
@@ -94,11 +97,17 @@ def _check_all(rows: list[tuple[bytes, bytes]]) -> list[_Checked]:
     return results
 
 
-def verify_ledger(ledger: Ledger) -> LedgerReport:
-    """Check every entry (form, position, chain, signature), the stored tree and
-    the checkpoints inside and beside the database. Never raises for tampering:
-    every finding is a Problem naming the entry."""
+def verify_ledger(
+    ledger: Ledger, *, witnesses: Sequence[WitnessKey] = (), now: int | None = None
+) -> LedgerReport:
+    """Check every entry (form, position, chain, signature), the stored tree,
+    the checkpoints inside and beside the database, and every stored cosigned
+    checkpoint (ledger/cosigned.py; cosignatures against `witnesses`, dated
+    against `now`, default the clock). Never raises for tampering: every
+    finding is a Problem naming the entry or the checkpoint."""
     problems: list[Problem] = []
+    cosigned_sizes = set(ledger.cosigned_sizes())
+    roots_at: dict[int, bytes] = {}
 
     def bad(index: int | None, kind: str, detail: str) -> None:
         problems.append(Problem(kind, f"entry {index}" if index is not None else None, detail))
@@ -121,6 +130,8 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
         leaf = merkle.leaf_hash(row.entry)
         for level, index, h in compact.append(leaf):
             computed_nodes[(level, index)] = h
+        if compact.size in cosigned_sizes:
+            roots_at[compact.size] = compact.root()
         expected_prev = prev_leaf.hex() if prev_leaf is not None else None
         prev_leaf = leaf
         if result.error is not None:
@@ -223,6 +234,15 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
                     "not validly signed by the key that made its last entry",
                 )
             )
+    problems.extend(
+        _check_cosigned_rows(
+            ledger,
+            roots_at,
+            actor_keys,
+            witnesses,
+            int(time.time()) if now is None else now,
+        )
+    )
     return LedgerReport(
         path=str(ledger.path),
         origin=ledger.origin,
@@ -232,6 +252,33 @@ def verify_ledger(ledger: Ledger) -> LedgerReport:
         checkpoint_size=checkpoint_size,
         actors=tuple(sorted((n, f) for f, n in actors.items())),
     )
+
+
+def _check_cosigned_rows(
+    ledger: Ledger,
+    roots_at: dict[int, bytes],
+    actor_keys: list[bytes | None],
+    witnesses: Sequence[WitnessKey],
+    now: int,
+) -> list[Problem]:
+    from .cosigned import check_cosigned
+
+    found = []
+    for size in sorted(ledger.cosigned_sizes()):
+        raw = actor_keys[size - 1] if 0 < size <= len(actor_keys) else None
+        problem = check_cosigned(
+            ledger.cosigned_checkpoint(size) or b"",
+            stored_size=size,
+            origin=ledger.origin,
+            ledger_size=len(actor_keys),
+            root_at_size=roots_at.get(size),
+            key=Ed25519PublicKey.from_public_bytes(raw) if raw is not None else None,
+            witnesses=witnesses,
+            now=now,
+        )
+        if problem is not None:
+            found.append(problem)
+    return found
 
 
 def _root_at(ledger: Ledger, size: int) -> bytes:

@@ -10,6 +10,7 @@ seen. Schema and reasoning: docs/ledger.md.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..errors import EnvironmentFailure, InputError
+from ..errors import EnvironmentFailure, InputError, LedgerDamaged
 from ..fsutil import environment_error, replace_file
 from . import merkle
 from .entries import Actor, entry_bytes
@@ -91,8 +92,17 @@ class Ledger:
         self.path = path
         self.checkpoint_file = path.parent / "checkpoint.txt"
         self._conn = conn
+        self._checked = False
 
     # --- opening -------------------------------------------------------------------
+
+    @classmethod
+    def refuse_if_damaged(cls, home: Path) -> None:
+        """For a command that does long work before it appends (an upload):
+        check first, so that a damaged ledger costs nothing. Raises LedgerDamaged."""
+        if cls.exists(home):
+            with cls.open(home, create=False) as ledger:
+                ledger.ensure_intact()
 
     @classmethod
     def exists(cls, home: Path) -> bool:
@@ -142,6 +152,36 @@ class Ledger:
 
     # --- reading -------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read the database as of one moment for the block: no append lands
+        in between (SQLite's shared lock; writers wait). checkpoint.txt, which
+        is replaced only after a commit, is then never newer than what is read."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT COUNT(*) FROM meta").fetchone()  # takes the shared lock now
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def ensure_intact(self) -> None:
+        """Refuse to add to a damaged ledger: the check of ledger/integrity.py,
+        once per open ledger (every append calls this first). Raises LedgerDamaged."""
+        if self._checked:
+            return
+        from .integrity import check_head  # it reads the store through this class
+
+        head = check_head(self)
+        if not head.intact:
+            raise LedgerDamaged(
+                f"the ledger is damaged, nothing was added to it ({head.summary()}); "
+                "run 'custody ledger verify' to see every problem",
+                path=str(self.path),
+            )
+        self._checked = True
+
     @property
     def origin(self) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
@@ -155,6 +195,20 @@ class Ledger:
         cur = self._conn.execute("SELECT idx, entry, signature FROM entries ORDER BY idx")
         for position, (idx, entry, signature) in enumerate(cur):
             yield StoredEntry(position, _int(idx), _blob(entry), _blob(signature))
+
+    def leaf_hashes(self) -> Iterator[tuple[int, int, bytes]]:
+        """(position, idx column, leaf hash) of every stored entry in row order:
+        what the check before an append reads, without keeping the entries."""
+        cur = self._conn.execute("SELECT idx, entry FROM entries ORDER BY idx")
+        for position, (idx, entry) in enumerate(cur):
+            yield position, _int(idx), merkle.leaf_hash(_blob(entry))
+
+    def stored_leaf(self, index: int) -> bytes | None:
+        """The stored leaf hash (tree node at level 0) of entry `index`."""
+        row = self._conn.execute(
+            "SELECT hash FROM nodes WHERE level = 0 AND idx = ?", (index,)
+        ).fetchone()
+        return _blob(row[0]) if row else None
 
     def entry(self, index: int) -> StoredEntry | None:
         row = self._conn.execute(
@@ -256,7 +310,10 @@ class Ledger:
         time: str,
     ) -> Appended:
         """Append one entry signed by `signer`, with its tree nodes and a new
-        signed checkpoint, in one transaction. Waits for other writers."""
+        signed checkpoint, in one transaction. Waits for other writers.
+        Raises LedgerDamaged (before anything is written) when the ledger no
+        longer matches its signed checkpoint."""
+        self.ensure_intact()
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")

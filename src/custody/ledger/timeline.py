@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .entries import EntryError, parse_entry
 from .store import Ledger
 
 
-def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str, Any]]:
-    """One row per entry (optionally only one case's), oldest first."""
+@dataclass(frozen=True)
+class CheckedTimeline:
+    """The timeline, and what is wrong with the ledger it comes from."""
+
+    rows: list[dict[str, Any]]
+    damage: str | None
+    """One line when the ledger does not match its signed checkpoint, else None."""
+
+
+def checked_timeline(ledger: Ledger, *, case: str | None = None) -> CheckedTimeline:
+    """The timeline after the check an append makes (ledger/integrity.py). When
+    the ledger is damaged, every entry `ledger verify` names is marked, and is
+    listed whatever its case says: an edited case id never hides an entry."""
+    from .audit import verify_ledger
+    from .integrity import check_head
+
+    head = check_head(ledger)
+    if head.intact:
+        return CheckedTimeline(ledger_timeline(ledger, case=case), None)
+    damaged: dict[int, list[str]] = {}
+    for problem in verify_ledger(ledger).problems:
+        where = problem.path or ""
+        if where.startswith("entry ") and where[6:].isdigit():
+            damaged.setdefault(int(where[6:]), []).append(problem.kind)
+    return CheckedTimeline(
+        ledger_timeline(ledger, case=case, damaged={k: ", ".join(v) for k, v in damaged.items()}),
+        head.summary(),
+    )
+
+
+def ledger_timeline(
+    ledger: Ledger, *, case: str | None = None, damaged: Mapping[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per entry (optionally only one case's), oldest first. An entry
+    in `damaged` (position -> the problems found) is always listed, marked."""
     rows = []
+    damaged = damaged or {}
     for stored in ledger.entries():
+        mark = damaged.get(stored.position)
         try:
             entry = parse_entry(stored.entry)
         except EntryError as e:
@@ -25,11 +62,12 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
                     "bundle_id": None,
                     "case": None,
                     "detail": str(e),
+                    "damaged": mark or "bad_entry",
                 }
             )
             continue
         subject = entry.subject
-        if case is not None and subject.get("case") != case:
+        if case is not None and subject.get("case") != case and mark is None:
             continue
         detail = entry_detail(entry.action, subject)
         rows.append(
@@ -42,6 +80,7 @@ def ledger_timeline(ledger: Ledger, *, case: str | None = None) -> list[dict[str
                 "bundle_id": subject.get("bundle_id"),
                 "case": subject.get("case"),
                 "detail": detail,
+                "damaged": mark,
             }
         )
     return rows

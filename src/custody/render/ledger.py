@@ -32,7 +32,8 @@ class LedgerViews(Output):
                 str(r["who"] or "?"),
                 str(r["bundle_id"] or ""),
                 str(r["case"] or ""),
-                str(r["detail"] or ""),
+                (f"DAMAGED ({r['damaged']}): " if r.get("damaged") else "")
+                + str(r["detail"] or ""),
             )
             whole.append(fields)
             time = fields[1].replace("T", " ")[:16]

@@ -128,6 +128,9 @@ def push_bundle(
     if bundle.is_symlink() or not bundle.is_dir():
         raise InputError("push takes a bundle folder (unpack an archive first)", path=str(bundle))
     bundle = bundle.resolve()
+    from ..ledger.store import Ledger
+
+    Ledger.refuse_if_damaged(home)
     report = verify_with_home(home=home, bundle=bundle, policy=policy)
     if not report.verified:
         raise VerificationFailed(
