@@ -117,6 +117,7 @@ def same_verdict(env: Env, page: Page, target: Path, trust: Path | str | None) -
     assert "error" not in got, got
     assert kinds(got) == kinds(expected), (target, got["problems"], expected["problems"])
     assert got["verified"] is expected["verified"]
+    assert got["open_handover"] == expected["open_handover"]
     for field in (
         "bundle_id",
         "bundle_fingerprint",
@@ -559,11 +560,26 @@ def test_chain_of_custody(env: Env, page: Page, bundle: Path, key: Path, tmp_pat
     assert bob.run("keygen", "--name", "DS Bob").exit_code == 0
     assert bob.run("keys", "export", "ds-bob", "-o", tmp_path / "bob.pub").exit_code == 0
     assert env.run("transfer", bundle, "--to", tmp_path / "bob.pub", "--reason", "x").exit_code == 0
+    # Open: the page gives the CLI's verdict, in the CLI's words.
     report = same_verdict(env, page, bundle, key)
-    assert kinds(report) == {("unreceived_transfer", "custody/chain/0001-transfer.json")}
+    assert report["verified"] is True and kinds(report) == set()
+    assert report["open_handover"]["to"]["name"] == "DS Bob"
+    cli_lines = env.run("verify", bundle, "--no-trust-store", "--trust", key).stdout.splitlines()
+    assert cli_lines[0] == f"VERIFIED — hand-over open: {bundle}"
+    assert page.driver.find_element("id", "verdict").text == "VERIFIED — hand-over open"
+    assert page.driver.find_element("id", "open-handover").text == cli_lines[1]
+    # The receiver countersigns a copy and exports the receipt; the sender closes hers.
+    theirs = tmp_path / "bob-copy"
+    shutil.copytree(bundle, theirs)
     assert bob.run("keys", "trust", key).exit_code == 0
-    assert bob.run("receive", bundle).exit_code == 0
-    assert same_verdict(env, page, bundle, key)["verified"] is True
+    receipt = tmp_path / "receipt.json"
+    assert bob.run("receive", theirs, "--export-receipt", receipt).exit_code == 0
+    r = env.run("transfer", "--close", bundle, "--receipt", receipt)
+    assert r.exit_code == 0, r.output
+    report = same_verdict(env, page, bundle, key)
+    assert report["verified"] is True and report["open_handover"] is None
+    assert page.driver.find_element("id", "verdict").text == "VERIFIED"
+    assert not page.driver.find_elements("id", "open-handover")
     receipt = bundle / "custody/chain/0001-receipt.json"
     receipt.write_bytes(receipt.read_bytes().replace(b"DS Bob", b"DS Rob"))
     report = same_verdict(env, page, bundle, key)

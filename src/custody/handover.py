@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .bundle.chain import (
     ChainState,
+    open_handover_words,
     party,
     receipt_bytes,
     record_paths,
@@ -51,8 +52,11 @@ class HandOverResult:
     action: str
     sequence: int
     record: str
-    ledger_index: int
+    ledger_index: int | None
     counterpart: dict[str, Any]
+    receipt_file: str | None = None
+    """Where the receipt was exported (receive --export-receipt), or read from
+    (transfer --close)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class HandOverResult:
             "record": self.record,
             "ledger_index": self.ledger_index,
             "counterpart": self.counterpart,
+            "receipt_file": self.receipt_file,
         }
 
 
@@ -229,6 +234,13 @@ def transfer_custody(
         raise InputError(
             f"you do not hold this bundle: its holder is {state.holder}", path=str(bundle)
         )
+    if state.open_handover is not None:
+        raise InputError(
+            f"hand-over {state.open_handover['sequence']} "
+            f"({open_handover_words(state.open_handover)}) is still open in this copy: "
+            "bring its receipt back first (custody transfer --close BUNDLE --receipt FILE)",
+            path=str(bundle),
+        )
     if receiver["fingerprint"] == signer.fingerprint:
         raise InputError("cannot hand a bundle over to yourself")
     sequence = state.next_sequence
@@ -271,8 +283,16 @@ def receive_custody(
     policy: TrustPolicy | None = None,
     witnesses: Sequence[str] = (),
     on_warning: Callable[[str], None] | None = None,
+    export_receipt: Path | None = None,
 ) -> HandOverResult:
-    """Verify `bundle` and countersign the hand-over addressed to `signer`."""
+    """Verify `bundle` and countersign the hand-over addressed to `signer`.
+    With `export_receipt`, also write the receipt as a portable file there (for
+    the sender's copy, docs/ledger.md); when the hand-over was already received
+    by `signer`, only export its receipt. Raises VerificationFailed, InputError."""
+    if export_receipt is not None:
+        from .handover_close import check_export_target
+
+        check_export_target(export_receipt)  # before anything is signed
     statement, stmt_sha, state = _verified_chain(
         home=home,
         bundle=bundle,
@@ -281,6 +301,12 @@ def receive_custody(
         pending_ok_for=signer.fingerprint,
     )
     if state.pending_transfer is None or state.pending_to != signer.fingerprint:
+        if export_receipt is not None:
+            from .handover_close import export_last_receipt
+
+            return export_last_receipt(
+                bundle=bundle, state=state, signer=signer, out=export_receipt
+            )
         raise InputError("no hand-over to your key is waiting in this bundle", path=str(bundle))
     transfer_sha = sha256_bytes(state.pending_transfer)
     sequence = state.next_sequence
@@ -311,7 +337,13 @@ def receive_custody(
         witnesses=witnesses,
         on_warning=on_warning,
     )
-    return HandOverResult(str(bundle), "receive", sequence, path, index, sender)
+    exported = None
+    if export_receipt is not None:
+        from .handover_close import write_receipt_file
+
+        write_receipt_file(bundle, sequence, export_receipt)
+        exported = str(export_receipt)
+    return HandOverResult(str(bundle), "receive", sequence, path, index, sender, exported)
 
 
 __all__ = ["HandOverResult", "receive_custody", "resolve_receiver", "transfer_custody"]

@@ -114,6 +114,9 @@ class VerifyReport:
     files_checked: int
     bytes_checked: int
     custody_chain: tuple[dict[str, Any], ...] = ()
+    open_handover: dict[str, Any] | None = None
+    """The last hand-over, when its receipt is not in this copy (bundle/chain.py):
+    the bundle may still verify; the chain of custody is open, not broken."""
     ledger: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     file_table: Callable[[], tuple[dict[str, Any], ...]] | None = field(
@@ -164,6 +167,7 @@ class VerifyReport:
             "problems": [p.to_json() for p in self.problems],
             "warnings": list(self.warnings),
             "custody_chain": list(self.custody_chain),
+            "open_handover": self.open_handover,
             "ledger": self.ledger,
             "team": self.team,
             "files": list(self.files),

@@ -49,6 +49,9 @@ class TrustPolicy:
     --tsa-root). A timestamp proves its time only when it chains to one."""
     require_timestamp: bool = False
     """--require-timestamp: a bundle whose signing time is not proven is not verified."""
+    require_closed_chain: bool = False
+    """--require-closed-chain: a bundle whose last hand-over awaits its receipt is
+    not verified (by default it verifies, with the hand-over shown as open)."""
 
     def key_for(self, fingerprint: object) -> PublicKeyInfo | None:
         """The trusted key with this fingerprint, if the verifier chose one."""
@@ -72,6 +75,7 @@ def load_trust_policy(
     use_trust_store: bool = True,
     tsa_root_files: Iterable[Path] = (),
     require_timestamp: bool = False,
+    require_closed_chain: bool = False,
     extra_registers: Iterable[KeyRegister] = (),
     now: datetime | None = None,
     extra_witness_keys: Iterable[WitnessKey] = (),
@@ -128,6 +132,7 @@ def load_trust_policy(
         fingerprints=frozenset(extra_fingerprints),
         tsa_roots=tuple(roots),
         require_timestamp=require_timestamp,
+        require_closed_chain=require_closed_chain,
         registers=tuple(registers.values()),
         witness_keys=unique,
         quorum=quorum,

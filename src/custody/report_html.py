@@ -14,6 +14,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .bundle.chain import open_handover_words
 from .models import timestamp_when
 from .render.media import device_text, place_text
 from .textsafe import visible
@@ -59,8 +60,8 @@ EXPLANATIONS = {
     "broken_custody_chain": "The chain of custody is broken: a hand-over was made by someone "
     "who did not hold the evidence, or received by someone else than "
     "the named receiver.",
-    "unreceived_transfer": "The evidence was handed over, but the receiver has not "
-    "countersigned the hand-over.",
+    "unreceived_transfer": "The evidence was handed over, but the receiver's receipt is not in "
+    "this copy, and this verification required a closed chain of custody.",
     "bad_timestamp": "A trusted timestamp in the bundle is invalid: it was made for other data, "
     "altered, or made by someone posing as a time-stamping authority the verifier trusts.",
     "clock_after_timestamp": "The officer's recorded time is later than the time a trusted "
@@ -158,7 +159,15 @@ def render_report(data: dict[str, Any]) -> str:
     verified = bool(data.get("verified"))
     problems = data.get("problems") or []
     signer = data.get("signer") or {}
-    if verified:
+    open_handover = data.get("open_handover")
+    if verified and open_handover:
+        verdict = (
+            '<div class="verdict ok"><b>VERIFIED — hand-over open:</b> '
+            f"{_e(open_handover_words(open_handover))}. Every file is intact and complete, and "
+            "the bundle is signed by a key this verifier trusts; the receiver's receipt is "
+            "not in this copy yet.</div>"
+        )
+    elif verified:
         verdict = (
             '<div class="verdict ok"><b>VERIFIED.</b> Every file is intact and complete, and '
             "the bundle is signed by a key this verifier trusts.</div>"

@@ -36,7 +36,6 @@ function keyOf(p) {
 
 const who = (p) => (isPlainObject(p) ? { name: p.name ?? null, fingerprint: p.fingerprint ?? null } : { name: null, fingerprint: null });
 const label = (p) => `${p.name || "key"} (${String(p.fingerprint ?? "None").slice(0, 16)})`;
-const obj = (v) => (isPlainObject(v) ? v : {});
 // Python's `x or {}` on a parsed value: any falsy value becomes {}.
 const orEmpty = (v) => (v ? v : {});
 const get = (v, k) => (isPlainObject(v) ? v[k] : undefined);
@@ -58,6 +57,7 @@ export function verifyChain(tagBytes, statement, statementSha256) {
   ];
   let previous = null;
   let sequence = 1;
+  let openHandover = null;
   for (;;) {
     const [tJson, tSig] = recordPaths(sequence, "transfer");
     const [rJson, rSig] = recordPaths(sequence, "receipt");
@@ -95,7 +95,16 @@ export function verifyChain(tagBytes, statement, statementSha256) {
     });
     const tsha = sha256Hex(tdata);
     if (!files.has(rJson)) {
-      problems.push(problem("unreceived_transfer", tJson, `handed over to ${label(obj(receiver))} but not countersigned`));
+      // An open hand-over, not damage (custody's bundle/chain.py open_handover).
+      openHandover = {
+        sequence,
+        record: tJson,
+        from: who(t.from),
+        to: who(receiver),
+        time: t.time ?? null,
+        reason: t.reason ?? null,
+        transfer_sha256: tsha,
+      };
       break;
     }
     const rdata = files.get(rJson);
@@ -127,5 +136,10 @@ export function verifyChain(tagBytes, statement, statementSha256) {
   for (const p of sortedPy(files.keys())) {
     if (NAME.test(p) && !known.has(p)) problems.push(problem("broken_custody_chain", p, "does not follow the chain"));
   }
-  return { timeline, problems, holder };
+  return { timeline, problems, holder, openHandover };
+}
+
+// The words every verdict uses for an open hand-over (custody's open_handover_words).
+export function openHandoverWords(open) {
+  return `handed to ${label(orEmpty(open.to))} at ${open.time ?? "None"}, receipt not yet brought back`;
 }

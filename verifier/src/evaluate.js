@@ -52,6 +52,7 @@ export function evaluate(scan, policy) {
   const stmtBytes = scan.tagBytes.get(L.STATEMENT);
   const { signer, signerKey } = checkSignature(scan, statement, stmtBytes, policy, problems);
   let chain = [];
+  let openHandover = null;
   let ledger = null;
   let timestamps = [];
   if (statement !== null && stmtBytes !== undefined) {
@@ -59,6 +60,7 @@ export function evaluate(scan, policy) {
     ledger = checkLedger(scan, statement, stmtSha, signerKey, problems, notes);
     const state = verifyChain(scan.tagBytes, statement, stmtSha);
     chain = state.timeline;
+    openHandover = state.openHandover;
     problems.push(...state.problems);
   }
   timestamps = checkTimestamps(scan, problems, notes);
@@ -94,6 +96,7 @@ export function evaluate(scan, policy) {
     files_checked: files,
     bytes_checked: bytes,
     custody_chain: chain,
+    open_handover: openHandover,
     ledger,
     timestamps,
     warnings: notes,

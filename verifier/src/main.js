@@ -1,6 +1,7 @@
 // The page: choose a trusted key and a bundle (folder or .zip), scan it with
 // the worker pool, judge it with evaluate(), show the verdict. Everything is
 // put on the page with textContent: nothing from a bundle becomes markup.
+import { openHandoverWords } from "./chain.js";
 import { evaluate } from "./evaluate.js";
 import { NotABundle, scanFolder, scanZip } from "./scan.js";
 import { parsePublicKeyFile } from "./util.js";
@@ -170,8 +171,10 @@ function row(label, value) {
 function show(r) {
   const out = $("result");
   out.replaceChildren();
-  const verdict = r.verified ? "VERIFIED" : "NOT VERIFIED";
+  const open = r.verified && r.open_handover ? r.open_handover : null;
+  const verdict = open ? "VERIFIED — hand-over open" : r.verified ? "VERIFIED" : "NOT VERIFIED";
   out.append(el("h2", { id: "verdict", class: r.verified ? "ok" : "bad" }, verdict));
+  if (open) out.append(el("p", { id: "open-handover" }, `Hand-over open: ${openHandoverWords(open)}.`));
   out.append(
     el(
       "p",

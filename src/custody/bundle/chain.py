@@ -112,9 +112,15 @@ class ChainState:
     last_receipt_sha256: str | None
     pending_to: str | None
     pending_transfer: bytes | None
+    open_handover: dict[str, Any] | None = None
+    """The last hand-over when its receipt is not in this copy: an open hand-over,
+    not damage (docs/ledger.md, "Open and closed hand-overs"). Its sequence,
+    from, to, time, reason and the transfer record's SHA-256."""
 
 
-def _load(data: bytes, fmt: str) -> dict[str, Any] | None:
+def load_record(data: bytes, fmt: str) -> dict[str, Any] | None:
+    """A hand-over record of format `fmt`, or None unless `data` is its exact
+    canonical (RFC 8785) form."""
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -129,7 +135,9 @@ def _load(data: bytes, fmt: str) -> dict[str, Any] | None:
     return obj
 
 
-def _key_of(p: Any) -> Ed25519PublicKey | None:
+def key_of(p: Any) -> Ed25519PublicKey | None:
+    """A party's public key, or None unless it is well formed and matches the
+    party's fingerprint."""
     try:
         raw = base64.b64decode(p["public_key"], validate=True)
         key = Ed25519PublicKey.from_public_bytes(raw)
@@ -165,6 +173,7 @@ def verify_chain(
     sequence = 1
     pending_to: str | None = None
     pending_transfer: bytes | None = None
+    open_handover: dict[str, Any] | None = None
     while True:
         t_json, t_sig = record_paths(sequence, "transfer")
         r_json, r_sig = record_paths(sequence, "receipt")
@@ -175,13 +184,13 @@ def verify_chain(
                 )
             break
         tdata = files[t_json]
-        t = _load(tdata, TRANSFER_FORMAT)
+        t = load_record(tdata, TRANSFER_FORMAT)
         if t is None:
             problems.append(
                 Problem("bad_custody_record", t_json, "not a canonical transfer record")
             )
             break
-        sender_key = _key_of(t.get("from") or {})
+        sender_key = key_of(t.get("from") or {})
         t_ok = sender_key is not None and signature_is_valid(
             sender_key, files.get(t_sig, b""), tdata
         )
@@ -230,20 +239,22 @@ def verify_chain(
         if r_json not in files:
             pending_to = receiver.get("fingerprint")
             pending_transfer = tdata
-            problems.append(
-                Problem(
-                    "unreceived_transfer",
-                    t_json,
-                    f"handed over to {_label(receiver)} but not countersigned",
-                )
-            )
+            open_handover = {
+                "sequence": sequence,
+                "record": t_json,
+                "from": _who(t.get("from")),
+                "to": _who(receiver),
+                "time": t.get("time"),
+                "reason": t.get("reason"),
+                "transfer_sha256": tsha,
+            }
             break
         rdata = files[r_json]
-        r = _load(rdata, RECEIPT_FORMAT)
+        r = load_record(rdata, RECEIPT_FORMAT)
         if r is None:
             problems.append(Problem("bad_custody_record", r_json, "not a canonical receipt"))
             break
-        receiver_key = _key_of(r.get("by") or {})
+        receiver_key = key_of(r.get("by") or {})
         r_ok = receiver_key is not None and signature_is_valid(
             receiver_key, files.get(r_sig, b""), rdata
         )
@@ -291,7 +302,23 @@ def verify_chain(
         if _NAME.fullmatch(p) and p not in known:
             problems.append(Problem("broken_custody_chain", p, "does not follow the chain"))
     return ChainState(
-        tuple(timeline), tuple(problems), holder, sequence, previous, pending_to, pending_transfer
+        tuple(timeline),
+        tuple(problems),
+        holder,
+        sequence,
+        previous,
+        pending_to,
+        pending_transfer,
+        open_handover,
+    )
+
+
+def open_handover_words(open_handover: dict[str, Any]) -> str:
+    """What an open hand-over is, in the words every verdict uses (CLI, HTML
+    report, verifier page): "handed to X at T, receipt not yet brought back"."""
+    return (
+        f"handed to {label(open_handover.get('to') or {})} at {open_handover.get('time')}, "
+        "receipt not yet brought back"
     )
 
 
@@ -300,5 +327,6 @@ def _who(p: Any) -> dict[str, Any]:
     return {"name": p.get("name"), "fingerprint": p.get("fingerprint")}
 
 
-def _label(p: dict[str, Any]) -> str:
+def label(p: dict[str, Any]) -> str:
+    """A party as people read it: its name and the start of its fingerprint."""
     return f"{p.get('name') or 'key'} ({str(p.get('fingerprint'))[:16]})"

@@ -24,7 +24,7 @@ from ..models import Problem, VerifyReport
 from ..policy import TrustPolicy
 from ..progress import ProgressCallback
 from . import layout
-from .chain import verify_chain
+from .chain import label, verify_chain
 from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
 from .check_names import check_names
@@ -122,6 +122,7 @@ def evaluate(
     signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
     warnings: list[str] = []
     chain: tuple[dict[str, Any], ...] = ()
+    open_handover: dict[str, Any] | None = None
     ledger_info = team_info = None
     if statement is not None and stmt_bytes is not None:
         stmt_sha = sha256_bytes(stmt_bytes)
@@ -143,14 +144,23 @@ def evaluate(
         )
         state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
         chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
-        for p in state.problems:
-            pending_is_ok = (
-                p.kind == "unreceived_transfer"
-                and pending_ok_for is not None
-                and state.pending_to == pending_ok_for
+        problems.extend(state.problems)
+        open_handover = state.open_handover
+        if (
+            open_handover is not None
+            and policy.require_closed_chain
+            and state.pending_to != pending_ok_for
+        ):
+            # An open hand-over is not damage; only a verifier who asked for a
+            # closed chain (--require-closed-chain) is refused it.
+            problems.append(
+                Problem(
+                    "unreceived_transfer",
+                    open_handover["record"],
+                    f"handed over to {label(open_handover['to'])}, but its receipt is not "
+                    "in this copy (--require-closed-chain)",
+                )
             )
-            if not pending_is_ok:
-                problems.append(p)
     check_quorum(policy, ledger_info, team_info, problems)
     problems.extend(time_check.problems)
     warnings.extend(time_check.warnings)
@@ -165,6 +175,7 @@ def evaluate(
         files_checked=len(payload),
         bytes_checked=sum(f.size for f in payload),
         custody_chain=chain,
+        open_handover=open_handover,
         ledger=ledger_info,
         team=team_info,
         warnings=tuple(warnings),

@@ -51,6 +51,13 @@ require_timestamp_option = click.option(
     help="Not verified unless a timestamp from a TSA you trust proves the signing time.",
 )
 
+require_closed_chain_option = click.option(
+    "--require-closed-chain",
+    is_flag=True,
+    help="Not verified while the last hand-over awaits its receipt (an open hand-over "
+    "otherwise verifies, shown as open).",
+)
+
 
 tsa_url_option = click.option(
     "--tsa",
@@ -170,6 +177,7 @@ def trust_policy(
     registers: tuple[Path, ...] = (),
     tsa_roots: tuple[Path, ...] = (),
     require_timestamp: bool = False,
+    require_closed_chain: bool = False,
     witness_keys: tuple[Path, ...] = (),
     quorum: int = 0,
     team_keys: tuple[Path, ...] = (),
@@ -191,6 +199,7 @@ def trust_policy(
         now=now,
         tsa_root_files=tsa_roots,
         require_timestamp=require_timestamp,
+        require_closed_chain=require_closed_chain,
         extra_witness_keys=[read_witness_key(p) for p in witness_keys],
         quorum=quorum,
         extra_team_keys=[read_public_key_file(p) for p in team_keys],

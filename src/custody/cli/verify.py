@@ -19,6 +19,7 @@ from ._options import (
     passphrase_file_option,
     quorum_option,
     register_option,
+    require_closed_chain_option,
     require_timestamp_option,
     team_key_option,
     trust_option,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 )
 @tsa_root_option
 @require_timestamp_option
+@require_closed_chain_option
 @witness_key_option
 @quorum_option
 @click.option(
@@ -85,6 +87,7 @@ def verify_command(
     no_trust_store: bool,
     tsa_roots: tuple[Path, ...],
     require_timestamp: bool,
+    require_closed_chain: bool,
     witness_keys: tuple[Path, ...],
     quorum: int,
     report_path: Path | None,
@@ -108,6 +111,9 @@ def verify_command(
     checkpoint by your witnesses are checked, and --quorum N requires N of
     them. The chain of custody
     (hand-overs and receipts) is shown and every signature in it checked.
+    A copy whose last hand-over awaits its receipt verifies, marked
+    "hand-over open" (the sender closes it with `custody transfer --close`);
+    --require-closed-chain makes it NOT VERIFIED.
     A key listed in a trusted key register (keys trust-register, --register)
     is accepted only if the register says it was valid when it signed.
     Every RFC 3161 timestamp is checked offline against the TSA roots you
@@ -132,16 +138,18 @@ def verify_command(
       custody verify bundle.zip --register register.json --json
       custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
+      custody verify ./ICC-2026-014_JS-1_... --require-closed-chain
       custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
 
     \b
-    Exit codes:
-      0  verified
+    Exit codes (docs/exit-codes.md):
+      0  verified (also with a hand-over open, unless --require-closed-chain)
       1  not verified (changed, missing or extra files, bad signature, untrusted signer,
-         an invalid timestamp; with --require-timestamp, signing time not proven)
+         an invalid timestamp; with --require-timestamp, signing time not proven;
+         with --require-closed-chain, a hand-over awaiting its receipt)
       2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
       3  the machine failed (an I/O error, object storage unreachable)
     Several bundles: 0 only if every one verified, else the most serious
@@ -167,6 +175,7 @@ def verify_command(
         use_trust_store=not no_trust_store,
         tsa_roots=tsa_roots,
         require_timestamp=require_timestamp,
+        require_closed_chain=require_closed_chain,
         witness_keys=witness_keys,
         quorum=quorum,
         team_keys=team_keys,

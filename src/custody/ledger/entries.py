@@ -22,6 +22,7 @@ ACTIONS = (
     "ingest",
     "transfer",
     "receive",
+    "handover-close",
     "verify",
     "abandoned",
     "authority-init",

@@ -110,6 +110,10 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
     if action == "receive":
         frm = subject.get("from") or {}
         return f"from {frm.get('name') or frm.get('fingerprint')}"
+    if action == "handover-close":
+        by = subject.get("by") or {}
+        who = by.get("name") or by.get("fingerprint")
+        return f"receipt of hand-over {subject.get('sequence')} by {who} brought back"
     if action == "verify":
         if subject.get("verified"):
             return "verified"

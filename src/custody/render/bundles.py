@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..bundle.chain import open_handover_words
 from ..keys import format_fingerprint
 from ._base import Output, _human_bytes
 
@@ -74,7 +75,10 @@ class BundlesViews(Output):
             self.json(report.to_json())
             return
         st = report.statement or {}
-        if report.verified:
+        if report.verified and report.open_handover is not None:
+            self._line(f"VERIFIED — hand-over open: {report.bundle}", style="bold green")
+            self._line(f"Hand-over open: {open_handover_words(report.open_handover)}.")
+        elif report.verified:
             self._line(f"VERIFIED: {report.bundle}", style="bold green")
         else:
             self._line(f"NOT VERIFIED: {report.bundle}", style="bold red")
@@ -197,10 +201,20 @@ class BundlesViews(Output):
         who = other.get("name") or other.get("fingerprint")
         if result.action == "transfer":
             self._line(f"Handed over to {who} (hand-over {result.sequence}).")
-            self._line("The receiver completes it with: custody receive BUNDLE")
+            self._line(
+                "The receiver completes it with: custody receive BUNDLE --export-receipt FILE"
+            )
+            self._line("You close it with: custody transfer --close BUNDLE --receipt FILE")
+        elif result.action == "close":
+            self._line(f"Hand-over {result.sequence} closed: the receipt of {who} is brought back.")
+        elif result.action == "export":
+            self._line(f"Receipt of hand-over {result.sequence} exported (received earlier).")
         else:
             self._line(f"Received from {who} (hand-over {result.sequence}), countersigned.")
-        self._line(f"Record: {result.record}; ledger entry {result.ledger_index}.")
+        if result.ledger_index is not None:
+            self._line(f"Record: {result.record}; ledger entry {result.ledger_index}.")
+        if result.receipt_file is not None and result.action != "close":
+            self._line(f"Receipt file: {result.receipt_file} (for the sender's copy).")
 
     def verifier_page(self, page: VerifierPage) -> None:
         """The page written: `sha256  path` on stdout (sha256sum -c reads it)."""

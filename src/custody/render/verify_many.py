@@ -25,7 +25,8 @@ class VerifyManyViews(Output):
         report, error = outcome.report, outcome.error
         if report is not None and report.verified:
             if not self.quiet:
-                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}", style="green")
+                open_ = " (hand-over open)" if report.open_handover is not None else ""
+                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}{open_}", style="green")
         elif report is not None:
             first, more = report.problems[0].kind if report.problems else "?", ""
             if len(report.problems) > 1:
