@@ -101,10 +101,23 @@ def test_open_hand_over_verifies_as_open_then_closes(
     assert "VERIFIED — hand-over open:" in text
     assert "receipt not yet brought back" in text
     assert "must not be relied on" not in text
+    strict = tmp_path / "strict.html"
+    r = alice.run("verify", mine, "--require-closed-chain", "--report", strict)
+    assert r.exit_code == 1
+    assert "required a closed chain of custody" in strict.read_text()
+    # Among many bundles, its line says so too.
+    r = alice.run("verify", mine, tmp_path / "bob-one")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith(f"{mine} (hand-over open)")
+    assert lines[1].endswith(str(tmp_path / "bob-one"))  # received: closed
     # Every file matches: the audit says so.
     r = alice.run("audit", src, mine)
     assert r.exit_code == 0, r.output
     assert "MATCHES" in r.stdout and "DIFFERS" not in r.stdout
+    assert "does NOT verify" not in r.stdout
+    r = alice.run("audit", src, mine, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["identical"] is True
     # A second hand-over waits for the first to close.
     r = alice.run("transfer", mine, "--to", tmp_path / "carol.pub", "--reason", "x")
     assert r.exit_code == 2 and "still open" in r.stderr and "--close" in r.stderr
