@@ -123,7 +123,7 @@ def test_open_hand_over_verifies_as_open_then_closes(
     assert r.exit_code == 2 and "still open" in r.stderr and "--close" in r.stderr
 
     # Bring the receipt back.
-    before = ledger_actions(alice)
+    before, files_before = ledger_actions(alice), snapshot(mine)
     r = alice.run("transfer", "--close", mine, "--receipt", receipt, "--json")
     assert r.exit_code == 0, r.output
     closed = json.loads(r.stdout)
@@ -131,6 +131,16 @@ def test_open_hand_over_verifies_as_open_then_closes(
     assert closed["action"] == "close" and closed["counterpart"]["name"] == "DS Bob"
     assert closed["record"] == "custody/chain/0001-receipt.json"
     assert ledger_actions(alice) == [*before, "handover-close"]
+    # Exactly the receipt and its signature are added, and listed; nothing else moves,
+    # and no temporary file is left inside the bundle or beside it.
+    files_after = snapshot(mine)
+    added = set(files_after) - set(files_before)
+    assert added == {"custody/chain/0001-receipt.json", "custody/chain/0001-receipt.sig"}
+    changed = {p for p in files_before if files_after.get(p) != files_before[p]}
+    assert changed == {"tagmanifest-sha256.txt"}
+    listed = files_after["tagmanifest-sha256.txt"].decode()
+    assert all(p in listed for p in added)
+    assert not list(mine.parent.glob(f".{mine.name}.*"))
     assert alice.run("ledger", "verify").exit_code == 0
     r = alice.run("verify", mine, "--require-closed-chain", "--json")
     report = json.loads(r.stdout)
