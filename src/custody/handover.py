@@ -91,7 +91,7 @@ def _require_folder(bundle: Path) -> None:
         )
 
 
-def _store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, sig: bytes) -> None:
+def store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, sig: bytes) -> None:
     """Store a signed hand-over record in a bundle so that a crash at any point
     leaves a bundle that verifies: the signature first (an orphan left by an
     earlier crash is replaced), then the record itself, created with no-replace
@@ -115,7 +115,7 @@ def _store_record(bundle: Path, json_path: str, sig_path: str, record: bytes, si
         write_tag_manifest(bundle, listed)
 
 
-def _verified_chain(
+def verified_chain(
     *,
     home: Path,
     bundle: Path,
@@ -181,7 +181,7 @@ def _record_hand_over(
             time=_now(),
         )
     json_path, sig_path = record_paths(sequence, kind)
-    _store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
+    store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
     _witness_and_staple(home, bundle, action, witnesses, on_warning)
     return json_path, appended.index
 
@@ -227,7 +227,7 @@ def transfer_custody(
     InputError."""
     if not reason.strip():
         raise InputError("a hand-over needs a --reason")
-    statement, stmt_sha, state = _verified_chain(
+    statement, stmt_sha, state = verified_chain(
         home=home, bundle=bundle, refusal="not handing it over", policy=policy
     )
     if state.holder != signer.fingerprint:
@@ -293,7 +293,7 @@ def receive_custody(
         from .handover_close import check_export_target
 
         check_export_target(export_receipt)  # before anything is signed
-    statement, stmt_sha, state = _verified_chain(
+    statement, stmt_sha, state = verified_chain(
         home=home,
         bundle=bundle,
         refusal="not receiving it",

@@ -30,7 +30,7 @@ from .bundle.receipt_file import (
 )
 from .errors import InputError
 from .fsutil import environment_error, write_new_file
-from .handover import HandOverResult, _store_record, _verified_chain
+from .handover import HandOverResult, store_record, verified_chain
 from .hashing import sha256_bytes
 from .keys import Signer
 from .ledger.store import Ledger
@@ -105,7 +105,7 @@ def close_handover(
     if isinstance(parsed, str):
         raise InputError(parsed, path=str(receipt_file))
     record, signature = parsed
-    statement, stmt_sha, state = _verified_chain(
+    statement, stmt_sha, state = verified_chain(
         home=home, bundle=bundle, refusal="not closing its hand-over", policy=policy
     )
     tags = scan_bundle(bundle, hash_payload=False).tag_bytes
@@ -134,7 +134,7 @@ def close_handover(
             time=_now(),
         )
     json_path, sig_path = record_paths(sequence, "receipt")
-    _store_record(bundle, json_path, sig_path, record, signature)
+    store_record(bundle, json_path, sig_path, record, signature)
     return HandOverResult(
         str(bundle), "close", sequence, json_path, appended.index, open_["to"], str(receipt_file)
     )
