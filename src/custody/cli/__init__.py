@@ -51,7 +51,7 @@ Typical use:
   custody ledger verify
 
 \b
-Exit codes (every command):
+Exit codes (every command; per command in docs/exit-codes.md):
   0  success; for verify: verified
   1  not verified: evidence, signature or trust is wrong
   2  usage error, or input that is not usable (not a bundle, bad key...)
