@@ -255,3 +255,38 @@ def test_hostile_values_cannot_leave_the_page_margins() -> None:
     assert "\\00005cu202e" in head.group(1)  # the bidi override, shown as \u202e
     assert 'content: "page " counter(page) " of " counter(pages)' in page
     assert '<meta name="viewport"' in page
+
+
+def test_hostile_member_names_and_chat_text_are_shown_escaped(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    hostile = "\x1b[2J\x1b[32mVERIFIED\x1b[0m\x07\x9b\u202eevil\u2066\tend</td><script>x</script>"
+    shown = "\\x1b[2J\\x1b[32mVERIFIED\\x1b[0m\\x07\\u009b\\u202eevil\\u2066\\tend"
+    src = tmp_path / "src"
+    src.mkdir()
+    # A text with C0 controls would not be taken for a chat: C1, bidi, tab and markup.
+    said = "\x9b\u202eevil\u2066\tend</td><script>x</script>"
+    said_shown = "\\u009b\\u202eevil\\u2066\\tend&lt;/td&gt;&lt;script&gt;x&lt;/script&gt;"
+    chat = _chat(2) + (
+        f"[25/02/2022, 23:17:00] Andrii M.: {said}\n[25/02/2022, 23:18:00] {said}: hi\n"
+    )
+    allowed = "evil\u202e</td><script>x</script>.jpg"  # no control character: listed
+    with zipfile.ZipFile(src / "WhatsApp Chat - X.zip", "w") as zf:
+        zf.writestr("_chat.txt", chat)
+        zf.writestr(f"{hostile}.jpg", b"not a photo")  # refused, listed as never read
+        zf.writestr(allowed, b"not a photo either")
+    out = tmp_path / "bundle"
+    assert env.run("ingest", src, "--case", CASE, "--out", out).exit_code == 0
+    code, _ = report(env, out, tmp_path / "report.html")
+    assert code == 0
+    page = (tmp_path / "report.html").read_text("utf-8")
+    raw = re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]", page)
+    assert raw is None, raw
+    assert "<script" not in page.lower() and "</td><script" not in page
+    text = page.replace("<wbr>", "")
+    member = text[text.index("Inside the archives") : text.index("Appendix 1")]
+    appendix = text[text.index("Appendix 1") :]
+    assert f"{shown}&lt;/td&gt;&lt;script&gt;x&lt;/script&gt;.jpg" in member  # never read
+    assert "evil\\u202e&lt;/td&gt;&lt;script&gt;x&lt;/script&gt;.jpg" in member
+    assert f"Andrii M.: {said_shown}" in appendix  # the message text
+    assert f"<td>{said_shown}</td>" in appendix  # the sender

@@ -114,8 +114,9 @@ def _message(m: dict[str, Any]) -> str:
     location = m.get("location")
     if isinstance(location, dict):
         text += f"<p class=small>location {e(location.get('lat'))}, {e(location.get('lon'))}</p>"
-    for a in m.get("attachments") or []:
-        if not isinstance(a, dict):
+    attachments = m.get("attachments")
+    for a in attachments if isinstance(attachments, list) else []:
+        if not isinstance(a, dict):  # a record signed in another shape shows what it can
             continue
         shown = name(a.get("name") or "(no file name in the export)")
         if a.get("sha256"):
