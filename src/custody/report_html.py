@@ -143,9 +143,9 @@ def render_report(data: dict[str, Any], contents: BundleContents | None = None) 
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Verification report: {_e(data.get('case'))} {_e(data.get('exhibit') or '')}"
         "</title>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<style>{CSS}\n"
         f"{page_css(data.get('case'), data.get('exhibit'), data.get('bundle_fingerprint'))}"
         "</style></head><body>",
