@@ -44,7 +44,8 @@ def test_report_is_self_contained_and_states_the_json_facts(
 ) -> None:
     code, data = write_report(env, bundle, tmp_path / "report.html")
     assert code == 0
-    page = (tmp_path / "report.html").read_text("utf-8")
+    # <wbr> marks where a long name or hash may break: not part of the text.
+    page = (tmp_path / "report.html").read_text("utf-8").replace("<wbr>", "")
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page, re.I)
     assert "@import" not in page and "url(" not in page

@@ -160,6 +160,7 @@ def test_verify_report_is_written_and_shows_names_escaped(
     assert result.exit_code == 1, result.output
     html = page.read_bytes().decode("utf-8")
     assert_clean(html, where="the report")
+    html = html.replace("<wbr>", "")  # where a long name may break: not part of the text
     assert f"<th>Officer&#x27;s note</th><td>{HOSTILE_SHOWN}</td>" in html
     assert f"data/{HOSTILE_SHOWN}.txt".replace("&", "&amp;") in html
     assert f"data/{BAD_SHOWN}" in html

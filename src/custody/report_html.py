@@ -1,23 +1,31 @@
 """The verification report a court can file: one self-contained HTML page.
 
-It is rendered from exactly the dictionary `custody verify --json` prints, so
-it states the same facts, never more or less. No scripts, no external
-resources; laid out for A4 paper and PDF.
+It is rendered from the dictionary `custody verify --json` prints, so it
+states the same facts, plus what that document leaves out on purpose: the
+members of each archive and the conversation of each chat export, as the
+signed metadata recorded them (bundle/contents.py, report_contents.py). No
+scripts, no external resources; laid out for A4 paper and PDF, with the case,
+exhibit, bundle fingerprint and "page N of M" on every printed page
+(report_style.py), and readable on a phone.
 
-Every value goes through `_e`: made visible (custody.textsafe, as on a
-terminal, so a bidi override cannot reorder the page and a name that is not
-UTF-8 cannot stop it being written) and then HTML-escaped.
+Every value goes through `_e` (report_style.e): made visible (custody.textsafe,
+as on a terminal, so a bidi override cannot reorder the page and a name that is
+not UTF-8 cannot stop it being written) and then HTML-escaped.
 """
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from .bundle.chain import open_handover_words
+from .bundle.contents import BundleContents
 from .models import timestamp_when
 from .render.media import device_text, place_text
-from .textsafe import visible
+from .report_contents import archive_sections, chat_appendix
+from .report_style import CSS, digest, kind, name, page_css, when
+from .report_style import e as _e
+from .report_style import e_lines as _e_lines
+from .report_style import fingerprint as _fp
 
 EXPLANATIONS = {
     "changed": "The file's content is not what the officer recorded: at least one byte differs "
@@ -70,43 +78,6 @@ EXPLANATIONS = {
     "timestamp from an authority it trusts gives it.",
 }
 
-CSS = """
-@page { size: A4; margin: 16mm 14mm; }
-body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111;
-       max-width: 190mm; margin: 0 auto; }
-h1 { font-size: 16pt; margin: 0 0 4mm; }
-h2 { font-size: 12pt; margin: 7mm 0 2mm; border-bottom: 1px solid #999; }
-.verdict { border: 2px solid; padding: 3mm 4mm; margin: 4mm 0; font-size: 13pt; }
-.ok { border-color: #176317; background: #eef7ee; }
-.bad { border-color: #a01010; background: #fbeeee; }
-table { border-collapse: collapse; width: 100%; margin: 1mm 0; }
-th, td { text-align: left; vertical-align: top; padding: 1mm 1.5mm; border: 1px solid #ccc; }
-th { background: #f0f0f0; }
-table.facts th { width: 38mm; }
-.mono { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; word-break: break-all; }
-pre { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; white-space: pre-wrap;
-      word-break: break-all; border: 1px solid #ccc; padding: 2mm; }
-tr { page-break-inside: avoid; }
-.small { font-size: 8pt; color: #444; }
-.when { white-space: nowrap; font-size: 8pt; }
-table.files td:first-child { width: 40%; }
-table.problems td:nth-child(2) { width: 28%; }
-"""
-
-
-def _e(value: Any) -> str:
-    return escape(visible("" if value is None else value))
-
-
-def _e_lines(value: Any) -> str:
-    """Text of several lines (a checkpoint note) for a <pre>, each line as _e."""
-    return "\n".join(_e(line) for line in str(value).removesuffix("\n").split("\n"))
-
-
-def _fp(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
-
 
 def _witness_rows(proof: dict[str, Any]) -> list[tuple[str, str]]:
     """One row per cosignature on a proof's checkpoint."""
@@ -154,8 +125,9 @@ def _register_facts(signer: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def render_report(data: dict[str, Any]) -> str:
-    """The HTML page for one `custody verify --json` document."""
+def render_report(data: dict[str, Any], contents: BundleContents | None = None) -> str:
+    """The HTML page for one `custody verify --json` document and, when the
+    bundle's signed metadata could be read, what is inside its files."""
     verified = bool(data.get("verified"))
     problems = data.get("problems") or []
     signer = data.get("signer") or {}
@@ -182,7 +154,10 @@ def render_report(data: dict[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Verification report: {_e(data.get('case'))} {_e(data.get('exhibit') or '')}"
         "</title>",
-        f"<style>{CSS}</style></head><body>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<style>{CSS}\n"
+        f"{page_css(data.get('case'), data.get('exhibit'), data.get('bundle_fingerprint'))}"
+        "</style></head><body>",
         "<h1>Evidence verification report</h1>",
         verdict,
         "<h2>The bundle</h2>",
@@ -194,7 +169,7 @@ def render_report(data: dict[str, Any]) -> str:
                 ("Bundle id", f"<span class=mono>{_e(data.get('bundle_id'))}</span>"),
                 (
                     "Statement SHA-256",
-                    f"<span class=mono>{_e(data.get('statement_sha256'))}</span>",
+                    digest(data.get("statement_sha256")),
                 ),
                 ("Recorded by", _e(data.get("officer"))),
                 ("Recorded at (UTC)", _e(data.get("created"))),
@@ -204,7 +179,7 @@ def render_report(data: dict[str, Any]) -> str:
                     f"{_e(data.get('files_checked'))} checked, "
                     f"{_e(data.get('bytes_checked'))} bytes",
                 ),
-                ("Bundle examined", f"<span class=mono>{_e(data.get('bundle'))}</span>"),
+                ("Bundle examined", name(data.get("bundle"))),
             ]
         ),
         "<h2>Signature</h2>",
@@ -245,12 +220,11 @@ def render_report(data: dict[str, Any]) -> str:
             if step.get("key_status"):
                 ok += f"; key {_e(step.get('key_status'))}: {_e(step.get('decided_by'))}"
             steps.append(
-                f"<tr><td class=when>{_e(step.get('time'))}</td><td>{what}</td><td>{ok}</td></tr>"
+                f"<tr><td class=when>{when(step.get('time'))}</td><td>{what}</td><td>{ok}</td></tr>"
             )
         parts.append(
-            "<table><tr><th>Time (UTC)</th><th>Event</th><th>Signature</th></tr>"
-            + "".join(steps)
-            + "</table>"
+            "<table class=chain><thead><tr><th>Time (UTC)</th><th>Event</th><th>Signature</th>"
+            "</tr></thead>" + "".join(steps) + "</table>"
         )
     ledger = data.get("ledger")
     parts.append("<h2>Custody ledger</h2>")
@@ -336,14 +310,14 @@ def render_report(data: dict[str, Any]) -> str:
     if problems:
         problem_rows = "".join(
             f"<tr><td>{_e(EXPLANATIONS.get(p.get('kind'), p.get('kind')))}</td>"
-            f"<td class=mono>{_e(p.get('path') or '')}</td>"
+            f"<td>{name(p.get('path') or '')}</td>"
             f"<td class=small>{_e(p.get('kind'))}: {_e(p.get('detail'))}</td></tr>"
             for p in problems
         )
         parts.append(
-            "<table class=problems><tr><th>What it means</th><th>File</th>"
+            "<table class=problems><thead><tr><th>What it means</th><th>File</th>"
             "<th>Technical detail</th>"
-            f"</tr>{problem_rows}</table>"
+            f"</tr></thead>{problem_rows}</table>"
         )
     else:
         parts.append("<p>None.</p>")
@@ -351,23 +325,29 @@ def render_report(data: dict[str, Any]) -> str:
         parts.append(f"<p class=small>Note: {_e(warning)}</p>")
     parts.append("<h2>Files</h2>")
     file_rows = "".join(
-        f"<tr><td class=mono>{_e(f.get('path'))}<br>{_e(f.get('sha256'))}</td>"
-        f"<td>{_e(f.get('size'))}</td><td>{_e(f.get('mime') or '')}</td>"
-        f"<td class=when>{_e(f.get('captured_at') or '')}</td><td>{_e(_place(f.get('gps')))}</td>"
+        f"<tr><td>{name(f.get('path'))}<br>{digest(f.get('sha256'))}</td>"
+        f"<td>{_e(f.get('size'))}</td><td>{kind(f.get('mime'))}</td>"
+        f"<td class=when>{when(f.get('captured_at'))}</td><td>{_e(_place(f.get('gps')))}</td>"
         f"<td>{_e(_device(f.get('device')))}</td><td>{_e(f.get('state'))}</td></tr>"
         for f in data.get("files") or []
     )
     parts.append(
-        "<table class=files><tr><th>File and SHA-256</th><th>Bytes</th><th>Type</th>"
-        "<th>Captured</th>"
-        f"<th>Place</th><th>Device</th><th>State</th></tr>{file_rows}</table>"
+        "<div class=scroll><table class=files><thead><tr><th>File and SHA-256</th><th>Bytes"
+        "</th><th>Type</th><th>Captured</th>"
+        f"<th>Place</th><th>Device</th><th>State</th></tr></thead>{file_rows}</table></div>"
     )
+    parts.append(
+        "<p class=small>A SHA-256 is 64 hexadecimal digits; where a column is too narrow "
+        "for them it is printed as two lines of 32, the first half above the second.</p>"
+    )
+    parts.extend(archive_sections(contents))
     parts.append(
         f"<p class=small>Verified at {_e(data.get('verified_at'))} (UTC) with "
         f"{_e(data.get('verified_with'))}. Times without a zone are the device's local time. "
         "Every check in this report can be repeated without custody, with sha256sum and "
         "openssl (see docs/verify-by-hand.md of custody).</p>"
     )
+    parts.extend(chat_appendix(contents))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

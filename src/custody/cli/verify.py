@@ -207,10 +207,19 @@ def verify_command(
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.note(f"Recorded in your ledger as entry {index}.")
     if report_path is not None:
-        from ..report_html import render_report  # only --report needs it
+        from ..bundle.contents import read_contents  # only --report needs them
+        from ..report_html import render_report
 
+        # Archive members and chats come from the signed metadata of a local
+        # bundle; a bundle in object storage is reported by its files alone.
+        contents = (
+            None
+            if is_s3_url(bundle)
+            else read_contents(bundle=Path(bundle), statement=report.statement)
+        )
         try:
-            replace_file(report_path, render_report(report.to_json()).encode("utf-8"))
+            page = render_report(report.to_json(), contents)
+            replace_file(report_path, page.encode("utf-8"))
         except OSError as e:
             raise environment_error(e, report_path) from e
         app.render.note(f"Report written to {report_path}")
