@@ -324,6 +324,7 @@ def test_ingest_warnings_name_hostile_files_escaped(
         "--out",
         tmp_path / "b2",
         "--json",
+        "--again",  # the same source a second time, for its JSON
         extra_env={"PYTHONIOENCODING": "utf-8:strict"},
     )
     assert as_json.returncode == 0
