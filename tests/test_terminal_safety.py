@@ -394,7 +394,7 @@ def test_a_hostile_key_name_is_escaped_in_verify_and_the_ledger(env: Env, tmp_pa
     assert shown.exit_code == 0
     assert_clean(shown.stdout)
     rows = [line.split("\t") for line in shown.stdout.splitlines()]
-    assert all(len(row) == 7 for row in rows), rows
+    assert all(len(row) == 8 for row in rows), rows
     assert any(row[3] == "PC Ad\\u202eSmith \\u2066x" for row in rows)
     listed = env.run("keys", "list")
     assert_clean(listed.stdout)
