@@ -130,7 +130,7 @@ def ingest_command(
       custody ingest "WhatsApp Chat - Olena K.zip" --case ICC-2026-014 --expand
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
       custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
-      custody ingest ./usb --case ICC-2026-014 --again   # a second bundle of the same
+      custody ingest ./usb --case ICC-2026-014 --again   # a second bundle, same content
 
     Exit codes: 0 every bundle created; 2 bad source, key or options, or a
     source already ingested (JSON error kind `already_ingested`); 3 disk or
