@@ -97,7 +97,7 @@ def _check_after(env: Env, tmp_path: Path, what: str, line: str) -> None:
         assert any(str(partial) in n for n in named), f"{what}: {partial} not named: {named}"
     small = tmp_path / f"small-{time.monotonic_ns()}"
     small.mkdir()
-    (small / "note.txt").write_text("W2\n")
+    (small / "note.txt").write_text(f"W2 {small.name}\n")  # new content: not a repeat
     nxt = env.run("ingest", small, "--case", "ICC-9", "--out", out)
     assert nxt.exit_code == 0, f"{what}: {nxt.output}"
     warned = [w for w in nxt.stderr.splitlines() if w.startswith("custody: warning: ")]

@@ -230,7 +230,7 @@ def test_metadata_is_deterministic(env: Env, officer: dict, tmp_path: Path) -> N
     _corrupt_set(tmp_path / "src")
     shutil.copytree(EXAMPLES, tmp_path / "src" / "examples")
     a, _ = ingest_and_read(env, tmp_path / "src")
-    b, _ = ingest_and_read(env, tmp_path / "src")
+    b, _ = ingest_and_read(env, tmp_path / "src", "--again")
     assert (a / "custody/metadata.json").read_bytes() == (b / "custody/metadata.json").read_bytes()
 
 

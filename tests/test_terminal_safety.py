@@ -325,6 +325,7 @@ def test_ingest_warnings_name_hostile_files_escaped(
         "--out",
         tmp_path / "b2",
         "--json",
+        "--again",  # the same source a second time, for its JSON
         extra_env={"PYTHONIOENCODING": "utf-8:strict"},
     )
     assert as_json.returncode == 0
@@ -394,7 +395,7 @@ def test_a_hostile_key_name_is_escaped_in_verify_and_the_ledger(env: Env, tmp_pa
     assert shown.exit_code == 0
     assert_clean(shown.stdout)
     rows = [line.split("\t") for line in shown.stdout.splitlines()]
-    assert all(len(row) == 7 for row in rows), rows
+    assert all(len(row) == 8 for row in rows), rows
     assert any(row[3] == "PC Ad\\u202eSmith \\u2066x" for row in rows)
     listed = env.run("keys", "list")
     assert_clean(listed.stdout)

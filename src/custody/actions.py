@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .bundle import layout
 from .bundle.reader import BundleScan, scan_bundle
 from .bundle.verify import evaluate
-from .errors import EnvironmentFailure, InputError
+from .errors import AlreadyIngested, EnvironmentFailure, InputError
 from .keys import (
     KeyPair,
     PublicKeyInfo,
@@ -23,6 +23,7 @@ from .keys import (
     generate_key,
     trust_public_key,
 )
+from .ledger.repeats import earlier_ingests
 from .ledger.store import Ledger
 from .models import IngestResult, VerifyReport
 from .pending import pending_dir
@@ -85,11 +86,17 @@ def ingest_evidence(
     tsa_timeout: float | None = None,
     witnesses: Sequence[str] = (),
     on_warning: Callable[[str], None] | None = None,
+    again: bool = False,
 ) -> IngestResult:
     """Ingest `source` into a signed bundle recorded in the ledger under `home`,
     stamped by each TSA of `tsa_urls` that answers. With `witnesses`, the
     entry's checkpoint is cosigned before the bundle is finished (an
-    unreachable witness is a warning)."""
+    unreachable witness is a warning).
+
+    Content already ingested under the same case and exhibit (the same
+    manifest) raises AlreadyIngested once it is hashed, before anything is
+    signed or kept; with `again` it makes another bundle, whose ledger entry
+    names the earlier one (`repeat_of`)."""
     # Imported here: the writer brings the metadata parsers, which verify,
     # transfer and the ledger commands never need.
     from .bundle.writer import ingest
@@ -117,8 +124,30 @@ def ingest_evidence(
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
             on_appended=cosigner,
+            on_manifest=_repeat_check(ledger, source=source, again=again),
         )
     return replace(result, warnings=(*explained, *result.warnings))
+
+
+def _repeat_check(
+    ledger: Ledger, *, source: Path, again: bool
+) -> Callable[[str, str | None, str], dict[str, Any]]:
+    """The ingest's check for content already ingested (ledger/repeats.py)."""
+
+    def check(case: str, exhibit: str | None, manifest_sha256: str) -> dict[str, Any]:
+        earlier = earlier_ingests(
+            ledger, case=case, exhibit=exhibit, manifest_sha256=manifest_sha256
+        )
+        if not earlier:
+            return {}
+        if again:
+            return {"repeat_of": earlier[0].bundle_id}
+        raise AlreadyIngested(
+            earlier[0].line(len(earlier)) + ": use --again to make another bundle",
+            path=str(source),
+        )
+
+    return check
 
 
 def _scan_and_evaluate(

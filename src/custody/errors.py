@@ -63,6 +63,13 @@ class SourceChangedError(InputError):
     kind = "source_changed"
 
 
+class AlreadyIngested(InputError):
+    """The same content was already ingested under the same case and exhibit
+    (docs/ledger.md, "One bundle per content"); `ingest --again` makes another."""
+
+    kind = "already_ingested"
+
+
 class EnvironmentFailure(CustodyError):
     """The machine failed us: disk full, permissions on the output, I/O errors."""
 

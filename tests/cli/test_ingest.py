@@ -120,7 +120,7 @@ def test_out_folder_gets_a_named_bundle(env: Env, evidence: Path, ingest) -> Non
     out = env.tmp / "bundles"
     out.mkdir()
     first, a = ingest(evidence, "--out", str(out))
-    second, b = ingest(evidence, "--out", str(out))
+    second, b = ingest(evidence, "--out", str(out), "--again")
     assert first.exit_code == second.exit_code == 0
     assert a["bundle"] != b["bundle"]
     assert Path(a["bundle"]).parent == out
@@ -235,6 +235,6 @@ def test_out_with_a_mistyped_parent_is_refused_and_creates_nothing(
     assert batch.exit_code == 2 and "does not exist" in batch.stderr
     assert not (tmp_path / "evidnce").exists()
     # A new folder for a batch inside an existing one is still made.
-    ok = env.run("ingest", src, src, "--case", "C1", "--out", tmp_path / "new", "-q")
+    ok = env.run("ingest", src, src, "--case", "C1", "--out", tmp_path / "new", "-q", "--again")
     assert ok.exit_code == 0, ok.output
     assert len(list((tmp_path / "new").iterdir())) == 2

@@ -201,7 +201,7 @@ def test_consistency_proof_grows_with_the_ledger(
     assert lines[1] == "4" and lines[3] == "" and lines[4].startswith("\u2014 custody-ledger/")
     src = make_source(env.tmp, "more")
     for i in range(5):
-        env.run("ingest", src, "--case", "MORE", "--out", env.tmp / f"more{i}")
+        env.run("ingest", src, "--case", "MORE", "--out", env.tmp / f"more{i}", "--again")
     result = env.run("ledger", "consistency", cp, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

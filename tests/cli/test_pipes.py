@@ -33,12 +33,18 @@ def test_ledger_show_in_a_pipe_prints_every_field_whole(
     result = env.run("ingest", source, "--case", case, "--out", tmp_path / "b", "--json")
     bundle_id = json.loads(result.stdout)["bundle_id"]
     lines = env.run("ledger", "show").stdout.splitlines()
-    assert lines[0] == "#\ttime (UTC)\taction\twho\tbundle\tcase\tdetail"
+    assert lines[0] == "#\ttime (UTC)\taction\twho\tbundle\tcase\texhibit\tdetail"
     ingest = [line.split("\t") for line in lines[1:] if "\tingest\t" in line]
     assert len(ingest) == 1
-    index, time, action, who, bid, shown_case, detail = ingest[0]
+    index, time, action, who, bid, shown_case, exhibit, detail = ingest[0]
     assert index == "1"
-    assert (action, who, bid, shown_case) == ("ingest", officer["name"], bundle_id, case)
+    assert (action, who, bid, shown_case, exhibit) == (
+        "ingest",
+        officer["name"],
+        bundle_id,
+        case,
+        "",
+    )
     assert time.endswith("Z") and detail == "1 files, 2 bytes"
 
 

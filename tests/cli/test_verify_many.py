@@ -27,7 +27,8 @@ class Holdings:
 
 
 def ingest_one(env: Env, source: Path, out: Path) -> Path:
-    result = env.run("ingest", source, "--case", "ICC-2026-014", "--out", out, "-q")
+    # --again: several bundles of one source are the holdings these tests need.
+    result = env.run("ingest", source, "--case", "ICC-2026-014", "--out", out, "-q", "--again")
     assert result.exit_code == 0, result.output
     return out
 

@@ -187,6 +187,7 @@ def ingest(
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
     on_appended: Callable[[Appended], Appended] | None = None,
+    on_manifest: Callable[[str, str | None, str], dict[str, Any]] | None = None,
 ) -> IngestResult:
     """Copy `source` into a new bundle, sign it, and make it visible atomically.
 
@@ -206,6 +207,9 @@ def ingest(
     reply that answers the request is stored under custody/timestamps/ (and
     recorded in the ledger). A TSA that fails costs nothing but a warning.
     `on_appended` may replace that proof's checkpoint by a later, cosigned one.
+    `on_manifest(case, exhibit, manifest_sha256)`, called once the copy is hashed
+    and before anything is signed, may raise to stop the ingest (nothing is left)
+    or return fields to add to the ledger entry's subject.
     """
     case = _check_label(case, "case id")
     if exhibit is not None:
@@ -253,19 +257,23 @@ def ingest(
             if expand_archives:
                 listing, copied, origin = _expand(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
-            sidecar_digests: dict[str, str] = {}
-            metadata_sha256 = _write_metadata(
-                tmp / layout.METADATA,
-                _records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
-            )
-            total = sum(c.size for c in copied)
-
             # The copies come in the listing's order (sorted by UTF-8 path), so
             # the manifest streams to disk line by line, never whole in memory.
             manifest_sha256 = _write_stream(
                 tmp / layout.MANIFEST,
                 (layout.manifest_line(f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied),
             )
+            # Before the metadata is extracted and anything is signed: a refusal
+            # here leaves nothing (the temporary folder goes with the error).
+            extra_subject = (
+                {} if on_manifest is None else on_manifest(case, exhibit, manifest_sha256)
+            )
+            sidecar_digests: dict[str, str] = {}
+            metadata_sha256 = _write_metadata(
+                tmp / layout.METADATA,
+                _records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
+            )
+            total = sum(c.size for c in copied)
             bag_fields = [
                 ("Source-Organization", officer),
                 ("Contact-Name", officer),
@@ -331,6 +339,8 @@ def ingest(
                         "statement_sha256": sha256_bytes(stmt),
                         "file_count": len(copied),
                         "total_bytes": total,
+                        "manifest_sha256": manifest_sha256,
+                        **extra_subject,
                     },
                     signer=signing_key,
                     signer_name=officer,

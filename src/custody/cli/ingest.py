@@ -64,6 +64,12 @@ from ._options import (
     help="Also write the members of each ZIP under data/ARCHIVE.expanded/ as working "
     "copies, each linked to its archive member (the archive stays the evidence).",
 )
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Make another bundle of content already ingested under the same case and "
+    "exhibit (refused without it); the ledger entry names the earlier bundle.",
+)
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
@@ -81,6 +87,7 @@ def ingest_command(
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
     expand: bool,
+    again: bool,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
@@ -109,6 +116,12 @@ def ingest_command(
     or is CSV when named *.csv; a first row 'source, case, exhibit' (any
     order) names the columns; a line that repeats another is refused.
 
+    A source whose content (every stored path and SHA-256) was already
+    ingested under the same case and exhibit is refused in one line naming
+    the earlier bundle, once it is hashed and before anything is signed or
+    kept; so running the same list twice makes nothing new. --again makes
+    another bundle anyway, recorded in the ledger as a repeat of the first.
+
     \b
     Examples:
       custody ingest ./witness-phone --case ICC-2026-014 --exhibit JS/1
@@ -117,8 +130,10 @@ def ingest_command(
       custody ingest "WhatsApp Chat - Olena K.zip" --case ICC-2026-014 --expand
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
       custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
+      custody ingest ./usb --case ICC-2026-014 --again   # a second bundle, same content
 
-    Exit codes: 0 every bundle created; 2 bad source, key or options; 3 disk or
+    Exit codes: 0 every bundle created; 2 bad source, key or options, or a
+    source already ingested (JSON error kind `already_ingested`); 3 disk or
     I/O failure (for a batch: the most serious failure).
     """
     render = app.configure(json_output=json_output, quiet=quiet)
@@ -163,6 +178,7 @@ def ingest_command(
                     tsa_timeout=tsa_timeout,
                     witnesses=witnesses,
                     on_warning=render.warning,
+                    again=again,
                 )
         except CustodyError as e:
             if single:

@@ -47,10 +47,22 @@ def ledger_group() -> None:
 
 @ledger_group.command("show")
 @click.option("--case", "case", help="Only entries for this case id.")
+@click.option(
+    "--exhibit",
+    "exhibit",
+    metavar="REF",
+    help="Only entries for this exhibit reference (with --case: of that case).",
+)
 @json_option
 @pass_app
-def ledger_show(app: App, case: str | None, json_output: bool) -> None:
-    """A timeline of everything recorded: time, action, who, bundle, case.
+def ledger_show(app: App, case: str | None, exhibit: str | None, json_output: bool) -> None:
+    """A timeline of everything recorded: time, action, who, bundle, case,
+    exhibit.
+
+    An entry that names only a bundle (a hand-over, a verification) shows the
+    exhibit that bundle's ingest recorded, and --exhibit keeps it. On a
+    terminal the time is shown to the minute and a bundle id by its first 8
+    characters; in a pipe (tab-separated) and with --json every value is whole.
 
     When the ledger no longer matches its signed checkpoint, one warning line
     says so, and every damaged entry is listed, marked, whatever its case.
@@ -59,10 +71,11 @@ def ledger_show(app: App, case: str | None, json_output: bool) -> None:
     Examples:
       custody ledger show
       custody ledger show --case ICC-2026-014 --json
+      custody ledger show --case ICC-2026-014 --exhibit JS/1
     """
     render = app.configure(json_output=json_output)
     with Ledger.open(app.home, create=False) as ledger:
-        timeline = checked_timeline(ledger, case=case)
+        timeline = checked_timeline(ledger, case=case, exhibit=exhibit)
     if timeline.damage is not None:
         render.warning(
             f"the ledger is damaged ({timeline.damage}); damaged entries are marked: "

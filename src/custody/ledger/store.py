@@ -37,7 +37,20 @@ CREATE TABLE IF NOT EXISTS checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS witnesses (url TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ingests (
+    idx INTEGER PRIMARY KEY, case_id TEXT NOT NULL, exhibit TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ingests_by_content ON ingests (case_id, exhibit, manifest_sha256);
 """
+
+INGESTS_INDEXED = "ingests-v1"
+"""The meta key set once the `ingests` lookup table holds every entry's row: a
+ledger made before the table existed is filled on its first open (docs/ledger.md,
+"One bundle per content")."""
+
+INGESTS_WITH_CONTENT = (
+    "SELECT idx FROM ingests WHERE case_id = ? AND exhibit = ? AND manifest_sha256 = ? ORDER BY idx"
+)
 
 LOCK_TIMEOUT_S = 300.0
 
@@ -135,6 +148,11 @@ class Ledger:
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', 'custody/ledger/v1')"
             )
+            if (
+                conn.execute("SELECT 1 FROM meta WHERE key = ?", (INGESTS_INDEXED,)).fetchone()
+                is None
+            ):
+                _fill_ingests(conn)
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             conn.close()
@@ -227,6 +245,16 @@ class Ledger:
             (_int(lv), _int(ix)): _blob(h)
             for lv, ix, h in self._conn.execute("SELECT level, idx, hash FROM nodes")
         }
+
+    def ingests_with_content(
+        self, *, case: str, exhibit: str | None, manifest_sha256: str
+    ) -> list[int]:
+        """The indexes of the ingest entries recorded with this case, exhibit and
+        manifest digest, oldest first, less those an `abandoned` entry explains.
+        An indexed lookup (the `ingests_by_content` index), whatever the ledger's
+        size; the caller reads each entry to confirm it."""
+        rows = self._conn.execute(INGESTS_WITH_CONTENT, (case, exhibit or "", manifest_sha256))
+        return [_int(r[0]) for r in rows]
 
     def latest_checkpoint(self) -> bytes | None:
         row = self._conn.execute("SELECT note FROM checkpoint WHERE id = 1").fetchone()
@@ -336,6 +364,7 @@ class Ledger:
                     "INSERT INTO entries (idx, entry, signature) VALUES (?, ?, ?)",
                     (index, data, signature),
                 )
+                _index_ingest(conn, index, action, subject)
                 level, node_index, h = 0, index, merkle.leaf_hash(data)
                 conn.execute("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", (0, index, h))
                 while node_index & 1:
@@ -378,3 +407,42 @@ class Ledger:
                     raise environment_error(e, self.checkpoint_file) from e
         finally:
             conn.execute("COMMIT")
+
+
+def _index_ingest(conn: sqlite3.Connection, index: int, action: str, subject: Any) -> None:
+    """Keep the `ingests` lookup table in step with one entry: an ingest that
+    records its manifest digest adds a row, an `abandoned` entry removes the row
+    of the ingest it explains (no bundle exists for it)."""
+    if not isinstance(subject, dict):
+        return
+    if action == "ingest":
+        case, exhibit, manifest = (
+            subject.get("case"),
+            subject.get("exhibit"),
+            subject.get("manifest_sha256"),
+        )
+        if isinstance(case, str) and isinstance(manifest, str):
+            conn.execute(
+                "INSERT OR REPLACE INTO ingests (idx, case_id, exhibit, manifest_sha256)"
+                " VALUES (?, ?, ?, ?)",
+                (index, case, exhibit if isinstance(exhibit, str) else "", manifest),
+            )
+    elif action == "abandoned" and isinstance(subject.get("ingest_entry"), int):
+        conn.execute("DELETE FROM ingests WHERE idx = ?", (subject["ingest_entry"],))
+
+
+def _fill_ingests(conn: sqlite3.Connection) -> None:
+    """Fill the `ingests` lookup table from every stored entry, once per ledger
+    (inside open's write transaction). Entries that do not parse are skipped:
+    the table only finds candidates, and damage is `ledger verify`'s to report."""
+    import json
+
+    conn.execute("DELETE FROM ingests")
+    for idx, data in conn.execute("SELECT idx, entry FROM entries ORDER BY idx"):
+        try:
+            obj = json.loads(_blob(data))
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("action"), str):
+            _index_ingest(conn, _int(idx), obj["action"], obj.get("subject"))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (INGESTS_INDEXED,))

@@ -19,34 +19,51 @@ class CheckedTimeline:
     """One line when the ledger does not match its signed checkpoint, else None."""
 
 
-def checked_timeline(ledger: Ledger, *, case: str | None = None) -> CheckedTimeline:
+def checked_timeline(
+    ledger: Ledger, *, case: str | None = None, exhibit: str | None = None
+) -> CheckedTimeline:
     """The timeline after the check an append makes (ledger/integrity.py). When
     the ledger is damaged, every entry `ledger verify` names is marked, and is
-    listed whatever its case says: an edited case id never hides an entry."""
+    listed whatever its case or exhibit says: an edited case id never hides an entry."""
     from .audit import verify_ledger
     from .integrity import check_head
 
     head = check_head(ledger)
     if head.intact:
-        return CheckedTimeline(ledger_timeline(ledger, case=case), None)
+        return CheckedTimeline(ledger_timeline(ledger, case=case, exhibit=exhibit), None)
     damaged: dict[int, list[str]] = {}
     for problem in verify_ledger(ledger).problems:
         where = problem.path or ""
         if where.startswith("entry ") and where[6:].isdigit():
             damaged.setdefault(int(where[6:]), []).append(problem.kind)
     return CheckedTimeline(
-        ledger_timeline(ledger, case=case, damaged={k: ", ".join(v) for k, v in damaged.items()}),
+        ledger_timeline(
+            ledger,
+            case=case,
+            exhibit=exhibit,
+            damaged={k: ", ".join(v) for k, v in damaged.items()},
+        ),
         head.summary(),
     )
 
 
 def ledger_timeline(
-    ledger: Ledger, *, case: str | None = None, damaged: Mapping[int, str] | None = None
+    ledger: Ledger,
+    *,
+    case: str | None = None,
+    exhibit: str | None = None,
+    damaged: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per entry (optionally only one case's), oldest first. An entry
-    in `damaged` (position -> the problems found) is always listed, marked."""
+    """One row per entry (optionally only one case's, one exhibit's), oldest
+    first. An entry in `damaged` (position -> the problems found) is always
+    listed, marked.
+
+    An entry's exhibit is its subject's, or else that of the ingest entry of
+    its bundle (a hand-over or a verification names only the bundle): so
+    `exhibit` also keeps what happened to that exhibit's bundles later."""
     rows = []
     damaged = damaged or {}
+    exhibits: dict[str, str] = {}  # bundle id -> the exhibit its ingest recorded
     for stored in ledger.entries():
         mark = damaged.get(stored.position)
         try:
@@ -61,13 +78,25 @@ def ledger_timeline(
                     "fingerprint": None,
                     "bundle_id": None,
                     "case": None,
+                    "exhibit": None,
                     "detail": str(e),
                     "damaged": mark or "bad_entry",
                 }
             )
             continue
         subject = entry.subject
-        if case is not None and subject.get("case") != case and mark is None:
+        bundle_id = subject.get("bundle_id")
+        own = subject.get("exhibit")
+        if entry.action == "ingest" and isinstance(bundle_id, str) and isinstance(own, str):
+            exhibits.setdefault(bundle_id, own)
+        if isinstance(own, str):
+            shown: str | None = own
+        else:
+            shown = exhibits.get(bundle_id) if isinstance(bundle_id, str) else None
+        if mark is None and (
+            (case is not None and subject.get("case") != case)
+            or (exhibit is not None and shown != exhibit)
+        ):
             continue
         detail = entry_detail(entry.action, subject)
         rows.append(
@@ -79,6 +108,7 @@ def ledger_timeline(
                 "fingerprint": entry.actor_fingerprint,
                 "bundle_id": subject.get("bundle_id"),
                 "case": subject.get("case"),
+                "exhibit": shown,
                 "detail": detail,
                 "damaged": mark,
             }

@@ -95,22 +95,33 @@ class Output:
         *,
         title: str | None = None,
         whole: Sequence[Sequence[str]] | None = None,
+        compact: bool = False,
     ) -> None:
         """A table: drawn by rich on a terminal; in a pipe or a file, tab-separated
         lines (a '# title' line, a header, then one line a row) with every field
-        whole (`whole`, when given, holds the rows' full values) and never cut."""
+        whole (`whole`, when given, holds the rows' full values) and never cut.
+        `compact` draws no lines on a terminal, only two spaces between columns,
+        for a table of many narrow columns."""
         if _is_terminal(sys.stdout):
             shown = [[visible(v) for v in row] for row in rows]
-            if _fits(columns, shown, self.out.width):
+            if _fits(columns, shown, self.out.width, compact=compact):
                 from rich.table import Table
 
-                table = Table(title=visible(title) if title else None, title_justify="left")
-                for i, column in enumerate(columns):
-                    # A column is never narrower than its longest word: rich then wraps
-                    # between words, and no hash, time or name is cut.
-                    table.add_column(
-                        column, overflow="fold", min_width=_longest_word(i, columns, shown)
-                    )
+                frame: dict[str, Any] = (
+                    {"box": None, "pad_edge": False, "header_style": "bold underline"}
+                    if compact
+                    else {}
+                )
+                table = Table(
+                    title=visible(title) if title else None, title_justify="left", **frame
+                )
+                # A column is never narrower than its longest word: rich then wraps
+                # between words, and no hash, time or name is cut. The widths are
+                # chosen here: rich's own narrowing can take a column below its
+                # minimum and then widen it again, past the terminal's edge.
+                widths = _widths(columns, shown, self.out.width - _frame(columns, compact))
+                for column, width in zip(columns, widths, strict=True):
+                    table.add_column(column, overflow="fold", width=width)
                 for cells in shown:
                     table.add_row(*cells)
                 self.out.print(table)
@@ -275,11 +286,51 @@ def _longest_word(index: int, columns: Sequence[str], rows: Sequence[Sequence[st
     return max((len(word) for cell in cells for word in cell.split()), default=1)
 
 
-def _fits(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
-    """Whether a boxed table of these cells fits `width` without cutting a word: each
-    column as wide as its longest word, plus a border and two spaces of padding."""
+def _fits(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, compact: bool = False
+) -> bool:
+    """Whether a table of these cells fits `width` without cutting a word: each
+    column as wide as its longest word, plus a border and two spaces of padding
+    (boxed), or two spaces between columns (compact)."""
     need = sum(_longest_word(i, columns, rows) for i in range(len(columns)))
-    return need + 3 * len(columns) + 1 <= width
+    return need + _frame(columns, compact) <= width
+
+
+def _frame(columns: Sequence[str], compact: bool) -> int:
+    """The characters a table draws around its cells: a space either side of each
+    cell, and (boxed) a line before, between and after the columns."""
+    return 2 * (len(columns) - 1) if compact else 3 * len(columns) + 1
+
+
+def _widths(columns: Sequence[str], rows: Sequence[Sequence[str]], room: int) -> list[int]:
+    """Each column's width within `room`: its longest line when all fit, else its
+    longest word and a share of what is left."""
+    low = [_longest_word(i, columns, rows) for i in range(len(columns))]
+    high = [
+        max(
+            low[i],
+            *(
+                len(line)
+                for cell in (columns[i], *(r[i] for r in rows if i < len(r)))
+                for line in cell.split("\n")
+            ),
+        )
+        for i in range(len(columns))
+    ]
+    if sum(high) <= room:
+        return high
+    # The columns that lack least are made whole first (a time, a short name):
+    # fewer cells wrap; what is left goes to the others in proportion.
+    spare, wants = room - sum(low), [h - lo for h, lo in zip(high, low, strict=True)]
+    extra = [0] * len(wants)
+    for i in sorted(range(len(wants)), key=lambda i: wants[i]):
+        if wants[i] <= spare:
+            extra[i], spare = wants[i], spare - wants[i]
+    rest = [i for i in range(len(wants)) if extra[i] < wants[i]]
+    total = sum(wants[i] for i in rest)
+    for i in rest:
+        extra[i] = spare * wants[i] // total
+    return [lo + e for lo, e in zip(low, extra, strict=True)]
 
 
 def _labelled(label: str, value: str, label_width: int, width: int) -> list[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import Output
+from ._base import Output, _is_terminal
 from .bundles import cosignatures_line
+
+_LONG_HEX = re.compile(r"\b[0-9a-f]{16,}\b")
+"""A fingerprint (or digest) in an entry's detail."""
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from ..bundle.staple import StapleResult
@@ -22,7 +27,7 @@ class LedgerViews(Output):
         if self.json_output:
             self.json({"entries": list(rows)})
             return
-        columns = ("#", "time (UTC)", "action", "who", "bundle", "case", "detail")
+        columns = ("#", "time (UTC)", "action", "who", "bundle", "case", "exhibit", "detail")
         short, whole = [], []
         for r in rows:
             fields = (
@@ -32,13 +37,31 @@ class LedgerViews(Output):
                 str(r["who"] or "?"),
                 str(r["bundle_id"] or ""),
                 str(r["case"] or ""),
+                str(r.get("exhibit") or ""),
                 (f"DAMAGED ({r['damaged']}): " if r.get("damaged") else "")
                 + str(r["detail"] or ""),
             )
             whole.append(fields)
+            # On a terminal: the minute ("2026-11-25 12:00"), and a bundle id's and
+            # a fingerprint's first 8 characters, so that the usual ledger is a
+            # table at 80 columns; the pipe and --json keep every value whole.
             time = fields[1].replace("T", " ")[:16]
-            short.append((fields[0], time, fields[2], fields[3], fields[4][:8], *fields[5:]))
-        self._table(columns, short, whole=whole)
+            detail = _LONG_HEX.sub(lambda m: m.group(0)[:8], fields[7])
+            short.append((*fields[:1], time, *fields[2:4], fields[4][:8], *fields[5:7], detail))
+        actors = {r["who"] for r in rows}
+        if len(actors) == 1 and _is_terminal(sys.stdout):
+            # A personal ledger is mostly one officer's: said once, above the table,
+            # it leaves the width to the columns that differ (a pipe keeps them all).
+            (who,) = actors
+            keep = [i for i in range(len(columns)) if i != 3]
+            self._table(
+                [columns[i] for i in keep],
+                [[row[i] for i in keep] for row in short],
+                title=f"Entries by {who or '?'}",
+                compact=True,
+            )
+            return
+        self._table(columns, short, whole=whole, compact=True)
 
     def ledger_report(self, report: LedgerReport, *, interrupted: Sequence[str] = ()) -> None:
         if self.json_output:
