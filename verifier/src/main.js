@@ -2,6 +2,7 @@
 // the worker pool, judge it with evaluate(), show the verdict. Everything is
 // put on the page with textContent: nothing from a bundle becomes markup.
 import { evaluate } from "./evaluate.js";
+import { leftoversLine } from "./leftovers.js";
 import { NotABundle, scanFolder, scanZip } from "./scan.js";
 import { parsePublicKeyFile } from "./util.js";
 
@@ -172,6 +173,11 @@ function show(r) {
   out.replaceChildren();
   const verdict = r.verified ? "VERIFIED" : "NOT VERIFIED";
   out.append(el("h2", { id: "verdict", class: r.verified ? "ok" : "bad" }, verdict));
+  if (r.os_leftovers.length) {
+    const list = el("ul", {});
+    for (const p of r.os_leftovers) list.append(el("li", {}, `${p.path}: ${p.detail}`));
+    out.append(el("div", { id: "os-leftovers" }, el("p", {}, leftoversLine(r.os_leftovers.length)), list));
+  }
   out.append(
     el(
       "p",
