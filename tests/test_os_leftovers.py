@@ -116,6 +116,23 @@ def test_macos_and_windows_leftovers_are_named_and_the_evidence_verifies(
     assert "os_leftover: data/Thumbs.db: thumbnail cache added by Windows Explorer" in output
 
 
+def test_verifying_several_bundles_mentions_them(
+    env: Env,  # noqa: F811
+    bundle: Path,  # noqa: F811
+    key: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    clean = tmp_path / "clean"
+    shutil.copytree(bundle, clean)
+    add_leftovers(bundle)
+    result = env.run("verify", clean, bundle, "--no-trust-store", "--trust", key)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("VERIFIED") and lines[0].endswith(str(clean))
+    assert lines[1].startswith("VERIFIED")
+    assert lines[1].endswith(f"{bundle} (7 added by macOS or Windows, set aside)")
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [

@@ -25,7 +25,9 @@ class VerifyManyViews(Output):
         report, error = outcome.report, outcome.error
         if report is not None and report.verified:
             if not self.quiet:
-                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}", style="green")
+                set_aside = len(report.os_leftovers)
+                note = f" ({set_aside} added by macOS or Windows, set aside)" if set_aside else ""
+                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}{note}", style="green")
         elif report is not None:
             first, more = report.problems[0].kind if report.problems else "?", ""
             if len(report.problems) > 1:
