@@ -7,9 +7,11 @@ folder (docs/format.md, "Files an operating system adds")."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -196,6 +198,28 @@ def test_a_finder_zip_is_read(
         "__MACOSX/._ICC_JS-1",
     }
     assert "resource fork of a zip member, added by macOS Finder" in output
+
+
+def test_a_macos_tar_is_read(
+    env: Env,  # noqa: F811
+    bundle: Path,  # noqa: F811
+    key: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """macOS tar (without COPYFILE_DISABLE) stores an AppleDouble ._NAME before
+    each file with extended attributes, the top folder's own beside it."""
+    named = tmp_path / "ICC_JS-1"
+    shutil.copytree(bundle, named)
+    archive = tmp_path / "ICC_JS-1.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as tf:
+        for rel, data in [("._ICC_JS-1", apple_double()), ("ICC_JS-1/._bagit.txt", apple_double())]:
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        tf.add(named, "ICC_JS-1")
+    code, report, output = verify(env, archive, key)
+    assert code == 0, output
+    assert {p["path"] for p in report["os_leftovers"]} == {"._ICC_JS-1", "._bagit.txt"}
 
 
 def test_a_finder_zip_with_a_forged_resource_fork_is_not_verified(

@@ -24,10 +24,12 @@ const utf8Length = (s) => new TextEncoder().encode(s).length;
 function findRoot(names) {
   if (names.has(L.BAGIT_TXT)) return "";
   // Finder's Compress puts resource forks in a __MACOSX/ tree beside the
-  // folder, and a .DS_Store can sit beside it: neither is a second top.
+  // folder, macOS tar an AppleDouble ._FOLDER, and a .DS_Store can sit
+  // beside it: none is a second top (each is judged as a leftover later).
   const tops = new Set([...names].map((n) => n.split("/", 1)[0]));
   tops.delete(MACOSX_DIR);
   tops.delete(".DS_Store");
+  for (const t of [...tops]) if (t.startsWith("._") && tops.has(t.slice(2))) tops.delete(t);
   if (tops.size === 1) {
     const top = [...tops][0];
     if (names.has(`${top}/${L.BAGIT_TXT}`)) return `${top}/`;

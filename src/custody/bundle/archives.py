@@ -53,8 +53,10 @@ def _find_root(names: set[str], location: str) -> str:
     if layout.BAGIT_TXT in names:
         return ""
     # Finder's Compress puts resource forks in a __MACOSX/ tree beside the
-    # folder, and a .DS_Store can sit beside it: neither is a second top.
+    # folder, macOS tar an AppleDouble ._FOLDER, and a .DS_Store can sit
+    # beside it: none is a second top (each is judged as a leftover later).
     tops = {n.split("/", 1)[0] for n in names} - {leftovers.MACOSX_DIR, ".DS_Store"}
+    tops = {t for t in tops if not (t.startswith("._") and t[2:] in tops)}
     if len(tops) == 1:
         top = next(iter(tops))
         if f"{top}/{layout.BAGIT_TXT}" in names:
