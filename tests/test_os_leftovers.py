@@ -142,6 +142,7 @@ def test_verifying_several_bundles_mentions_them(
         ("._IMG_20220225_140310.jpg", b"a witness's own file named ._IMG_20220225_140310.jpg"),
         ("._no-such-file.txt", apple_double()),  # describes nothing in the bundle
         ("Thumbs.db", b"JPEG thumbnails, not an OLE file"),
+        ("Thumbs.db", THUMBS_DB + bytes(17 * 1024 * 1024)),  # too large to be looked at
         ("desktop.ini", b"MZ\x90\x00 not an ini file"),
     ],
 )

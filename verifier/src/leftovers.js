@@ -64,7 +64,7 @@ export function classify(path, data, beside) {
   if (parts.length > 1 && VOLUME_FOLDERS.has(parts[0])) {
     return `inside ${parts[0]}, ${VOLUME_FOLDERS.get(parts[0])}; not part of the evidence`;
   }
-  if (data === undefined || data === null) return null;
+  if (data === undefined || data === null || data.length > MAX_LEFTOVER_BYTES) return null;
   if (name === ".DS_Store" && startsWith(data, DS_STORE_MAGIC)) return `folder view settings ${FINDER}`;
   if (name === "Thumbs.db" && startsWith(data, OLE_MAGIC)) return `thumbnail cache ${EXPLORER}`;
   if (name === "desktop.ini" && isIni(data)) return `folder view settings ${EXPLORER}`;

@@ -89,7 +89,7 @@ def classify(path: str, data: bytes | None, beside: Callable[[str], bool]) -> st
     name = parts[-1]
     if len(parts) > 1 and parts[0] in VOLUME_FOLDERS:
         return f"inside {parts[0]}, {VOLUME_FOLDERS[parts[0]]}; not part of the evidence"
-    if data is None:
+    if data is None or len(data) > MAX_LEFTOVER_BYTES:
         return None
     if name == ".DS_Store" and data.startswith(DS_STORE_MAGIC):
         return f"folder view settings {FINDER}"
