@@ -135,6 +135,9 @@ class VerifyReport:
     original_names: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     """{stored manifest path: original path bytes under data/} from the signed
     custody/names.json, for files stored under another name (bundle/names.py)."""
+    os_leftovers: tuple[Problem, ...] = ()
+    """Files an operating system added (bundle/leftovers.py): set aside, never
+    evidence, shown beside the verdict."""
 
     @property
     def files(self) -> tuple[dict[str, Any], ...]:
@@ -166,6 +169,7 @@ class VerifyReport:
             "bytes_checked": self.bytes_checked,
             "problems": [p.to_json() for p in self.problems],
             "warnings": list(self.warnings),
+            "os_leftovers": [p.to_json() for p in self.os_leftovers],
             "custody_chain": list(self.custody_chain),
             "open_handover": self.open_handover,
             "ledger": self.ledger,

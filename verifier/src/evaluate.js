@@ -5,6 +5,7 @@
 import * as L from "./layout.js";
 import { verifyChain } from "./chain.js";
 import { checkProof } from "./ledger.js";
+import { setAside } from "./leftovers.js";
 import { checkTimestamps } from "./timestamps.js";
 import {
   decodeStrict,
@@ -31,7 +32,8 @@ const problem = (kind, path, detail) => ({ kind, path, detail });
  *        problems: [], oddPaths: Set}
  * policy: {keys: [{name, fingerprint, raw}], fingerprints: Set(hex)}
  */
-export function evaluate(scan, policy) {
+export function evaluate(given, policy) {
+  const [scan, osLeftovers] = setAside(given, listedPaths(given));
   const problems = [...scan.problems];
   const notes = [];
   checkBagitTxt(scan, problems);
@@ -100,9 +102,20 @@ export function evaluate(scan, policy) {
     ledger,
     timestamps,
     warnings: notes,
+    os_leftovers: osLeftovers,
     problems: unique,
     files: fileTable(scan, manifest, unique),
   };
+}
+
+/** Every path either manifest lists (verify.set_aside_leftovers). */
+function listedPaths(scan) {
+  const listed = new Set();
+  for (const name of [L.MANIFEST, L.TAG_MANIFEST]) {
+    const data = scan.tagBytes.get(name);
+    if (data !== undefined) for (const path of L.parseManifest(data).entries.keys()) listed.add(path);
+  }
+  return listed;
 }
 
 function dedupe(problems) {

@@ -3,6 +3,7 @@
 // put on the page with textContent: nothing from a bundle becomes markup.
 import { openHandoverWords } from "./chain.js";
 import { evaluate } from "./evaluate.js";
+import { leftoversLine } from "./leftovers.js";
 import { NotABundle, scanFolder, scanZip } from "./scan.js";
 import { parsePublicKeyFile } from "./util.js";
 
@@ -175,6 +176,11 @@ function show(r) {
   const verdict = open ? "VERIFIED — hand-over open" : r.verified ? "VERIFIED" : "NOT VERIFIED";
   out.append(el("h2", { id: "verdict", class: r.verified ? "ok" : "bad" }, verdict));
   if (open) out.append(el("p", { id: "open-handover" }, `Hand-over open: ${openHandoverWords(open)}.`));
+  if (r.os_leftovers.length) {
+    const list = el("ul", {});
+    for (const p of r.os_leftovers) list.append(el("li", {}, `${p.path}: ${p.detail}`));
+    out.append(el("div", { id: "os-leftovers" }, el("p", {}, leftoversLine(r.os_leftovers.length)), list));
+  }
   out.append(
     el(
       "p",

@@ -2,6 +2,7 @@
 // a folder given as a list of files, or a .zip read in place. Every regular
 // file is hashed once by the worker pool; small tag files are kept in memory.
 import * as L from "./layout.js";
+import { candidate, classify, KIND, MACOSX_DIR, MAX_LEFTOVER_BYTES, within } from "./leftovers.js";
 import { HashPool } from "./pool.js";
 import { ArchiveRefused, listZip, ZipError } from "./zip.js";
 
@@ -22,7 +23,13 @@ const utf8Length = (s) => new TextEncoder().encode(s).length;
 /** The bundle root among archive or folder names (reader._find_root). */
 function findRoot(names) {
   if (names.has(L.BAGIT_TXT)) return "";
+  // Finder's Compress puts resource forks in a __MACOSX/ tree beside the
+  // folder, macOS tar an AppleDouble ._FOLDER, and a .DS_Store can sit
+  // beside it: none is a second top (each is judged as a leftover later).
   const tops = new Set([...names].map((n) => n.split("/", 1)[0]));
+  tops.delete(MACOSX_DIR);
+  tops.delete(".DS_Store");
+  for (const t of [...tops]) if (t.startsWith("._") && tops.has(t.slice(2))) tops.delete(t);
   if (tops.size === 1) {
     const top = [...tops][0];
     if (names.has(`${top}/${L.BAGIT_TXT}`)) return `${top}/`;
@@ -64,7 +71,7 @@ export async function scanFolder(entries, { location, workers, onBytes, onProgre
   for (const { path, file } of entries) {
     if (!path.startsWith(prefix)) continue;
     const rel = path.slice(prefix.length);
-    const wantBytes = L.wantsBytes(rel) && file.size <= L.MAX_TAG_FILE_BYTES;
+    const wantBytes = (L.wantsBytes(rel) || (candidate(rel) && file.size <= MAX_LEFTOVER_BYTES)) && file.size <= L.MAX_TAG_FILE_BYTES;
     items.push({
       rel,
       wantBytes,
@@ -82,6 +89,13 @@ export async function scanFolder(entries, { location, workers, onBytes, onProgre
   return scan;
 }
 
+function relative(p, root) {
+  if (root && typeof p.path === "string" && p.path.startsWith(root) && p.path.length > root.length) {
+    return { ...p, path: p.path.slice(root.length) };
+  }
+  return p;
+}
+
 function cleanMemberName(name) {
   while (name.startsWith("./")) name = name.slice(2);
   return name.endsWith("/") ? name.replace(/\/+$/, "") : name;
@@ -96,7 +110,7 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
     // A RangeError from a length that points past the end is damage too.
     const known = e instanceof ZipError || e instanceof ArchiveRefused || e instanceof RangeError;
     const message = known ? e.message : String(e);
-    const plain = message.startsWith("not a .zip") || message.startsWith("archive refused: ");
+    const plain = message.startsWith("not a .zip") || message.startsWith("archive refused: ") || message.startsWith("damaged or truncated zip");
     throw new NotABundle(plain ? message : `damaged zip archive (${message})`);
   }
   if (members.length > MAX_MEMBERS) throw new NotABundle(`archive holds more than ${MAX_MEMBERS} members`);
@@ -142,7 +156,8 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
   const items = [];
   for (const { name, m } of wanted) {
     const inner = name.includes("/") ? name.split("/").slice(1).join("/") : name;
-    const wantBytes = L.wantsBytes(name) && L.wantsBytes(inner) && m.size <= L.MAX_TAG_FILE_BYTES;
+    const mayBeLeftover = (candidate(name) || candidate(inner)) && m.size <= MAX_LEFTOVER_BYTES;
+    const wantBytes = ((L.wantsBytes(name) && L.wantsBytes(inner)) || mayBeLeftover) && m.size <= L.MAX_TAG_FILE_BYTES;
     items.push({
       rel: name,
       wantBytes,
@@ -169,12 +184,16 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
   }
   scan.problems.push(...raw.problems);
   for (const rel of raw.oddPaths) rawOdd.set(rel, "duplicate"); // known, already reported
-  // Keyed to the root, in the archive's order (reader._ArchiveCollector.finish).
+  // Keyed to the root, in the archive's order (reader._ArchiveCollector.finish);
+  // problem paths bundle-relative, as for a folder.
+  scan.problems = scan.problems.map((p) => relative(p, root));
+  const beside = within(names);
   for (const { name } of wanted) {
     const scanned = raw.files.get(name);
     if (scanned === undefined) continue;
     if (!name.startsWith(root)) {
-      scan.problems.push(problem("extra", name, "outside the bundle folder in the archive"));
+      const why = classify(name, raw.tagBytes.get(name), beside);
+      scan.problems.push(why === null ? problem("extra", name, "outside the bundle folder in the archive") : problem(KIND, name, why));
       continue;
     }
     const rel = name.slice(root.length);

@@ -26,12 +26,23 @@ const CP437_HIGH =
 const cp437 = (bytes) => Array.from(bytes, (b) => (b < 128 ? String.fromCharCode(b) : CP437_HIGH[b - 128])).join("");
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+async function refuseCutShort(file) {
+  // Zip members but no end record: a zip cut short (archive_checks.check_archive).
+  const head = await read(file, 0, 4);
+  if (head.length === 4 && view(head).getUint32(0, true) === 0x04034b50) {
+    throw new ZipError("damaged or truncated zip (no central directory)");
+  }
+}
+
 /** Is there an end record, as Python's zipfile.is_zipfile finds one: the last
  * end-record signature in the file's last 64 KiB, with its 22 bytes there?
  * (What custody then refuses, the page refuses in the same words.) */
 async function findEnd(file) {
   const size = file.size;
-  if (size < 22) throw new ZipError("not a .zip archive (too short)");
+  if (size < 22) {
+    await refuseCutShort(file);
+    throw new ZipError("not a .zip archive (too short)");
+  }
   const tailStart = Math.max(0, size - 22 - 65535);
   const tail = await read(file, tailStart, size);
   const dv = view(tail);
@@ -40,6 +51,7 @@ async function findEnd(file) {
     if (i + 22 <= tail.length) return;
     break;
   }
+  await refuseCutShort(file);
   throw new ZipError("not a .zip archive; a .tar or .tar.gz is not read here: give the folder, or check it with custody verify");
 }
 

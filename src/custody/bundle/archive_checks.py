@@ -25,6 +25,7 @@ TAR_BLOCK = 512
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+ZIP_LOCAL_MAGIC = b"PK\x03\x04"
 NAME_SHOWN = 120  # code points of a member name shown in a refusal
 
 
@@ -168,4 +169,7 @@ def check_archive(path: Path) -> str | None:
         from .archive_tar_check import check_tar
 
         return check_tar(path, compressed)
+    if head.startswith(ZIP_LOCAL_MAGIC):
+        # Zip members but no end record: a zip cut short (a copy stopped early).
+        raise NotABundleError("damaged or truncated zip (no central directory)", path=str(path))
     return None

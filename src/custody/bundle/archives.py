@@ -8,6 +8,7 @@ bombs, truncated tars. reader.py dispatches here and defines the scan.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import stat
 import struct
@@ -23,7 +24,7 @@ from ..fsutil import unsafe_path_reason
 from ..hashing import hash_stream, sha256_bytes
 from ..models import Problem
 from ..progress import ProgressCallback, ProgressTracker
-from . import layout
+from . import layout, leftovers
 from .reader import (
     ARCHIVE_ERRORS,
     BundleScan,
@@ -51,12 +52,23 @@ class _Member:
 def _find_root(names: set[str], location: str) -> str:
     if layout.BAGIT_TXT in names:
         return ""
-    tops = {n.split("/", 1)[0] for n in names}
+    # Finder's Compress puts resource forks in a __MACOSX/ tree beside the
+    # folder, macOS tar an AppleDouble ._FOLDER, and a .DS_Store can sit
+    # beside it: none is a second top (each is judged as a leftover later).
+    tops = {n.split("/", 1)[0] for n in names} - {leftovers.MACOSX_DIR, ".DS_Store"}
+    tops = {t for t in tops if not (t.startswith("._") and t[2:] in tops)}
     if len(tops) == 1:
         top = next(iter(tops))
         if f"{top}/{layout.BAGIT_TXT}" in names:
             return top + "/"
     raise NotABundleError("archive holds no bundle (no bagit.txt at its top)", path=location)
+
+
+def _relative(problem: Problem, root: str) -> Problem:
+    path = problem.path
+    if root and path is not None and path.startswith(root) and len(path) > len(root):
+        return dataclasses.replace(problem, path=path[len(root) :])
+    return problem
 
 
 def clean_member_name(name: str) -> str:
@@ -118,11 +130,20 @@ class ArchiveCollector:
 
     def finish(self) -> BundleScan:
         root = _find_root(set(self.raw_files) | set(self.raw_odd), self.location)
-        scan = BundleScan(location=self.location, problems=list(self.problems), root_prefix=root)
+        # Problem paths are bundle-relative, as for a folder bundle.
+        scan = BundleScan(
+            location=self.location,
+            problems=[_relative(p, root) for p in self.problems],
+            root_prefix=root,
+        )
+        beside = leftovers.within(self.names)
         for name, scanned in self.raw_files.items():
             if not name.startswith(root):
+                why = leftovers.classify(name, self.raw_bytes.get(name), beside)
                 scan.problems.append(
                     Problem("extra", name, "outside the bundle folder in the archive")
+                    if why is None
+                    else Problem(leftovers.KIND, name, why)
                 )
                 continue
             rel = name[len(root) :]

@@ -23,7 +23,7 @@ from ..ledger.proof import PROOF_PATH
 from ..models import Problem, VerifyReport
 from ..policy import TrustPolicy
 from ..progress import ProgressCallback
-from . import layout
+from . import layout, leftovers
 from .chain import label, verify_chain
 from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
@@ -90,6 +90,9 @@ def evaluate(
     a bundle just written, is {manifest path: (size, SHA-256)} as taken while
     copying: the manifest as read back is compared with it, and the payload is
     not hashed again."""
+    os_leftovers: tuple[Problem, ...] = ()
+    if copied is None:
+        scan, os_leftovers = set_aside_leftovers(scan)
     problems: list[Problem] = list(scan.problems)
     check_bagit_txt(scan, problems)
     manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
@@ -181,10 +184,22 @@ def evaluate(
         warnings=tuple(warnings),
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         original_names=original_names,
+        os_leftovers=os_leftovers,
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool=f"custody {__version__}",
         **time_check.report_fields(),
     )
+
+
+def set_aside_leftovers(scan: BundleScan) -> tuple[BundleScan, tuple[Problem, ...]]:
+    """The scan without the files an operating system added that neither
+    manifest lists (bundle/leftovers.py), and those files."""
+    listed: set[str] = set()
+    for name in (layout.MANIFEST, layout.TAG_MANIFEST):
+        data = scan.tag_bytes.get(name)
+        if data is not None:
+            listed.update(layout.parse_manifest(data)[0])
+    return leftovers.set_aside(scan, listed, scan.read_tag)
 
 
 def _file_table(

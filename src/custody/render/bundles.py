@@ -82,6 +82,10 @@ class BundlesViews(Output):
             self._line(f"VERIFIED: {report.bundle}", style="bold green")
         else:
             self._line(f"NOT VERIFIED: {report.bundle}", style="bold red")
+        if report.os_leftovers:
+            self._line(_leftovers_line(len(report.os_leftovers)))
+            for p in report.os_leftovers:
+                self._line(f"  {p.line()}")
         if self.quiet:
             for p in report.problems:
                 self._line(p.line())
@@ -223,6 +227,16 @@ class BundlesViews(Output):
             return
         self._line(f"{page.sha256}  {page.path}")
         self.note(f"Verifier page written ({page.size:,} bytes); open it in any browser, offline.")
+
+
+def _leftovers_line(n: int) -> str:
+    """Said beside the verdict: what the leftovers are, and that the verdict is
+    about the evidence without them (bundle/leftovers.py)."""
+    files, are = ("file", "is") if n == 1 else ("files", "are")
+    return (
+        f"{n} {files} added by macOS Finder or Windows Explorer (listed below) {are} "
+        "not part of the evidence; the verdict is about the evidence without them"
+    )
 
 
 def _chain_line(step: dict[str, Any]) -> str:

@@ -26,7 +26,11 @@ class VerifyManyViews(Output):
         if report is not None and report.verified:
             if not self.quiet:
                 open_ = " (hand-over open)" if report.open_handover is not None else ""
-                self._line(f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}{open_}", style="green")
+                set_aside = len(report.os_leftovers)
+                note = f" ({set_aside} added by macOS or Windows, set aside)" if set_aside else ""
+                self._line(
+                    f"{'VERIFIED':<{VERDICT_WIDTH}}{report.bundle}{open_}{note}", style="green"
+                )
         elif report is not None:
             first, more = report.problems[0].kind if report.problems else "?", ""
             if len(report.problems) > 1:
