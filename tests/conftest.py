@@ -44,6 +44,66 @@ settings.register_profile(
 # --hypothesis-profile on the command line, read after this file, takes precedence.
 settings.load_profile("default")
 
+# --- the fast loop: `python -m pytest -m "not integration"` (docs/testing.md) ---------------
+
+# A test is an integration test when it uses one of these fixtures (each starts a real
+# server or browser) or lives in one of these files (every test in them starts a server, a
+# browser, node, or kills and restarts real custody processes).
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "pg",  # PostgreSQL (tests/pg_server.py)
+        "own_pg",
+        "s3_server",  # SeaweedFS S3 (tests/s3_server.py)
+        "tsa_server",  # the RFC 3161 TSA over HTTP (tests/tsa_server.py)
+        "driver",  # headless Chromium (tests/browser_page.py)
+        "witness",  # the witness server over HTTP (tests/witness_server.py)
+    }
+)
+INTEGRATION_FILES = frozenset(
+    {
+        "test_verifier_page.py",  # Chromium
+        "test_verifier_page_timestamps.py",  # Chromium and the TSA server
+        "test_archive_readings_page.py",  # Chromium
+        "test_report_pdf.py",  # Chromium prints the report, pdftotext reads it
+        "test_timestamp_parity.py",  # node runs the page's verifier
+        "test_witness.py",  # witness servers over HTTP, kill -9 and restart
+        "test_team.py",  # PostgreSQL
+        "test_team_witness.py",  # PostgreSQL and a witness server
+        "test_store.py",  # the S3 server
+        "test_interrupt.py",  # SIGINT/SIGTERM to real ingests
+        "test_interrupted.py",  # kill -9 at each fault point, then the next commands
+        "test_crash.py",  # kill -9 at random moments, concurrent ingests
+    }
+)
+
+# And these tests in files that are otherwise fast, by file and function name.
+INTEGRATION_TESTS = frozenset(
+    {
+        # pip installs custody into a fresh virtual environment, as a new user does.
+        "test_docs.py::test_readme_quick_start_runs_on_a_fresh_copy",
+        # Chromium, started by the test itself (browser_page.browser, chromium --print-to-pdf).
+        "test_names.py::test_the_page_gives_custody_verify_s_verdict",
+        "test_court.py::test_report_printed_to_pdf_for_a_verified_bundle",
+        "test_court.py::test_report_printed_to_pdf_for_a_tampered_bundle",
+    }
+)
+
+
+def is_integration(item: pytest.Item) -> bool:
+    """Whether a collected test needs a server, a browser, node or long subprocess runs."""
+    if item.path.name in INTEGRATION_FILES:
+        return True
+    function = getattr(item, "originalname", item.name)
+    if f"{item.path.name}::{function}" in INTEGRATION_TESTS:
+        return True
+    return not INTEGRATION_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_integration(item):
+            item.add_marker(pytest.mark.integration)
+
 
 @dataclass
 class Env:
