@@ -104,6 +104,11 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
     end = z64.rfind(b"PK\x05\x06")
     struct.pack_into("<HH", z64, end + 8, 1, 1)
     made["zip64 records disagree"] = bytes(z64)
+    # Found by fuzzing: a zip64 locator pointing far past the end of the file (2**64 - 1
+    # cannot even be sought to); both say the record is not where the locator points.
+    made["zip64 locator past the end"] = (
+        Path(__file__).parent / "regressions" / "zip64-locator-past-the-end.tar"
+    ).read_bytes()
     out = {}
     for i, (label, data) in enumerate(made.items()):
         path = tmp / f"hostile-{i:02d}.zip"

@@ -132,6 +132,15 @@ def _check_features(path: Path, where: str, needed: int, flags: int, method: int
         raise refuse(path, f"{where} has flags {flags:#06x} that extractors treat differently")
 
 
+def _seek(fh: BinaryIO, at: int) -> None:
+    """Seek to an offset the archive states. One past the end of the file (a zip64
+    value can reach 2**64, which a seek cannot take) is the end: the read then comes
+    back short, and the caller names the record that is not there, as it does for
+    any offset just past the end."""
+    end = fh.seek(0, 2)
+    fh.seek(min(at, end))
+
+
 def _end_records(path: Path, fh: BinaryIO, size: int) -> tuple[int, int, int]:
     """(entries, central directory offset, where the directory must end)."""
     tail_start = max(0, size - MAX_TAIL)
@@ -151,7 +160,7 @@ def _end_records(path: Path, fh: BinaryIO, size: int) -> tuple[int, int, int]:
         _, z64_disk, record_at, disks = struct.unpack_from("<4sIQI", tail, at - 20)
         if z64_disk != 0 or disks != 1:
             raise refuse(path, "a multi-disk zip")
-        fh.seek(record_at)
+        _seek(fh, record_at)
         record = fh.read(56)
         if len(record) < 56 or record[:4] != ZIP64_EOCD:
             raise refuse(path, "the zip64 end record is not where its locator points")
@@ -198,7 +207,7 @@ def _central_directory(
     limit = archives.MAX_MEMBERS
     if entries > limit:
         raise NotABundleError(f"archive holds more than {limit:,} members", path=str(path))
-    fh.seek(cd_offset)
+    _seek(fh, cd_offset)
     cd = fh.read(cd_end - cd_offset)
     out: list[_Entry] = []
     names = NameBook(path)
@@ -235,7 +244,7 @@ def _central_directory(
 def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
     """Where the member's data (and data descriptor) end, once its local
     header is checked against the directory."""
-    fh.seek(entry.offset)
+    _seek(fh, entry.offset)
     header = fh.read(30)
     where = f"zip member {shown(entry.name)}"
     if len(header) < 30 or header[:4] != LOCAL:
@@ -260,7 +269,7 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
     data_end: int = entry.offset + 30 + n + m + entry.compressed
     if flags & DESCRIPTOR_FLAG:
         zip64 = ZIP64_EXTRA in fields
-        fh.seek(data_end)
+        _seek(fh, data_end)
         descriptor = fh.read(24 if zip64 else 16)
         if descriptor[:4] == DESCRIPTOR:
             descriptor = descriptor[4:]
