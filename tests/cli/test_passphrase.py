@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import sys
 import time
 from pathlib import Path
 
 from conftest import PASSPHRASE, Env
+
+# click's prompts, matched whole: a warning line that happens to arrive cut after a
+# colon ("custody: warning:") must not be taken for one.
+PROMPT = re.compile(rb"(Passphrase for [^\r\n]*|Repeat for confirmation): ?$")
 
 
 def on_terminal(args: list[str], answers: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -37,7 +42,7 @@ def on_terminal(args: list[str], answers: list[str], env: dict[str, str]) -> tup
             break
         shown += chunk
         # Answer each prompt once, when it has been shown since the last answer.
-        if pending and shown[answered_at:].rstrip().endswith(b":"):
+        if pending and PROMPT.search(shown[answered_at:]):
             os.write(fd, pending.pop(0).encode() + b"\r")
             answered_at = len(shown)
     _, status = os.waitpid(pid, 0)
