@@ -60,7 +60,15 @@ def _start(
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_ctrl_c_as_on_a_terminal,
     )
+
+
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child, before custody starts: SIGINT does what it does for a command
+    typed at a terminal. A test run started in the background (a shell's `&`, some CI
+    runners) inherits SIGINT ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_progress(out: Path, proc: subprocess.Popen[bytes], copied: int | None) -> None:
@@ -215,6 +223,7 @@ def test_interrupt_outside_an_ingest_is_one_line_and_130(
         env={**os.environ, "CUSTODY_HOME": str(env.home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_ctrl_c_as_on_a_terminal,
     )
     deadline = time.monotonic() + 60
     while "wait_for_partner" not in Path(f"/proc/{proc.pid}/wchan").read_text():
