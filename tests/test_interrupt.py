@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE, Env
+from conftest import PASSPHRASE, Env, validate
 
 SEED = int(os.environ.get("CUSTODY_INTERRUPT_SEED", "20261207"))
 TRIALS = 5
@@ -210,16 +210,19 @@ def test_interrupt_at_each_named_point(
         assert _leftovers(out, env) == ([], [])
 
 
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_outside_an_ingest_is_one_line_and_130(
-    env: Env, officer: dict, tmp_path: Path, sig: signal.Signals
+    env: Env, officer: dict, tmp_path: Path, sig: signal.Signals, json_output: bool
 ) -> None:
     """Any command: never click's 'Aborted!' with exit 1 (which means 'not verified').
-    The command waits, reading a FIFO nobody writes to, when the signal comes."""
+    The command waits, reading a FIFO nobody writes to, when the signal comes. With
+    --json, stdout holds one error document, as for any other failure."""
     fifo = tmp_path / "checkpoint.txt"
     os.mkfifo(fifo)
+    json_flag = ["--json"] if json_output else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "custody", "ledger", "consistency", str(fifo)],
+        [sys.executable, "-m", "custody", "ledger", "consistency", str(fifo), *json_flag],
         env={**os.environ, "CUSTODY_HOME": str(env.home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -230,9 +233,21 @@ def test_interrupt_outside_an_ingest_is_one_line_and_130(
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert stderr.decode() == "custody: interrupted; nothing was left half-written\n"
+    if json_output:
+        document = json.loads(stdout)
+        validate("error", document)
+        assert document == {
+            "error": {
+                "kind": "interrupted",
+                "path": None,
+                "message": "nothing was left half-written",
+            }
+        }
+    else:
+        assert stdout == b""
 
 
 def _state(pid: int) -> str:

@@ -88,9 +88,15 @@ class CustodyGroup(click.Group):
         except KeyboardInterrupt as e:
             # Caught here, inside click's main: there it would become "Aborted!"
             # and exit 1, which means "not verified".
-            say_interrupted(
-                e.message if isinstance(e, Interrupted) else "nothing was left half-written"
-            )
+            line = e.message if isinstance(e, Interrupted) else "nothing was left half-written"
+            app = ctx.find_object(App)
+            if app is not None and app.render.json_output and not _said:
+                # A script reading --json gets one error document, as for any other
+                # failure (docs/exit-codes.md), on one line: it may end JSON Lines too.
+                app.render.json_line(
+                    {"error": {"kind": "interrupted", "path": None, "message": line}}
+                )
+            say_interrupted(line)
             ctx.exit(EXIT_INTERRUPTED)
 
 
