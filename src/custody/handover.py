@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bundle.chain import (
+    RECEIPT_FORMAT,
     ChainState,
+    load_record,
     open_handover_words,
     party,
     receipt_bytes,
@@ -19,6 +21,7 @@ from .bundle.chain import (
     verify_chain,
 )
 from .bundle.reader import scan_bundle
+from .bundle.receipt_file import receipt_file_bytes
 from .bundle.tagwrite import (
     bundle_lock,
     create_in_bundle,
@@ -27,6 +30,7 @@ from .bundle.tagwrite import (
     write_tag_manifest,
 )
 from .errors import InputError, VerificationFailed
+from .fsutil import environment_error, write_new_file
 from .hashing import sha256_bytes
 from .keys import (
     PublicKeyInfo,
@@ -290,8 +294,6 @@ def receive_custody(
     the sender's copy, docs/ledger.md); when the hand-over was already received
     by `signer`, only export its receipt. Raises VerificationFailed, InputError."""
     if export_receipt is not None:
-        from .handover_close import check_export_target
-
         check_export_target(export_receipt)  # before anything is signed
     statement, stmt_sha, state = verified_chain(
         home=home,
@@ -302,8 +304,6 @@ def receive_custody(
     )
     if state.pending_transfer is None or state.pending_to != signer.fingerprint:
         if export_receipt is not None:
-            from .handover_close import export_last_receipt
-
             return export_last_receipt(
                 bundle=bundle, state=state, signer=signer, out=export_receipt
             )
@@ -339,11 +339,64 @@ def receive_custody(
     )
     exported = None
     if export_receipt is not None:
-        from .handover_close import write_receipt_file
-
         write_receipt_file(bundle, sequence, export_receipt)
         exported = str(export_receipt)
     return HandOverResult(str(bundle), "receive", sequence, path, index, sender, exported)
 
 
-__all__ = ["HandOverResult", "receive_custody", "resolve_receiver", "transfer_custody"]
+# Exporting a receipt as one file, for the sender's copy (handover_close.py brings it back).
+
+
+def check_export_target(out: Path) -> None:
+    """Refuse an export path that exists or whose folder does not."""
+    if out.exists() or out.is_symlink():
+        raise InputError("already exists; choose another name for the receipt file", path=str(out))
+    if not out.parent.is_dir():
+        raise InputError("no such folder for the receipt file", path=str(out.parent))
+
+
+def write_receipt_file(bundle: Path, sequence: int, out: Path) -> None:
+    """Write receipt `sequence` of `bundle` (record and signature) to `out`, a new file."""
+    tags = scan_bundle(bundle, hash_payload=False).tag_bytes
+    r_json, r_sig = record_paths(sequence, "receipt")
+    if r_json not in tags or r_sig not in tags:
+        raise InputError(f"hand-over {sequence} has no receipt in this bundle", path=str(bundle))
+    try:
+        write_new_file(out, receipt_file_bytes(tags[r_json], tags[r_sig]))
+    except FileExistsError as e:
+        raise InputError("already exists; choose another name", path=str(out)) from e
+    except OSError as e:
+        raise environment_error(e, out) from e
+
+
+def export_last_receipt(
+    *, bundle: Path, state: ChainState, signer: Signer, out: Path
+) -> HandOverResult:
+    """Export the newest receipt of a bundle already verified, when `signer` signed it."""
+    last = state.next_sequence - 1
+    tags = scan_bundle(bundle, hash_payload=False).tag_bytes
+    r_json, _ = record_paths(last, "receipt")
+    receipt = load_record(tags.get(r_json, b""), RECEIPT_FORMAT) if last >= 1 else None
+    by = (receipt or {}).get("by") or {}
+    if receipt is None or by.get("fingerprint") != signer.fingerprint:
+        raise InputError(
+            "no hand-over to your key is waiting in this bundle, and its last receipt "
+            "is not yours: nothing to receive or export",
+            path=str(bundle),
+        )
+    write_receipt_file(bundle, last, out)
+    sender: dict[str, Any] = next(
+        (s.get("by", {}) for s in reversed(state.timeline) if s.get("event") == "transfer"), {}
+    )
+    return HandOverResult(str(bundle), "export", last, r_json, None, sender, str(out))
+
+
+__all__ = [
+    "HandOverResult",
+    "check_export_target",
+    "export_last_receipt",
+    "receive_custody",
+    "resolve_receiver",
+    "transfer_custody",
+    "write_receipt_file",
+]

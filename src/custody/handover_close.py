@@ -17,68 +17,21 @@ own signature (docs/ledger.md).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .actions import _now
-from .bundle.chain import RECEIPT_FORMAT, ChainState, load_record, record_paths
+from .bundle.chain import record_paths
 from .bundle.reader import scan_bundle
 from .bundle.receipt_file import (
     MAX_RECEIPT_FILE,
     check_receipt,
     read_receipt_file,
-    receipt_file_bytes,
 )
 from .errors import InputError
-from .fsutil import environment_error, write_new_file
 from .handover import HandOverResult, store_record, verified_chain
 from .hashing import sha256_bytes
 from .keys import Signer
 from .ledger.store import Ledger
 from .policy import TrustPolicy
-
-
-def check_export_target(out: Path) -> None:
-    """Refuse an export path that exists or whose folder does not."""
-    if out.exists() or out.is_symlink():
-        raise InputError("already exists; choose another name for the receipt file", path=str(out))
-    if not out.parent.is_dir():
-        raise InputError("no such folder for the receipt file", path=str(out.parent))
-
-
-def write_receipt_file(bundle: Path, sequence: int, out: Path) -> None:
-    """Write receipt `sequence` of `bundle` (record and signature) to `out`, a new file."""
-    tags = scan_bundle(bundle, hash_payload=False).tag_bytes
-    r_json, r_sig = record_paths(sequence, "receipt")
-    if r_json not in tags or r_sig not in tags:
-        raise InputError(f"hand-over {sequence} has no receipt in this bundle", path=str(bundle))
-    try:
-        write_new_file(out, receipt_file_bytes(tags[r_json], tags[r_sig]))
-    except FileExistsError as e:
-        raise InputError("already exists; choose another name", path=str(out)) from e
-    except OSError as e:
-        raise environment_error(e, out) from e
-
-
-def export_last_receipt(
-    *, bundle: Path, state: ChainState, signer: Signer, out: Path
-) -> HandOverResult:
-    """Export the newest receipt of a bundle already verified, when `signer` signed it."""
-    last = state.next_sequence - 1
-    tags = scan_bundle(bundle, hash_payload=False).tag_bytes
-    r_json, _ = record_paths(last, "receipt")
-    receipt = load_record(tags.get(r_json, b""), RECEIPT_FORMAT) if last >= 1 else None
-    by = (receipt or {}).get("by") or {}
-    if receipt is None or by.get("fingerprint") != signer.fingerprint:
-        raise InputError(
-            "no hand-over to your key is waiting in this bundle, and its last receipt "
-            "is not yours: nothing to receive or export",
-            path=str(bundle),
-        )
-    write_receipt_file(bundle, last, out)
-    sender: dict[str, Any] = next(
-        (s.get("by", {}) for s in reversed(state.timeline) if s.get("event") == "transfer"), {}
-    )
-    return HandOverResult(str(bundle), "export", last, r_json, None, sender, str(out))
 
 
 def close_handover(
@@ -140,4 +93,4 @@ def close_handover(
     )
 
 
-__all__ = ["check_export_target", "close_handover", "export_last_receipt", "write_receipt_file"]
+__all__ = ["close_handover"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -39,7 +40,9 @@ from ..signing import signature_is_valid
 from . import merkle
 from .entries import EntryError, ParsedEntry, parse_entry
 from .note import Checkpoint, NoteError, checkpoint_signed_by, parse_checkpoint
-from .store import Ledger
+
+if TYPE_CHECKING:  # the store calls this check before every append; the check only reads it
+    from .store import Ledger
 
 RECENT_ENTRIES = 8
 """How many of the newest entries have their signatures checked before an append."""

@@ -24,6 +24,7 @@ from ..errors import EnvironmentFailure, InputError, LedgerDamaged
 from ..fsutil import environment_error, replace_file
 from . import merkle
 from .entries import Actor, entry_bytes
+from .integrity import check_head
 from .note import sign_checkpoint
 
 SCHEMA = """
@@ -189,8 +190,6 @@ class Ledger:
         once per open ledger (every append calls this first). Raises LedgerDamaged."""
         if self._checked:
             return
-        from .integrity import check_head  # it reads the store through this class
-
         head = check_head(self)
         if not head.intact:
             raise LedgerDamaged(
