@@ -22,6 +22,7 @@ with atheris.instrument_imports():
     # scan_bundle imports these when it meets an archive: imported here, they are instrumented.
     from custody.bundle import (  # noqa: F401
         archive_checks,
+        archive_common,
         archive_tar_check,
         archive_zip_check,
         archives,

@@ -179,9 +179,9 @@ def test_enormous_names_and_too_many_members(
     )
     report = check(env, archive, 1, tmp_path)
     assert "unsafe_path" in kinds(report)
-    import custody.bundle.archives as archives
+    import custody.bundle.archive_common as archive_common
 
-    monkeypatch.setattr(archives, "MAX_MEMBERS", 20)
+    monkeypatch.setattr(archive_common, "MAX_MEMBERS", 20)
     crowd = zip_of(
         good, tmp_path / "crowd.zip", lambda zf: [zf.writestr(f"data/f{i}", b"") for i in range(40)]
     )

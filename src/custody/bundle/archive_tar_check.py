@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .archive_checks import TAR_BLOCK, NameBook, refuse, shown, tar_header_at
+from .archive_common import TAR_BLOCK, NameBook, refuse, shown, tar_header_at
 
 CHUNK = 1 << 20  # decompressed bytes at a time
 PIECE = 64 * 1024  # bytes read from the file at a time

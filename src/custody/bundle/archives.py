@@ -24,7 +24,7 @@ from ..fsutil import unsafe_path_reason
 from ..hashing import hash_stream, sha256_bytes
 from ..models import Problem
 from ..progress import ProgressCallback, ProgressTracker
-from . import layout, leftovers
+from . import archive_common, layout, leftovers
 from .reader import (
     ARCHIVE_ERRORS,
     BundleScan,
@@ -35,8 +35,8 @@ from .reader import (
 )
 from .zip_member import ZipMemberStream
 
-# Archives that attack the reader.
-MAX_MEMBERS = 1_000_000
+# Archives that attack the reader (the member cap, MAX_MEMBERS, is in archive_common:
+# the zip rules count against it before anything is read).
 MAX_NAME_BYTES = 4096
 BOMB_RATIO = 1000
 BOMB_MIN_BYTES = 256 * 1024 * 1024
@@ -91,9 +91,10 @@ class ArchiveCollector:
 
     def count_member(self) -> None:
         self.members += 1
-        if self.members > MAX_MEMBERS:
+        if self.members > archive_common.MAX_MEMBERS:
             raise NotABundleError(
-                f"archive holds more than {MAX_MEMBERS:,} members", path=self.location
+                f"archive holds more than {archive_common.MAX_MEMBERS:,} members",
+                path=self.location,
             )
 
     def accept_name(self, raw: str) -> str | None:
@@ -209,9 +210,9 @@ def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
         raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
+        if len(infos) > archive_common.MAX_MEMBERS:
             raise NotABundleError(
-                f"archive holds more than {MAX_MEMBERS:,} members", path=str(path)
+                f"archive holds more than {archive_common.MAX_MEMBERS:,} members", path=str(path)
             )
         files = []
         for info in infos:

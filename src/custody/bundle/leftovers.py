@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from ..models import Problem
 from . import layout
-from .reader import BundleScan
+
+if TYPE_CHECKING:  # a pure check over a scan; the archive reader calls it
+    from .reader import BundleScan
 
 KIND = "os_leftover"
 MACOSX_DIR = "__MACOSX"
