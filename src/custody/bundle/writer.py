@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import re
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +29,7 @@ from ..hashing import (
 from ..keys import Signer, fingerprint_of, public_key_file_bytes
 from ..ledger.proof import PROOF_PATH, proof_file_bytes
 from ..ledger.store import Appended, Ledger
-from ..metadata import extract_record, metadata_chunks
-from ..metadata.chats import resolve_hashes
-from ..models import CopiedFile, IngestResult, Problem
+from ..models import IngestResult, Problem
 from ..pending import PendingIngest, track
 from ..progress import ProgressCallback, ProgressTracker
 from ..signing import sign_bytes
@@ -43,129 +38,12 @@ from . import layout
 from .check_names import check_written_names
 from .copying import copy_all
 from .names import NAMES, names_file_bytes
+from .placement import check_label, choose_bundle_path
+from .records import expand_payload, file_records, write_metadata, write_new, write_stream
 from .source import SourceDir, SourceListing, scan_source, scan_source_file
 from .stamp import StoredToken, record_timestamp
 from .statement import Statement, statement_bytes
 from .verify import check_fresh_bundle
-
-MAX_CASE_LENGTH = 200
-
-
-def _check_label(value: str, what: str) -> str:
-    value = value.strip()
-    if not value:
-        raise InputError(f"{what} must not be empty")
-    if len(value) > MAX_CASE_LENGTH:
-        raise InputError(f"{what} is longer than {MAX_CASE_LENGTH} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise InputError(f"{what} contains control characters")
-    return value
-
-
-def _safe_name_part(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip("-.")[:80] or "bundle"
-
-
-def choose_bundle_path(
-    *, out: Path | None, case: str, exhibit: str | None, created: datetime
-) -> Path:
-    """Where a new bundle goes: inside `out` when it is an existing folder (a
-    fresh name CASE_EXHIBIT_TIME), or `out` itself when it does not exist yet."""
-    base = Path.cwd() if out is None else out
-    if out is not None and not base.exists():
-        return base.absolute()
-    if not base.is_dir():
-        raise InputError("output exists and is not a folder", path=str(base))
-    if (base / layout.BAGIT_TXT).exists():
-        raise InputError("output is already a bundle; choose another --out", path=str(base))
-    parts = [_safe_name_part(case)]
-    if exhibit:
-        parts.append(_safe_name_part(exhibit))
-    parts.append(created.strftime("%Y%m%dT%H%M%SZ"))
-    stem = "_".join(parts)
-    candidate = base / stem
-    n = 2
-    while os.path.lexists(candidate):
-        candidate = base / f"{stem}-{n}"
-        n += 1
-    return candidate.absolute()
-
-
-def _records(
-    listing: SourceListing,
-    copied: list[CopiedFile],
-    data_dir: Path,
-    with_metadata: bool,
-    sidecar_digests: dict[str, str],
-    origin: dict[str, dict[str, Any]],
-) -> Iterator[dict[str, Any]]:
-    # Metadata comes after the copies, from the copies (hot in the page cache):
-    # the parsers are pure Python, and run beside the copy threads they would
-    # only take turns with them for the interpreter.
-    siblings = frozenset(f.rel for f in listing.files)
-    digests = {c.path: c.sha256 for c in copied}
-    root = data_dir.parent
-    for f, c in zip(listing.files, copied, strict=True):
-        sidecars: dict[str, bytes] = {}
-        record = extract_record(
-            copy_path=data_dir / f.rel,
-            rel_path=f.rel,
-            sha256=c.sha256,
-            size=c.size,
-            siblings=siblings,
-            enabled=with_metadata,
-            sniffed=(c.mime,),
-            sidecars=sidecars,
-        )
-        if f.original is not None:
-            record["details"]["original_path_bytes_hex"] = f.original.hex()
-        resolve_hashes(record, digests.get)  # a chat's attachments, by SHA-256
-        if f.rel in origin:
-            record["details"]["expanded_from"] = origin[f.rel]
-        # The C2PA reports are tag files; the record (signed with metadata.json)
-        # carries each one's SHA-256, and bag-info their count.
-        for name, data in sidecars.items():
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_new(target, data)
-            sidecar_digests[name] = sha256_bytes(data)
-        yield record
-
-
-def _expand(
-    listing: SourceListing, copied: list[CopiedFile], data_dir: Path
-) -> tuple[SourceListing, list[CopiedFile], dict[str, dict[str, Any]]]:
-    from .expand import expand_archives
-
-    extra = expand_archives(listing.files, copied, data_dir)
-    if not extra.files:
-        return listing, copied, {}
-    pairs = sorted(
-        zip([*listing.files, *extra.files], [*copied, *extra.copied], strict=True),
-        key=lambda pair: pair[0].rel.encode("utf-8"),
-    )
-    listing = replace(listing, files=tuple(f for f, _ in pairs))
-    return listing, [c for _, c in pairs], extra.origin
-
-
-def _write_metadata(path: Path, records: Iterator[dict[str, Any]]) -> str:
-    """Stream custody/metadata.json to disk; returns its SHA-256."""
-    return _write_stream(path, metadata_chunks(records))
-
-
-def _write_stream(path: Path, chunks: Iterable[bytes]) -> str:
-    """Write a new file from chunks, hashing them; returns the SHA-256."""
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        for chunk in chunks:
-            h.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    return h.hexdigest()
 
 
 def ingest(
@@ -211,9 +89,9 @@ def ingest(
     and before anything is signed, may raise to stop the ingest (nothing is left)
     or return fields to add to the ledger entry's subject.
     """
-    case = _check_label(case, "case id")
+    case = check_label(case, "case id")
     if exhibit is not None:
-        exhibit = _check_label(exhibit, "exhibit reference")
+        exhibit = check_label(exhibit, "exhibit reference")
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     src = Path(os.path.abspath(source))
     if not src.exists():
@@ -255,11 +133,11 @@ def ingest(
             faults.reached("copied")
             origin: dict[str, dict[str, Any]] = {}
             if expand_archives:
-                listing, copied, origin = _expand(listing, copied, data_dir)
+                listing, copied, origin = expand_payload(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
             # The copies come in the listing's order (sorted by UTF-8 path), so
             # the manifest streams to disk line by line, never whole in memory.
-            manifest_sha256 = _write_stream(
+            manifest_sha256 = write_stream(
                 tmp / layout.MANIFEST,
                 (layout.manifest_line(f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied),
             )
@@ -269,9 +147,9 @@ def ingest(
                 {} if on_manifest is None else on_manifest(case, exhibit, manifest_sha256)
             )
             sidecar_digests: dict[str, str] = {}
-            metadata_sha256 = _write_metadata(
+            metadata_sha256 = write_metadata(
                 tmp / layout.METADATA,
-                _records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
+                file_records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
             )
             total = sum(c.size for c in copied)
             bag_fields = [
@@ -373,7 +251,7 @@ def ingest(
             tag_digests.update(sidecar_digests)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
-                _write_new(tmp / name, data)
+                write_new(tmp / name, data)
 
             # What the result needs, then let the per-file lists go before the
             # check below builds its own: memory stays flat on 100,000 files.
@@ -462,17 +340,6 @@ def _unportable(name: bytes) -> str:
     except UnicodeDecodeError:
         return "UTF-8"
     return "portable"
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    # Durability comes from the one sync_filesystem() before the final rename.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
 
 
 def _restore_dir_times(data_dir: Path, dirs: tuple[SourceDir, ...]) -> None:
