@@ -36,7 +36,7 @@ def parse_job_list(
     Raises InputError, naming the line, for a line that looks comma-separated in
     a tab-separated file and for a line that repeats an earlier one."""
     is_csv = name.lower().endswith(".csv")
-    rows = _csv_rows(text) if is_csv else _tsv_rows(text)
+    rows = _csv_rows(text, name) if is_csv else _tsv_rows(text)
     order: tuple[str, ...] = COLUMNS
     jobs: list[IngestJob] = []
     seen: dict[tuple[Path, str | None, str | None], int] = {}
@@ -74,12 +74,12 @@ def _tsv_rows(text: str) -> list[tuple[int, list[str]]]:
     return [(n, raw.rstrip("\r").split("\t")) for n, raw in enumerate(text.splitlines(), 1)]
 
 
-def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(text: str, name: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         return [(reader.line_num, row) for row in reader]
     except csv.Error as e:
-        raise InputError(f"line {reader.line_num}: not CSV ({e})") from e
+        raise InputError(f"line {reader.line_num}: not CSV ({e})", path=name or None) from e
 
 
 def _looks_comma_separated(line: str, base: Path) -> bool:

@@ -77,3 +77,16 @@ def test_a_line_repeated_in_the_list_is_refused_before_anything_is_made(
     assert result.exit_code == 2
     assert "line 3 repeats line 1 (same source, case and exhibit)" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_csv_file_that_is_not_csv_is_refused_by_line(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    listing = tmp_path / "sources.csv"
+    listing.write_text('source,case\n"witness 1, phone,CASE-1\n')  # the quote is never closed
+    result = env.run("ingest", "--from", listing, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"custody: error: {listing}: line 2: not CSV (unexpected end of data)"
+    ]
+    assert not (tmp_path / "out").exists()
