@@ -163,3 +163,38 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def print_to_pdf(html: Path, tmp_path: Path) -> Path:
+    """Print a page to PDF with headless Chromium, as a clerk's "print to PDF" does
+    (no header or footer of the browser's own); skips the test where Chromium or
+    poppler's pdftotext is absent. Returns the PDF's path, beside the page."""
+    import subprocess
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or shutil.which("pdftotext") is None:
+        pytest.skip("chromium and pdftotext are needed to print the report")
+    pdf = html.with_suffix(".pdf")
+    subprocess.run(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return pdf

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_page import print_to_pdf
 from conftest import EXAMPLES, PASSPHRASE, REPO, Env, validate
 
 
@@ -63,35 +64,8 @@ def test_report_is_self_contained_and_states_the_json_facts(
     assert data["ledger"]["checkpoint"].splitlines()[0] in page
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def pdf_text(html: Path, tmp_path: Path) -> str:
-    browser = _chromium()
-    if browser is None or shutil.which("pdftotext") is None:
-        pytest.skip("chromium and pdftotext are needed to render the report")
-    pdf = html.with_suffix(".pdf")
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf}",
-            html.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    pdf = print_to_pdf(html, tmp_path)
     text = subprocess.run(
         ["pdftotext", "-raw", pdf, "-"], capture_output=True, text=True, check=True
     ).stdout

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from browser_page import print_to_pdf
 from conftest import EXAMPLES, Env
 from custody.bundle.contents import MESSAGE_LIMIT
 from custody.report_html import render_report
@@ -81,29 +81,7 @@ def report(env: Env, bundle: Path, target: Path) -> tuple[int, dict]:
 
 def print_pdf(html: Path, tmp_path: Path) -> tuple[list[str], int]:
     """The text of each printed page (pdftotext -layout) and the page count."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None or shutil.which("pdftotext") is None:
-        pytest.skip("chromium and pdftotext are needed to print the report")
-    pdf = html.with_suffix(".pdf")
-    subprocess.run(
-        [
-            browser,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf}",
-            html.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    pdf = print_to_pdf(html, tmp_path)
     text = subprocess.run(
         ["pdftotext", "-layout", pdf, "-"], capture_output=True, text=True, check=True
     ).stdout
