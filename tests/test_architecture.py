@@ -156,7 +156,16 @@ def test_the_fast_loop_keeps_the_tests_that_need_nothing() -> None:
 # Names that start a server, a browser or node wherever a test (or a helper of its file, or
 # a fixture of its file) uses them.
 STARTERS = frozenset(
-    {"browser", "start_witness", "PgServer", "S3Server", "TsaServer", "_chromium", "NODE"}
+    {
+        "browser",
+        "print_to_pdf",
+        "start_witness",
+        "PgServer",
+        "S3Server",
+        "TsaServer",
+        "_chromium",
+        "NODE",
+    }
 )
 
 
