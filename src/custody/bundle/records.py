@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..extraction.hook import ExtractionsWritten, add_members, extraction_kind
 from ..hashing import sha256_bytes
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.chats import resolve_hashes
@@ -26,6 +27,7 @@ def file_records(
     with_metadata: bool,
     sidecar_digests: dict[str, str],
     origin: dict[str, dict[str, Any]],
+    extracted: ExtractionsWritten | None = None,
 ) -> Iterator[dict[str, Any]]:
     # Metadata comes after the copies, from the copies (hot in the page cache):
     # the parsers are pure Python, and run beside the copy threads they would
@@ -35,16 +37,30 @@ def file_records(
     root = data_dir.parent
     for f, c in zip(listing.files, copied, strict=True):
         sidecars: dict[str, bytes] = {}
+        # A phone extraction (UFDR, iOS backup's Manifest.db, Android tar) is
+        # not parsed as a file: its members go to a members file (extraction/).
+        extraction = extraction_kind(f.rel, c.mime, data_dir / f.rel, siblings)
         record = extract_record(
             copy_path=data_dir / f.rel,
             rel_path=f.rel,
             sha256=c.sha256,
             size=c.size,
             siblings=siblings,
-            enabled=with_metadata,
+            enabled=with_metadata and extraction is None,
             sniffed=(c.mime,),
             sidecars=sidecars,
         )
+        if extraction is not None:
+            add_members(
+                extraction,
+                record,
+                data_dir / f.rel,
+                root,
+                siblings,
+                digests,
+                with_metadata,
+                extracted,
+            )
         if f.original is not None:
             record["details"]["original_path_bytes_hex"] = f.original.hex()
         resolve_hashes(record, digests.get)  # a chat's attachments, by SHA-256

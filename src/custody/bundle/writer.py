@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import __version__, faults
 from ..errors import CustodyError, EnvironmentFailure, InputError
+from ..extraction.hook import ExtractionsWritten
 from ..fsutil import (
     environment_error,
     fsync_dir,
@@ -147,9 +148,12 @@ def ingest(
                 {} if on_manifest is None else on_manifest(case, exhibit, manifest_sha256)
             )
             sidecar_digests: dict[str, str] = {}
+            extracted = ExtractionsWritten()  # phone extractions' members files
             metadata_sha256 = write_metadata(
                 tmp / layout.METADATA,
-                file_records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
+                file_records(
+                    listing, copied, data_dir, extract_metadata, sidecar_digests, origin, extracted
+                ),
             )
             total = sum(c.size for c in copied)
             bag_fields = [
@@ -249,6 +253,7 @@ def ingest(
             tag_digests[layout.METADATA] = metadata_sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
             tag_digests.update(sidecar_digests)
+            tag_digests.update(extracted.digests)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
                 write_new(tmp / name, data)
@@ -256,7 +261,7 @@ def ingest(
             # What the result needs, then let the per-file lists go before the
             # check below builds its own: memory stays flat on 100,000 files.
             file_count = len(copied)
-            warnings = _warnings(listing)
+            warnings = _warnings(listing) + tuple(extracted.warnings)
             skipped, dirs = listing.skipped, listing.dirs
             del copied, listing, tag_files
             _stop_on(check_fresh_bundle(tmp, payload, signing_key.public_key()), bundle_path)

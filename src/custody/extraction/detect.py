@@ -1,0 +1,44 @@
+"""Which files of a source are extractions, decided from the name, the
+sniffed type and a few bytes (a ZIP's central directory for report.xml)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from .ios import BACKUP_MARKERS, MANIFEST_DB
+from .tar import compression_of, is_tar_name, looks_like_tar
+from .ufdr import REPORT_XML
+
+UFDR = "ufdr"
+IOS_BACKUP = "ios-backup"
+ANDROID_TAR = "android-tar"
+
+
+def extraction_kind(
+    rel: str, mime: str | None, copy_path: Path, siblings: frozenset[str]
+) -> str | None:
+    """'ufdr', 'ios-backup' (for a backup's Manifest.db), 'android-tar' or None."""
+    name = rel.rsplit("/", 1)[-1]
+    if mime == "application/zip":
+        if name.lower().endswith(".ufdr"):
+            return UFDR
+        try:
+            with zipfile.ZipFile(copy_path) as zf:
+                return UFDR if REPORT_XML in zf.NameToInfo else None
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            return None
+    if name == MANIFEST_DB:
+        folder = rel[: -len(name)]
+        if any(f"{folder}{marker}" in siblings for marker in BACKUP_MARKERS):
+            return IOS_BACKUP
+        return None
+    if is_tar_name(name):
+        try:
+            with open(copy_path, "rb") as fh:
+                head = fh.read(512)
+        except OSError:
+            return None
+        if compression_of(head) is not None or looks_like_tar(head):
+            return ANDROID_TAR
+    return None

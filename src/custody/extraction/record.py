@@ -1,0 +1,348 @@
+"""One extraction's record: its members streamed into a members file beside
+the metadata (custody/extractions/<bundle path>.jsonl), whose SHA-256 and
+counts go into the extraction's own metadata record, signed with the rest.
+
+Composes the readers (ufdr, tar, ios + manifest_db) with the metadata
+parsers; never holds an extraction's member list: each member is read,
+written as one line and forgotten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from . import detect
+from .members import header_line, member_line, member_record
+from .tar import TarDamaged, compression_of, open_decompressed, read_tar
+from .ufdr import REPORT_XML, ReportError, UfdrFile, read_report
+
+EXTRACTIONS_DIR = "custody/extractions/"
+# A member up to this size is read into memory once (hashed and parsed from
+# there); a larger one is hashed as it streams, its metadata not read.
+IN_MEMORY_MEMBER = 64 * 1024 * 1024
+_METADATA_FIELDS = ("mime", "captured_at", "gps", "device", "width", "height", "duration_s")
+_TIMES = {
+    "creationtime": "created",
+    "modifytime": "modified",
+    "accesstime": "accessed",
+    "changetime": "changed",
+    "deletedtime": "deleted",
+}
+
+ReadStream = Callable[..., None]
+
+
+def members_path(rel: str) -> str:
+    """Where the members file of the extraction at bundle path data/<rel> is."""
+    return f"{EXTRACTIONS_DIR}{rel}.jsonl"
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.members = 0
+        self.files = 0
+        self.bytes = 0
+        self.deleted = 0
+        self.carved = 0
+        self.without_path = 0
+        self.missing = 0
+        self.with_errors = 0
+
+    def add(self, m: dict[str, Any]) -> None:
+        self.members += 1
+        if m["kind"] == "file":
+            self.files += 1
+            self.bytes += m["size"] or 0
+        self.deleted += bool(m["deleted"])
+        self.carved += bool(m["carved"])
+        self.without_path += m["device_path"] is None
+        self.missing += any("not in the" in e for e in m["errors"])
+        self.with_errors += bool(m["errors"])
+
+    def to_json(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def extraction_record(
+    *,
+    kind: str,
+    copy_path: Path,
+    rel_path: str,
+    record: dict[str, Any],
+    root: Path,
+    digests: Callable[[str], str | None],
+    present: Callable[[str], bool],
+    read_stream: ReadStream | None,
+    warnings: list[str] | None,
+) -> str:
+    """Write the members file of the extraction `rel_path` (copied at
+    `copy_path`) under `root` and describe it in `record["details"]`.
+    `read_stream` (None with --no-metadata) reads a member's metadata the way
+    a loose file's is read. Returns the members file's bundle path. Damage is
+    recorded (and added to `warnings`), never raised."""
+    name = members_path(rel_path)
+    summary: dict[str, Any] = {"format": kind, "members_file": name}
+    record["details"]["family"] = "extraction"
+    record["details"]["extraction"] = summary
+    counts = _Counts()
+    problems: list[str] = []
+    if kind == detect.UFDR:
+        members = _ufdr_members(copy_path, read_stream, problems)
+    elif kind == detect.ANDROID_TAR:
+        members = _tar_members(copy_path, read_stream, problems)
+    else:
+        members = _ios_members(copy_path, rel_path, digests, present, problems)
+
+    def lines() -> Iterator[bytes]:
+        yield header_line({"extraction": kind, "source": rel_path})
+        for m in members:
+            counts.add(m)
+            yield member_line(m)
+
+    target = root / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    summary["members_sha256"] = _write_stream(target, lines())
+    summary.update(counts.to_json())
+    summary["errors"] = problems
+    for problem in problems:
+        if warnings is not None:
+            warnings.append(f"{rel_path}: {problem}")
+    return name
+
+
+def _write_stream(path: Path, chunks: Iterable[bytes]) -> str:
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        buffered = bytearray()
+        for chunk in chunks:
+            h.update(chunk)
+            buffered += chunk
+            if len(buffered) >= 1 << 20:
+                _write_all(fd, bytes(buffered))
+                buffered.clear()
+        _write_all(fd, bytes(buffered))
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_bytes(
+    stream: IO[bytes], member: dict[str, Any], name: str, read_stream: ReadStream | None
+) -> None:
+    """Hash a member's bytes and, when small enough, read its metadata."""
+    data = stream.read(IN_MEMORY_MEMBER + 1)
+    if len(data) <= IN_MEMORY_MEMBER:
+        member["sha256"] = hashlib.sha256(data).hexdigest()
+        size = len(data)
+        if read_stream is not None:
+            meta = _metadata(io.BytesIO(data), name, size, read_stream)
+            member["mime"] = meta.get("mime")
+            member["captured_at"] = meta.get("captured_at")
+            member["metadata"] = meta
+        else:
+            from ..metadata.sniff import sniff
+
+            member["mime"] = sniff(data[:4096])
+    else:
+        from ..metadata.sniff import sniff
+
+        member["mime"] = sniff(data[:4096])
+        h = hashlib.sha256(data)
+        size = len(data)
+        del data
+        while piece := stream.read(1 << 20):
+            h.update(piece)
+            size += len(piece)
+        member["sha256"] = h.hexdigest()
+        member["errors"].append("too large to parse in place: hashed, metadata not read")
+    if member["size"] is not None and size != member["size"]:
+        member["errors"].append(f"holds {size} bytes, the extraction says {member['size']}")
+    member["size"] = size
+
+
+def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) -> dict[str, Any]:
+    from ..metadata import empty_record
+
+    rec = empty_record(name, None, size)
+    read_stream(stream, rel_path=name, size=size, siblings=frozenset(), record=rec, sidecars=None)
+    meta = {k: rec[k] for k in _METADATA_FIELDS if rec[k] is not None}
+    details = rec["details"]
+    for key in ("family", "participants"):
+        if details.get(key):
+            meta[key] = details[key]
+    if rec["errors"]:
+        meta["errors"] = rec["errors"][:5]
+    return meta
+
+
+# --- Cellebrite UFDR -------------------------------------------------------
+
+
+def _ufdr_members(
+    copy_path: Path, read_stream: ReadStream | None, problems: list[str]
+) -> Iterator[dict[str, Any]]:
+    try:
+        zf = zipfile.ZipFile(copy_path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        problems.append(f"damaged UFDR: not a readable zip ({_short(e)})")
+        return
+    with zf:
+        infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        if REPORT_XML not in infos:
+            problems.append("UFDR without report.xml: members listed by their stored names only")
+            used: set[str] = set()
+        else:
+            used = {REPORT_XML}
+            try:
+                with zf.open(infos[REPORT_XML]) as report:
+                    for entry in read_report(report):
+                        yield _ufdr_member(zf, infos, entry, used, read_stream)
+            except ReportError as e:
+                problems.append(str(e))
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+                problems.append(f"report.xml cannot be read ({_short(e)})")
+        # Whatever report.xml does not name is still recorded: nothing is lost.
+        for name, info in infos.items():
+            if name in used:
+                continue
+            m = member_record(device_path=None, stored=name, size=info.file_size)
+            m["category"] = _category(name)
+            m["errors"].append("in the UFDR but not named in report.xml")
+            _read_zip_member(zf, info, m, read_stream)
+            yield m
+
+
+def _ufdr_member(
+    zf: zipfile.ZipFile,
+    infos: dict[str, zipfile.ZipInfo],
+    entry: UfdrFile,
+    used: set[str],
+    read_stream: ReadStream | None,
+) -> dict[str, Any]:
+    stored = entry.local_path.replace("\\", "/") if entry.local_path else None
+    deleted = (entry.deleted or "").lower() in ("deleted", "trash")
+    carved = entry.path is None or "carv" in f"{entry.fs or ''} {entry.tags or ''}".lower()
+    size = int(entry.size) if entry.size and entry.size.isdigit() else None
+    m = member_record(
+        device_path=entry.path,
+        stored=stored,
+        size=size,
+        category=(entry.tags or (_category(stored) if stored else None)),
+        deleted=deleted,
+        carved=carved,
+    )
+    m["report_id"] = entry.ident
+    m["report_line"] = entry.line
+    m["deleted_state"] = entry.deleted
+    m["times"] = {_TIMES.get(k.lower(), k): v for k, v in entry.times.items()}
+    if entry.md5:
+        m["report_md5"] = entry.md5
+    if stored is None:
+        m["errors"].append("report.xml gives no local path: no bytes for this item")
+        return m
+    info = infos.get(stored)
+    if info is None:
+        m["errors"].append("named in report.xml but not in the UFDR")
+        return m
+    if stored in used:
+        m["errors"].append("report.xml names this member more than once")
+    used.add(stored)
+    _read_zip_member(zf, info, m, read_stream)
+    if entry.sha256 and m["sha256"] and entry.sha256 != m["sha256"]:
+        m["errors"].append("SHA-256 differs from the one report.xml gives")
+    return m
+
+
+def _read_zip_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    m: dict[str, Any],
+    read_stream: ReadStream | None,
+) -> None:
+    from ..metadata.archive import rejection
+
+    reason = rejection(info.filename, info)
+    if reason is not None and not reason.startswith("unsafe name"):
+        m["errors"].append(reason)
+        return
+    try:
+        with zf.open(info) as stream:
+            _read_bytes(stream, m, info.filename, read_stream)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        m["errors"].append(f"member cannot be read ({_short(e)})")
+
+
+def _category(stored: str) -> str | None:
+    parts = stored.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "files" else None
+
+
+# --- Android tar ------------------------------------------------------------
+
+
+def _tar_members(
+    copy_path: Path, read_stream: ReadStream | None, problems: list[str]
+) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    try:
+        with open(copy_path, "rb") as raw:
+            compression = compression_of(raw.read(4))
+            raw.seek(0)
+            stream = open_decompressed(raw, compression)
+
+            def read_member(data: IO[bytes], m: dict[str, Any]) -> None:
+                _read_bytes(data, m, str(m["stored"]), read_stream)
+
+            for m in read_tar(stream, read_member):
+                if m["stored"] in seen:
+                    m["errors"].append("the tar holds this path more than once")
+                seen.add(m["stored"])
+                yield m
+    except TarDamaged as e:
+        problems.append(str(e))
+    except OSError as e:
+        problems.append(f"cannot be read ({e.strerror or e})")
+
+
+# --- iOS backup -------------------------------------------------------------
+
+
+def _ios_members(
+    copy_path: Path,
+    rel_path: str,
+    digests: Callable[[str], str | None],
+    present: Callable[[str], bool],
+    problems: list[str],
+) -> Iterator[dict[str, Any]]:
+    from .ios import read_rows
+    from .manifest_db import ManifestUnreadable, manifest_rows
+
+    folder = rel_path[: -len("Manifest.db")]
+
+    def in_backup(name: str) -> bool:
+        return present(folder + name)
+
+    try:
+        for m in read_rows(manifest_rows(copy_path), in_backup):
+            if m["stored"] is not None:
+                m["sha256"] = digests(folder + m["stored"])
+            yield m
+    except ManifestUnreadable as e:
+        problems.append(str(e))
+
+
+def _short(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
