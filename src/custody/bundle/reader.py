@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputError, NotABundleError
+from ..extraction.members import EXTRACTIONS_DIR
 from ..hashing import hash_fd, sha256_bytes
 from ..models import Problem
 from ..progress import ProgressCallback, ProgressTracker
@@ -118,6 +119,7 @@ def wants_bytes(path: str) -> bool:
         layout.is_tag_path(path)
         and path != layout.METADATA
         and not path.startswith(layout.C2PA_DIR)  # one per signed photo: hashed, not kept
+        and not path.startswith(EXTRACTIONS_DIR)  # a phone's members: hashed, not kept
     )
 
 

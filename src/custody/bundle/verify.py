@@ -8,7 +8,7 @@ judges a scan against the keys the verifier chose to trust.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,7 @@ def evaluate(
         scan, manifest if copied is None else copied.keys(), statement, problems
     )
     check_c2pa(scan, bag_info, statement, problems)
+    check_extraction_members(scan, bag_info, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     time_check = check_time(scan.tag_bytes, statement, policy)
@@ -189,6 +190,32 @@ def evaluate(
         tool=f"custody {__version__}",
         **time_check.report_fields(),
     )
+
+
+def check_extraction_members(
+    scan: BundleScan,
+    bag_info: dict[str, str],
+    statement: dict[str, Any] | None,
+    problems: list[Problem],
+) -> None:
+    """Phone extractions' members files against the signed metadata (extraction/check.py)."""
+    from ..extraction.check import check_extractions
+
+    check_extractions(
+        scan.files, scan.odd_paths, bag_info, _signed_metadata(scan, statement), problems
+    )
+
+
+def _signed_metadata(
+    scan: BundleScan, statement: dict[str, Any] | None
+) -> Callable[[], bytes | None]:
+    def read() -> bytes | None:
+        data = scan.read_tag(layout.METADATA) if statement is not None else None
+        if data is None or sha256_bytes(data) != (statement or {}).get("metadata_sha256"):
+            return None
+        return data
+
+    return read
 
 
 def set_aside_leftovers(scan: BundleScan) -> tuple[BundleScan, tuple[Problem, ...]]:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .. import __version__, faults
 from ..errors import CustodyError, EnvironmentFailure, InputError
 from ..extraction.hook import ExtractionsWritten
+from ..extraction.members import EXTRACTIONS_FIELD
 from ..fsutil import (
     environment_error,
     fsync_dir,
@@ -174,6 +175,8 @@ def ingest(
                 bag_fields.append(("Internal-Sender-Description", note))
             if sidecar_digests:
                 bag_fields.append((layout.C2PA_REPORTS_FIELD, str(len(sidecar_digests))))
+            if extracted.digests:
+                bag_fields.append((EXTRACTIONS_FIELD, str(len(extracted.digests))))
             bag_info = layout.format_bag_info(bag_fields)
             names_file = _names_file(listing)
             statement = Statement(

@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 EXTRACTION_FORMAT = "custody/extraction-members/v1"
+EXTRACTIONS_DIR = "custody/extractions/"
+"""Where the members files are: custody/extractions/<payload path>.jsonl."""
+EXTRACTIONS_FIELD = "Custody-Extractions"
+"""The bag-info field (signed) giving the number of members files."""
 # A device path longer than this is cut (and flagged): nothing from evidence
 # may make one record arbitrarily large.
 MAX_DEVICE_PATH = 4096

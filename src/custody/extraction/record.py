@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import detect
-from .members import header_line, member_line, member_record
+from .members import EXTRACTIONS_DIR, header_line, member_line, member_record
 from .tar import TarDamaged, compression_of, open_decompressed, read_tar
 from .ufdr import REPORT_XML, ReportError, UfdrFile, read_report
 
-EXTRACTIONS_DIR = "custody/extractions/"
 # A member up to this size is read into memory once (hashed and parsed from
 # there); a larger one is hashed as it streams, its metadata not read.
 IN_MEMORY_MEMBER = 64 * 1024 * 1024
