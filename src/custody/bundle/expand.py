@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..extraction.tar import is_tar_name
 from ..fsutil import environment_error
 from ..metadata.archive import member_names, rejection
 from ..metadata.sniff import sniff
 from ..models import CopiedFile
 from .archives import clean_member_name
+from .expand_extraction import expand_tar
 from .names import portable_path
 from .source import SourceFile
 
@@ -46,13 +48,20 @@ def expand_archives(
     taken = {f.rel for f in files}
     out = Expanded([], [], {})
     for c in copied:
-        if c.mime != "application/zip":
+        is_tar = is_tar_name(c.path) and c.mime is None  # an Android extraction
+        if c.mime != "application/zip" and not is_tar:
             continue
         folder = f"{c.path}{EXPANDED_SUFFIX}"
         if any(rel == folder or rel.startswith(folder + "/") for rel in taken):
             raise InputError(
                 f"cannot expand {c.path}: the source already has {folder}", path=c.path
             )
+        if is_tar:
+            files, copies, origin = expand_tar(data_dir / c.path, c.path, folder, data_dir)
+            out.files.extend(files)
+            out.copied.extend(copies)
+            out.origin.update(origin)
+            continue
         try:
             zf = zipfile.ZipFile(data_dir / c.path)
         except (zipfile.BadZipFile, OSError, ValueError):
