@@ -26,10 +26,21 @@ from ._options import json_option
     help="Print the conversation of the chat export at PATH (as in the bundle, "
     "e.g. _chat.txt or chat.zip/_chat.txt), with attachment hashes.",
 )
+@click.option(
+    "--scope",
+    "scope_record",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Show only the items this scope record (custody select) selected.",
+)
 @json_option
 @pass_app
 def show_command(
-    app: App, bundle: Path, recheck: bool, chat: str | None, json_output: bool
+    app: App,
+    bundle: Path,
+    recheck: bool,
+    chat: str | None,
+    scope_record: Path | None,
+    json_output: bool,
 ) -> None:
     """Show what was extracted from each file of BUNDLE at ingest: type,
     capture time, place, device, duration, C2PA Content Credentials (a
@@ -47,9 +58,14 @@ def show_command(
       custody show bundle.zip --json | jq '.files[] | select(.gps != null)'
       custody show ./ICC-2026-014_JS-1_20261125T120000Z --recheck
       custody show ./bundle --chat "WhatsApp Chat - Olena K.zip/_chat.txt"
+      custody show ./ICC-2026-014_W1 --scope ./ICC-2026-014_W1.scope-20260303T101500Z
     """
     render = app.configure(json_output=json_output)
     result = read_metadata(bundle=bundle)
+    if scope_record is not None:  # only what the scope selected
+        from ..scope.show import limit_to_scope
+
+        result = limit_to_scope(result, record=scope_record)
     if chat is not None:
         from ..bundle.chat import read_chat
 

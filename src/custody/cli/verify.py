@@ -72,6 +72,19 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="Several bundles: how many to verify at once (default: one per core).",
 )
+@click.option(
+    "--scope",
+    "scope_record",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also check this scope record (custody select) against the bundle.",
+)
+@click.option(
+    "--used",
+    "used",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --scope: the items a package or analysis used, one a line; any outside "
+    "the scope is listed and the exit code is 1.",
+)
 @passphrase_file_option
 @endpoint_url_option
 @json_option
@@ -94,6 +107,8 @@ def verify_command(
     record: bool,
     key: str | None,
     workers: int | None,
+    scope_record: Path | None,
+    used: Path | None,
     passphrase_file: Path | None,
     endpoint_url: str | None,
     json_output: bool,
@@ -143,13 +158,16 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
+      custody verify ./ICC-2026-014_W1 --scope ./ICC-2026-014_W1.scope-20260303T101500Z \\
+        --used analysis-items.txt
 
     \b
     Exit codes (docs/exit-codes.md):
       0  verified (also with a hand-over open, unless --require-closed-chain)
       1  not verified (changed, missing or extra files, bad signature, untrusted signer,
          an invalid timestamp; with --require-timestamp, signing time not proven;
-         with --require-closed-chain, a hand-over awaiting its receipt)
+         with --require-closed-chain, a hand-over awaiting its receipt; with --scope,
+         a scope record that is not valid or, with --used, an item used outside it)
       2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
       3  the machine failed (an I/O error, object storage unreachable)
     Several bundles: 0 only if every one verified, else the most serious
@@ -168,6 +186,10 @@ def verify_command(
     many = len(targets) > 1 or from_file is not None
     if many and report_path is not None:
         raise InputError("--report writes one bundle's report: give one BUNDLE")
+    if (many or is_s3_url(targets[0].target)) and scope_record is not None:
+        raise InputError("--scope checks one local bundle: give one BUNDLE")
+    if used is not None and scope_record is None:
+        raise InputError("--used needs --scope")
     policy = trust_policy(
         app.home,
         registers=registers,
@@ -223,6 +245,18 @@ def verify_command(
         except OSError as e:
             raise environment_error(e, report_path) from e
         app.render.note(f"Report written to {report_path}")
+    if scope_record is not None:  # the scope record, checked with the same trust
+        from ..scope.verify import verify_scope
+
+        scope = verify_scope(bundle=Path(bundle), record=scope_record, policy=policy, used=used)
+        if render.json_output:
+            render.json({**report.to_json(), "scope": scope.to_json()})
+        else:
+            render.verify_report(report)
+            render.scope_report(scope)
+        if not report.verified or not scope.ok:
+            click.get_current_context().exit(EXIT_NOT_VERIFIED)
+        return
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)

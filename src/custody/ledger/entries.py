@@ -33,6 +33,7 @@ ACTIONS = (
     "timestamp",
     "staple",
     "store",
+    "select",  # a scope record (custody select, docs/extraction.md)
 )
 
 
