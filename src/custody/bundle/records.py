@@ -17,6 +17,7 @@ from ..hashing import sha256_bytes
 from ..metadata import extract_record, metadata_chunks
 from ..metadata.chats import resolve_hashes
 from ..models import CopiedFile
+from ..processes import map_ordered
 from .source import SourceListing
 
 
@@ -29,27 +30,16 @@ def file_records(
     origin: dict[str, dict[str, Any]],
     extracted: ExtractionsWritten | None = None,
 ) -> Iterator[dict[str, Any]]:
-    # Metadata comes after the copies, from the copies (hot in the page cache):
-    # the parsers are pure Python, and run beside the copy threads they would
-    # only take turns with them for the interpreter.
+    # Metadata comes after the copies, from the copies (hot in the page cache),
+    # on every core: the parsers are pure Python, so they run in processes
+    # (custody.processes), never beside the copy threads.
     siblings = frozenset(f.rel for f in listing.files)
     digests = {c.path: c.sha256 for c in copied}
     root = data_dir.parent
-    for f, c in zip(listing.files, copied, strict=True):
-        sidecars: dict[str, bytes] = {}
-        # A phone extraction (UFDR, iOS backup's Manifest.db, Android tar) is
-        # not parsed as a file: its members go to a members file (extraction/).
-        extraction = extraction_kind(f.rel, c.mime, data_dir / f.rel, siblings)
-        record = extract_record(
-            copy_path=data_dir / f.rel,
-            rel_path=f.rel,
-            sha256=c.sha256,
-            size=c.size,
-            siblings=siblings,
-            enabled=with_metadata and extraction is None,
-            sniffed=(c.mime,),
-            sidecars=sidecars,
-        )
+    context = (data_dir, siblings, with_metadata)
+    jobs = ((f.rel, c.sha256, c.size, c.mime) for f, c in zip(listing.files, copied, strict=True))
+    read = map_ordered(_read_one, jobs, context=context, sized=len(copied))
+    for f, (record, sidecars, extraction) in zip(listing.files, read, strict=True):
         if extraction is not None:
             add_members(
                 extraction,
@@ -74,6 +64,30 @@ def file_records(
             write_new(target, data)
             sidecar_digests[name] = sha256_bytes(data)
         yield record
+
+
+def _read_one(
+    context: tuple[Path, frozenset[str], bool], job: tuple[str, str, int, str | None]
+) -> tuple[dict[str, Any], dict[str, bytes], str | None]:
+    """One file's record (in a worker process): its metadata, the C2PA reports
+    to keep beside it, and whether it is a phone extraction."""
+    data_dir, siblings, with_metadata = context
+    rel, sha256, size, mime = job
+    sidecars: dict[str, bytes] = {}
+    # A phone extraction (UFDR, iOS backup's Manifest.db, Android tar) is not
+    # parsed as a file: its members go to a members file (extraction/).
+    extraction = extraction_kind(rel, mime, data_dir / rel, siblings)
+    record = extract_record(
+        copy_path=data_dir / rel,
+        rel_path=rel,
+        sha256=sha256,
+        size=size,
+        siblings=siblings,
+        enabled=with_metadata and extraction is None,
+        sniffed=(mime,),
+        sidecars=sidecars,
+    )
+    return record, sidecars, extraction
 
 
 def expand_payload(

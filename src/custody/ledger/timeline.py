@@ -166,4 +166,6 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
         return f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
     if action == "timestamp":
         return f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
+    if action == "select":
+        return f"scope {str(subject.get('scope_id'))[:8]}: {subject.get('selected')} items selected"
     return ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -134,6 +135,11 @@ def _context(anchors_pem: str, tsa_anchors_pem: str) -> Any:
         },
     }
     return c2pa.Context.from_dict(settings)
+
+
+# A context made by the SDK before a fork is not valid in the child (the
+# metadata of a large ingest is read in forked workers, custody.processes).
+os.register_at_fork(after_in_child=_context.cache_clear)
 
 
 @dataclass(frozen=True)
