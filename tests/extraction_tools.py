@@ -66,7 +66,7 @@ def report_xml(entries: Iterable[tuple[Item, str | None]], extra: str = "") -> b
             f'<accessInfo><timestamp name="ModifyTime">{item.modified}</timestamp></accessInfo>'
             f'<metadata section="File">{local_item}'
             f'<item name="SHA256">{hashlib.sha256(item.data).hexdigest()}</item>'
-            f"<item name=\"Tags\">{item.category}</item></metadata></file>\n"
+            f'<item name="Tags">{item.category}</item></metadata></file>\n'
         )
     out.append(f"</taggedFiles>{extra}\n</project>\n")
     return "".join(out).encode("utf-8")
@@ -106,7 +106,12 @@ def mbfile_blob(size: int, mtime: int, mode: int = 0o100644, target: str | None 
         "ProtectionClass": 3,
         "RelativePath": plistlib.UID(3),
     }
-    objects: list = ["$null", root, {"$classname": "MBFile", "$classes": ["MBFile", "NSObject"]}, "x"]
+    objects: list = [
+        "$null",
+        root,
+        {"$classname": "MBFile", "$classes": ["MBFile", "NSObject"]},
+        "x",
+    ]
     if target is not None:
         root["Target"] = plistlib.UID(4)
         objects.append(target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -61,7 +62,11 @@ def expand_tar(
                     target_rel = f"{folder}/{portable_path(clean, written)}"
                     written.add(target_rel)
                     target = data_dir / target_rel
-                    digest, size, head = _write(data, target)
+                    try:
+                        digest, size, head = _write(data, target)
+                    except _ReadFailed:
+                        target.unlink(missing_ok=True)  # a partial copy is no working copy
+                        break
                     files.append(SourceFile(target_rel, str(target), size, 0, 0))
                     copied.append(CopiedFile(target_rel, size, digest, sniff(head)))
                     origin[target_rel] = {
@@ -69,12 +74,13 @@ def expand_tar(
                         "member": info.name,
                         "member_sha256": digest,
                     }
-        except (TarDamaged, tarfile.TarError, EOFError, ValueError):
+        except (TarDamaged, tarfile.TarError, EOFError, ValueError, OSError, zlib.error):
             pass  # the damage is recorded in the tar's members file; what was read is kept
-        except OSError as e:
-            if e.filename is not None:
-                raise environment_error(e, e.filename) from e
     return files, copied, origin
+
+
+class _ReadFailed(Exception):
+    """The tar's bytes ended or broke inside a member."""
 
 
 def _write(data: IO[bytes], target: Path) -> tuple[str, int, bytes]:
@@ -87,14 +93,23 @@ def _write(data: IO[bytes], target: Path) -> tuple[str, int, bytes]:
     except OSError as e:
         raise environment_error(e, target) from e
     try:
-        while piece := data.read(1 << 20):
+        while True:
+            try:
+                piece = data.read(1 << 20)
+            except (tarfile.TarError, EOFError, ValueError, OSError, zlib.error) as e:
+                raise _ReadFailed from e
+            if not piece:
+                break
             if len(head) < 4096:
                 head += piece[: 4096 - len(head)]
             h.update(piece)
             size += len(piece)
             view = memoryview(piece)
-            while view:
-                view = view[os.write(fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as e:
+                raise environment_error(e, target) from e
     finally:
         os.close(fd)
     return h.hexdigest(), size, head

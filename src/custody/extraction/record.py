@@ -193,44 +193,60 @@ def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) 
 def _ufdr_members(
     copy_path: Path, read_stream: ReadStream | None, problems: list[str]
 ) -> Iterator[dict[str, Any]]:
+    """The members in report.xml's order, then those it does not name. The
+    bytes are read (hashed, parsed) on every core: each worker opens the UFDR
+    itself and reads the members it is given by name."""
+    from ..processes import map_ordered
+
     try:
         zf = zipfile.ZipFile(copy_path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         problems.append(f"damaged UFDR: not a readable zip ({_short(e)})")
         return
+    context = (copy_path, read_stream is not None)
     with zf:
         infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        used: set[str] = set()
         if REPORT_XML not in infos:
             problems.append("UFDR without report.xml: members listed by their stored names only")
-            used: set[str] = set()
         else:
-            used = {REPORT_XML}
-            try:
-                with zf.open(infos[REPORT_XML]) as report:
-                    for entry in read_report(report):
-                        yield _ufdr_member(zf, infos, entry, used, read_stream)
-            except ReportError as e:
-                problems.append(str(e))
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-                problems.append(f"report.xml cannot be read ({_short(e)})")
+            used.add(REPORT_XML)
+            jobs = _report_jobs(zf, infos, used, problems)
+            yield from map_ordered(_read_job, jobs, context=context, sized=len(infos))
         # Whatever report.xml does not name is still recorded: nothing is lost.
-        for name, info in infos.items():
-            if name in used:
-                continue
-            m = member_record(device_path=None, stored=name, size=info.file_size)
-            m["category"] = _category(name)
-            m["errors"].append("in the UFDR but not named in report.xml")
-            _read_zip_member(zf, info, m, read_stream)
-            yield m
+        rest = ((_unnamed(name, info), name) for name, info in infos.items() if name not in used)
+        yield from map_ordered(_read_job, rest, context=context, sized=len(infos) - len(used))
+    _close_cached()
+
+
+def _report_jobs(
+    zf: zipfile.ZipFile,
+    infos: dict[str, zipfile.ZipInfo],
+    used: set[str],
+    problems: list[str],
+) -> Iterator[tuple[dict[str, Any], str | None]]:
+    try:
+        with zf.open(infos[REPORT_XML]) as report:
+            for entry in read_report(report):
+                yield _ufdr_member(infos, entry, used)
+    except ReportError as e:
+        problems.append(str(e))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        problems.append(f"report.xml cannot be read ({_short(e)})")
+
+
+def _unnamed(name: str, info: zipfile.ZipInfo) -> dict[str, Any]:
+    m = member_record(device_path=None, stored=name, size=info.file_size)
+    m["category"] = _category(name)
+    m["errors"].append("in the UFDR but not named in report.xml")
+    return m
 
 
 def _ufdr_member(
-    zf: zipfile.ZipFile,
-    infos: dict[str, zipfile.ZipInfo],
-    entry: UfdrFile,
-    used: set[str],
-    read_stream: ReadStream | None,
-) -> dict[str, Any]:
+    infos: dict[str, zipfile.ZipInfo], entry: UfdrFile, used: set[str]
+) -> tuple[dict[str, Any], str | None]:
+    """A member as report.xml describes it, and the zip member to read (None:
+    no bytes to read)."""
     stored = entry.local_path.replace("\\", "/") if entry.local_path else None
     deleted = (entry.deleted or "").lower() in ("deleted", "trash")
     carved = entry.path is None or "carv" in f"{entry.fs or ''} {entry.tags or ''}".lower()
@@ -249,18 +265,45 @@ def _ufdr_member(
     m["times"] = {_TIMES.get(k.lower(), k): v for k, v in entry.times.items()}
     if entry.md5:
         m["report_md5"] = entry.md5
+    if entry.sha256:
+        m["report_sha256"] = entry.sha256
     if stored is None:
         m["errors"].append("report.xml gives no local path: no bytes for this item")
-        return m
-    info = infos.get(stored)
-    if info is None:
+        return m, None
+    if stored not in infos:
         m["errors"].append("named in report.xml but not in the UFDR")
-        return m
+        return m, None
     if stored in used:
         m["errors"].append("report.xml names this member more than once")
     used.add(stored)
-    _read_zip_member(zf, info, m, read_stream)
-    if entry.sha256 and m["sha256"] and entry.sha256 != m["sha256"]:
+    return m, stored
+
+
+_CACHED: dict[str, zipfile.ZipFile] = {}
+
+
+def _close_cached() -> None:
+    for zf in _CACHED.values():
+        zf.close()
+    _CACHED.clear()
+
+
+def _read_job(context: tuple[Path, bool], job: tuple[dict[str, Any], str | None]) -> dict[str, Any]:
+    """Read one member's bytes from the UFDR (in a worker process)."""
+    copy_path, with_metadata = context
+    m, name = job
+    if name is None:
+        return m
+    key = str(copy_path)
+    if key not in _CACHED:
+        _CACHED[key] = zipfile.ZipFile(copy_path)
+    zf = _CACHED[key]
+    read_stream = None
+    if with_metadata:
+        from ..metadata import read_stream
+    _read_zip_member(zf, zf.getinfo(name), m, read_stream)
+    claimed = m.get("report_sha256")
+    if claimed and m["sha256"] and claimed != m["sha256"]:
         m["errors"].append("SHA-256 differs from the one report.xml gives")
     return m
 
