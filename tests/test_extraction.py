@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import Env, tree_snapshot
 from extraction_tools import (
     Item,
     jpeg_with_exif,
@@ -23,8 +25,6 @@ from extraction_tools import (
     report_xml,
     write_compressed,
 )
-
-from conftest import Env, tree_snapshot
 
 
 def members_of(bundle: Path, rel: str) -> tuple[dict, list[dict]]:
@@ -67,7 +67,7 @@ def test_ufdr_members_recorded_with_device_paths_and_bytes(env, ingest, tmp_path
     source.mkdir()
     make_ufdr(source / "W1 phone.ufdr", items)
     before = tree_snapshot(source)
-    bundle, data = ingest_ok(ingest, source / "W1 phone.ufdr", "--out", str(tmp_path / "b"))
+    bundle, _ = ingest_ok(ingest, source / "W1 phone.ufdr", "--out", str(tmp_path / "b"))
     assert tree_snapshot(source) == before  # read in place; nothing written beside it
     # The UFDR itself is the byte-exact evidence.
     assert (bundle / "data" / "W1 phone.ufdr").read_bytes() == (
@@ -138,7 +138,7 @@ def test_ufdr_hostile_report(env, ingest, tmp_path):
     with zipfile.ZipFile(tmp_path / "h.ufdr", "w") as zf:
         zf.writestr("report.xml", report)
         zf.writestr("files/Image/a.jpg", b"a-bytes")
-    bundle, data = ingest_ok(ingest, tmp_path / "h.ufdr", "--out", str(tmp_path / "b"))
+    bundle, _ = ingest_ok(ingest, tmp_path / "h.ufdr", "--out", str(tmp_path / "b"))
     _, members = members_of(bundle, "h.ufdr")
     by_path = {m["device_path"]: m for m in members}
     assert by_path["../../etc/passwd"]["path_flags"] == ["'..' component"]
@@ -242,7 +242,7 @@ def test_ios_backup_members_from_manifest_db(env, ingest, tmp_path):
         ],
     )
     before = tree_snapshot(tmp_path / "src")
-    bundle, data = ingest_ok(ingest, tmp_path / "src", "--out", str(tmp_path / "b"))
+    bundle, _ = ingest_ok(ingest, tmp_path / "src", "--out", str(tmp_path / "b"))
     assert tree_snapshot(tmp_path / "src") == before  # no journal, WAL or lock file beside it
     rel = f"{backup.name}/Manifest.db"
     summary = record_of(bundle, rel)["details"]["extraction"]

@@ -24,9 +24,8 @@ def jpeg_exif_tiff(fh: GuardedFile) -> bytes | None:
         if len(marker) < 2 or marker[0] != 0xFF:
             return None
         kind = marker[1]
-        if kind == 0xFF:  # fill byte
-            fh.seek(-1, 1)
-            continue
+        if kind == 0xFF:  # fill bytes: rare; the general path reads such a file as before
+            return None
         if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
             continue
         if kind in (0xD9, 0xDA):  # end of image or start of scan: no EXIF before it

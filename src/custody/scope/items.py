@@ -32,6 +32,7 @@ class Item:
     device: str | None
     size: int | None
     sha256: str | None
+    captured_last: str | None = None  # a chat: the time of its last message
 
     @property
     def path(self) -> str:
@@ -78,6 +79,15 @@ def _participants(details: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(p) for p in people) if isinstance(people, list) else ()
 
 
+def _span(record: dict[str, Any], details: dict[str, Any]) -> tuple[str | None, str | None]:
+    """When an item was captured: a file's capture time, or a chat's first and
+    last message (a chat spans time: a filter compares with either end)."""
+    first, last = _str(details.get("first_message")), _str(details.get("last_message"))
+    if first and last:
+        return first, last
+    return _str(record.get("captured_at")), None
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -109,29 +119,33 @@ def bundle_items(
         details = record.get("details") if isinstance(record.get("details"), dict) else {}
         bundle_path = PAYLOAD + rel
         ios = device_of.get(rel)
+        first, last = _span(record, details)
         yield Item(
             bundle_path,
             "",
-            _str(record.get("captured_at")),
+            first,
             item_type(record.get("mime"), details),
             _participants(details),
             ios,
             _int(record.get("size")),
             _str(record.get("sha256")),
+            last,
         )
         archive = details.get("archive")
         for member in archive.get("members", []) if isinstance(archive, dict) else []:
             if isinstance(member, dict) and member.get("sha256"):
                 mdetails = member.get("details") if isinstance(member.get("details"), dict) else {}
+                first, last = _span(member, mdetails)
                 yield Item(
                     bundle_path,
                     str(member.get("path")),
-                    _str(member.get("captured_at")),
+                    first,
                     item_type(member.get("mime"), mdetails),
                     _participants(mdetails),
                     None,
                     _int(member.get("size")),
                     _str(member.get("sha256")),
+                    last,
                 )
         extraction = details.get("extraction")
         if isinstance(extraction, dict) and extraction.get("format") != "ios-backup":

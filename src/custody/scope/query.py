@@ -14,6 +14,8 @@ Grammar (docs/extraction.md, "The filter"):
 `~` matches a glob (`*`, `?`, `[...]`; `*` crosses '/'). An item without the
 field (no capture time, no device path) never satisfies a comparison on it,
 so `not (captured < 2022-02-24)` also selects items with no capture time.
+A chat spans time: `captured >= D` holds when its last message is on or after
+D, `captured < D` when its first is before D, `captured = D` when D is within.
 Keywords and field names are case-insensitive; values are not.
 """
 
@@ -94,6 +96,7 @@ class ItemView(Protocol):
     """What a query reads of an item (items.Item)."""
 
     captured: str | None
+    captured_last: str | None
     type: str
     participants: tuple[str, ...]
     path: str
@@ -301,13 +304,16 @@ def matches(node: Node, item: ItemView) -> bool:
 def _compare(node: Compare, item: ItemView) -> bool:
     op, value = node.op, node.value
     if node.field == "captured":
-        if item.captured is None:
+        first = _when(item.captured)
+        if first is None:
             return False
-        try:
-            when = parse_time(item.captured[:25])
-        except QueryError:
-            return False
-        return _order(op, when, value)
+        last = _when(item.captured_last) or first
+        if op in (">", ">="):
+            return _order(op, last, value)  # a chat: any message on or after
+        if op in ("<", "<="):
+            return _order(op, first, value)  # a chat: any message before
+        within = first <= value <= last
+        return within == (op == "=")
     if node.field == "size":
         return item.size is not None and _order(op, item.size, value)
     if node.field == "type":
@@ -324,6 +330,15 @@ def _compare(node: Compare, item: ItemView) -> bool:
     if op == "~":
         return fnmatch.fnmatchcase(text, value)
     return (text == value) == (op == "=")
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text[:25])
+    except QueryError:
+        return None
 
 
 def _order(op: str, left: Any, right: Any) -> bool:
