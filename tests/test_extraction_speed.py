@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from extraction_tools import jpeg_with_exif
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -17,6 +16,7 @@ from PIL import Image
 import custody.metadata.images as images
 import custody.processes as processes
 from custody.metadata import extract_record
+from extraction_tools import jpeg_with_exif
 
 
 def record(path: Path, fast: bool) -> dict:

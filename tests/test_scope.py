@@ -9,9 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from extraction_tools import Item, jpeg_with_exif, make_ufdr
 
 from conftest import EXAMPLES, Env, validate
+from extraction_tools import Item, jpeg_with_exif, make_ufdr
 
 WHERE = 'captured >= 2022-02-24 and (type = image or type = video or chat ~ "Olena K*")'
 

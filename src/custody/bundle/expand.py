@@ -57,10 +57,12 @@ def expand_archives(
                 f"cannot expand {c.path}: the source already has {folder}", path=c.path
             )
         if is_tar:
-            files, copies, origin = expand_tar(data_dir / c.path, c.path, folder, data_dir)
-            out.files.extend(files)
-            out.copied.extend(copies)
-            out.origin.update(origin)
+            tar_files, tar_copies, tar_origin = expand_tar(
+                data_dir / c.path, c.path, folder, data_dir
+            )
+            out.files.extend(tar_files)
+            out.copied.extend(tar_copies)
+            out.origin.update(tar_origin)
             continue
         try:
             zf = zipfile.ZipFile(data_dir / c.path)

@@ -61,11 +61,10 @@ def select_command(
 
     \b
     Examples:
-      custody select ./ICC-2026-014_W1 --notice notice.pdf \\
-        --where 'captured >= 2022-02-24 and (type = image or chat = "Олена К")' \\
-        --reason "Images and the chat with O.K. after 24 Feb 2022 (s.37 notice of 3 March)"
-      custody select ./bundle --where 'device ~ "/private/var/mobile/Media/DCIM/*"' \\
-        --notice notice.pdf --reason "Camera roll only" --out ./W1-scope --json
+      custody select ./W1 --notice n.pdf --where 'type = image' --reason "Photos only"
+      custody select ./W1 --notice n.pdf --reason "Since 24 Feb" --where 'captured >= 2022-02-24'
+      custody select ./W1 --notice n.pdf --reason "Chat" --where 'type = chat and chat = "Олена К"'
+      custody select ./W1 --notice n.pdf --reason "Camera roll" --where 'device ~ "*/DCIM/*"' --json
 
     \b
     Exit codes: 0 recorded; 2 a bad filter (with its column), a missing notice

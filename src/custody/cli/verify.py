@@ -158,8 +158,7 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
-      custody verify ./ICC-2026-014_W1 --scope ./ICC-2026-014_W1.scope-20260303T101500Z \\
-        --used analysis-items.txt
+      custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used analysis-items.txt
 
     \b
     Exit codes (docs/exit-codes.md):

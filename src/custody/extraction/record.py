@@ -298,10 +298,9 @@ def _read_job(context: tuple[Path, bool], job: tuple[dict[str, Any], str | None]
     if key not in _CACHED:
         _CACHED[key] = zipfile.ZipFile(copy_path)
     zf = _CACHED[key]
-    read_stream = None
-    if with_metadata:
-        from ..metadata import read_stream
-    _read_zip_member(zf, zf.getinfo(name), m, read_stream)
+    from ..metadata import read_stream
+
+    _read_zip_member(zf, zf.getinfo(name), m, read_stream if with_metadata else None)
     claimed = m.get("report_sha256")
     if claimed and m["sha256"] and claimed != m["sha256"]:
         m["errors"].append("SHA-256 differs from the one report.xml gives")

@@ -66,7 +66,7 @@ def item_type(mime: Any, details: dict[str, Any]) -> str:
         return str(family)
     mime = mime if isinstance(mime, str) else ""
     if mime.split("/")[0] in ("image", "video", "audio"):
-        return mime.split("/")[0]
+        return str(mime.split("/")[0])
     if mime in ("message/rfc822", "application/mbox"):
         return "message"
     if mime.startswith(_DOCUMENTS):
@@ -86,6 +86,10 @@ def _span(record: dict[str, Any], details: dict[str, Any]) -> tuple[str | None, 
     if first and last:
         return first, last
     return _str(record.get("captured_at")), None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any) -> int | None:
@@ -116,7 +120,7 @@ def bundle_items(
     device_of = _ios_device_paths(records(), read_tag)
     for record in records():
         rel = str(record.get("path"))
-        details = record.get("details") if isinstance(record.get("details"), dict) else {}
+        details = _dict(record.get("details"))
         bundle_path = PAYLOAD + rel
         ios = device_of.get(rel)
         first, last = _span(record, details)
@@ -134,7 +138,7 @@ def bundle_items(
         archive = details.get("archive")
         for member in archive.get("members", []) if isinstance(archive, dict) else []:
             if isinstance(member, dict) and member.get("sha256"):
-                mdetails = member.get("details") if isinstance(member.get("details"), dict) else {}
+                mdetails = _dict(member.get("details"))
                 first, last = _span(member, mdetails)
                 yield Item(
                     bundle_path,
@@ -162,7 +166,7 @@ def _extraction_items(
         if not isinstance(stored, str) or not m.get("sha256") or stored in seen:
             continue  # no bytes to select (or the same bytes named twice)
         seen.add(stored)
-        meta = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
+        meta = _dict(m.get("metadata"))
         yield Item(
             bundle_path,
             stored,

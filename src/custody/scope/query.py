@@ -95,13 +95,20 @@ Node = Compare | And | Or | Not
 class ItemView(Protocol):
     """What a query reads of an item (items.Item)."""
 
-    captured: str | None
-    captured_last: str | None
-    type: str
-    participants: tuple[str, ...]
-    path: str
-    device: str | None
-    size: int | None
+    @property
+    def captured(self) -> str | None: ...
+    @property
+    def captured_last(self) -> str | None: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def participants(self) -> tuple[str, ...]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def device(self) -> str | None: ...
+    @property
+    def size(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -312,24 +319,24 @@ def _compare(node: Compare, item: ItemView) -> bool:
             return _order(op, last, value)  # a chat: any message on or after
         if op in ("<", "<="):
             return _order(op, first, value)  # a chat: any message before
-        within = first <= value <= last
+        within = bool(first <= value <= last)
         return within == (op == "=")
     if node.field == "size":
         return item.size is not None and _order(op, item.size, value)
     if node.field == "type":
-        return (item.type == value) == (op == "=")
+        return bool((item.type == value) == (op == "="))
     if node.field == "chat":
         names = [unicodedata.normalize("NFC", p) for p in item.participants]
         if op == "~":
-            return any(fnmatch.fnmatchcase(n, value) for n in names)
-        return (value in names) == (op == "=")
+            return any(fnmatch.fnmatchcase(n, str(value)) for n in names)
+        return bool((value in names) == (op == "="))
     text = item.path if node.field == "path" else item.device
     if text is None:
         return False
     text = unicodedata.normalize("NFC", text)
     if op == "~":
-        return fnmatch.fnmatchcase(text, value)
-    return (text == value) == (op == "=")
+        return fnmatch.fnmatchcase(text, str(value))
+    return bool((text == value) == (op == "="))
 
 
 def _when(text: str | None) -> datetime | None:

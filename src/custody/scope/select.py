@@ -107,7 +107,8 @@ def select_items(
                 considered = _write_selected(tmp / SELECTED, source.items(), query, listed)
                 notice_name = NOTICE_STEM + _suffix(notice)
                 _write(tmp / notice_name, notice_bytes)
-                scope = {
+                summary = listed.summary()
+                scope: dict[str, Any] = {
                     "format": SCOPE_FORMAT,
                     "scope_id": scope_id,
                     "created": stamp,
@@ -128,7 +129,7 @@ def select_items(
                         "sha256": sha256_bytes(notice_bytes),
                     },
                     "considered": considered,
-                    "selected": listed.summary(),
+                    "selected": summary,
                 }
                 data = scope_bytes(scope)
                 _write(tmp / SCOPE_JSON, data)
@@ -144,7 +145,7 @@ def select_items(
                         "case": source.case,
                         "scope_sha256": sha256_bytes(data),
                         "selected": listed.count,
-                        "merkle_root": scope["selected"]["merkle_root"],
+                        "merkle_root": summary["merkle_root"],
                     },
                     signer=signer.key,
                     signer_name=signer.name,
@@ -170,7 +171,7 @@ def select_items(
         where=where,
         selected=listed.count,
         considered=considered,
-        merkle_root=scope["selected"]["merkle_root"],
+        merkle_root=summary["merkle_root"],
         scope_sha256=sha256_bytes(data),
         ledger_index=appended.index,
     )

@@ -44,7 +44,9 @@ def _members_only(
     record: dict[str, Any], bundle_path: str, pairs: set[tuple[str, str]]
 ) -> dict[str, Any]:
     details = record.get("details")
-    archive = details.get("archive") if isinstance(details, dict) else None
+    if not isinstance(details, dict):
+        return record
+    archive = details.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("members"), list):
         return record
     members = [
