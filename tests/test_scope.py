@@ -214,3 +214,35 @@ def test_select_refuses_missing_notice_and_existing_out(env, case):
     result = select(env, case)
     assert result.exit_code == 2 and "already exists; nothing was replaced" in result.output
     assert list((case["tmp"] / "scope").iterdir()) == []
+
+
+def scope_recipe() -> str:
+    import re
+
+    from conftest import REPO
+
+    text = (REPO / "docs" / "extraction.md").read_text("utf-8")
+    m = re.search(r"<!-- scope-recipe.*?-->\n```sh\n(.*?)```", text, re.S)
+    assert m, "docs/extraction.md lost its scope recipe"
+    return m.group(1)
+
+
+def run_scope_recipe(record: Path):
+    import os
+    import subprocess
+
+    return subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + scope_recipe()],
+        env={**os.environ, "RECORD": str(record), "LC_ALL": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_scope_record_checks_by_hand(env, case):
+    assert select(env, case).exit_code == 0
+    record = case["tmp"] / "scope"
+    done = run_scope_recipe(record)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (record / "selected.jsonl").write_bytes(b"")
+    assert run_scope_recipe(record).returncode != 0
