@@ -15,6 +15,7 @@ from PIL import Image
 
 import custody.metadata.images as images
 import custody.processes as processes
+from conftest import REPO
 from custody.metadata import extract_record
 from extraction_tools import jpeg_with_exif
 
@@ -76,6 +77,8 @@ def many_photos(tmp_path: Path) -> Path:
             jpeg_with_exif(f"2022:03:{1 + i % 28:02d} 10:00:00", seed=i)
         )
     (source / "notes.txt").write_text("not a photo\n")
+    for name in ("C.jpg", "cloud.jpg", "no_manifest.jpg"):  # C2PA read in forked workers too
+        (source / f"c2pa-{name}").write_bytes((REPO / "tests/fixtures/c2pa" / name).read_bytes())
     return source
 
 
@@ -92,6 +95,10 @@ def test_worker_processes_give_the_same_metadata(env, ingest, many_photos, tmp_p
     assert docs[0] == docs[1]
     files = json.loads(docs[0])["files"]
     assert files[5]["captured_at"] == "2022-03-06T10:00:00" and files[5]["c2pa"] is None
+    signed = {f["path"]: f["c2pa"] for f in files if f["path"].startswith("c2pa-")}
+    assert signed["c2pa-C.jpg"]["state"] in ("valid", "trusted", "invalid", "untrusted")
+    assert "Context is not valid" not in json.dumps(signed)
+    assert signed["c2pa-no_manifest.jpg"] is None
 
 
 def test_map_ordered_keeps_order_and_raises():

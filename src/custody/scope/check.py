@@ -181,9 +181,10 @@ def check_scope(
                 k: claimed.get(k) for k in ("sha256", "count", "merkle_root")
             }:
                 problems.append("selected.jsonl differs from the list scope.json signed")
-            for line in files.selected.split(b"\n")[:-1]:
-                pair = json.loads(line)
-                selected.add((pair[0], pair[1]))
+            if used is not None:  # only a check of items used needs the list as a set
+                for line in files.selected.split(b"\n")[:-1]:
+                    pair = json.loads(line)
+                    selected.add((pair[0], pair[1]))
     where = str(scope.get("where"))
     try:
         query = parse_query(where)
