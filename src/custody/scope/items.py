@@ -11,6 +11,7 @@ one item, with the device path Manifest.db gives it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,13 +102,15 @@ def _str(value: Any) -> str | None:
 
 
 def members_lines(data: bytes) -> Iterator[dict[str, Any]]:
-    """The member records of a members file (its header line skipped)."""
-    for n, line in enumerate(data.split(b"\n")):
-        if n == 0 or not line:
-            continue
-        record = json.loads(line)
-        if isinstance(record, dict):
-            yield record
+    """The member records of a members file (its header line skipped), one
+    line at a time (a list of every line would double the memory)."""
+    stream = io.BytesIO(data)
+    stream.readline()
+    for line in stream:
+        if line.strip():
+            record = json.loads(line)
+            if isinstance(record, dict):
+                yield record
 
 
 def bundle_items(
