@@ -365,3 +365,14 @@ def test_not_a_tar_named_like_one_is_a_plain_file(env, ingest, tmp_path):
     bundle, _ = ingest_ok(ingest, tmp_path / "notes.tar", "--out", str(tmp_path / "b"))
     assert "extraction" not in record_of(bundle, "notes.tar")["details"]
     assert not (bundle / "custody" / "extractions").exists()
+
+
+def test_ufdr_member_c2pa_summary_is_kept(env, ingest, tmp_path):
+    from conftest import REPO
+
+    signed = (REPO / "tests/fixtures/c2pa/C.jpg").read_bytes()
+    make_ufdr(tmp_path / "p.ufdr", [Item("/DCIM/C.jpg", signed, "Image")])
+    bundle, _ = ingest_ok(ingest, tmp_path / "p.ufdr", "--out", str(tmp_path / "b"))
+    _, (member,) = members_of(bundle, "p.ufdr")
+    assert member["metadata"]["c2pa"]["state"] == "valid"
+    assert "report" not in member["metadata"]["c2pa"]  # reports are kept for payload files only

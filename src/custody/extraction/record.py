@@ -178,6 +178,8 @@ def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) 
     rec = empty_record(name, None, size)
     read_stream(stream, rel_path=name, size=size, siblings=frozenset(), record=rec, sidecars=None)
     meta = {k: rec[k] for k in _METADATA_FIELDS if rec[k] is not None}
+    if isinstance(rec["c2pa"], dict):  # the summary; the full report is not kept for members
+        meta["c2pa"] = {k: v for k, v in rec["c2pa"].items() if not k.startswith("report")}
     details = rec["details"]
     for key in ("family", "participants"):
         if details.get(key):
