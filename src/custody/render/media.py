@@ -226,6 +226,12 @@ def _notes(record: dict[str, Any]) -> list[str]:
         )
     if details.get("capture_metadata"):
         notes.append(str(details["capture_metadata"]))
+    extraction = details.get("extraction")
+    if isinstance(extraction, dict):  # a phone extraction (docs/extraction.md)
+        notes.append(
+            f"{extraction.get('format')} extraction, {extraction.get('members')} member(s) "
+            f"listed in {extraction.get('members_file')}"
+        )
     if _family(record) == "email":
         senders = details.get("from")
         if isinstance(senders, list) and senders:
