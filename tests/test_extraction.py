@@ -376,3 +376,32 @@ def test_ufdr_member_c2pa_summary_is_kept(env, ingest, tmp_path):
     _, (member,) = members_of(bundle, "p.ufdr")
     assert member["metadata"]["c2pa"]["state"] == "valid"
     assert "report" not in member["metadata"]["c2pa"]  # reports are kept for payload files only
+
+
+@pytest.mark.parametrize(
+    "schema, problem",
+    [
+        (
+            "CREATE VIEW Files AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r)"
+            " SELECT hex(n) AS fileID, 'd' AS domain, 'p' AS relativePath, 1 AS flags,"
+            " NULL AS file FROM r",
+            "Manifest.db has no Files table",
+        ),
+        ("CREATE TABLE Other (x)", "Manifest.db has no Files table"),
+        ("CREATE TABLE Files (x)", "no such column"),
+    ],
+)
+def test_ios_backup_with_a_foreign_manifest(env, ingest, tmp_path, schema, problem):
+    import sqlite3
+
+    backup = tmp_path / "src" / "bk"
+    backup.mkdir(parents=True)
+    (backup / "Info.plist").write_bytes(b"<plist/>")
+    db = sqlite3.connect(backup / "Manifest.db")
+    db.execute(schema)
+    db.commit()
+    db.close()
+    result, data = ingest(tmp_path / "src", "--out", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    (warning,) = [w for w in data["warnings"] if w.startswith("bk/Manifest.db: ")]
+    assert problem in warning

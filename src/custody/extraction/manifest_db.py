@@ -8,12 +8,14 @@ streamed in fileID order (the table's primary key), never held whole.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from .ios import Row
 
+MAX_SECONDS = 600.0
 _QUERY = "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY fileID"
 
 
@@ -29,8 +31,24 @@ def manifest_rows(path: Path) -> Iterator[Row]:
         connection = sqlite3.connect(uri, uri=True, timeout=1.0)
     except sqlite3.Error as e:
         raise ManifestUnreadable(f"Manifest.db cannot be opened ({e})") from e
+    deadline = time.monotonic() + MAX_SECONDS
+    # A hostile database can make a query run forever (a view with a recursive
+    # query named Files): only a real table is read, and never for too long.
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 100_000)
     try:
-        connection.execute("PRAGMA query_only = ON")
+        try:
+            connection.execute("PRAGMA query_only = ON")
+            connection.execute("PRAGMA trusted_schema = OFF")
+            kind = connection.execute(
+                "SELECT type FROM sqlite_master WHERE name = 'Files'"
+            ).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise ManifestUnreadable(
+                f"Manifest.db cannot be read ({e}); an encrypted backup's index "
+                "is not readable without its password"
+            ) from e
+        if kind is None or kind[0] != "table":
+            raise ManifestUnreadable("Manifest.db has no Files table")
         try:
             cursor = connection.execute(_QUERY)
             while batch := cursor.fetchmany(1000):
