@@ -61,10 +61,10 @@ def select_command(
 
     \b
     Examples:
-      custody select ./W1 --notice n.pdf --where 'type = image' --reason "Photos only"
-      custody select ./W1 --notice n.pdf --reason "Since 24 Feb" --where 'captured >= 2022-02-24'
-      custody select ./W1 --notice n.pdf --reason "Chat" --where 'type = chat and chat = "Олена К"'
-      custody select ./W1 --notice n.pdf --reason "Camera roll" --where 'device ~ "*/DCIM/*"' --json
+      custody select W1 --notice n.pdf --where 'type = image' --reason Photos
+      custody select W1 --notice n.pdf --where 'captured >= 2022-02-24' --reason R
+      custody select W1 --notice n.pdf --where 'chat = "Олена К"' --reason Chat
+      custody select W1 --notice n.pdf --where 'device ~ "*/DCIM/*"' --reason R
 
     \b
     Exit codes: 0 recorded; 2 a bad filter (with its column), a missing notice

@@ -158,15 +158,15 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
-      custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used analysis-items.txt
+      custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used items.txt
 
     \b
     Exit codes (docs/exit-codes.md):
       0  verified (also with a hand-over open, unless --require-closed-chain)
       1  not verified (changed, missing or extra files, bad signature, untrusted signer,
          an invalid timestamp; with --require-timestamp, signing time not proven;
-         with --require-closed-chain, a hand-over awaiting its receipt; with --scope,
-         a scope record that is not valid or, with --used, an item used outside it)
+         with --require-closed-chain, a hand-over awaiting its receipt; with
+         --scope, a scope record not valid; with --used, an item outside it)
       2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
       3  the machine failed (an I/O error, object storage unreachable)
     Several bundles: 0 only if every one verified, else the most serious
