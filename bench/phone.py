@@ -5,7 +5,7 @@
 1. Metadata of phone photos: --photos generated JPEGs with EXIF (capture time, device,
    GPS) ingested three ways in turns, run by run: the general EXIF path in one process
    (how custody read them before), the JPEG fast path (metadata/jpeg.py) in one process,
-   and the fast path on every core (custody.processes). The ratios are the gain.
+   and the fast path on every core (custody.base.processes). The ratios are the gain.
 2. An extraction against the same files loose: a generated Cellebrite UFDR of --members
    members (report.xml plus files/<category>/..., one in ten a JPEG) ingested in place,
    against a plain folder of the same files. Both record the same metadata per file;
@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import custody.base.processes as processes
 import custody.metadata.images as images
-import custody.processes as processes
-from custody.bundle.records import _read_one
-from custody.bundle.writer import ingest
-from custody.processes import map_ordered
+from custody.base.processes import map_ordered
+from custody.bundle.write.records import _read_one
+from custody.ops.writer import ingest
 from extraction_tools import Item, jpeg_with_exif, report_xml
 
 

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+import custody.base.processes as processes
 import custody.metadata.images as images
-import custody.processes as processes
 from conftest import REPO
 from custody.metadata import extract_record
 from extraction_tools import jpeg_with_exif

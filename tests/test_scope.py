@@ -84,7 +84,7 @@ def test_select_writes_a_signed_recorded_scope(env, case):
     assert scope["notice"]["name"] == "notice.pdf"
     assert (record / "notice.pdf").read_bytes() == case["notice"].read_bytes()
     # The signature is checkable with openssl-style tools: raw Ed25519 over scope.json.
-    from custody.keys import parse_public_key_file
+    from custody.base.keys import parse_public_key_file
 
     key = parse_public_key_file((record / "signer.pub").read_bytes())
     key.public_key.verify((record / "scope.sig").read_bytes(), (record / "scope.json").read_bytes())
@@ -160,7 +160,7 @@ def test_a_list_that_is_not_the_filter_result_is_not_valid(env, case):
     scope["selected"] = summarise_lines(data)
     signed = scope_bytes(scope)
     (record / "scope.json").write_bytes(signed)
-    from custody.keys import find_key, load_private_key
+    from custody.base.keys import find_key, load_private_key
 
     pair = find_key(home=env.home, selector=None)
     key = load_private_key(pair, b"correct horse battery staple")

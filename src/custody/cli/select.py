@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option, passphrase_file_option
 
 
 @click.command("select")
@@ -71,7 +71,7 @@ def select_command(
     or reason, not a bundle, metadata that is not the signed one; 1 a damaged
     ledger; 3 the machine failed.
     """
-    from ..scope.select import select_items
+    from custody.ops.select import select_items
 
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)

@@ -9,10 +9,12 @@ device, streamed into one JSON line per member (docs/extraction.md):
 - `members`: the common member record and the checks on device paths (text,
   never used as a path);
 - `ufdr`, `tar`, `ios`: pure readers of report.xml, tar headers and the rows
-  of Manifest.db (with the NSKeyedArchiver file records);
-- `manifest_db`: the adapter that opens Manifest.db read-only with sqlite3;
+  of Manifest.db (with the NSKeyedArchiver file records; the rows are read
+  by the sqlite adapter custody.io.manifest_db, handed down by the operation);
+- `hook`: the calls ingest makes per copied file;
 - `detect`: which files of a source are extractions;
 - `record`: the member list of one extraction written beside the metadata;
 - `check`: the verifier's check of those lists against the signed metadata;
-- `expand`: working copies of an Android tar's members for `--expand`.
+(Working copies of an Android tar's members for `--expand`:
+custody.bundle.write.expand_extraction.)
 """

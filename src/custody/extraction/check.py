@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..models import Problem
-from .members import EXTRACTIONS_DIR, EXTRACTIONS_FIELD
+from custody.base.models import Problem
+from custody.extraction.members import EXTRACTIONS_DIR, EXTRACTIONS_FIELD
 
 
 def named_members_files(record: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -41,7 +41,7 @@ def check_extractions(
     metadata = signed_metadata()
     if metadata is None:
         return  # the statement checks report it; nothing signed to compare with
-    from ..metadata import iter_metadata_records
+    from custody.metadata import iter_metadata_records
 
     expected: dict[str, str] = {}
     try:

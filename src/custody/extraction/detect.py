@@ -6,9 +6,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from .ios import BACKUP_MARKERS, MANIFEST_DB
-from .tar import compression_of, is_tar_name, looks_like_tar
-from .ufdr import REPORT_XML
+from custody.extraction.ios import BACKUP_MARKERS, MANIFEST_DB
+from custody.extraction.tar import compression_of, is_tar_name, looks_like_tar
+from custody.extraction.ufdr import REPORT_XML
 
 UFDR = "ufdr"
 IOS_BACKUP = "ios-backup"

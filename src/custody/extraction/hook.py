@@ -3,12 +3,12 @@ and if so its members file is written and its record says so (record.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .detect import extraction_kind
+from custody.extraction.detect import extraction_kind
 
 __all__ = ["ExtractionsWritten", "add_members", "extraction_kind"]
 
@@ -20,6 +20,9 @@ class ExtractionsWritten:
 
     digests: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    manifest_rows: Callable[[Path], Iterator[Any]] | None = None
+    """Reads an iOS backup's Manifest.db (the sqlite adapter, io/manifest_db.py),
+    given by the operation: the domain never opens a database itself."""
 
 
 def add_members(
@@ -35,8 +38,8 @@ def add_members(
     """Write the members file of the extraction whose record is `record`
     under `root` (the bundle being written); `details.family` becomes
     "extraction" and `details.extraction` describes the members file."""
-    from ..metadata import read_stream
-    from .record import extraction_record
+    from custody.extraction.record import extraction_record
+    from custody.metadata import read_stream
 
     written = extracted if extracted is not None else ExtractionsWritten()
     name = extraction_record(
@@ -49,5 +52,6 @@ def add_members(
         present=siblings.__contains__,
         read_stream=read_stream if with_metadata else None,
         warnings=written.warnings,
+        manifest_rows=written.manifest_rows,
     )
     written.digests[name] = record["details"]["extraction"]["members_sha256"]

@@ -12,7 +12,7 @@ flags is 1 for a file, 2 for a directory, 4 for a symbolic link, and `file` is
 an NSKeyedArchiver binary property list of an MBFile (Size, LastModified,
 Birth, LastStatusChange, Mode, InodeNumber, UserID, GroupID, ProtectionClass,
 RelativePath, Target). This module turns rows into member records: pure.
-The rows come from manifest_db.py, the sqlite adapter.
+The rows come from custody.io.manifest_db, the sqlite adapter.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .members import member_record, unix_time
+from custody.extraction.members import member_record, unix_time
 
 MANIFEST_DB = "Manifest.db"
 BACKUP_MARKERS = ("Info.plist", "Manifest.plist", "Status.plist")

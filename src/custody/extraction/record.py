@@ -2,7 +2,7 @@
 the metadata (custody/extractions/<bundle path>.jsonl), whose SHA-256 and
 counts go into the extraction's own metadata record, signed with the rest.
 
-Composes the readers (ufdr, tar, ios + manifest_db) with the metadata
+Composes the readers (ufdr, tar, ios + the Manifest.db rows the operation reads) with the metadata
 parsers; never holds an extraction's member list: each member is read,
 written as one line and forgotten.
 """
@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from . import detect
-from .members import EXTRACTIONS_DIR, header_line, member_line, member_record
-from .tar import TarDamaged, compression_of, open_decompressed, read_tar
-from .ufdr import REPORT_XML, ReportError, UfdrFile, read_report
+from custody.extraction import detect
+from custody.extraction.members import EXTRACTIONS_DIR, header_line, member_line, member_record
+from custody.extraction.tar import TarDamaged, compression_of, open_decompressed, read_tar
+from custody.extraction.ufdr import REPORT_XML, ReportError, UfdrFile, read_report
 
 # A member up to this size is read into memory once (hashed and parsed from
 # there); a larger one is hashed as it streams, its metadata not read.
@@ -79,6 +79,7 @@ def extraction_record(
     present: Callable[[str], bool],
     read_stream: ReadStream | None,
     warnings: list[str] | None,
+    manifest_rows: Callable[[Path], Iterator[Any]] | None = None,
 ) -> str:
     """Write the members file of the extraction `rel_path` (copied at
     `copy_path`) under `root` and describe it in `record["details"]`.
@@ -96,7 +97,7 @@ def extraction_record(
     elif kind == detect.ANDROID_TAR:
         members = _tar_members(copy_path, read_stream, problems)
     else:
-        members = _ios_members(copy_path, rel_path, digests, present, problems)
+        members = _ios_members(copy_path, rel_path, digests, present, problems, manifest_rows)
 
     def lines() -> Iterator[bytes]:
         yield header_line({"extraction": kind, "source": rel_path})
@@ -152,11 +153,11 @@ def _read_bytes(
             member["captured_at"] = meta.get("captured_at")
             member["metadata"] = meta
         else:
-            from ..metadata.sniff import sniff
+            from custody.metadata.sniff import sniff
 
             member["mime"] = sniff(data[:4096])
     else:
-        from ..metadata.sniff import sniff
+        from custody.metadata.sniff import sniff
 
         member["mime"] = sniff(data[:4096])
         h = hashlib.sha256(data)
@@ -173,7 +174,7 @@ def _read_bytes(
 
 
 def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) -> dict[str, Any]:
-    from ..metadata import empty_record
+    from custody.metadata.record import empty_record
 
     rec = empty_record(name, None, size)
     read_stream(stream, rel_path=name, size=size, siblings=frozenset(), record=rec, sidecars=None)
@@ -198,7 +199,7 @@ def _ufdr_members(
     """The members in report.xml's order, then those it does not name. The
     bytes are read (hashed, parsed) on every core: each worker opens the UFDR
     itself and reads the members it is given by name."""
-    from ..processes import map_ordered
+    from custody.base.processes import map_ordered
 
     try:
         zf = zipfile.ZipFile(copy_path)
@@ -300,7 +301,7 @@ def _read_job(context: tuple[Path, bool], job: tuple[dict[str, Any], str | None]
     if key not in _CACHED:
         _CACHED[key] = zipfile.ZipFile(copy_path)
     zf = _CACHED[key]
-    from ..metadata import read_stream
+    from custody.metadata import read_stream
 
     _read_zip_member(zf, zf.getinfo(name), m, read_stream if with_metadata else None)
     claimed = m.get("report_sha256")
@@ -315,7 +316,7 @@ def _read_zip_member(
     m: dict[str, Any],
     read_stream: ReadStream | None,
 ) -> None:
-    from ..metadata.archive import rejection
+    from custody.metadata.archive import rejection
 
     reason = rejection(info.filename, info)
     if reason is not None and not reason.startswith("unsafe name"):
@@ -369,21 +370,24 @@ def _ios_members(
     digests: Callable[[str], str | None],
     present: Callable[[str], bool],
     problems: list[str],
+    manifest_rows: Callable[[Path], Iterator[Any]] | None,
 ) -> Iterator[dict[str, Any]]:
-    from .ios import read_rows
-    from .manifest_db import ManifestUnreadable, manifest_rows
+    from custody.extraction.ios import read_rows
 
     folder = rel_path[: -len("Manifest.db")]
 
     def in_backup(name: str) -> bool:
         return present(folder + name)
 
+    if manifest_rows is None:
+        problems.append("Manifest.db not read: no database reader was given")
+        return
     try:
         for m in read_rows(manifest_rows(copy_path), in_backup):
             if m["stored"] is not None:
                 m["sha256"] = digests(folder + m["stored"])
             yield m
-    except ManifestUnreadable as e:
+    except ValueError as e:  # ManifestUnreadable: damaged, encrypted or foreign
         problems.append(str(e))
 
 

@@ -15,7 +15,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .members import member_record, unix_time
+from custody.extraction.members import member_record, unix_time
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd")
 GZIP_MAGIC = b"\x1f\x8b"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .guard import ExtractionLimit, GuardedFile
+from custody.metadata.guard import ExtractionLimit, GuardedFile
 
 # The snapshot of the C2PA trust list shipped with custody (package data):
 # trust-list/ of github.com/c2pa-org/conformance-public at the commit below.
@@ -138,7 +138,7 @@ def _context(anchors_pem: str, tsa_anchors_pem: str) -> Any:
 
 
 # A context made by the SDK before a fork is not valid in the child (the
-# metadata of a large ingest is read in forked workers, custody.processes).
+# metadata of a large ingest is read in forked workers, custody.base.processes).
 os.register_at_fork(after_in_child=_context.cache_clear)
 
 

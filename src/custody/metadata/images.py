@@ -10,8 +10,8 @@ from typing import Any
 
 import exifread
 
-from .guard import GuardedFile
-from .jpeg import jpeg_exif_tiff
+from custody.metadata.guard import GuardedFile
+from custody.metadata.jpeg import jpeg_exif_tiff
 
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import struct
 
-from .guard import GuardedFile
+from custody.metadata.guard import GuardedFile
 
 EXIF_HEADER = b"Exif\x00\x00"
 MAX_MARKERS = 1000

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._base import Output
+from custody.render._base import Output
 
 if TYPE_CHECKING:
-    from ..scope.check import ScopeReport
-    from ..scope.select import SelectResult
+    from custody.ops.select import SelectResult
+    from custody.scope.check import ScopeReport
 
 
 class ScopeViews(Output):

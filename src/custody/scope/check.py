@@ -16,13 +16,13 @@ from typing import Any
 
 import rfc8785
 
-from ..errors import InputError
-from ..hashing import sha256_bytes
-from ..keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
-from ..signing import signature_is_valid
-from .items import Item
-from .query import QueryError, matches, parse_query
-from .record import (
+from custody.base.errors import InputError
+from custody.base.hashing import sha256_bytes
+from custody.base.keys import PublicKeyInfo, fingerprint_of, parse_public_key_file
+from custody.base.signing import signature_is_valid
+from custody.scope.items import Item
+from custody.scope.query import QueryError, matches, parse_query
+from custody.scope.record import (
     NOTICE_STEM,
     SCOPE_JSON,
     SCOPE_SIG,

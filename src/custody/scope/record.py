@@ -22,7 +22,7 @@ from typing import Any
 
 import rfc8785
 
-from ..ledger.merkle import CompactRange, leaf_hash
+from custody.tlog.merkle import CompactRange, leaf_hash
 
 SCOPE_FORMAT = "custody/scope/v1"
 SCOPE_JSON = "scope.json"

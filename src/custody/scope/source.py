@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..hashing import sha256_bytes
-from .items import Item, bundle_items
+from custody.base.errors import InputError
+from custody.base.hashing import sha256_bytes
+from custody.scope.items import Item, bundle_items
 
 METADATA = "custody/metadata.json"
 STATEMENT = "custody/statement.json"
@@ -29,7 +29,7 @@ class BundleItems:
     scan: Any
 
     def items(self) -> Iterator[Item]:
-        from ..metadata import iter_metadata_records
+        from custody.metadata import iter_metadata_records
 
         def records() -> Iterator[dict[str, Any]]:
             return iter(iter_metadata_records(self.metadata))
@@ -45,8 +45,8 @@ class BundleItems:
 def read_bundle_items(bundle: Path) -> BundleItems:
     """The bundle's statement and signed metadata. Raises NotABundleError, or
     InputError when the metadata is not the one the statement signed."""
-    from ..bundle.reader import scan_bundle
-    from ..bundle.statement import StatementError, parse_statement
+    from custody.bundle.format.statement import StatementError, parse_statement
+    from custody.bundle.read.reader import scan_bundle
 
     scan = scan_bundle(bundle, hash_payload=False)
     raw = scan.tag_bytes.get(STATEMENT)
