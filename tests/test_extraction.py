@@ -405,3 +405,29 @@ def test_ios_backup_with_a_foreign_manifest(env, ingest, tmp_path, schema, probl
     assert result.exit_code == 0, result.output
     (warning,) = [w for w in data["warnings"] if w.startswith("bk/Manifest.db: ")]
     assert problem in warning
+
+
+def test_ios_backup_expand_writes_device_paths(env, ingest, tmp_path):
+    photo = jpeg_with_exif(seed=6)
+    make_ios_backup(
+        tmp_path / "src",
+        [
+            ("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0003.JPG", photo),
+            ("HomeDomain", "../../escape.txt", b"never written"),
+        ],
+        extra_rows=[("1" * 40, "HomeDomain", "Library/Gone.txt", 1, None)],
+    )
+    bundle, _ = ingest_ok(ingest, tmp_path / "src", "--expand", "--out", str(tmp_path / "b"))
+    expanded = bundle / "data" / "Manifest.db.expanded"
+    written = sorted(str(p.relative_to(expanded)) for p in expanded.rglob("*") if p.is_file())
+    assert written == ["CameraRollDomain/Media/DCIM/100APPLE/IMG_0003.JPG"]
+    rel = "Manifest.db.expanded/CameraRollDomain/Media/DCIM/100APPLE/IMG_0003.JPG"
+    linked = record_of(bundle, rel)["details"]["expanded_from"]
+    file_id = hashlib.sha1(b"CameraRollDomain-Media/DCIM/100APPLE/IMG_0003.JPG").hexdigest()
+    assert linked == {
+        "archive": "Manifest.db",
+        "member": file_id,
+        "member_sha256": hashlib.sha256(photo).hexdigest(),
+    }
+    assert record_of(bundle, rel)["captured_at"] == "2022-03-01T10:00:00"
+    assert verify_code(env, bundle) == 0

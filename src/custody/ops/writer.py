@@ -142,7 +142,9 @@ def ingest(
             faults.reached("copied")
             origin: dict[str, dict[str, Any]] = {}
             if expand_archives:
-                listing, copied, origin = expand_payload(listing, copied, data_dir)
+                listing, copied, origin = expand_payload(
+                    listing, copied, data_dir, manifest_rows=manifest_rows
+                )
             (tmp / layout.CUSTODY_DIR).mkdir()
             # The copies come in the listing's order (sorted by UTF-8 path), so
             # the manifest streams to disk line by line, never whole in memory.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from custody.base.fsutil import environment_error
 from custody.base.models import CopiedFile
 from custody.bundle.format.names import portable_path
 from custody.bundle.read.source import SourceFile
-from custody.bundle.write.expand_extraction import expand_tar
+from custody.bundle.write.expand_extraction import expand_ios, expand_tar
+from custody.extraction.detect import IOS_BACKUP, extraction_kind
 from custody.extraction.tar import is_tar_name
 from custody.metadata.archive import member_names, rejection
 from custody.metadata.sniff import sniff
@@ -41,25 +43,40 @@ class Expanded:
 
 
 def expand_archives(
-    files: tuple[SourceFile, ...], copied: list[CopiedFile], data_dir: Path
+    files: tuple[SourceFile, ...],
+    copied: list[CopiedFile],
+    data_dir: Path,
+    manifest_rows: Callable[[Path], Iterator[Any]] | None = None,
 ) -> Expanded:
     """Write the members of every ZIP copied into `data_dir`. Raises InputError
     when the working-copy folder's name is taken by a file of the source."""
     taken = {f.rel for f in files}
+    siblings = frozenset(taken)
     out = Expanded([], [], {})
     for c in copied:
         is_tar = is_tar_name(c.path) and c.mime is None  # an Android extraction
-        if c.mime != "application/zip" and not is_tar:
+        # An iOS backup's Manifest.db: its files under their device paths.
+        is_ios = (
+            manifest_rows is not None
+            and c.path.rsplit("/", 1)[-1] == "Manifest.db"
+            and extraction_kind(c.path, c.mime, data_dir / c.path, siblings) == IOS_BACKUP
+        )
+        if c.mime != "application/zip" and not is_tar and not is_ios:
             continue
         folder = f"{c.path}{EXPANDED_SUFFIX}"
         if any(rel == folder or rel.startswith(folder + "/") for rel in taken):
             raise InputError(
                 f"cannot expand {c.path}: the source already has {folder}", path=c.path
             )
+        extra = None
         if is_tar:
-            tar_files, tar_copies, tar_origin = expand_tar(
-                data_dir / c.path, c.path, folder, data_dir
+            extra = expand_tar(data_dir / c.path, c.path, folder, data_dir)
+        elif is_ios and manifest_rows is not None:
+            extra = expand_ios(
+                data_dir / c.path, c.path, folder, data_dir, manifest_rows, siblings.__contains__
             )
+        if extra is not None:
+            tar_files, tar_copies, tar_origin = extra
             out.files.extend(tar_files)
             out.copied.extend(tar_copies)
             out.origin.update(tar_origin)

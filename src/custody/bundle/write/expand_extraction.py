@@ -1,6 +1,10 @@
-"""`custody ingest --expand` for Android file-system tars: working copies of
-the tar's regular files under data/<tar>.expanded/<device path>, each linked
-to its member (`details.expanded_from`), written as the tar streams past.
+"""`custody ingest --expand` for phone extractions that are not ZIPs.
+
+Android file-system tars: working copies of the tar's regular files under
+data/<tar>.expanded/<device path>, each linked to its member
+(`details.expanded_from`), written as the tar streams past. iOS backups:
+each file Manifest.db names, copied from its hashed name to
+data/<backup>/Manifest.db.expanded/<domain>/<relativePath>.
 
 The device path is made a safe relative path first: a leading '/' or './' is
 dropped; a member whose name still escapes ('..', a backslash, a drive letter)
@@ -14,8 +18,9 @@ import hashlib
 import os
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from custody.base.fsutil import environment_error, unsafe_path_reason
 from custody.base.models import CopiedFile
@@ -81,6 +86,53 @@ def expand_tar(
 
 class _ReadFailed(Exception):
     """The tar's bytes ended or broke inside a member."""
+
+
+def expand_ios(
+    manifest_path: Path,
+    rel: str,
+    folder: str,
+    data_dir: Path,
+    manifest_rows: Callable[[Path], Iterator[Any]],
+    present: Callable[[str], bool],
+) -> tuple[list[SourceFile], list[CopiedFile], dict[str, dict[str, str]]]:
+    """Working copies of an iOS backup's files under their device paths.
+    Rows that name no file of the backup, or a path that escapes, are not
+    written (the members file records them)."""
+    from custody.extraction.ios import read_rows
+
+    backup = rel[: -len("Manifest.db")]
+    files: list[SourceFile] = []
+    copied: list[CopiedFile] = []
+    origin: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
+    written: set[str] = set()
+    try:
+        for m in read_rows(manifest_rows(manifest_path), lambda name: present(backup + name)):
+            stored = m["stored"]
+            clean = safe_member_path(f"{m['domain']}/{m['device_path']}")
+            if m["kind"] != "file" or stored is None or clean is None or clean in seen:
+                continue
+            seen.add(clean)
+            target_rel = f"{folder}/{portable_path(clean, written)}"
+            written.add(target_rel)
+            target = data_dir / target_rel
+            with open(data_dir / (backup + stored), "rb") as data:
+                try:
+                    digest, size, head = _write(data, target)
+                except _ReadFailed:
+                    target.unlink(missing_ok=True)
+                    continue
+            files.append(SourceFile(target_rel, str(target), size, 0, 0))
+            copied.append(CopiedFile(target_rel, size, digest, sniff(head)))
+            origin[target_rel] = {
+                "archive": rel,
+                "member": str(m["file_id"]),
+                "member_sha256": digest,
+            }
+    except ValueError:
+        pass  # an unreadable Manifest.db: recorded in its members file
+    return files, copied, origin
 
 
 def _write(data: IO[bytes], target: Path) -> tuple[str, int, bytes]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -91,11 +91,14 @@ def _read_one(
 
 
 def expand_payload(
-    listing: SourceListing, copied: list[CopiedFile], data_dir: Path
+    listing: SourceListing,
+    copied: list[CopiedFile],
+    data_dir: Path,
+    manifest_rows: Callable[[Path], Iterator[Any]] | None = None,
 ) -> tuple[SourceListing, list[CopiedFile], dict[str, dict[str, Any]]]:
     from custody.bundle.write.expand import expand_archives
 
-    extra = expand_archives(listing.files, copied, data_dir)
+    extra = expand_archives(listing.files, copied, data_dir, manifest_rows)
     if not extra.files:
         return listing, copied, {}
     pairs = sorted(
