@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate
+from custody.bundle.verify.pipeline import Evidence
 from custody.io.ledger_store import Ledger
 from custody.ops.ledger.repeats import earlier_ingests
 from custody.ops.recovery import abandoned_in_case, interrupted_ingests, recover_interrupted_ingests
@@ -171,7 +173,11 @@ def evaluate_with_home(
     against `policy` and this user's ledger, when it exists."""
     ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
     try:
-        report = evaluate(scan, policy, local_ledger=ledger, pending_ok_for=pending_ok_for)
+        report = evaluate(
+            Evidence(scan, local_ledger=ledger, pending_ok_for=pending_ok_for),
+            policy,
+            now=datetime.now(UTC),
+        )
         if ledger is not None and report.ledger and report.ledger["local_ledger"] == "consistent":
             abandoned = abandoned_in_case(ledger, (report.statement or {}).get("case"))
             if abandoned:
