@@ -113,6 +113,10 @@ def custody_args(case: Path) -> list[str]:
         args += ["--register", str(case / register)]
     for root in policy["tsa_roots"]:
         args += ["--tsa-root", str(case / root)]
+    for witness in policy["witness_keys"]:
+        args += ["--witness-key", str(case / witness)]
+    if policy["quorum"]:
+        args += ["--quorum", str(policy["quorum"])]
     if policy["require_timestamp"]:
         args.append("--require-timestamp")
     if policy["require_closed_chain"]:
@@ -177,6 +181,8 @@ class Case:
     tsa_roots: Sequence[str] = ()
     require_timestamp: bool = False
     require_closed_chain: bool = False
+    quorum: int = 0
+    """Cosignatures required from the case's witness.pub (a new witness each build)."""
     os_leftovers: Sequence[str] = ()
     open_handover: bool = False
     trusted: bool = True
@@ -525,6 +531,14 @@ def relist_tags(bundle: Path, add: Sequence[str] = ()) -> None:
     (bundle / TAGS).write_text(
         "".join(f"{hashlib.sha256((bundle / n).read_bytes()).hexdigest()}  {n}\n" for n in present)
     )
+
+
+def unwitnessed(m: Maker, case: Path) -> None:
+    """The pristine bundle, and a witness (a new key) that never cosigned its checkpoint."""
+    m.copy(case / "bundle")
+    witness = Home(m.work / f"witness-{case.name}")
+    made = witness.json("witness", "init", "--name", "witness.test/vectors")
+    shutil.copyfile(made["public_key"], case / "witness.pub")
 
 
 def names_unsigned(m: Maker, case: Path) -> None:
@@ -972,6 +986,14 @@ CASES: list[Case] = [
         custody_only="the page reads folders and zips, not tar archives",
     ),
     Case(
+        "witness-quorum",
+        "One cosignature by the chosen witness required; the checkpoint has none.",
+        unwitnessed,
+        problems=[("witness_quorum", PROOF)],
+        quorum=1,
+        custody_only="the page checks no witness cosignatures (it says so on the page)",
+    ),
+    Case(
         "register-valid",
         "No key trusted directly; a unit register certifies the signer's key until 2099.",
         with_register(("officer", "2026-01-01", "2099-12-31")),
@@ -1057,6 +1079,8 @@ def policy_of(case: Case, m: Maker) -> dict[str, Any]:
         "fingerprints": [m.officer_fingerprint] if case.by_fingerprint else [],
         "registers": list(case.registers),
         "tsa_roots": list(case.tsa_roots),
+        "witness_keys": ["witness.pub"] if case.quorum else [],
+        "quorum": case.quorum,
         "require_timestamp": case.require_timestamp,
         "require_closed_chain": case.require_closed_chain,
     }
