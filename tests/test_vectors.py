@@ -212,3 +212,28 @@ def test_every_problem_kind_is_in_a_vector_or_said_why_not() -> None:
     assert not missing, f"kinds the page reports that no page vector holds: {sorted(missing)}"
     stale = set(NOT_IN_VECTORS) & (_kinds_in_vectors("custody") | _kinds_in_vectors("page"))
     assert not stale, f"in a vector now, not an exception: {sorted(stale)}"
+
+
+# --- the field formats the schemas pin ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("bundle_fingerprint", "c135c39a7f9a1407"),  # the page's old spelling
+        ("bundle_fingerprint", "c135-c39a-7f9a-1407"),
+        ("statement_sha256", "C135C39A" * 8),
+        ("verified_at", "2026-12-07 22:00:00"),
+        ("verified_at", "2026-12-07T22:00:00+00:00"),
+        ("signed_no_later_than", "2026-12-07T22:00Z"),
+    ],
+)
+def test_the_verify_schema_pins_its_field_formats(field: str, value: str, tmp_path: Path) -> None:
+    from jsonschema import ValidationError
+
+    env = Env(home=tmp_path / "home", tmp=tmp_path)
+    _, report = custody_report(VECTORS / "timestamp-trusted", env)
+    validate("verify", report)
+    assert report["signed_no_later_than"] is not None
+    with pytest.raises(ValidationError):
+        validate("verify", {**report, field: value})
