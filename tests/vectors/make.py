@@ -189,6 +189,8 @@ class Case:
     signature_valid: bool = True
     custody_only: str | None = None
     """Why the page cannot judge this case (it is then run by custody alone)."""
+    page_error: str | None = None
+    """The page's refusal, where its wording differs by design (it reads no tar)."""
 
 
 class Maker:
@@ -398,6 +400,35 @@ def _shift_zip(src: zipfile.ZipFile, prefix: bytes) -> bytes:
         for info in src.infolist():
             zf.writestr(zipfile.ZipInfo(info.filename, EPOCH), src.read(info))
     return out.getvalue()
+
+
+def zip_encrypted_member(m: Maker, case: Path) -> None:
+    """A member flagged as encrypted (general purpose bit 0) in both its
+    headers (zipfile will not write the flag itself)."""
+    zipped()(m, case)
+    data = bytearray((case / "bundle.zip").read_bytes())
+    name = b"bundle/data/note.txt"
+    with zipfile.ZipFile(case / "bundle.zip") as zf:
+        local = zf.getinfo(name.decode()).header_offset
+    data[local + 6] |= 0x1
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 8] |= 0x1
+    (case / "bundle.zip").write_bytes(bytes(data))
+
+
+def zip_truncated(m: Maker, case: Path) -> None:
+    zipped()(m, case)
+    data = (case / "bundle.zip").read_bytes()
+    (case / "bundle.zip").write_bytes(data[: len(data) // 2])
+
+
+def not_a_zip(m: Maker, case: Path) -> None:
+    (case / "bundle.zip").write_bytes(b"This is a letter, not an archive.\n" * 4)
+
+
+APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(10)
 
 
 def write_tar(
@@ -746,6 +777,26 @@ CASES: list[Case] = [
         problems=[("bad_bagit", "bagit.txt"), ("bad_tag_format", "bagit.txt")],
     ),
     Case(
+        "bagit-missing",
+        "bagit.txt deleted.",
+        tampered(lambda b: (b / "bagit.txt").unlink()),
+        problems=[("missing", "bagit.txt")],
+    ),
+    Case(
+        "bagit-no-final-newline",
+        "bagit.txt without its last line ending, the tag manifest recomputed.",
+        tampered(then_refresh(edit("bagit.txt", lambda d: d[:-1]))),
+        problems=[("bad_tag_format", "bagit.txt")],
+    ),
+    Case(
+        "statement-missing",
+        "The signed statement deleted.",
+        tampered(lambda b: (b / STATEMENT).unlink()),
+        problems=[("missing", STATEMENT)],
+        trusted=False,
+        signature_valid=False,
+    ),
+    Case(
         "bag-info-oxum",
         "bag-info.txt's Payload-Oxum edited.",
         tampered(then_refresh(edit(BAG_INFO, lambda d: _oxum(d, "1.1")))),
@@ -889,6 +940,47 @@ CASES: list[Case] = [
         zip_bad_crc,
         # Unreadable, so not counted in the payload: Payload-Oxum disagrees too.
         problems=[("oxum_mismatch", BAG_INFO), ("unreadable", "data/note.txt")],
+    ),
+    Case(
+        "zip-encrypted-member",
+        "A zip member flagged as encrypted.",
+        zip_encrypted_member,
+        # Never read, so not counted in the payload: Payload-Oxum disagrees too.
+        problems=[("not_regular_file", "data/note.txt"), ("oxum_mismatch", BAG_INFO)],
+    ),
+    Case(
+        "zip-absolute-path",
+        "A zip member with an absolute name.",
+        zipped(lambda ms: [*ms, ("/etc/evil.txt", b"escape\n")]),
+        problems=[("unsafe_path", "/etc/evil.txt")],
+    ),
+    Case(
+        "zip-backslash-path",
+        "A zip member whose name holds a backslash.",
+        zipped(lambda ms: [*ms, ("bundle/data\\evil.txt", b"escape\n")]),
+        problems=[("unsafe_path", "data\\evil.txt")],
+    ),
+    Case(
+        "zip-finder-compress",
+        "A zip made by Finder's Compress: AppleDouble files under __MACOSX/ beside the bundle.",
+        zipped(lambda ms: [*ms, ("__MACOSX/bundle/data/._note.txt", APPLEDOUBLE)]),
+        os_leftovers=("__MACOSX/bundle/data/._note.txt",),
+    ),
+    Case(
+        "zip-truncated",
+        "A zip cut in half.",
+        zip_truncated,
+        exit_code=2,
+        error="damaged or truncated zip (no central directory)",
+    ),
+    Case(
+        "not-a-zip",
+        "A letter named bundle.zip.",
+        not_a_zip,
+        exit_code=2,
+        error="not a bundle: not a folder, zip or tar archive",
+        page_error="not a .zip archive; a .tar or .tar.gz is not read here: "
+        "give the folder, or check it with custody verify",
     ),
     Case(
         "zip-prepended",
@@ -1060,6 +1152,8 @@ def expected_of(case: Case) -> dict[str, Any]:
         out["custody_only"] = case.custody_only
     if case.error is not None:
         out.update(exit_code=case.exit_code if case.exit_code is not None else 2, error=case.error)
+        if case.page_error is not None:
+            out["page_error"] = case.page_error
         return out
     verified = not case.problems
     out.update(
@@ -1086,6 +1180,10 @@ def policy_of(case: Case, m: Maker) -> dict[str, Any]:
     }
 
 
+NOT_COMPARED = ("description", "verifiers", "custody_only", "page_error")
+"""expected.json's fields that are about the case, not custody's report."""
+
+
 def write_case(case: Case, m: Maker, out: Path) -> list[str]:
     """Make one case in out/<name>; returns how custody disagrees (nothing when it agrees)."""
     target = out / case.name
@@ -1099,7 +1197,7 @@ def write_case(case: Case, m: Maker, out: Path) -> list[str]:
     want = expected_of(case)
     got = verify(target)
     (target / "expected.json").write_text(json.dumps(want, indent=2, ensure_ascii=False) + "\n")
-    mine = {k: v for k, v in want.items() if k not in ("description", "verifiers", "custody_only")}
+    mine = {k: v for k, v in want.items() if k not in NOT_COMPARED}
     if got != mine:
         return [f"{case.name}: custody says {json.dumps(got)}, the case says {json.dumps(mine)}"]
     return []
