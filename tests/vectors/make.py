@@ -63,7 +63,7 @@ class Home:
     path: Path
 
     def run(self, *args: str | os.PathLike[str], ok: bool = True) -> tuple[int, str]:
-        env = {
+        env: dict[str, str | None] = {
             "CUSTODY_HOME": str(self.path),
             "CUSTODY_PASSPHRASE": PASSPHRASE,
             "CUSTODY_KEY": None,
@@ -205,6 +205,7 @@ class Maker:
         self._handed: Path | None = None
         self._tsa: Any = None
         self._tsa_server: Any = None
+        self._witnessed: tuple[Path, Path] | None = None
 
     def tsa(self) -> Any:
         """The test TSA (tests/tsa_server.py), its certificates valid 2025 to 2099."""
@@ -229,6 +230,30 @@ class Maker:
     def close(self) -> None:
         if self._tsa_server is not None:
             self._tsa_server.stop()
+
+    def witnessed(self, target: Path) -> tuple[Path, Path]:
+        """The pristine bundle with its ledger proof stapled to a checkpoint
+        cosigned by a witness (`custody witness serve`, tests/witness_server.py,
+        stopped at once); returns the bundle and the witness's public key."""
+        if self._witnessed is None:
+            sys.path.insert(0, str(HERE.parent))
+            from witness_server import start_witness
+
+            home = Home(self.work / "witness")
+            made = home.json("witness", "init", "--name", "witness.test/vectors")
+            origin = self.officer.run("ledger", "checkpoint")[1].splitlines()[0]
+            home.run("witness", "add-log", origin, "--key", self.officer_pub)
+            bundle = self.copy(self.work / "witnessed")
+            server = start_witness(home.path, self.work / "witness.log")
+            try:
+                self.officer.run("ledger", "witness", "--witness", server.url)
+            finally:
+                server.stop()
+            self.officer.run("ledger", "staple", bundle)
+            self._witnessed = (bundle, Path(made["public_key"]))
+        bundle, pub = self._witnessed
+        shutil.copytree(bundle, target)
+        return target, pub
 
     def ingest(self, source: Path, out: Path) -> Path:
         self.officer.json(
@@ -570,6 +595,32 @@ def unwitnessed(m: Maker, case: Path) -> None:
     witness = Home(m.work / f"witness-{case.name}")
     made = witness.json("witness", "init", "--name", "witness.test/vectors")
     shutil.copyfile(made["public_key"], case / "witness.pub")
+
+
+def cosigned(*changes: Callable[[Path], None]) -> Callable[[Maker, Path], None]:
+    def make(m: Maker, case: Path) -> None:
+        bundle, pub = m.witnessed(case / "bundle")
+        shutil.copyfile(pub, case / "witness.pub")
+        for change in changes:
+            change(bundle)
+
+    return make
+
+
+def _damage_cosignature(data: bytes) -> bytes:
+    """One character in the middle of the witness's signature line changed."""
+    doc = json.loads(data)
+    lines = doc["checkpoint"].split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("— witness.test/vectors "))
+    line = lines[at]
+    middle = len(line) - 20
+    lines[at] = line[:middle] + ("A" if line[middle] != "A" else "B") + line[middle + 1 :]
+
+    def spelled(text: str) -> bytes:
+        return json.dumps(text, ensure_ascii=False).encode()
+
+    assert spelled(doc["checkpoint"]) in data, "the proof spells its checkpoint as JSON does"
+    return data.replace(spelled(doc["checkpoint"]), spelled("\n".join(lines)))
 
 
 def names_unsigned(m: Maker, case: Path) -> None:
@@ -1082,6 +1133,21 @@ CASES: list[Case] = [
         "One cosignature by the chosen witness required; the checkpoint has none.",
         unwitnessed,
         problems=[("witness_quorum", PROOF)],
+        quorum=1,
+        custody_only="the page checks no witness cosignatures (it says so on the page)",
+    ),
+    Case(
+        "witness-cosigned",
+        "The ledger checkpoint cosigned by the chosen witness, one cosignature required.",
+        cosigned(),
+        quorum=1,
+        custody_only="the page checks no witness cosignatures (it says so on the page)",
+    ),
+    Case(
+        "witness-cosignature-damaged",
+        "The witness's cosignature on the checkpoint damaged, the tag manifest recomputed.",
+        cosigned(then_refresh(edit(PROOF, _damage_cosignature))),
+        problems=[("bad_cosignature", PROOF), ("witness_quorum", PROOF)],
         quorum=1,
         custody_only="the page checks no witness cosignatures (it says so on the page)",
     ),
