@@ -38,7 +38,7 @@ from archive_tools import (
     zip_members,
 )
 from conftest import Env, validate
-from custody.bundle.reader import scan_bundle
+from custody.bundle.read.reader import scan_bundle
 
 
 def refused(env: Env, archive: Path, fragment: str) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from cryptography import x509
 
-from .keys import PublicKeyInfo, trusted_keys
-from .ledger.cosignature import WitnessKey
-from .register.format import KeyRegister, compare_registers
+from custody.base.keys import PublicKeyInfo, trusted_keys
+from custody.register.format import KeyRegister, compare_registers
+from custody.tlog.cosignature import WitnessKey
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,11 @@ def load_trust_policy(
     must extend the stored one: a rollback or a fork raises InputError."""
     from datetime import UTC
 
-    from .errors import InputError
-    from .register.store import trusted_registers
-    from .team.config import pinned_team_key  # no database client: a file read
-    from .tsa.roots import load_root_file, trusted_tsa_roots
-    from .witness.trust import trusted_witnesses
+    from custody.base.errors import InputError
+    from custody.register.store import trusted_registers
+    from custody.team.config import pinned_team_key  # no database client: a file read
+    from custody.tsa.roots import load_root_file, trusted_tsa_roots
+    from custody.witness.trust import trusted_witnesses
 
     keys = list(extra_keys)
     roots: list[x509.Certificate] = [c for f in tsa_root_files for c in load_root_file(f)]

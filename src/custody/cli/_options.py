@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..errors import InputError
-from ..keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
-from ..policy import TrustPolicy, load_trust_policy
+from custody.base.errors import InputError
+from custody.base.keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
+from custody.policy import TrustPolicy, load_trust_policy
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 
@@ -78,7 +78,7 @@ tsa_timeout_option = click.option(
 
 def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
     """--tsa URLs, or else those in $CUSTODY_TSA."""
-    from ..tsa.client import urls_from_env
+    from custody.io.tsa_client import urls_from_env
 
     return urls or urls_from_env()
 
@@ -105,7 +105,7 @@ def witnesses_from_env() -> tuple[str, ...]:
     """The witness URLs in $CUSTODY_WITNESS (space-separated)."""
     import os
 
-    from ..witness.submit import witness_urls
+    from custody.ops.witness_submit import witness_urls
 
     return witness_urls(os.environ.get("CUSTODY_WITNESS"))
 
@@ -185,8 +185,8 @@ def trust_policy(
     """The one place a command's trust options become the verifier's policy."""
     from datetime import UTC, datetime
 
-    from ..register.store import read_register_file
-    from ..witness.trust import read_witness_key
+    from custody.register.store import read_register_file
+    from custody.witness.trust import read_witness_key
 
     keys, fingerprints = resolve_trust(trust)
     now = datetime.now(UTC)
@@ -211,8 +211,8 @@ def emit_public_key_file(data: bytes, output: Path | None) -> bool:
     Returns True when a file was written. Raises InputError, EnvironmentFailure."""
     import sys
 
-    from ..errors import InputError
-    from ..fsutil import environment_error, write_new_file
+    from custody.base.errors import InputError
+    from custody.base.fsutil import environment_error, write_new_file
 
     if output is None:
         sys.stdout.buffer.write(data)

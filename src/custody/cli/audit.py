@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..actions import audit_against_bundle
-from ..errors import EXIT_NOT_VERIFIED
-from ._app import App, pass_app
-from ._options import json_option, trust_option, trust_policy
+from custody.base.errors import EXIT_NOT_VERIFIED
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option, trust_option, trust_policy
+from custody.ops.actions import audit_against_bundle
 
 
 @click.command("audit")

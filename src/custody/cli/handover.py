@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..handover import receive_custody, resolve_receiver, transfer_custody
-from ._app import App, pass_app
-from ._options import (
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
     trust_option,
     trust_policy,
     witnesses_from_env,
 )
+from custody.ops.handover import receive_custody, resolve_receiver, transfer_custody
 
 
 @click.command("transfer")
@@ -89,7 +89,7 @@ def transfer_command(
     if close:
         if receipt is None or to is not None or reason is not None:
             raise click.UsageError("--close takes --receipt FILE, and no --to or --reason")
-        from ..handover_close import close_handover
+        from custody.ops.handover_close import close_handover
 
         signer = app.signer(key=key, passphrase_file=passphrase_file)
         render.hand_over(

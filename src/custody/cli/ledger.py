@@ -6,14 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..actions import interrupted_ingests
-from ..errors import EXIT_NOT_VERIFIED, InputError
-from ..ledger.audit import verify_ledger
-from ..ledger.consistency import check_consistency
-from ..ledger.store import Ledger
-from ..ledger.timeline import checked_timeline
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, InputError
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
     quorum_option,
@@ -26,6 +21,11 @@ from ._options import (
     witnesses_from_env,
     witnesses_given,
 )
+from custody.io.ledger_store import Ledger
+from custody.ops.actions import interrupted_ingests
+from custody.ops.ledger.audit import verify_ledger
+from custody.ops.ledger.consistency import check_consistency
+from custody.ops.ledger.timeline import checked_timeline
 
 
 @click.group("ledger")
@@ -105,7 +105,7 @@ def ledger_verify(app: App, json_output: bool) -> None:
     entries, or a bad checkpoint or cosigned checkpoint (each named); 2 no
     ledger.
     """
-    from ..witness.trust import trusted_witnesses
+    from custody.witness.trust import trusted_witnesses
 
     render = app.configure(json_output=json_output)
     witnesses = trusted_witnesses(home=app.home)
@@ -153,10 +153,10 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     """
     import time
 
-    from ..ledger.checkpoint_time import store_checkpoint_tokens
-    from ..ledger.cosigned import latest_checkpoint
-    from ..tsa.client import request_timestamps
-    from ..witness.trust import trusted_witnesses
+    from custody.io.tsa_client import request_timestamps
+    from custody.ledger.checkpoint_time import store_checkpoint_tokens
+    from custody.ops.ledger.cosigned import latest_checkpoint
+    from custody.witness.trust import trusted_witnesses
 
     witnesses = trusted_witnesses(home=app.home)
     with Ledger.open(app.home, create=False) as ledger:
@@ -211,7 +211,7 @@ def ledger_consistency(
     """
     import time
 
-    from ..ledger.checkpoint_time import (
+    from custody.ledger.checkpoint_time import (
         check_checkpoint_time,
         find_checkpoint_tokens,
         with_checkpoint_time,
@@ -233,7 +233,7 @@ def ledger_consistency(
         result = with_checkpoint_time(result, stamped)
     from datetime import UTC, datetime
 
-    from ..ledger.checkpoint_key import judge_checkpoint_key
+    from custody.ops.ledger.checkpoint_key import judge_checkpoint_key
 
     with Ledger.open(app.home, create=False) as ledger:
         result = judge_checkpoint_key(ledger, result, policy, now=datetime.now(UTC))
@@ -265,7 +265,7 @@ def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_ou
     history; 2 a witness refused (unknown ledger or key); 3 a witness is
     unreachable (try again later).
     """
-    from ..witnessing import witness_checkpoint
+    from custody.ops.witnessing import witness_checkpoint
 
     render = app.configure(json_output=json_output)
     run = witness_checkpoint(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
@@ -297,7 +297,7 @@ def ledger_staple(
     Exit codes: 0 stapled or already up to date; 2 not a bundle folder of
     this ledger, or no cosigned checkpoint includes it yet.
     """
-    from ..witnessing import staple_bundle
+    from custody.ops.witnessing import staple_bundle
 
     render = app.configure(json_output=json_output)
     urls = witnesses_from_env()
@@ -333,8 +333,8 @@ def ledger_publish(app: App, json_output: bool) -> None:
     Exit codes: 0 published, nothing new, or database unreachable (a warning);
     1 refused; 2 this home is in no team.
     """
-    from ..team.publish import publish_ledger  # the database client only when publishing
-    from ..team.witnessing import witness_team_quietly
+    from custody.io.team.publish import publish_ledger
+    from custody.ops.team_witnessing import witness_team_quietly
 
     render = app.configure(json_output=json_output)
     result = publish_ledger(home=app.home)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_NOT_VERIFIED, InputError
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, InputError
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
@@ -116,7 +116,7 @@ def push_command(
     render = app.configure(json_output=json_output, quiet=quiet)
     policy = trust_policy(app.home, trust=trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
-    from ..store.push import push_bundle
+    from custody.ops.store_push import push_bundle
 
     with render.progress("Pushing") as on_progress:
         result = push_bundle(
@@ -149,7 +149,7 @@ def list_command(app: App, where: str, endpoint_url: str | None, json_output: bo
       custody store list s3://evidence --json
     """
     render = app.configure(json_output=json_output)
-    from ..store.listing import list_bundles
+    from custody.io.s3.listing import list_bundles
 
     render.store_list(list_bundles(where=where, endpoint_url=endpoint_url))
 
@@ -181,7 +181,7 @@ def pull_command(
       3  the storage endpoint cannot be reached, or the disk failed
     """
     render = app.configure(json_output=json_output)
-    from ..store.pull import pull_bundle
+    from custody.ops.store_pull import pull_bundle
 
     with render.progress("Pulling") as on_progress:
         result = pull_bundle(

@@ -7,13 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..actions import record_verification, verify_with_home
-from ..errors import EXIT_NOT_VERIFIED, CustodyError, InputError
-from ..fsutil import environment_error, replace_file
-from ..store.location import is_s3_url
-from ..verify_many import BundleRef, parse_bundle_list
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, CustodyError, InputError
+from custody.base.fsutil import environment_error, replace_file
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
@@ -27,10 +24,13 @@ from ._options import (
     tsa_root_option,
     witness_key_option,
 )
+from custody.io.s3.location import is_s3_url
+from custody.ops.actions import record_verification, verify_with_home
+from custody.ops.verify_many import BundleRef, parse_bundle_list
 
 if TYPE_CHECKING:
-    from ..keys import Signer
-    from ..policy import TrustPolicy
+    from custody.base.keys import Signer
+    from custody.policy import TrustPolicy
 
 
 @click.command("verify")
@@ -187,7 +187,7 @@ def verify_command(
     bundle = targets[0].target
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):
-            from ..store.verify import verify_stored_bundle
+            from custody.ops.store_verify import verify_stored_bundle
 
             report = verify_stored_bundle(
                 home=app.home,
@@ -207,8 +207,8 @@ def verify_command(
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.note(f"Recorded in your ledger as entry {index}.")
     if report_path is not None:
-        from ..bundle.contents import read_contents  # only --report needs them
-        from ..report_html import render_report
+        from custody.ops.contents import read_contents
+        from custody.render.report_html import render_report
 
         # Archive members and chats come from the signed metadata of a local
         # bundle; a bundle in object storage is reported by its files alone.
@@ -238,7 +238,7 @@ def _verify_many(
 ) -> None:
     """Every bundle verified, each line shown as its turn comes, then the summary;
     exits with the most serious code."""
-    from ..verify_many import VerifyTally, verify_many
+    from custody.ops.verify_many import VerifyTally, verify_many
 
     render = app.render
     tally = VerifyTally()

@@ -8,7 +8,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .guard import GuardedFile
+from custody.metadata.guard import GuardedFile
 
 MAX_MOOV_BYTES = 64 * 1024 * 1024
 _EPOCH_1904 = datetime(1904, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from hachoir.metadata import extractMetadata
 from hachoir.parser import guessParser
 from hachoir.stream import InputIOStream
 
-from .guard import GuardedFile
+from custody.metadata.guard import GuardedFile
 
 hachoir_config.quiet = True
 hachoir_log.use_print = False

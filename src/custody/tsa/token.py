@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import der
+from custody.tsa import der
 
 MAX_TOKEN_BYTES = 1024 * 1024
 """A larger .tsr is not read: real replies are a few kilobytes."""

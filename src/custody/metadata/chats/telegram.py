@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from . import MAX_MESSAGES, NOT_INCLUDED, attachment, placeholder
+from custody.metadata.chats import MAX_MESSAGES, NOT_INCLUDED, attachment, placeholder
 
 _MEDIA_KEYS = ("photo", "file", "thumbnail")
 # "(File not included. Change data exporting settings to download.)", and
