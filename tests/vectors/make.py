@@ -486,11 +486,11 @@ def write_tar(
 
 
 def leftovers(m: Maker, case: Path) -> None:
+    """What a Mac adds when it shows the bundle: a .DS_Store (its Bud1 header)
+    and an AppleDouble file beside a payload file."""
     bundle = m.copy(case / "bundle")
     (bundle / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(24))
-    (bundle / "data" / "._note.txt").write_bytes(
-        b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(10)
-    )
+    (bundle / "data" / "._note.txt").write_bytes(APPLEDOUBLE)
 
 
 def names_bundle(m: Maker, out: Path) -> Path:
