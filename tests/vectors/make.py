@@ -759,6 +759,18 @@ CASES: list[Case] = [
         problems=[("bad_tag_format", TAGS)],
     ),
     Case(
+        "tag-manifest-upper-hex",
+        "A tag manifest digest written in upper case.",
+        tampered(edit(TAGS, lambda d: d[:64].upper() + d[64:])),
+        problems=[("bad_tag_format", TAGS)],
+    ),
+    Case(
+        "manifest-crlf",
+        "The payload manifest respelled with CR LF, the tag manifest recomputed.",
+        tampered(then_refresh(edit(MANIFEST, lambda d: d.replace(b"\n", b"\r\n")))),
+        problems=[("statement_mismatch", MANIFEST)],
+    ),
+    Case(
         "tag-manifest-line-removed",
         "bag-info.txt's line taken out of the tag manifest.",
         tampered(
@@ -871,6 +883,16 @@ CASES: list[Case] = [
         problems=[("signer_key_mismatch", "custody/signer.pub")],
     ),
     Case(
+        "signer-key-respelled",
+        "custody/signer.pub's Name header edited, the key itself kept.",
+        tampered(
+            then_refresh(
+                edit("custody/signer.pub", lambda d: d.replace(b"PC Jane Smith", b"PC John Smith"))
+            )
+        ),
+        problems=[("bad_tag_format", "custody/signer.pub")],
+    ),
+    Case(
         "signer-key-garbage",
         "custody/signer.pub is not a key file.",
         tampered(then_refresh(edit("custody/signer.pub", lambda d: b"not a key\n"))),
@@ -922,6 +944,16 @@ CASES: list[Case] = [
         "ledger-proof-forged",
         "The ledger proof's inclusion path reordered, the tag manifest recomputed.",
         tampered(then_refresh(edit(PROOF, _forge_proof))),
+        problems=[("bad_ledger_proof", PROOF)],
+    ),
+    Case(
+        "ledger-proof-float-index",
+        "The ledger proof's leaf_index written as a float, the tag manifest recomputed.",
+        tampered(
+            then_refresh(
+                edit(PROOF, lambda d: re.sub(rb'"leaf_index": (\d+)', rb'"leaf_index": \1.0', d))
+            )
+        ),
         problems=[("bad_ledger_proof", PROOF)],
     ),
     Case(
