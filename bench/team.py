@@ -31,6 +31,7 @@ from custody.io.team import db
 from custody.io.team.log import append_leaves, init_team, join_team, prepare_leaf
 from custody.io.team.publish import publish_ledger
 from custody.ops.team_query import verify_team
+from custody.ops.trust import load_trust_policy
 from custody.team.leaves import checkpoint_leaf, entry_leaf
 from custody.tlog import merkle
 from custody.tlog.note import sign_checkpoint
@@ -127,7 +128,7 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float, tuple[int, int
             conn.execute("INSERT INTO ledgers VALUES (%s, %s, %s)", (origin, leaves - 1, note))
         build = time.perf_counter() - t
         t = time.perf_counter()
-        report = verify_team(home=home)
+        report = verify_team(home=home, policy=load_trust_policy(home=home))
         elapsed = time.perf_counter() - t
         assert report.valid and report.size == leaves, report.problems
         peak = _verify_peak_mib(home)
@@ -138,7 +139,9 @@ _PEAK = """
 import os, resource
 from pathlib import Path
 from custody.ops.team_query import verify_team
-assert verify_team(home=Path(os.environ["CUSTODY_HOME"])).valid
+from custody.ops.trust import load_trust_policy
+_home = Path(os.environ["CUSTODY_HOME"])
+assert verify_team(home=_home, policy=load_trust_policy(home=_home)).valid
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
 print(int(hwm.split()[1]) // 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
 """

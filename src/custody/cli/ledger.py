@@ -11,12 +11,9 @@ from custody.cli._app import App, pass_app
 from custody.cli._options import (
     json_option,
     passphrase_file_option,
-    quorum_option,
-    trust_policy,
-    tsa_root_option,
+    trust_options,
     tsa_timeout_option,
     tsa_url_option,
-    witness_key_option,
     witness_submit_options,
     witnesses_from_env,
     witnesses_given,
@@ -26,6 +23,7 @@ from custody.ops.actions import interrupted_ingests
 from custody.ops.ledger.audit import verify_ledger
 from custody.ops.ledger.consistency import check_consistency
 from custody.ops.ledger.timeline import checked_timeline
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 @click.group("ledger")
@@ -105,10 +103,8 @@ def ledger_verify(app: App, json_output: bool) -> None:
     entries, or a bad checkpoint or cosigned checkpoint (each named); 2 no
     ledger.
     """
-    from custody.witness.trust import trusted_witnesses
-
     render = app.configure(json_output=json_output)
-    witnesses = trusted_witnesses(home=app.home)
+    witnesses = load_trust_policy(home=app.home).witness_keys
     with Ledger.open(app.home, create=False) as ledger:
         report = verify_ledger(ledger, witnesses=witnesses)
         interrupted = interrupted_ingests(home=app.home, ledger=ledger)
@@ -156,9 +152,8 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     from custody.io.tsa_client import request_timestamps
     from custody.ledger.checkpoint_time import store_checkpoint_tokens
     from custody.ops.ledger.cosigned import latest_checkpoint
-    from custody.witness.trust import trusted_witnesses
 
-    witnesses = trusted_witnesses(home=app.home)
+    witnesses = load_trust_policy(home=app.home).witness_keys
     with Ledger.open(app.home, create=False) as ledger:
         latest = latest_checkpoint(ledger, witnesses=witnesses, now=int(time.time()))
         folder = ledger.checkpoint_file.parent
@@ -177,17 +172,13 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
 
 @ledger_group.command("consistency")
 @click.argument("old_checkpoint", type=click.Path(path_type=Path, dir_okay=False))
-@tsa_root_option
-@witness_key_option
-@quorum_option
+@trust_options("tsa-root", "witness-key", "quorum")
 @json_option
 @pass_app
 def ledger_consistency(
     app: App,
     old_checkpoint: Path,
-    tsa_roots: tuple[Path, ...],
-    witness_keys: tuple[Path, ...],
-    quorum: int,
+    trust: TrustOptions,
     json_output: bool,
 ) -> None:
     """Prove (RFC 9162) that today's ledger extends OLD_CHECKPOINT.
@@ -218,7 +209,7 @@ def ledger_consistency(
     )
 
     render = app.configure(json_output=json_output)
-    policy = trust_policy(app.home, tsa_roots=tsa_roots, witness_keys=witness_keys, quorum=quorum)
+    policy = load_trust_policy(home=app.home, options=trust)
     try:
         data = old_checkpoint.read_bytes()
     except OSError as e:
@@ -268,7 +259,12 @@ def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_ou
     from custody.ops.witnessing import witness_checkpoint
 
     render = app.configure(json_output=json_output)
-    run = witness_checkpoint(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
+    run = witness_checkpoint(
+        home=app.home,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_given(witnesses),
+        timeout=timeout,
+    )
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)
@@ -303,7 +299,12 @@ def ledger_staple(
     urls = witnesses_from_env()
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = staple_bundle(
-        home=app.home, bundle=bundle, signer=signer, urls=urls, warn=render.warning
+        home=app.home,
+        bundle=bundle,
+        policy=load_trust_policy(home=app.home),
+        signer=signer,
+        urls=urls,
+        warn=render.warning,
     )
     render.staple_result(result)
 
@@ -342,4 +343,9 @@ def ledger_publish(app: App, json_output: bool) -> None:
     if result.refused is not None:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
     if result.online:
-        witness_team_quietly(home=app.home, urls=witnesses_from_env(), warn=render.warning)
+        witness_team_quietly(
+            home=app.home,
+            policy=load_trust_policy(home=app.home),
+            urls=witnesses_from_env(),
+            warn=render.warning,
+        )

@@ -13,9 +13,9 @@ from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
-    trust_option,
-    trust_policy,
+    trust_options,
 )
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 def _parse_date(value: str) -> datetime:
@@ -69,7 +69,7 @@ def store_group() -> None:
     help="Accept a bucket without Object Lock (objects can then be deleted or written over).",
 )
 @endpoint_url_option
-@trust_option
+@trust_options("trust")
 @click.option("--key", "key", help="Your key, to sign the ledger entry (default: your only key).")
 @passphrase_file_option
 @json_option
@@ -83,7 +83,7 @@ def push_command(
     retain_years: int | None,
     no_lock: bool,
     endpoint_url: str | None,
-    trust: tuple[str, ...],
+    trust: TrustOptions,
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -114,7 +114,7 @@ def push_command(
       3  the storage endpoint cannot be reached or failed
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    policy = trust_policy(app.home, trust=trust)
+    policy = load_trust_policy(home=app.home, options=trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     from custody.ops.store_push import push_bundle
 

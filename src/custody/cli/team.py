@@ -14,6 +14,7 @@ from custody.cli._options import (
     witnesses_from_env,
     witnesses_given,
 )
+from custody.ops.trust import load_trust_policy
 
 
 @click.group("team")
@@ -127,7 +128,7 @@ def team_verify(app: App, database: str | None, json_output: bool) -> None:
     from custody.ops.team_query import verify_team
 
     render = app.configure(json_output=json_output)
-    report = verify_team(home=app.home, database=database)
+    report = verify_team(home=app.home, policy=load_trust_policy(home=app.home), database=database)
     render.team_report(report)
     if not report.valid:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
@@ -154,7 +155,11 @@ def team_proof(app: App, bundle: Path, json_output: bool) -> None:
 
     render = app.configure(json_output=json_output)
     result = staple_team_proof(
-        home=app.home, bundle=bundle, urls=witnesses_from_env(), warn=render.warning
+        home=app.home,
+        bundle=bundle,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_from_env(),
+        warn=render.warning,
     )
     render.team_proof(result)
 
@@ -186,7 +191,12 @@ def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_outp
     from custody.ops.team_witnessing import witness_team
 
     render = app.configure(json_output=json_output)
-    run = witness_team(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
+    run = witness_team(
+        home=app.home,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_given(witnesses),
+        timeout=timeout,
+    )
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)

@@ -14,18 +14,11 @@ from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
-    quorum_option,
-    register_option,
-    require_closed_chain_option,
-    require_timestamp_option,
-    team_key_option,
-    trust_option,
-    trust_policy,
-    tsa_root_option,
-    witness_key_option,
+    trust_options,
 )
 from custody.io.s3.location import is_s3_url
 from custody.ops.actions import record_verification, verify_with_home
+from custody.ops.trust import TrustOptions, load_trust_policy
 from custody.ops.verify_many import BundleRef, parse_bundle_list
 
 if TYPE_CHECKING:
@@ -42,20 +35,17 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path, dir_okay=False),
     help="A list of bundles: one path or s3:// URL per line ('#' comments).",
 )
-@trust_option
-@register_option
-@team_key_option
-@click.option(
-    "--no-trust-store",
-    is_flag=True,
-    help="Trust only the keys given with --trust (and TSA roots with --tsa-root, witnesses "
-    "with --witness-key), not $CUSTODY_HOME's trust stores.",
+@trust_options(
+    "trust",
+    "register",
+    "team-key",
+    "no-trust-store",
+    "tsa-root",
+    "require-timestamp",
+    "require-closed-chain",
+    "witness-key",
+    "quorum",
 )
-@tsa_root_option
-@require_timestamp_option
-@require_closed_chain_option
-@witness_key_option
-@quorum_option
 @click.option(
     "--report",
     "report_path",
@@ -81,15 +71,7 @@ def verify_command(
     app: App,
     bundles: tuple[str, ...],
     from_file: Path | None,
-    trust: tuple[str, ...],
-    registers: tuple[Path, ...],
-    team_keys: tuple[Path, ...],
-    no_trust_store: bool,
-    tsa_roots: tuple[Path, ...],
-    require_timestamp: bool,
-    require_closed_chain: bool,
-    witness_keys: tuple[Path, ...],
-    quorum: int,
+    trust: TrustOptions,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -168,18 +150,7 @@ def verify_command(
     many = len(targets) > 1 or from_file is not None
     if many and report_path is not None:
         raise InputError("--report writes one bundle's report: give one BUNDLE")
-    policy = trust_policy(
-        app.home,
-        registers=registers,
-        trust=trust,
-        use_trust_store=not no_trust_store,
-        tsa_roots=tsa_roots,
-        require_timestamp=require_timestamp,
-        require_closed_chain=require_closed_chain,
-        witness_keys=witness_keys,
-        quorum=quorum,
-        team_keys=team_keys,
-    )
+    policy = load_trust_policy(home=app.home, options=trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     if many:
         _verify_many(app, targets, policy, signer, endpoint_url, workers)

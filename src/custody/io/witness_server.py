@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from custody.base.errors import InputError
+from custody.base.utc import utc_now_text
 from custody.witness.handler import Witness
 from custody.witness.protocol import MAX_BODY_BYTES, Request, Response
 
@@ -60,7 +60,7 @@ def make_server(
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             self.wfile.write(response.body)
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = utc_now_text()
             log(
                 f"{stamp} {self.client_address[0]} {method} {url.path} "
                 f"{response.status} {response.log}"
@@ -80,7 +80,7 @@ def make_server(
 
         def log_error(self, format: str, *args: object) -> None:
             # requests http.server rejects itself (a malformed request line...)
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = utc_now_text()
             log(f"{stamp} {self.client_address[0]} - - - {format % args}")
 
         def log_message(self, format: str, *args: object) -> None:

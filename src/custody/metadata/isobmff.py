@@ -8,6 +8,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from custody.base.utc import utc_text
 from custody.metadata.guard import GuardedFile
 
 MAX_MOOV_BYTES = 64 * 1024 * 1024
@@ -89,7 +90,7 @@ def _time(seconds: int) -> str | None:
     if seconds <= 0:
         return None
     try:
-        return (_EPOCH_1904 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(_EPOCH_1904 + timedelta(seconds=seconds))
     except OverflowError:
         return None
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from custody.base.home import pending_dir
 from custody.base.keys import KeyPair, PublicKeyInfo, Signer, generate_key, trust_public_key
 from custody.base.models import IngestResult, VerifyReport
 from custody.base.progress import ProgressCallback
+from custody.base.utc import utc_now_text
 from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
@@ -24,14 +24,11 @@ from custody.bundle.verify.evaluate import evaluate
 from custody.io.ledger_store import Ledger
 from custody.ops.ledger.repeats import earlier_ingests
 from custody.ops.recovery import abandoned_in_case, interrupted_ingests, recover_interrupted_ingests
-from custody.policy import TrustPolicy, load_trust_policy
+from custody.ops.trust import load_trust_policy
+from custody.policy import TrustPolicy
 
 if TYPE_CHECKING:
     from custody.ops.audit import AuditResult
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
@@ -43,7 +40,7 @@ def create_key(*, home: Path, name: str, passphrase: bytes | None) -> KeyPair:
             subject={"name": pair.name, "fingerprint": pair.fingerprint},
             signer=private_key,
             signer_name=pair.name,
-            time=_now(),
+            time=utc_now_text(),
         )
     return pair
 
@@ -60,7 +57,7 @@ def add_trusted_key(
                 subject={"name": stored.name, "fingerprint": stored.fingerprint},
                 signer=recorder.key,
                 signer_name=recorder.name,
-                time=_now(),
+                time=utc_now_text(),
             )
     return stored, added
 
@@ -100,8 +97,16 @@ def ingest_evidence(
     with Ledger.open(home) as ledger:
         ledger.ensure_intact()  # before anything is copied
         explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
-        cosigner = ingest_cosigner(
-            home=home, ledger=ledger, urls=witnesses, warn=on_warning or (lambda _: None)
+        cosigner = (
+            ingest_cosigner(
+                home=home,
+                ledger=ledger,
+                policy=load_trust_policy(home=home),
+                urls=witnesses,
+                warn=on_warning or (lambda _: None),
+            )
+            if witnesses
+            else None
         )
         result = ingest(
             source=source,
@@ -237,7 +242,7 @@ def record_verification(*, home: Path, report: VerifyReport, signer: Signer) -> 
             },
             signer=signer.key,
             signer_name=signer.name,
-            time=_now(),
+            time=utc_now_text(),
         )
     return appended.index
 

@@ -34,13 +34,15 @@ from custody.bundle.format.chain import (
 from custody.bundle.format.receipt_file import receipt_file_bytes
 from custody.bundle.read.reader import scan_bundle
 from custody.io.ledger_store import Ledger
+from custody.ops.trust import load_trust_policy
 from custody.policy import TrustPolicy
 
 if TYPE_CHECKING:
     pass
 
 
-from custody.ops.actions import _now, verify_with_home
+from custody.base.utc import utc_now_text
+from custody.ops.actions import verify_with_home
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def _record_hand_over(
     details: dict[str, Any],
     witnesses: Sequence[str] = (),
     on_warning: Callable[[str], None] | None = None,
+    policy: TrustPolicy | None = None,
 ) -> tuple[str, int]:
     """Append a hand-over to the ledger, then store the signed record in the
     bundle. Returns (record path in the bundle, ledger index)."""
@@ -177,11 +180,11 @@ def _record_hand_over(
             subject=subject,
             signer=signer.key,
             signer_name=signer.name,
-            time=_now(),
+            time=utc_now_text(),
         )
     json_path, sig_path = record_paths(sequence, kind)
     store_record(bundle, json_path, sig_path, record, signer.key.sign(record))
-    _witness_and_staple(home, bundle, action, witnesses, on_warning)
+    _witness_and_staple(home, bundle, action, witnesses, on_warning, policy)
     return json_path, appended.index
 
 
@@ -191,23 +194,27 @@ def _witness_and_staple(
     action: str,
     witnesses: Sequence[str],
     on_warning: Callable[[str], None] | None,
+    policy: TrustPolicy | None,
 ) -> None:
     """After a hand-over: have the ledger witnessed ($CUSTODY_WITNESS), and on a
     transfer staple the newest cosigned checkpoint into the bundle's proof when
     the bundle was recorded in this ledger."""
     from custody.ops.witnessing import witness_quietly
-    from custody.witness.trust import trusted_witnesses
+
+    if not witnesses and action != "transfer":
+        return
+    policy = policy if policy is not None else load_trust_policy(home=home)
 
     warn = on_warning or (lambda _: None)
     with Ledger.open(home) as ledger:
-        witness_quietly(home=home, ledger=ledger, urls=witnesses, warn=warn)
+        witness_quietly(home=home, ledger=ledger, policy=policy, urls=witnesses, warn=warn)
         if action != "transfer":
             return
         from custody.ops.staple import staple
 
         with contextlib.suppress(InputError):
             # another ledger's bundle, or nothing cosigned yet: the proof stays
-            staple(bundle=bundle, ledger=ledger, witnesses=trusted_witnesses(home=home))
+            staple(bundle=bundle, ledger=ledger, witnesses=policy.witness_keys)
 
 
 def transfer_custody(
@@ -250,7 +257,7 @@ def transfer_custody(
         previous=state.last_receipt_sha256,
         sender=party(signer.name, signer.fingerprint, signer.key.public_key()),
         receiver=receiver,
-        time=_now(),
+        time=utc_now_text(),
         reason=reason,
     )
     path, index = _record_hand_over(
@@ -269,6 +276,7 @@ def transfer_custody(
             "reason": reason,
         },
         witnesses=witnesses,
+        policy=policy,
         on_warning=on_warning,
     )
     return HandOverResult(str(bundle), "transfer", sequence, path, index, receiver)
@@ -311,7 +319,7 @@ def receive_custody(
         sequence=sequence,
         transfer_sha256=transfer_sha,
         receiver=party(signer.name, signer.fingerprint, signer.key.public_key()),
-        time=_now(),
+        time=utc_now_text(),
     )
     sender = state.timeline[-1].get("by", {})
     path, index = _record_hand_over(
@@ -330,6 +338,7 @@ def receive_custody(
             "from": sender,
         },
         witnesses=witnesses,
+        policy=policy,
         on_warning=on_warning,
     )
     exported = None

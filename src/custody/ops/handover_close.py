@@ -21,11 +21,11 @@ from pathlib import Path
 from custody.base.errors import InputError
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer
+from custody.base.utc import utc_now_text
 from custody.bundle.format.chain import record_paths
 from custody.bundle.format.receipt_file import MAX_RECEIPT_FILE, check_receipt, read_receipt_file
 from custody.bundle.read.reader import scan_bundle
 from custody.io.ledger_store import Ledger
-from custody.ops.actions import _now
 from custody.ops.handover import HandOverResult, store_record, verified_chain
 from custody.policy import TrustPolicy
 
@@ -80,7 +80,7 @@ def close_handover(
             },
             signer=signer.key,
             signer_name=signer.name,
-            time=_now(),
+            time=utc_now_text(),
         )
     json_path, sig_path = record_paths(sequence, "receipt")
     store_record(bundle, json_path, sig_path, record, signature)

@@ -3,22 +3,18 @@ line, and recorded as `abandoned` in the ledger (docs/ledger.md)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custody.base.home import pending_dir
 from custody.base.keys import Signer
 from custody.base.pending import Leftover, clear, find_leftovers
+from custody.base.utc import utc_now_text
 from custody.io.ledger_store import Ledger
 from custody.tlog.entries import EntryError, parse_entry
 
 if TYPE_CHECKING:
     pass
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ingest_entry_index(ledger: Ledger, bundle_id: str) -> int | None:
@@ -107,7 +103,7 @@ def recover_interrupted_ingests(*, home: Path, ledger: Ledger, signer: Signer) -
                 },
                 signer=signer.key,
                 signer_name=signer.name,
-                time=_now(),
+                time=utc_now_text(),
             )
             line += f"; recorded as abandoned in ledger entry {appended.index}"
         if leftover.partial_copies:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custody.base.errors import InputError
 from custody.base.fsutil import environment_error, fsync_dir
 from custody.base.hashing import sha256_bytes
+from custody.base.utc import utc_now_text
 from custody.bundle.amend.tagwrite import (
     bundle_lock,
     read_tag_manifest,
@@ -194,7 +194,7 @@ def record_timestamp(
         },
         signer=signer.key,
         signer_name=signer.name,
-        time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        time=utc_now_text(),
     )
     return appended.index
 

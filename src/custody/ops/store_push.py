@@ -24,6 +24,7 @@ from typing import Any
 
 from custody.base.errors import InputError, VerificationFailed
 from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.utc import utc_text
 from custody.base.workers import run_parallel
 from custody.bundle.format import layout
 from custody.io.s3.client import S3Client, check_bucket, connect, list_keys
@@ -227,7 +228,7 @@ def _push_verified(
             subject=subject,
             signer=signer.key,
             signer_name=signer.name,
-            time=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            time=utc_text(now),
         )
     return PushResult(
         bundle=str(bundle),

@@ -36,17 +36,17 @@ from custody.io.team.witnessing import inclusion_path, newest_cosigned
 from custody.ops.ledger.timeline import entry_detail
 from custody.ops.staple import cosignature_count
 from custody.ops.team_witnessing import witness_team_quietly
+from custody.policy import TrustPolicy
 from custody.team.audit import TeamReport, audit_team
 from custody.team.config import TeamConfig, load_state, load_team_config
 from custody.team.leaves import LeafError, parse_leaf
 from custody.team.witnessed import audit_cosigned
-from custody.witness.trust import trusted_witnesses
 
 if TYPE_CHECKING:
     pass
 
 
-def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
+def verify_team(*, home: Path, policy: TrustPolicy, database: str | None = None) -> TeamReport:
     """Audit the whole team log this home joined (see team.audit). Everything is
     read in one REPEATABLE READ, read-only transaction, streamed: memory stays
     flat however large the log."""
@@ -67,7 +67,7 @@ def verify_team(*, home: Path, database: str | None = None) -> TeamReport:
         cosigned,
         origin=config.origin,
         key=config.key.public_key,
-        witness_keys=trusted_witnesses(home=home),
+        witness_keys=policy.witness_keys,
         now=int(time.time()),
     )
     problems = (*report.problems, *found)
@@ -137,6 +137,7 @@ def staple_team_proof(
     *,
     home: Path,
     bundle: Path,
+    policy: TrustPolicy,
     urls: Sequence[str] = (),
     warn: Callable[[str], None] | None = None,
 ) -> TeamProofResult:
@@ -162,7 +163,7 @@ def staple_team_proof(
         raise InputError("the bundle's statement is unreadable", path=str(bundle)) from e
     stmt_sha = sha256_bytes(statement_bytes)
     publish_ledger(home=home)
-    witness_team_quietly(home=home, urls=urls, warn=warn or (lambda _: None))
+    witness_team_quietly(home=home, policy=policy, urls=urls, warn=warn or (lambda _: None))
     with reading(config.database, purpose="custody-team-proof") as conn:
         size, note = tree_head(conn)
         found = None
@@ -192,7 +193,7 @@ def staple_team_proof(
             key=config.key.public_key,
             leaf_index=index,
             leaf=found[1],
-            witness_keys=trusted_witnesses(home=home),
+            witness_keys=policy.witness_keys,
             now=int(time.time()),
         )
         if cosigned is not None:

@@ -25,8 +25,8 @@ from custody.io import witness_client as client
 from custody.io.team.db import connect
 from custody.io.team.witnessing import TeamLog
 from custody.ops.witness_submit import WitnessRun, warn_about, witness_log
+from custody.policy import TrustPolicy
 from custody.team.config import load_team_config
-from custody.witness.trust import trusted_witnesses
 
 if TYPE_CHECKING:
     pass
@@ -46,21 +46,23 @@ def open_team_log(home: Path, *, purpose: str) -> Iterator[TeamLog]:
 
 
 def witness_team(
-    *, home: Path, urls: Sequence[str], timeout: float = client.TIMEOUT_S
+    *, home: Path, policy: TrustPolicy, urls: Sequence[str], timeout: float = client.TIMEOUT_S
 ) -> WitnessRun:
     """Submit the team log's current checkpoint to each witness in `urls`."""
     with open_team_log(home, purpose="custody-team-witness") as log:
-        return witness_log(log, urls=urls, known=trusted_witnesses(home=home), timeout=timeout)
+        return witness_log(log, urls=urls, known=policy.witness_keys, timeout=timeout)
 
 
-def witness_team_quietly(*, home: Path, urls: Sequence[str], warn: Warn) -> None:
+def witness_team_quietly(
+    *, home: Path, policy: TrustPolicy, urls: Sequence[str], warn: Warn
+) -> None:
     """Automatic witnessing of the team checkpoint ($CUSTODY_WITNESS, after a
     publish): never fails the operation; one warning line per witness that did
     not cosign."""
     if not urls:
         return
     try:
-        run = witness_team(home=home, urls=urls)
+        run = witness_team(home=home, policy=policy, urls=urls)
     except CustodyError as e:
         warn(f"team witnessing skipped: {e.diagnostics()}")
         return

@@ -5,42 +5,40 @@ ops/staple.py; the CLI calls these."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from custody.base.errors import CustodyError
 from custody.base.keys import Signer
+from custody.base.utc import utc_now_text
 from custody.io.ledger_store import Ledger
 from custody.ledger.rows import Appended
 from custody.ops.staple import StapleResult, staple, with_newest_cosigned
 from custody.ops.witness_submit import WitnessRun, warn_about, witness_ledger
-from custody.witness.trust import trusted_witnesses
+from custody.policy import TrustPolicy
 
 Warn = Callable[[str], None]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def witness_checkpoint(*, home: Path, urls: Sequence[str], timeout: float = 10.0) -> WitnessRun:
+def witness_checkpoint(
+    *, home: Path, policy: TrustPolicy, urls: Sequence[str], timeout: float = 10.0
+) -> WitnessRun:
     """Submit the latest checkpoint of the ledger under `home` to `urls`.
     Raises InputError when there is no ledger or checkpoint yet."""
     with Ledger.open(home, create=False) as ledger:
         return witness_ledger(
-            home=home, ledger=ledger, urls=urls, known=trusted_witnesses(home=home), timeout=timeout
+            home=home, ledger=ledger, urls=urls, known=policy.witness_keys, timeout=timeout
         )
 
 
-def witness_quietly(*, home: Path, ledger: Ledger, urls: Sequence[str], warn: Warn) -> None:
+def witness_quietly(
+    *, home: Path, ledger: Ledger, policy: TrustPolicy, urls: Sequence[str], warn: Warn
+) -> None:
     """Automatic witnessing ($CUSTODY_WITNESS): never fails the operation;
     one warning line per witness that did not cosign."""
     if not urls:
         return
     try:
-        run = witness_ledger(
-            home=home, ledger=ledger, urls=urls, known=trusted_witnesses(home=home)
-        )
+        run = witness_ledger(home=home, ledger=ledger, urls=urls, known=policy.witness_keys)
     except CustodyError as e:
         warn(f"witnessing skipped: {e.diagnostics()}")
         return
@@ -48,7 +46,7 @@ def witness_quietly(*, home: Path, ledger: Ledger, urls: Sequence[str], warn: Wa
 
 
 def ingest_cosigner(
-    *, home: Path, ledger: Ledger, urls: Sequence[str], warn: Warn
+    *, home: Path, ledger: Ledger, policy: TrustPolicy, urls: Sequence[str], warn: Warn
 ) -> Callable[[Appended], Appended] | None:
     """For ingest: after the entry is appended, have it witnessed, and let the
     bundle carry the cosigned checkpoint."""
@@ -56,8 +54,8 @@ def ingest_cosigner(
         return None
 
     def cosigned(appended: Appended) -> Appended:
-        witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn)
-        return with_newest_cosigned(ledger, appended, witnesses=trusted_witnesses(home=home))
+        witness_quietly(home=home, ledger=ledger, policy=policy, urls=urls, warn=warn)
+        return with_newest_cosigned(ledger, appended, witnesses=policy.witness_keys)
 
     return cosigned
 
@@ -66,6 +64,7 @@ def staple_bundle(
     *,
     home: Path,
     bundle: Path,
+    policy: TrustPolicy,
     signer: Signer | None,
     urls: Sequence[str] = (),
     warn: Warn | None = None,
@@ -77,7 +76,9 @@ def staple_bundle(
     with Ledger.open(home, create=False) as ledger:
         if signer is not None:
             ledger.ensure_intact()  # before the witnesses are asked
-        witness_quietly(home=home, ledger=ledger, urls=urls, warn=warn or (lambda _: None))
+        witness_quietly(
+            home=home, ledger=ledger, policy=policy, urls=urls, warn=warn or (lambda _: None)
+        )
 
         def record(subject: dict[str, object]) -> int:
             assert signer is not None
@@ -86,12 +87,12 @@ def staple_bundle(
                 subject=subject,
                 signer=signer.key,
                 signer_name=signer.name,
-                time=_now(),
+                time=utc_now_text(),
             ).index
 
         return staple(
             bundle=bundle,
             ledger=ledger,
             record=record if signer is not None else None,
-            witnesses=trusted_witnesses(home=home),
+            witnesses=policy.witness_keys,
         )

@@ -30,6 +30,7 @@ from custody.base.models import IngestResult, Problem
 from custody.base.pending import PendingIngest, track
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.signing import sign_bytes
+from custody.base.utc import utc_text
 from custody.bundle.format import layout
 from custody.bundle.format.names import NAMES, names_file_bytes
 from custody.bundle.format.statement import Statement, statement_bytes
@@ -121,9 +122,7 @@ def ingest(
     fingerprint = fingerprint_of(signing_key.public_key())
     tracker = ProgressTracker("copy", len(listing.files), listing.total_bytes, on_progress)
     bundle_id = str(uuid.uuid4())
-    under_way = PendingIngest(
-        bundle_id, case, exhibit, bundle_path, created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    under_way = PendingIngest(bundle_id, case, exhibit, bundle_path, utc_text(created))
     try:
         with (
             (
@@ -185,7 +184,7 @@ def ingest(
                 exhibit=exhibit,
                 officer=officer,
                 key_fingerprint=fingerprint,
-                created=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                created=utc_text(created),
                 tool=f"custody {__version__}",
                 file_count=len(copied),
                 total_bytes=total,

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from custody.base.signing import signature_is_valid
+from custody.base.utc import utc_text
 from custody.tlog.note import EM_DASH, Checkpoint, NoteError, parse_checkpoint, valid_key_name
 
 ALG_COSIGNATURE_V1 = b"\x04"
@@ -166,7 +167,7 @@ class CosignatureCheck:
 
 def _iso(timestamp: int) -> str | None:
     try:
-        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(datetime.fromtimestamp(timestamp, UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -21,6 +21,7 @@ from custody.base.hashing import sha256_bytes
 from custody.base.keys import PublicKeyInfo, fingerprint_of
 from custody.base.models import Problem, VerifyReport
 from custody.base.progress import ProgressCallback
+from custody.base.utc import utc_text
 from custody.bundle.format import layout
 from custody.bundle.format.chain import label, verify_chain
 from custody.bundle.read import leftovers
@@ -187,7 +188,7 @@ def evaluate(
         file_table=lambda: _file_table(scan, manifest, statement, problems),
         original_names=original_names,
         os_leftovers=os_leftovers,
-        verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        verified_at=utc_text(now),
         tool=f"custody {__version__}",
         **time_check.report_fields(),
     )

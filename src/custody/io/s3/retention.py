@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from custody.base.errors import InputError
+from custody.base.utc import utc_text
 
 COMPLIANCE = "COMPLIANCE"
 
@@ -22,9 +23,7 @@ class Retention:
     def to_json(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
-            "retain_until": self.retain_until.strftime("%Y-%m-%dT%H:%M:%SZ")
-            if self.retain_until
-            else None,
+            "retain_until": utc_text(self.retain_until) if self.retain_until else None,
             "source": self.source,
         }
 

@@ -21,6 +21,7 @@ from custody.base.errors import NotABundleError
 from custody.base.fsutil import unsafe_path_reason
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.utc import utc_text
 from custody.base.workers import Cancelled, run_parallel
 from custody.bundle.format import layout
 from custody.bundle.read.scan import MAX_TAG_FILE_BYTES, BundleScan, ScannedFile
@@ -101,7 +102,7 @@ def _iso(value: object) -> str | None:
     if isinstance(value, datetime):
         from datetime import UTC
 
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(value.astimezone(UTC))
     return str(value) if value else None
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from custody.base.errors import InputError, VerificationFailed
 from custody.base.keys import PublicKeyInfo, check_name, fingerprint_of
+from custody.base.utc import utc_now_text
 from custody.io.team.db import TEAM_FORMAT, connect, create_schema
 from custody.team.config import (
     TeamConfig,
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ def init_team(*, home: Path, database: str, name: str) -> TeamInfo:
         conn.execute(
             "INSERT INTO team (id, format, origin, name, public_key, private_key, created) "
             "VALUES (1, %s, %s, %s, %s, %s, %s)",
-            (TEAM_FORMAT, origin, name, public, private, _now()),
+            (TEAM_FORMAT, origin, name, public, private, utc_now_text()),
         )
         conn.execute(
             "INSERT INTO tree_state (id, size, root, checkpoint) VALUES (1, 0, %s, %s)",
