@@ -28,6 +28,7 @@ from .chain import label, verify_chain
 from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
 from .check_names import check_names
+from .check_similar import check_similar
 from .check_payload import (
     check_bagit_txt,
     check_oxum,
@@ -118,6 +119,7 @@ def evaluate(
         scan, manifest if copied is None else copied.keys(), statement, problems
     )
     check_c2pa(scan, bag_info, statement, problems)
+    check_similar(scan, statement, problems)
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     time_check = check_time(scan.tag_bytes, statement, policy)
