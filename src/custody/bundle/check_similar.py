@@ -18,7 +18,9 @@ def check_similar(
     signed = statement.get("similar_sha256") if statement is not None else None
     if found is None:
         if signed is not None and layout.SIMILAR not in scan.odd_paths:
-            problems.append(Problem("missing", layout.SIMILAR, "signed by the statement but missing"))
+            problems.append(
+                Problem("missing", layout.SIMILAR, "signed by the statement but missing")
+            )
         return
     if statement is None:
         return  # the statement's own problem is reported
@@ -29,6 +31,8 @@ def check_similar(
     elif found.sha256 is not None and found.sha256 != signed:
         problems.append(
             Problem(
-                "statement_mismatch", layout.SIMILAR, "differs from the version the statement signed"
+                "statement_mismatch",
+                layout.SIMILAR,
+                "differs from the version the statement signed",
             )
         )

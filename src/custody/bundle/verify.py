@@ -28,7 +28,6 @@ from .chain import label, verify_chain
 from .check_c2pa import check_c2pa
 from .check_ledger import LocalLedger, check_ledger
 from .check_names import check_names
-from .check_similar import check_similar
 from .check_payload import (
     check_bagit_txt,
     check_oxum,
@@ -37,6 +36,7 @@ from .check_payload import (
     check_tag_manifest,
 )
 from .check_register import check_chain_keys, judge_signer, proven_time
+from .check_similar import check_similar
 from .check_statement import check_signature, check_statement
 from .check_team import check_team
 from .check_time import check_checkpoint_time, check_time

@@ -159,7 +159,8 @@ def ingest(
                 tmp / layout.METADATA,
                 file_records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
             )
-            similar = _analyse_similar(copied, data_dir, extract_metadata and analyse_similar, workers)
+            analyse = extract_metadata and analyse_similar
+            similar = _analyse_similar(copied, data_dir, analyse, workers)
             if similar.document is not None:
                 write_new(tmp / layout.SIMILAR, similar.document)
             similar_sha256 = sha256_bytes(similar.document) if similar.document else None

@@ -1,1 +1,1 @@
-"""Operations: keyword-only functions that compose I/O with pure checks and return frozen results."""
+"""Operations: keyword-only functions composing I/O with pure checks, returning frozen results."""

@@ -206,9 +206,13 @@ def _case_bundles(
     wanted: dict[str, str] = {}
     for _, entry in entries:
         s = entry.subject
-        if entry.action == "ingest" and s.get("case") == case:
-            if isinstance(s.get("bundle_id"), str) and isinstance(s.get("statement_sha256"), str):
-                wanted[s["statement_sha256"]] = s["bundle_id"]
+        if (
+            entry.action == "ingest"
+            and s.get("case") == case
+            and isinstance(s.get("bundle_id"), str)
+            and isinstance(s.get("statement_sha256"), str)
+        ):
+            wanted[s["statement_sha256"]] = s["bundle_id"]
     if not wanted:
         raise InputError(f"the ledger records no bundle of case {case!r}")
     found: dict[str, Path] = {}
@@ -285,7 +289,9 @@ def _load_bundle(
         raise InputError(f"custody/statement.json: {e}", path=str(path)) from e
     statement_sha256 = sha256_bytes(raw)
     records = _metadata_records(scan, statement, path, warn)
-    analyses, source, fresh = _analyses(scan, statement, statement_sha256, records, path, home, entries, warn, workers)
+    analyses, source, fresh = _analyses(
+        scan, statement, statement_sha256, records, path, home, entries, warn, workers
+    )
     items = []
     for r in records:
         rel = r.get("path")
@@ -361,7 +367,11 @@ def _analyses(
         return {}, "now", None
     if not path.is_dir():
         reason = "an archive made before analysis existed: run custody similar on its folder"
-        return {rel: Analysis(rel, sha, kind, not_analysed=reason) for rel, sha, kind in media}, "now", None
+        return (
+            {rel: Analysis(rel, sha, kind, not_analysed=reason) for rel, sha, kind in media},
+            "now",
+            None,
+        )
     data_dir = path / layout.PAYLOAD_DIR
 
     def one(item: tuple[str, str, str], stop: threading.Event) -> Analysis:
@@ -528,7 +538,7 @@ def result_json(result: SimilarResult) -> dict[str, Any]:
                 "bundle": items[i].bundle,
                 "path": items[i].path,
                 "sha256": items[i].sha256,
-                "reason": (items[i].analysis.not_analysed if items[i].analysis else None),
+                "reason": _reason(items[i]),
             }
             for i in m.not_analysed
         ],
@@ -537,3 +547,7 @@ def result_json(result: SimilarResult) -> dict[str, Any]:
         "recorded_entries": list(result.recorded),
         "warnings": list(result.warnings),
     }
+
+
+def _reason(item: Item) -> str | None:
+    return item.analysis.not_analysed if item.analysis is not None else None

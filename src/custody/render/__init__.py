@@ -15,13 +15,21 @@ from .bundles import BundlesViews
 from .keys import KeysViews
 from .ledger import LedgerViews
 from .media import MediaViews
+from .similar import SimilarViews
 from .store import StoreViews
 from .team import TeamViews
 from .verify_many import VerifyManyViews
 
 
 class Renderer(
-    BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews, VerifyManyViews
+    BundlesViews,
+    KeysViews,
+    MediaViews,
+    LedgerViews,
+    TeamViews,
+    StoreViews,
+    VerifyManyViews,
+    SimilarViews,
 ):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 

@@ -60,7 +60,7 @@ def algorithm() -> str:
 
 
 def kind_of(mime: str | None) -> str | None:
-    """"image", "video" or None (not a file this analysis reads)."""
+    """ "image", "video" or None (not a file this analysis reads)."""
     if mime is None:
         return None
     family = mime.split("/")[0]

@@ -58,7 +58,9 @@ class Analysis:
         else:
             out["duration_ms"] = self.duration_ms
             out["frames_capped"] = self.frames_capped
-            out["frames"] = [{"t_ms": f.t_ms, "pdq": f.pdq, "quality": f.quality} for f in self.frames]
+            out["frames"] = [
+                {"t_ms": f.t_ms, "pdq": f.pdq, "quality": f.quality} for f in self.frames
+            ]
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -80,7 +82,9 @@ class Analysis:
             dihedral = tuple(_hash(h) for h in obj.get("dihedral") or ())
             if len(dihedral) not in (0, 8):
                 raise ValueError("dihedral must list 8 hashes")
-            return cls(path, sha, kind, pdq, quality, dihedral, width=width, height=height, notes=notes)
+            return cls(
+                path, sha, kind, pdq, quality, dihedral, width=width, height=height, notes=notes
+            )
         frames = []
         for f in obj.get("frames") or ():
             if not isinstance(f, dict):

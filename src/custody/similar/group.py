@@ -104,7 +104,9 @@ class Matching:
     )
 
 
-def _pools(items: list[Item]) -> tuple[list[str], list[tuple[int, int]], list[str], list[tuple[int, int]]]:
+def _pools(
+    items: list[Item],
+) -> tuple[list[str], list[tuple[int, int]], list[str], list[tuple[int, int]]]:
     """Target hashes (originals) and query hashes (with image variants), each
     with (item, frame or -1 for an image, or -1-v for variant v)."""
     targets: list[str] = []
@@ -168,7 +170,9 @@ def _usable(a: Analysis) -> int:
     return sum(1 for f in a.frames if f.quality >= MIN_QUALITY)
 
 
-def _pair(items: list[Item], key: tuple[int, int], found: list[tuple[int, int, int]]) -> PairMatch | None:
+def _pair(
+    items: list[Item], key: tuple[int, int], found: list[tuple[int, int, int]]
+) -> PairMatch | None:
     ia, ib = key
     a, b = items[ia].analysis, items[ib].analysis
     assert a is not None and b is not None
@@ -235,7 +239,9 @@ def group_items(items: list[Item], decisions: list[Decision] = ()) -> Matching: 
                 pairs[(a, b)] = PairMatch(
                     a, b, old.distance, old.how, old.frames, old.a_share, old.b_share, d.verdict, d
                 )
-    rejected = tuple(sorted((p for p in pairs.values() if p.status == "rejected"), key=lambda p: (p.a, p.b)))
+    rejected = tuple(
+        sorted((p for p in pairs.values() if p.status == "rejected"), key=lambda p: (p.a, p.b))
+    )
     linked = [p for p in pairs.values() if p.status != "rejected"]
     parent = list(range(len(items)))
 
