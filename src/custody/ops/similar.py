@@ -30,7 +30,7 @@ from ..home import similar_dir
 from ..keys import Signer
 from ..ledger.entries import EntryError, parse_entry
 from ..ledger.store import Ledger
-from ..similar.analyse import algorithm, analyse_file, kind_of
+from ..similar.analyse import NEVER_TRIED, algorithm, analyse_file, kind_of
 from ..similar.document import Analysis, parse_similar_document, similar_document
 from ..similar.group import Decision, Item, Matching, group_items
 from ..workers import run_parallel
@@ -350,7 +350,10 @@ def _analyses(
         data = scan.read_tag(layout.SIMILAR)
         if data is not None and sha256_bytes(data) == signed:
             try:
-                return {a.path: a for a in parse_similar_document(data)}, "bundle", None
+                signed_records = parse_similar_document(data)
+                # Recorded without trying (the extra absent, or switched off): try now.
+                if not all(a.not_analysed in NEVER_TRIED for a in signed_records):
+                    return {a.path: a for a in signed_records}, "bundle", None
             except ValueError as e:
                 warn(f"{path}: custody/similar.json cannot be read ({e}); analysing again")
         else:
@@ -361,7 +364,8 @@ def _analyses(
     media = [
         (str(r["path"]), str(r.get("sha256") or ""), kind)
         for r in records
-        if isinstance(r.get("path"), str) and (kind := kind_of(r.get("mime"))) is not None
+        if isinstance(r.get("path"), str)
+        and (kind := kind_of(r.get("mime"), str(r["path"]))) is not None
     ]
     if not media:
         return {}, "now", None

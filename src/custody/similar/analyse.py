@@ -35,6 +35,11 @@ TIME_LIMIT_S = 30.0
 """Seconds one video may take; the frames hashed by then are kept and the cut is noted."""
 
 MISSING_EXTRA = "perceptual analysis is not installed (pip install 'custody[similar]')"
+SWITCHED_OFF = "analysis was switched off (--no-similar or --no-metadata)"
+NEVER_TRIED = (MISSING_EXTRA, SWITCHED_OFF)
+"""Reasons that say nothing about the file: `custody similar` analyses such files again."""
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".bmp", ".tif")
+_VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi")
 
 
 def missing_dependency() -> str | None:
@@ -59,9 +64,16 @@ def algorithm() -> str:
         return "PDQ"
 
 
-def kind_of(mime: str | None) -> str | None:
-    """ "image", "video" or None (not a file this analysis reads)."""
+def kind_of(mime: str | None, path: str = "") -> str | None:
+    """The kind, "image" or "video", or None (not a file this analysis reads).
+    A file whose bytes show no type (an empty or damaged one) goes by its
+    extension, so that it is recorded as not analysed rather than left out."""
     if mime is None:
+        lower = path.lower()
+        if lower.endswith(_IMAGE_EXTENSIONS):
+            return "image"
+        if lower.endswith(_VIDEO_EXTENSIONS):
+            return "video"
         return None
     family = mime.split("/")[0]
     if family == "image" and mime != "image/svg+xml":
@@ -77,6 +89,8 @@ def analyse_file(path: Path, *, rel_path: str, sha256: str, kind: str) -> Analys
     if reason is not None:
         return Analysis(rel_path, sha256, kind, not_analysed=reason)
     try:
+        if path.stat().st_size == 0:
+            return Analysis(rel_path, sha256, kind, not_analysed="empty file")
         if kind == "image":
             return _analyse_image(path, rel_path, sha256)
         return _analyse_video(path, rel_path, sha256)
@@ -111,7 +125,12 @@ def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's decompression-bomb and EXIF warnings
-        with Image.open(path) as im:
+        try:
+            opened = Image.open(path)
+        except Image.DecompressionBombError:
+            too_large = f"image too large to decode (more than {MAX_IMAGE_PIXELS:,} pixels)"
+            return Analysis(rel_path, sha256, "image", not_analysed=too_large)
+        with opened as im:
             width, height = im.size
             if width <= 0 or height <= 0:
                 return Analysis(rel_path, sha256, "image", not_analysed="image has no pixels")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..workers import run_parallel
-from .analyse import algorithm, analyse_file, kind_of, missing_dependency
+from .analyse import SWITCHED_OFF, algorithm, analyse_file, kind_of, missing_dependency
 from .document import Analysis, similar_document
 
 
@@ -41,11 +41,11 @@ def analyse_payload(
 ) -> PayloadAnalysis:
     """Analyse every image and video among `files` (copies under `data_dir`).
     With `enabled` false each is recorded as not analysed, with the reason."""
-    media = [(f, kind) for f in files if (kind := kind_of(f.mime)) is not None]
+    media = [(f, kind) for f in files if (kind := kind_of(f.mime, f.rel)) is not None]
     if not media:
         return PayloadAnalysis(None, 0, 0, None)
     missing = missing_dependency()
-    reason = "analysis was switched off (--no-similar)" if not enabled else missing
+    reason = SWITCHED_OFF if not enabled else missing
 
     def one(item: tuple[PayloadFile, str], stop: threading.Event) -> Analysis:
         f, kind = item
