@@ -23,7 +23,8 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Any:
     draw = ImageDraw.Draw(im)
     for y in range(h):
         t = y / h
-        draw.line([(0, y), (w, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        colour = tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        draw.line([(0, y), (w, y)], fill=colour)
     for n in range(70):
         x0, y0 = rng.randrange(w), rng.randrange(h)
         big = n < 12

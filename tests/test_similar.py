@@ -10,12 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from conftest import Env, refresh_tag_manifest, validate
 from similar_media import jpeg, png, scene, write_video
@@ -323,4 +321,3 @@ def test_nothing_to_compare_is_a_usage_error(env: Env, officer: dict) -> None:
     assert result.exit_code == 2
 
 
-Runner = Callable[..., Result]
