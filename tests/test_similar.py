@@ -319,5 +319,3 @@ def test_nothing_to_compare_is_a_usage_error(env: Env, officer: dict) -> None:
     assert result.exit_code == 2 and "NO-SUCH-CASE" in result.output
     result = env.run("similar", env.tmp / "nothing-here")
     assert result.exit_code == 2
-
-

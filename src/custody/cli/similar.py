@@ -27,8 +27,8 @@ class SimilarGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = self.commands.get(cmd_name)
-        if found is None and not cmd_name.startswith("-"):
-            return self.commands.get(MATCH)
+        if found is None and cmd_name not in ("--help", "-h"):
+            return self.commands.get(MATCH)  # a bundle path or an option of `match`
         return found
 
     def resolve_command(

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..report_style import digest, name, when
 from ..report_style import e as _e
-from .similar import pair_text
+from .similar import pair_text, ranges_text
 
 SHEET_CSS = """
 @page { size: A4; margin: 14mm 12mm 16mm;
@@ -139,8 +139,8 @@ def _group(n: int, g: dict[str, Any], thumbs: dict[tuple[str, str], str], case: 
     for p in g["pairs"]:
         a, b = members[p["a"]], members[p["b"]]
         line = f"#{p['a'] + 1} and #{p['b'] + 1}: {_e(pair_text(p, 'a'))}"
-        if p.get("a_ranges_ms") or p.get("b_ranges_ms"):
-            line += f"; in #{p['b'] + 1}: {_e(pair_text(p, 'b'))}"
+        if p.get("b_ranges_ms"):
+            line += f"; in #{p['b'] + 1}: {_e(_video_side(p, 'b'))}"
         d = p.get("decision")
         if d:
             line += f" — {_e(d['verdict'])} by {_e(d['by'])} ({when(d['time'])}): {_e(d['note'])}"
@@ -157,6 +157,12 @@ def _group(n: int, g: dict[str, Any], thumbs: dict[tuple[str, str], str], case: 
         f'<div class="cards">{"".join(cards)}</div><ul class="pairs">{"".join(pairs)}</ul>'
         "</section>"
     )
+
+
+def _video_side(pair: dict[str, Any], side: str) -> str:
+    share = pair.get(f"{side}_share_percent")
+    ranges = ranges_text(pair.get(f"{side}_ranges_ms"))
+    return (f"{share}% of frames" if share is not None else "the picture") + f" at {ranges}"
 
 
 def _rejected(p: dict[str, Any], thumbs: dict[tuple[str, str], str]) -> str:
