@@ -189,6 +189,7 @@ def bench_images(root: Path, count: int) -> None:
             run(["convert", str(src), *(a.format(**sizes) for a in args), str(target)])
             analysed[(i, name)] = analyse(target)
     print(f"{'transformation':<36} {'detected':>9} {'rate':>6} {'median d':>9}")
+    misses: list[str] = []
     for name in IMAGE_TRANSFORMS:
         hits, ds = 0, []
         for i in range(len(sources)):
@@ -201,12 +202,19 @@ def bench_images(root: Path, count: int) -> None:
                 and (b.quality or 0) >= MIN_QUALITY
             )
             hits += ok
+            if not ok and name.startswith(TARGET):
+                misses.append(
+                    f"  missed: {sources[i].name} {name}: distance {d}, "
+                    f"quality {a.quality} and {b.quality}"
+                )
             if d is not None:
                 ds.append(d)
         rate = hits / len(sources)
         flag = "  (target >= 95%)" if name.startswith(TARGET) else ""
         med = statistics.median(ds) if ds else float("nan")
         print(f"{name:<36} {hits:>4}/{len(sources):<4} {rate:>6.0%} {med:>9.0f}{flag}")
+    for line in misses:
+        print(line)
     # False matches: every pair of items made from different originals.
     keys = [k for k, a in analysed.items() if a.pdq is not None]
     items = [
