@@ -18,6 +18,10 @@ def _ms(ms: Any) -> str:
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def ranges_text(ranges: Any) -> str:
     """Matched time ranges of a video, as 0:03-0:12, 1:05."""
     parts = []
@@ -61,12 +65,12 @@ class SimilarViews(Output):
         )
         self._line(
             f"Match: PDQ distance <= {t['max_distance']} of 256 bits, quality >= "
-            f'{t["min_quality"]}. A match is a lead; no match is "not detected", never '
-            '"different".'
+            f"{t['min_quality']}; a match is a lead."
         )
+        self._line('Anything else is "not detected", which never means "different".')
         self._line(
-            f"{len(groups)} groups ({confirmed} confirmed by an analyst, "
-            f"{len(groups) - confirmed} suggested), {len(rejected)} pairs rejected."
+            f"{_count(len(groups), 'group')} ({confirmed} confirmed by an analyst, "
+            f"{len(groups) - confirmed} suggested), {_count(len(rejected), 'pair')} rejected."
         )
         for n, group in enumerate(groups, start=1):
             self._group(n, group)

@@ -20,6 +20,9 @@ from .document import Analysis, Frame
 
 MAX_IMAGE_PIXELS = 100_000_000
 """An image with more pixels is not decoded (a 100-megapixel camera is the largest common)."""
+MAX_FULL_DECODE_PIXELS = 50_000_000
+"""A picture that cannot be decoded at a reduced scale (anything but JPEG) is decoded
+whole: above this many pixels (150 MB of RGB) it is not analysed, so memory stays bounded."""
 MAX_FRAME_PIXELS = 8192 * 4352
 """A video frame larger than 8K is not decoded."""
 HASH_SIDE = 512
@@ -135,6 +138,15 @@ def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
             if width <= 0 or height <= 0:
                 return Analysis(rel_path, sha256, "image", not_analysed="image has no pixels")
             if width * height > MAX_IMAGE_PIXELS:
+                return Analysis(
+                    rel_path,
+                    sha256,
+                    "image",
+                    not_analysed=f"image too large to decode ({width}x{height} pixels)",
+                    width=width,
+                    height=height,
+                )
+            if im.format != "JPEG" and width * height > MAX_FULL_DECODE_PIXELS:
                 return Analysis(
                     rel_path,
                     sha256,
