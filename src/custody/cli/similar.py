@@ -51,6 +51,10 @@ def similar_group() -> None:
     screenshots with borders and letterboxing are known misses
     (docs/similar.md).
 
+    `custody similar BUNDLE...` runs `custody similar match BUNDLE...`; its
+    options (--case, --in, --report, --thumbnails, --record, --json) are in
+    `custody similar match --help`.
+
     \b
     Examples:
       custody similar ./ICC-2026-014_JS-1_... ./ICC-2026-014_AB-2_...
