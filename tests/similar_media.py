@@ -60,6 +60,7 @@ def write_video(
     size: tuple[int, int] = (320, 240),
     start: int = 0,
     codec: str = "mpeg4",
+    mirror: bool = False,
 ) -> None:
     """A video whose content changes every second (a new scene each second,
     panning inside it), frames from second `start` on."""
@@ -76,6 +77,8 @@ def write_video(
             second, step = divmod(i, fps)
             big = scene(seed * 1000 + second, (360, 280))
             picture = big.crop((step * 4, step * 2, step * 4 + 320, step * 2 + 240)).resize((w, h))
+            if mirror:
+                picture = picture.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
             frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
             frame.pts = i - start * fps
             for packet in stream.encode(frame):

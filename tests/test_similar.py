@@ -38,6 +38,7 @@ def two_witnesses(tmp_path: Path) -> tuple[Path, Path]:
     (w2 / "unrelated-b.jpg").write_bytes(jpeg(scene(3), 80))
     # The video re-encoded smaller and trimmed (its seconds 1 to 3).
     write_video(w2 / "trimmed.mp4", 5, seconds=3, start=1, size=(160, 120))
+    write_video(w2 / "flipped.mp4", 5, seconds=4, mirror=True)  # a mirrored re-upload
     return w1, w2
 
 
@@ -77,7 +78,7 @@ def test_a_case_groups_what_matches_and_nothing_else(
     assert data["thresholds"] == {"max_distance": 31, "min_quality": 50}
     groups = group_paths(data)
     assert {"IMG_0001.jpg", "forwarded.jpg", "mirrored.jpg", "grey.jpg"} in groups
-    assert {"VID_0001.mp4", "trimmed.mp4"} in groups
+    assert {"VID_0001.mp4", "trimmed.mp4", "flipped.mp4"} in groups
     assert all("unrelated-a.png" not in g and "unrelated-b.jpg" not in g for g in groups)
     photo = next(g for g in data["groups"] if len(g["members"]) == 4)
     members = photo["members"]
@@ -87,9 +88,14 @@ def test_a_case_groups_what_matches_and_nothing_else(
     assert {m["exhibit"] for m in members} == {"W/1", "W/2"}
     assert all(m["submitted_by"] == "PC Jane Smith, War Crimes Team" for m in members)
     clip = next(g for g in data["groups"] if "trimmed.mp4" in {m["path"] for m in g["members"]})
-    pair = clip["pairs"][0]
+    names = [m["path"] for m in clip["members"]]
+    pair = next(
+        p
+        for p in clip["pairs"]
+        if {names[p["a"]], names[p["b"]]} == {"VID_0001.mp4", "trimmed.mp4"}
+    )
     assert pair["how"] == "frames" and pair["frames"]
-    full = "a" if clip["members"][pair["a"]]["path"] == "VID_0001.mp4" else "b"
+    full = "a" if names[pair["a"]] == "VID_0001.mp4" else "b"
     # The trimmed copy holds seconds 1-3 of the original: matched there, not at 0.
     assert all(start >= 1000 for start, _ in pair[f"{full}_ranges_ms"])
     assert pair[f"{full}_share_percent"] < 100

@@ -261,8 +261,10 @@ def _hash_frame(frame: Any, t_ms: int) -> Frame:
     pixels = frame.to_ndarray(
         width=max(1, round(w * scale)), height=max(1, round(h * scale)), format="rgb24"
     )
-    bits, quality = pdqhash.compute(pixels)
-    return Frame(t_ms, hash_hex(bits), int(quality))
+    # The dihedral variants cost no more than the hash (they come from the same DCT);
+    # only the left-right mirror is kept for a frame (index 5 in pdqhash's order).
+    variants, quality = pdqhash.compute_dihedral(pixels)
+    return Frame(t_ms, hash_hex(variants[0]), int(quality), hash_hex(variants[5]))
 
 
 def _sample_in_order(

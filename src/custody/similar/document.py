@@ -25,6 +25,14 @@ class Frame:
     t_ms: int
     pdq: str
     quality: int
+    mirror: str | None = None
+    """The hash of the frame mirrored left to right (a flipped re-upload)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"t_ms": self.t_ms, "pdq": self.pdq, "quality": self.quality}
+        if self.mirror is not None:
+            out["mirror"] = self.mirror
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,7 @@ class Analysis:
         else:
             out["duration_ms"] = self.duration_ms
             out["frames_capped"] = self.frames_capped
-            out["frames"] = [
-                {"t_ms": f.t_ms, "pdq": f.pdq, "quality": f.quality} for f in self.frames
-            ]
+            out["frames"] = [f.to_json() for f in self.frames]
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -89,7 +95,10 @@ class Analysis:
         for f in obj.get("frames") or ():
             if not isinstance(f, dict):
                 raise ValueError("a frame is not an object")
-            frames.append(Frame(_int(f.get("t_ms")), _hash(f.get("pdq")), _int(f.get("quality"))))
+            mirror = None if f.get("mirror") is None else _hash(f.get("mirror"))
+            frames.append(
+                Frame(_int(f.get("t_ms")), _hash(f.get("pdq")), _int(f.get("quality")), mirror)
+            )
         return cls(
             path,
             sha,

@@ -129,6 +129,9 @@ def _pools(
                 tinfo.append((i, k))
                 queries.append(f.pdq)
                 qinfo.append((i, k))
+                if f.mirror is not None:
+                    queries.append(f.mirror)
+                    qinfo.append((i, k))
     return targets, tinfo, queries, qinfo
 
 
