@@ -291,12 +291,19 @@ def bench_videos(root: Path, count: int) -> None:
             labels.append((i, name))
     pairs = {(p.a, p.b) for p in detect_pairs(items)}
     print(f"{'transformation':<36} {'detected':>9}")
+    missed: list[str] = []
     for name in VIDEO_TRANSFORMS:
         hits = 0
         for i in range(len(sources)):
             a, b = labels.index((i, "original")), labels.index((i, name))
-            hits += (min(a, b), max(a, b)) in pairs
+            found = (min(a, b), max(a, b)) in pairs
+            hits += found
+            if not found:
+                source = VIDEO_SOURCES[i].split("=")[0]
+                missed.append(f"  missed: {source} {name}")
         print(f"{name:<36} {hits:>4}/{len(sources)}")
+    for line in missed:
+        print(line)
     false = sum(1 for a, b in pairs if labels[a][0] != labels[b][0])
     unrelated = sum(
         1
