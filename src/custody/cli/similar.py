@@ -141,6 +141,7 @@ def match_command(
         search=search,
         record=signer,
         on_warning=None if json_output else render.warning,
+        on_note=render.note,
     )
     data = result_json(result)
     if report_path is not None:

@@ -104,6 +104,7 @@ def find_similar(
     record: Signer | None = None,
     workers: int | None = None,
     on_warning: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> SimilarResult:
     """Group the images and videos of `bundles` (folders or archives), or of
     every bundle of `case` the ledger records that is found under `search`
@@ -130,7 +131,7 @@ def find_similar(
     recorded: list[int] = []
     seen: set[str] = set()
     for path in paths:
-        loaded = load_bundle(path, home, entries, warn, workers)
+        loaded = load_bundle(path, home, entries, warn, workers, on_note or (lambda _: None))
         if loaded.statement_sha256 in seen:
             continue
         seen.add(loaded.statement_sha256)

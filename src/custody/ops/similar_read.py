@@ -108,6 +108,7 @@ def load_bundle(
     entries: list[tuple[int, Any]],
     warn: Callable[[str], None],
     workers: int | None,
+    note: Callable[[str], None],
 ) -> Loaded:
     scan = scan_bundle(path, hash_payload=False)
     raw = scan.tag_bytes.get(layout.STATEMENT)
@@ -120,7 +121,7 @@ def load_bundle(
     statement_sha256 = sha256_bytes(raw)
     records = _metadata_records(scan, statement, path, warn)
     analyses, source, fresh = _analyses(
-        scan, statement, statement_sha256, records, path, home, entries, warn, workers
+        scan, statement, statement_sha256, records, path, home, entries, warn, workers, note
     )
     items = []
     for r in records:
@@ -172,6 +173,7 @@ def _analyses(
     entries: list[tuple[int, Any]],
     warn: Callable[[str], None],
     workers: int | None,
+    note: Callable[[str], None],
 ) -> tuple[dict[str, Analysis], str, bytes | None]:
     """The analysis of every image and video: signed in the bundle, recorded
     in the ledger, or made now (returned as bytes to record)."""
@@ -207,6 +209,7 @@ def _analyses(
             None,
         )
     data_dir = path / layout.PAYLOAD_DIR
+    note(f"{path}: analysing {len(media)} images and videos now (not analysed at ingest)")
 
     def one(item: tuple[str, str, str], stop: threading.Event) -> Analysis:
         rel, sha, kind = item
