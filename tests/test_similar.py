@@ -227,8 +227,9 @@ def write_hostile_inputs(folder: Path) -> None:
     # A real video whose frame data is overwritten: no frame decodes.
     write_video(folder / "ruined.mp4", 12, seconds=2)
     data = bytearray((folder / "ruined.mp4").read_bytes())
-    at = data.find(b"mdat") + 4
-    data[at : at + (len(data) - at) // 1] = bytes(len(data) - at)
+    at = data.find(b"mdat")
+    size = int.from_bytes(data[at - 4 : at], "big")
+    data[at + 4 : at - 4 + size] = bytes(size - 8)  # the frames, not the index after them
     (folder / "ruined.mp4").write_bytes(bytes(data))
     (folder / "fine.jpg").write_bytes(good)
 
@@ -253,6 +254,10 @@ def test_hostile_media_is_recorded_not_analysed(env: Env, officer: dict, tmp_pat
         assert by_path[name].get("not_analysed"), name
     assert "too large" in by_path["bomb.png"]["not_analysed"]
     assert by_path["empty.mp4"]["not_analysed"] == "empty file"
+    assert by_path["ruined.mp4"]["not_analysed"].startswith("no decodable frame")
+    # A reason never names the bundle's temporary folder: the same file, the same record.
+    text = (tmp_path / "b" / "custody" / "similar.json").read_text()
+    assert str(tmp_path) not in text and ".partial" not in text
     result, data = env.run_json("similar", tmp_path / "b")
     assert result.exit_code == 0
     assert {x["path"] for x in data["not_analysed"]} >= {"bomb.png", "empty.mp4", "ruined.mp4"}

@@ -12,6 +12,8 @@ recorded as the reason the file was not analysed, never raised.
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -102,11 +104,17 @@ def analyse_file(path: Path, *, rel_path: str, sha256: str, kind: str) -> Analys
     except RecursionError:
         return Analysis(rel_path, sha256, kind, not_analysed="structure nested too deeply")
     except Exception as e:  # decoders fail in every way on hostile files
-        return Analysis(rel_path, sha256, kind, not_analysed=_describe(e))
+        return Analysis(rel_path, sha256, kind, not_analysed=_describe(e, path))
 
 
-def _describe(e: BaseException) -> str:
-    text = " ".join(str(e).split())[:200]
+def _describe(e: BaseException, path: Path) -> str:
+    """The reason, without the file's path on this machine (a bundle's temporary
+    folder at ingest): the same file always gives the same record."""
+    strerror = getattr(e, "strerror", None)
+    text = strerror if isinstance(strerror, str) and strerror else str(e)
+    text = text.replace(str(path), "").replace(os.fspath(path.name), "")
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    text = " ".join(text.replace("''", "").split()).rstrip(":")[:200]
     name = type(e).__name__
     return f"cannot decode: {name}: {text}" if text else f"cannot decode: {name}"
 
@@ -290,9 +298,7 @@ def _sample_in_order(
             frames.append(_hash_frame(frame, t_ms))
             next_ms = (t_ms // interval + 1) * interval
     except Exception as e:  # a damaged stream: keep the frames decoded before it
-        if not frames:
-            raise
-        notes.append(f"decoding stopped early: {type(e).__name__}")
+        notes.append(f"decoding stopped: {type(e).__name__}")
     return frames
 
 
