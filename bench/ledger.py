@@ -1,5 +1,5 @@
 """Ledger benchmark: append cost as the ledger grows, the check a command makes before
-its first append (ledger/integrity.py), and `ledger verify` on 100,000 entries.
+its first append (io/ledger_integrity.py), and `ledger verify` on 100,000 entries.
 
     python -m bench.ledger [--entries 100000]
 
@@ -21,12 +21,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody.ledger import merkle
-from custody.ledger.audit import verify_ledger
-from custody.ledger.entries import Actor, entry_bytes
-from custody.ledger.integrity import check_head
-from custody.ledger.note import sign_checkpoint
-from custody.ledger.store import Ledger
+from custody.io.ledger_integrity import check_head
+from custody.io.ledger_store import Ledger
+from custody.ops.ledger.audit import verify_ledger
+from custody.tlog import merkle
+from custody.tlog.entries import Actor, entry_bytes
+from custody.tlog.note import sign_checkpoint
 
 
 def chained_entries(n: int, key: Ed25519PrivateKey) -> Iterator[bytes]:

@@ -26,14 +26,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from custody.ledger import merkle
-from custody.ledger.note import sign_checkpoint
-from custody.ledger.store import Ledger
-from custody.team import db
+from custody.io.ledger_store import Ledger
+from custody.io.team import db
+from custody.io.team.log import append_leaves, init_team, join_team, prepare_leaf
+from custody.io.team.publish import publish_ledger
+from custody.ops.team_query import verify_team
+from custody.ops.trust import load_trust_policy
 from custody.team.leaves import checkpoint_leaf, entry_leaf
-from custody.team.log import append_leaves, init_team, join_team, prepare_leaf
-from custody.team.publish import publish_ledger
-from custody.team.query import verify_team
+from custody.tlog import merkle
+from custody.tlog.note import sign_checkpoint
 from pg_server import PgServer
 
 
@@ -114,8 +115,8 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float, tuple[int, int
             data.append(entry_leaf(origin, entry, key.sign(entry)))
         note = sign_checkpoint(origin, leaves - 1, compact.root(), key)
         data.append(checkpoint_leaf(origin, note))
+        from custody.io.team.log import team_signer
         from custody.team.config import load_team_config
-        from custody.team.log import team_signer
 
         config = load_team_config(home)
         prepared = [prepare_leaf(d) for d in data]
@@ -127,7 +128,7 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float, tuple[int, int
             conn.execute("INSERT INTO ledgers VALUES (%s, %s, %s)", (origin, leaves - 1, note))
         build = time.perf_counter() - t
         t = time.perf_counter()
-        report = verify_team(home=home)
+        report = verify_team(home=home, policy=load_trust_policy(home=home))
         elapsed = time.perf_counter() - t
         assert report.valid and report.size == leaves, report.problems
         peak = _verify_peak_mib(home)
@@ -137,8 +138,10 @@ def big_log(server: PgServer, leaves: int) -> tuple[float, float, tuple[int, int
 _PEAK = """
 import os, resource
 from pathlib import Path
-from custody.team.query import verify_team
-assert verify_team(home=Path(os.environ["CUSTODY_HOME"])).valid
+from custody.ops.team_query import verify_team
+from custody.ops.trust import load_trust_policy
+_home = Path(os.environ["CUSTODY_HOME"])
+assert verify_team(home=_home, policy=load_trust_policy(home=_home)).valid
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
 print(int(hwm.split()[1]) // 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
 """
@@ -163,7 +166,7 @@ def _verify_peak_mib(home: Path) -> tuple[int, int]:
 def local_verify_s(entries: int) -> float:
     """`ledger verify` of a local ledger of `entries` real signed entries."""
     from bench.ledger import build
-    from custody.ledger.audit import verify_ledger
+    from custody.ops.ledger.audit import verify_ledger
 
     with tempfile.TemporaryDirectory() as tmp:
         build(Path(tmp), entries, Ed25519PrivateKey.generate())

@@ -20,17 +20,9 @@ import atheris
 
 with atheris.instrument_imports():
     # scan_bundle imports these when it meets an archive: imported here, they are instrumented.
-    from custody.bundle import (  # noqa: F401
-        archive_checks,
-        archive_common,
-        archive_tar_check,
-        archive_zip_check,
-        archives,
-        zip_member,
-    )
-    from custody.bundle.reader import scan_bundle
-    from custody.bundle.verify import evaluate
-    from custody.errors import CustodyError
+    from custody.base.errors import CustodyError
+    from custody.bundle.read.reader import scan_bundle
+    from custody.bundle.verify.evaluate import evaluate
     from custody.metadata import extract_record
     from custody.policy import TrustPolicy
 

@@ -11,8 +11,8 @@ import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody.hashing import sha256_bytes
-from custody.keys import fingerprint_of
+from custody.base.hashing import sha256_bytes
+from custody.base.keys import fingerprint_of
 from custody.register.format import VERSION_FORMAT, register_file_bytes
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody.ledger.store import Ledger
+from custody.io.ledger_store import Ledger
 
 PASSPHRASE = "correct horse battery staple"
 

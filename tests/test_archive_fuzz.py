@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from archive_tools import digests, extracted
 from conftest import Env
-from custody.bundle.reader import scan_bundle
-from custody.errors import CustodyError
+from custody.base.errors import CustodyError
+from custody.bundle.read.reader import scan_bundle
 
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 TOOLS = {"zip": ("unzip", "bsdtar"), "tar": ("tar", "bsdtar")}

@@ -1,5 +1,5 @@
 """Trusted time, verify side: real tokens from `openssl ts -reply`, checked
-offline by custody verify (bundle/check_time.py, tsa/token.py)."""
+offline by custody verify (bundle/verify/check_time.py, tsa/token.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pytest
 from cryptography import x509
 
 from conftest import Env
-from custody.bundle import layout
-from custody.bundle.check_time import check_time, proven_signing_time
+from custody.bundle.format import layout
+from custody.bundle.verify.check_time import check_time
 from custody.policy import TrustPolicy
 from custody.tsa import der
+from custody.tsa.status import proven_signing_time
 from custody.tsa.token import check_token
 from tsa_server import Authority, issue_reply, make_query, make_tsa
 

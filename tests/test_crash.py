@@ -63,8 +63,8 @@ def test_two_ingests_at_once_both_land(env: Env, officer: dict, tmp_path: Path) 
 def test_many_concurrent_appends_keep_the_ledger_valid(env: Env, officer: dict) -> None:
     script = (
         "import sys; from pathlib import Path\n"
-        "from custody.keys import find_key, load_private_key\n"
-        "from custody.ledger.store import Ledger\n"
+        "from custody.base.keys import find_key, load_private_key\n"
+        "from custody.io.ledger_store import Ledger\n"
         "home = Path(sys.argv[1]); pair = find_key(home=home, selector=None)\n"
         f"key = load_private_key(pair, {PASSPHRASE!r}.encode())\n"
         "with Ledger.open(home) as ledger:\n"
@@ -132,8 +132,8 @@ def test_kill_9_during_appends(env: Env, officer: dict) -> None:
     after each append), never to a guess at how fast this machine is."""
     script = (
         "import sys; from pathlib import Path\n"
-        "from custody.keys import find_key, load_private_key\n"
-        "from custody.ledger.store import Ledger\n"
+        "from custody.base.keys import find_key, load_private_key\n"
+        "from custody.io.ledger_store import Ledger\n"
         "home = Path(sys.argv[1]); pair = find_key(home=home, selector=None)\n"
         f"key = load_private_key(pair, {PASSPHRASE!r}.encode())\n"
         "with Ledger.open(home) as ledger:\n"

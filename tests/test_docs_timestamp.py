@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, Env
-from custody.bundle import layout
+from custody.bundle.format import layout
 from tsa_server import Authority, issue_reply, make_query, make_tsa
 
 

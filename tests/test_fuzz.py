@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, Env
-from custody.bundle.layout import TAG_MANIFEST, format_manifest, parse_manifest
-from custody.bundle.reader import BundleScan, scan_bundle
-from custody.bundle.verify import evaluate
-from custody.errors import CustodyError
-from custody.keys import read_public_key_file
+from custody.base.errors import CustodyError
+from custody.base.keys import read_public_key_file
+from custody.bundle.format.layout import TAG_MANIFEST, format_manifest, parse_manifest
+from custody.bundle.read.reader import scan_bundle
+from custody.bundle.read.scan import BundleScan
+from custody.bundle.verify.evaluate import evaluate
 from custody.metadata import extract_record
 from custody.policy import TrustPolicy
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from custody.hashing import HEAD_BYTES, copy_and_hash, copy_and_hash_pipelined
-from custody.workers import Cancelled
+from custody.base.hashing import HEAD_BYTES, copy_and_hash, copy_and_hash_pipelined
+from custody.base.workers import Cancelled
 
 
 @pytest.mark.parametrize("copier", [copy_and_hash, copy_and_hash_pipelined])

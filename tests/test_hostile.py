@@ -179,7 +179,7 @@ def test_enormous_names_and_too_many_members(
     )
     report = check(env, archive, 1, tmp_path)
     assert "unsafe_path" in kinds(report)
-    import custody.bundle.archive_common as archive_common
+    import custody.bundle.read.archive_common as archive_common
 
     monkeypatch.setattr(archive_common, "MAX_MEMBERS", 20)
     crowd = zip_of(

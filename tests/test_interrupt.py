@@ -6,7 +6,7 @@ explained").
 The moments are drawn by a seeded random (CUSTODY_INTERRUPT_SEED, printed in
 every failure) as points of a real subprocess's progress (after k of a few
 thousand files copied, or while the metadata is written), some followed by a
-burst of further signals; the named points of custody.faults add the moments a
+burst of further signals; the named points of custody.base.faults add the moments a
 random draw rarely hits (just after the ledger entry, just before the rename)."""
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def test_random_sigint_and_sigterm_during_an_ingest(
 def test_interrupt_at_each_named_point(
     env: Env, officer: dict, tmp_path: Path, point: str, sig: signal.Signals
 ) -> None:
-    """Stopped exactly at `point` (custody.faults), then the signal, then resumed:
+    """Stopped exactly at `point` (custody.base.faults), then the signal, then resumed:
     the signal is handled the moment the process runs again."""
     source = tmp_path / "phone"
     source.mkdir()

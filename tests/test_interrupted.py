@@ -1,4 +1,4 @@
-"""kill -9 at each named point of an ingest (custody.faults), then what the next
+"""kill -9 at each named point of an ingest (custody.base.faults), then what the next
 `ledger verify` and the next ingest make of the remains: every leftover explained in one
 line, an `abandoned` entry for a recorded ingest whose bundle never appeared, the earlier
 entry untouched, the partial copy gone, the source never written to."""

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import PASSPHRASE, Env, validate
-from custody.keys import find_key, load_private_key
-from custody.ledger import merkle
-from custody.ledger.cosignature import cosign, cosigner_key_id
-from custody.ledger.note import EM_DASH, sign_checkpoint
+from custody.base.keys import find_key, load_private_key
+from custody.tlog import merkle
+from custody.tlog.cosignature import cosign, cosigner_key_id
+from custody.tlog.note import EM_DASH, sign_checkpoint
 
 WITNESS = "registry.example.org/witness"
 
@@ -167,7 +167,7 @@ def test_edited_entry_1_in_a_large_ledger_is_caught_before_an_append(
     """Entry 1 is far from the newest entries, whose signatures are checked: only
     the root recomputed from every entry can catch it."""
     key = officer_key(env)
-    from custody.ledger.store import Ledger
+    from custody.io.ledger_store import Ledger
 
     with Ledger.open(env.home) as ledger:
         for i in range(40):

@@ -1,4 +1,4 @@
-"""Properties of recognising OS leftovers (bundle/leftovers.py): bytes that do
+"""Properties of recognising OS leftovers (bundle/read/leftovers.py): bytes that do
 not start as the system writes them are never set aside, and a file a manifest
 lists never is, whatever its name and bytes."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custody.bundle import leftovers
-from custody.bundle.reader import BundleScan, ScannedFile
+from custody.bundle.read import leftovers
+from custody.bundle.read.scan import BundleScan, ScannedFile
 
 NAMES = st.sampled_from(
     [

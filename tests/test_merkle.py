@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custody.ledger import merkle
+from custody.tlog import merkle
 
 # The test vectors used by Certificate Transparency implementations (RFC 6962 hashing,
 # which RFC 9162 keeps): leaves and the root of the first n of them.
@@ -120,7 +120,7 @@ def test_fast_canonical_check_agrees_with_rfc8785(value: object) -> None:
 
     import rfc8785
 
-    from custody.ledger.entries import is_canonical
+    from custody.tlog.entries import is_canonical
 
     canonical = bytes(rfc8785.dumps(value))
     assert is_canonical(value, canonical)
@@ -132,8 +132,8 @@ def test_fast_canonical_check_agrees_with_rfc8785(value: object) -> None:
 def test_signature_helpers_raise_or_report() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from custody.errors import VerificationFailed
-    from custody.signing import sign_bytes, signature_is_valid, verify_bytes
+    from custody.base.errors import VerificationFailed
+    from custody.base.signing import sign_bytes, signature_is_valid, verify_bytes
 
     key = Ed25519PrivateKey.generate()
     sig = sign_bytes(key, b"statement")

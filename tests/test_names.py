@@ -17,9 +17,9 @@ import pytest
 
 from browser_page import Page, browser, chromium_missing
 from conftest import Env, refresh_tag_manifest
-from custody.actions import audit_against_bundle
-from custody.bundle.check_names import check_written_names
-from custody.bundle.names import MAX_COMPONENT_BYTES, check_names_map, stored_names
+from custody.bundle.format.names import MAX_COMPONENT_BYTES, check_names_map, stored_names
+from custody.bundle.verify.check_names import check_written_names
+from custody.ops.actions import audit_against_bundle
 from names_helpers import HOSTILE_NAMES, make_tree, read_tree, restore
 from s3_server import S3Server
 from s3_server import s3_server as s3_server  # the session fixture
@@ -295,7 +295,7 @@ def test_a_bundle_made_before_the_names_map_verifies_and_audits_as_before(
     """old-bundle.tar was made by custody at commit d78ae42 (before custody/names.json)
     from the folder rebuilt below: the name that is not UTF-8 is stored as
     IMG_0001%FF.jpg, '100%.jpg' and 'trailing space ' as themselves."""
-    from custody.keys import read_public_key_file
+    from custody.base.keys import read_public_key_file
     from custody.policy import TrustPolicy
 
     key = OLD / "old-officer.pub"

@@ -14,14 +14,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from custody.audit import audit_folder
-from custody.bundle import layout
-from custody.bundle.names import MAX_COMPONENT_BYTES, NAMES, component_is_portable, stored_names
-from custody.bundle.reader import BundleScan, scan_bundle
-from custody.bundle.verify import evaluate, verify_bundle
-from custody.bundle.writer import ingest
-from custody.fsutil import unsafe_path_reason
-from custody.keys import PublicKeyInfo, fingerprint_of
+from custody.base.fsutil import unsafe_path_reason
+from custody.base.keys import PublicKeyInfo, fingerprint_of
+from custody.bundle.format import layout
+from custody.bundle.format.names import (
+    MAX_COMPONENT_BYTES,
+    NAMES,
+    component_is_portable,
+    stored_names,
+)
+from custody.bundle.read.reader import scan_bundle
+from custody.bundle.read.scan import BundleScan
+from custody.bundle.verify.evaluate import evaluate, verify_bundle
+from custody.ops.audit import audit_folder
+from custody.ops.writer import ingest
 from custody.policy import TrustPolicy
 from names_helpers import HOSTILE_NAMES, make_tree, read_tree, restore
 from test_fuzz import MUTATIONS, Pristine, damaged_scan, mutate

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Env
-from custody.textsafe import visible
+from custody.base.textsafe import visible
 
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -232,7 +232,7 @@ SHAPED = {
 def test_any_metadata_record_is_shown_and_reported_without_crashing(
     pristine: Pristine, work: Path, values: dict
 ) -> None:
-    from custody.report_html import render_report
+    from custody.render.report_html import render_report
 
     bundle = fresh(pristine, work)
     metadata = json.loads(json.dumps(pristine.metadata))

@@ -203,7 +203,7 @@ def test_show_displays_c2pa_and_recheck_reports_no_change(env: Env, c2pa_bundle:
 
 
 def test_recheck_reports_a_change_of_trust(c2pa_bundle: Path) -> None:
-    from custody.bundle.recheck import recheck_c2pa
+    from custody.ops.recheck import recheck_c2pa
 
     settings = json.loads((FIXTURES / "trust_config_test_settings.json").read_text())
     anchors = settings["trust"]["trust_anchors"]
@@ -215,7 +215,7 @@ def test_recheck_reports_a_change_of_trust(c2pa_bundle: Path) -> None:
 
 
 def test_recheck_refuses_a_changed_file(c2pa_bundle: Path) -> None:
-    from custody.bundle.recheck import recheck_c2pa
+    from custody.ops.recheck import recheck_c2pa
 
     path = c2pa_bundle / "data" / "C.jpg"
     path.chmod(0o644)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custody.errors import InputError
+from custody.base.errors import InputError
 from custody.register.format import KeyRegister, compare_registers
 from custody.register.parse import parse_register
 from register_helpers import body, key_json, register_file, revocation_json, unit_json

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody.keys import fingerprint_of
+from custody.base.keys import fingerprint_of
 from custody.register.format import RegisteredKey, Revocation
 from custody.register.rule import ProvenTime, decide, judge, status_at
 

@@ -9,8 +9,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custody.bundle.contents import ArchiveContents, BundleContents, ChatContents
-from custody.report_html import render_report
+from custody.ops.contents import ArchiveContents, BundleContents, ChatContents
+from custody.render.report_html import render_report
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 TEXT = st.text(

@@ -17,8 +17,8 @@ import pytest
 
 from browser_page import print_to_pdf
 from conftest import EXAMPLES, Env
-from custody.bundle.contents import MESSAGE_LIMIT
-from custody.report_html import render_report
+from custody.ops.contents import MESSAGE_LIMIT
+from custody.render.report_html import render_report
 
 CASE, EXHIBIT = "ICC-2026-014", "JS/1"
 PHOTO = "00000012-PHOTO-2022-02-25-14-03-10.jpg"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import Env
-from custody.bundle.tagwrite import bundle_lock
+from custody.bundle.amend.tagwrite import bundle_lock
 from team_helpers import custody_process
 
 

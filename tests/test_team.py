@@ -416,8 +416,8 @@ def test_rewritten_and_resigned_log_is_caught_by_the_kept_checkpoint(
     every checkpoint is still caught: this home kept the checkpoint it saw."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from custody.ledger import merkle
-    from custody.ledger.note import sign_checkpoint
+    from custody.tlog import merkle
+    from custody.tlog.note import sign_checkpoint
 
     url = pg.new_database()
     lead = new_team(tmp_path, url)

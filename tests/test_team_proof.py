@@ -11,10 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custody.keys import PublicKeyInfo, fingerprint_of
-from custody.ledger import merkle
-from custody.ledger.entries import Actor, entry_bytes
-from custody.ledger.note import sign_checkpoint
+from custody.base.keys import PublicKeyInfo, fingerprint_of
+from custody.bundle.verify.team_proof import check_team_proof, team_proof_bytes
 from custody.ledger.proof import proof_doc_bytes
 from custody.team.leaves import (
     LeafError,
@@ -23,7 +21,9 @@ from custody.team.leaves import (
     parse_leaf,
     refusal_leaf,
 )
-from custody.team.proof import check_team_proof, team_proof_bytes
+from custody.tlog import merkle
+from custody.tlog.entries import Actor, entry_bytes
+from custody.tlog.note import sign_checkpoint
 
 OFFICER = Ed25519PrivateKey.generate()
 TEAM_KEY = Ed25519PrivateKey.generate()

@@ -266,8 +266,8 @@ def test_a_rewritten_team_log_is_refused_by_the_witness(
     and both checkpoints are kept for investigation."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from custody.ledger import merkle
-    from custody.ledger.note import sign_checkpoint
+    from custody.tlog import merkle
+    from custody.tlog.note import sign_checkpoint
 
     ok(team.jane.run("ledger", "publish"))
     ok(team.jane.run("team", "witness", "--witness", witness.url))

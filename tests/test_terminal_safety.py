@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, PASSPHRASE, Env
-from custody.textsafe import visible
+from custody.base.textsafe import visible
 
 # What an attacker writes: clear the screen, paint a green VERIFIED, a forged line,
 # a bell, a C1 CSI (U+009B), a right-to-left override and a bidi isolate, a tab.

@@ -1,4 +1,4 @@
-"""Properties of proven time (bundle/check_time.py, register/rule.py): a token
+"""Properties of proven time (bundle/verify/check_time.py, register/rule.py): a token
 proves the latest instant it allows, genTime + accuracy, and a key revoked at
 or before that instant is never accepted on its strength."""
 
@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custody.bundle.check_time import proven_signing_time
-from custody.models import TimestampStatus
+from custody.base.models import TimestampStatus
 from custody.register.format import RegisteredKey, Revocation
 from custody.register.rule import ProvenTime, decide
+from custody.tsa.status import proven_signing_time
 from custody.tsa.token import iso_utc
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

@@ -66,7 +66,7 @@ def test_arbitrary_bytes_are_invalid(genuine: tuple[bytes, x509.Certificate], bl
 
 
 def test_report_page_shows_the_proven_time(tmp_path: Path) -> None:
-    from custody.report_html import render_report
+    from custody.render.report_html import render_report
 
     page = render_report(
         {

@@ -336,7 +336,7 @@ def _refreshed(edit: Callable[[Path], None]) -> Callable[[Path], None]:
 def _other_signer_key(bundle: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from custody.keys import public_key_file_bytes
+    from custody.base.keys import public_key_file_bytes
 
     other = Ed25519PrivateKey.generate().public_key()
     (bundle / "custody/signer.pub").write_bytes(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import timestamp_tokens as tokens
 from browser_page import Page, chromium_missing
 from conftest import Env
-from custody.bundle import layout
+from custody.bundle.format import layout
 from test_verifier_page import (  # noqa: F401  (fixtures)
     bundle,
     driver,

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custody.errors import InputError
-from custody.verify_many import parse_bundle_list
+from custody.base.errors import InputError
+from custody.ops.verify_many import parse_bundle_list
 
 BASE = Path("/lists")
 

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import Env
-from custody.ledger.note import sign_checkpoint
-from custody.ledger.store import Ledger
+from custody.io.ledger_store import Ledger
+from custody.tlog.note import sign_checkpoint
 from witness_server import (
     InvalidSignature,
     WitnessProcess,
@@ -444,7 +444,7 @@ def test_every_status_code(officer_env: Env, witness: WitnessProcess) -> None:
 
 def _officer_private_key(env: Env) -> Ed25519PrivateKey:
     from conftest import PASSPHRASE
-    from custody.keys import find_key, load_private_key
+    from custody.base.keys import find_key, load_private_key
 
     pair = find_key(home=env.home, selector=None)
     return load_private_key(pair, PASSPHRASE.encode())
@@ -884,14 +884,14 @@ def test_a_checkpoint_overtaken_by_another_process_is_not_taken_for_a_rollback(
 ) -> None:
     """Process A reads the checkpoint of size n; process B appends and has n+1
     cosigned; A's submission then meets a witness at n+1: not a fork."""
-    from custody.witness.submit import LedgerLog, _submit_one
+    from custody.ops.witness_submit import LedgerLog, _submit_one
 
     ingest(officer_env, "a")
     ledger, stale = raw_checkpoint(officer_env)
     with ledger:
         ingest(officer_env, "b")
         assert officer_env.run("ledger", "witness", "--witness", witness.url).exit_code == 0
-        from custody.ledger.note import parse_checkpoint
+        from custody.tlog.note import parse_checkpoint
 
         outcome = _submit_one(
             log=LedgerLog(officer_env.home, ledger),
@@ -928,7 +928,7 @@ def test_witnessing_the_same_checkpoint_again_keeps_the_first_cosignature(
         assert officer_env.run("ledger", "witness", "--witness", witness.url).exit_code == 0
     ledger, note = raw_checkpoint(officer_env)
     with ledger:
-        from custody.ledger.note import parse_checkpoint
+        from custody.tlog.note import parse_checkpoint
 
         cosigned = ledger.cosigned_checkpoint(parse_checkpoint(note).size)
     assert cosigned is not None

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "src", "custody", "verifier_page", "verify-bundle.html");
+const out = join(here, "..", "src", "custody", "ops", "verifier_page", "verify-bundle.html");
 const common = { bundle: true, write: false, minify: true, legalComments: "none", target: ["es2022"], charset: "utf8" };
 
 const worker = await esbuild.build({ ...common, entryPoints: [join(here, "src", "worker.js")], format: "iife" });

@@ -16,9 +16,9 @@ fi
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
   node build.mjs >/dev/null
 )
-if ! git diff --quiet --exit-code -- src/custody/verifier_page/verify-bundle.html; then
-  echo "src/custody/verifier_page/verify-bundle.html differs from a fresh build of verifier/:" >&2
+if ! git diff --quiet --exit-code -- src/custody/ops/verifier_page/verify-bundle.html; then
+  echo "src/custody/ops/verifier_page/verify-bundle.html differs from a fresh build of verifier/:" >&2
   echo "run 'cd verifier && npm ci && node build.mjs' and commit the result" >&2
-  git diff --stat -- src/custody/verifier_page/verify-bundle.html >&2
+  git diff --stat -- src/custody/ops/verifier_page/verify-bundle.html >&2
   exit 1
 fi

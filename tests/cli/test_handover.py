@@ -142,8 +142,8 @@ def test_receipt_by_someone_else_breaks_the_chain(
     # so instead she keeps the transfer and writes a receipt of her own.
     import hashlib
 
-    from custody.bundle.chain import party, receipt_bytes
-    from custody.keys import find_key, load_private_key
+    from custody.base.keys import find_key, load_private_key
+    from custody.bundle.format.chain import party, receipt_bytes
 
     pair = find_key(home=tmp_path / "mallory", selector=None)
     key = load_private_key(pair, b"correct horse battery staple")

@@ -14,8 +14,8 @@ import pytest
 import rfc8785
 
 from conftest import PASSPHRASE, Env, refresh_tag_manifest, validate
-from custody.bundle.chain import party
-from custody.keys import find_key, load_private_key
+from custody.base.keys import find_key, load_private_key
+from custody.bundle.format.chain import party
 
 
 @pytest.fixture

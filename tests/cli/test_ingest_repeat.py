@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from conftest import Env, validate
-from custody.ledger.store import INGESTS_WITH_CONTENT
+from custody.io.ledger_store import INGESTS_WITH_CONTENT
 
 CASE, EXHIBIT = "ICC-2026-014", "JS/1"
 

@@ -42,9 +42,9 @@ def forge_truncated_ledger(env: Env, size: int) -> None:
     """Keep the first `size` entries and re-sign a checkpoint for them with the
     officer's own key: a rewrite by the key's holder, which no check of the
     ledger alone can tell from the truth."""
-    from custody.keys import find_key, load_private_key
-    from custody.ledger.merkle import root_from_leaves
-    from custody.ledger.note import sign_checkpoint
+    from custody.base.keys import find_key, load_private_key
+    from custody.tlog.merkle import root_from_leaves
+    from custody.tlog.note import sign_checkpoint
 
     key = load_private_key(find_key(home=env.home, selector=None), PASSPHRASE.encode())
     with db(env) as conn:

@@ -18,7 +18,7 @@ import pytest
 from click.testing import Result
 
 from conftest import PASSPHRASE, Env
-from custody.bundle import layout
+from custody.bundle.format import layout
 from tsa_server import Authority, TsaServer, refused_url, tsa_server  # noqa: F401
 
 Ingest = Callable[..., tuple[Result, dict]]

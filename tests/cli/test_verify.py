@@ -272,9 +272,9 @@ def test_not_a_bundle_is_exit_2_with_one_line(env: Env, tmp_path: Path, what: st
 
 def test_library_raising_style(env: Env, bundle: Path, officer: dict) -> None:
     """The library offers both styles: a report that never raises, and a call that does."""
-    from custody.bundle.verify import check_bundle, verify_bundle
-    from custody.errors import VerificationFailed
-    from custody.keys import read_public_key_file
+    from custody.base.errors import VerificationFailed
+    from custody.base.keys import read_public_key_file
+    from custody.bundle.verify.evaluate import check_bundle, verify_bundle
     from custody.policy import TrustPolicy
 
     key = read_public_key_file(Path(officer["public_key"]))

@@ -324,8 +324,8 @@ def test_a_list_line_naming_object_storage_is_kept_as_a_url(
 def test_results_stream_in_order_with_few_bundles_in_flight(env: Env, holdings: Holdings) -> None:
     """The library yields each outcome as its turn comes, having taken only a few bundles
     from the list ahead of it: thousands of bundles do not pile up in memory."""
-    from custody.policy import load_trust_policy
-    from custody.verify_many import BundleRef, verify_many
+    from custody.ops.trust import load_trust_policy
+    from custody.ops.verify_many import BundleRef, verify_many
 
     taken: list[int] = []
 
@@ -361,9 +361,9 @@ def test_a_worker_that_dies_stops_the_batch_as_a_machine_failure(
     import multiprocessing
     import signal
 
-    from custody.errors import EnvironmentFailure
-    from custody.policy import load_trust_policy
-    from custody.verify_many import BundleRef, verify_many
+    from custody.base.errors import EnvironmentFailure
+    from custody.ops.trust import load_trust_policy
+    from custody.ops.verify_many import BundleRef, verify_many
 
     outcomes = verify_many(
         home=env.home,

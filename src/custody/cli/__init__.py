@@ -1,6 +1,6 @@
 """The command line: a thin click layer over the library.
 
-Errors are mapped to exit codes here, in one place (see custody.errors).
+Errors are mapped to exit codes here, in one place (see custody.base.errors).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, CustodyError, Interrupted
-from ._app import App
+from custody import __version__
+from custody.base.errors import EXIT_INTERRUPTED, EXIT_USAGE, CustodyError, Interrupted
+from custody.cli._app import App
 
 # Each command's module is imported only when that command runs: `custody verify`
 # does not pay for loading the ingest pipeline and its metadata parsers.
@@ -129,7 +129,7 @@ def robust_streams() -> None:
     """Make stdout and stderr write what they cannot encode as backslash escapes
     (`\\udcff`, `\\u0416`) instead of raising UnicodeEncodeError, whatever
     PYTHONIOENCODING or the locale chose: no output can crash on any bytes. The
-    renderer already makes evidence visible (custody.textsafe); this is the floor
+    renderer already makes evidence visible (custody.base.textsafe); this is the floor
     under every other line (click's own messages, an ASCII-only terminal)."""
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):

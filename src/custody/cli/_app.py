@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import CustodyError, KeyFileError
-from ..home import custody_home
-from ..keys import Signer, find_key, load_private_key, loose_permissions_warning
-from ..render import Renderer
+from custody.base.errors import CustodyError, KeyFileError
+from custody.base.home import custody_home
+from custody.base.keys import Signer, find_key, load_private_key, loose_permissions_warning
+from custody.render import Renderer
 
 
 class App:

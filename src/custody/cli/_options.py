@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 
-from ..errors import InputError
-from ..keys import PublicKeyInfo, key_or_fingerprint, read_public_key_file
-from ..policy import TrustPolicy, load_trust_policy
+from custody.base.errors import InputError
+from custody.ops.trust import TrustOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 
@@ -78,7 +80,7 @@ tsa_timeout_option = click.option(
 
 def tsa_urls_or_env(urls: tuple[str, ...]) -> tuple[str, ...]:
     """--tsa URLs, or else those in $CUSTODY_TSA."""
-    from ..tsa.client import urls_from_env
+    from custody.io.tsa_client import urls_from_env
 
     return urls or urls_from_env()
 
@@ -105,7 +107,7 @@ def witnesses_from_env() -> tuple[str, ...]:
     """The witness URLs in $CUSTODY_WITNESS (space-separated)."""
     import os
 
-    from ..witness.submit import witness_urls
+    from custody.ops.witness_submit import witness_urls
 
     return witness_urls(os.environ.get("CUSTODY_WITNESS"))
 
@@ -146,19 +148,6 @@ team_key_option = click.option(
 )
 
 
-def resolve_trust(values: tuple[str, ...]) -> tuple[list[PublicKeyInfo], set[str]]:
-    """The keys and fingerprints given with --trust."""
-    keys: list[PublicKeyInfo] = []
-    fingerprints: set[str] = set()
-    for value in values:
-        given = key_or_fingerprint(value, option="--trust")
-        if isinstance(given, PublicKeyInfo):
-            keys.append(given)
-        else:
-            fingerprints.add(given)
-    return keys, fingerprints
-
-
 register_option = click.option(
     "--register",
     "registers",
@@ -169,41 +158,73 @@ register_option = click.option(
 )
 
 
-def trust_policy(
-    home: Path,
-    *,
-    trust: tuple[str, ...] = (),
-    use_trust_store: bool = True,
-    registers: tuple[Path, ...] = (),
-    tsa_roots: tuple[Path, ...] = (),
-    require_timestamp: bool = False,
-    require_closed_chain: bool = False,
-    witness_keys: tuple[Path, ...] = (),
-    quorum: int = 0,
-    team_keys: tuple[Path, ...] = (),
-) -> TrustPolicy:
-    """The one place a command's trust options become the verifier's policy."""
-    from datetime import UTC, datetime
+no_trust_store_option = click.option(
+    "--no-trust-store",
+    is_flag=True,
+    help="Trust only the keys given with --trust (and TSA roots with --tsa-root, witnesses "
+    "with --witness-key), not $CUSTODY_HOME's trust stores.",
+)
 
-    from ..register.store import read_register_file
-    from ..witness.trust import read_witness_key
+# The trust options by name, and the keyword each gives the command.
+_TRUST_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "trust": trust_option,
+    "register": register_option,
+    "team-key": team_key_option,
+    "no-trust-store": no_trust_store_option,
+    "tsa-root": tsa_root_option,
+    "require-timestamp": require_timestamp_option,
+    "require-closed-chain": require_closed_chain_option,
+    "witness-key": witness_key_option,
+    "quorum": quorum_option,
+}
+_TRUST_KEYWORDS = frozenset(
+    {
+        "trust",
+        "registers",
+        "team_keys",
+        "no_trust_store",
+        "tsa_roots",
+        "require_timestamp",
+        "require_closed_chain",
+        "witness_keys",
+        "quorum",
+    }
+)
 
-    keys, fingerprints = resolve_trust(trust)
-    now = datetime.now(UTC)
-    return load_trust_policy(
-        home=home,
-        extra_keys=keys,
-        extra_fingerprints=fingerprints,
-        use_trust_store=use_trust_store,
-        extra_registers=[read_register_file(p, now=now) for p in registers],
-        now=now,
-        tsa_root_files=tsa_roots,
-        require_timestamp=require_timestamp,
-        require_closed_chain=require_closed_chain,
-        extra_witness_keys=[read_witness_key(p) for p in witness_keys],
-        quorum=quorum,
-        extra_team_keys=[read_public_key_file(p) for p in team_keys],
-    )
+
+def trust_options(*names: str) -> Callable[[F], F]:
+    """Add the named trust options (--trust, --register, --team-key,
+    --no-trust-store, --tsa-root, --require-timestamp, --require-closed-chain,
+    --witness-key, --quorum) to a command, which receives them as one
+    TrustOptions value, its `trust` argument: ops.trust.load_trust_policy turns
+    it into the policy."""
+    unknown = set(names) - set(_TRUST_OPTIONS)
+    if unknown:
+        raise ValueError(f"no such trust option: {sorted(unknown)}")
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def with_options(*args: Any, **kwargs: Any) -> Any:
+            given = {k: kwargs.pop(k) for k in list(kwargs) if k in _TRUST_KEYWORDS}
+            kwargs["trust"] = TrustOptions(
+                trust=tuple(given.get("trust", ())),
+                registers=tuple(given.get("registers", ())),
+                team_keys=tuple(given.get("team_keys", ())),
+                use_trust_store=not given.get("no_trust_store", False),
+                tsa_roots=tuple(given.get("tsa_roots", ())),
+                require_timestamp=bool(given.get("require_timestamp", False)),
+                require_closed_chain=bool(given.get("require_closed_chain", False)),
+                witness_keys=tuple(given.get("witness_keys", ())),
+                quorum=int(given.get("quorum", 0)),
+            )
+            return command(*args, **kwargs)
+
+        decorated: Any = with_options
+        for name in reversed(names):
+            decorated = _TRUST_OPTIONS[name](decorated)
+        return cast(F, decorated)
+
+    return decorate
 
 
 def emit_public_key_file(data: bytes, output: Path | None) -> bool:
@@ -211,8 +232,8 @@ def emit_public_key_file(data: bytes, output: Path | None) -> bool:
     Returns True when a file was written. Raises InputError, EnvironmentFailure."""
     import sys
 
-    from ..errors import InputError
-    from ..fsutil import environment_error, write_new_file
+    from custody.base.errors import InputError
+    from custody.base.fsutil import environment_error, write_new_file
 
     if output is None:
         sys.stdout.buffer.write(data)

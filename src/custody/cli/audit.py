@@ -6,20 +6,21 @@ from pathlib import Path
 
 import click
 
-from ..actions import audit_against_bundle
-from ..errors import EXIT_NOT_VERIFIED
-from ._app import App, pass_app
-from ._options import json_option, trust_option, trust_policy
+from custody.base.errors import EXIT_NOT_VERIFIED
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option, trust_options
+from custody.ops.actions import audit_against_bundle
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 @click.command("audit")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.argument("bundle", type=click.Path(path_type=Path))
-@trust_option
+@trust_options("trust")
 @json_option
 @pass_app
 def audit_command(
-    app: App, folder: Path, bundle: Path, trust: tuple[str, ...], json_output: bool
+    app: App, folder: Path, bundle: Path, trust: TrustOptions, json_output: bool
 ) -> None:
     """Compare FOLDER with the signed manifest of BUNDLE.
 
@@ -38,7 +39,7 @@ def audit_command(
     not, or the bundle does not verify; 2 usage error or not a bundle.
     """
     render = app.configure(json_output=json_output)
-    policy = trust_policy(app.home, trust=trust)
+    policy = load_trust_policy(home=app.home, options=trust)
     with render.progress("Auditing") as on_progress:
         result, report = audit_against_bundle(
             home=app.home,

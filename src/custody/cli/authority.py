@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
-from ..keys import read_public_key_file
-from ..register.format import REASONS
-from ..register.times import parse_user_time
-from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from custody.base.errors import InputError
+from custody.base.keys import read_public_key_file
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option, passphrase_file_option
+from custody.register.format import REASONS
+from custody.register.times import parse_user_time
 
 
 def _now() -> datetime:
@@ -71,7 +71,7 @@ def authority_init(app: App, name: str, passphrase_file: Path | None, json_outpu
     Examples:
       custody authority init --name "Met War Crimes Team"
     """
-    from ..register.authority import init_authority
+    from custody.ops.authority import init_authority
 
     render = app.configure(json_output=json_output)
     passphrase = _unit_passphrase(app, passphrase_file, new=True)
@@ -104,8 +104,8 @@ def authority_add(
       custody authority add jane.pub
       custody authority add ali.pub --valid-from 2026-01-01 --valid-until 2028-12-31
     """
-    from ..keys import PublicKeyInfo
-    from ..register.authority import certify_key
+    from custody.base.keys import PublicKeyInfo
+    from custody.ops.authority import certify_key
 
     render = app.configure(json_output=json_output)
     info = read_public_key_file(officer_key)
@@ -154,7 +154,7 @@ def authority_revoke(
       custody authority revoke 3f2a9c01 --reason retired
       custody authority revoke 3f2a9c01 --reason compromised --since 2026-03-01T08:00Z
     """
-    from ..register.authority import revoke_key
+    from custody.ops.authority import revoke_key
 
     render = app.configure(json_output=json_output)
     when = _time_option(since, "--since")
@@ -193,7 +193,7 @@ def authority_rotate(
     Examples:
       custody authority rotate --new-passphrase-file new-passphrase.txt
     """
-    from ..register.authority import rotate_unit_key
+    from custody.ops.authority import rotate_unit_key
 
     render = app.configure(json_output=json_output)
     old = _unit_passphrase(app, passphrase_file)
@@ -223,7 +223,7 @@ def authority_export(
     Examples:
       custody authority export -o register.json
     """
-    from ..register.authority import export_register
+    from custody.ops.authority import export_register
 
     if output is None and json_output:
         raise InputError("--json needs -o FILE (the register itself goes to stdout otherwise)")

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..handover import receive_custody, resolve_receiver, transfer_custody
-from ._app import App, pass_app
-from ._options import (
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
-    trust_option,
-    trust_policy,
+    trust_options,
     witnesses_from_env,
 )
+from custody.ops.handover import receive_custody, resolve_receiver, transfer_custody
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 @click.command("transfer")
@@ -40,7 +40,7 @@ from ._options import (
     help="With --close: the receipt file the receiver exported (custody receive --export-receipt).",
 )
 @click.option("--key", "key", help="Your key (default: $CUSTODY_KEY, or your only key).")
-@trust_option
+@trust_options("trust")
 @passphrase_file_option
 @json_option
 @pass_app
@@ -52,7 +52,7 @@ def transfer_command(
     close: bool,
     receipt: Path | None,
     key: str | None,
-    trust: tuple[str, ...],
+    trust: TrustOptions,
     passphrase_file: Path | None,
     json_output: bool,
 ) -> None:
@@ -89,7 +89,7 @@ def transfer_command(
     if close:
         if receipt is None or to is not None or reason is not None:
             raise click.UsageError("--close takes --receipt FILE, and no --to or --reason")
-        from ..handover_close import close_handover
+        from custody.ops.handover_close import close_handover
 
         signer = app.signer(key=key, passphrase_file=passphrase_file)
         render.hand_over(
@@ -98,7 +98,7 @@ def transfer_command(
                 bundle=bundle,
                 receipt_file=receipt,
                 signer=signer,
-                policy=trust_policy(app.home, trust=trust),
+                policy=load_trust_policy(home=app.home, options=trust),
             )
         )
         return
@@ -114,7 +114,7 @@ def transfer_command(
         receiver=receiver,
         reason=reason,
         signer=signer,
-        policy=trust_policy(app.home, trust=trust),
+        policy=load_trust_policy(home=app.home, options=trust),
         witnesses=witnesses_from_env(),
         on_warning=render.warning,
     )
@@ -132,7 +132,7 @@ def transfer_command(
     help="Also write your receipt to FILE (a new file) for the sender's copy; on a "
     "bundle you already received, only export.",
 )
-@trust_option
+@trust_options("trust")
 @passphrase_file_option
 @json_option
 @pass_app
@@ -141,7 +141,7 @@ def receive_command(
     bundle: Path,
     key: str | None,
     export_receipt: Path | None,
-    trust: tuple[str, ...],
+    trust: TrustOptions,
     passphrase_file: Path | None,
     json_output: bool,
 ) -> None:
@@ -171,7 +171,7 @@ def receive_command(
         home=app.home,
         bundle=bundle,
         signer=signer,
-        policy=trust_policy(app.home, trust=trust),
+        policy=load_trust_policy(home=app.home, options=trust),
         witnesses=witnesses_from_env(),
         on_warning=render.warning,
         export_receipt=export_receipt,

@@ -7,24 +7,24 @@ from typing import Any
 
 import click
 
-from ..actions import ingest_evidence
-from ..batch import (
-    IngestJob,
-    batch_exit_code,
-    job_error,
-    outcome_json,
-    parse_job_list,
-    summary_json,
-)
-from ..errors import CustodyError, InputError
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import CustodyError, InputError
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
     tsa_timeout_option,
     tsa_url_option,
     tsa_urls_or_env,
     witnesses_from_env,
+)
+from custody.ops.actions import ingest_evidence
+from custody.ops.batch import (
+    IngestJob,
+    batch_exit_code,
+    job_error,
+    outcome_json,
+    parse_job_list,
+    summary_json,
 )
 
 

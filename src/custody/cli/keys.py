@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..actions import add_trusted_key, create_key
-from ..errors import InputError
-from ..keys import (
+from custody.base.errors import InputError
+from custody.base.keys import (
     PublicKeyInfo,
     find_key,
     format_fingerprint,
@@ -18,8 +17,9 @@ from ..keys import (
     read_public_key_file,
     trusted_keys,
 )
-from ._app import App, pass_app
-from ._options import emit_public_key_file, json_option, passphrase_file_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import emit_public_key_file, json_option, passphrase_file_option
+from custody.ops.actions import add_trusted_key, create_key
 
 
 @click.command("keygen")
@@ -104,8 +104,8 @@ def keys_list(app: App, json_output: bool) -> None:
     """
     from datetime import UTC, datetime
 
-    from ..register.rule import listings
-    from ..register.store import trusted_registers
+    from custody.register.rule import listings
+    from custody.register.store import trusted_registers
 
     render = app.configure(json_output=json_output)
     now = datetime.now(UTC)
@@ -223,8 +223,8 @@ def keys_trust_register(
     """
     from datetime import UTC, datetime
 
-    from ..keys import normalise_fingerprint
-    from ..register.store import check_against_stored, read_register_file, trust_register
+    from custody.base.keys import normalise_fingerprint
+    from custody.register.store import check_against_stored, read_register_file, trust_register
 
     render = app.configure(json_output=json_output)
     now = datetime.now(UTC)

@@ -6,26 +6,24 @@ from pathlib import Path
 
 import click
 
-from ..actions import interrupted_ingests
-from ..errors import EXIT_NOT_VERIFIED, InputError
-from ..ledger.audit import verify_ledger
-from ..ledger.consistency import check_consistency
-from ..ledger.store import Ledger
-from ..ledger.timeline import checked_timeline
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, InputError
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
-    quorum_option,
-    trust_policy,
-    tsa_root_option,
+    trust_options,
     tsa_timeout_option,
     tsa_url_option,
-    witness_key_option,
     witness_submit_options,
     witnesses_from_env,
     witnesses_given,
 )
+from custody.io.ledger_store import Ledger
+from custody.ops.actions import interrupted_ingests
+from custody.ops.ledger.audit import verify_ledger
+from custody.ops.ledger.consistency import check_consistency
+from custody.ops.ledger.timeline import checked_timeline
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 @click.group("ledger")
@@ -105,10 +103,8 @@ def ledger_verify(app: App, json_output: bool) -> None:
     entries, or a bad checkpoint or cosigned checkpoint (each named); 2 no
     ledger.
     """
-    from ..witness.trust import trusted_witnesses
-
     render = app.configure(json_output=json_output)
-    witnesses = trusted_witnesses(home=app.home)
+    witnesses = load_trust_policy(home=app.home).witness_keys
     with Ledger.open(app.home, create=False) as ledger:
         report = verify_ledger(ledger, witnesses=witnesses)
         interrupted = interrupted_ingests(home=app.home, ledger=ledger)
@@ -153,12 +149,11 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
     """
     import time
 
-    from ..ledger.checkpoint_time import store_checkpoint_tokens
-    from ..ledger.cosigned import latest_checkpoint
-    from ..tsa.client import request_timestamps
-    from ..witness.trust import trusted_witnesses
+    from custody.io.tsa_client import request_timestamps
+    from custody.ledger.checkpoint_time import store_checkpoint_tokens
+    from custody.ops.ledger.cosigned import latest_checkpoint
 
-    witnesses = trusted_witnesses(home=app.home)
+    witnesses = load_trust_policy(home=app.home).witness_keys
     with Ledger.open(app.home, create=False) as ledger:
         latest = latest_checkpoint(ledger, witnesses=witnesses, now=int(time.time()))
         folder = ledger.checkpoint_file.parent
@@ -177,17 +172,13 @@ def ledger_checkpoint(app: App, tsa_urls: tuple[str, ...], tsa_timeout: float | 
 
 @ledger_group.command("consistency")
 @click.argument("old_checkpoint", type=click.Path(path_type=Path, dir_okay=False))
-@tsa_root_option
-@witness_key_option
-@quorum_option
+@trust_options("tsa-root", "witness-key", "quorum")
 @json_option
 @pass_app
 def ledger_consistency(
     app: App,
     old_checkpoint: Path,
-    tsa_roots: tuple[Path, ...],
-    witness_keys: tuple[Path, ...],
-    quorum: int,
+    trust: TrustOptions,
     json_output: bool,
 ) -> None:
     """Prove (RFC 9162) that today's ledger extends OLD_CHECKPOINT.
@@ -211,14 +202,14 @@ def ledger_consistency(
     """
     import time
 
-    from ..ledger.checkpoint_time import (
+    from custody.ledger.checkpoint_time import (
         check_checkpoint_time,
         find_checkpoint_tokens,
         with_checkpoint_time,
     )
 
     render = app.configure(json_output=json_output)
-    policy = trust_policy(app.home, tsa_roots=tsa_roots, witness_keys=witness_keys, quorum=quorum)
+    policy = load_trust_policy(home=app.home, options=trust)
     try:
         data = old_checkpoint.read_bytes()
     except OSError as e:
@@ -233,7 +224,7 @@ def ledger_consistency(
         result = with_checkpoint_time(result, stamped)
     from datetime import UTC, datetime
 
-    from ..ledger.checkpoint_key import judge_checkpoint_key
+    from custody.ops.ledger.checkpoint_key import judge_checkpoint_key
 
     with Ledger.open(app.home, create=False) as ledger:
         result = judge_checkpoint_key(ledger, result, policy, now=datetime.now(UTC))
@@ -265,10 +256,15 @@ def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_ou
     history; 2 a witness refused (unknown ledger or key); 3 a witness is
     unreachable (try again later).
     """
-    from ..witnessing import witness_checkpoint
+    from custody.ops.witnessing import witness_checkpoint
 
     render = app.configure(json_output=json_output)
-    run = witness_checkpoint(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
+    run = witness_checkpoint(
+        home=app.home,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_given(witnesses),
+        timeout=timeout,
+    )
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)
@@ -297,13 +293,18 @@ def ledger_staple(
     Exit codes: 0 stapled or already up to date; 2 not a bundle folder of
     this ledger, or no cosigned checkpoint includes it yet.
     """
-    from ..witnessing import staple_bundle
+    from custody.ops.witnessing import staple_bundle
 
     render = app.configure(json_output=json_output)
     urls = witnesses_from_env()
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = staple_bundle(
-        home=app.home, bundle=bundle, signer=signer, urls=urls, warn=render.warning
+        home=app.home,
+        bundle=bundle,
+        policy=load_trust_policy(home=app.home),
+        signer=signer,
+        urls=urls,
+        warn=render.warning,
     )
     render.staple_result(result)
 
@@ -333,8 +334,8 @@ def ledger_publish(app: App, json_output: bool) -> None:
     Exit codes: 0 published, nothing new, or database unreachable (a warning);
     1 refused; 2 this home is in no team.
     """
-    from ..team.publish import publish_ledger  # the database client only when publishing
-    from ..team.witnessing import witness_team_quietly
+    from custody.io.team.publish import publish_ledger
+    from custody.ops.team_witnessing import witness_team_quietly
 
     render = app.configure(json_output=json_output)
     result = publish_ledger(home=app.home)
@@ -342,4 +343,9 @@ def ledger_publish(app: App, json_output: bool) -> None:
     if result.refused is not None:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
     if result.online:
-        witness_team_quietly(home=app.home, urls=witnesses_from_env(), warn=render.warning)
+        witness_team_quietly(
+            home=app.home,
+            policy=load_trust_policy(home=app.home),
+            urls=witnesses_from_env(),
+            warn=render.warning,
+        )

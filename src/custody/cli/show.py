@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..bundle.show import read_metadata
-from ._app import App, pass_app
-from ._options import json_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option
+from custody.ops.show import read_metadata
 
 
 @click.command("show")
@@ -51,14 +51,14 @@ def show_command(
     render = app.configure(json_output=json_output)
     result = read_metadata(bundle=bundle)
     if chat is not None:
-        from ..bundle.chat import read_chat
+        from custody.ops.chat import read_chat
 
         render.chat(read_chat(bundle=bundle, metadata=result, path=chat))
         return
     if not recheck:
         render.metadata(result)
         return
-    from ..bundle.recheck import recheck_c2pa
+    from custody.ops.recheck import recheck_c2pa
 
     checked = recheck_c2pa(bundle=bundle)
     if json_output:

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ..errors import InputError
-from ..fsutil import environment_error, replace_file
-from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from custody.base.errors import InputError
+from custody.base.fsutil import environment_error, replace_file
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option, passphrase_file_option
 
 MATCH = "match"
 
@@ -128,7 +128,8 @@ def match_command(
       custody similar --case ICC-2026-014 --in /evidence --report sheet.html --thumbnails blur
       custody similar ./old-bundle ./new-bundle --record
     """
-    from ..ops.similar import find_similar, result_json
+    from custody.ops.similar import find_similar
+    from custody.ops.similar_json import result_json
 
     render = app.configure(json_output=json_output)
     if not bundles and case is None:
@@ -150,8 +151,8 @@ def match_command(
 
 
 def _write_sheet(app: App, data: dict[str, Any], report_path: Path, mode: str) -> None:
-    from ..ops.similar_sheet import sheet_thumbnails
-    from ..render.similar_sheet import render_sheet
+    from custody.ops.similar_sheet import sheet_thumbnails
+    from custody.render.similar_sheet import render_sheet
 
     page = render_sheet(data, sheet_thumbnails(data, mode=mode), mode=mode)
     try:
@@ -173,7 +174,7 @@ def _decision(
     passphrase_file: Path | None,
     json_output: bool,
 ) -> None:
-    from ..ops.similar import decide_pair
+    from custody.ops.similar import decide_pair
 
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_NOT_VERIFIED, InputError
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, InputError
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
-    trust_option,
-    trust_policy,
+    trust_options,
 )
+from custody.ops.trust import TrustOptions, load_trust_policy
 
 
 def _parse_date(value: str) -> datetime:
@@ -69,7 +69,7 @@ def store_group() -> None:
     help="Accept a bucket without Object Lock (objects can then be deleted or written over).",
 )
 @endpoint_url_option
-@trust_option
+@trust_options("trust")
 @click.option("--key", "key", help="Your key, to sign the ledger entry (default: your only key).")
 @passphrase_file_option
 @json_option
@@ -83,7 +83,7 @@ def push_command(
     retain_years: int | None,
     no_lock: bool,
     endpoint_url: str | None,
-    trust: tuple[str, ...],
+    trust: TrustOptions,
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -114,9 +114,9 @@ def push_command(
       3  the storage endpoint cannot be reached or failed
     """
     render = app.configure(json_output=json_output, quiet=quiet)
-    policy = trust_policy(app.home, trust=trust)
+    policy = load_trust_policy(home=app.home, options=trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
-    from ..store.push import push_bundle
+    from custody.ops.store_push import push_bundle
 
     with render.progress("Pushing") as on_progress:
         result = push_bundle(
@@ -149,7 +149,7 @@ def list_command(app: App, where: str, endpoint_url: str | None, json_output: bo
       custody store list s3://evidence --json
     """
     render = app.configure(json_output=json_output)
-    from ..store.listing import list_bundles
+    from custody.io.s3.listing import list_bundles
 
     render.store_list(list_bundles(where=where, endpoint_url=endpoint_url))
 
@@ -181,7 +181,7 @@ def pull_command(
       3  the storage endpoint cannot be reached, or the disk failed
     """
     render = app.configure(json_output=json_output)
-    from ..store.pull import pull_bundle
+    from custody.ops.store_pull import pull_bundle
 
     with render.progress("Pulling") as on_progress:
         result = pull_bundle(

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_NOT_VERIFIED
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     witness_submit_options,
     witnesses_from_env,
     witnesses_given,
 )
+from custody.ops.trust import load_trust_policy
 
 
 @click.group("team")
@@ -48,7 +49,7 @@ def team_init(app: App, database: str, name: str, json_output: bool) -> None:
     Exit codes: 0 created; 2 the database already holds a team log; 3 the
     database cannot be reached.
     """
-    from ..team.log import init_team
+    from custody.io.team.log import init_team
 
     render = app.configure(json_output=json_output)
     render.team_info(init_team(home=app.home, database=database, name=name), joined=False)
@@ -80,8 +81,8 @@ def team_join(app: App, database: str, team_key: str | None, json_output: bool) 
     given (not joined); 2 another team, or no team log there; 3 the database
     cannot be reached.
     """
-    from ..keys import key_or_fingerprint
-    from ..team.log import join_team
+    from custody.base.keys import key_or_fingerprint
+    from custody.io.team.log import join_team
 
     render = app.configure(json_output=json_output)
     expected = None
@@ -102,7 +103,7 @@ def team_show(app: App, case: str | None, json_output: bool) -> None:
     Examples:
       custody team show --case ICC-2026-014
     """
-    from ..team.query import team_timeline
+    from custody.ops.team_query import team_timeline
 
     render = app.configure(json_output=json_output)
     render.team_rows(team_timeline(home=app.home, case=case))
@@ -124,10 +125,10 @@ def team_verify(app: App, database: str | None, json_output: bool) -> None:
     Exit codes: 0 intact; 1 edited, deleted, reordered or forged rows (each
     named); 2 not in a team; 3 the database cannot be reached.
     """
-    from ..team.query import verify_team
+    from custody.ops.team_query import verify_team
 
     render = app.configure(json_output=json_output)
-    report = verify_team(home=app.home, database=database)
+    report = verify_team(home=app.home, policy=load_trust_policy(home=app.home), database=database)
     render.team_report(report)
     if not report.valid:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
@@ -150,11 +151,15 @@ def team_proof(app: App, bundle: Path, json_output: bool) -> None:
     Example:
       custody team proof ./ICC-2026-014_JS-1_20261125T120000Z
     """
-    from ..team.query import staple_team_proof
+    from custody.ops.team_query import staple_team_proof
 
     render = app.configure(json_output=json_output)
     result = staple_team_proof(
-        home=app.home, bundle=bundle, urls=witnesses_from_env(), warn=render.warning
+        home=app.home,
+        bundle=bundle,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_from_env(),
+        warn=render.warning,
     )
     render.team_proof(result)
 
@@ -183,10 +188,15 @@ def team_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_outp
     history; 2 a witness refused (unknown log or key), or not in a team;
     3 a witness or the database is unreachable (try again later).
     """
-    from ..team.witnessing import witness_team
+    from custody.ops.team_witnessing import witness_team
 
     render = app.configure(json_output=json_output)
-    run = witness_team(home=app.home, urls=witnesses_given(witnesses), timeout=timeout)
+    run = witness_team(
+        home=app.home,
+        policy=load_trust_policy(home=app.home),
+        urls=witnesses_given(witnesses),
+        timeout=timeout,
+    )
     render.witness_run(run)
     if run.exit_code:
         click.get_current_context().exit(run.exit_code)
@@ -202,8 +212,8 @@ def team_key(app: App) -> None:
     Examples:
       custody team key > met-team.pub
     """
-    from ..keys import public_key_file_bytes
-    from ..team.config import load_team_config
+    from custody.base.keys import public_key_file_bytes
+    from custody.team.config import load_team_config
 
     config = load_team_config(app.home)
     click.echo(public_key_file_bytes(config.name, config.key.public_key).decode(), nl=False)

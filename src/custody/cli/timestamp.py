@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_ENVIRONMENT
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_ENVIRONMENT
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     json_option,
     passphrase_file_option,
     tsa_timeout_option,
@@ -55,9 +55,9 @@ def timestamp_command(
       2  BUNDLE is not a bundle folder, or no TSA was given
       3  no TSA answered with a usable timestamp: nothing was added
     """
-    from ..bundle.stamp import read_signature, timestamp_bundle
-    from ..errors import InputError
-    from ..ledger.store import Ledger
+    from custody.base.errors import InputError
+    from custody.io.ledger_store import Ledger
+    from custody.ops.stamp import read_signature, timestamp_bundle
 
     render = app.configure(json_output=json_output)
     urls = tsa_urls_or_env(tsa_urls)

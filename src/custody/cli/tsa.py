@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._app import App, pass_app
-from ._options import json_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option
 
 
 @click.group("tsa")
@@ -39,7 +39,7 @@ def tsa_trust(app: App, root: Path, json_output: bool) -> None:
 
     Exit codes: 0 trusted; 2 ROOT is not a certificate.
     """
-    from ..tsa.roots import trust_tsa_root
+    from custody.tsa.roots import trust_tsa_root
 
     render = app.configure(json_output=json_output)
     render.tsa_roots(trust_tsa_root(home=app.home, path=root), verb="Trusted")
@@ -56,7 +56,7 @@ def tsa_list(app: App, json_output: bool) -> None:
       custody tsa list
       custody tsa list --json
     """
-    from ..tsa.roots import list_tsa_roots
+    from custody.tsa.roots import list_tsa_roots
 
     render = app.configure(json_output=json_output)
     render.tsa_roots(list_tsa_roots(home=app.home), verb=None)

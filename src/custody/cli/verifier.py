@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..verifier_page import write_verifier_page
-from ._app import App, pass_app
-from ._options import json_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import json_option
+from custody.ops.verifier_page import write_verifier_page
 
 
 @click.command("verifier")

@@ -7,30 +7,23 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..actions import record_verification, verify_with_home
-from ..errors import EXIT_NOT_VERIFIED, CustodyError, InputError
-from ..fsutil import environment_error, replace_file
-from ..store.location import is_s3_url
-from ..verify_many import BundleRef, parse_bundle_list
-from ._app import App, pass_app
-from ._options import (
+from custody.base.errors import EXIT_NOT_VERIFIED, CustodyError, InputError
+from custody.base.fsutil import environment_error, replace_file
+from custody.cli._app import App, pass_app
+from custody.cli._options import (
     endpoint_url_option,
     json_option,
     passphrase_file_option,
-    quorum_option,
-    register_option,
-    require_closed_chain_option,
-    require_timestamp_option,
-    team_key_option,
-    trust_option,
-    trust_policy,
-    tsa_root_option,
-    witness_key_option,
+    trust_options,
 )
+from custody.io.s3.location import is_s3_url
+from custody.ops.actions import record_verification, verify_with_home
+from custody.ops.trust import TrustOptions, load_trust_policy
+from custody.ops.verify_many import BundleRef, parse_bundle_list
 
 if TYPE_CHECKING:
-    from ..keys import Signer
-    from ..policy import TrustPolicy
+    from custody.base.keys import Signer
+    from custody.policy import TrustPolicy
 
 
 @click.command("verify")
@@ -42,20 +35,17 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path, dir_okay=False),
     help="A list of bundles: one path or s3:// URL per line ('#' comments).",
 )
-@trust_option
-@register_option
-@team_key_option
-@click.option(
-    "--no-trust-store",
-    is_flag=True,
-    help="Trust only the keys given with --trust (and TSA roots with --tsa-root, witnesses "
-    "with --witness-key), not $CUSTODY_HOME's trust stores.",
+@trust_options(
+    "trust",
+    "register",
+    "team-key",
+    "no-trust-store",
+    "tsa-root",
+    "require-timestamp",
+    "require-closed-chain",
+    "witness-key",
+    "quorum",
 )
-@tsa_root_option
-@require_timestamp_option
-@require_closed_chain_option
-@witness_key_option
-@quorum_option
 @click.option(
     "--report",
     "report_path",
@@ -81,15 +71,7 @@ def verify_command(
     app: App,
     bundles: tuple[str, ...],
     from_file: Path | None,
-    trust: tuple[str, ...],
-    registers: tuple[Path, ...],
-    team_keys: tuple[Path, ...],
-    no_trust_store: bool,
-    tsa_roots: tuple[Path, ...],
-    require_timestamp: bool,
-    require_closed_chain: bool,
-    witness_keys: tuple[Path, ...],
-    quorum: int,
+    trust: TrustOptions,
     report_path: Path | None,
     record: bool,
     key: str | None,
@@ -168,18 +150,7 @@ def verify_command(
     many = len(targets) > 1 or from_file is not None
     if many and report_path is not None:
         raise InputError("--report writes one bundle's report: give one BUNDLE")
-    policy = trust_policy(
-        app.home,
-        registers=registers,
-        trust=trust,
-        use_trust_store=not no_trust_store,
-        tsa_roots=tsa_roots,
-        require_timestamp=require_timestamp,
-        require_closed_chain=require_closed_chain,
-        witness_keys=witness_keys,
-        quorum=quorum,
-        team_keys=team_keys,
-    )
+    policy = load_trust_policy(home=app.home, options=trust)
     signer = app.signer(key=key, passphrase_file=passphrase_file) if record else None
     if many:
         _verify_many(app, targets, policy, signer, endpoint_url, workers)
@@ -187,7 +158,7 @@ def verify_command(
     bundle = targets[0].target
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):
-            from ..store.verify import verify_stored_bundle
+            from custody.ops.store_verify import verify_stored_bundle
 
             report = verify_stored_bundle(
                 home=app.home,
@@ -207,8 +178,8 @@ def verify_command(
         index = record_verification(home=app.home, report=report, signer=signer)
         app.render.note(f"Recorded in your ledger as entry {index}.")
     if report_path is not None:
-        from ..bundle.contents import read_contents  # only --report needs them
-        from ..report_html import render_report
+        from custody.ops.contents import read_contents
+        from custody.render.report_html import render_report
 
         # Archive members and chats come from the signed metadata of a local
         # bundle; a bundle in object storage is reported by its files alone.
@@ -238,7 +209,7 @@ def _verify_many(
 ) -> None:
     """Every bundle verified, each line shown as its turn comes, then the summary;
     exits with the most serious code."""
-    from ..verify_many import VerifyTally, verify_many
+    from custody.ops.verify_many import VerifyTally, verify_many
 
     render = app.render
     tally = VerifyTally()

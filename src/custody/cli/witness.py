@@ -9,8 +9,8 @@ from types import FrameType
 
 import click
 
-from ._app import App, pass_app
-from ._options import emit_public_key_file, json_option
+from custody.cli._app import App, pass_app
+from custody.cli._options import emit_public_key_file, json_option
 
 
 @click.group("witness")
@@ -52,7 +52,7 @@ def witness_init(app: App, name: str, json_output: bool) -> None:
     Examples:
       custody witness init --name "ICC registry witness"
     """
-    from ..witness.config import init_witness
+    from custody.witness.config import init_witness
 
     render = app.configure(json_output=json_output)
     identity = init_witness(home=app.home, name=name)
@@ -79,7 +79,7 @@ def witness_export(app: App, output: Path | None) -> None:
     Example:
       custody witness export -o registry-witness.pub
     """
-    from ..witness.config import public_key_file
+    from custody.witness.config import public_key_file
 
     if emit_public_key_file(public_key_file(home=app.home), output):
         app.render.info(f"Public key written to {output}")
@@ -106,7 +106,7 @@ def witness_add_log(app: App, origin: str, key: str, json_output: bool) -> None:
     Examples:
       custody witness add-log "$(head -1 checkpoint.txt)" --key jane-ledger.pub
     """
-    from ..witness.config import add_log
+    from custody.witness.config import add_log
 
     render = app.configure(json_output=json_output)
     result = add_log(home=app.home, origin=origin, key=key)
@@ -139,14 +139,14 @@ def witness_serve(app: App, listen: str) -> None:
     Example:
       custody witness serve --listen 127.0.0.1:8080
     """
-    from ..witness.config import LogsFile, load_witness
-    from ..witness.handler import Witness
-    from ..witness.server import make_server, parse_listen, unix_now
+    from custody.io.witness_server import make_server, parse_listen, unix_now
+    from custody.witness.config import LogsFile, load_witness
+    from custody.witness.handler import Witness
 
     def log_to_stderr(line: str) -> None:
         app.render.note(line)  # a request line names what a client sent: made visible
 
-    from ..witness.state import FileStateStore
+    from custody.witness.state import FileStateStore
 
     config = load_witness(home=app.home)
     host, port = parse_listen(listen)
@@ -190,7 +190,7 @@ def witness_trust(app: App, public_key: Path, json_output: bool) -> None:
     Examples:
       custody witness trust registry-witness.pub
     """
-    from ..witness.trust import trust_witness
+    from custody.witness.trust import trust_witness
 
     render = app.configure(json_output=json_output)
     result = trust_witness(home=app.home, path=public_key)

@@ -1,7 +1,7 @@
 """Timestamped checkpoints: `custody ledger checkpoint --tsa URL` stamps the
 exact bytes of the signed checkpoint note. The token proves that every ledger
 entry up to the checkpoint's size existed no later than the TSA's time plus
-its stated accuracy (bundle/check_time.py).
+its stated accuracy (bundle/verify/check_time.py).
 
 Tokens live beside the checkpoint in the ledger folder, as
 checkpoint-timestamps/<SHA-256 of the note>-N.tsr; a token saved beside a
@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import environment_error, write_new_file
-from ..models import TimestampStatus
-from ..tsa.client import GRANTED, StampAttempt
-from ..tsa.token import INVALID, check_token, iso_utc
+from custody.base.fsutil import environment_error, write_new_file
+from custody.base.models import TimestampStatus
+from custody.tsa.attempt import GRANTED, StampAttempt
+from custody.tsa.token import INVALID, check_token, iso_utc
 
 FOLDER = "checkpoint-timestamps"
 
@@ -95,7 +95,7 @@ def check_checkpoint_time(
     note: bytes, tokens: Sequence[tuple[str, bytes]], roots: Sequence[Any]
 ) -> CheckpointTime:
     """Check every token as a timestamp of exactly `note` (pure)."""
-    from ..bundle.check_time import proven_signing_time, token_status
+    from custody.tsa.status import proven_signing_time, token_status
 
     statuses = []
     problems = []

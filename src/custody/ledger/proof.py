@@ -15,13 +15,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..bundle.layout import describe_difference
-from ..models import Problem
-from ..signing import signature_is_valid
-from . import merkle
-from .entries import EntryError, parse_entry, raw_public_key
-from .note import NoteError, checkpoint_signed_by, parse_checkpoint
-from .store import Appended
+from custody.base.bytediff import describe_difference
+from custody.base.models import Problem
+from custody.base.signing import signature_is_valid
+from custody.ledger.rows import Appended
+from custody.tlog import merkle
+from custody.tlog.entries import EntryError, parse_entry, raw_public_key
+from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
 
 PROOF_FORMAT = "custody/ledger-proof/v1"
 PROOF_PATH = "custody/ledger-proof.json"

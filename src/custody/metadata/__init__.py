@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .c2pa import C2PA_TYPES, not_checked
-from .guard import ExtractionLimit, GuardedFile
-from .sniff import extension_mismatch, sniff
+from custody.metadata.c2pa import C2PA_TYPES, not_checked
+from custody.metadata.guard import ExtractionLimit, GuardedFile
+from custody.metadata.record import empty_record
+from custody.metadata.sniff import extension_mismatch, sniff
 
 _PARSER_LOCK = threading.RLock()
 
@@ -37,27 +38,6 @@ _EXIF_IMAGES = {
 }
 NO_CAPTURE_METADATA = "no capture metadata; the file may have been re-encoded by a messaging app"
 _ISOBMFF = {"video/mp4", "video/quicktime", "video/3gpp", "video/3gpp2", "audio/mp4"}
-
-
-def empty_record(rel_path: str, sha256: str | None, size: int) -> dict[str, Any]:
-    """A record with every field present and nothing known yet (an archive
-    member's SHA-256 is filled in once it is read)."""
-    return {
-        "path": rel_path,
-        "sha256": sha256,
-        "size": size,
-        "mime": None,
-        "extension_mismatch": None,
-        "captured_at": None,
-        "gps": None,
-        "device": None,
-        "duration_s": None,
-        "width": None,
-        "height": None,
-        "c2pa": None,
-        "details": {},
-        "errors": [],
-    }
 
 
 def extract_record(
@@ -132,7 +112,7 @@ def read_stream(
 
 def _annotate(record: dict[str, Any]) -> None:
     """What a person reading the record should not have to infer."""
-    from .filenames import date_from_name
+    from custody.metadata.filenames import date_from_name
 
     name = str(record["path"]).rsplit("/", 1)[-1]
     found = date_from_name(name)
@@ -178,11 +158,11 @@ def _dispatch(
 ) -> None:
     # The parsers are imported on first use: they cost a third of a second of
     # start-up that verify, show and the ledger commands never need.
-    from .dimensions import image_size
-    from .images import extract_image
-    from .isobmff import extract_isobmff
-    from .media import extract_media
-    from .messages import (
+    from custody.metadata.dimensions import image_size
+    from custody.metadata.images import extract_image
+    from custody.metadata.isobmff import extract_isobmff
+    from custody.metadata.media import extract_media
+    from custody.metadata.messages import (
         extract_email,
         extract_mbox,
         extract_telegram,
@@ -191,7 +171,7 @@ def _dispatch(
         looks_like_whatsapp,
         parse_json,
     )
-    from .ogg import extract_ogg
+    from custody.metadata.ogg import extract_ogg
 
     family = mime.split("/")[0]
     try:
@@ -218,12 +198,12 @@ def _dispatch(
             data = _read_all(raw, size)
             text = data.decode("utf-8-sig", "replace")
             if looks_like_whatsapp(rel_path, text):
-                from .chats.whatsapp import parse_whatsapp
+                from custody.metadata.chats.whatsapp import parse_whatsapp
 
                 extract_whatsapp(text, rel_path, siblings, record)
                 record["details"]["chat"] = parse_whatsapp(data, rel_path, siblings)
             else:
-                from .chats.signal import looks_like_signal, parse_signal
+                from custody.metadata.chats.signal import looks_like_signal, parse_signal
 
                 if looks_like_signal(rel_path, text[:8192]):
                     chat = parse_signal(data, rel_path, siblings)
@@ -234,19 +214,19 @@ def _dispatch(
             if looks_like_telegram(obj):
                 extract_telegram(obj, record)
                 if isinstance(obj.get("messages"), list):
-                    from .chats.telegram import parse_telegram_json
+                    from custody.metadata.chats.telegram import parse_telegram_json
 
                     record["details"]["chat"] = parse_telegram_json(data, rel_path, siblings)
         elif mime == "text/html" and _is_telegram_html(rel_path):
-            from .chats.telegram import parse_telegram_html
+            from custody.metadata.chats.telegram import parse_telegram_html
 
             chat = parse_telegram_html(_read_all(raw, size), rel_path, siblings)
             if chat is not None:
                 record["details"].update(_chat_summary("telegram", chat))
         elif mime == "application/zip":
-            from .archive import read_archive_record
+            from custody.metadata.archive import read_archive_record
 
-            read_archive_record(raw, rel_path, record, sidecars)
+            read_archive_record(raw, rel_path, record, sidecars, read_stream)
     except ExtractionLimit as e:
         record["errors"].append(str(e))
     except RecursionError:
@@ -256,7 +236,7 @@ def _dispatch(
     except Exception as e:  # hostile files make parsers fail in every way; record and go on
         record["errors"].append(_describe(e))
     if mime in C2PA_TYPES:
-        from .c2pa import record_c2pa
+        from custody.metadata.c2pa import record_c2pa
 
         record_c2pa(raw, mime, rel_path, size, record, sidecars)
 

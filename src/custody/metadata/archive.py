@@ -4,7 +4,7 @@ A witness's "WhatsApp Chat - Olena K.zip" is the evidence itself: it is
 copied byte for byte like any file, and its metadata record lists each member
 (name, sizes, CRC, SHA-256, sniffed type, the same metadata as a loose file,
 C2PA). Nothing is written anywhere. The limits and name checks are the ones
-custody applies to a bundle archive (bundle/reader.py): a hostile member is
+custody applies to a bundle archive (bundle/read/): a hostile member is
 recorded with the reason, never followed.
 """
 
@@ -19,16 +19,16 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..bundle.archives import (  # the hardened archive reading custody already has
+from custody.base.archive_names import (
+    ARCHIVE_ERRORS,
     BOMB_MIN_BYTES,
     BOMB_RATIO,
     MAX_NAME_BYTES,
     clean_member_name,
     zip_member_name,
 )
-from ..bundle.reader import ARCHIVE_ERRORS
-from ..fsutil import unsafe_path_reason
-from . import empty_record
+from custody.base.fsutil import unsafe_path_reason
+from custody.metadata.record import empty_record
 
 # Members listed in one record (a bigger archive is still kept whole and
 # hashed; the record says how many were left out).
@@ -188,12 +188,16 @@ _NESTING = _Nesting()
 
 
 def read_archive_record(
-    raw: Any, rel_path: str, record: dict[str, Any], sidecars: dict[str, bytes] | None
+    raw: Any,
+    rel_path: str,
+    record: dict[str, Any],
+    sidecars: dict[str, bytes] | None,
+    read_stream: Callable[..., None],
 ) -> None:
     """Fill the record of a ZIP found among the evidence: every member read like a
-    loose file (nested archives to MAX_ARCHIVE_DEPTH), chat attachments resolved."""
-    from . import read_stream
-
+    loose file by `read_stream` (the extractor that found this ZIP, passed in so
+    that this module does not import it back), nested archives to
+    MAX_ARCHIVE_DEPTH, chat attachments resolved."""
     if _NESTING.depth >= MAX_ARCHIVE_DEPTH:
         record["errors"].append(
             f"archive nested {MAX_ARCHIVE_DEPTH} deep: kept and hashed, not opened"
@@ -235,7 +239,7 @@ def _read_archive(
         member["path"] = name  # the member's own name; the C2PA report is under the archive
 
     extract_zip(raw, record, read_member)
-    from .chats import resolve_hashes
+    from custody.metadata.chats import resolve_hashes
 
     members = record["details"]["archive"]["members"]
     digests = {f"{rel_path}/{m['path']}": m["sha256"] for m in members}

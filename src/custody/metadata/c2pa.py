@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .guard import ExtractionLimit, GuardedFile
+from custody.metadata.guard import ExtractionLimit, GuardedFile
 
 # The snapshot of the C2PA trust list shipped with custody (package data):
 # trust-list/ of github.com/c2pa-org/conformance-public at the commit below.

@@ -10,7 +10,7 @@ from typing import Any
 
 import exifread
 
-from .guard import GuardedFile
+from custody.metadata.guard import GuardedFile
 
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
 

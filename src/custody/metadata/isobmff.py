@@ -8,7 +8,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .guard import GuardedFile
+from custody.base.utc import utc_text
+from custody.metadata.guard import GuardedFile
 
 MAX_MOOV_BYTES = 64 * 1024 * 1024
 _EPOCH_1904 = datetime(1904, 1, 1, tzinfo=UTC)
@@ -89,7 +90,7 @@ def _time(seconds: int) -> str | None:
     if seconds <= 0:
         return None
     try:
-        return (_EPOCH_1904 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(_EPOCH_1904 + timedelta(seconds=seconds))
     except OverflowError:
         return None
 

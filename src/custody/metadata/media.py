@@ -12,7 +12,8 @@ from hachoir.metadata import extractMetadata
 from hachoir.parser import guessParser
 from hachoir.stream import InputIOStream
 
-from .guard import GuardedFile
+from custody.base.utc import utc_text
+from custody.metadata.guard import GuardedFile
 
 hachoir_config.quiet = True
 hachoir_log.use_print = False
@@ -89,7 +90,7 @@ def extract_media(fh: GuardedFile, name: str, record: dict[str, Any]) -> None:
     if isinstance(created, datetime) and created.year > 1900:
         if record["mime"] in ("video/x-matroska", "video/webm", "audio/webm"):
             # Matroska's DateUTC is UTC by definition.
-            record["captured_at"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record["captured_at"] = utc_text(created)
             record["details"]["captured_at_source"] = "Matroska DateUTC"
         else:
             record["captured_at"] = created.strftime("%Y-%m-%dT%H:%M:%S")

@@ -14,6 +14,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 from posixpath import dirname
 from typing import Any
 
+from custody.base.utc import utc_text
+
 MAX_LISTED = 1000  # messages or attachments listed one by one; the rest are counted
 
 
@@ -177,7 +179,7 @@ def _telegram_time(message: dict[str, Any]) -> str | None:
     unix = message.get("date_unixtime")
     if unix is not None:
         try:
-            return datetime.fromtimestamp(int(unix), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return utc_text(datetime.fromtimestamp(int(unix), UTC))
         except (ValueError, OverflowError, OSError):
             return None
     date = message.get("date")

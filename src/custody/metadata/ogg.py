@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .guard import GuardedFile
+from custody.metadata.guard import GuardedFile
 
 TAIL_BYTES = 128 * 1024
 

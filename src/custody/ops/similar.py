@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..fsutil import replace_file
-from ..hashing import sha256_bytes
-from ..home import similar_dir
-from ..keys import Signer
-from ..ledger.entries import EntryError, parse_entry
-from ..ledger.store import Ledger
-from ..similar.group import Decision, Item, Matching, group_items
-from .similar_read import ANALYSIS, Loaded, case_bundles, load_bundle
+from custody.base.errors import InputError
+from custody.base.fsutil import replace_file
+from custody.base.hashing import sha256_bytes
+from custody.base.home import similar_dir
+from custody.base.keys import Signer
+from custody.io.ledger_store import Ledger
+from custody.ops.similar_read import ANALYSIS, Loaded, case_bundles, load_bundle
+from custody.similar.group import Decision, Item, Matching, group_items
+from custody.tlog.entries import EntryError, parse_entry
 
 CONFIRM = "similar-confirm"
 REJECT = "similar-reject"
@@ -213,10 +213,3 @@ def _record_analysis(home: Path, loaded: Loaded, signer: Signer) -> int:
             time=_now(),
         )
     return appended.index
-
-
-def result_json(result: SimilarResult) -> dict[str, Any]:
-    """The document `custody similar --json` prints (ops/similar_json.py)."""
-    from .similar_json import result_json as as_json
-
-    return as_json(result)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..similar.group import Item, frame_summary
+from custody.similar.group import Item, frame_summary
 
 if TYPE_CHECKING:
-    from .similar import SimilarResult
+    from custody.ops.similar import SimilarResult
 
 
 RESULT_FORMAT = "custody/similar-result/v1"

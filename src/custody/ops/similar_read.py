@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bundle import layout
-from ..bundle.reader import BundleScan, scan_bundle
-from ..bundle.statement import StatementError, parse_statement
-from ..errors import InputError, NotABundleError
-from ..fsutil import unsafe_path_reason
-from ..hashing import sha256_bytes
-from ..home import similar_dir
-from ..similar.analyse import NEVER_TRIED, algorithm, analyse_file, kind_of
-from ..similar.document import Analysis, parse_similar_document, similar_document
-from ..similar.group import Item
-from ..workers import run_parallel
+from custody.base.errors import InputError, NotABundleError
+from custody.base.fsutil import unsafe_path_reason
+from custody.base.hashing import sha256_bytes
+from custody.base.home import similar_dir
+from custody.base.workers import run_parallel
+from custody.bundle.format import layout
+from custody.bundle.format.statement import StatementError, parse_statement
+from custody.bundle.read.reader import scan_bundle
+from custody.bundle.read.scan import BundleScan
+from custody.similar.analyse import NEVER_TRIED, algorithm, analyse_file, kind_of
+from custody.similar.document import Analysis, parse_similar_document, similar_document
+from custody.similar.group import Item
 
 ANALYSIS = "similar-analysis"
 
@@ -228,7 +229,7 @@ def _analyses(
 
 
 def sha256_of_file(path: Path) -> str:
-    from ..hashing import hash_stream
+    from custody.base.hashing import hash_stream
 
     with open(path, "rb") as fh:
         return hash_stream(fh)[0]

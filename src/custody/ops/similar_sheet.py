@@ -8,9 +8,9 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from ..bundle import layout
-from ..fsutil import unsafe_path_reason
-from ..similar.thumbs import thumbnail
+from custody.base.fsutil import unsafe_path_reason
+from custody.bundle.format import layout
+from custody.similar.thumbs import thumbnail
 
 
 def sheet_thumbnails(data: dict[str, Any], *, mode: str) -> dict[tuple[str, str], str]:

@@ -26,9 +26,9 @@ from typing import Any
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..errors import InputError
-from ..ledger.entries import raw_public_key
-from .times import format_time
+from custody.base.errors import InputError
+from custody.register.times import format_time
+from custody.tlog.entries import raw_public_key
 
 FILE_FORMAT = "custody/key-register-file/v1"
 VERSION_FORMAT = "custody/key-register/v1"

@@ -17,11 +17,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..errors import InputError
-from ..keys import MAX_NAME_LENGTH, fingerprint_of
-from ..ledger.entries import is_canonical
-from ..signing import signature_is_valid
-from .format import (
+from custody.base.errors import InputError
+from custody.base.keys import MAX_NAME_LENGTH, fingerprint_of
+from custody.base.signing import signature_is_valid
+from custody.register.format import (
     CLOCK_SKEW,
     FILE_FORMAT,
     HEX64,
@@ -34,7 +33,8 @@ from .format import (
     Revocation,
     UnitKey,
 )
-from .times import format_time, parse_stored_time
+from custody.register.times import format_time, parse_stored_time
+from custody.tlog.entries import is_canonical
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Let T be the proven signing time (the earliest genTime + accuracy among
 trusted RFC 3161 tokens: the latest instant each token allows, genTime alone
-when it states no accuracy; bundle/check_time.py), or else the time of
+when it states no accuracy; bundle/verify/check_time.py), or else the time of
 verification. A listed key K is accepted if and only if
 valid_from <= T <= valid_until and T is before its revocation takes effect
 (superseded or retired: when revoked; compromised: `since`). `key_status` says
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .format import KeyRegister, RegisteredKey
-from .times import human_time
+from custody.register.format import KeyRegister, RegisteredKey
+from custody.register.times import human_time
 
 VALID = "valid"
 NOT_YET_VALID = "not_yet_valid"

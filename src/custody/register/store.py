@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import InputError
-from ..fsutil import environment_error, exclusive_lock, replace_file
-from .format import KeyRegister, compare_registers
-from .parse import parse_register
-
-
-def registers_dir(home: Path) -> Path:
-    return home / "registers"
+from custody.base.errors import InputError
+from custody.base.fsutil import environment_error, exclusive_lock, replace_file
+from custody.base.home import registers_dir
+from custody.register.format import KeyRegister, compare_registers
+from custody.register.parse import parse_register
 
 
 def read_register_file(path: Path, *, now: datetime) -> KeyRegister:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_Z_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from custody.base.utc import UTC_FORMAT
+
+_Z_FORMAT = UTC_FORMAT
 _STORED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 

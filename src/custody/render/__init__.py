@@ -5,20 +5,20 @@ and for the few wide tables. Lines and label/value lists going to a pipe or a
 file are written as plain text: no padding to a guessed width, and none of
 rich's start-up cost on every scripted run. Rich's consoles have markup,
 highlighting and emoji off so a file named '[red]x' prints as itself, and every
-value passes through custody.textsafe on its way out (render._base), so nothing
+value passes through custody.base.textsafe on its way out (render._base), so nothing
 from evidence can drive a terminal or crash an output.
 """
 
 from __future__ import annotations
 
-from .bundles import BundlesViews
-from .keys import KeysViews
-from .ledger import LedgerViews
-from .media import MediaViews
-from .similar import SimilarViews
-from .store import StoreViews
-from .team import TeamViews
-from .verify_many import VerifyManyViews
+from custody.render.bundles import BundlesViews
+from custody.render.keys import KeysViews
+from custody.render.ledger import LedgerViews
+from custody.render.media import MediaViews
+from custody.render.similar import SimilarViews
+from custody.render.store import StoreViews
+from custody.render.team import TeamViews
+from custody.render.verify_many import VerifyManyViews
 
 
 class Renderer(

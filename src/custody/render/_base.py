@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from ..textsafe import json_escape_controls, json_safe, visible
+from custody.base.textsafe import json_escape_controls, json_safe, visible
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from rich.console import Console
 
-    from ..models import ProgressEvent
-    from ..progress import ProgressCallback
+    from custody.base.models import ProgressEvent
+    from custody.base.progress import ProgressCallback
 
 
 def _is_terminal(stream: IO[str]) -> bool:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..bundle.chain import open_handover_words
-from ..keys import format_fingerprint
-from ._base import Output, _human_bytes
+from custody.base.keys import format_fingerprint
+from custody.bundle.format.chain import open_handover_words
+from custody.render._base import Output, _human_bytes
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..audit import AuditResult
-    from ..bundle.stamp import TimestampResult
-    from ..handover import HandOverResult
-    from ..models import IngestResult, VerifyReport
-    from ..tsa.roots import TsaRootInfo
-    from ..verifier_page import VerifierPage
+    from custody.base.models import IngestResult, VerifyReport
+    from custody.ops.audit import AuditResult
+    from custody.ops.handover import HandOverResult
+    from custody.ops.stamp import TimestampResult
+    from custody.ops.verifier_page import VerifierPage
+    from custody.tsa.roots import TsaRootInfo
 
 
 class BundlesViews(Output):
@@ -231,7 +231,7 @@ class BundlesViews(Output):
 
 def _leftovers_line(n: int) -> str:
     """Said beside the verdict: what the leftovers are, and that the verdict is
-    about the evidence without them (bundle/leftovers.py)."""
+    about the evidence without them (bundle/read/leftovers.py)."""
     files, are = ("file", "is") if n == 1 else ("files", "are")
     return (
         f"{n} {files} added by macOS Finder or Windows Explorer (listed below) {are} "

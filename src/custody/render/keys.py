@@ -6,13 +6,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..keys import format_fingerprint, short_fingerprint
-from ._base import Output, _is_terminal
+from custody.base.keys import format_fingerprint, short_fingerprint
+from custody.render._base import Output, _is_terminal
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..keys import KeyPair, PublicKeyInfo
-    from ..register.authority import AuthorityResult
-    from ..register.store import TrustRegisterResult
+    from custody.base.keys import KeyPair, PublicKeyInfo
+    from custody.ops.authority import AuthorityResult
+    from custody.register.store import TrustRegisterResult
 
 
 class KeysViews(Output):

@@ -7,17 +7,17 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import Output, _is_terminal
-from .bundles import cosignatures_line
+from custody.render._base import Output, _is_terminal
+from custody.render.bundles import cosignatures_line
 
 _LONG_HEX = re.compile(r"\b[0-9a-f]{16,}\b")
 """A fingerprint (or digest) in an entry's detail."""
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..bundle.staple import StapleResult
-    from ..ledger.audit import LedgerReport
-    from ..ledger.consistency import ConsistencyResult
-    from ..witness.submit import WitnessRun
+    from custody.ops.ledger.audit import LedgerReport
+    from custody.ops.ledger.consistency import ConsistencyResult
+    from custody.ops.staple import StapleResult
+    from custody.ops.witness_submit import WitnessRun
 
 
 class LedgerViews(Output):

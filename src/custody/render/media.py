@@ -6,12 +6,12 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import Output
+from custody.render._base import Output
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..bundle.chat import ChatView
-    from ..bundle.recheck import C2paRecheck
-    from ..bundle.show import BundleMetadata
+    from custody.ops.chat import ChatView
+    from custody.ops.recheck import C2paRecheck
+    from custody.ops.show import BundleMetadata
 
 
 class MediaViews(Output):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import Output
+from custody.render._base import Output
 
 
 def _ms(ms: Any) -> str:

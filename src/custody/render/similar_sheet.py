@@ -13,9 +13,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ..report_style import digest, name, when
-from ..report_style import e as _e
-from .similar import pair_text, ranges_text
+from custody.render.report_style import digest, name, when
+from custody.render.report_style import e as _e
+from custody.render.similar import pair_text, ranges_text
 
 SHEET_CSS = """
 @page { size: A4; margin: 14mm 12mm 16mm;

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._base import Output, _human_bytes
+from custody.render._base import Output, _human_bytes
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..store.listing import StoreListing
-    from ..store.pull import PullResult
-    from ..store.push import PushResult
+    from custody.io.s3.listing import StoreListing
+    from custody.ops.store_pull import PullResult
+    from custody.ops.store_push import PushResult
 
 
 class StoreViews(Output):

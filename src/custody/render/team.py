@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..keys import format_fingerprint
-from ._base import Output
-from .bundles import cosignatures_line
+from custody.base.keys import format_fingerprint
+from custody.render._base import Output
+from custody.render.bundles import cosignatures_line
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..team.audit import TeamReport
-    from ..team.log import TeamInfo
-    from ..team.publish import PublishResult
-    from ..team.query import TeamProofResult
+    from custody.io.team.log import TeamInfo
+    from custody.io.team.publish import PublishResult
+    from custody.ops.team_query import TeamProofResult
+    from custody.team.audit import TeamReport
 
 
 class TeamViews(Output):

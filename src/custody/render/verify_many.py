@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._base import Output
+from custody.render._base import Output
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
-    from ..verify_many import VerifyOutcome, VerifyTally
+    from custody.ops.verify_many import VerifyOutcome, VerifyTally
 
 VERDICT_WIDTH = len("NOT VERIFIED  ")
 """The verdicts line up, so that the bundles form one column a person can scan."""

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .document import Analysis, Frame
+from custody.similar.document import Analysis, Frame
 
 MAX_IMAGE_PIXELS = 100_000_000
 """An image with more pixels is not decoded (a 100-megapixel camera is the largest common)."""

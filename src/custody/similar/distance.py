@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import MATCH_DISTANCE
+from custody.similar import MATCH_DISTANCE
 
 BRUTE_FORCE_PAIRS = 4_000_000
 """Below this many query x target pairs, every pair is compared directly."""

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import MATCH_DISTANCE, MIN_QUALITY
-from .document import Analysis
+from custody.similar import MATCH_DISTANCE, MIN_QUALITY
+from custody.similar.document import Analysis
 
 VIDEO_MIN_FRAMES = 2
 RANGE_GAP_MS = 2500
@@ -137,7 +137,7 @@ def _pools(
 
 def detect_pairs(items: list[Item]) -> list[PairMatch]:
     """Every pair of items that match (a < b), by the rule above."""
-    from .distance import near_pairs, pack
+    from custody.similar.distance import near_pairs, pack
 
     targets, tinfo, queries, qinfo = _pools(items)
     hits: dict[tuple[int, int], list[tuple[int, int, int]]] = defaultdict(list)

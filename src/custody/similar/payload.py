@@ -9,9 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..workers import run_parallel
-from .analyse import SWITCHED_OFF, algorithm, analyse_file, kind_of, missing_dependency
-from .document import Analysis, similar_document
+from custody.base.workers import run_parallel
+from custody.similar.analyse import (
+    SWITCHED_OFF,
+    algorithm,
+    analyse_file,
+    kind_of,
+    missing_dependency,
+)
+from custody.similar.document import Analysis, similar_document
 
 
 @dataclass(frozen=True)

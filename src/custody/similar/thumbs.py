@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .analyse import MAX_FRAME_PIXELS, MAX_IMAGE_PIXELS
+from custody.similar.analyse import MAX_FRAME_PIXELS, MAX_IMAGE_PIXELS
 
 THUMB_SIDE = 200
 MODES = ("show", "blur", "none")

@@ -21,21 +21,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..ledger import merkle
-from ..ledger.entries import raw_public_key
-from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
-from ..models import Problem
-from .audit_stream import Checked, TreeCheck, checked_leaves
+from custody.base.models import Problem
+from custody.team.audit_stream import Checked, StoredLeaf, TreeCheck, checked_leaves
+from custody.tlog import merkle
+from custody.tlog.entries import raw_public_key
+from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
 
 MAX_NAMED = 50  # findings of one kind named one by one; the rest are counted
-
-
-@dataclass(frozen=True)
-class StoredLeaf:
-    seq: int
-    leaf_hash: bytes
-    data: bytes
-    columns: tuple[Any, ...]  # kind, ledger, entry_index, case_id, bundle_id as stored
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..ledger import merkle
-from ..ledger.entries import raw_public_key
-from ..signing import signature_is_valid
-from .leaves import LeafError, parse_leaf
-
-if TYPE_CHECKING:
-    from .audit import StoredLeaf
+from custody.base.signing import signature_is_valid
+from custody.team.leaves import LeafError, parse_leaf
+from custody.tlog import merkle
+from custody.tlog.entries import raw_public_key
 
 PARALLEL_THRESHOLD = 4096  # a batch smaller than this is checked in this process
 BATCH_LEAVES = 4096  # leaves checked at a time (two batches in flight)
@@ -171,3 +168,11 @@ class TreeCheck:
                 )
         self._computed.clear()
         self._leaves.clear()
+
+
+@dataclass(frozen=True)
+class StoredLeaf:
+    seq: int
+    leaf_hash: bytes
+    data: bytes
+    columns: tuple[Any, ...]  # kind, ledger, entry_index, case_id, bundle_id as stored

@@ -16,15 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, KeyFileError
-from ..fsutil import environment_error, replace_file
-from ..keys import PublicKeyInfo, parse_public_key_file, public_key_file_bytes
+from custody.base.errors import InputError, KeyFileError
+from custody.base.fsutil import environment_error, replace_file
+from custody.base.home import team_dir
+from custody.base.keys import PublicKeyInfo, parse_public_key_file, public_key_file_bytes
 
 CONFIG_FORMAT = "custody/team-config/v1"
-
-
-def team_dir(home: Path) -> Path:
-    return home / "team"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import rfc8785
 
-from ..ledger.entries import EntryError, ParsedEntry, is_canonical, parse_entry
+from custody.tlog.entries import EntryError, ParsedEntry, is_canonical, parse_entry
 
 LEAF_FORMAT = "custody/team-leaf/v1"
 KINDS = ("entry", "checkpoint", "refusal")

@@ -13,9 +13,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..ledger.cosignature import WitnessKey, check_cosignatures
-from ..ledger.note import NoteError, checkpoint_signed_by, parse_checkpoint
-from ..models import Problem
+from custody.base.models import Problem
+from custody.tlog.cosignature import WitnessKey, check_cosignatures
+from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
 
 
 def audit_cosigned(

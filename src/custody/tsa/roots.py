@@ -15,15 +15,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..errors import InputError
-from ..fsutil import environment_error, write_new_file
+from custody.base.errors import InputError
+from custody.base.fsutil import environment_error, write_new_file
+from custody.base.home import tsa_roots_dir
 
 MAX_ROOT_FILE_BYTES = 1024 * 1024
-
-
-def tsa_roots_dir(home: Path) -> Path:
-    """Where the TSA roots this user trusts live."""
-    return home / "tsa-roots"
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def load_root_file(path: Path) -> tuple[x509.Certificate, ...]:
 
 
 def describe_root(cert: x509.Certificate, path: Path) -> TsaRootInfo:
-    from .token import describe_name, iso_utc
+    from custody.tsa.token import describe_name, iso_utc
 
     return TsaRootInfo(
         name=describe_name(cert.subject),

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import der
+from custody.base.utc import UTC_FORMAT
+from custody.tsa import der
 
 MAX_TOKEN_BYTES = 1024 * 1024
 """A larger .tsr is not read: real replies are a few kilobytes."""
@@ -97,7 +98,7 @@ def iso_utc(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     moment = moment.astimezone(UTC)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else UTC_FORMAT
     return moment.strftime(fmt)
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import InputError, KeyFileError
-from ..fsutil import environment_error, replace_file, write_new_file
-from ..keys import (
+from custody.base.errors import InputError, KeyFileError
+from custody.base.fsutil import environment_error, replace_file, write_new_file
+from custody.base.home import witness_dir
+from custody.base.keys import (
     PublicKeyInfo,
     fingerprint_of,
     key_or_fingerprint,
@@ -32,14 +33,10 @@ from ..keys import (
     public_key_pem,
     trusted_keys,
 )
-from ..ledger.cosignature import verifier_key
-from ..ledger.note import valid_key_name
+from custody.tlog.cosignature import verifier_key
+from custody.tlog.note import valid_key_name
 
 MAX_WITNESS_NAME = 200
-
-
-def witness_dir(home: Path) -> Path:
-    return home / "witness"
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import CustodyError
-from ..ledger import merkle
-from ..ledger.cosignature import cosign
-from ..ledger.note import Checkpoint, NoteError, checkpoint_signed_by, parse_checkpoint
-from .protocol import (
+from custody.base.errors import CustodyError
+from custody.tlog import merkle
+from custody.tlog.cosignature import cosign
+from custody.tlog.note import Checkpoint, NoteError, checkpoint_signed_by, parse_checkpoint
+from custody.witness.protocol import (
     ADD_CHECKPOINT,
     LATEST_CHECKPOINT,
     SIZE_CONTENT_TYPE,
@@ -29,7 +29,7 @@ from .protocol import (
     Response,
     parse_add_checkpoint,
 )
-from .state import LogState, StateStore
+from custody.witness.state import LogState, StateStore
 
 
 def _signed_by_known_key(cp: Checkpoint, keys: tuple[Ed25519PublicKey, ...]) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import EnvironmentFailure, InputError
-from ..fsutil import environment_error, exclusive_lock, replace_file
+from custody.base.errors import EnvironmentFailure, InputError
+from custody.base.fsutil import environment_error, exclusive_lock, replace_file
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import KeyFileError
-from ..fsutil import environment_error, write_new_file
-from ..keys import public_key_file_bytes, read_public_key_file
-from ..ledger.cosignature import WitnessKey, verifier_key
-from ..ledger.note import valid_key_name
-
-
-def witnesses_dir(home: Path) -> Path:
-    return home / "witnesses"
+from custody.base.errors import KeyFileError
+from custody.base.fsutil import environment_error, write_new_file
+from custody.base.home import witnesses_dir
+from custody.base.keys import public_key_file_bytes, read_public_key_file
+from custody.tlog.cosignature import WitnessKey, verifier_key
+from custody.tlog.note import valid_key_name
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import MAX_MESSAGES, attachment, lines_with_offsets
+from custody.metadata.chats import MAX_MESSAGES, attachment, lines_with_offsets
 
 _LINE = re.compile(
     r"^\[(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?\] ([^:]{1,100}?): (.*)$"

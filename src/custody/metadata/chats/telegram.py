@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from . import MAX_MESSAGES, NOT_INCLUDED, attachment, placeholder
+from custody.base.utc import utc_text
+from custody.metadata.chats import MAX_MESSAGES, NOT_INCLUDED, attachment, placeholder
 
 _MEDIA_KEYS = ("photo", "file", "thumbnail")
 # "(File not included. Change data exporting settings to download.)", and
@@ -28,7 +29,7 @@ _NOT_INCLUDED = "(File "
 
 def _utc(unix: Any) -> str | None:
     try:
-        return datetime.fromtimestamp(int(unix), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(datetime.fromtimestamp(int(unix), UTC))
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

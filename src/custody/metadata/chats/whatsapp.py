@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import MAX_MESSAGES, OMITTED, attachment, lines_with_offsets, placeholder
+from custody.metadata.chats import (
+    MAX_MESSAGES,
+    OMITTED,
+    attachment,
+    lines_with_offsets,
+    placeholder,
+)
 
 _MARKS = "\u200e\u200f\u202a\u202c\ufeff"
 _DATE = (

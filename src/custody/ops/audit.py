@@ -1,0 +1,172 @@
+"""`custody audit`: compare a folder with a verified bundle's signed manifest.
+
+Like hashdeep's audit mode, but against a signed manifest, and right about
+duplicates: files are matched as multisets of (content, path), so the same
+photo present twice in the bundle and once in the folder is one match and
+one missing, never two matches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custody.base.errors import InputError
+from custody.base.hashing import hash_fd
+from custody.base.models import VerifyReport
+from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.workers import run_parallel
+from custody.bundle.format import layout
+from custody.bundle.format.names import display_name
+from custody.bundle.read.source import SourceFile, scan_source, storable_name
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """How a folder compares with a bundle."""
+
+    folder: str
+    bundle: str
+    bundle_verified: bool
+    matched: tuple[str, ...]
+    moved: tuple[tuple[str, str], ...]  # (path in bundle, path in folder)
+    modified: tuple[str, ...]
+    new: tuple[str, ...]
+    missing: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+    @property
+    def identical(self) -> bool:
+        return self.bundle_verified and not (
+            self.moved or self.modified or self.new or self.missing or self.skipped
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "folder": self.folder,
+            "bundle": self.bundle,
+            "bundle_verified": self.bundle_verified,
+            "identical": self.identical,
+            "counts": {
+                "matched": len(self.matched),
+                "moved": len(self.moved),
+                "modified": len(self.modified),
+                "new": len(self.new),
+                "missing": len(self.missing),
+                "skipped": len(self.skipped),
+            },
+            "matched": list(self.matched),
+            "moved": [{"bundle_path": a, "folder_path": b} for a, b in self.moved],
+            "modified": list(self.modified),
+            "new": list(self.new),
+            "missing": list(self.missing),
+            "skipped": list(self.skipped),
+        }
+
+
+def compare(bundle_files: dict[str, str], folder_files: dict[str, str]) -> dict[str, Any]:
+    """Pure comparison of {path: sha256} maps (bundle paths without 'data/')."""
+    matched = sorted(p for p, h in bundle_files.items() if folder_files.get(p) == h)
+    left_bundle = {p: h for p, h in bundle_files.items() if p not in set(matched)}
+    left_folder = {p: h for p, h in folder_files.items() if p not in set(matched)}
+    by_hash_bundle: dict[str, list[str]] = defaultdict(list)
+    by_hash_folder: dict[str, list[str]] = defaultdict(list)
+    for p, h in sorted(left_bundle.items()):
+        by_hash_bundle[h].append(p)
+    for p, h in sorted(left_folder.items()):
+        by_hash_folder[h].append(p)
+    moved = []
+    for h, bundle_paths in by_hash_bundle.items():
+        folder_paths = by_hash_folder.get(h, [])
+        # Pair a bundle path with a folder path only when that folder path is not
+        # the place of another bundle file (that would be a modification).
+        candidates = [p for p in folder_paths if p not in left_bundle] + [
+            p for p in folder_paths if p in left_bundle
+        ]
+        for bp in list(bundle_paths):
+            if not candidates:
+                break
+            fp = candidates.pop(0)
+            moved.append((bp, fp))
+            bundle_paths.remove(bp)
+            folder_paths.remove(fp)
+    moved_bundle = {a for a, _ in moved}
+    moved_folder = {b for _, b in moved}
+    modified = sorted(
+        p
+        for p in left_bundle
+        if p in left_folder and p not in moved_bundle and p not in moved_folder
+    )
+    missing = sorted(p for p in left_bundle if p not in moved_bundle and p not in modified)
+    new = sorted(p for p in left_folder if p not in moved_folder and p not in modified)
+    return {
+        "matched": matched,
+        "moved": sorted(moved),
+        "modified": modified,
+        "new": new,
+        "missing": missing,
+    }
+
+
+def audit_folder(
+    *,
+    folder: Path,
+    report: VerifyReport,
+    manifest: dict[str, str],
+    on_progress: ProgressCallback | None = None,
+) -> AuditResult:
+    """Hash every file of `folder` (never following links) and compare it with
+    the bundle's manifest, by original names (`report.original_names`); paths
+    in the result are original names, bytes that are not UTF-8 kept as
+    surrogates. Raises InputError for an unusable folder."""
+    if not folder.is_dir():
+        raise InputError("not a folder", path=str(folder))
+    listing = scan_source(folder)
+    tracker = ProgressTracker("audit", len(listing.files), listing.total_bytes, on_progress)
+
+    def hash_one(f: SourceFile, _stop: threading.Event) -> tuple[str, str]:
+        try:
+            fd = os.open(f.abs_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as e:
+            raise InputError(f"cannot be read ({e.strerror})", path=f.abs_path) from e
+        try:
+            digest, _ = hash_fd(fd, on_bytes=tracker.add_bytes)
+        finally:
+            os.close(fd)
+        tracker.file_done()
+        return folder_name(f), digest
+
+    # Files are compared by their original names. A bundle made before
+    # custody/names.json existed stored a name that is not UTF-8 with %XX for
+    # the bad bytes and nothing else changed: the folder is read that way for it.
+    by_original = "names_sha256" in (report.statement or {})
+
+    def folder_name(f: SourceFile) -> str:
+        original = display_name(f.original) if f.original is not None else f.rel
+        return original if by_original else storable_name(original)
+
+    folder_files = dict(run_parallel(hash_one, listing.files))
+    tracker.finish()
+    prefix = layout.PAYLOAD_DIR + "/"
+    originals = report.original_names
+    bundle_files = {
+        display_name(originals[p]) if p in originals else p[len(prefix) :]: h
+        for p, h in manifest.items()
+        if p.startswith(prefix)
+    }
+    result = compare(bundle_files, folder_files)
+    return AuditResult(
+        folder=str(folder),
+        bundle=report.bundle,
+        bundle_verified=report.verified,
+        matched=tuple(result["matched"]),
+        moved=tuple(result["moved"]),
+        modified=tuple(result["modified"]),
+        new=tuple(result["new"]),
+        missing=tuple(result["missing"]),
+        skipped=tuple(s.path for s in listing.skipped),
+    )
