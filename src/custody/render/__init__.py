@@ -15,13 +15,21 @@ from custody.render.bundles import BundlesViews
 from custody.render.keys import KeysViews
 from custody.render.ledger import LedgerViews
 from custody.render.media import MediaViews
+from custody.render.similar import SimilarViews
 from custody.render.store import StoreViews
 from custody.render.team import TeamViews
 from custody.render.verify_many import VerifyManyViews
 
 
 class Renderer(
-    BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews, VerifyManyViews
+    BundlesViews,
+    KeysViews,
+    MediaViews,
+    LedgerViews,
+    TeamViews,
+    StoreViews,
+    VerifyManyViews,
+    SimilarViews,
 ):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 

@@ -33,6 +33,9 @@ ACTIONS = (
     "timestamp",
     "staple",
     "store",
+    "similar-analysis",
+    "similar-confirm",
+    "similar-reject",
 )
 
 

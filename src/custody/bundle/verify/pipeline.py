@@ -39,6 +39,7 @@ from custody.bundle.verify.check_payload import (
     check_tag_manifest,
 )
 from custody.bundle.verify.check_register import check_chain_keys, judge_signer, proven_time
+from custody.bundle.verify.check_similar import check_similar
 from custody.bundle.verify.check_statement import check_signature, check_statement
 from custody.bundle.verify.check_team import check_team
 from custody.bundle.verify.check_time import TimeCheck, check_time
@@ -206,6 +207,15 @@ def check_content_credentials(
     return Step(prior, problems)
 
 
+def check_analysis_results(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The perceptual analysis results (custody/similar.json) match what the
+    statement signed."""
+    _, problems = _collect(lambda found: check_similar(prior.scanned(), prior.statement, found))
+    return Step(prior, problems)
+
+
 def read_timestamps(
     evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
 ) -> Step:
@@ -353,6 +363,7 @@ CHECKS: tuple[Check, ...] = (
     check_the_statement,
     check_stored_names,
     check_content_credentials,
+    check_analysis_results,
     read_timestamps,
     check_the_signature,
     check_ledger_proof,
