@@ -85,6 +85,11 @@ INTEGRATION_TESTS = frozenset(
         "test_names.py::test_the_page_gives_custody_verify_s_verdict",
         "test_court.py::test_report_printed_to_pdf_for_a_verified_bundle",
         "test_court.py::test_report_printed_to_pdf_for_a_tampered_bundle",
+        # node runs the page's code over the shared vectors; rebuilding them starts the
+        # test TSA server and a witness server (tests/vectors/make.py).
+        "test_vectors.py::test_the_page_gives_each_vector_its_expected_report",
+        "test_vectors.py::test_the_page_agrees_on_freshly_made_bundles",
+        "test_vectors.py::test_rebuilding_the_vectors_states_the_same_expectations",
     }
 )
 

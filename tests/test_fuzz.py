@@ -8,6 +8,7 @@ import io
 import tarfile
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from custody.bundle.format.layout import TAG_MANIFEST, format_manifest, parse_ma
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate
+from custody.bundle.verify.pipeline import Evidence
 from custody.metadata import extract_record
 from custody.policy import TrustPolicy
 
@@ -214,7 +216,9 @@ def test_verifier_finds_any_tag_file_damage(
     damaged = mutate(original, how, position, value)
     if target == TAG_MANIFEST and recompute:
         recompute = False  # the forger's rewrite would undo the damage itself
-    report = evaluate(damaged_scan(pristine, target, damaged, recompute), policy)
+    report = evaluate(
+        Evidence(damaged_scan(pristine, target, damaged, recompute)), policy, now=datetime.now(UTC)
+    )
     if damaged == original:
         assert report.verified, report.problems
     else:
@@ -223,8 +227,10 @@ def test_verifier_finds_any_tag_file_damage(
 
 
 def test_pristine_bundle_verifies_both_ways(pristine: Pristine) -> None:
-    assert evaluate(pristine.scan, pristine.by_key).verified
-    assert evaluate(pristine.scan, pristine.by_fingerprint).verified
+    assert evaluate(Evidence(pristine.scan), pristine.by_key, now=datetime.now(UTC)).verified
+    assert evaluate(
+        Evidence(pristine.scan), pristine.by_fingerprint, now=datetime.now(UTC)
+    ).verified
 
 
 def _sha(data: bytes) -> str:
@@ -334,7 +340,7 @@ def test_reader_raises_only_custody_errors(
         scan = scan_bundle(path)
     except CustodyError:
         return
-    evaluate(scan, TrustPolicy())
+    evaluate(Evidence(scan), TrustPolicy(), now=datetime.now(UTC))
 
 
 REGRESSIONS = Path(__file__).parent / "regressions"

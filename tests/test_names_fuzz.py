@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from custody.bundle.format.names import (
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate, verify_bundle
+from custody.bundle.verify.pipeline import Evidence
 from custody.ops.audit import audit_folder
 from custody.ops.writer import ingest
 from custody.policy import TrustPolicy
@@ -122,7 +124,7 @@ def hostile_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Bund
         source=root / "src", case="C-1", signing_key=KEY, officer="PC Test", out=root / "b"
     )
     scan = scan_bundle(Path(result.bundle))
-    assert evaluate(scan, POLICY).verified
+    assert evaluate(Evidence(scan), POLICY, now=datetime.now(UTC)).verified
     return Path(result.bundle), scan
 
 
@@ -147,5 +149,7 @@ def test_any_damage_to_the_names_or_manifest_is_found(
     assert original is not None
     damaged = mutate(original, how, position, value)
     pristine = Pristine(scan, POLICY, POLICY)
-    report = evaluate(damaged_scan(pristine, target, damaged, recompute), POLICY)
+    report = evaluate(
+        Evidence(damaged_scan(pristine, target, damaged, recompute)), POLICY, now=datetime.now(UTC)
+    )
     assert report.verified is (damaged == original), report.problems

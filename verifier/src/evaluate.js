@@ -51,6 +51,7 @@ export function evaluate(given, policy) {
   checkTagManifest(scan, problems);
   const statement = checkStatement(scan, manifest.size, bagInfo, problems);
   checkNames(scan, manifest, statement, problems);
+  checkSimilar(scan, statement, problems);
   const stmtBytes = scan.tagBytes.get(L.STATEMENT);
   const { signer, signerKey } = checkSignature(scan, statement, stmtBytes, policy, problems);
   let chain = [];
@@ -294,6 +295,9 @@ export function parseStatement(bytes) {
   if ("names_sha256" in obj && typeof obj.names_sha256 !== "string") {
     return { error: "field 'names_sha256' is not a string" };
   }
+  if ("similar_sha256" in obj && typeof obj.similar_sha256 !== "string") {
+    return { error: "field 'similar_sha256' is not a string" };
+  }
   // Duplicate keys, whitespace, escapes or key order other than RFC 8785's all
   // make the canonical form differ from the stored bytes.
   if (!isCanonical(obj, bytes)) return { error: "not in canonical (RFC 8785) form" };
@@ -367,6 +371,25 @@ function checkNames(scan, manifest, statement, problems) {
   }
   for (const p of L.checkNamesMap(parsed.originals, manifest.keys())) {
     problems.push(problem("bad_names", L.NAMES, `${p.path}: ${p.detail}`));
+  }
+}
+
+/** bundle/check_similar.py: custody/similar.json (analysis results) against the statement. */
+function checkSimilar(scan, statement, problems) {
+  const path = "custody/similar.json";
+  const found = scan.files.get(path);
+  const signed = statement !== null ? statement.similar_sha256 : undefined;
+  if (found === undefined) {
+    if (signed !== undefined && !scan.oddPaths.has(path)) {
+      problems.push(problem("missing", path, "signed by the statement but missing"));
+    }
+    return;
+  }
+  if (statement === null) return;
+  if (signed === undefined) {
+    problems.push(problem("extra", path, "analysis results the statement does not sign"));
+  } else if (found.sha256 !== null && found.sha256 !== undefined && found.sha256 !== signed) {
+    problems.push(problem("statement_mismatch", path, "differs from the version the statement signed"));
   }
 }
 

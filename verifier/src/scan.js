@@ -16,6 +16,10 @@ const S_IFLNK = 0o120000;
 
 export class NotABundle extends Error {}
 
+/** The page's pool of hashing Workers; `newPool` in the options replaces it
+ * (verifier/test/ hashes in-process with worker.js's own `answer`). */
+const defaultPool = (workers, onBytes) => new HashPool(workers, onBytes);
+
 const problem = (kind, path, detail) => ({ kind, path, detail });
 const newScan = (location) => ({ location, files: new Map(), tagBytes: new Map(), problems: [], oddPaths: new Set() });
 const utf8Length = (s) => new TextEncoder().encode(s).length;
@@ -59,7 +63,7 @@ async function hashAll(pool, items, scan, onProgress) {
  * as a directory picker or a drop gives them. The chosen folder is the
  * bundle; a folder holding exactly one bundle folder is accepted too.
  */
-export async function scanFolder(entries, { location, workers, onBytes, onProgress }) {
+export async function scanFolder(entries, { location, workers, onBytes, onProgress, newPool = defaultPool }) {
   const names = new Set(entries.map((e) => e.path));
   let prefix = "";
   if (!names.has(L.BAGIT_TXT) && !names.has(L.STATEMENT)) {
@@ -80,7 +84,7 @@ export async function scanFolder(entries, { location, workers, onBytes, onProgre
     });
   }
   onBytes.total(items.reduce((n, i) => n + i.job.expectedSize, 0), items.length);
-  const pool = new HashPool(workers, onBytes.add);
+  const pool = newPool(workers, onBytes.add);
   try {
     await hashAll(pool, items, scan, onProgress);
   } finally {
@@ -102,7 +106,7 @@ function cleanMemberName(name) {
 }
 
 /** A .zip read in place (reader._scan_zip and _ArchiveCollector). */
-export async function scanZip(file, { location, workers, onBytes, onProgress }) {
+export async function scanZip(file, { location, workers, onBytes, onProgress, newPool = defaultPool }) {
   let members;
   try {
     members = await listZip(file);
@@ -176,7 +180,7 @@ export async function scanZip(file, { location, workers, onBytes, onProgress }) 
     });
   }
   onBytes.total(items.reduce((n, i) => n + i.job.expectedSize, 0), items.length);
-  const pool = new HashPool(workers, onBytes.add);
+  const pool = newPool(workers, onBytes.add);
   try {
     await hashAll(pool, items, raw, onProgress);
   } finally {

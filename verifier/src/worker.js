@@ -200,12 +200,19 @@ async function streamJob(job, { sha, crc }) {
   return { id, sha256: sha.digest("hex"), size, bytes, reported };
 }
 
-onmessage = async (event) => {
-  const job = event.data;
+/** One job's answer, as the page's pool receives it: {id, sha256, size, bytes}
+ * or {id, error}. Exported so that Node can run the same hashing in-process
+ * (verifier/test/, over the shared vectors in tests/vectors/). */
+export async function answer(job) {
   try {
-    const result = await hashJob(job);
-    postMessage(result, result.bytes ? [result.bytes.buffer] : []);
+    return await hashJob(job);
   } catch (e) {
-    postMessage({ id: job.id, error: e instanceof Unreadable ? e.message : `read error (${e.message || e})` });
+    return { id: job.id, error: e instanceof Unreadable ? e.message : `read error (${e.message || e})` };
   }
+}
+
+// globalThis: in the worker it is the worker's scope; imported by Node, a plain object property.
+globalThis.onmessage = async (event) => {
+  const result = await answer(event.data);
+  postMessage(result, result.bytes ? [result.bytes.buffer] : []);
 };

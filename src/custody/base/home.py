@@ -22,6 +22,12 @@ def keys_dir(home: Path) -> Path:
     return home / "keys"
 
 
+def similar_dir(home: Path) -> Path:
+    """Analyses of bundles made before ingest analysed them (`custody similar
+    --record`), each signed by a ledger entry."""
+    return home / "similar"
+
+
 def trust_dir(home: Path) -> Path:
     """The trust store: public keys whose signatures this user accepts."""
     return home / "trust"

@@ -39,6 +39,7 @@ COMMANDS = {
     "team": ("team", "team_group"),
     "verifier": ("verifier", "verifier_command"),
     "select": ("select", "select_command"),
+    "similar": ("similar", "similar_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -56,6 +56,11 @@ from custody.ops.batch import (
     is_flag=True,
     help="Do not extract metadata (records keep path, hash, size and type).",
 )
+@click.option(
+    "--no-similar",
+    is_flag=True,
+    help="Do not hash images and videos for `custody similar` (each is recorded as not analysed).",
+)
 @tsa_url_option
 @tsa_timeout_option
 @click.option(
@@ -84,6 +89,7 @@ def ingest_command(
     out: Path | None,
     note: str | None,
     no_metadata: bool,
+    no_similar: bool,
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
     expand: bool,
@@ -172,6 +178,7 @@ def ingest_command(
                     out=out,
                     note=note,
                     extract_metadata=not no_metadata,
+                    analyse_similar=not no_similar,
                     expand_archives=expand,
                     on_progress=on_progress,
                     tsa_urls=tsa,

@@ -23,6 +23,7 @@ from custody.base.errors import EnvironmentFailure, InputError, LedgerDamaged
 from custody.base.fsutil import environment_error, replace_file
 from custody.base.home import ledger_dir
 from custody.io.ledger_integrity import check_head
+from custody.ledger.checkpoint_time import find_checkpoint_tokens
 from custody.ledger.rows import Appended, StoredEntry
 from custody.tlog import merkle
 from custody.tlog.entries import Actor, entry_bytes
@@ -228,6 +229,11 @@ class Ledger:
         size; the caller reads each entry to confirm it."""
         rows = self._conn.execute(INGESTS_WITH_CONTENT, (case, exhibit or "", manifest_sha256))
         return [_int(r[0]) for r in rows]
+
+    def checkpoint_tokens(self, note: bytes) -> tuple[tuple[str, bytes], ...]:
+        """The timestamps kept of checkpoint `note` (`ledger checkpoint --tsa`):
+        (file name, bytes) each."""
+        return find_checkpoint_tokens(self.checkpoint_file.parent, note)
 
     def latest_checkpoint(self) -> bytes | None:
         row = self._conn.execute("SELECT note FROM checkpoint WHERE id = 1").fetchone()

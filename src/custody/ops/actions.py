@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate
+from custody.bundle.verify.pipeline import Evidence
 from custody.io.ledger_store import Ledger
 from custody.ops.ledger.repeats import earlier_ingests
 from custody.ops.recovery import abandoned_in_case, interrupted_ingests, recover_interrupted_ingests
@@ -73,6 +75,7 @@ def ingest_evidence(
     note: str | None = None,
     extract_metadata: bool = True,
     expand_archives: bool = False,
+    analyse_similar: bool = True,
     on_progress: ProgressCallback | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
@@ -120,6 +123,7 @@ def ingest_evidence(
             pending=pending_dir(home),
             extract_metadata=extract_metadata,
             expand_archives=expand_archives,
+            analyse_similar=analyse_similar,
             on_progress=on_progress,
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
@@ -171,7 +175,11 @@ def evaluate_with_home(
     against `policy` and this user's ledger, when it exists."""
     ledger = Ledger.open(home, create=False) if Ledger.exists(home) else None
     try:
-        report = evaluate(scan, policy, local_ledger=ledger, pending_ok_for=pending_ok_for)
+        report = evaluate(
+            Evidence(scan, local_ledger=ledger, pending_ok_for=pending_ok_for),
+            policy,
+            now=datetime.now(UTC),
+        )
         if ledger is not None and report.ledger and report.ledger["local_ledger"] == "consistent":
             abandoned = abandoned_in_case(ledger, (report.statement or {}).get("case"))
             if abandoned:

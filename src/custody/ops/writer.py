@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -26,7 +26,7 @@ from custody.base.fsutil import (
 )
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer, fingerprint_of, public_key_file_bytes
-from custody.base.models import IngestResult, Problem
+from custody.base.models import CopiedFile, IngestResult, Problem
 from custody.base.pending import PendingIngest, track
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.signing import sign_bytes
@@ -56,6 +56,9 @@ from custody.ledger.rows import Appended
 from custody.ops.stamp import StoredToken, record_timestamp
 from custody.tsa.attempt import GRANTED, StampAttempt
 
+if TYPE_CHECKING:
+    from custody.similar.payload import PayloadAnalysis
+
 
 def ingest(
     *,
@@ -70,6 +73,7 @@ def ingest(
     pending: Path | None = None,
     extract_metadata: bool = True,
     expand_archives: bool = False,
+    analyse_similar: bool = True,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     now: datetime | None = None,
@@ -83,6 +87,10 @@ def ingest(
     Returns an IngestResult. Raises InputError (bad source, bad case id, output
     inside the source, a file that changed while read), EnvironmentFailure
     (disk full, permissions on the output). On any error nothing is left behind.
+
+    Every image and video is analysed for `custody similar` (perceptual hashes
+    in custody/similar.json, signed through the statement) unless
+    `analyse_similar` or `extract_metadata` is false.
 
     With `expand_archives`, the members of each ZIP are also written under
     data/<archive>.expanded/ as working copies linked to their archive member.
@@ -165,6 +173,11 @@ def ingest(
                     listing, copied, data_dir, extract_metadata, sidecar_digests, origin, extracted
                 ),
             )
+            analyse = extract_metadata and analyse_similar
+            similar = _analyse_similar(copied, data_dir, analyse, workers)
+            if similar.document is not None:
+                write_new(tmp / layout.SIMILAR, similar.document)
+            similar_sha256 = sha256_bytes(similar.document) if similar.document else None
             total = sum(c.size for c in copied)
             bag_fields = [
                 ("Source-Organization", officer),
@@ -203,6 +216,7 @@ def ingest(
                 metadata_sha256=metadata_sha256,
                 note=note,
                 names_sha256=sha256_bytes(names_file) if names_file is not None else None,
+                similar_sha256=similar_sha256,
             )
             stmt = statement_bytes(statement)
             tag_files = {
@@ -266,6 +280,8 @@ def ingest(
             tag_digests[layout.MANIFEST] = manifest_sha256
             tag_digests.update(sidecar_digests)
             tag_digests.update(extracted.digests)
+            if similar_sha256 is not None:
+                tag_digests[layout.SIMILAR] = similar_sha256
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())
             for name, data in tag_files.items():
                 write_new(tmp / name, data)
@@ -273,7 +289,11 @@ def ingest(
             # What the result needs, then let the per-file lists go before the
             # check below builds its own: memory stays flat on 100,000 files.
             file_count = len(copied)
-            warnings = _warnings(listing) + tuple(extracted.warnings)
+            warnings = (
+                _warnings(listing)
+                + tuple(extracted.warnings)
+                + ((similar.warning,) if similar.warning else ())
+            )
             skipped, dirs = listing.skipped, listing.dirs
             del copied, listing, tag_files
             _stop_on(check_fresh_bundle(tmp, payload, signing_key.public_key()), bundle_path)
@@ -312,6 +332,15 @@ def ingest(
             for a in attempts
         ),
     )
+
+
+def _analyse_similar(
+    copied: list[CopiedFile], data_dir: Path, enabled: bool, workers: int | None
+) -> PayloadAnalysis:
+    from custody.similar.payload import PayloadFile, analyse_payload
+
+    files = [PayloadFile(c.path, c.sha256, c.mime) for c in copied]
+    return analyse_payload(files, data_dir, enabled=enabled, workers=workers)
 
 
 def _stop_on(problems: list[Problem], bundle_path: Path) -> None:

@@ -16,6 +16,7 @@ from custody.render.keys import KeysViews
 from custody.render.ledger import LedgerViews
 from custody.render.media import MediaViews
 from custody.render.scope import ScopeViews
+from custody.render.similar import SimilarViews
 from custody.render.store import StoreViews
 from custody.render.team import TeamViews
 from custody.render.verify_many import VerifyManyViews
@@ -30,6 +31,7 @@ class Renderer(
     StoreViews,
     VerifyManyViews,
     ScopeViews,
+    SimilarViews,
 ):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 

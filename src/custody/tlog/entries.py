@@ -34,6 +34,9 @@ ACTIONS = (
     "staple",
     "store",
     "select",  # a scope record (custody select, docs/extraction.md)
+    "similar-analysis",
+    "similar-confirm",
+    "similar-reject",
 )
 
 

@@ -30,6 +30,8 @@ TIMESTAMPS_DIR = "custody/timestamps"
 C2PA_DIR = "custody/c2pa/"
 C2PA_REPORTS_FIELD = "Custody-C2PA-Reports"
 TEAM_PROOF = "custody/team-proof.json"  # docs/team.md
+SIMILAR = "custody/similar.json"
+"""Perceptual analysis results (PDQ hashes), signed through the statement's similar_sha256."""
 
 BAGIT_TXT_BYTES = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 

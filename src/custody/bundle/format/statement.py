@@ -37,6 +37,8 @@ class Statement:
     format: str = STATEMENT_FORMAT
     names_sha256: str | None = None
     """SHA-256 of custody/names.json; only a bundle that has one names it."""
+    similar_sha256: str | None = None
+    """SHA-256 of custody/similar.json (perceptual analysis); only a bundle that has one."""
 
 
 def statement_bytes(statement: Statement) -> bytes:
@@ -45,6 +47,8 @@ def statement_bytes(statement: Statement) -> bytes:
     fields = asdict(statement)
     if fields["names_sha256"] is None:
         del fields["names_sha256"]
+    if fields["similar_sha256"] is None:
+        del fields["similar_sha256"]
     return bytes(rfc8785.dumps(fields))
 
 
@@ -105,6 +109,8 @@ def parse_statement(data: bytes) -> dict[str, Any]:
             raise StatementError(f"field '{name}' missing or not a string or null")
     if "names_sha256" in obj and not isinstance(obj["names_sha256"], str):
         raise StatementError("field 'names_sha256' is not a string")
+    if "similar_sha256" in obj and not isinstance(obj["similar_sha256"], str):
+        raise StatementError("field 'similar_sha256' is not a string")
     try:
         canonical = bytes(rfc8785.dumps(obj))
     except Exception as e:  # rfc8785 raises its own errors for values it cannot encode

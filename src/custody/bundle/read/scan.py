@@ -88,6 +88,7 @@ def wants_bytes(path: str) -> bool:
     return (
         layout.is_tag_path(path)
         and path != layout.METADATA
+        and path != layout.SIMILAR  # hashed; read again by `custody similar`
         and not path.startswith(layout.C2PA_DIR)  # one per signed photo: hashed, not kept
         and not path.startswith(EXTRACTIONS_DIR)  # a phone's members: hashed, not kept
     )

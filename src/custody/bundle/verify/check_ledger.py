@@ -26,6 +26,10 @@ class LocalLedger(Protocol):
 
     def entry_bytes(self, index: int) -> bytes | None: ...
 
+    def checkpoint_tokens(self, note: bytes) -> tuple[tuple[str, bytes], ...]:
+        """The timestamps this ledger keeps of checkpoint `note`: (name, bytes)."""
+        ...
+
 
 def check_ledger(
     scan: BundleScan,
@@ -35,10 +39,9 @@ def check_ledger(
     local_ledger: LocalLedger | None,
     problems: list[Problem],
     warnings: list[str],
-    policy: TrustPolicy | None = None,
-    now: int = 0,
+    policy: TrustPolicy,
+    now: int,
 ) -> dict[str, Any] | None:
-    policy = policy if policy is not None else TrustPolicy()
     data = scan.tag_bytes.get(PROOF_PATH)
     if data is None:
         warnings.append("the bundle carries no ledger proof (made without a ledger)")

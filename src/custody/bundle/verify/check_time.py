@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from custody.base.models import Problem, TimestampStatus
@@ -107,28 +106,3 @@ def check_time(
             )
         )
     return TimeCheck(tuple(statuses), proven, tsa, tuple(problems), tuple(warnings))
-
-
-def check_checkpoint_time(
-    ledger_info: dict[str, Any] | None,
-    local_ledger: object,
-    policy: TrustPolicy,
-    problems: list[Problem],
-) -> None:
-    """When the verifier's own ledger holds timestamps of the exact checkpoint
-    the bundle's ledger proof carries (`ledger checkpoint --tsa`), check them
-    and add the proven time to `ledger_info`."""
-    from custody.ledger.checkpoint_time import check_checkpoint_time as check
-    from custody.ledger.checkpoint_time import find_checkpoint_tokens
-    from custody.ledger.proof import PROOF_PATH
-
-    checkpoint_file = getattr(local_ledger, "checkpoint_file", None)
-    note = ledger_info.get("checkpoint") if ledger_info is not None else None
-    if ledger_info is None or not isinstance(note, str) or not isinstance(checkpoint_file, Path):
-        return
-    tokens = find_checkpoint_tokens(checkpoint_file.parent, note.encode("utf-8"))
-    if not tokens:
-        return
-    result = check(note.encode("utf-8"), tokens, policy.tsa_roots)
-    ledger_info.update(result.to_json())
-    problems.extend(Problem("bad_timestamp", PROOF_PATH, line) for line in result.problems)

@@ -1,14 +1,15 @@
 """Verifying a bundle: every check, every problem, then one verdict.
 
 `verify_bundle` returns a VerifyReport and never raises for a bad bundle;
-`check_bundle` raises VerificationFailed. `evaluate` is the pure part: it
-judges a scan against the keys the verifier chose to trust.
+`check_bundle` raises VerificationFailed. `evaluate` is the pure part: it runs
+the checks of bundle/verify/pipeline.py over the Evidence and the verifier's
+TrustPolicy, and turns what they found into the report.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,26 +24,10 @@ from custody.base.models import Problem, VerifyReport
 from custody.base.progress import ProgressCallback
 from custody.base.utc import utc_text
 from custody.bundle.format import layout
-from custody.bundle.format.chain import label, verify_chain
-from custody.bundle.read import leftovers
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
-from custody.bundle.verify.check_c2pa import check_c2pa
-from custody.bundle.verify.check_ledger import LocalLedger, check_ledger
-from custody.bundle.verify.check_names import check_names
-from custody.bundle.verify.check_payload import (
-    check_bagit_txt,
-    check_oxum,
-    check_payload,
-    check_read_back,
-    check_tag_manifest,
-)
-from custody.bundle.verify.check_register import check_chain_keys, judge_signer, proven_time
-from custody.bundle.verify.check_statement import check_signature, check_statement
-from custody.bundle.verify.check_team import check_team
-from custody.bundle.verify.check_time import check_checkpoint_time, check_time
-from custody.bundle.verify.check_witness import check_quorum
-from custody.ledger.proof import PROOF_PATH
+from custody.bundle.verify.check_ledger import LocalLedger
+from custody.bundle.verify.pipeline import Evidence, run_checks
 from custody.policy import TrustPolicy
 
 
@@ -61,10 +46,9 @@ def verify_bundle(
     """
     scan = scan_bundle(bundle, on_progress=on_progress, workers=workers)
     return evaluate(
-        scan,
+        Evidence(scan, local_ledger=local_ledger, pending_ok_for=pending_ok_for),
         policy,
-        local_ledger=local_ledger,
-        pending_ok_for=pending_ok_for,
+        now=datetime.now(UTC),
     )
 
 
@@ -78,158 +62,40 @@ def check_bundle(*, bundle: Path, policy: TrustPolicy) -> VerifyReport:
     return report
 
 
-def evaluate(
-    scan: BundleScan,
-    policy: TrustPolicy,
-    *,
-    local_ledger: LocalLedger | None = None,
-    pending_ok_for: str | None = None,
-    copied: Mapping[str, tuple[int, str]] | None = None,
-    now: datetime | None = None,
-) -> VerifyReport:
-    """Judge a scanned bundle: every check, every problem. Reads nothing but
-    the scan, the policy (and the verifier's ledger, when given). `now` is the
-    time of verification (default: the clock, read once here). `copied`, for
-    a bundle just written, is {manifest path: (size, SHA-256)} as taken while
-    copying: the manifest as read back is compared with it, and the payload is
-    not hashed again."""
-    os_leftovers: tuple[Problem, ...] = ()
-    if copied is None:
-        scan, os_leftovers = set_aside_leftovers(scan)
-    problems: list[Problem] = list(scan.problems)
-    check_bagit_txt(scan, problems)
-    manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
-    manifest: dict[str, str] = {}
-    if copied is None:
-        if manifest_bytes is not None:
-            manifest, errors = layout.parse_manifest(manifest_bytes)
-            for err in errors:
-                problems.append(Problem("bad_manifest", layout.MANIFEST, err.detail))
-        listed = len(manifest)
-        check_payload(scan, manifest, problems)
-    else:
-        # A bundle just written: its manifest is read back line by line against
-        # the copies; their paths stand for the listing in the checks below.
-        listed = check_read_back(manifest_bytes or b"", copied, problems)
-    bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
-    bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
-    if bag_info_bytes is not None and copied is None:
-        check_oxum(scan, bag_info, problems)
-    check_tag_manifest(scan, problems)
-    statement = check_statement(scan, listed, bag_info, problems)
-    original_names = check_names(
-        scan, manifest if copied is None else copied.keys(), statement, problems
-    )
-    check_c2pa(scan, bag_info, statement, problems)
-    check_extraction_members(scan, bag_info, statement, problems)
-    stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    time_check = check_time(scan.tag_bytes, statement, policy)
-    judgement = judge_signer(policy, statement, proven=proven_time(time_check), now=now)
-    signer, signer_key = check_signature(scan, statement, stmt_bytes, policy, problems, judgement)
-    warnings: list[str] = []
-    chain: tuple[dict[str, Any], ...] = ()
-    open_handover: dict[str, Any] | None = None
-    ledger_info = team_info = None
-    if statement is not None and stmt_bytes is not None:
-        stmt_sha = sha256_bytes(stmt_bytes)
-        ledger_info = check_ledger(
-            scan,
-            statement,
-            stmt_sha,
-            signer_key,
-            local_ledger,
-            problems,
-            warnings,
-            policy,
-            int(now.timestamp()),
-        )
-        check_checkpoint_time(ledger_info, local_ledger, policy, problems)
-        _explain_interrupted_staple(ledger_info, problems)
-        team_info = check_team(
-            scan, statement, stmt_sha, signer_key, policy, problems, warnings, int(now.timestamp())
-        )
-        state = verify_chain(scan.tag_bytes, statement=statement, statement_sha256=stmt_sha)
-        chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
-        problems.extend(state.problems)
-        open_handover = state.open_handover
-        if (
-            open_handover is not None
-            and policy.require_closed_chain
-            and state.pending_to != pending_ok_for
-        ):
-            # An open hand-over is not damage; only a verifier who asked for a
-            # closed chain (--require-closed-chain) is refused it.
-            problems.append(
-                Problem(
-                    "unreceived_transfer",
-                    open_handover["record"],
-                    f"handed over to {label(open_handover['to'])}, but its receipt is not "
-                    "in this copy (--require-closed-chain)",
-                )
-            )
-    check_quorum(policy, ledger_info, team_info, problems)
-    problems.extend(time_check.problems)
-    warnings.extend(time_check.warnings)
+def evaluate(evidence: Evidence, policy: TrustPolicy, *, now: datetime) -> VerifyReport:
+    """Judge the evidence: every check of bundle/verify/pipeline.py's CHECKS, in
+    order, then one verdict. Reads nothing but the evidence and the policy; `now`
+    is the time of verification (the operation reads the clock, once)."""
+    now = now.astimezone(UTC).replace(microsecond=0)
+    outcome = run_checks(evidence, policy, now=now)
+    facts = outcome.facts
+    scan = facts.scanned()
+    problems = list(_dedupe(outcome.problems))
+    time, signer = facts.time, facts.signer
+    assert time is not None and signer is not None, "every check has run"
     payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
+    manifest = dict(facts.manifest)
     return VerifyReport(
         bundle=scan.location,
         verified=not problems,
         signer=signer,
-        problems=tuple(_dedupe(problems)),
-        statement=statement,
-        statement_sha256=sha256_bytes(stmt_bytes) if stmt_bytes is not None else None,
+        problems=tuple(problems),
+        statement=facts.statement,
+        statement_sha256=facts.statement_sha256,
         files_checked=len(payload),
         bytes_checked=sum(f.size for f in payload),
-        custody_chain=chain,
-        open_handover=open_handover,
-        ledger=ledger_info,
-        team=team_info,
-        warnings=tuple(warnings),
-        file_table=lambda: _file_table(scan, manifest, statement, problems),
-        original_names=original_names,
-        os_leftovers=os_leftovers,
+        custody_chain=facts.chain,
+        open_handover=dict(facts.open_handover) if facts.open_handover is not None else None,
+        ledger=dict(facts.ledger) if facts.ledger is not None else None,
+        team=dict(facts.team) if facts.team is not None else None,
+        warnings=outcome.warnings,
+        file_table=lambda: _file_table(scan, manifest, facts.statement, problems),
+        original_names=dict(facts.original_names),
+        os_leftovers=facts.os_leftovers,
         verified_at=utc_text(now),
         tool=f"custody {__version__}",
-        **time_check.report_fields(),
+        **time.report_fields(),
     )
-
-
-def check_extraction_members(
-    scan: BundleScan,
-    bag_info: dict[str, str],
-    statement: dict[str, Any] | None,
-    problems: list[Problem],
-) -> None:
-    """Phone extractions' members files against the signed metadata (extraction/check.py)."""
-    from custody.extraction.check import check_extractions
-
-    check_extractions(
-        scan.files, scan.odd_paths, bag_info, _signed_metadata(scan, statement), problems
-    )
-
-
-def _signed_metadata(
-    scan: BundleScan, statement: dict[str, Any] | None
-) -> Callable[[], bytes | None]:
-    def read() -> bytes | None:
-        data = scan.read_tag(layout.METADATA) if statement is not None else None
-        if data is None or sha256_bytes(data) != (statement or {}).get("metadata_sha256"):
-            return None
-        return data
-
-    return read
-
-
-def set_aside_leftovers(scan: BundleScan) -> tuple[BundleScan, tuple[Problem, ...]]:
-    """The scan without the files an operating system added that neither
-    manifest lists (bundle/read/leftovers.py), and those files."""
-    listed: set[str] = set()
-    for name in (layout.MANIFEST, layout.TAG_MANIFEST):
-        data = scan.tag_bytes.get(name)
-        if data is not None:
-            listed.update(layout.parse_manifest(data)[0])
-    return leftovers.set_aside(scan, listed, scan.read_tag)
 
 
 def _file_table(
@@ -279,25 +145,7 @@ def _file_table(
     return tuple(rows)
 
 
-def _explain_interrupted_staple(
-    ledger_info: dict[str, Any] | None, problems: list[Problem]
-) -> None:
-    """A staple replaces the proof, then the tag manifest (ops/staple.py): a kill
-    between the two leaves a valid proof the tag manifest does not list yet. Still a
-    problem (the bytes are not the listed ones), but one that says what happened."""
-    if not ledger_info or not ledger_info.get("proof_valid"):
-        return
-    for i, p in enumerate(problems):
-        if p.kind == "changed" and p.path == PROOF_PATH:
-            problems[i] = Problem(
-                p.kind,
-                p.path,
-                f"{p.detail}; the proof itself checks out, as an interrupted "
-                "'custody ledger staple' leaves it: run it again to list the new proof",
-            )
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
     seen: set[Problem] = set()
     out = []
     for p in problems:
@@ -336,5 +184,7 @@ def check_fresh_bundle(
         problems.append(Problem("missing", layout.PAYLOAD_DIR, "copied files are missing"))
     scan = scan_bundle(root, hash_payload=False, tag_files_only=True)
     key = PublicKeyInfo("self", fingerprint_of(public_key), public_key)
-    problems.extend(evaluate(scan, TrustPolicy(keys=(key,)), copied=payload).problems)
+    policy = TrustPolicy(keys=(key,))
+    fresh = Evidence(scan, copied=payload)
+    problems.extend(evaluate(fresh, policy, now=datetime.now(UTC)).problems)
     return problems

@@ -162,6 +162,12 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
     if action == "store":
         until = (subject.get("retention") or {}).get("retain_until")
         return f"to {subject.get('location')}" + (f", locked until {until}" if until else "")
+    if action in ("similar-confirm", "similar-reject"):
+        verdict = "same" if action == "similar-confirm" else "not the same"
+        a, b = str(subject.get("a"))[:12], str(subject.get("b"))[:12]
+        return f"{a} and {b}: {verdict} ({subject.get('note')})"
+    if action == "similar-analysis":
+        return f"analysis of {subject.get('analysed')} images and videos recorded"
     if action == "ingest":
         return f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
     if action == "timestamp":

@@ -1,0 +1,448 @@
+"""What verification checks, in the order it checks it.
+
+`CHECKS` is the whole of bundle verification: a tuple of uniform steps, each a
+pure function of the Evidence (everything read from disk, by the operation),
+the verifier's TrustPolicy, the time of verification and the Facts that earlier
+steps established. A step returns a Step: the problems and warnings it found
+and the Facts it adds. No step edits what an earlier one found, reads the
+clock or reads a disk; the order of the tuple is the order of dependence (the
+signature is judged after the timestamps, because a key register judges a key
+at the time the timestamps prove).
+
+`run_checks` folds the steps; bundle/verify/evaluate.py turns the result into
+the VerifyReport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from custody.base.hashing import sha256_bytes
+from custody.base.models import Problem, SignerInfo
+from custody.bundle.format import layout
+from custody.bundle.format.chain import label, verify_chain
+from custody.bundle.read import leftovers
+from custody.bundle.read.scan import BundleScan
+from custody.bundle.verify.check_c2pa import check_c2pa
+from custody.bundle.verify.check_ledger import LocalLedger, check_ledger
+from custody.bundle.verify.check_names import check_names
+from custody.bundle.verify.check_payload import (
+    check_bagit_txt,
+    check_oxum,
+    check_payload,
+    check_read_back,
+    check_tag_manifest,
+)
+from custody.bundle.verify.check_register import check_chain_keys, judge_signer, proven_time
+from custody.bundle.verify.check_similar import check_similar
+from custody.bundle.verify.check_statement import check_signature, check_statement
+from custody.bundle.verify.check_team import check_team
+from custody.bundle.verify.check_time import TimeCheck, check_time
+from custody.bundle.verify.check_witness import check_quorum
+from custody.ledger.checkpoint_time import check_checkpoint_time
+from custody.ledger.proof import PROOF_PATH
+from custody.policy import TrustPolicy
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything verification reads, as the operation read it: the scan of the
+    bundle, the verifier's own ledger (a read-only view, or None), and for a
+    bundle just written, what was copied into it."""
+
+    scan: BundleScan
+    local_ledger: LocalLedger | None = None
+    copied: Mapping[str, tuple[int, str]] | None = None
+    """{manifest path: (size, SHA-256)} as taken while copying, for a bundle just
+    written: its manifest is read back against these and its payload is not
+    hashed again. None for every other bundle."""
+    pending_ok_for: str | None = None
+    """The receiver whose receipt is the one being made (custody receive): the
+    hand-over awaiting it is not 'open' for --require-closed-chain."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the steps so far established, for the steps after them."""
+
+    scan: BundleScan | None = None
+    """The scan without the files an operating system added (OS leftovers)."""
+    os_leftovers: tuple[Problem, ...] = ()
+    manifest: Mapping[str, str] = field(default_factory=dict)
+    listed: int = 0
+    """How many payload files the manifest lists."""
+    bag_info: Mapping[str, str] = field(default_factory=dict)
+    statement: dict[str, Any] | None = None
+    statement_bytes: bytes | None = None
+    statement_sha256: str | None = None
+    original_names: Mapping[str, bytes] = field(default_factory=dict)
+    time: TimeCheck | None = None
+    signer: SignerInfo | None = None
+    signer_key: Ed25519PublicKey | None = None
+    ledger: Mapping[str, Any] | None = None
+    team: Mapping[str, Any] | None = None
+    chain: tuple[dict[str, Any], ...] = ()
+    open_handover: Mapping[str, Any] | None = None
+
+    def scanned(self) -> BundleScan:
+        """The scan, once the first step has set OS leftovers aside."""
+        assert self.scan is not None, "set_aside_os_leftovers runs first"
+        return self.scan
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step found, and the facts as they stand after it."""
+
+    facts: Facts
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class Check(Protocol):
+    def __call__(
+        self, evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+    ) -> Step: ...
+
+
+def _collect(run: Callable[[list[Problem]], Any]) -> tuple[Any, tuple[Problem, ...]]:
+    """Call a check written against a problem list; return its result and what it added."""
+    found: list[Problem] = []
+    result = run(found)
+    return result, tuple(found)
+
+
+def set_aside_os_leftovers(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """Files an operating system adds (.DS_Store, __MACOSX/, Thumbs.db...) that
+    neither manifest lists are shown apart, not as intruders (bundle/read/leftovers.py).
+    A bundle just written has none: it is checked as it is."""
+    scan = evidence.scan
+    if evidence.copied is not None:
+        return Step(replace(prior, scan=scan), tuple(scan.problems))
+    listed: set[str] = set()
+    for name in (layout.MANIFEST, layout.TAG_MANIFEST):
+        data = scan.tag_bytes.get(name)
+        if data is not None:
+            listed.update(layout.parse_manifest(data)[0])
+    kept, os_leftovers = leftovers.set_aside(scan, listed, scan.read_tag)
+    return Step(replace(prior, scan=kept, os_leftovers=os_leftovers), tuple(kept.problems))
+
+
+def check_bag(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts) -> Step:
+    """bagit.txt, the payload manifest against the payload (or, for a bundle just
+    written, read back against the copies), and bag-info's Payload-Oxum."""
+    scan = prior.scanned()
+    problems: list[Problem] = []
+    check_bagit_txt(scan, problems)
+    manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
+    manifest: dict[str, str] = {}
+    if evidence.copied is None:
+        if manifest_bytes is not None:
+            manifest, errors = layout.parse_manifest(manifest_bytes)
+            problems.extend(Problem("bad_manifest", layout.MANIFEST, e.detail) for e in errors)
+        listed = len(manifest)
+        check_payload(scan, manifest, problems)
+    else:
+        listed = check_read_back(manifest_bytes or b"", evidence.copied, problems)
+    bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
+    bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
+    if bag_info_bytes is not None and evidence.copied is None:
+        check_oxum(scan, bag_info, problems)
+    return Step(
+        replace(prior, manifest=manifest, listed=listed, bag_info=bag_info), tuple(problems)
+    )
+
+
+def check_tags(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts) -> Step:
+    """The tag manifest against every tag file."""
+    _, problems = _collect(lambda found: check_tag_manifest(prior.scanned(), found))
+    return Step(prior, problems)
+
+
+def check_the_statement(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The signed statement: its form, and that it describes this bag."""
+    scan = prior.scanned()
+    statement, problems = _collect(
+        lambda found: check_statement(scan, prior.listed, dict(prior.bag_info), found)
+    )
+    data = scan.tag_bytes.get(layout.STATEMENT)
+    return Step(
+        replace(
+            prior,
+            statement=statement,
+            statement_bytes=data,
+            statement_sha256=sha256_bytes(data) if data is not None else None,
+        ),
+        problems,
+    )
+
+
+def check_stored_names(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The portable stored names and the signed map back to the original names."""
+    listing: Collection[str] = prior.manifest if evidence.copied is None else evidence.copied.keys()
+    names, problems = _collect(
+        lambda found: check_names(prior.scanned(), listing, prior.statement, found)
+    )
+    return Step(replace(prior, original_names=names), problems)
+
+
+def check_content_credentials(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The C2PA reports made at ingest match what the statement signed."""
+    _, problems = _collect(
+        lambda found: check_c2pa(prior.scanned(), dict(prior.bag_info), prior.statement, found)
+    )
+    return Step(prior, problems)
+
+
+def check_extraction_members(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The members files of phone extractions (custody/extractions/) match what
+    the signed metadata names (extraction/check.py, docs/extraction.md)."""
+    from custody.extraction.check import check_extractions
+
+    scan = prior.scanned()
+
+    def signed_metadata() -> bytes | None:
+        data = scan.read_tag(layout.METADATA) if prior.statement is not None else None
+        if data is None or sha256_bytes(data) != (prior.statement or {}).get("metadata_sha256"):
+            return None
+        return data
+
+    _, problems = _collect(
+        lambda found: check_extractions(
+            scan.files, scan.odd_paths, dict(prior.bag_info), signed_metadata, found
+        )
+    )
+    return Step(prior, problems)
+
+
+def check_analysis_results(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The perceptual analysis results (custody/similar.json) match what the
+    statement signed."""
+    _, problems = _collect(lambda found: check_similar(prior.scanned(), prior.statement, found))
+    return Step(prior, problems)
+
+
+def read_timestamps(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """What the bundle's timestamps prove about when it was signed. Its problems
+    are reported by report_timestamps, last, as they always were."""
+    return Step(replace(prior, time=check_time(prior.scanned().tag_bytes, prior.statement, policy)))
+
+
+def check_the_signature(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The statement's signature, by a key the verifier trusts; a key a trusted
+    register lists is judged at the time the timestamps prove."""
+    assert prior.time is not None, "read_timestamps runs before"
+    judgement = judge_signer(policy, prior.statement, proven=proven_time(prior.time), now=now)
+    (signer, key), problems = _collect(
+        lambda found: check_signature(
+            prior.scanned(), prior.statement, prior.statement_bytes, policy, found, judgement
+        )
+    )
+    return Step(replace(prior, signer=signer, signer_key=key), problems)
+
+
+def _signed(prior: Facts) -> tuple[dict[str, Any], str] | None:
+    if prior.statement is None or prior.statement_sha256 is None:
+        return None
+    return prior.statement, prior.statement_sha256
+
+
+def check_ledger_proof(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The ledger proof: the ingest entry, its inclusion in the signed
+    checkpoint, the checkpoint's cosignatures, and the verifier's own ledger."""
+    signed = _signed(prior)
+    if signed is None:
+        return Step(prior)
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    info = check_ledger(
+        prior.scanned(),
+        signed[0],
+        signed[1],
+        prior.signer_key,
+        evidence.local_ledger,
+        problems,
+        warnings,
+        policy,
+        int(now.timestamp()),
+    )
+    return Step(replace(prior, ledger=info), tuple(problems), tuple(warnings))
+
+
+def check_ledger_checkpoint_time(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """Timestamps the verifier's own ledger holds of the proof's checkpoint."""
+    if _signed(prior) is None or prior.ledger is None:
+        return Step(prior)
+    note = prior.ledger.get("checkpoint")
+    if evidence.local_ledger is None or not isinstance(note, str):
+        return Step(prior)
+    tokens = evidence.local_ledger.checkpoint_tokens(note.encode("utf-8"))
+    if not tokens:
+        return Step(prior)
+    result = check_checkpoint_time(note.encode("utf-8"), tokens, policy.tsa_roots)
+    problems = tuple(Problem("bad_timestamp", PROOF_PATH, line) for line in result.problems)
+    return Step(replace(prior, ledger={**prior.ledger, **result.to_json()}), problems)
+
+
+def check_team_proof(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The team proof, against the team keys the verifier chose."""
+    signed = _signed(prior)
+    if signed is None:
+        return Step(prior)
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    info = check_team(
+        prior.scanned(),
+        signed[0],
+        signed[1],
+        prior.signer_key,
+        policy,
+        problems,
+        warnings,
+        int(now.timestamp()),
+    )
+    return Step(replace(prior, team=info), tuple(problems), tuple(warnings))
+
+
+def check_custody_chain(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """Every hand-over record and receipt, their signatures and keys; an open
+    hand-over refused only with --require-closed-chain."""
+    signed = _signed(prior)
+    if signed is None:
+        return Step(prior)
+    state = verify_chain(prior.scanned().tag_bytes, statement=signed[0], statement_sha256=signed[1])
+    problems: list[Problem] = []
+    chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
+    problems.extend(state.problems)
+    handover = state.open_handover
+    if (
+        handover is not None
+        and policy.require_closed_chain
+        and state.pending_to != evidence.pending_ok_for
+    ):
+        problems.append(
+            Problem(
+                "unreceived_transfer",
+                handover["record"],
+                f"handed over to {label(handover['to'])}, but its receipt is not "
+                "in this copy (--require-closed-chain)",
+            )
+        )
+    return Step(replace(prior, chain=chain, open_handover=handover), tuple(problems))
+
+
+def check_witness_quorum(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """--quorum N: enough cosignatures by distinct chosen witnesses."""
+    ledger = dict(prior.ledger) if prior.ledger is not None else None
+    team = dict(prior.team) if prior.team is not None else None
+    _, problems = _collect(lambda found: check_quorum(policy, ledger, team, found))
+    return Step(prior, problems)
+
+
+def report_timestamps(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The problems and warnings read_timestamps found (invalid tokens, time not
+    proven with --require-timestamp)."""
+    assert prior.time is not None
+    return Step(prior, prior.time.problems, prior.time.warnings)
+
+
+CHECKS: tuple[Check, ...] = (
+    set_aside_os_leftovers,
+    check_bag,
+    check_tags,
+    check_the_statement,
+    check_stored_names,
+    check_content_credentials,
+    check_extraction_members,
+    check_analysis_results,
+    read_timestamps,
+    check_the_signature,
+    check_ledger_proof,
+    check_ledger_checkpoint_time,
+    check_team_proof,
+    check_custody_chain,
+    check_witness_quorum,
+    report_timestamps,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Every step run: the facts, and every problem and warning in order."""
+
+    facts: Facts
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+
+
+def run_checks(
+    evidence: Evidence,
+    policy: TrustPolicy,
+    *,
+    now: datetime,
+    checks: Sequence[Check] = CHECKS,
+) -> Outcome:
+    """Run `checks` in order over `evidence`."""
+    facts = Facts()
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for check in checks:
+        step = check(evidence, policy, now=now, prior=facts)
+        facts = step.facts
+        problems.extend(step.problems)
+        warnings.extend(step.warnings)
+    return Outcome(facts, explain_interrupted_staple(problems, facts.ledger), tuple(warnings))
+
+
+def explain_interrupted_staple(
+    problems: Sequence[Problem], ledger: Mapping[str, Any] | None
+) -> tuple[Problem, ...]:
+    """A staple replaces the proof, then the tag manifest (ops/staple.py): a kill
+    between the two leaves a valid proof the tag manifest does not list yet. Still
+    a problem (the bytes are not the listed ones), but one that says what happened."""
+    if not ledger or not ledger.get("proof_valid"):
+        return tuple(problems)
+    return tuple(
+        Problem(
+            p.kind,
+            p.path,
+            f"{p.detail}; the proof itself checks out, as an interrupted "
+            "'custody ledger staple' leaves it: run it again to list the new proof",
+        )
+        if p.kind == "changed" and p.path == PROOF_PATH
+        else p
+        for p in problems
+    )
