@@ -38,6 +38,8 @@ COMMANDS = {
     "store": ("store", "store_group"),
     "team": ("team", "team_group"),
     "verifier": ("verifier", "verifier_command"),
+    "intake": ("intake", "intake_group"),
+    "receipt": ("intake", "receipt_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.
