@@ -1,0 +1,267 @@
+"""The witness web intake end to end: a real `custody intake serve` on
+127.0.0.1 (started and stopped by pid), raw tus clients that interrupt,
+resume, send bad chunks and bad checksums, a kill -9 mid-upload, forged,
+expired and revoked invitations, hostile names, oversized uploads, and the
+receipt verified, altered and checked against a later checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Env
+from tests.intake_server import IntakeServer, TusClient
+
+CASE = "ICC-2026-014"
+HOSTILE = "../../etc/passwd\x1b[31m\u202e.jpg"
+
+
+@pytest.fixture
+def intake(env: Env) -> Iterator[IntakeServer]:
+    result, _ = env.run_json("keygen", "--name", "Intake, War Crimes Team")
+    assert result.exit_code == 0, result.output
+    server = IntakeServer(env.home, env.tmp / "intake", CASE, env.tmp / "serve.log")
+    invite(env, server, "W0")  # creates the folder before the server starts
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def invite(env: Env, server: IntakeServer, ref: str, *extra: str) -> TusClient:
+    result, doc = env.run_json(
+        "intake",
+        "invite",
+        "--data",
+        server.data,
+        "--case",
+        CASE,
+        "--ref",
+        ref,
+        "--url",
+        server.url,
+        "--no-qr",
+        *extra,
+    )
+    assert result.exit_code == 0, result.output
+    return TusClient(server.port, doc["link"].split("#", 1)[1])
+
+
+def test_upload_resume_finish_and_receipt(env: Env, intake: IntakeServer) -> None:
+    tus = invite(env, intake, "W1")
+    first = os.urandom(300_000)
+    second = b"chat export\n" * 5000
+    r = tus.create(len(first), HOSTILE, hashlib.sha256(first).hexdigest())
+    assert r.status == 201
+    loc = r.headers["location"]
+    # A bad chunk checksum: 460 and nothing appended.
+    r = tus.patch(loc, 0, first[:100_000], checksum=hashlib.sha256(b"other").digest())
+    assert r.status == 460
+    assert tus.offset(loc) == 0
+    # A wrong offset: 409.
+    assert tus.patch(loc, 5, first[5:10]).status == 409
+    r = tus.patch(loc, 0, first[:100_000])
+    assert r.status == 204 and r.headers["upload-offset"] == "100000"
+    # A connection lost mid-part without a checksum: what arrived is kept.
+    tus.partial_patch(loc, 100_000, first[100_000:150_000], declared=200_000)
+    got = tus.offset(loc)
+    assert 100_000 <= got <= 150_000
+    # Nothing already received is sent again: resume from the server's offset.
+    r = tus.patch(loc, got, first[got:])
+    assert r.status == 204 and r.headers["upload-offset"] == str(len(first))
+    assert tus.patch(loc, len(first), b"x").status == 409  # complete: nothing more
+    tus.upload(second, "chat.zip")
+    status = tus.request("GET", "/api/status").json()
+    assert [f["sha256"] for f in status["files"]] == [
+        hashlib.sha256(first).hexdigest(),
+        hashlib.sha256(second).hexdigest(),
+    ]
+    assert b"passwd" not in tus.request("GET", "/api/status").body  # names never served back
+    assert tus.request("GET", loc).status in (404, 405)  # nothing uploaded is served back
+    assert tus.finish(names=True).status == 202
+    assert tus.create(10, "late").status == 403  # finished: nothing more
+    doc = tus.wait_receipt()
+    assert doc["state"] == "ingested", intake.data / "serve.log"
+    receipt = env.tmp / "receipt.json"
+    receipt.write_text(doc["receipt"])
+    assert "<svg" in doc["receipt_html"] and "<script" not in doc["receipt_html"]
+
+    # The bundle holds the bytes as sent, under numbered names; the names as given are recorded.
+    listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)
+    row = next(r for r in listing["submissions"] if r["ref"] == "W1")
+    assert row["state"] == "ingested" and row["files"] == 2 and row["code"] == doc["code"]
+    bundle = Path(row["bundle"])
+    assert (bundle / "data" / "files" / "001.jpg").read_bytes() == first
+    assert (bundle / "data" / "files" / "002.zip").read_bytes() == second
+    record = json.loads((bundle / "data" / "intake-submission.json").read_text())
+    assert record["files"][0]["name_as_given"] == HOSTILE
+    assert not list(intake.data.rglob("*.part"))
+    assert env.run("verify", bundle).exit_code == 0
+
+    # The receipt verifies, with the files, from another home that trusts the intake key.
+    key = env.tmp / "intake.pub"
+    assert env.run("keys", "export", "intake-war-crimes-team", "-o", key).exit_code == 0
+    other = Env(home=env.tmp / "court", tmp=env.tmp)
+    sent = env.tmp / "sent"
+    sent.mkdir()
+    (sent / "a").write_bytes(first)
+    (sent / "b").write_bytes(second)
+    result = other.run("receipt", "verify", receipt, "--trust", key, "--files", sent, "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    assert report["files"] == {"matching": 2, "missing": 0, "extra": 0}
+    assert report["code"] == doc["code"]
+    payload = json.loads(json.loads(receipt.read_text())["signed"])
+    assert payload["files"][0]["name"] == HOSTILE
+    # Untrusted: not verified.
+    assert other.run("receipt", "verify", receipt).exit_code == 1
+    # Files that are not exactly the bytes received.
+    (sent / "c").write_bytes(b"extra")
+    result = other.run("receipt", "verify", receipt, "--trust", key, "--files", sent)
+    assert result.exit_code == 1 and "extra_file" in result.output
+    # Altered receipts.
+    for field, value in (("bytes", 1), ("merkle_root", "00" * 32)):
+        altered = dict(payload, **{field: value})
+        signed = json.dumps(altered, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        forged = dict(json.loads(receipt.read_text()), signed=signed)
+        bad = env.tmp / f"forged-{field}.json"
+        bad.write_text(json.dumps(forged))
+        result = other.run("receipt", "verify", bad, "--trust", key)
+        assert result.exit_code == 1 and "bad_signature" in result.output
+    wrong_code = dict(json.loads(receipt.read_text()), code="abandon-abandon-abandon-abandon")
+    (env.tmp / "code.json").write_text(json.dumps(wrong_code))
+    assert other.run("receipt", "verify", env.tmp / "code.json", "--trust", key).exit_code == 1
+    (env.tmp / "junk.json").write_text("{}")
+    assert other.run("receipt", "verify", env.tmp / "junk.json").exit_code == 2
+
+    # A later checkpoint still contains it: after another ingest, prove and check.
+    (env.tmp / "more").mkdir()
+    (env.tmp / "more" / "x.txt").write_text("more")
+    assert (
+        env.run("ingest", env.tmp / "more", "--case", CASE, "--out", env.tmp / "b2").exit_code == 0
+    )
+    later = env.tmp / "later.json"
+    assert env.run("receipt", "prove", receipt, "-o", later).exit_code == 0
+    result = other.run("receipt", "verify", receipt, "--trust", key, "--against", later, "--json")
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["later_checkpoint"]["contains"] is True
+    checkpoint = env.tmp / "checkpoint.txt"
+    checkpoint.write_text(env.run("ledger", "checkpoint").stdout)
+    assert env.run("receipt", "verify", receipt, "--against", checkpoint).exit_code == 0
+    # A later proof whose inclusion path was tampered with: the entry is not shown to be there.
+    doc_later = json.loads(later.read_text())
+    doc_later["inclusion_proof"] = [base64.b64encode(b"\x00" * 32).decode()] * len(
+        doc_later["inclusion_proof"]
+    )
+    later.write_text(json.dumps(doc_later))
+    result = other.run("receipt", "verify", receipt, "--trust", key, "--against", later)
+    assert result.exit_code == 1 and "dropped_from_ledger" in result.output
+
+
+def test_kill_9_mid_upload_then_resume(env: Env, intake: IntakeServer) -> None:
+    tus = invite(env, intake, "W2")
+    data = os.urandom(2_000_000)
+    r = tus.create(len(data), "video.mp4", hashlib.sha256(data).hexdigest())
+    loc = r.headers["location"]
+    assert tus.patch(loc, 0, data[:700_000]).status == 204
+    tus.partial_patch(loc, 700_000, data[700_000:900_000], declared=1_300_000)
+    intake.stop(signal.SIGKILL)
+    intake.start()
+    at = tus.offset(loc)
+    assert 700_000 <= at <= 900_000
+    # The server re-hashes what it kept: a wrong whole-file digest is still caught.
+    r = tus.patch(loc, at, data[at:])
+    assert r.status == 204 and r.headers["upload-offset"] == str(len(data))
+    assert (
+        tus.request("GET", "/api/status").json()["files"][0]["sha256"]
+        == hashlib.sha256(data).hexdigest()
+    )
+    # A file whose whole digest disagrees with the one announced is discarded (460).
+    r = tus.create(1000, "x.bin", "0" * 64)
+    loc2 = r.headers["location"]
+    r = tus.patch(loc2, 0, b"y" * 1000)
+    assert r.status == 460
+    assert tus.offset(loc2) == 0
+
+
+def test_invitations_forged_expired_revoked_and_limits(env: Env, intake: IntakeServer) -> None:
+    from custody.intake.manage import invite_witness
+
+    forged = TusClient(intake.port, "A" * 43)
+    assert forged.create(10, "a").status == 403
+    assert TusClient(intake.port, "not a token").request("GET", "/api/status").status == 403
+    assert forged.request("GET", "/").status == 200  # the page itself needs no token
+    assert forged.request("GET", "/files").status in (404, 405)  # no listing
+    assert forged.request("GET", "/../intake.json").status == 404
+    old = invite_witness(
+        data=intake.data,
+        case=CASE,
+        ref="W-old",
+        base_url=intake.url,
+        valid_for=timedelta(hours=1),
+        max_bytes=10**6,
+        max_files=5,
+        opaque=False,
+        qr_prefix=None,
+        now=datetime.now(UTC) - timedelta(hours=2),
+    )
+    expired = TusClient(intake.port, old.link.split("#")[1])
+    r = expired.create(10, "a")
+    assert r.status == 403 and "expired" in r.json()["error"]
+    tus = invite(env, intake, "W3", "--max-bytes", "1000", "--max-files", "2")
+    assert tus.create(1001, "big").status == 413
+    tus.upload(b"a" * 600, "one")
+    assert tus.create(500, "two").status == 413  # 1,100 bytes in all
+    tus.upload(b"b" * 100, "two")
+    assert tus.create(1, "three").status == 413  # three files
+    r = tus.create(10, None)
+    assert r.status == 413
+    assert env.run("intake", "revoke", "--data", intake.data, "W3").exit_code == 0
+    r = tus.create(1, "x")
+    assert r.status == 403 and "withdrawn" in r.json()["error"]
+    listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)
+    states = {r["ref"]: r["state"] for r in listing["submissions"]}
+    assert states["W3"] == "revoked" and states["W-old"] == "expired" and states["W0"] == "open"
+    # Hostile metadata: malformed, a name too long, an unsupported checksum.
+    w4 = invite(env, intake, "W4")
+    bad = w4.request(
+        "POST", "/files", headers={"Upload-Length": "5", "Upload-Metadata": "filename @@@"}
+    )
+    assert bad.status == 400
+    assert w4.create(5, b"x" * 5000).status == 400
+    loc = w4.create(5, "a").headers["location"]
+    r = w4.request(
+        "PATCH",
+        loc,
+        b"hello",
+        {
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "0",
+            "Upload-Checksum": "md5 AAAA",
+        },
+    )
+    assert r.status == 400
+    assert w4.patch(loc, 0, b"hello!").status == 413  # longer than the upload
+    assert w4.offset(loc) == 0
+
+
+def test_opaque_invitation_gives_only_the_code(env: Env, intake: IntakeServer) -> None:
+    tus = invite(env, intake, "W5", "--opaque")
+    tus.upload(b"photo" * 100, "p.jpg")
+    assert tus.finish().status == 202
+    doc = tus.wait_receipt()
+    assert doc["state"] == "ingested" and len(doc["code"].split("-")) == 4
+    assert "receipt" not in doc
+    listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)
+    inv = next(r for r in listing["submissions"] if r["ref"] == "W5")
+    kept = intake.data / "submissions" / inv["id"] / "receipt.json"
+    assert json.loads(kept.read_text())["code"] == doc["code"]
