@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Env
 from tests.intake_server import IntakeServer, TusClient
 
@@ -265,3 +264,69 @@ def test_opaque_invitation_gives_only_the_code(env: Env, intake: IntakeServer) -
     inv = next(r for r in listing["submissions"] if r["ref"] == "W5")
     kept = intake.data / "submissions" / inv["id"] / "receipt.json"
     assert json.loads(kept.read_text())["code"] == doc["code"]
+
+
+def test_browser_uploads_real_files_through_the_page(env: Env, intake: IntakeServer) -> None:
+    from tests.browser_page import browser, chromium_missing
+
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    tus = invite(env, intake, "W6")
+    files = env.tmp / "phone"
+    files.mkdir()
+    photo = files / "Фото 2026-03-01.jpg"
+    photo.write_bytes(os.urandom(9_000_000))  # three parts of 4 MiB
+    chat = files / "WhatsApp Chat.zip"
+    chat.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    with browser() as driver:
+        driver.get(f"{intake.url}#{tus.token}")
+        wait = _waiter(driver)
+        wait(lambda: driver.find_element("id", "upload").is_displayed())
+        driver.find_element("id", "names").click()
+        driver.find_element("id", "files").send_keys(f"{photo}\n{chat}")
+        driver.find_element("id", "send").click()
+        wait(lambda: driver.find_element("id", "finish").is_enabled(), 120)
+        live = driver.find_element("id", "live")
+        assert live.get_attribute("aria-live") == "polite"
+        driver.find_element("id", "finish").click()
+        wait(lambda: driver.find_element("id", "code").text != "", 120)
+        code = driver.find_element("id", "code").text
+        links = [
+            a.get_attribute("download")
+            for a in driver.find_elements("css selector", "#downloads a")
+        ]
+        assert links == ["receipt.json", "receipt.html"]
+        # Ukrainian, from the one file of Ukrainian text.
+        driver.find_element("id", "switch").click()
+        assert driver.find_element("tag name", "h1").text == "Надіслати докази безпечно"
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
+    doc = tus.wait_receipt()
+    assert doc["code"] == code
+    payload = json.loads(json.loads(doc["receipt"])["signed"])
+    assert [(f["name"], f["size"]) for f in payload["files"]] == [
+        (photo.name, 9_000_000),
+        (chat.name, 22),
+    ]
+    receipt = env.tmp / "receipt.json"
+    receipt.write_text(doc["receipt"])
+    result = env.run("receipt", "verify", receipt, "--files", files)
+    assert result.exit_code == 0, result.output
+
+
+def _waiter(driver: object):  # type: ignore[no-untyped-def]
+    import time
+
+    def wait(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("timed out waiting in the page")
+
+    return wait

@@ -34,8 +34,7 @@ def intake_group() -> None:
 
     \b
     Typical use:
-      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W1 \\
-          --url https://intake.unit.example/
+      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W1
       custody intake serve --data /srv/intake --case ICC-2026-014
       custody intake list --data /srv/intake
       custody receipt verify receipt.json --files ./what-i-sent
@@ -86,8 +85,8 @@ def intake_serve(
     \b
     Examples:
       custody intake serve --data /srv/intake --case ICC-2026-014
-      CUSTODY_PASSPHRASE=... custody intake serve --data /srv/intake --case ICC-2026-014 \\
-          --bind 127.0.0.1:8400 --key intake-war-crimes-team --tsa https://tsa.example.org/tsr
+      custody intake serve --data /srv/intake --case ICC-2026-014 --key intake-war-crimes-team
+      custody intake serve --data /srv/intake --case ICC-2026-014 --tsa https://tsa.example.org/tsr
 
     \b
     Exit codes: 0 stopped, 2 usage or a wrong passphrase, 3 cannot listen, 130 interrupted.
@@ -180,8 +179,8 @@ def intake_invite(
     \b
     Examples:
       custody intake invite --data /srv/intake --case ICC-2026-014 --ref W1
-      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W2 \\
-          --expires 48h --max-bytes 5G --opaque --url https://intake.unit.example/
+      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W2 --opaque
+      custody intake invite --data /srv/intake --case X --ref W3 --expires 48h --max-bytes 5G
 
     \b
     Exit codes: 0 made, 2 usage (another open invitation for REF), 3 I/O error.
