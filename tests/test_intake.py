@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import Env
+from tests.conftest import Env, validate
 from tests.intake_server import IntakeServer, TusClient
 
 CASE = "ICC-2026-014"
@@ -52,6 +52,7 @@ def invite(env: Env, server: IntakeServer, ref: str, *extra: str) -> TusClient:
         *extra,
     )
     assert result.exit_code == 0, result.output
+    validate("intake-invite", doc)
     return TusClient(server.port, doc["link"].split("#", 1)[1])
 
 
@@ -96,7 +97,12 @@ def test_upload_resume_finish_and_receipt(env: Env, intake: IntakeServer) -> Non
 
     # The bundle holds the bytes as sent, under numbered names; the names as given are recorded.
     listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)
+    validate("intake-list", listing)
     row = next(r for r in listing["submissions"] if r["ref"] == "W1")
+    # Finishing again by hand gives the same result (the server already did it).
+    result, again = env.run_json("intake", "finish", "--data", intake.data, "W1")
+    assert result.exit_code == 0 and again["code"] == doc["code"]
+    validate("intake-finish", again)
     assert row["state"] == "ingested" and row["files"] == 2 and row["code"] == doc["code"]
     bundle = Path(row["bundle"])
     assert (bundle / "data" / "files" / "001.jpg").read_bytes() == first
@@ -117,6 +123,7 @@ def test_upload_resume_finish_and_receipt(env: Env, intake: IntakeServer) -> Non
     result = other.run("receipt", "verify", receipt, "--trust", key, "--files", sent, "--json")
     report = json.loads(result.stdout)
     assert result.exit_code == 0, result.stdout
+    validate("receipt-verify", report)
     assert report["files"] == {"matching": 2, "missing": 0, "extra": 0}
     assert report["code"] == doc["code"]
     payload = json.loads(json.loads(receipt.read_text())["signed"])
@@ -224,7 +231,9 @@ def test_invitations_forged_expired_revoked_and_limits(env: Env, intake: IntakeS
     assert tus.create(1, "three").status == 413  # three files
     r = tus.create(10, None)
     assert r.status == 413
-    assert env.run("intake", "revoke", "--data", intake.data, "W3").exit_code == 0
+    result, revoked = env.run_json("intake", "revoke", "--data", intake.data, "W3")
+    assert result.exit_code == 0
+    validate("intake-revoke", revoked)
     r = tus.create(1, "x")
     assert r.status == 403 and "withdrawn" in r.json()["error"]
     listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)
