@@ -323,6 +323,37 @@ def test_browser_uploads_real_files_through_the_page(env: Env, intake: IntakeSer
     result = env.run("receipt", "verify", receipt, "--files", files)
     assert result.exit_code == 0, result.output
 
+    # The offline verifier page checks the receipt too, with the intake key chosen there.
+    key = env.tmp / "intake.pub"
+    assert env.run("keys", "export", "intake-war-crimes-team", "-o", key).exit_code == 0
+    page = env.tmp / "verify-bundle.html"
+    assert env.run("verifier", "-o", page).exit_code == 0
+    forged = json.loads(doc["receipt"])
+    forged["signed"] = forged["signed"].replace('"bytes":9000022', '"bytes":9000023')
+    (env.tmp / "forged.json").write_text(json.dumps(forged))
+    with browser() as driver:
+        wait = _waiter(driver)
+
+        def check(path: Path, *chosen: Path) -> dict:
+            driver.get(page.resolve().as_uri())
+            wait(lambda: driver.execute_script("return document.body.dataset.state") == "ready")
+            driver.find_element("id", "key-file").send_keys(str(key))
+            if chosen:
+                driver.find_element("id", "receipt-files").send_keys("\n".join(map(str, chosen)))
+            driver.find_element("id", "receipt-file").send_keys(str(path))
+            wait(lambda: driver.execute_script("return document.body.dataset.receipt") == "done")
+            out = driver.find_element("id", "receipt-result").get_attribute("data-report")
+            return dict(json.loads(out))
+
+        good = check(receipt, photo, chat)
+        assert good["verified"] and good["code"] == code, good
+        assert good["files"] == {"matching": 2, "missing": 0, "extra": 0}
+        bad = check(env.tmp / "forged.json")
+        assert not bad["verified"]
+        kinds = {p["kind"] for p in bad["problems"]}
+        assert {"bad_signature", "bad_code", "bad_receipt_format"} <= kinds, kinds
+        assert not check(receipt, chat)["verified"]  # a file missing
+
 
 def _waiter(driver: object):  # type: ignore[no-untyped-def]
     import time
