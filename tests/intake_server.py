@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PASSPHRASE
+from conftest import PASSPHRASE
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -37,6 +37,7 @@ class IntakeServer:
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
 
     def start(self) -> IntakeServer:
         env = dict(os.environ, CUSTODY_HOME=str(self.home), CUSTODY_PASSPHRASE=PASSPHRASE)
@@ -53,6 +54,7 @@ class IntakeServer:
             self.case,
             "--bind",
             f"127.0.0.1:{self.port}",
+            *self.args,
         ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)

@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import Env, validate
-from tests.intake_server import IntakeServer, TusClient
+
+from conftest import Env, validate
+from intake_server import IntakeServer, TusClient
+from tsa_server import TsaServer, tsa_server  # noqa: F401
 
 CASE = "ICC-2026-014"
 HOSTILE = "../../etc/passwd\x1b[31m\u202e.jpg"
@@ -276,7 +278,7 @@ def test_opaque_invitation_gives_only_the_code(env: Env, intake: IntakeServer) -
 
 
 def test_browser_uploads_real_files_through_the_page(env: Env, intake: IntakeServer) -> None:
-    from tests.browser_page import browser, chromium_missing
+    from browser_page import browser, chromium_missing
 
     missing = chromium_missing()
     if missing:
@@ -370,3 +372,67 @@ def _waiter(driver: object):  # type: ignore[no-untyped-def]
         raise AssertionError("timed out waiting in the page")
 
     return wait
+
+
+def test_receipt_judged_by_the_unit_register_and_a_trusted_timestamp(
+    env: Env,
+    tsa_server: TsaServer,  # noqa: F811
+) -> None:
+    authority = tsa_server.authority("Intake TSA")
+    result, key = env.run_json("keygen", "--name", "Intake, War Crimes Team")
+    assert result.exit_code == 0
+    pub = env.tmp / "intake.pub"
+    assert env.run("keys", "export", key["id"], "-o", pub).exit_code == 0
+    unit = Env(home=env.tmp / "authority", tmp=env.tmp)
+    assert unit.run("authority", "init", "--name", "Met War Crimes Team").exit_code == 0
+    assert unit.run("authority", "add", pub).exit_code == 0
+    register = env.tmp / "register.json"
+    assert unit.run("authority", "export", "-o", register).exit_code == 0
+    server = IntakeServer(
+        env.home,
+        env.tmp / "intake",
+        CASE,
+        env.tmp / "serve.log",
+        args=("--tsa", tsa_server.url(authority)),
+    )
+    tus = invite(env, server, "W7")
+    server.start()
+    try:
+        tus.upload(b"video" * 1000, "v.mp4")
+        assert tus.finish().status == 202
+        doc = tus.wait_receipt()
+    finally:
+        server.stop()
+    receipt = env.tmp / "receipt.json"
+    receipt.write_text(doc["receipt"])
+    assert json.loads(doc["receipt"])["timestamp"] is not None
+    court = Env(home=env.tmp / "court", tmp=env.tmp)
+    args = (
+        "receipt",
+        "verify",
+        receipt,
+        "--register",
+        register,
+        "--tsa-root",
+        authority.root_pem,
+        "--json",
+    )
+    result = court.run(*args)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    validate("receipt-verify", report)
+    assert report["signer"]["key_status"] == "valid"
+    assert report["timestamp"]["status"] == "trusted"
+    # The unit revokes the intake key as compromised since an hour ago: the receipt,
+    # stamped after that, no longer counts.
+    since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = unit.run(
+        "authority", "revoke", key["fingerprint"][:16], "--reason", "compromised", "--since", since
+    )
+    assert result.exit_code == 0, result.output
+    assert unit.run("authority", "export", "-o", register).exit_code == 0
+    result = court.run(*args)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert report["signer"]["key_status"] == "revoked"
+    assert "key_not_valid" in {p["kind"] for p in report["problems"]}

@@ -73,6 +73,10 @@ class Finisher(threading.Thread):
             cmd += ["--key", c.key]
         cmd.append(submission)
         done = subprocess.run(cmd, env=env, capture_output=True, check=False)
+        # The finish process's warnings (an unreachable TSA, a witness) name no evidence.
+        for line in done.stderr.decode("utf-8", "replace").splitlines()[-5:]:
+            if line.startswith("custody: warning"):
+                self.log.warning("finish: %s", line.removeprefix("custody: ")[:300])
         if done.returncode == 0:
             self.log.info("submission %s… ingested", submission[:12])
         else:
