@@ -436,3 +436,83 @@ def test_receipt_judged_by_the_unit_register_and_a_trusted_timestamp(
     assert result.exit_code == 1
     assert report["signer"]["key_status"] == "revoked"
     assert "key_not_valid" in {p["kind"] for p in report["problems"]}
+
+
+def test_disk_full_is_said_plainly_and_nothing_half_stored_is_kept(env: Env) -> None:
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    small = env.tmp / "small"
+    small.mkdir()
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True
+        ).returncode
+        != 0
+    ):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        result, _ = env.run_json("keygen", "--name", "Intake, War Crimes Team")
+        assert result.exit_code == 0
+        server = IntakeServer(env.home, small / "intake", CASE, env.tmp / "serve.log")
+        tus = invite(env, server, "W8")
+        server.start()
+        try:
+            data = os.urandom(3 * 1024 * 1024)
+            r = tus.create(len(data), "big.mov", hashlib.sha256(data).hexdigest())
+            loc = r.headers["location"]
+            r = tus.patch(loc, 0, data[: 2 * 1024 * 1024])
+            assert r.status == 507 and "storage is full" in r.json()["error"]
+            assert tus.offset(loc) == 0  # nothing of the refused part was kept
+            assert tus.finish().status == 409  # an incomplete file never becomes evidence
+            log = (env.tmp / "serve.log").read_text()
+            assert "big.mov" not in log and tus.token not in log
+        finally:
+            server.stop()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_browser_resumes_after_a_server_restart_and_a_closed_tab(
+    env: Env, intake: IntakeServer
+) -> None:
+    from browser_page import browser, chromium_missing
+
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    tus = invite(env, intake, "W9")
+    video = env.tmp / "video.mp4"
+    video.write_bytes(os.urandom(24 * 1024 * 1024))
+
+    def received() -> int:
+        files = tus.request("GET", "/api/status").json()["files"]
+        return int(files[0]["received"]) if files else 0
+
+    with browser() as driver:
+        driver.set_network_conditions(
+            offline=False, latency=5, download_throughput=10**7, upload_throughput=3 * 1024**2
+        )
+        wait = _waiter(driver)
+        driver.get(f"{intake.url}#{tus.token}")
+        wait(lambda: driver.find_element("id", "upload").is_displayed())
+        driver.find_element("id", "files").send_keys(str(video))
+        driver.find_element("id", "send").click()
+        wait(lambda: received() >= 4 * 1024 * 1024, 60)
+        # The server is killed mid-upload and comes back: the page retries and resumes.
+        intake.stop(signal.SIGKILL)
+        intake.start()
+        wait(lambda: received() >= 12 * 1024 * 1024, 60)
+        # The tab is closed mid-upload; the link is opened again and the same file chosen.
+        driver.get("about:blank")
+        before = received()
+        driver.get(f"{intake.url}#{tus.token}")
+        wait(lambda: driver.find_element("id", "upload").is_displayed())
+        driver.find_element("id", "files").send_keys(str(video))
+        driver.find_element("id", "send").click()
+        wait(lambda: driver.find_element("id", "finish").is_enabled(), 120)
+    files = tus.request("GET", "/api/status").json()["files"]
+    assert len(files) == 1, files  # resumed, not started again
+    assert files[0]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert before >= 12 * 1024 * 1024
