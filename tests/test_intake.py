@@ -516,3 +516,19 @@ def test_browser_resumes_after_a_server_restart_and_a_closed_tab(
     assert len(files) == 1, files  # resumed, not started again
     assert files[0]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
     assert before >= 12 * 1024 * 1024
+
+
+def test_ten_witnesses_at_once_do_not_interfere(env: Env, intake: IntakeServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [invite(env, intake, f"C{i}") for i in range(10)]
+    payloads = [os.urandom(1_000_000 + i) for i in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(
+            pool.map(
+                lambda cp: cp[0].upload(cp[1], "same-name.jpg"), zip(clients, payloads, strict=True)
+            )
+        )
+    for client, data in zip(clients, payloads, strict=True):
+        files = client.request("GET", "/api/status").json()["files"]
+        assert [f["sha256"] for f in files] == [hashlib.sha256(data).hexdigest()]
