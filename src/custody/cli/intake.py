@@ -89,7 +89,7 @@ def intake_serve(
       custody intake serve --data /srv/intake --case ICC-2026-014 --tsa https://tsa.example.org/tsr
 
     \b
-    Exit codes: 0 stopped, 2 usage or a wrong passphrase, 3 cannot listen, 130 interrupted.
+    Exit codes: 2 usage or a wrong passphrase, 3 cannot listen, 130 stopped (Ctrl-C, SIGTERM).
     """
     import os
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import EnvironmentFailure, InputError
 from .store import StateDir
 
 POLL_SECONDS = 0.5
@@ -122,8 +122,19 @@ def serve_intake(*, config: ServeConfig, on_ready: Callable[[str], None] | None 
         )
     )
     if on_ready is not None:
-        on_ready(f"http://{config.host}:{config.port}/")
+
+        def announce() -> None:
+            while not finisher.stopping.wait(0.05):
+                if server.started:
+                    on_ready(f"http://{config.host}:{config.port}/")
+                    return
+
+        threading.Thread(target=announce, name="intake-ready", daemon=True).start()
     try:
         server.run()
+    except SystemExit as e:  # uvicorn exits when it cannot bind
+        raise EnvironmentFailure(
+            f"cannot listen on {config.host}:{config.port} (in use, or not this machine's)"
+        ) from e
     finally:
         finisher.stopping.set()
