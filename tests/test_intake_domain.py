@@ -174,3 +174,21 @@ def test_the_rate_limit_refuses_a_burst_and_recovers() -> None:
     assert [limiter.allow("a", 0.0) for _ in range(4)] == [True, True, True, False]
     assert limiter.allow("b", 0.0)
     assert limiter.allow("a", 1.5)
+
+
+def test_an_empty_file_is_complete_at_creation() -> None:
+    headers = {"tus-resumable": "1.0.0", "upload-length": "0"}
+    up = tus.plan_creation(
+        headers, invitation="b" * 64, used_bytes=0, used_files=0, max_bytes=5, max_files=1, now="t"
+    )
+    assert up.complete and up.sha256 == hashlib.sha256(b"").hexdigest()
+    with pytest.raises(tus.TusError):
+        tus.plan_creation(
+            {**headers, "upload-metadata": "sha256 " + base64.b64encode(b"1" * 64).decode()},
+            invitation="b" * 64,
+            used_bytes=0,
+            used_files=0,
+            max_bytes=5,
+            max_files=1,
+            now="t",
+        )

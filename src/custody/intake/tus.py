@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -172,6 +173,9 @@ def plan_creation(
         expected_hex = expected.decode("ascii", "replace").lower()
         if not _HEX64.match(expected_hex):
             raise TusError(400, "the sha256 metadata must be 64 hexadecimal digits")
+    empty = hashlib.sha256(b"").hexdigest()
+    if length == 0 and expected_hex not in (None, empty):
+        raise TusError(STATUS_CHECKSUM_MISMATCH, "an empty file cannot have that SHA-256")
     return Upload(
         id=new_upload_id(),
         invitation=invitation,
@@ -180,7 +184,7 @@ def plan_creation(
         name=None if raw_name is None else raw_name.decode("utf-8", "surrogateescape"),
         name_b64=None if raw_name is None else base64.b64encode(raw_name).decode(),
         expected_sha256=expected_hex,
-        sha256=None,
+        sha256=empty if length == 0 else None,  # complete at once: tus clients send no PATCH
         created=now,
         number=used_files + 1,
     )
