@@ -130,6 +130,8 @@ def test_upload_resume_finish_and_receipt(env: Env, intake: IntakeServer) -> Non
     assert report["code"] == doc["code"]
     payload = json.loads(json.loads(receipt.read_text())["signed"])
     assert payload["files"][0]["name"] == HOSTILE
+    # The recipe of docs/intake.md ("By hand") checks it with jq, openssl and Python alone.
+    _by_hand(env.tmp / "by-hand", receipt, [first, second], payload["merkle_root"])
     # Untrusted: not verified.
     assert other.run("receipt", "verify", receipt).exit_code == 1
     # Files that are not exactly the bytes received.
@@ -532,3 +534,37 @@ def test_ten_witnesses_at_once_do_not_interfere(env: Env, intake: IntakeServer) 
     for client, data in zip(clients, payloads, strict=True):
         files = client.request("GET", "/api/status").json()["files"]
         assert [f["sha256"] for f in files] == [hashlib.sha256(data).hexdigest()]
+
+
+def _by_hand(folder: Path, receipt: Path, sent: list[bytes], root: str) -> None:
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    if not (shutil.which("jq") and shutil.which("openssl")):
+        pytest.skip("jq and openssl are needed for the by-hand recipe")
+    text = (Path(__file__).parent.parent / "docs" / "intake.md").read_text()
+    part = text.split("### By hand", 1)[1]
+    shell = re.search(r"```sh\n(.*?)```", part, re.S)
+    python = re.search(r"```python\n(.*?)```", part, re.S)
+    assert shell and python
+    folder.mkdir()
+    shutil.copy(receipt, folder / "receipt.json")
+    (folder / "what-i-sent").mkdir()
+    for i, data in enumerate(sent):
+        (folder / "what-i-sent" / f"f{i}").write_bytes(data)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", shell.group(1)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Signature Verified Successfully" in done.stdout
+    for data in sent:
+        assert done.stdout.count(hashlib.sha256(data).hexdigest()) == 2  # listed and found
+    done = subprocess.run(
+        [sys.executable, "-c", python.group(1)], cwd=folder, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == root, done.stderr
