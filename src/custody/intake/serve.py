@@ -80,6 +80,16 @@ class Finisher(threading.Thread):
         if done.returncode == 0:
             self.log.info("submission %s… ingested", submission[:12])
         else:
+            state = StateDir(c.data)
+            if state.marker(submission, "result.json") is None and (
+                state.marker(submission, "failed.json") is None
+            ):
+                # A finish that died without saying why is not retried in a loop.
+                state.write_marker(
+                    submission,
+                    "failed.json",
+                    {"kind": "error", "message": f"the finish process exited {done.returncode}"},
+                )
             self.log.error(
                 "submission %s… could not be ingested (exit %d); see 'custody intake list'",
                 submission[:12],
