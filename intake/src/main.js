@@ -271,6 +271,7 @@ async function finish() {
 $("switch").addEventListener("click", () => {
   lang = lang === "en" ? "uk" : "en";
   paint();
+  if (!$("upload").hidden) refresh();
 });
 $("send").addEventListener("click", sendAll);
 $("finish").addEventListener("click", finish);
