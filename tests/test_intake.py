@@ -96,6 +96,7 @@ def test_upload_resume_finish_and_receipt(env: Env, intake: IntakeServer) -> Non
     receipt = env.tmp / "receipt.json"
     receipt.write_text(doc["receipt"])
     assert "<svg" in doc["receipt_html"] and "<script" not in doc["receipt_html"]
+    assert "\x1b" not in doc["receipt_html"] and "\u202e" not in doc["receipt_html"]
 
     # The bundle holds the bytes as sent, under numbered names; the names as given are recorded.
     listing = json.loads(env.run("intake", "list", "--data", intake.data, "--json").stdout)

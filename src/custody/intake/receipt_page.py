@@ -8,6 +8,8 @@ import hashlib
 import html
 from typing import Any
 
+from ..textsafe import visible
+
 _STYLE = (
     "body{font:11pt/1.45 system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;"
     "color:#111}h1{font-size:1.4em}code,.mono{font-family:ui-monospace,monospace;"
@@ -37,7 +39,8 @@ def receipt_html(payload: dict[str, Any], *, code: str, signed: bytes, signature
     e = html.escape
     rows = []
     for i, f in enumerate(payload["files"], 1):
-        name = e(str(f["name"])) if "name" in f else "<i>not recorded on the receipt</i>"
+        # A name as the witness gave it: control and bidi characters shown, not obeyed.
+        name = e(visible(f["name"])) if "name" in f else "<i>not recorded on the receipt</i>"
         rows.append(
             f"<tr><td>{i}</td><td>{name}</td><td>{f['size']:,}</td>"
             f"<td class=mono>{e(f['sha256'])}</td></tr>"
