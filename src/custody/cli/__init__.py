@@ -39,6 +39,8 @@ COMMANDS = {
     "team": ("team", "team_group"),
     "verifier": ("verifier", "verifier_command"),
     "similar": ("similar", "similar_group"),
+    "intake": ("intake", "intake_group"),
+    "receipt": ("intake", "receipt_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.
