@@ -170,6 +170,9 @@ NOT_IN_VECTORS = {
     "cosigned_bad_signature": "custody ledger verify",
     "cosigned_beyond_ledger": "custody ledger verify",
     "cosigned_checkpoint_mismatch": "custody ledger verify",
+    # Not bundle verification: a witness's receipt (custody receipt verify and the page's
+    # receipt check), tested against both in tests/test_intake.py.
+    "not_a_receipt": "receipts, not bundles: tests/test_intake.py",
 }
 
 

@@ -4,6 +4,7 @@
 import { openHandoverWords } from "./chain.js";
 import { evaluate } from "./evaluate.js";
 import { leftoversLine } from "./leftovers.js";
+import { setupReceipt } from "./receipt.js";
 import { NotABundle, scanFolder, scanZip } from "./scan.js";
 import { parsePublicKeyFile } from "./util.js";
 
@@ -319,6 +320,7 @@ function setup() {
       else run("zip", file, file.name);
     }
   });
+  setupReceipt(() => state.policy);
   document.body.dataset.state = "ready";
 }
 

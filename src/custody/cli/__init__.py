@@ -40,6 +40,8 @@ COMMANDS = {
     "verifier": ("verifier", "verifier_command"),
     "select": ("select", "select_command"),
     "similar": ("similar", "similar_group"),
+    "intake": ("intake", "intake_group"),
+    "receipt": ("intake", "receipt_group"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.
