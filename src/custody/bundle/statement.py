@@ -37,6 +37,9 @@ class Statement:
     format: str = STATEMENT_FORMAT
     names_sha256: str | None = None
     """SHA-256 of custody/names.json; only a bundle that has one names it."""
+    commitments: dict[str, Any] | None = None
+    """Root and counts of the salted commitments (custody.disclosure); absent
+    in bundles made before they existed."""
 
 
 def statement_bytes(statement: Statement) -> bytes:
@@ -45,6 +48,8 @@ def statement_bytes(statement: Statement) -> bytes:
     fields = asdict(statement)
     if fields["names_sha256"] is None:
         del fields["names_sha256"]
+    if fields["commitments"] is None:
+        del fields["commitments"]
     return bytes(rfc8785.dumps(fields))
 
 

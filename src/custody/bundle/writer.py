@@ -14,6 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import __version__, faults
+from ..disclosure.commit import commit_payload
+from ..disclosure.leaves import COMMITMENTS_PATH
 from ..errors import CustodyError, EnvironmentFailure, InputError
 from ..fsutil import (
     environment_error,
@@ -152,6 +154,13 @@ def ingest(
                 file_records(listing, copied, data_dir, extract_metadata, sidecar_digests, origin),
             )
             total = sum(c.size for c in copied)
+            # Salted commitments (custody.disclosure): the note is committed there,
+            # not written in clear into the statement a disclosure hands over.
+            committed = commit_payload(
+                root=tmp,
+                files=((f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256, c.size) for c in copied),
+                note=note,
+            )
             bag_fields = [
                 ("Source-Organization", officer),
                 ("Contact-Name", officer),
@@ -185,8 +194,9 @@ def ingest(
                 manifest_sha256=manifest_sha256,
                 bag_info_sha256=sha256_bytes(bag_info),
                 metadata_sha256=metadata_sha256,
-                note=note,
+                note=None,
                 names_sha256=sha256_bytes(names_file) if names_file is not None else None,
+                commitments=committed.statement_field,
             )
             stmt = statement_bytes(statement)
             tag_files = {
@@ -247,6 +257,7 @@ def ingest(
                     record_timestamp(ledger, Signer(officer, signing_key), subject, token)
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
+            tag_digests[COMMITMENTS_PATH] = committed.sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
             tag_digests.update(sidecar_digests)
             tag_files[layout.TAG_MANIFEST] = layout.format_manifest(tag_digests.items())

@@ -38,6 +38,7 @@ COMMANDS = {
     "store": ("store", "store_group"),
     "team": ("team", "team_group"),
     "verifier": ("verifier", "verifier_command"),
+    "disclose": ("disclose", "disclose_command"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -185,6 +185,11 @@ def verify_command(
         _verify_many(app, targets, policy, signer, endpoint_url, workers)
         return
     bundle = targets[0].target
+    if not is_s3_url(bundle) and _is_package(Path(bundle)):
+        from .disclose import verify_package_command  # a disclosure package (custody.disclosure)
+
+        verify_package_command(app, Path(bundle), policy, report_path)
+        return
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):
             from ..store.verify import verify_stored_bundle
@@ -226,6 +231,12 @@ def verify_command(
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+def _is_package(path: Path) -> bool:
+    from ..disclosure.verify import is_package
+
+    return is_package(path)
 
 
 def _verify_many(

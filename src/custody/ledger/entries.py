@@ -33,6 +33,7 @@ ACTIONS = (
     "timestamp",
     "staple",
     "store",
+    "disclose",
 )
 
 

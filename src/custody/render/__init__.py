@@ -12,6 +12,7 @@ from evidence can drive a terminal or crash an output.
 from __future__ import annotations
 
 from .bundles import BundlesViews
+from .disclosure import DisclosureViews
 from .keys import KeysViews
 from .ledger import LedgerViews
 from .media import MediaViews
@@ -21,7 +22,14 @@ from .verify_many import VerifyManyViews
 
 
 class Renderer(
-    BundlesViews, KeysViews, MediaViews, LedgerViews, TeamViews, StoreViews, VerifyManyViews
+    BundlesViews,
+    KeysViews,
+    MediaViews,
+    LedgerViews,
+    TeamViews,
+    StoreViews,
+    VerifyManyViews,
+    DisclosureViews,
 ):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 

@@ -1,0 +1,140 @@
+"""Files as a sequence of parts, for proofs about copies that leave some out.
+
+- JPEG: SOI, then one part per marker segment, then the scan (SOS to the end).
+  Metadata: APP1 (EXIF, XMP, GPS), APP3-APP13 and APP15 (maker notes, IPTC,
+  Photoshop), COM.
+- PNG: the signature, then one part per chunk. Metadata: tEXt, zTXt, iTXt,
+  eXIf, tIME.
+- chat exports: the text before the first message, then one part per message
+  (the message's lines up to the next message), from the offsets the metadata
+  parser recorded.
+
+A stripped copy is the parts whose role is not metadata, back to back; a
+redacted chat is the parts with some messages replaced by a marker. Pure
+functions of bytes; a file that does not parse is committed whole only.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .leaves import DATA, HEADER, MESSAGE, METADATA
+
+MAX_SPLIT_BYTES = 256 * 1024 * 1024
+
+_JPEG_METADATA = frozenset({0xE1, *range(0xE3, 0xEE), 0xEF, 0xFE})
+_PNG_METADATA = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
+
+
+@dataclass(frozen=True)
+class Part:
+    type: str
+    role: str
+    start: int
+    end: int
+
+
+def split_jpeg(data: bytes) -> list[Part] | None:
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    parts = [Part("SOI", DATA, 0, 2)]
+    pos, n = 2, len(data)
+    while pos < n:
+        if pos + 2 > n or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker in (0xDA, 0xD9):  # the scan (or the end) runs to the end of the file
+            parts.append(Part("SOS" if marker == 0xDA else "EOI", DATA, pos, n))
+            return parts
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            parts.append(Part(f"M{marker:02X}", DATA, pos, pos + 2))
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return None
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        end = pos + 2 + length
+        if length < 2 or end > n:
+            return None
+        name = f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else f"M{marker:02X}"
+        if marker == 0xFE:
+            name = "COM"
+        parts.append(Part(name, METADATA if marker in _JPEG_METADATA else DATA, pos, end))
+        pos = end
+    return None  # no scan: not an image custody can prove a stripped copy of
+
+
+def split_png(data: bytes) -> list[Part] | None:
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    parts = [Part("signature", DATA, 0, 8)]
+    pos, n = 8, len(data)
+    while pos < n:
+        if pos + 12 > n:
+            parts.append(Part("trailing", DATA, pos, n))
+            return parts
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        ctype = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > n or not ctype.isalpha():
+            return None
+        role = METADATA if ctype in _PNG_METADATA else DATA
+        parts.append(Part(ctype.decode("ascii"), role, pos, end))
+        pos = end
+        if ctype == b"IEND" and pos < n:
+            parts.append(Part("trailing", DATA, pos, n))
+            return parts
+    return parts
+
+
+def split_chat(size: int, record: dict[str, Any]) -> list[Part] | None:
+    """The parts of a chat export from its metadata record's message offsets."""
+    details = record.get("details") or {}
+    chat = details.get("chat") if isinstance(details, dict) else None
+    messages = chat.get("messages") if isinstance(chat, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return None
+    offsets = [m.get("offset") if isinstance(m, dict) else None for m in messages]
+    if not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+        return None
+    starts: list[int] = [int(o) for o in offsets if o is not None]
+    if starts != sorted(set(starts)) or starts[-1] >= size:
+        return None
+    parts = []
+    if starts[0] > 0:
+        parts.append(Part("header", HEADER, 0, starts[0]))
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else size
+        parts.append(Part("message", MESSAGE, start, end))
+    return parts
+
+
+def split_file(
+    data: bytes, mime: str | None, record: dict[str, Any]
+) -> tuple[str, list[Part]] | None:
+    """(format, parts) for a file custody can prove partial copies of, or None."""
+    if mime == "image/jpeg":
+        parts = split_jpeg(data)
+        return ("jpeg", parts) if parts else None
+    if mime == "image/png":
+        parts = split_png(data)
+        return ("png", parts) if parts else None
+    parts = split_chat(len(data), record)
+    return ("chat", parts) if parts else None
+
+
+def redaction_marker(number: int) -> bytes:
+    """What replaces message `number` (1-based) in a redacted chat."""
+    return f"[message {number} redacted]\n".encode("ascii")
+
+
+def message_numbers(roles: Sequence[str]) -> dict[int, int]:
+    """{message number (1-based): part index} for a layout's parts."""
+    out: dict[int, int] = {}
+    for i, role in enumerate(roles):
+        if role == MESSAGE:
+            out[len(out) + 1] = i
+    return out
