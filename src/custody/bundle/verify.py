@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .. import __version__
+from ..disclosure.check_bundle import check_commitments, with_committed_note
 from ..errors import VerificationFailed
 from ..hashing import sha256_bytes
 from ..keys import PublicKeyInfo, fingerprint_of
@@ -118,6 +119,9 @@ def evaluate(
         scan, manifest if copied is None else copied.keys(), statement, problems
     )
     check_c2pa(scan, bag_info, statement, problems)
+    committed_note = check_commitments(
+        scan, statement, manifest if copied is None else copied, problems
+    )
     stmt_bytes = scan.tag_bytes.get(layout.STATEMENT)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     time_check = check_time(scan.tag_bytes, statement, policy)
@@ -173,7 +177,7 @@ def evaluate(
         verified=not problems,
         signer=signer,
         problems=tuple(_dedupe(problems)),
-        statement=statement,
+        statement=with_committed_note(statement, committed_note),
         statement_sha256=sha256_bytes(stmt_bytes) if stmt_bytes is not None else None,
         files_checked=len(payload),
         bytes_checked=sum(f.size for f in payload),

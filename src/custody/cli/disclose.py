@@ -130,13 +130,11 @@ def disclose_command(
     \b
     Examples:
       custody disclose ./ICC-2026-014_JS-1_... -o defence-1 --to "Defence, case 14"
-      custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf \\
-          --basis "81(4): identity of witness" --withhold-field IMG_0001.jpg:gps
+      custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf --basis "81(4)"
+      custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps --basis "81(4)"
       custody disclose B -o d2 --to "Defence" --strip-metadata IMG_0001.jpg --zip
-      custody disclose B -o d3 --to "Defence" --basis "81(4)" \\
-          --redact-messages "WhatsApp Chat/_chat.txt:12-15,40"
-      custody disclose B -o d4 --to "Defence" --basis "81(4)" \\
-          --derived IMG_0002.jpg=blurred.jpg --method "faces blurred"
+      custody disclose B -o d3 --to "Defence" --redact-messages "Chat/_chat.txt:12-15,40" --basis "81(4)"
+      custody disclose B -o d4 --to "Defence" --derived IMG_2.jpg=blur.jpg --method "faces blurred" --basis "81(4)"
       custody disclose B -o s1 --to "Trial Chamber V" --reveal W1/statement.pdf
       custody verify defence-1
 

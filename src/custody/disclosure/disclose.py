@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..ledger.store import Ledger
 
 OUTSIDE_SUPPLEMENT = "outside this supplement"
+NAMES_WITHHELD = "names an item not disclosed intact"
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,22 @@ class _Plan:
         disclosed = {i for i in range(self.files) if decision.get(i, P.INTACT) != "withhold"}
         disclosed -= {i for i, d in decision.items() if d == "withhold-supplement"}
         extras = self._extras({i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED})
+        # What would identify an item not disclosed intact: a field of another file
+        # that names it (a chat's attachment by SHA-256, an e-mail's by name) is
+        # withheld with it, or the hash would confirm a guess of the withheld file.
+        self.protected: set[bytes] = set()
+        for i in range(self.files):
+            if decision.get(i, P.INTACT) != P.INTACT:
+                leaf = self.file_leaf[i]
+                path = str(leaf.get("path"))
+                self.protected.update(
+                    x.encode("ascii", "backslashreplace")
+                    for x in (str(leaf.get("sha256")), path[5:], path.rsplit("/", 1)[-1])
+                )
+                self.protected.update(
+                    L.leaf_bytes({"x": x})[6:-2]
+                    for x in (path[5:], path.rsplit("/", 1)[-1])
+                )
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
         withheld: list[dict[str, Any]] = []
@@ -383,6 +400,8 @@ class _Plan:
                 continue
             if leaf.get("name") in names:
                 withheld.append({"leaf": j, "basis": self.request.basis or ""})
+            elif any(x in self.lines[j] for x in self.protected):
+                withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
             else:
                 fields.append(j)
                 shown.add(j)

@@ -17,7 +17,7 @@ from ..bundle import layout
 from ..bundle.check_payload import check_bagit_txt, check_oxum, check_payload, check_tag_manifest
 from ..bundle.check_register import judge_signer
 from ..bundle.check_statement import check_signature
-from ..bundle.reader import BundleScan, scan_bundle
+from ..bundle.reader import ARCHIVE_ERRORS, BundleScan, scan_bundle
 from ..hashing import sha256_bytes
 from ..ledger import merkle
 from ..ledger.entries import EntryError, parse_entry
@@ -34,13 +34,14 @@ def is_package(path: Path) -> bool:
     """Whether `path` is a disclosure package (a folder or a zip of one)."""
     if path.is_dir():
         return (path / P.RECORD).is_file()
-    if path.is_file() and zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                return any(n == P.RECORD or n.endswith("/" + P.RECORD) for n in zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            return False
-    return False
+    if not path.is_file():
+        return False
+    try:
+        # Only a name is looked for here; scan_bundle applies every archive rule.
+        with zipfile.ZipFile(path) as zf:
+            return any(n == P.RECORD or n.endswith("/" + P.RECORD) for n in zf.namelist())
+    except ARCHIVE_ERRORS:
+        return False
 
 
 @dataclass(frozen=True)
