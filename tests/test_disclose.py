@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env, validate
 from PIL import Image, PngImagePlugin
 
+from conftest import EXAMPLES, Env, validate
 from custody.disclosure import leaves as L
 from custody.disclosure.package import leaves_line, record_bytes
 from custody.disclosure.parts import split_jpeg
@@ -49,9 +49,7 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bundle(env: Env, officer: dict, source: Path) -> Path:
-    result = env.run(
-        "ingest", source, *CASE, "--note", NOTE, "--out", env.tmp / "out", "--json"
-    )
+    result = env.run("ingest", source, *CASE, "--note", NOTE, "--out", env.tmp / "out", "--json")
     assert result.exit_code == 0, result.output
     return Path(json.loads(result.stdout)["bundle"])
 
@@ -64,8 +62,9 @@ def _blurred(env: Env) -> Path:
 
 def disclose(env: Env, bundle: Path, name: str, *extra: str | Path) -> tuple[Path, dict]:
     out = env.tmp / name
-    result = env.run("disclose", bundle, "-o", out, "--to", "Defence for the accused", "--json",
-                     *extra)
+    result = env.run(
+        "disclose", bundle, "-o", out, "--to", "Defence for the accused", "--json", *extra
+    )
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
 
@@ -73,13 +72,25 @@ def disclose(env: Env, bundle: Path, name: str, *extra: str | Path) -> tuple[Pat
 @pytest.fixture
 def package(env: Env, bundle: Path) -> Path:
     out, _ = disclose(
-        env, bundle, "pkg",
-        "--withhold", WITHHELD, "--basis", BASIS,
-        "--withhold-field", f"{PHOTO}:gps",
-        "--strip-metadata", "IMG_20220225_140955.jpg",
-        "--strip-metadata", "map.png",
-        "--redact-messages", f"{CHAT}:2-3",
-        "--derived", f"VID_20220225_141500.mp4={_blurred(env)}", "--method", "blurring",
+        env,
+        bundle,
+        "pkg",
+        "--withhold",
+        WITHHELD,
+        "--basis",
+        BASIS,
+        "--withhold-field",
+        f"{PHOTO}:gps",
+        "--strip-metadata",
+        "IMG_20220225_140955.jpg",
+        "--strip-metadata",
+        "map.png",
+        "--redact-messages",
+        f"{CHAT}:2-3",
+        "--derived",
+        f"VID_20220225_141500.mp4={_blurred(env)}",
+        "--method",
+        "blurring",
         "--zip",
     )
     return out
@@ -140,13 +151,23 @@ def _secrets(bundle: Path) -> list[bytes]:
     photo = files[f"data/{PHOTO}"]
     digest = hashlib.sha256(WITHHELD_BODY).digest()
     out = [
-        WITHHELD.encode(), WITHHELD.encode("unicode_escape"), json.dumps(WITHHELD).encode(),
-        b"123457", digest.hex().encode(), digest, WITHHELD_BODY[:40],
-        parsed[w]["salt"].encode(), bytes.fromhex(parsed[w]["salt"]),
-        NOTE.encode(), json.dumps(NOTE).encode(), "Мельник".encode(),
-        b"Zoryana Kovalenko", b"50.44751111", b"50.44699",  # PNG text, stripped and derived GPS
+        WITHHELD.encode(),
+        WITHHELD.encode("unicode_escape"),
+        json.dumps(WITHHELD).encode(),
+        b"123457",
+        digest.hex().encode(),
+        digest,
+        WITHHELD_BODY[:40],
+        parsed[w]["salt"].encode(),
+        bytes.fromhex(parsed[w]["salt"]),
+        NOTE.encode(),
+        json.dumps(NOTE).encode(),
+        "Мельник".encode(),
+        b"Zoryana Kovalenko",
+        b"50.44751111",
+        b"50.44699",  # PNG text, stripped and derived GPS
     ]
-    for i, leaf in enumerate(parsed):
+    for leaf in parsed:
         withheld_field = leaf.get("file") == photo and leaf.get("name") == "gps"
         if leaf.get("file") == w or withheld_field or leaf["kind"] == "note":
             out.append(leaf["salt"].encode())
@@ -199,9 +220,9 @@ def _refresh(package: Path) -> None:
         rel = p.relative_to(package).as_posix()
         if p.is_file() and not rel.startswith("data/") and rel != "tagmanifest-sha256.txt":
             tags.append(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {rel}")
-    (package / "tagmanifest-sha256.txt").write_text("".join(x + "\n" for x in sorted(
-        tags, key=lambda x: x[66:].encode()
-    )))
+    (package / "tagmanifest-sha256.txt").write_text(
+        "".join(x + "\n" for x in sorted(tags, key=lambda x: x[66:].encode()))
+    )
 
 
 def _resign(env: Env, package: Path, change: Any) -> None:
@@ -312,8 +333,9 @@ def test_tampering_is_named(env: Env, bundle: Path, package: Path, name: str) ->
 def test_record_signed_by_an_untrusted_key(env: Env, bundle: Path, officer: dict) -> None:
     second = env.run("keygen", "--name", "Clerk Unknown", "--json")
     assert second.exit_code == 0, second.output
-    out, _ = disclose(env, bundle, "pkg2", "--key", "Clerk Unknown", "--withhold", WITHHELD,
-                      "--basis", BASIS)
+    out, _ = disclose(
+        env, bundle, "pkg2", "--key", "Clerk Unknown", "--withhold", WITHHELD, "--basis", BASIS
+    )
     code, report = verify(env, out, "--no-trust-store", "--trust", officer["fingerprint"])
     assert code == 1 and "untrusted_discloser" in kinds(report)
     assert report["signer"]["trusted"] is True
@@ -330,8 +352,9 @@ def test_note_only_with_disclose_note(env: Env, bundle: Path) -> None:
 
 def test_reveal_makes_a_supplement(env: Env, bundle: Path, package: Path) -> None:
     record = json.loads((package / "custody/disclosure/record.json").read_bytes())
-    out, _ = disclose(env, bundle, "supp", "--reveal", WITHHELD, "--supplement-to",
-                      record["disclosure_id"])
+    out, _ = disclose(
+        env, bundle, "supp", "--reveal", WITHHELD, "--supplement-to", record["disclosure_id"]
+    )
     code, report = verify(env, out)
     assert code == 0, report["problems"]
     assert (out / f"data/{WITHHELD}").read_bytes() == WITHHELD_BODY
@@ -371,8 +394,9 @@ def test_old_bundle_is_disclosed_whole_only(env: Env, officer: dict, tmp_path: P
 
     refresh_tag_manifest(old)
     assert env.run("verify", old).exit_code == 0
-    refused = env.run("disclose", old, "-o", env.tmp / "x", "--to", "D", "--withhold", PHOTO,
-                      "--basis", "b")
+    refused = env.run(
+        "disclose", old, "-o", env.tmp / "x", "--to", "D", "--withhold", PHOTO, "--basis", "b"
+    )
     assert refused.exit_code == 2
     assert "made before commitments existed" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

@@ -133,8 +133,8 @@ def disclose_command(
       custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf --basis "81(4)"
       custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps --basis "81(4)"
       custody disclose B -o d2 --to "Defence" --strip-metadata IMG_0001.jpg --zip
-      custody disclose B -o d3 --to "Defence" --redact-messages "Chat/_chat.txt:12-15,40" --basis "81(4)"
-      custody disclose B -o d4 --to "Defence" --derived IMG_2.jpg=blur.jpg --method "faces blurred" --basis "81(4)"
+      custody disclose B -o d3 --to "Defence" --redact-messages "c/_chat.txt:12-15,40" --basis 81
+      custody disclose B -o d4 --to "Defence" --derived a.jpg=b.jpg --method blurring --basis 81
       custody disclose B -o s1 --to "Trial Chamber V" --reveal W1/statement.pdf
       custody verify defence-1
 

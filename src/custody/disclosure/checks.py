@@ -134,9 +134,9 @@ def check_record_signature(
             bundled = parse_public_key_file(ev.discloser_key).public_key
         except KeyFileError as e:
             return [Problem("bad_signer_key", P.DISCLOSER_KEY, e.message)], info
-    if key is None and claimed in policy.fingerprints and bundled is not None:
-        if fingerprint_of(bundled) == claimed:
-            key = PublicKeyInfo(f"fingerprint {claimed[:16]}", claimed, bundled)
+    named = bundled is not None and fingerprint_of(bundled) == claimed
+    if key is None and claimed in policy.fingerprints and bundled is not None and named:
+        key = PublicKeyInfo(f"fingerprint {claimed[:16]}", claimed, bundled)
     assert ev.record_bytes is not None
     if key is not None:
         valid = signature_is_valid(key.public_key, ev.record_sig, ev.record_bytes)
@@ -299,11 +299,13 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
                 )
             )
     note = rec.get("note")
-    if isinstance(note, dict) and note.get("disclosed"):
-        if leaf(note.get("leaf"), L.NOTE, P.RECORD) is not None and note.get("leaf") != com.get(
-            "note_leaf"
-        ):
-            out.append(Problem("swapped", P.RECORD, "the note leaf is not the statement's note"))
+    if (
+        isinstance(note, dict)
+        and note.get("disclosed")
+        and leaf(note.get("leaf"), L.NOTE, P.RECORD) is not None
+        and note.get("leaf") != com.get("note_leaf")
+    ):
+        out.append(Problem("swapped", P.RECORD, "the note leaf is not the statement's note"))
     if len(seen_files) != files:
         out.append(
             Problem(

@@ -314,8 +314,7 @@ class _Plan:
                     for x in (str(leaf.get("sha256")), path[5:], path.rsplit("/", 1)[-1])
                 )
                 self.protected.update(
-                    L.leaf_bytes({"x": x})[6:-2]
-                    for x in (path[5:], path.rsplit("/", 1)[-1])
+                    L.leaf_bytes({"x": x})[6:-2] for x in (path[5:], path.rsplit("/", 1)[-1])
                 )
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
