@@ -410,3 +410,34 @@ def test_old_bundle_is_disclosed_whole_only(env: Env, officer: dict, tmp_path: P
     _refresh(out)
     code, report = verify(env, out)
     assert code == 1 and "missing" in kinds(report)
+
+
+def test_by_hand_recipe_checks_a_disclosed_file(env: Env, package: Path, officer: dict) -> None:
+    import re
+    import subprocess
+
+    from conftest import REPO
+
+    text = (REPO / "docs/verify-by-hand.md").read_text("utf-8")
+    m = re.search(r"<!-- disclosure-recipe.*?-->\n```sh\n(.*?)```\n", text, re.S)
+    assert m, "docs/verify-by-hand.md lost its disclosure recipe"
+
+    def run(file: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + m.group(1)],
+            env={
+                **os.environ,
+                "PACKAGE": str(package),
+                "FILE": file,
+                "OFFICER_KEY": officer["public_key"],
+                "LC_ALL": "C.UTF-8",
+            },
+            capture_output=True,
+            text=True,
+        )
+
+    done = run(f"data/{PHOTO}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    p = package / "data/photos from Shevchenka street.eml"
+    p.write_bytes(p.read_bytes() + b"x")
+    assert run("data/photos from Shevchenka street.eml").returncode != 0
