@@ -285,17 +285,17 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
                     "bad_disclosure_record", path, "a whole-file item in a committed disclosure"
                 )
             )
-    for w in rec["withheld"]:
-        if not isinstance(w, dict) or not isinstance(w.get("basis"), str):
-            out.append(Problem("bad_disclosure_record", P.RECORD, "a withheld item is malformed"))
-            continue
-        account(w.get("leaf"), "withheld")
-        if w.get("leaf") in p.leaves:
+    withheld, malformed = withheld_files(rec, files)
+    if malformed:
+        out.append(Problem("bad_disclosure_record", P.RECORD, malformed))
+    for index, _basis in withheld:
+        account(index, "withheld")
+        if index in p.leaves:
             out.append(
                 Problem(
                     "bad_disclosure_record",
                     P.LEAVES,
-                    f"leaf {w.get('leaf')} is both withheld and disclosed",
+                    f"leaf {index} is both withheld and disclosed",
                 )
             )
     note = rec.get("note")
@@ -321,6 +321,27 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
             Problem("bad_disclosure_leaves", P.LEAVES, f"leaf {i} is disclosed but no item uses it")
         )
     return out
+
+
+def withheld_files(rec: dict[str, Any], files: int) -> tuple[list[tuple[int, str]], str | None]:
+    """(file leaf index, basis) of every withheld file in the record's runs, and
+    what is malformed (a run outside the file leaves is never expanded)."""
+    out: list[tuple[int, str]] = []
+    for w in rec.get("withheld", []):
+        runs = w.get("leaves") if isinstance(w, dict) else None
+        if not isinstance(runs, list) or not isinstance(w.get("basis"), str):
+            return out, "a withheld entry is malformed"
+        for run in runs:
+            ok = (
+                isinstance(run, list)
+                and len(run) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in run)
+                and 0 <= run[0] <= run[1] < max(files, 1)
+            )
+            if not ok:
+                return out, f"withheld run {run!r} is not a range of file leaves"
+            out.extend((i, w["basis"]) for i in range(run[0], run[1] + 1))
+    return out, None
 
 
 def _withheld_leaf(w: Any, files: int, size: int, out: list[Problem]) -> None:
@@ -473,10 +494,8 @@ def summarise(p: Parsed) -> dict[str, Any]:
     com = st.get("commitments") if isinstance(st.get("commitments"), dict) else {}
     items = [i for i in rec.get("items", []) if isinstance(i, dict)]
     by_basis: dict[str, int] = {}
-    for w in rec.get("withheld", []):
-        if isinstance(w, dict):
-            b = str(w.get("basis"))
-            by_basis[b] = by_basis.get(b, 0) + 1
+    for _index, b in withheld_files(rec, int(com.get("files", 0)) if com else 0)[0]:
+        by_basis[b] = by_basis.get(b, 0) + 1
     note = rec.get("note")
     return {
         "committed": int(com.get("files", 0)) if com else len(items),

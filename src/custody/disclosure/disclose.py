@@ -384,7 +384,7 @@ class _Plan:
         leaves_file = b"".join(
             P.leaves_line(j, self.lines[j], self.tree.proof(j)) for j in sorted(shown)
         )
-        return items, withheld, leaves_file, summary
+        return items, compress_withheld(withheld), leaves_file, summary
 
     def _fields(
         self, i: int, extras: list[tuple[int, L.Leaf]], shown: set[int], path: str
@@ -493,6 +493,24 @@ class _Plan:
             item["messages"] = len(numbers)
             item["basis"] = self.request.basis or ""
         return item
+
+
+def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """[{leaf, basis}] as the record writes it: per basis, runs of leaf indices
+    [first, last], so that withholding 100,000 files costs a few bytes."""
+    by_basis: dict[str, list[int]] = {}
+    for w in withheld:
+        by_basis.setdefault(w["basis"], []).append(w["leaf"])
+    out = []
+    for basis in sorted(by_basis):
+        runs: list[list[int]] = []
+        for i in sorted(by_basis[basis]):
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        out.append({"basis": basis, "leaves": runs})
+    return out
 
 
 def _whole(
