@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..bundle.layout import MANIFEST
 from ..bundle.reader import BundleScan
 from ..ledger.merkle import leaf_hash
 from ..models import Problem
@@ -68,7 +69,8 @@ def check_commitments(
             return None
         listed[leaf.get("path")] = leaf.get("sha256")
     expected = {p: (v[1] if isinstance(v, tuple) else v) for p, v in manifest.items()}
-    if listed != expected:
+    # Without a manifest to compare with, its absence is the problem already named.
+    if MANIFEST in scan.files and listed != expected:
         problems.append(
             Problem("statement_mismatch", where, "the committed files are not the manifest's")
         )

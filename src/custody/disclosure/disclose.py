@@ -304,18 +304,12 @@ class _Plan:
         # What would identify an item not disclosed intact: a field of another file
         # that names it (a chat's attachment by SHA-256, an e-mail's by name) is
         # withheld with it, or the hash would confirm a guess of the withheld file.
-        self.protected: set[bytes] = set()
+        self.protected: set[str] = set()
         for i in range(self.files):
             if decision.get(i, P.INTACT) != P.INTACT:
                 leaf = self.file_leaf[i]
                 path = str(leaf.get("path"))
-                self.protected.update(
-                    x.encode("ascii", "backslashreplace")
-                    for x in (str(leaf.get("sha256")), path[5:], path.rsplit("/", 1)[-1])
-                )
-                self.protected.update(
-                    L.leaf_bytes({"x": x})[6:-2] for x in (path[5:], path.rsplit("/", 1)[-1])
-                )
+                self.protected.update((str(leaf.get("sha256")), path[5:], path.rsplit("/", 1)[-1]))
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
         withheld: list[dict[str, Any]] = []
@@ -399,7 +393,7 @@ class _Plan:
                 continue
             if leaf.get("name") in names:
                 withheld.append({"leaf": j, "basis": self.request.basis or ""})
-            elif any(x in self.lines[j] for x in self.protected):
+            elif _names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
             else:
                 fields.append(j)
@@ -493,6 +487,23 @@ class _Plan:
             item["messages"] = len(numbers)
             item["basis"] = self.request.basis or ""
         return item
+
+
+def _names_any(value: Any, protected: set[str]) -> bool:
+    """Whether a metadata value holds, as a whole string (or the last part of a
+    path), a SHA-256, path or name in `protected`."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if v in protected or v.rsplit("/", 1)[-1] in protected:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:

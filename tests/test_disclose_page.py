@@ -1,0 +1,85 @@
+"""The verifier page gives `custody verify PACKAGE`'s verdict on disclosure
+packages: the same problems, the same sentence and the same `disclosure`
+object, for an honest package (folder and zip) and every tampering."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser_page import Page, browser, chromium_missing
+from conftest import Env
+from test_disclose import (  # noqa: F401 - fixtures
+    BASIS,
+    TAMPERINGS,
+    WITHHELD,
+    bundle,
+    disclose,
+    package,
+    source,
+)
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    with browser() as d:
+        yield d
+
+
+@pytest.fixture
+def page(driver: Any, env: Env) -> Page:
+    out = env.tmp / "verify-bundle.html"
+    assert env.run("verifier", "-o", out).exit_code == 0
+    return Page(driver, out)
+
+
+def same_verdict(env: Env, page: Page, target: Path, key: Path) -> dict[str, Any]:
+    result = env.run("verify", target, "--json", "--no-trust-store", "--trust", key)
+    expected = json.loads(result.stdout)
+    page.driver.refresh()
+    page.wait(lambda: page.state() == "ready", 30)
+    page.trust_key_file(key)
+    got = page.verify(target)
+    assert "error" not in got, got
+    pairs = lambda r: {(p["kind"], p["path"]) for p in r["problems"]}  # noqa: E731
+    assert pairs(got) == pairs(expected), (got["problems"], expected["problems"])
+    assert got["verified"] is expected["verified"]
+    assert got["summary"] == expected["summary"]
+    assert got["disclosure"] == expected["disclosure"]
+    assert got["ledger"] == expected["ledger"]
+    for field in ("fingerprint", "trusted", "signature_valid"):
+        assert got["signer"][field] == expected["signer"][field]
+        assert got["discloser"][field] == expected["discloser"][field]
+    return expected
+
+
+def test_honest_package_folder_and_zip(
+    env: Env,
+    page: Page,
+    package: Path,  # noqa: F811 - the fixture from test_disclose
+    officer: dict,
+) -> None:
+    key = Path(officer["public_key"])
+    for target in (package, package.with_name("pkg.zip")):
+        assert same_verdict(env, page, target, key)["verified"] is True
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_tampering_same_verdict(
+    env: Env,
+    page: Page,
+    bundle: Path,  # noqa: F811 - the fixtures from test_disclose
+    package: Path,  # noqa: F811
+    officer: dict,
+    name: str,
+) -> None:
+    if name == "record from another package":
+        disclose(env, bundle, "pkg-other", "--withhold", WITHHELD, "--basis", BASIS)
+    TAMPERINGS[name][0](env, package)
+    assert same_verdict(env, page, package, Path(officer["public_key"]))["verified"] is False
