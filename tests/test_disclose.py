@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -365,7 +366,7 @@ def test_bad_requests_are_one_line(env: Env, bundle: Path) -> None:
     for extra, words in (
         (("--withhold", "nope.jpg", "--basis", "b"), "no such file"),
         (("--withhold", WITHHELD), "--basis"),
-        (("--strip-metadata", "VID_20220225_141500.mp4"), "no parts"),
+        (("--strip-metadata", "photos from Shevchenka street.eml"), "no parts"),
         (("--redact-messages", f"{CHAT}:99", "--basis", "b"), "no 99"),
         (("--withhold-field", f"{PHOTO}:shoe", "--basis", "b"), "no field"),
     ):
@@ -441,3 +442,57 @@ def test_by_hand_recipe_checks_a_disclosed_file(env: Env, package: Path, officer
     p = package / "data/photos from Shevchenka street.eml"
     p.write_bytes(p.read_bytes() + b"x")
     assert run("data/photos from Shevchenka street.eml").returncode != 0
+
+
+def test_mp4_stripped_keeps_every_offset(env: Env, officer: dict, tmp_path: Path) -> None:
+    """An MP4 made by ffmpeg with its moov first (faststart): the metadata box is
+    replaced by a free box of its size, so the copy still plays; a changed media
+    byte is named."""
+    src = tmp_path / "video"
+    src.mkdir()
+    video = src / "flat.mp4"
+    done = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x48:rate=5",
+            "-c:v",
+            "mpeg4",
+            "-metadata",
+            "location=+50.4470+030.5220/",
+            "-metadata",
+            "title=Flat of W1 Zoryana",
+            "-movflags",
+            "+faststart",
+            str(video),
+        ],
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        pytest.skip("ffmpeg cannot make an MP4 here")
+    result = env.run("ingest", src, *CASE, "--out", env.tmp / "vb", "--json")
+    bundle = Path(json.loads(result.stdout)["bundle"])
+    out, _ = disclose(env, bundle, "vpkg", "--strip-metadata", "flat.mp4")
+    code, report = verify(env, out)
+    assert code == 0 and report["disclosure"]["stripped"] == 1, report["problems"]
+    copy = (out / "data/flat.mp4").read_bytes()
+    original = video.read_bytes()
+    assert len(copy) == len(original) and b"Zoryana" not in copy and b"+50.4470" not in copy
+    assert b"Zoryana" in original
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", str(out / "data/flat.mp4")],
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode == 0 and "codec_name=mpeg4" in probe.stdout
+    data = bytearray(copy)
+    data[-10] ^= 0xFF
+    (out / "data/flat.mp4").write_bytes(bytes(data))
+    _refresh(out)
+    code, report = verify(env, out)
+    assert code == 1 and "bad_stripped_copy" in kinds(report)

@@ -83,3 +83,44 @@ def test_tampering_same_verdict(
         disclose(env, bundle, "pkg-other", "--withhold", WITHHELD, "--basis", BASIS)
     TAMPERINGS[name][0](env, package)
     assert same_verdict(env, page, package, Path(officer["public_key"]))["verified"] is False
+
+
+def test_stripped_mp4_same_verdict(env: Env, page: Page, officer: dict, tmp_path: Path) -> None:
+    import subprocess
+
+    from test_disclose import CASE, _refresh
+
+    src = tmp_path / "video"
+    src.mkdir()
+    done = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x48:rate=5",
+            "-c:v",
+            "mpeg4",
+            "-metadata",
+            "title=Flat of W1",
+            "-movflags",
+            "+faststart",
+            str(src / "flat.mp4"),
+        ],
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        pytest.skip("ffmpeg cannot make an MP4 here")
+    result = env.run("ingest", src, *CASE, "--out", env.tmp / "vb", "--json")
+    bundle_path = Path(json.loads(result.stdout)["bundle"])
+    out, _ = disclose(env, bundle_path, "vpkg", "--strip-metadata", "flat.mp4")
+    key = Path(officer["public_key"])
+    assert same_verdict(env, page, out, key)["verified"] is True
+    data = bytearray((out / "data/flat.mp4").read_bytes())
+    data[-10] ^= 0xFF
+    (out / "data/flat.mp4").write_bytes(bytes(data))
+    _refresh(out)
+    assert same_verdict(env, page, out, key)["verified"] is False

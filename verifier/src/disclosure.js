@@ -398,9 +398,35 @@ function checkCut(ev, item, path, leaf) {
   if (keys.length !== wanted.length || keys.some((k, i) => k !== wanted[i])) {
     return [problem(kind, path, "the disclosed parts are not the ones this copy keeps")];
   }
+  const fillers = new Map();
+  if (stripped && lay.fields.format === "isobmff") {
+    const f = item.fillers;
+    const metadata = roles.map((r, n) => n).filter((n) => roles[n] === "metadata");
+    if (!Array.isArray(f) || !f.every((x) => Array.isArray(x) && x.length === 2 && x.every(isCount) && x[1] >= 8)) {
+      return [problem(kind, path, "the free boxes that replace metadata are malformed")];
+    }
+    for (const [n, size] of f) fillers.set(n, size);
+    const ks = [...fillers.keys()].sort((a, b) => a - b);
+    if (ks.length !== metadata.length || ks.some((k, i) => k !== metadata[i])) {
+      return [problem(kind, path, "the free boxes are not where the metadata boxes were")];
+    }
+  }
   let pos = 0;
   for (let n = 0; n < roles.length; n++) {
-    if (stripped && roles[n] === "metadata") continue;
+    if (stripped && roles[n] === "metadata") {
+      if (fillers.has(n)) {
+        const size = fillers.get(n);
+        const box = data.subarray(pos, pos + size);
+        const ok =
+          box.length === size &&
+          new DataView(box.buffer, box.byteOffset, 4).getUint32(0) === size &&
+          box[4] === 0x66 && box[5] === 0x72 && box[6] === 0x65 && box[7] === 0x65 &&
+          box.subarray(8).every((b) => b === 0);
+        if (!ok) return [problem(kind, path, `part ${n} is not replaced by an empty free box`)];
+        pos += size;
+      }
+      continue;
+    }
     if (redactedParts.has(n)) {
       const marker = enc.encode(`[message ${redactedParts.get(n)} redacted]\n`);
       const here = data.subarray(pos, pos + marker.length);

@@ -19,7 +19,7 @@ from ..policy import TrustPolicy
 from ..signing import signature_is_valid
 from . import leaves as L
 from . import package as P
-from .parts import message_numbers, redaction_marker
+from .parts import free_box, message_numbers, redaction_marker
 from .tree import proves
 
 
@@ -397,6 +397,18 @@ def _check_cut(
                 f"{len(parts) if isinstance(parts, list) else 0} are",
             )
         ]
+    fillers: dict[int, int] = {}
+    if stripped and lay.get("format") == "isobmff":
+        given = item.get("fillers")
+        metadata = [n for n, role in enumerate(roles) if role == L.METADATA]
+        if not isinstance(given, list) or not all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(x, int) for x in f) and f[1] >= 8
+            for f in given
+        ):
+            return [Problem(kind, path, "the free boxes that replace metadata are malformed")]
+        fillers = {f[0]: f[1] for f in given}
+        if sorted(fillers) != metadata:
+            return [Problem(kind, path, "the free boxes are not where the metadata boxes were")]
     pos = 0
     by_n: dict[int, L.Leaf] = {}
     for j in parts:
@@ -410,6 +422,10 @@ def _check_cut(
         return [Problem(kind, path, "the disclosed parts are not the ones this copy keeps")]
     for n, _role in enumerate(roles):
         if stripped and roles[n] == L.METADATA:
+            if n in fillers:
+                if data[pos : pos + fillers[n]] != free_box(fillers[n]):
+                    return [Problem(kind, path, f"part {n} is not replaced by an empty free box")]
+                pos += fillers[n]
             continue
         if n in redacted_parts:
             marker = redaction_marker(redacted_parts[n])

@@ -26,7 +26,7 @@ from ..ledger.merkle import leaf_hash
 from ..signing import sign_bytes, signature_is_valid
 from . import leaves as L
 from . import package as P
-from .parts import message_numbers, redaction_marker
+from .parts import free_box, message_numbers, redaction_marker
 from .request import DisclosureRequest
 from .tree import CommitmentTree
 
@@ -435,16 +435,14 @@ class _Plan:
         if layout_at is None:
             raise InputError(
                 f"{option}: custody committed no parts for this file "
-                "(only JPEG, PNG and chat exports are split)",
+                "(only JPEG, PNG, MP4/MOV and chat exports are split)",
                 path=path,
             )
         j_layout, layout_leaf = layout_at
         fmt = layout_leaf.get("format")
         if (redact is None) != (fmt != "chat"):
-            raise InputError(
-                f"{option}: not a {'chat export' if redact is not None else 'JPEG or PNG'}",
-                path=path,
-            )
+            wanted = "chat export" if redact is not None else "JPEG, PNG, MP4 or MOV"
+            raise InputError(f"{option}: not a {wanted}", path=path)
         roles = [role for _, role in L.layout_parts(layout_leaf)]
         part_leaves = {int(leaf.get("n")): (j, leaf) for j, leaf in extras if leaf.kind == L.PART}
         numbers = message_numbers(roles)
@@ -457,6 +455,7 @@ class _Plan:
                 )
             redacted_parts.add(numbers[number])
         out, kept, pos = [], [], 0
+        fillers: list[list[int]] = []
         number_of = {v: k for k, v in numbers.items()}
         for n, role in enumerate(roles):
             j, leaf = part_leaves[n]
@@ -466,6 +465,9 @@ class _Plan:
             if hashlib.sha256(chunk).hexdigest() != leaf.get("sha256"):
                 raise InputError("a part differs from its commitment", path=path)
             if role == L.METADATA and redact is None:
+                if fmt == "isobmff":  # a free box of the same size: no chunk offset moves
+                    out.append(free_box(size))
+                    fillers.append([n, size])
                 continue
             if n in redacted_parts:
                 out.append(redaction_marker(number_of[n]))
@@ -482,6 +484,8 @@ class _Plan:
             "layout": j_layout,
             "parts": kept,
         }
+        if fmt == "isobmff":
+            item["fillers"] = fillers
         if redact is not None:
             item["redacted"] = list(redact)
             item["messages"] = len(numbers)

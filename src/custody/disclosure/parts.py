@@ -5,6 +5,10 @@
   Photoshop), COM.
 - PNG: the signature, then one part per chunk. Metadata: tEXt, zTXt, iTXt,
   eXIf, tIME.
+- ISO-BMFF (MP4, MOV, M4A): one part per top-level box, and the `moov` box as its
+  8-byte header and one part per child. Metadata: `udta` and `meta` (at the top or
+  in `moov`) and the XMP `uuid` box. A stripped copy replaces each by a `free` box
+  of the same size filled with zeros, so that no chunk offset moves.
 - chat exports: the text before the first message, then one part per message
   (the message's lines up to the next message), from the offsets the metadata
   parser recorded.
@@ -17,7 +21,7 @@ functions of bytes; a file that does not parse is committed whole only.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +92,63 @@ def split_png(data: bytes) -> list[Part] | None:
             parts.append(Part("trailing", DATA, pos, n))
             return parts
     return parts
+
+
+_XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+ISOBMFF_MIMES = frozenset({"video/mp4", "video/quicktime", "audio/mp4", "video/3gpp"})
+
+
+def split_isobmff(read: Callable[[int, int], bytes], size: int) -> list[Part] | None:
+    """The parts of an ISO-BMFF file, reading only box headers (`read(offset, n)`)."""
+
+    def boxes(start: int, end: int) -> list[tuple[bytes, int, int, int]] | None:
+        out, pos = [], start
+        while pos < end:
+            head = read(pos, 16)
+            if len(head) < 8:
+                return None
+            box = int.from_bytes(head[:4], "big")
+            kind = head[4:8]
+            header = 8
+            if box == 1:
+                if len(head) < 16:
+                    return None
+                box, header = int.from_bytes(head[8:16], "big"), 16
+            elif box == 0:
+                box = end - pos
+            if box < header or pos + box > end or not all(32 <= c < 127 for c in kind):
+                return None
+            out.append((kind, pos, pos + box, header))
+            pos += box
+        return out
+
+    top = boxes(0, size)
+    if not top or top[0][0] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return None
+    parts: list[Part] = []
+    for kind, start, end, header in top:
+        name = kind.decode("ascii")
+        if kind == b"moov" and header == 8:
+            children = boxes(start + 8, end)
+            if children is None:
+                return None
+            parts.append(Part("moov", DATA, start, start + 8))
+            for ckind, cstart, cend, _ in children:
+                role = METADATA if ckind in (b"udta", b"meta") else DATA
+                parts.append(Part(f"moov/{ckind.decode('ascii')}", role, cstart, cend))
+            continue
+        role = DATA
+        if kind in (b"udta", b"meta") or (
+            kind == b"uuid" and read(start + header, 16) == _XMP_UUID
+        ):
+            role = METADATA
+        parts.append(Part(name, role, start, end))
+    return parts
+
+
+def free_box(size: int) -> bytes:
+    """What replaces a metadata box of `size` bytes in a stripped ISO-BMFF copy."""
+    return size.to_bytes(4, "big") + b"free" + bytes(size - 8)
 
 
 def split_chat(size: int, record: dict[str, Any]) -> list[Part] | None:
