@@ -496,3 +496,29 @@ def test_mp4_stripped_keeps_every_offset(env: Env, officer: dict, tmp_path: Path
     _refresh(out)
     code, report = verify(env, out)
     assert code == 1 and "bad_stripped_copy" in kinds(report)
+
+
+def test_a_damaged_bundle_is_refused_in_one_line(env: Env, bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "damaged"
+    shutil.copytree(bundle, copy)
+    (copy / f"data/{PHOTO}").unlink()
+    result = env.run("disclose", copy, "-o", env.tmp / "x", "--to", "D")
+    assert result.exit_code == 2 and "run custody verify" in result.stderr
+    (copy / f"data/{PHOTO}").write_bytes(b"other")
+    result = env.run("disclose", copy, "-o", env.tmp / "x", "--to", "D")
+    assert result.exit_code == 2 and "differs from its committed SHA-256" in result.stderr
+    lines = (copy / "custody/commitments.jsonl").read_bytes().splitlines(keepends=True)
+    (copy / "custody/commitments.jsonl").write_bytes(b"".join(lines[:-1]))
+    result = env.run("disclose", copy, "-o", env.tmp / "x", "--to", "D")
+    assert result.exit_code == 2 and "leaves, the statement committed" in result.stderr
+    assert not (env.tmp / "x").exists() and "Traceback" not in result.output
+
+
+def test_package_report_html(env: Env, package: Path) -> None:
+    report = env.tmp / "report.html"
+    result = env.run("verify", package, "--report", report)
+    assert result.exit_code == 0, result.output
+    html = report.read_text()
+    assert "VERIFIED DISCLOSURE" in html and "Disclosure summary" in html
+    assert "Derived (attested, not proven)" in html and "81(4)" in html
+    assert "Мельник" not in html and WITHHELD not in html

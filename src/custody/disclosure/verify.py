@@ -28,6 +28,8 @@ from ..progress import ProgressCallback
 from ..signing import signature_is_valid
 from . import checks
 from . import package as P
+from .check_items import check_items
+from .summary import sentence, summarise
 
 
 def is_package(path: Path) -> bool:
@@ -133,7 +135,7 @@ def evaluate_package(
     found, discloser = checks.check_record_signature(ev, parsed, policy)
     problems.extend(found)
     problems.extend(checks.check_proofs(parsed))
-    problems.extend(checks.check_items(ev, parsed))
+    problems.extend(check_items(ev, parsed))
     original = {
         name: scan.read_tag(f"{P.ORIGINAL_DIR}/{name}")
         for name in ("manifest-sha256.txt", "bag-info.txt", "metadata.json", "names.json")
@@ -141,7 +143,7 @@ def evaluate_package(
     problems.extend(checks.check_whole(ev, parsed, original))
     ledger, found = check_disclosure_ledger(ev, parsed)
     problems.extend(found)
-    summary = checks.summarise(parsed)
+    summary = summarise(parsed)
     return PackageReport(
         package=scan.location,
         verified=not problems,
@@ -149,7 +151,7 @@ def evaluate_package(
         signer=signer,
         discloser=discloser,
         disclosure=summary,
-        sentence=checks.sentence(summary),
+        sentence=sentence(summary),
         statement=parsed.statement,
         ledger=ledger,
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -21,7 +21,7 @@ class DisclosureViews(Output):
         if self.json_output:
             self.json(result.to_json())
             return
-        from ..disclosure.checks import sentence
+        from ..disclosure.summary import sentence
 
         self._line(f"Disclosure package written: {result.package}", style="bold green")
         rows = [
