@@ -522,3 +522,37 @@ def test_package_report_html(env: Env, package: Path) -> None:
     assert "VERIFIED DISCLOSURE" in html and "Disclosure summary" in html
     assert "Derived (attested, not proven)" in html and "81(4)" in html
     assert "Мельник" not in html and WITHHELD not in html
+
+
+def test_withheld_field_is_not_repeated_elsewhere(env: Env, officer: dict, tmp_path: Path) -> None:
+    """The raw EXIF tags under `details` repeat the GPS position and the device:
+    withholding `gps` or `device` withholds them too."""
+    src = tmp_path / "one"
+    src.mkdir()
+    img = Image.new("RGB", (32, 24), (10, 120, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "Nokia"
+    exif[0x0110] = "TA-1234 serial 77X"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
+    img.save(src / "x.jpg", exif=exif)
+    result = env.run("ingest", src, *CASE, "--out", env.tmp / "gb", "--json")
+    bundle = Path(json.loads(result.stdout)["bundle"])
+    out, done = disclose(
+        env,
+        bundle,
+        "gpkg",
+        "--withhold-field",
+        "x.jpg:gps",
+        "--withhold-field",
+        "x.jpg:device",
+        "--basis",
+        BASIS,
+    )
+    assert "x.jpg is disclosed intact: its own bytes still carry" in done["notes"][0]
+    code, report = verify(env, out)
+    assert code == 0 and report["disclosure"]["withheld_fields"] >= 3
+    leaves = (out / "custody/disclosure/leaves.jsonl").read_bytes()
+    for secret in (b"48.858", b"[48, 51, 29]", b"Nokia", b"TA-1234"):
+        assert secret not in leaves
+    assert b"image/jpeg" in leaves  # the fields that say nothing of it are disclosed

@@ -131,6 +131,7 @@ def disclose_bundle(
                 "cannot be read: run custody verify on the bundle", path=str(e.filename or bundle)
             ) from e
         note_state = plan.note_state
+        notes.extend(plan.notes)
     disclosure_id = str(uuid.uuid4())
     manifest = layout.format_manifest(
         (path, hashlib.sha256(data).hexdigest()) for path, (data, _) in files.items()

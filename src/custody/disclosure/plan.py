@@ -5,6 +5,7 @@ each copy (intact, stripped, redacted, derived). Used by disclose.py."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class Plan:
             self.file_leaf.append(leaf)
             self.by_path[str(leaf.get("path"))] = i
         self.note_state: dict[str, Any] | None = None
+        self.notes: list[str] = []
 
     def _index(self, path: str, option: str) -> int:
         if path not in self.by_path:
@@ -188,13 +190,21 @@ class Plan:
     ) -> tuple[list[int], list[dict[str, Any]]]:
         names = set(self.request.withhold_fields.get(path, ()))
         known = {leaf.get("name") for _, leaf in extras if leaf.kind == L.FIELD}
+        if names and any(
+            leaf.kind == L.LAYOUT and any(r == L.METADATA for _, r in L.layout_parts(leaf))
+            for _, leaf in extras
+        ):
+            self.notes.append(
+                f"{path[5:]} is disclosed intact: its own bytes still carry the metadata "
+                "withheld from its record; --strip-metadata removes it from the copy"
+            )
         for name in names - known:
             raise InputError(f"--withhold-field: no field '{name}' was committed", path=path)
         fields, withheld = [], []
         for j, leaf in extras:
             if leaf.kind != L.FIELD:
                 continue
-            if leaf.get("name") in names:
+            if leaf.get("name") in names or _repeats(leaf.get("value"), names):
                 withheld.append({"leaf": j, "basis": self.request.basis or ""})
             elif _names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
@@ -294,6 +304,32 @@ class Plan:
             item["messages"] = len(numbers)
             item["basis"] = self.request.basis or ""
         return item
+
+
+# What else in a record says what a withheld field says: the raw EXIF tags under
+# `details` repeat the GPS position and the device, a video's `details` its place.
+_RELATED = {
+    "gps": re.compile(r"gps|locat|latitude|longitude|loci|xyz|iso6709", re.I),
+    "device": re.compile(r"make|model|serial|software|device|lens|owner|body", re.I),
+    "captured_at": re.compile(r"date|time", re.I),
+}
+
+
+def _repeats(value: Any, names: set[str]) -> bool:
+    """Whether a field's value holds a key that repeats a withheld field."""
+    patterns = [_RELATED[n] for n in names if n in _RELATED]
+    if not patterns:
+        return False
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if any(p.search(str(k)) for k in v for p in patterns):
+                return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _names_any(value: Any, protected: set[str]) -> bool:
