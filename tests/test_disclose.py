@@ -344,6 +344,7 @@ def test_record_signed_by_an_untrusted_key(env: Env, bundle: Path, officer: dict
 
 def test_note_only_with_disclose_note(env: Env, bundle: Path) -> None:
     out, data = disclose(env, bundle, "with-note", "--disclose-note")
+    validate("disclose", data)
     assert data["disclosure"]["disclosed"] == 8
     code, report = verify(env, out)
     assert code == 0 and report["disclosure"]["note"] == "disclosed"
