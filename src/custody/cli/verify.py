@@ -188,6 +188,8 @@ def verify_command(
     if not is_s3_url(bundle) and _is_package(Path(bundle)):
         from .disclose import verify_package_command  # a disclosure package (custody.disclosure)
 
+        if record:
+            raise InputError("--record records a bundle's verification, not a package's")
         verify_package_command(app, Path(bundle), policy, report_path)
         return
     with render.progress("Verifying") as on_progress:
