@@ -367,7 +367,7 @@ def test_bad_requests_are_one_line(env: Env, bundle: Path) -> None:
     for extra, words in (
         (("--withhold", "nope.jpg", "--basis", "b"), "no such file"),
         (("--withhold", WITHHELD), "--basis"),
-        (("--strip-metadata", "photos from Shevchenka street.eml"), "no parts"),
+        (("--strip-metadata", WITHHELD), "no parts"),
         (("--redact-messages", f"{CHAT}:99", "--basis", "b"), "no 99"),
         (("--withhold-field", f"{PHOTO}:shoe", "--basis", "b"), "no field"),
     ):
@@ -557,3 +557,30 @@ def test_withheld_field_is_not_repeated_elsewhere(env: Env, officer: dict, tmp_p
     for secret in (b"48.858", b"[48, 51, 29]", b"Nokia", b"TA-1234"):
         assert secret not in leaves
     assert b"image/jpeg" in leaves  # the fields that say nothing of it are disclosed
+
+
+EML = "photos from Shevchenka street.eml"
+
+
+def email_package(env: Env, bundle: Path) -> Path:
+    out, _ = disclose(env, bundle, "mail", "--redact-messages", f"{EML}:2", "--basis", BASIS)
+    return out
+
+
+def test_email_attachment_redacted(env: Env, bundle: Path) -> None:
+    out = email_package(env, bundle)
+    code, report = verify(env, out)
+    assert code == 0, report["problems"]
+    assert report["disclosure"]["messages_redacted"][0]["of"] == 2
+    copy = (out / f"data/{EML}").read_bytes()
+    original = (bundle / f"data/{EML}").read_bytes()
+    attachment = original[original.index(b"/9j/") :][:200]
+    assert attachment not in copy and b"[message 2 redacted]" in copy
+    assert b"Attached is the photo I took" in copy
+    for blob in (p.read_bytes() for p in out.rglob("*") if p.is_file()):
+        assert attachment not in blob
+    p = out / f"data/{EML}"
+    p.write_bytes(copy.replace(b"near the school", b"near the bridge"))
+    _refresh(out)
+    code, report = verify(env, out)
+    assert code == 1 and "bad_redaction" in kinds(report)

@@ -124,3 +124,15 @@ def test_stripped_mp4_same_verdict(env: Env, page: Page, officer: dict, tmp_path
     (out / "data/flat.mp4").write_bytes(bytes(data))
     _refresh(out)
     assert same_verdict(env, page, out, key)["verified"] is False
+
+
+def test_redacted_email_same_verdict(
+    env: Env,
+    page: Page,
+    bundle: Path,  # noqa: F811 - the fixture from test_disclose
+    officer: dict,
+) -> None:
+    from test_disclose import email_package
+
+    out = email_package(env, bundle)
+    assert same_verdict(env, page, out, Path(officer["public_key"]))["verified"] is True

@@ -35,6 +35,84 @@ export function leafSpelling(value) {
   return JSON.stringify(value);
 }
 
+/** The text in custody's leaf spelling (compact, keys sorted, ASCII escapes as
+ * Python writes them), numbers kept as written: JavaScript reads 2.0 as 2, and
+ * Python's float spelling is Python's. Null when the text is not JSON. */
+export function respell(text) {
+  let i = 0;
+  const fail = () => {
+    throw new Error("not JSON");
+  };
+  const value = () => {
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      const members = [];
+      if (text[i] === "}") {
+        i++;
+        return "{}";
+      }
+      for (;;) {
+        if (text[i] !== '"') fail();
+        const keyStart = i;
+        const key = string();
+        const keyText = text.slice(keyStart, i);
+        if (text[i++] !== ":") fail();
+        members.push([JSON.parse(keyText), key, value()]);
+        if (text[i] === ",") i++;
+        else if (text[i] === "}") {
+          i++;
+          break;
+        } else fail();
+      }
+      const cp = (a) => [...a].map((ch) => ch.codePointAt(0));
+      members.sort((a, b) => {
+        const x = cp(a[0]);
+        const y = cp(b[0]);
+        for (let k = 0; k < Math.min(x.length, y.length); k++) if (x[k] !== y[k]) return x[k] - y[k];
+        return x.length - y.length;
+      });
+      return `{${members.map(([, k, v]) => `${k}:${v}`).join(",")}}`;
+    }
+    if (c === "[") {
+      i++;
+      const items = [];
+      if (text[i] === "]") {
+        i++;
+        return "[]";
+      }
+      for (;;) {
+        items.push(value());
+        if (text[i] === ",") i++;
+        else if (text[i] === "]") {
+          i++;
+          break;
+        } else fail();
+      }
+      return `[${items.join(",")}]`;
+    }
+    if (c === '"') return string();
+    const m = /^(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+    if (!m) fail();
+    i += m[0].length;
+    return m[0];
+  };
+  const string = () => {
+    const start = i;
+    i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+    if (i >= text.length) fail();
+    i++;
+    return leafSpelling(JSON.parse(text.slice(start, i)));
+  };
+  try {
+    const out = value();
+    return i === text.length ? out : null;
+  } catch {
+    return null;
+  }
+}
+
 /** leaves.parse_leaf: {kind, fields}; throws Error with the reason. */
 export function parseLeaf(bytes) {
   for (const b of bytes) if (b > 0x7f) throw new Error("not an ASCII JSON leaf");
@@ -58,13 +136,7 @@ export function parseLeaf(bytes) {
     if (!ok) throw new Error(`${obj.kind} leaf: field '${name}' missing or of the wrong type`);
   }
   if (obj.kind === "field" && !("value" in obj)) throw new Error("field leaf has no value");
-  let spelled = null;
-  try {
-    spelled = leafSpelling(obj);
-  } catch {
-    spelled = null; // a float: its spelling is Python's; the bytes stand as they are
-  }
-  if (spelled !== null && spelled !== text) {
+  if (respell(text) !== text) {
     throw new Error("not in custody's spelling (compact, sorted keys, ASCII)");
   }
   return { kind: obj.kind, fields: obj };

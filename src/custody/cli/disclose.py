@@ -57,8 +57,8 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     "redact",
     multiple=True,
     metavar="CHAT:N-M,K",
-    help="Disclose this chat with these messages (numbered from 1) replaced by a "
-    "marker; every other message is proven (repeatable).",
+    help="Disclose this chat, e-mail (MIME parts) or mbox with these messages (numbered "
+    "from 1) replaced by a marker; every other message is proven (repeatable).",
 )
 @click.option(
     "--derived",

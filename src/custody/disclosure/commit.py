@@ -100,7 +100,8 @@ def _part_leaves(path: Path, number: int, record: dict[str, Any]) -> list[bytes]
     if size > MAX_SPLIT_BYTES:
         return []
     if mime not in ("image/jpeg", "image/png") and not (
-        isinstance(details, dict) and isinstance(details.get("chat"), dict)
+        isinstance(details, dict)
+        and (isinstance(details.get("chat"), dict) or details.get("family") in ("email", "mbox"))
     ):
         return []
     data = path.read_bytes()

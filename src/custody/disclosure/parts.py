@@ -9,6 +9,9 @@
   8-byte header and one part per child. Metadata: `udta` and `meta` (at the top or
   in `moov`) and the XMP `uuid` box. A stripped copy replaces each by a `free` box
   of the same size filled with zeros, so that no chunk offset moves.
+- e-mail (.eml): its headers, then each top-level MIME part (role message: the text, each
+  attachment) with the boundary lines between them kept as header parts; an mbox: one part
+  per message (`From ` line to the next).
 - chat exports: the text before the first message, then one part per message
   (the message's lines up to the next message), from the offsets the metadata
   parser recorded.
@@ -20,6 +23,7 @@ functions of bytes; a file that does not parse is committed whole only.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,6 +155,54 @@ def free_box(size: int) -> bytes:
     return size.to_bytes(4, "big") + b"free" + bytes(size - 8)
 
 
+_MBOX_SPLIT = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
+_BOUNDARY = re.compile(
+    rb'^content-type:[^\n]*multipart/[^\n]*(?:\n[ \t][^\n]*)*?boundary="?([^";\r\n]+)"?',
+    re.I | re.M,
+)
+
+
+def split_mbox(data: bytes) -> list[Part] | None:
+    starts = [m.start() for m in _MBOX_SPLIT.finditer(data)]
+    if not starts:
+        return None
+    parts = [Part("header", HEADER, 0, starts[0])] if starts[0] > 0 else []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(data)
+        parts.append(Part("message", MESSAGE, start, end))
+    return parts
+
+
+def split_email(data: bytes) -> list[Part] | None:
+    """Headers, then each top-level MIME part between its boundary lines."""
+    head_end = data.find(b"\n\n")
+    if head_end < 0:
+        head_end = data.find(b"\r\n\r\n")
+    found = _BOUNDARY.search(data, 0, head_end if head_end >= 0 else len(data))
+    if head_end < 0 or found is None:
+        return None
+    delimiter = b"--" + found.group(1)
+    lines = [m.start() for m in re.finditer(rb"^" + re.escape(delimiter), data, re.M)]
+    if len(lines) < 2:
+        return None
+    parts: list[Part] = []
+    pos = 0
+    for i, at in enumerate(lines):
+        end_of_line = data.find(b"\n", at)
+        end_of_line = len(data) if end_of_line < 0 else end_of_line + 1
+        if i == 0:
+            parts.append(Part("header", HEADER, 0, end_of_line))
+        else:
+            # the part runs to the line end before the delimiter (which belongs to it)
+            parts.append(Part("part", MESSAGE, pos, at))
+            closing = data[at + len(delimiter) : at + len(delimiter) + 2] == b"--"
+            parts.append(Part("boundary", HEADER, at, len(data) if closing else end_of_line))
+            if closing:
+                return [p for p in parts if p.end > p.start] if parts[-1].end == len(data) else None
+        pos = end_of_line
+    return None
+
+
 def split_chat(size: int, record: dict[str, Any]) -> list[Part] | None:
     """The parts of a chat export from its metadata record's message offsets."""
     details = record.get("details") or {}
@@ -183,6 +235,14 @@ def split_file(
     if mime == "image/png":
         parts = split_png(data)
         return ("png", parts) if parts else None
+    details = record.get("details") if isinstance(record.get("details"), dict) else {}
+    family = details.get("family") if isinstance(details, dict) else None
+    if family == "email":
+        parts = split_email(data)
+        return ("email", parts) if parts else None
+    if family == "mbox":
+        parts = split_mbox(data)
+        return ("mbox", parts) if parts else None
     parts = split_chat(len(data), record)
     return ("chat", parts) if parts else None
 

@@ -248,13 +248,13 @@ class Plan:
         if layout_at is None:
             raise InputError(
                 f"{option}: custody committed no parts for this file "
-                "(only JPEG, PNG, MP4/MOV and chat exports are split)",
+                "(only JPEG, PNG, MP4/MOV, e-mail, mbox and chat exports are split)",
                 path=path,
             )
         j_layout, layout_leaf = layout_at
         fmt = layout_leaf.get("format")
-        if (redact is None) != (fmt != "chat"):
-            wanted = "chat export" if redact is not None else "JPEG, PNG, MP4 or MOV"
+        if (redact is None) != (fmt not in ("chat", "email", "mbox")):
+            wanted = "chat, e-mail or mbox" if redact is not None else "JPEG, PNG, MP4 or MOV"
             raise InputError(f"{option}: not a {wanted}", path=path)
         roles = [role for _, role in L.layout_parts(layout_leaf)]
         part_leaves = {int(leaf.get("n")): (j, leaf) for j, leaf in extras if leaf.kind == L.PART}
