@@ -485,6 +485,8 @@ def test_mp4_stripped_keeps_every_offset(env: Env, officer: dict, tmp_path: Path
     original = video.read_bytes()
     assert len(copy) == len(original) and b"Zoryana" not in copy and b"+50.4470" not in copy
     assert b"Zoryana" in original
+    for blob in (p.read_bytes() for p in out.rglob("*") if p.is_file()):
+        assert b"Zoryana" not in blob and b"+50.4470" not in blob
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", str(out / "data/flat.mp4")],
         capture_output=True,
