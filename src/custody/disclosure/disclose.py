@@ -19,12 +19,18 @@ from .. import __version__
 from ..bundle import layout
 from ..bundle.statement import StatementError, parse_statement
 from ..errors import CustodyError, InputError
-from ..fsutil import environment_error, fsync_dir, rename_noreplace, temporary_directory_beside
+from ..fsutil import (
+    environment_error,
+    fsync_dir,
+    rename_noreplace,
+    sync_filesystem,
+    temporary_directory_beside,
+)
 from ..hashing import sha256_bytes
 from ..keys import Signer, parse_public_key_file, public_key_file_bytes
 from ..signing import sign_bytes, signature_is_valid
 from . import package as P
-from .plan import Plan, whole_plan
+from .plan import Copy, Files, Plan, whole_plan
 from .request import DisclosureRequest
 
 if TYPE_CHECKING:
@@ -100,7 +106,7 @@ def disclose_bundle(
     ):
         raise InputError("give --basis: the ground for withholding or redacting")
     commitments = statement.get("commitments")
-    files: dict[str, tuple[bytes, Path]] = {}
+    files: Files = {}
     tag_extra: dict[str, bytes] = {}
     notes: list[str] = []
     if not isinstance(commitments, dict):
@@ -133,9 +139,7 @@ def disclose_bundle(
         note_state = plan.note_state
         notes.extend(plan.notes)
     disclosure_id = str(uuid.uuid4())
-    manifest = layout.format_manifest(
-        (path, hashlib.sha256(data).hexdigest()) for path, (data, _) in files.items()
-    )
+    manifest = layout.format_manifest((path, copy.sha256) for path, copy in files.items())
     record: dict[str, Any] = {
         "format": P.RECORD_FORMAT,
         "disclosure_id": disclosure_id,
@@ -163,11 +167,12 @@ def disclose_bundle(
         P.RECORD: rec,
         P.RECORD_SIG: sign_bytes(signer.key, rec),
         P.DISCLOSER_KEY: public_key_file_bytes(signer.name, signer.key.public_key()),
+        layout.MANIFEST: manifest,
         **tag_extra,
     }
     if leaves_file is not None:
         tags[P.LEAVES] = leaves_file
-    total = sum(len(d) for d, _ in files.values())
+    total = sum(c.size for c in files.values())
     tags[layout.BAG_INFO] = layout.format_bag_info(
         [
             ("Custody-Case-Id", str(statement["case"])),
@@ -178,41 +183,47 @@ def disclose_bundle(
             ("Payload-Oxum", f"{total}.{len(files)}"),
         ]
     )
-    ledger_index = None
-    if ledger is not None:
-        from ..ledger.proof import proof_file_bytes
-
-        appended = ledger.append(
-            action="disclose",
-            subject={
-                "disclosure_id": disclosure_id,
-                "bundle_id": statement["bundle_id"],
-                "statement_sha256": sha256_bytes(stmt),
-                "record_sha256": sha256_bytes(rec),
-            },
-            signer=signer.key,
-            signer_name=signer.name,
-            time=record["created"],
-        )
-        ledger_index = appended.index
-        tags[P.LEDGER_PROOF] = proof_file_bytes(appended)
-    tag_manifest = layout.format_manifest(
-        [(name, sha256_bytes(data)) for name, data in tags.items()]
-        + [(layout.MANIFEST, sha256_bytes(manifest))]
-    )
     zip_path = out.with_name(out.name + ".zip") if make_zip else None
     if zip_path is not None and os.path.lexists(zip_path):
         raise InputError("already exists; nothing was replaced", path=str(zip_path))
-    everything = {
-        **{p: d for p, (d, _) in files.items()},
-        **tags,
-        layout.MANIFEST: manifest,
-        layout.TAG_MANIFEST: tag_manifest,
-    }
+    ledger_index = None
     try:
-        _write_folder(out, everything)
+        with temporary_directory_beside(out) as tmp:
+            # Every byte copied and checked before the disclosure is recorded: a
+            # file that differs from its commitment stops here, leaving nothing.
+            for path, copy in files.items():
+                _put(tmp / path, copy)
+            if ledger is not None:
+                from ..ledger.proof import proof_file_bytes
+
+                appended = ledger.append(
+                    action="disclose",
+                    subject={
+                        "disclosure_id": disclosure_id,
+                        "bundle_id": statement["bundle_id"],
+                        "statement_sha256": sha256_bytes(stmt),
+                        "record_sha256": sha256_bytes(rec),
+                    },
+                    signer=signer.key,
+                    signer_name=signer.name,
+                    time=record["created"],
+                )
+                ledger_index = appended.index
+                tags[P.LEDGER_PROOF] = proof_file_bytes(appended)
+            tags[layout.TAG_MANIFEST] = layout.format_manifest(
+                (name, sha256_bytes(data)) for name, data in tags.items()
+            )
+            for name, data in tags.items():
+                _put(tmp / name, Copy.of(data))
+            os.chmod(tmp, 0o755)
+            sync_filesystem(tmp)
+            try:
+                rename_noreplace(tmp, out)
+            except FileExistsError as e:
+                raise InputError("already exists; nothing was replaced", path=str(out)) from e
+            fsync_dir(out.parent)
         if zip_path is not None:
-            _write_zip(zip_path, out.name, everything)
+            _write_zip(zip_path, out, sorted(files) + sorted(tags))
     except CustodyError:
         raise
     except OSError as e:
@@ -230,31 +241,44 @@ def disclose_bundle(
     )
 
 
-def _write_folder(out: Path, everything: dict[str, bytes]) -> None:
-    with temporary_directory_beside(out) as tmp:
-        for name, data in everything.items():
-            target = tmp / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as f:
-                f.write(data)
-                os.fsync(f.fileno())
-        os.chmod(tmp, 0o755)
+def _put(target: Path, copy: Copy) -> None:
+    """Write one file of the package: its bytes, or its bundle file streamed and
+    hashed on the way (InputError when it is not what it must be)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as out:
+        if copy.data is not None:
+            out.write(copy.data)
+            return
+        assert copy.source is not None
+        h = hashlib.sha256()
         try:
-            rename_noreplace(tmp, out)
-        except FileExistsError as e:
-            raise InputError("already exists; nothing was replaced", path=str(out)) from e
-        fsync_dir(out.parent)
+            src = open(copy.source, "rb")  # noqa: SIM115 - closed below, errors told apart
+        except OSError as e:
+            raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
+        with src:
+            while piece := src.read(1 << 20):
+                h.update(piece)
+                out.write(piece)
+    if h.hexdigest() != copy.sha256:
+        raise InputError(
+            "differs from its committed SHA-256: run custody verify", path=str(copy.source)
+        )
 
 
-def _write_zip(path: Path, top: str, everything: dict[str, bytes]) -> None:
+def _write_zip(path: Path, folder: Path, names: list[str]) -> None:
+    """The package folder as a zip under its own name, each file streamed."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(everything):
-                info = zipfile.ZipInfo(f"{top}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            for name in sorted(names, key=lambda n: n.encode("utf-8")):
+                source = folder / name
+                info = zipfile.ZipInfo(f"{folder.name}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
-                zf.writestr(info, everything[name])
+                info.file_size = source.stat().st_size
+                with open(source, "rb") as src, zf.open(info, "w") as dst:
+                    while piece := src.read(1 << 20):
+                        dst.write(piece)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         rename_noreplace(tmp, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,25 @@ from .request import DisclosureRequest
 from .tree import CommitmentTree
 
 OUTSIDE_SUPPLEMENT = "outside this supplement"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One payload file of a package: bytes made here (a stripped, redacted or
+    derived copy), or a bundle file streamed when written and checked then
+    against the SHA-256 it must have."""
+
+    sha256: str
+    size: int
+    data: bytes | None = None
+    source: Path | None = None
+
+    @classmethod
+    def of(cls, data: bytes) -> Copy:
+        return cls(hashlib.sha256(data).hexdigest(), len(data), data=data)
+
+
+Files = dict[str, Copy]
 NAMES_WITHHELD = "names an item not disclosed intact"
 
 
@@ -80,7 +100,7 @@ class Plan:
         return out
 
     def build(
-        self, files: dict[str, tuple[bytes, Path]]
+        self, files: Files
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes, dict[str, Any]]:
         r = self.request
         basis = r.basis or ""
@@ -136,20 +156,14 @@ class Plan:
                 summary["withheld"] += 1
                 summary["withheld_by_basis"][why] = summary["withheld_by_basis"].get(why, 0) + 1
                 continue
-            original = self.bundle / path
-            data = original.read_bytes()
-            leaf = self.file_leaf[i]
-            if hashlib.sha256(data).hexdigest() != leaf.get("sha256"):
-                raise InputError(
-                    "differs from its committed SHA-256: run custody verify", path=str(original)
-                )
             if kind == P.INTACT:
-                items.append(self._intact(i, path, data, extras[i], files, shown))
+                items.append(self._intact(i, path, extras[i], files, shown))
                 summary["disclosed"] += 1
             elif kind == P.STRIPPED:
-                items.append(self._cut(i, path, data, extras[i], files, shown, None))
+                items.append(self._cut(i, path, self._read(i), extras[i], files, shown, None))
                 summary["stripped"] += 1
             elif kind == P.REDACTED:
+                data = self._read(i)
                 item = self._cut(i, path, data, extras[i], files, shown, r.redact[path])
                 items.append(item)
                 summary["messages_redacted"].append(
@@ -161,7 +175,7 @@ class Plan:
                     copy = d.file.read_bytes()
                 except OSError as e:
                     raise InputError("cannot read the derived file", path=str(d.file)) from e
-                files[path] = (copy, d.file)
+                files[path] = Copy.of(copy)
                 items.append(
                     {
                         "treatment": P.DERIVED,
@@ -213,16 +227,28 @@ class Plan:
                 shown.add(j)
         return fields, withheld
 
+    def _read(self, i: int) -> bytes:
+        """A bundle file whose parts are cut, checked against its committed SHA-256."""
+        path = self.bundle / str(self.file_leaf[i].get("path"))
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.file_leaf[i].get("sha256"):
+            raise InputError(
+                "differs from its committed SHA-256: run custody verify", path=str(path)
+            )
+        return data
+
     def _intact(
         self,
         i: int,
         path: str,
-        data: bytes,
         extras: list[tuple[int, L.Leaf]],
-        files: dict[str, tuple[bytes, Path]],
+        files: Files,
         shown: set[int],
     ) -> dict[str, Any]:
-        files[path] = (data, self.bundle / path)
+        leaf = self.file_leaf[i]
+        files[path] = Copy(
+            str(leaf.get("sha256")), int(leaf.get("size")), source=self.bundle / path
+        )
         shown.add(i)
         fields, withheld_fields = self._fields(i, extras, shown, path)
         return {
@@ -239,7 +265,7 @@ class Plan:
         path: str,
         data: bytes,
         extras: list[tuple[int, L.Leaf]],
-        files: dict[str, tuple[bytes, Path]],
+        files: Files,
         shown: set[int],
         redact: tuple[int, ...] | None,
     ) -> dict[str, Any]:
@@ -289,7 +315,7 @@ class Plan:
             kept.append(j)
             shown.add(j)
         shown.add(j_layout)
-        files[path] = (b"".join(out), self.bundle / path)
+        files[path] = Copy.of(b"".join(out))
         item: dict[str, Any] = {
             "treatment": P.STRIPPED if redact is None else P.REDACTED,
             "path": path,
@@ -370,7 +396,7 @@ def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def whole_plan(
     bundle: Path,
     statement: dict[str, Any],
-    files: dict[str, tuple[bytes, Path]],
+    files: Files,
     tag_extra: dict[str, bytes],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], None, dict[str, Any]]:
     """A bundle made before commitments: every file, and the original manifest,
@@ -383,10 +409,8 @@ def whole_plan(
         raise InputError(errors[0].detail, path=str(bundle / layout.MANIFEST))
     items = []
     for path, digest in manifest.items():
-        data = (bundle / path).read_bytes()
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise InputError("differs from the manifest: run custody verify", path=path)
-        files[path] = (data, bundle / path)
+        size = (bundle / path).stat().st_size
+        files[path] = Copy(digest, size, source=bundle / path)
         items.append({"treatment": P.WHOLE, "path": path})
     for name in (layout.MANIFEST, layout.BAG_INFO, layout.METADATA, "custody/names.json"):
         if (bundle / name).is_file():
