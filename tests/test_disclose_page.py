@@ -22,6 +22,7 @@ from test_disclose import (  # noqa: F401 - fixtures
     package,
     source,
 )
+from tsa_server import TsaServer, tsa_server  # noqa: F401
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
@@ -53,6 +54,7 @@ def same_verdict(env: Env, page: Page, target: Path, key: Path) -> dict[str, Any
     assert got["summary"] == expected["summary"]
     assert got["disclosure"] == expected["disclosure"]
     assert got["ledger"] == expected["ledger"]
+    assert [t["status"] for t in got["timestamps"]] == [t["status"] for t in expected["timestamps"]]
     for field in ("fingerprint", "trusted", "signature_valid"):
         assert got["signer"][field] == expected["signer"][field]
         assert got["discloser"][field] == expected["discloser"][field]
@@ -136,3 +138,34 @@ def test_redacted_email_same_verdict(
 
     out = email_package(env, bundle)
     assert same_verdict(env, page, out, Path(officer["public_key"]))["verified"] is True
+
+
+def test_timestamped_record_same_verdict(
+    env: Env,
+    page: Page,
+    bundle: Path,  # noqa: F811 - the fixture from test_disclose
+    officer: dict,
+    tsa_server: TsaServer,  # noqa: F811
+) -> None:
+    """--tsa: the TSA stamps the record's signature; trusted with its root,
+    untrusted without (custody and the page alike), invalid when moved."""
+    import shutil
+
+    authority = tsa_server.authority("Disclosure TSA")
+    out, data = disclose(env, bundle, "stamped", "--tsa", tsa_server.url(authority))
+    assert data["timestamps"] == 1
+    result = env.run("verify", out, "--json", "--tsa-root", authority.root_pem)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["timestamps"][0]["status"] == "trusted"
+    assert report["disclosed_no_later_than"] is not None
+    key = Path(officer["public_key"])
+    assert same_verdict(env, page, out, key)["timestamps"][0]["status"] == "untrusted"
+    other, _ = disclose(env, bundle, "other")
+    (other / "custody/disclosure/timestamps").mkdir()
+    shutil.copy(
+        out / "custody/disclosure/timestamps/1.tsr", other / "custody/disclosure/timestamps"
+    )
+    report = same_verdict(env, page, other, key)
+    assert ("bad_timestamp", "custody/disclosure/timestamps/1.tsr") in {
+        (p["kind"], p["path"]) for p in report["problems"]
+    }

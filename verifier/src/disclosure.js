@@ -12,6 +12,7 @@ import {
   parseStatement,
 } from "./evaluate.js";
 import { checkpointSignedBy, leafHash, parseCheckpoint, parseEntry, verifyInclusion } from "./ledger.js";
+import { checkToken } from "./timestamps.js";
 import {
   b64decode,
   decodeStrict,
@@ -30,6 +31,7 @@ const LEAVES = `${DIR}/leaves.jsonl`;
 const RECORD_SIG = `${DIR}/record.sig`;
 const DISCLOSER_KEY = `${DIR}/discloser.pub`;
 const LEDGER_PROOF = `${DIR}/ledger-proof.json`;
+const TIMESTAMPS_DIR = `${DIR}/timestamps`;
 const ORIGINAL_DIR = "custody/original";
 const TREATMENTS = ["intact", "stripped", "redacted", "derived", "whole"];
 const problem = (kind, path, detail) => ({ kind, path, detail });
@@ -180,6 +182,21 @@ export function evaluatePackage(scan, policy) {
   problems.push(...checkWhole(ev, p, original));
   const ledger = checkDisclosureLedger(ev, p);
   problems.push(...ledger.problems);
+  // disclosure/check_time.py with no TSA root chosen: untrusted or invalid.
+  const timestamps = [];
+  const numbered = [];
+  for (const path of [...scan.tagBytes.keys()].filter((x) => x.startsWith(`${TIMESTAMPS_DIR}/`))) {
+    const m = /^([1-9][0-9]{0,8})\.tsr$/.exec(path.slice(TIMESTAMPS_DIR.length + 1));
+    if (m === null) problems.push(problem("bad_timestamp", path, "not a timestamp file name (N.tsr)"));
+    else numbered.push([Number(m[1]), path]);
+  }
+  for (const [, path] of numbered.sort((a, b) => a[0] - b[0])) {
+    const check = ev.recordSig === undefined
+      ? { status: "invalid", detail: "no custody/disclosure/record.sig for it to stamp", tsa: null, gen_time: null, accuracy_seconds: null }
+      : checkToken(scan.tagBytes.get(path), ev.recordSig);
+    if (check.status === "invalid") problems.push(problem("bad_timestamp", path, check.detail));
+    timestamps.push({ file: path, tsa: check.tsa, gen_time: check.gen_time, accuracy_seconds: check.accuracy_seconds, status: check.status, detail: check.detail });
+  }
   const summary = summarise(p);
   const seen = new Set();
   const unique = problems.filter((q) => {
@@ -202,6 +219,8 @@ export function evaluatePackage(scan, policy) {
     disclosure: summary,
     summary: sentence(summary),
     ledger: ledger.info,
+    timestamps,
+    disclosed_no_later_than: null,
     problems: unique,
   };
 }

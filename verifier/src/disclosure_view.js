@@ -24,6 +24,12 @@ export function showPackage(r, out, el, row, keyLabel) {
     row("Metadata fields withheld", String(d.withheld_fields)),
     row("Ledger proof", r.ledger ? `valid: entry ${r.ledger.leaf_index} of ${r.ledger.tree_size}, ${r.ledger.origin}` : "none in the package"),
     row("Key you chose", keyLabel ?? "none"),
+    row(
+      "Disclosure time",
+      r.timestamps.length
+        ? `not proven here: ${r.timestamps.length} timestamp(s) of the record claim a time; whether they come from a timestamp authority you trust is not checked here (custody verify --tsa-root ROOT.pem)`
+        : "not proven: no timestamp of the record (Disclosed on is the officer's own clock)",
+    ),
   );
   out.append(table);
   out.append(el("h3", {}, `Problems (${r.problems.length})`));

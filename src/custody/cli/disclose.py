@@ -9,7 +9,13 @@ import click
 
 from ..errors import EXIT_NOT_VERIFIED, InputError
 from ._app import App, pass_app
-from ._options import json_option, passphrase_file_option
+from ._options import (
+    json_option,
+    passphrase_file_option,
+    tsa_timeout_option,
+    tsa_url_option,
+    tsa_urls_or_env,
+)
 
 if TYPE_CHECKING:
     from ..policy import TrustPolicy
@@ -95,6 +101,8 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     help="With --reveal: the disclosure this supplements.",
 )
 @click.option("--zip", "make_zip", is_flag=True, help="Also write PACKAGE.zip.")
+@tsa_url_option
+@tsa_timeout_option
 @click.option("--key", "key", help="Your key (default: $CUSTODY_KEY, or your only key).")
 @passphrase_file_option
 @json_option
@@ -115,6 +123,8 @@ def disclose_command(
     reveal: tuple[str, ...],
     supplement_to: str | None,
     make_zip: bool,
+    tsa_urls: tuple[str, ...],
+    tsa_timeout: float | None,
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -123,7 +133,8 @@ def disclose_command(
     BagIt bag holding the original signed statement, the items disclosed with
     their salts and inclusion proofs, and a disclosure record signed by you and
     recorded in your ledger. Every file not named is disclosed intact; the
-    officer's note is left out unless --disclose-note. Nothing withheld (name,
+    officer's note is left out unless --disclose-note. With --tsa URL (or
+    $CUSTODY_TSA) each TSA stamps the record's signature. Nothing withheld (name,
     size, hash, metadata, salt) is written into the package. A bundle made
     before commitments existed can only be disclosed whole.
 
@@ -177,7 +188,14 @@ def disclose_command(
     )
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = disclose_with_home(
-        home=app.home, bundle=bundle, out=out, request=request, signer=signer, make_zip=make_zip
+        home=app.home,
+        bundle=bundle,
+        out=out,
+        request=request,
+        signer=signer,
+        make_zip=make_zip,
+        tsa_urls=tsa_urls_or_env(tsa_urls),
+        tsa_timeout=tsa_timeout,
     )
     render.disclosure_result(result)
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..fsutil import (
 from ..hashing import sha256_bytes
 from ..keys import Signer, parse_public_key_file, public_key_file_bytes
 from ..signing import sign_bytes, signature_is_valid
+from ..tsa.client import GRANTED, request_timestamps
 from . import package as P
 from .plan import Copy, Files, Plan, whole_plan
 from .request import DisclosureRequest
@@ -48,6 +50,7 @@ class DisclosureResult:
     summary: dict[str, Any]
     zip: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    timestamps: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class DisclosureResult:
             "ledger_index": self.ledger_index,
             "disclosure": self.summary,
             "notes": list(self.notes),
+            "timestamps": self.timestamps,
         }
 
 
@@ -72,6 +76,8 @@ def disclose_bundle(
     ledger: Ledger | None = None,
     make_zip: bool = False,
     now: datetime | None = None,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
 ) -> DisclosureResult:
     """Write the disclosure package `out` (and `out`.zip with `make_zip`).
     Raises InputError for a bundle or request that cannot be disclosed (one
@@ -172,6 +178,13 @@ def disclose_bundle(
     }
     if leaves_file is not None:
         tags[P.LEAVES] = leaves_file
+    # Trusted time for the record: each TSA stamps its signature (a TSA that
+    # fails costs a warning, as at ingest).
+    attempts = request_timestamps(tsa_urls, tags[P.RECORD_SIG], timeout=tsa_timeout)
+    granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
+    for number, attempt in enumerate(granted, start=1):
+        tags[P.timestamp_path(number)] = attempt.reply or b""
+    notes.extend(a.warning() for a in attempts if a.status != GRANTED)
     total = sum(c.size for c in files.values())
     tags[layout.BAG_INFO] = layout.format_bag_info(
         [
@@ -238,6 +251,7 @@ def disclose_bundle(
         summary=summary,
         zip=str(zip_path) if zip_path is not None else None,
         notes=tuple(notes),
+        timestamps=len(granted),
     )
 
 
@@ -295,6 +309,8 @@ def disclose_with_home(
     request: DisclosureRequest,
     signer: Signer,
     make_zip: bool = False,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
 ) -> DisclosureResult:
     """disclose_bundle with the disclosure recorded in the ledger under `home`."""
     from ..ledger.store import Ledger
@@ -308,4 +324,6 @@ def disclose_with_home(
             signer=signer,
             ledger=ledger,
             make_zip=make_zip,
+            tsa_urls=tsa_urls,
+            tsa_timeout=tsa_timeout,
         )

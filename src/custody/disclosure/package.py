@@ -12,6 +12,7 @@ PACKAGE/
   custody/disclosure/record.sig         Ed25519 over record.json's exact bytes
   custody/disclosure/discloser.pub      the discloser's key (never a source of trust)
   custody/disclosure/ledger-proof.json  the ledger entry of this disclosure (optional)
+  custody/disclosure/timestamps/N.tsr   RFC 3161 timestamps of record.sig (optional)
   custody/original/...                  a bundle made before commitments: its
                                         manifest, bag-info, metadata (and names)
 ```
@@ -32,6 +33,7 @@ RECORD = f"{DIR}/record.json"
 RECORD_SIG = f"{DIR}/record.sig"
 DISCLOSER_KEY = f"{DIR}/discloser.pub"
 LEDGER_PROOF = f"{DIR}/ledger-proof.json"
+TIMESTAMPS_DIR = f"{DIR}/timestamps"
 ORIGINAL_DIR = "custody/original"
 
 INTACT = "intact"
@@ -117,3 +119,15 @@ def parse_leaves(data: bytes) -> dict[int, DisclosedLeaf]:
             raise PackageError(f"line {number} is not in custody's spelling")
         out[index] = DisclosedLeaf(index, leaf, proof)
     return out
+
+
+def timestamp_path(number: int) -> str:
+    return f"{TIMESTAMPS_DIR}/{number}.tsr"
+
+
+def timestamp_number(path: str) -> int | None:
+    """N of custody/disclosure/timestamps/N.tsr, or None for any other name there."""
+    name = path[len(TIMESTAMPS_DIR) + 1 :]
+    if not name.endswith(".tsr") or not name[:-4].isdigit() or name[:-4].startswith("0"):
+        return None
+    return int(name[:-4]) if len(name) <= 13 else None

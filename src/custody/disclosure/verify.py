@@ -29,6 +29,7 @@ from ..signing import signature_is_valid
 from . import checks
 from . import package as P
 from .check_items import check_items
+from .check_time import check_disclosure_time
 from .summary import sentence, summarise
 
 
@@ -58,6 +59,8 @@ class PackageReport:
     statement: dict[str, Any] | None
     ledger: dict[str, Any] | None
     verified_at: str
+    time: dict[str, Any] = field(default_factory=dict)
+    """timestamps, disclosed_no_later_than(_tsa): the record's trusted time."""
     tool: str = field(default=f"custody {__version__}")
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,8 @@ class PackageReport:
             "disclosure": self.disclosure,
             "summary": self.sentence,
             "ledger": self.ledger,
+            "timestamps": self.time.get("timestamps", []),
+            "disclosed_no_later_than": self.time.get("disclosed_no_later_than"),
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -143,6 +148,9 @@ def evaluate_package(
     problems.extend(checks.check_whole(ev, parsed, original))
     ledger, found = check_disclosure_ledger(ev, parsed)
     problems.extend(found)
+    tokens = {p: b for p, b in scan.tag_bytes.items() if p.startswith(P.TIMESTAMPS_DIR + "/")}
+    found, time_fields = check_disclosure_time(tokens, ev.record_sig, policy)
+    problems.extend(found)
     summary = summarise(parsed)
     return PackageReport(
         package=scan.location,
@@ -155,6 +163,7 @@ def evaluate_package(
         statement=parsed.statement,
         ledger=ledger,
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        time=time_fields,
     )
 
 

@@ -69,6 +69,17 @@ class DisclosureViews(Output):
         ]
         if d.get("withheld_fields"):
             rows.append(("Fields", f"{d['withheld_fields']} metadata fields withheld"))
+        proven = report.time.get("disclosed_no_later_than")
+        tokens = report.time.get("timestamps") or []
+        if proven:
+            rows.append(
+                (
+                    "Disclosed no later than",
+                    f"{proven} ({report.time.get('disclosed_no_later_than_tsa')})",
+                )
+            )
+        elif tokens:
+            rows.append(("Disclosure time", "not proven (no timestamp from a TSA you trust)"))
         if report.ledger is not None:
             rows.append(
                 (
