@@ -32,6 +32,7 @@ from ..keys import Signer, parse_public_key_file, public_key_file_bytes
 from ..signing import sign_bytes, signature_is_valid
 from ..tsa.client import GRANTED, request_timestamps
 from . import package as P
+from .leaves import COMMITMENTS_PATH, LeafError
 from .plan import Copy, Files, Plan, whole_plan
 from .request import DisclosureRequest
 
@@ -137,6 +138,11 @@ def disclose_bundle(
         try:
             plan = Plan(bundle, statement, commitments, request)
             record_items, withheld, leaves_file, summary = plan.build(files)
+        except LeafError as e:
+            raise InputError(
+                f"a committed leaf is unreadable ({e}): run custody verify",
+                path=str(bundle / COMMITMENTS_PATH),
+            ) from e
         except OSError as e:
             # A file of the bundle (not the derived copy: plan.py names that) is gone.
             raise InputError(

@@ -14,6 +14,7 @@ metadata fields, its layout and its parts; the officer's note last.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -140,8 +141,32 @@ def parse_leaf(data: bytes) -> Leaf:
     return Leaf(kind, obj)
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+    return _HEX64.fullmatch(text) is not None
+
+
+_FILE_HEAD = b'{"kind":"file","path":'
+
+
+def file_fields(line: bytes) -> tuple[str, str]:
+    """(path, SHA-256) of a file leaf, read without parsing all of it (a quote
+    inside the path is escaped, so `,"salt":"` can only be the next field).
+    Raises LeafError when the line is not shaped like a file leaf."""
+    try:
+        if not line.startswith(_FILE_HEAD):
+            raise ValueError
+        end = line.index(b',"salt":"', len(_FILE_HEAD))
+        path = json.loads(line[len(_FILE_HEAD) : end])
+        at = line.index(b',"sha256":"', end) + 11
+        sha256 = line[at : at + 64].decode("ascii")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LeafError("not a file leaf") from e
+    if not isinstance(path, str) or not _is_hex(sha256):
+        raise LeafError("not a file leaf")
+    return path, sha256
 
 
 def layout_parts(leaf: Leaf) -> list[tuple[str, str]]:

@@ -73,14 +73,25 @@ class Plan:
             )
         self.files = int(commitments["files"])
         self.note_leaf = commitments.get("note_leaf")
-        self.by_path: dict[str, int] = {}
-        self.file_leaf: list[L.Leaf] = []
-        for i in range(self.files):
-            leaf = L.parse_leaf(lines[i])
-            self.file_leaf.append(leaf)
-            self.by_path[str(leaf.get("path"))] = i
+        # Path and SHA-256 of every file leaf read cheaply; a leaf is parsed in full
+        # (and checked against them) only for the files disclosed.
+        self.file_fields = [L.file_fields(lines[i]) for i in range(self.files)]
+        self.by_path: dict[str, int] = {path: i for i, (path, _) in enumerate(self.file_fields)}
+        self._parsed: dict[int, L.Leaf] = {}
         self.note_state: dict[str, Any] | None = None
         self.notes: list[str] = []
+
+    def file_leaf(self, i: int) -> L.Leaf:
+        """File leaf `i`, parsed in full (and agreeing with its cheap reading)."""
+        if i not in self._parsed:
+            leaf = L.parse_leaf(self.lines[i])
+            if leaf.kind != L.FILE or (leaf.get("path"), leaf.get("sha256")) != self.file_fields[i]:
+                raise InputError(
+                    f"leaf {i} is not the file leaf it seems: run custody verify",
+                    path=str(self.bundle / L.COMMITMENTS_PATH),
+                )
+            self._parsed[i] = leaf
+        return self._parsed[i]
 
     def _index(self, path: str, option: str) -> int:
         if path not in self.by_path:
@@ -132,9 +143,8 @@ class Plan:
         self.protected: set[str] = set()
         for i in range(self.files):
             if decision.get(i, P.INTACT) != P.INTACT:
-                leaf = self.file_leaf[i]
-                path = str(leaf.get("path"))
-                self.protected.update((str(leaf.get("sha256")), path[5:], path.rsplit("/", 1)[-1]))
+                path, sha256 = self.file_fields[i]
+                self.protected.update((sha256, path[5:], path.rsplit("/", 1)[-1]))
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
         withheld: list[dict[str, Any]] = []
@@ -149,7 +159,7 @@ class Plan:
         }
         for i in range(self.files):
             kind = decision.get(i, P.INTACT)
-            path = str(self.file_leaf[i].get("path"))
+            path = self.file_fields[i][0]
             if kind in ("withhold", "withhold-supplement"):
                 why = basis if kind == "withhold" else OUTSIDE_SUPPLEMENT
                 withheld.append({"leaf": i, "basis": why})
@@ -229,9 +239,9 @@ class Plan:
 
     def _read(self, i: int) -> bytes:
         """A bundle file whose parts are cut, checked against its committed SHA-256."""
-        path = self.bundle / str(self.file_leaf[i].get("path"))
+        path = self.bundle / str(self.file_leaf(i).get("path"))
         data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != self.file_leaf[i].get("sha256"):
+        if hashlib.sha256(data).hexdigest() != self.file_leaf(i).get("sha256"):
             raise InputError(
                 "differs from its committed SHA-256: run custody verify", path=str(path)
             )
@@ -245,7 +255,7 @@ class Plan:
         files: Files,
         shown: set[int],
     ) -> dict[str, Any]:
-        leaf = self.file_leaf[i]
+        leaf = self.file_leaf(i)
         files[path] = Copy(
             str(leaf.get("sha256")), int(leaf.get("size")), source=self.bundle / path
         )
