@@ -129,6 +129,11 @@ def verify_command(
     JSON line per bundle (as for one bundle, or an error), then a summary
     line. --record records each verification; --report takes one bundle.
 
+    A disclosure package (custody disclose) given alone is verified as one:
+    the original signature, every disclosed byte against the commitments it
+    signed, the disclosure record's signature and ledger proof, and that the
+    items add up (docs/adr/0017-disclosure-packages.md).
+
     \b
     Examples:
       custody verify ./ICC-2026-014_JS-1_20261125T120000Z
@@ -143,6 +148,7 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
+      custody verify defence-1.zip --trust jane.pub   # a disclosure package (custody disclose)
 
     \b
     Exit codes (docs/exit-codes.md):
