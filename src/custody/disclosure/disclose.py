@@ -220,6 +220,9 @@ def disclose_bundle(
                     subject={
                         "disclosure_id": disclosure_id,
                         "bundle_id": statement["bundle_id"],
+                        "case": statement["case"],
+                        "exhibit": statement["exhibit"],
+                        "to": request.to,
                         "statement_sha256": sha256_bytes(stmt),
                         "record_sha256": sha256_bytes(rec),
                     },
