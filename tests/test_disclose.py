@@ -128,6 +128,14 @@ def test_every_decision_verifies_folder_and_zip(env: Env, package: Path) -> None
     assert "1 withheld under 81(4)" in text.stdout.replace("\n", " ")
 
 
+def test_package_is_a_valid_bagit_bag(package: Path) -> None:
+    import bagit
+
+    bag = bagit.Bag(str(package))
+    bag.validate()
+    assert len(list(bag.payload_entries())) == 7
+
+
 def test_stripped_copies_lose_only_metadata(env: Env, bundle: Path, package: Path) -> None:
     original = (bundle / "data/IMG_20220225_140955.jpg").read_bytes()
     copy = (package / "data/IMG_20220225_140955.jpg").read_bytes()
