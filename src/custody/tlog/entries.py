@@ -36,6 +36,7 @@ ACTIONS = (
     "similar-analysis",
     "similar-confirm",
     "similar-reject",
+    "disclose",
 )
 
 
