@@ -74,6 +74,7 @@ INTEGRATION_FILES = frozenset(
         "test_interrupt.py",  # SIGINT/SIGTERM to real ingests
         "test_interrupted.py",  # kill -9 at each fault point, then the next commands
         "test_crash.py",  # kill -9 at random moments, concurrent ingests
+        "test_disclose_page.py",  # Chromium runs the page on disclosure packages
     }
 )
 

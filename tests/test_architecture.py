@@ -220,3 +220,36 @@ def test_every_test_that_starts_a_server_or_browser_is_integration() -> None:
             marks = by_function.get((path.name, name), [])
             assert marks and all(marks), f"{path.name}::{name} starts a server or browser"
     assert ("test_court.py", "test_report_printed_to_pdf_for_a_verified_bundle") in found
+
+
+# --- the public Python API -------------------------------------------------------------
+
+
+def test_the_public_api_names_resolve_and_operations_take_keywords() -> None:
+    import inspect
+
+    import custody
+
+    assert "verify_with_home" in custody.__all__
+    for name in custody.__all__:
+        value = getattr(custody, name)
+        if inspect.isfunction(value) and not name.startswith("parse_"):
+            kinds = {p.kind for p in inspect.signature(value).parameters.values()}
+            assert kinds <= {inspect.Parameter.KEYWORD_ONLY}, name
+    with pytest.raises(AttributeError):
+        _ = custody.no_such_name  # type: ignore[attr-defined]
+
+
+def test_importing_custody_loads_no_operation() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, custody; print(any(m.startswith('custody.ops') for m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from custody.base.keys import PublicKeyInfo, fingerprint_of
 from custody.bundle.verify.team_proof import check_team_proof, team_proof_bytes
-from custody.ledger.proof import proof_doc_bytes
 from custody.team.leaves import (
     LeafError,
     checkpoint_leaf,
@@ -23,6 +22,7 @@ from custody.team.leaves import (
 )
 from custody.tlog import merkle
 from custody.tlog.entries import Actor, entry_bytes
+from custody.tlog.inclusion import proof_doc_bytes
 from custody.tlog.note import sign_checkpoint
 
 OFFICER = Ed25519PrivateKey.generate()

@@ -173,6 +173,17 @@ NOT_IN_VECTORS = {
     # Not bundle verification: a witness's receipt (custody receipt verify and the page's
     # receipt check), tested against both in tests/test_intake.py.
     "not_a_receipt": "receipts, not bundles: tests/test_intake.py",
+    # Not bundle verification: disclosure packages (custody verify PACKAGE and the page),
+    # each tampering tested against both verifiers in tests/test_disclose*.py.
+    "bad_disclosure_leaves": "disclosure packages: tests/test_disclose*.py",
+    "bad_disclosure_record": "disclosure packages: tests/test_disclose*.py",
+    "bad_disclosure_signature": "disclosure packages: tests/test_disclose*.py",
+    "bad_proof": "disclosure packages: tests/test_disclose*.py",
+    "counts_mismatch": "disclosure packages: tests/test_disclose*.py",
+    "disclosure_mismatch": "disclosure packages: tests/test_disclose*.py",
+    "swapped": "disclosure packages: tests/test_disclose*.py",
+    "disclosure": "disclosure packages (the page): tests/test_disclose_page.py",
+    "untrusted_discloser": "disclosure packages: tests/test_disclose*.py",
 }
 
 

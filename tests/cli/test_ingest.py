@@ -111,7 +111,11 @@ def test_note_is_kept_exactly_in_the_statement(env: Env, evidence: Path, ingest)
     result, data = ingest(evidence, "--out", str(env.tmp / "o"), "--note", note)
     assert result.exit_code == 0
     st = json.loads((Path(data["bundle"]) / "custody/statement.json").read_bytes())
-    assert st["note"] == note
+    # Kept exactly as a salted commitment (ADR 0016): never clear text in the statement,
+    # which a disclosure hands over.
+    assert st["note"] is None
+    lines = (Path(data["bundle"]) / "custody/commitments.jsonl").read_bytes().splitlines()
+    assert json.loads(lines[st["commitments"]["note_leaf"]])["value"] == note
     info = (Path(data["bundle"]) / "bag-info.txt").read_text()
     assert "Internal-Sender-Description: Handed over by W1 in a sealed bag #A-17\n" in info
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSPHRASE, Env, refresh_tag_manifest
-from custody.ledger.proof import proof_doc_bytes
+from custody.tlog.inclusion import proof_doc_bytes
 
 
 def make_source(tmp: Path, name: str) -> Path:

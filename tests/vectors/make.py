@@ -668,6 +668,7 @@ TAGS = "tagmanifest-sha256.txt"
 MANIFEST = "manifest-sha256.txt"
 BAG_INFO = "bag-info.txt"
 PROOF = "custody/ledger-proof.json"
+COMMITMENTS = "custody/commitments.jsonl"
 REGISTER_ONLY = (
     "the page takes one trusted key or fingerprint; unit key registers are judged "
     "by custody verify --register only"
@@ -733,6 +734,9 @@ CASES: list[Case] = [
         ),
         problems=[
             ("changed", MANIFEST),
+            # The salted commitments the statement signs still hold the file's
+            # original digest (docs/format.md, "Commitments").
+            ("statement_mismatch", COMMITMENTS),
             ("statement_mismatch", MANIFEST),
         ],
     ),
@@ -744,7 +748,7 @@ CASES: list[Case] = [
             lambda b: _relist(b, "data/note.txt"),
             refresh_tag_manifest,
         ),
-        problems=[("statement_mismatch", MANIFEST)],
+        problems=[("statement_mismatch", COMMITMENTS), ("statement_mismatch", MANIFEST)],
     ),
     Case(
         "manifest-bad-line",
@@ -786,7 +790,7 @@ CASES: list[Case] = [
         "The tag manifest deleted.",
         tampered(lambda b: (b / TAGS).unlink()),
         # Without a tag manifest, custody/ledger-proof.json is listed nowhere.
-        problems=[("extra", PROOF), ("missing", TAGS)],
+        problems=[("extra", COMMITMENTS), ("extra", PROOF), ("missing", TAGS)],
     ),
     Case(
         "extra-tag-file",
@@ -1157,7 +1161,12 @@ CASES: list[Case] = [
         "A tar cut short inside its last member.",
         write_tar(cut=True),
         # The tag manifest is the last member: without it, the ledger proof is listed nowhere.
-        problems=[("extra", PROOF), ("missing", TAGS), ("truncated_archive", None)],
+        problems=[
+            ("extra", COMMITMENTS),
+            ("extra", PROOF),
+            ("missing", TAGS),
+            ("truncated_archive", None),
+        ],
         custody_only="the page reads folders and zips, not tar archives",
     ),
     Case(

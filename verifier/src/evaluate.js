@@ -4,6 +4,7 @@
 // a report out. Nothing here reads a file or the network.
 import * as L from "./layout.js";
 import { verifyChain } from "./chain.js";
+import { checkCommitments } from "./commitments.js";
 import { checkProof } from "./ledger.js";
 import { setAside } from "./leftovers.js";
 import { checkTimestamps } from "./timestamps.js";
@@ -51,6 +52,7 @@ export function evaluate(given, policy) {
   checkTagManifest(scan, problems);
   const statement = checkStatement(scan, manifest.size, bagInfo, problems);
   checkNames(scan, manifest, statement, problems);
+  const committedNote = checkCommitments(scan, statement, manifest, problems);
   checkSimilar(scan, statement, problems);
   const stmtBytes = scan.tagBytes.get(L.STATEMENT);
   const { signer, signerKey } = checkSignature(scan, statement, stmtBytes, policy, problems);
@@ -91,7 +93,7 @@ export function evaluate(given, policy) {
     exhibit: statement?.exhibit ?? null,
     created: statement?.created ?? null,
     officer: statement?.officer ?? null,
-    note: statement?.note ?? null,
+    note: committedNote ?? statement?.note ?? null,
     made_with: statement?.tool ?? null,
     file_count: statement?.file_count ?? null,
     total_bytes: statement?.total_bytes ?? null,
@@ -148,7 +150,7 @@ function fileTable(scan, manifest, problems) {
   });
 }
 
-function checkBagitTxt(scan, problems) {
+export function checkBagitTxt(scan, problems) {
   const data = scan.tagBytes.get(L.BAGIT_TXT);
   if (data === undefined) {
     problems.push(problem("missing", L.BAGIT_TXT, "required tag file is missing"));
@@ -162,7 +164,7 @@ function checkBagitTxt(scan, problems) {
   }
 }
 
-function checkPayload(scan, manifest, problems) {
+export function checkPayload(scan, manifest, problems) {
   const missing = new Map();
   for (const [path, digest] of manifest) {
     if (!path.startsWith(L.PAYLOAD_DIR + "/")) {
@@ -199,7 +201,7 @@ function checkPayload(scan, manifest, problems) {
   }
 }
 
-function checkOxum(scan, bagInfo, problems) {
+export function checkOxum(scan, bagInfo, problems) {
   const oxum = bagInfo.get("Payload-Oxum");
   if (oxum === undefined) {
     problems.push(problem("bad_bag_info", L.BAG_INFO, "no Payload-Oxum"));
@@ -219,7 +221,7 @@ function checkOxum(scan, bagInfo, problems) {
   }
 }
 
-function checkTagManifest(scan, problems) {
+export function checkTagManifest(scan, problems) {
   const data = scan.tagBytes.get(L.TAG_MANIFEST);
   let listed = new Map();
   if (data === undefined) {
@@ -393,7 +395,7 @@ function checkSimilar(scan, statement, problems) {
   }
 }
 
-function checkSignature(scan, statement, stmtBytes, policy, problems) {
+export function checkSignature(scan, statement, stmtBytes, policy, problems) {
   const claimed = statement ? statement.key_fingerprint : null;
   const name = statement ? statement.officer : null;
   const sig = scan.tagBytes.get(L.SIGNATURE);

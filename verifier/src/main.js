@@ -2,6 +2,8 @@
 // the worker pool, judge it with evaluate(), show the verdict. Everything is
 // put on the page with textContent: nothing from a bundle becomes markup.
 import { openHandoverWords } from "./chain.js";
+import { evaluatePackage, isPackage, pathsToRead } from "./disclosure.js";
+import { showPackage } from "./disclosure_view.js";
 import { evaluate } from "./evaluate.js";
 import { leftoversLine } from "./leftovers.js";
 import { setupReceipt } from "./receipt.js";
@@ -122,6 +124,13 @@ async function run(kind, source, location) {
   const started = performance.now();
   try {
     state.scan = kind === "zip" ? await scanZip(source, options) : await scanFolder(source, options);
+    // A disclosure package whose stripped or redacted copies are checked part by part:
+    // read once more, keeping those copies' bytes (disclosure.js).
+    const toRead = isPackage(state.scan) ? pathsToRead(state.scan) : new Set();
+    if (toRead.size) {
+      const again = { ...options, keepBytes: (rel) => toRead.has(rel) };
+      state.scan = kind === "zip" ? await scanZip(source, again) : await scanFolder(source, again);
+    }
     state.seconds = (performance.now() - started) / 1000;
     p.finish();
     reevaluate();
@@ -141,7 +150,7 @@ function reevaluate() {
   if (state.scan === null) return;
   let report;
   try {
-    report = evaluate(state.scan, state.policy);
+    report = isPackage(state.scan) ? evaluatePackage(state.scan, state.policy) : evaluate(state.scan, state.policy);
   } catch (e) {
     // Never a verdict from a check that did not finish.
     window.custodyResult = { error: { kind: "internal", path: state.scan.location, message: String(e) } };
@@ -173,6 +182,11 @@ function row(label, value) {
 function show(r) {
   const out = $("result");
   out.replaceChildren();
+  if (r.kind === "disclosure") {
+    showPackage(r, out, el, row, state.policy.label);
+    out.hidden = false;
+    return;
+  }
   const open = r.verified && r.open_handover ? r.open_handover : null;
   const verdict = open ? "VERIFIED — hand-over open" : r.verified ? "VERIFIED" : "NOT VERIFIED";
   out.append(el("h2", { id: "verdict", class: r.verified ? "ok" : "bad" }, verdict));

@@ -63,7 +63,7 @@ async function hashAll(pool, items, scan, onProgress) {
  * as a directory picker or a drop gives them. The chosen folder is the
  * bundle; a folder holding exactly one bundle folder is accepted too.
  */
-export async function scanFolder(entries, { location, workers, onBytes, onProgress, newPool = defaultPool }) {
+export async function scanFolder(entries, { location, workers, onBytes, onProgress, keepBytes, newPool = defaultPool }) {
   const names = new Set(entries.map((e) => e.path));
   let prefix = "";
   if (!names.has(L.BAGIT_TXT) && !names.has(L.STATEMENT)) {
@@ -75,7 +75,8 @@ export async function scanFolder(entries, { location, workers, onBytes, onProgre
   for (const { path, file } of entries) {
     if (!path.startsWith(prefix)) continue;
     const rel = path.slice(prefix.length);
-    const wantBytes = (L.wantsBytes(rel) || (candidate(rel) && file.size <= MAX_LEFTOVER_BYTES)) && file.size <= L.MAX_TAG_FILE_BYTES;
+    const kept = keepBytes?.(rel) ?? false; // a disclosure's stripped or redacted copy (disclosure.js)
+    const wantBytes = (L.wantsBytes(rel) || kept || (candidate(rel) && file.size <= MAX_LEFTOVER_BYTES)) && file.size <= L.MAX_TAG_FILE_BYTES;
     items.push({
       rel,
       wantBytes,
@@ -106,7 +107,7 @@ function cleanMemberName(name) {
 }
 
 /** A .zip read in place (reader._scan_zip and _ArchiveCollector). */
-export async function scanZip(file, { location, workers, onBytes, onProgress, newPool = defaultPool }) {
+export async function scanZip(file, { location, workers, onBytes, onProgress, keepBytes, newPool = defaultPool }) {
   let members;
   try {
     members = await listZip(file);
@@ -161,7 +162,8 @@ export async function scanZip(file, { location, workers, onBytes, onProgress, ne
   for (const { name, m } of wanted) {
     const inner = name.includes("/") ? name.split("/").slice(1).join("/") : name;
     const mayBeLeftover = (candidate(name) || candidate(inner)) && m.size <= MAX_LEFTOVER_BYTES;
-    const wantBytes = ((L.wantsBytes(name) && L.wantsBytes(inner)) || mayBeLeftover) && m.size <= L.MAX_TAG_FILE_BYTES;
+    const kept = (keepBytes?.(name) || keepBytes?.(inner)) ?? false; // a disclosure's stripped or redacted copy (disclosure.js)
+    const wantBytes = ((L.wantsBytes(name) && L.wantsBytes(inner)) || kept || mayBeLeftover) && m.size <= L.MAX_TAG_FILE_BYTES;
     items.push({
       rel: name,
       wantBytes,

@@ -42,6 +42,7 @@ COMMANDS = {
     "similar": ("similar", "similar_group"),
     "intake": ("intake", "intake_group"),
     "receipt": ("intake", "receipt_group"),
+    "disclose": ("disclose", "disclose_command"),
 }
 
 HELP = """custody: a chain of custody for digital evidence.

@@ -126,6 +126,11 @@ def verify_command(
     JSON line per bundle (as for one bundle, or an error), then a summary
     line. --record records each verification; --report takes one bundle.
 
+    A disclosure package (custody disclose) given alone is verified as one:
+    the original signature, every disclosed byte against the commitments it
+    signed, the disclosure record's signature and ledger proof, and that the
+    items add up (docs/adr/0017-disclosure-packages.md).
+
     \b
     Examples:
       custody verify ./ICC-2026-014_JS-1_20261125T120000Z
@@ -140,6 +145,7 @@ def verify_command(
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
+      custody verify defence-1.zip --trust jane.pub   # a disclosure package (custody disclose)
       custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used items.txt
 
     \b
@@ -177,6 +183,15 @@ def verify_command(
         _verify_many(app, targets, policy, signer, endpoint_url, workers)
         return
     bundle = targets[0].target
+    if not is_s3_url(bundle) and _is_package(Path(bundle)):
+        from custody.cli.disclose import (
+            verify_package_command,  # a disclosure package (custody.disclosure)
+        )
+
+        if record:
+            raise InputError("--record records a bundle's verification, not a package's")
+        verify_package_command(app, Path(bundle), policy, report_path)
+        return
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):
             from custody.ops.store_verify import verify_stored_bundle
@@ -230,6 +245,12 @@ def verify_command(
     render.verify_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)
+
+
+def _is_package(path: Path) -> bool:
+    from custody.ops.disclosure.verify import is_package
+
+    return is_package(path)
 
 
 def _verify_many(

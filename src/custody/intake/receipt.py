@@ -27,11 +27,12 @@ from custody.base.keys import fingerprint_of
 from custody.base.models import Problem
 from custody.base.signing import signature_is_valid
 from custody.intake.codes import normalise_code, short_code
-from custody.ledger.proof import PROOF_FORMAT, check_proof, proof_doc_bytes
+from custody.ledger.proof import PROOF_FORMAT, check_proof
 from custody.policy import TrustPolicy
 from custody.register.rule import ProvenTime, judge
 from custody.tlog import merkle
 from custody.tlog.entries import EntryError, is_canonical, parse_entry, raw_public_key
+from custody.tlog.inclusion import proof_doc_bytes
 from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
 from custody.tsa.token import TRUSTED, check_token, iso_utc
 

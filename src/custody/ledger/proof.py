@@ -9,19 +9,23 @@ checkpoint is signed by the same key. Checking it needs no ledger.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custody.base.bytediff import describe_difference
 from custody.base.models import Problem
 from custody.base.signing import signature_is_valid
 from custody.ledger.rows import Appended
-from custody.tlog import merkle
 from custody.tlog.entries import EntryError, parse_entry, raw_public_key
-from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
+from custody.tlog.inclusion import (
+    ClaimError,
+    check_inclusion,
+    proof_doc_bytes,
+    read_claim,
+    spelling_difference,
+)
+from custody.tlog.note import checkpoint_signed_by
 
 PROOF_FORMAT = "custody/ledger-proof/v1"
 PROOF_PATH = "custody/ledger-proof.json"
@@ -40,12 +44,6 @@ def proof_file_bytes(appended: Appended) -> bytes:
         "checkpoint": appended.checkpoint.decode("utf-8"),
     }
     return proof_doc_bytes(doc)
-
-
-def proof_doc_bytes(doc: dict[str, Any]) -> bytes:
-    """The one spelling of a proof document custody writes: JSON, two-space
-    indent, sorted keys, UTF-8, one final newline."""
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 @dataclass(frozen=True)
@@ -86,32 +84,25 @@ def check_proof(
         return ProofCheck((Problem("bad_ledger_proof", PROOF_PATH, detail),))
 
     try:
-        doc = json.loads(data.decode("utf-8"))
-        if not isinstance(doc, dict) or doc.get("format") != PROOF_FORMAT:
-            return fail("not a custody ledger proof")
-        entry = str(doc["entry"]).encode("utf-8")
-        signature = base64.b64decode(doc["signature"], validate=True)
-        index = doc["leaf_index"]
-        size = doc["tree_size"]
-        path = [base64.b64decode(h, validate=True) for h in doc["inclusion_proof"]]
-        note = str(doc["checkpoint"]).encode("utf-8")
-        origin = str(doc["origin"])
+        claim = read_claim(
+            data,
+            proof_format=PROOF_FORMAT,
+            leaf_field="entry",
+            kind="ledger proof",
+            malformed="proof file",
+        )
+        signature = base64.b64decode(claim.doc["signature"], validate=True)
+    except ClaimError as e:
+        return fail(str(e))
     except (KeyError, TypeError, ValueError) as e:
-        # ValueError covers bad UTF-8, bad JSON, bad base64 and non-ASCII base64 text.
         return fail(f"malformed proof file ({e.__class__.__name__})")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, size)):
-        return fail("leaf_index and tree_size must be integers")
+    entry, index, size, origin = claim.item, claim.index, claim.size, claim.origin
     problems: list[Problem] = []
 
     def bad(detail: str) -> None:
         problems.append(Problem("bad_ledger_proof", PROOF_PATH, detail))
 
-    # The file is not signed as a whole: any spelling but custody's own is named.
-    try:
-        canonical = proof_doc_bytes(doc)
-    except ValueError:  # a float that JSON cannot write back, such as NaN
-        canonical = b""
-    difference = describe_difference(data, canonical)
+    difference = spelling_difference(data, claim)
     if difference is not None:
         problems.append(Problem("bad_tag_format", PROOF_PATH, difference))
 
@@ -131,17 +122,19 @@ def check_proof(
         bad("ledger entry signature does not verify")
     if signer_key is not None and raw_public_key(parsed.actor_key) != raw_public_key(signer_key):
         bad("ledger entry was not made by the bundle's signer")
-    try:
-        cp = parse_checkpoint(note)
-    except NoteError as e:
-        bad(f"checkpoint: {e}")
+    inclusion = check_inclusion(
+        claim, checkpoint_name="checkpoint", log_name="ledger", item_name="entry"
+    )
+    cp = inclusion.checkpoint
+    if cp is None:
+        bad(str(inclusion.unreadable))
         return ProofCheck(tuple(problems), origin, index, size, entry)
-    if cp.origin != origin or cp.size != size:
-        bad("checkpoint is for another ledger or tree size")
+    if inclusion.other_log is not None:
+        bad(inclusion.other_log)
     if not checkpoint_signed_by(cp, parsed.actor_key):
         bad("checkpoint is not validly signed by the bundle's signer")
-    if not merkle.verify_inclusion(merkle.leaf_hash(entry), index, size, path, cp.root):
-        bad(f"inclusion proof does not lead to the checkpoint's root (entry {index} of {size})")
+    if inclusion.not_included is not None:
+        bad(inclusion.not_included)
     return ProofCheck(
         tuple(problems),
         origin,
@@ -149,6 +142,6 @@ def check_proof(
         size,
         entry,
         cp.root,
-        note.decode("utf-8"),
+        claim.note.decode("utf-8"),
         {"entry_time": parsed.time, "recorded_by": parsed.actor_name},
     )

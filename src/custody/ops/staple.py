@@ -33,10 +33,11 @@ from custody.bundle.amend.tagwrite import (
 )
 from custody.bundle.format import layout
 from custody.io.ledger_store import Ledger
-from custody.ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof, proof_doc_bytes
+from custody.ledger.proof import PROOF_FORMAT, PROOF_PATH, check_proof
 from custody.ledger.rows import Appended
 from custody.tlog.cosignature import WitnessKey, check_cosignatures
 from custody.tlog.entries import EntryError, parse_entry
+from custody.tlog.inclusion import proof_doc_bytes
 from custody.tlog.note import NoteError, checkpoint_signed_by, parse_checkpoint
 
 

@@ -32,6 +32,7 @@ from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.signing import sign_bytes
 from custody.base.utc import utc_text
 from custody.bundle.format import layout
+from custody.bundle.format.commitments import COMMITMENTS_PATH
 from custody.bundle.format.names import NAMES, names_file_bytes
 from custody.bundle.format.statement import Statement, statement_bytes
 from custody.bundle.read.source import SourceDir, SourceListing, scan_source, scan_source_file
@@ -53,6 +54,7 @@ from custody.io.manifest_db import manifest_rows
 from custody.io.tsa_client import request_timestamps
 from custody.ledger.proof import PROOF_PATH, proof_file_bytes
 from custody.ledger.rows import Appended
+from custody.ops.disclosure.commit import commit_payload
 from custody.ops.stamp import StoredToken, record_timestamp
 from custody.tsa.attempt import GRANTED, StampAttempt
 
@@ -179,6 +181,13 @@ def ingest(
                 write_new(tmp / layout.SIMILAR, similar.document)
             similar_sha256 = sha256_bytes(similar.document) if similar.document else None
             total = sum(c.size for c in copied)
+            # Salted commitments (custody.disclosure): the note is committed there,
+            # not written in clear into the statement a disclosure hands over.
+            committed = commit_payload(
+                root=tmp,
+                files=((f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256, c.size) for c in copied),
+                note=note,
+            )
             bag_fields = [
                 ("Source-Organization", officer),
                 ("Contact-Name", officer),
@@ -214,9 +223,10 @@ def ingest(
                 manifest_sha256=manifest_sha256,
                 bag_info_sha256=sha256_bytes(bag_info),
                 metadata_sha256=metadata_sha256,
-                note=note,
+                note=None,
                 names_sha256=sha256_bytes(names_file) if names_file is not None else None,
                 similar_sha256=similar_sha256,
+                commitments=committed.statement_field,
             )
             stmt = statement_bytes(statement)
             tag_files = {
@@ -277,6 +287,7 @@ def ingest(
                     record_timestamp(ledger, Signer(officer, signing_key), subject, token)
             tag_digests = {name: sha256_bytes(data) for name, data in tag_files.items()}
             tag_digests[layout.METADATA] = metadata_sha256
+            tag_digests[COMMITMENTS_PATH] = committed.sha256
             tag_digests[layout.MANIFEST] = manifest_sha256
             tag_digests.update(sidecar_digests)
             tag_digests.update(extracted.digests)

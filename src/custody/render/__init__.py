@@ -12,6 +12,7 @@ from evidence can drive a terminal or crash an output.
 from __future__ import annotations
 
 from custody.render.bundles import BundlesViews
+from custody.render.disclosure import DisclosureViews
 from custody.render.intake import IntakeViews
 from custody.render.keys import KeysViews
 from custody.render.ledger import LedgerViews
@@ -34,6 +35,7 @@ class Renderer(
     ScopeViews,
     SimilarViews,
     IntakeViews,
+    DisclosureViews,
 ):
     """Every view custody has, over one set of output channels (render._base.Output)."""
 

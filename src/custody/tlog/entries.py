@@ -37,6 +37,7 @@ ACTIONS = (
     "similar-analysis",
     "similar-confirm",
     "similar-reject",
+    "disclose",
 )
 
 

@@ -39,6 +39,9 @@ class Statement:
     """SHA-256 of custody/names.json; only a bundle that has one names it."""
     similar_sha256: str | None = None
     """SHA-256 of custody/similar.json (perceptual analysis); only a bundle that has one."""
+    commitments: dict[str, Any] | None = None
+    """Root and counts of the salted commitments (custody.disclosure); absent
+    in bundles made before they existed."""
 
 
 def statement_bytes(statement: Statement) -> bytes:
@@ -49,6 +52,8 @@ def statement_bytes(statement: Statement) -> bytes:
         del fields["names_sha256"]
     if fields["similar_sha256"] is None:
         del fields["similar_sha256"]
+    if fields["commitments"] is None:
+        del fields["commitments"]
     return bytes(rfc8785.dumps(fields))
 
 

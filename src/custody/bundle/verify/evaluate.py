@@ -26,6 +26,7 @@ from custody.base.utc import utc_text
 from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
+from custody.bundle.verify.check_commitments import with_committed_note
 from custody.bundle.verify.check_ledger import LocalLedger
 from custody.bundle.verify.pipeline import Evidence, run_checks
 from custody.policy import TrustPolicy
@@ -80,7 +81,7 @@ def evaluate(evidence: Evidence, policy: TrustPolicy, *, now: datetime) -> Verif
         verified=not problems,
         signer=signer,
         problems=tuple(problems),
-        statement=facts.statement,
+        statement=with_committed_note(facts.statement, facts.committed_note),
         statement_sha256=facts.statement_sha256,
         files_checked=len(payload),
         bytes_checked=sum(f.size for f in payload),

@@ -29,6 +29,7 @@ from custody.bundle.format.chain import label, verify_chain
 from custody.bundle.read import leftovers
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_c2pa import check_c2pa
+from custody.bundle.verify.check_commitments import check_commitments
 from custody.bundle.verify.check_ledger import LocalLedger, check_ledger
 from custody.bundle.verify.check_names import check_names
 from custody.bundle.verify.check_payload import (
@@ -88,6 +89,8 @@ class Facts:
     team: Mapping[str, Any] | None = None
     chain: tuple[dict[str, Any], ...] = ()
     open_handover: Mapping[str, Any] | None = None
+    committed_note: str | None = None
+    """The officer's note as its salted commitment holds it (the statement holds none)."""
 
     def scanned(self) -> BundleScan:
         """The scan, once the first step has set OS leftovers aside."""
@@ -228,6 +231,18 @@ def check_extraction_members(
         )
     )
     return Step(prior, problems)
+
+
+def check_committed(
+    evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
+) -> Step:
+    """The salted commitments (custody/commitments.jsonl, docs/format.md) against
+    the statement's root and the manifest; the officer's note they hold."""
+    listing: Mapping[str, Any] = prior.manifest if evidence.copied is None else evidence.copied
+    note, problems = _collect(
+        lambda found: check_commitments(prior.scanned(), prior.statement, listing, found)
+    )
+    return Step(replace(prior, committed_note=note), problems)
 
 
 def check_analysis_results(
@@ -387,6 +402,7 @@ CHECKS: tuple[Check, ...] = (
     check_stored_names,
     check_content_credentials,
     check_extraction_members,
+    check_committed,
     check_analysis_results,
     read_timestamps,
     check_the_signature,

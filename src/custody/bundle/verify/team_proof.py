@@ -13,22 +13,25 @@ of a checkpoint signed by a team key the verifier chose to trust.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custody.base.bytediff import describe_difference
 from custody.base.keys import PublicKeyInfo
 from custody.base.models import Problem
 from custody.base.signing import signature_is_valid
 from custody.bundle.format import layout
-from custody.ledger.proof import proof_doc_bytes
 from custody.team.leaves import LeafError, parse_leaf
-from custody.tlog import merkle
 from custody.tlog.entries import raw_public_key
-from custody.tlog.note import NoteError, checkpoint_signed_by, key_id, parse_checkpoint
+from custody.tlog.inclusion import (
+    ClaimError,
+    check_inclusion,
+    proof_doc_bytes,
+    read_claim,
+    spelling_difference,
+)
+from custody.tlog.note import checkpoint_signed_by, key_id
 
 TEAM_PROOF_FORMAT = "custody/team-proof/v1"
 TEAM_PROOF_PATH = layout.TEAM_PROOF
@@ -87,28 +90,20 @@ def check_team_proof(
         return TeamProofCheck(tuple(problems), warnings, info)
 
     try:
-        doc = json.loads(data.decode("utf-8"))
-        if not isinstance(doc, dict) or doc.get("format") != TEAM_PROOF_FORMAT:
-            bad("not a custody team proof")
-            return done({})
-        leaf = str(doc["leaf"]).encode("utf-8")
-        index, size = doc["leaf_index"], doc["tree_size"]
-        path = [base64.b64decode(h, validate=True) for h in doc["inclusion_proof"]]
-        note = str(doc["checkpoint"]).encode("utf-8")
-        origin = str(doc["origin"])
-    except (ValueError, KeyError, TypeError) as e:  # JSON, UTF-8 and base64 errors among them
-        bad(f"malformed team proof ({e.__class__.__name__})")
+        claim = read_claim(
+            data,
+            proof_format=TEAM_PROOF_FORMAT,
+            leaf_field="leaf",
+            kind="team proof",
+            malformed="team proof",
+        )
+    except ClaimError as e:
+        bad(str(e))
         return done({})
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, size)):
-        bad("leaf_index and tree_size must be integers")
-        return done({})
+    leaf, index, size, origin = claim.item, claim.index, claim.size, claim.origin
     info: dict[str, Any] = {"origin": origin, "leaf_index": index, "tree_size": size}
     # Not signed as a whole, like the ledger proof: any spelling but custody's own is named.
-    try:
-        canonical = proof_doc_bytes(doc)
-    except ValueError:  # a float JSON cannot write back, such as NaN
-        canonical = b""
-    difference = describe_difference(data, canonical)
+    difference = spelling_difference(data, claim)
     if difference is not None:
         problems.append(Problem("bad_tag_format", TEAM_PROOF_PATH, difference))
     try:
@@ -131,16 +126,18 @@ def check_team_proof(
         bad("the officer's signature on the team leaf does not verify")
     if signer_key is not None and raw_public_key(entry.actor_key) != raw_public_key(signer_key):
         bad("the team leaf was not made by the bundle's signer")
-    try:
-        cp = parse_checkpoint(note)
-    except NoteError as e:
-        bad(f"team checkpoint: {e}")
+    inclusion = check_inclusion(
+        claim, checkpoint_name="team checkpoint", log_name="log", item_name="leaf"
+    )
+    cp = inclusion.checkpoint
+    if cp is None:
+        bad(str(inclusion.unreadable))
         return done(info)
-    info["checkpoint"] = note.decode("utf-8")
-    if cp.origin != origin or cp.size != size:
-        bad("the team checkpoint is for another log or tree size")
-    if not merkle.verify_inclusion(merkle.leaf_hash(leaf), index, size, path, cp.root):
-        bad(f"inclusion proof does not lead to the team checkpoint's root (leaf {index} of {size})")
+    info["checkpoint"] = claim.note.decode("utf-8")
+    if inclusion.other_log is not None:
+        bad("the " + inclusion.other_log)
+    if inclusion.not_included is not None:
+        bad(inclusion.not_included)
     trusted = None
     for key in team_keys:
         kid = key_id(cp.origin, key.public_key)

@@ -16,8 +16,9 @@ from custody.base.errors import EnvironmentFailure, InputError
 from custody.base.fsutil import environment_error
 from custody.intake.receipt import ReceiptError, ReceiptReport, check_receipt, parse_receipt
 from custody.io.ledger_store import Ledger
-from custody.ledger.proof import PROOF_FORMAT, proof_doc_bytes
+from custody.ledger.proof import PROOF_FORMAT
 from custody.policy import TrustPolicy
+from custody.tlog.inclusion import proof_doc_bytes
 from custody.tlog.note import NoteError, parse_checkpoint
 
 LATER_FORMAT = PROOF_FORMAT

@@ -157,6 +157,8 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
         )
     if action.startswith("authority-"):
         return _authority_detail(action, subject)
+    if action == "disclose":
+        return f"disclosed to {subject.get('to')} ({str(subject.get('disclosure_id'))[:8]})"
     if action == "staple":
         return f"proof now leads to cosigned checkpoint of {subject.get('tree_size')}"
     if action == "store":

@@ -1,0 +1,438 @@
+"""The decisions of one disclosure, checked against the bundle's leaves: which
+leaves each item discloses, which are withheld on what basis, and the bytes of
+each copy (intact, stripped, redacted, derived). Used by disclose.py."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custody.base.errors import InputError
+from custody.base.hashing import sha256_bytes
+from custody.bundle.format import commitments as L
+from custody.bundle.format import layout
+from custody.bundle.format.commitment_tree import CommitmentTree
+from custody.disclosure import package as P
+from custody.disclosure.parts import free_box, message_numbers, redaction_marker
+from custody.disclosure.request import DisclosureRequest
+from custody.tlog.merkle import leaf_hash
+
+OUTSIDE_SUPPLEMENT = "outside this supplement"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One payload file of a package: bytes made here (a stripped, redacted or
+    derived copy), or a bundle file streamed when written and checked then
+    against the SHA-256 it must have."""
+
+    sha256: str
+    size: int
+    data: bytes | None = None
+    source: Path | None = None
+
+    @classmethod
+    def of(cls, data: bytes) -> Copy:
+        return cls(hashlib.sha256(data).hexdigest(), len(data), data=data)
+
+
+Files = dict[str, Copy]
+NAMES_WITHHELD = "names an item not disclosed intact"
+
+
+class Plan:
+    """The decisions of one committed disclosure, checked against the leaves."""
+
+    def __init__(
+        self,
+        bundle: Path,
+        statement: dict[str, Any],
+        commitments: dict[str, Any],
+        request: DisclosureRequest,
+    ) -> None:
+        self.bundle = bundle
+        self.request = request
+        data = (bundle / L.COMMITMENTS_PATH).read_bytes()
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if len(lines) != commitments.get("leaves"):
+            raise InputError(
+                f"holds {len(lines)} leaves, the statement committed {commitments.get('leaves')}",
+                path=str(bundle / L.COMMITMENTS_PATH),
+            )
+        self.lines = lines
+        self.tree = CommitmentTree([leaf_hash(x) for x in lines])
+        if self.tree.root.hex() != commitments.get("root"):
+            raise InputError(
+                "does not lead to the root the statement signed",
+                path=str(bundle / L.COMMITMENTS_PATH),
+            )
+        self.files = int(commitments["files"])
+        self.note_leaf = commitments.get("note_leaf")
+        # Path and SHA-256 of every file leaf read cheaply; a leaf is parsed in full
+        # (and checked against them) only for the files disclosed.
+        self.file_fields = [L.file_fields(lines[i]) for i in range(self.files)]
+        self.by_path: dict[str, int] = {path: i for i, (path, _) in enumerate(self.file_fields)}
+        self._parsed: dict[int, L.Leaf] = {}
+        self.note_state: dict[str, Any] | None = None
+        self.notes: list[str] = []
+
+    def file_leaf(self, i: int) -> L.Leaf:
+        """File leaf `i`, parsed in full (and agreeing with its cheap reading)."""
+        if i not in self._parsed:
+            leaf = L.parse_leaf(self.lines[i])
+            if leaf.kind != L.FILE or (leaf.get("path"), leaf.get("sha256")) != self.file_fields[i]:
+                raise InputError(
+                    f"leaf {i} is not the file leaf it seems: run custody verify",
+                    path=str(self.bundle / L.COMMITMENTS_PATH),
+                )
+            self._parsed[i] = leaf
+        return self._parsed[i]
+
+    def _index(self, path: str, option: str) -> int:
+        if path not in self.by_path:
+            raise InputError(f"{option}: no such file in the bundle", path=path)
+        return self.by_path[path]
+
+    def _extras(self, wanted: set[int]) -> dict[int, list[tuple[int, L.Leaf]]]:
+        """The field, layout and part leaves of the files in `wanted`."""
+        out: dict[int, list[tuple[int, L.Leaf]]] = {i: [] for i in wanted}
+        for j in range(self.files, len(self.lines)):
+            line = self.lines[j]
+            if not line.startswith(b'{"file":'):
+                continue
+            number = int(line[8 : line.index(b",", 8)])
+            if number in wanted:
+                out[number].append((j, L.parse_leaf(line)))
+        return out
+
+    def build(
+        self, files: Files
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes, dict[str, Any]]:
+        r = self.request
+        basis = r.basis or ""
+        decision: dict[int, str] = {}
+        for option, paths, kind in (
+            ("--withhold", r.withhold, "withhold"),
+            ("--strip-metadata", r.strip, P.STRIPPED),
+            ("--redact-messages", tuple(r.redact), P.REDACTED),
+            ("--derived", tuple(r.derived), P.DERIVED),
+            ("--reveal", r.reveal, P.INTACT),
+        ):
+            for path in paths:
+                i = self._index(path, option)
+                if i in decision and decision[i] != kind:
+                    raise InputError(f"{option}: already given another treatment", path=path)
+                decision[i] = kind
+        for path in r.withhold_fields:
+            if decision.get(self._index(path, "--withhold-field"), P.INTACT) != P.INTACT:
+                raise InputError("--withhold-field applies to a file disclosed intact", path=path)
+        if r.reveal:
+            for i in range(self.files):
+                decision.setdefault(i, "withhold-supplement")
+        disclosed = {i for i in range(self.files) if decision.get(i, P.INTACT) != "withhold"}
+        disclosed -= {i for i, d in decision.items() if d == "withhold-supplement"}
+        extras = self._extras({i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED})
+        # What would identify an item not disclosed intact: a field of another file
+        # that names it (a chat's attachment by SHA-256, an e-mail's by name) is
+        # withheld with it, or the hash would confirm a guess of the withheld file.
+        self.protected: set[str] = set()
+        for i in range(self.files):
+            if decision.get(i, P.INTACT) != P.INTACT:
+                path, sha256 = self.file_fields[i]
+                self.protected.update((sha256, path[5:], path.rsplit("/", 1)[-1]))
+        shown: set[int] = set()
+        items: list[dict[str, Any]] = []
+        withheld: list[dict[str, Any]] = []
+        summary: dict[str, Any] = {
+            "committed": self.files,
+            "disclosed": 0,
+            "stripped": 0,
+            "messages_redacted": [],
+            "derived": [],
+            "withheld": 0,
+            "withheld_by_basis": {},
+        }
+        for i in range(self.files):
+            kind = decision.get(i, P.INTACT)
+            path = self.file_fields[i][0]
+            if kind in ("withhold", "withhold-supplement"):
+                why = basis if kind == "withhold" else OUTSIDE_SUPPLEMENT
+                withheld.append({"leaf": i, "basis": why})
+                summary["withheld"] += 1
+                summary["withheld_by_basis"][why] = summary["withheld_by_basis"].get(why, 0) + 1
+                continue
+            if kind == P.INTACT:
+                items.append(self._intact(i, path, extras[i], files, shown))
+                summary["disclosed"] += 1
+            elif kind == P.STRIPPED:
+                items.append(self._cut(i, path, self._read(i), extras[i], files, shown, None))
+                summary["stripped"] += 1
+            elif kind == P.REDACTED:
+                data = self._read(i)
+                item = self._cut(i, path, data, extras[i], files, shown, r.redact[path])
+                items.append(item)
+                summary["messages_redacted"].append(
+                    {"path": path, "redacted": len(item["redacted"]), "of": item["messages"]}
+                )
+            else:
+                d = r.derived[path]
+                try:
+                    copy = d.file.read_bytes()
+                except OSError as e:
+                    raise InputError("cannot read the derived file", path=str(d.file)) from e
+                files[path] = Copy.of(copy)
+                items.append(
+                    {
+                        "treatment": P.DERIVED,
+                        "path": path,
+                        "file": i,
+                        "method": d.method,
+                        "basis": basis,
+                        "sha256": hashlib.sha256(copy).hexdigest(),
+                        "size": len(copy),
+                    }
+                )
+                summary["derived"].append({"path": path, "method": d.method})
+        if self.note_leaf is not None:
+            self.note_state = {"leaf": self.note_leaf, "disclosed": r.disclose_note}
+            if r.disclose_note:
+                shown.add(int(self.note_leaf))
+        elif r.disclose_note:
+            raise InputError("--disclose-note: the bundle has no officer's note")
+        leaves_file = b"".join(
+            P.leaves_line(j, self.lines[j], self.tree.proof(j)) for j in sorted(shown)
+        )
+        return items, compress_withheld(withheld), leaves_file, summary
+
+    def _fields(
+        self, i: int, extras: list[tuple[int, L.Leaf]], shown: set[int], path: str
+    ) -> tuple[list[int], list[dict[str, Any]]]:
+        names = set(self.request.withhold_fields.get(path, ()))
+        known = {leaf.get("name") for _, leaf in extras if leaf.kind == L.FIELD}
+        if names and any(
+            leaf.kind == L.LAYOUT and any(r == L.METADATA for _, r in L.layout_parts(leaf))
+            for _, leaf in extras
+        ):
+            self.notes.append(
+                f"{path[5:]} is disclosed intact: its own bytes still carry the metadata "
+                "withheld from its record; --strip-metadata removes it from the copy"
+            )
+        for name in names - known:
+            raise InputError(f"--withhold-field: no field '{name}' was committed", path=path)
+        fields, withheld = [], []
+        for j, leaf in extras:
+            if leaf.kind != L.FIELD:
+                continue
+            if leaf.get("name") in names or _repeats(leaf.get("value"), names):
+                withheld.append({"leaf": j, "basis": self.request.basis or ""})
+            elif _names_any(leaf.get("value"), self.protected):
+                withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
+            else:
+                fields.append(j)
+                shown.add(j)
+        return fields, withheld
+
+    def _read(self, i: int) -> bytes:
+        """A bundle file whose parts are cut, checked against its committed SHA-256."""
+        path = self.bundle / str(self.file_leaf(i).get("path"))
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.file_leaf(i).get("sha256"):
+            raise InputError(
+                "differs from its committed SHA-256: run custody verify", path=str(path)
+            )
+        return data
+
+    def _intact(
+        self,
+        i: int,
+        path: str,
+        extras: list[tuple[int, L.Leaf]],
+        files: Files,
+        shown: set[int],
+    ) -> dict[str, Any]:
+        leaf = self.file_leaf(i)
+        files[path] = Copy(
+            str(leaf.get("sha256")), int(leaf.get("size")), source=self.bundle / path
+        )
+        shown.add(i)
+        fields, withheld_fields = self._fields(i, extras, shown, path)
+        return {
+            "treatment": P.INTACT,
+            "path": path,
+            "leaf": i,
+            "fields": fields,
+            "withheld_fields": withheld_fields,
+        }
+
+    def _cut(
+        self,
+        i: int,
+        path: str,
+        data: bytes,
+        extras: list[tuple[int, L.Leaf]],
+        files: Files,
+        shown: set[int],
+        redact: tuple[int, ...] | None,
+    ) -> dict[str, Any]:
+        option = "--strip-metadata" if redact is None else "--redact-messages"
+        layout_at = next(((j, leaf) for j, leaf in extras if leaf.kind == L.LAYOUT), None)
+        if layout_at is None:
+            raise InputError(
+                f"{option}: custody committed no parts for this file "
+                "(only JPEG, PNG, MP4/MOV, e-mail, mbox and chat exports are split)",
+                path=path,
+            )
+        j_layout, layout_leaf = layout_at
+        fmt = layout_leaf.get("format")
+        if (redact is None) != (fmt not in ("chat", "email", "mbox")):
+            wanted = "chat, e-mail or mbox" if redact is not None else "JPEG, PNG, MP4 or MOV"
+            raise InputError(f"{option}: not a {wanted}", path=path)
+        roles = [role for _, role in L.layout_parts(layout_leaf)]
+        part_leaves = {int(leaf.get("n")): (j, leaf) for j, leaf in extras if leaf.kind == L.PART}
+        numbers = message_numbers(roles)
+        redacted_parts = set()
+        for number in redact or ():
+            if number not in numbers:
+                raise InputError(
+                    f"--redact-messages: the chat has {len(numbers)} messages, no {number}",
+                    path=path,
+                )
+            redacted_parts.add(numbers[number])
+        out, kept, pos = [], [], 0
+        fillers: list[list[int]] = []
+        number_of = {v: k for k, v in numbers.items()}
+        for n, role in enumerate(roles):
+            j, leaf = part_leaves[n]
+            size = int(leaf.get("size"))
+            chunk = data[pos : pos + size]
+            pos += size
+            if hashlib.sha256(chunk).hexdigest() != leaf.get("sha256"):
+                raise InputError("a part differs from its commitment", path=path)
+            if role == L.METADATA and redact is None:
+                if fmt == "isobmff":  # a free box of the same size: no chunk offset moves
+                    out.append(free_box(size))
+                    fillers.append([n, size])
+                continue
+            if n in redacted_parts:
+                out.append(redaction_marker(number_of[n]))
+                continue
+            out.append(chunk)
+            kept.append(j)
+            shown.add(j)
+        shown.add(j_layout)
+        files[path] = Copy.of(b"".join(out))
+        item: dict[str, Any] = {
+            "treatment": P.STRIPPED if redact is None else P.REDACTED,
+            "path": path,
+            "file": i,
+            "layout": j_layout,
+            "parts": kept,
+        }
+        if fmt == "isobmff":
+            item["fillers"] = fillers
+        if redact is not None:
+            item["redacted"] = list(redact)
+            item["messages"] = len(numbers)
+            item["basis"] = self.request.basis or ""
+        return item
+
+
+# What else in a record says what a withheld field says: the raw EXIF tags under
+# `details` repeat the GPS position and the device, a video's `details` its place.
+_RELATED = {
+    "gps": re.compile(r"gps|locat|latitude|longitude|loci|xyz|iso6709", re.I),
+    "device": re.compile(r"make|model|serial|software|device|lens|owner|body", re.I),
+    "captured_at": re.compile(r"date|time", re.I),
+}
+
+
+def _repeats(value: Any, names: set[str]) -> bool:
+    """Whether a field's value holds a key that repeats a withheld field."""
+    patterns = [_RELATED[n] for n in names if n in _RELATED]
+    if not patterns:
+        return False
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if any(p.search(str(k)) for k in v for p in patterns):
+                return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def _names_any(value: Any, protected: set[str]) -> bool:
+    """Whether a metadata value holds, as a whole string (or the last part of a
+    path), a SHA-256, path or name in `protected`."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if v in protected or v.rsplit("/", 1)[-1] in protected:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """[{leaf, basis}] as the record writes it: per basis, runs of leaf indices
+    [first, last], so that withholding 100,000 files costs a few bytes."""
+    by_basis: dict[str, list[int]] = {}
+    for w in withheld:
+        by_basis.setdefault(w["basis"], []).append(w["leaf"])
+    out = []
+    for basis in sorted(by_basis):
+        runs: list[list[int]] = []
+        for i in sorted(by_basis[basis]):
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        out.append({"basis": basis, "leaves": runs})
+    return out
+
+
+def whole_plan(
+    bundle: Path,
+    statement: dict[str, Any],
+    files: Files,
+    tag_extra: dict[str, bytes],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], None, dict[str, Any]]:
+    """A bundle made before commitments: every file, and the original manifest,
+    bag-info and metadata the statement signed by hash."""
+    manifest_bytes = (bundle / layout.MANIFEST).read_bytes()
+    if sha256_bytes(manifest_bytes) != statement["manifest_sha256"]:
+        raise InputError("differs from the signed manifest", path=str(bundle / layout.MANIFEST))
+    manifest, errors = layout.parse_manifest(manifest_bytes)
+    if errors:
+        raise InputError(errors[0].detail, path=str(bundle / layout.MANIFEST))
+    items = []
+    for path, digest in manifest.items():
+        size = (bundle / path).stat().st_size
+        files[path] = Copy(digest, size, source=bundle / path)
+        items.append({"treatment": P.WHOLE, "path": path})
+    for name in (layout.MANIFEST, layout.BAG_INFO, layout.METADATA, "custody/names.json"):
+        if (bundle / name).is_file():
+            tag_extra[f"{P.ORIGINAL_DIR}/{name.rsplit('/', 1)[-1]}"] = (bundle / name).read_bytes()
+    summary = {
+        "committed": 0,
+        "disclosed": len(items),
+        "stripped": 0,
+        "messages_redacted": [],
+        "derived": [],
+        "withheld": 0,
+        "withheld_by_basis": {},
+        "whole": True,
+    }
+    return items, [], None, summary

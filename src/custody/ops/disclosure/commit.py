@@ -1,0 +1,142 @@
+"""Commitments at ingest: the leaves of a new bundle, written to
+custody/commitments.jsonl as they are made, and the value the signed statement
+carries (root, counts, where the note is).
+
+Reads the bundle being written (never the source): the metadata records as
+written, and again the copies that are split into parts (JPEG, PNG, chats),
+hot in the page cache. Memory: one 32-byte hash per leaf."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custody.bundle.format import commitments as leaves
+from custody.bundle.format.commitment_tree import CommitmentTree
+from custody.disclosure.parts import ISOBMFF_MIMES, MAX_SPLIT_BYTES, split_file, split_isobmff
+from custody.metadata import iter_metadata_records
+from custody.tlog import merkle
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What ingest needs: the statement's field and the tag file's SHA-256."""
+
+    statement_field: dict[str, Any]
+    sha256: str
+
+
+def commit_payload(
+    *, root: Path, files: Iterable[tuple[str, str, int]], note: str | None
+) -> Committed:
+    """Write `root`/custody/commitments.jsonl for the payload `files` (manifest
+    path, SHA-256, size; in manifest order) and the note; returns the value for
+    the statement's `commitments` field. Raises OSError from the file system."""
+    hashes: list[bytes] = []
+    out = hashlib.sha256()
+    fd = os.open(
+        root / leaves.COMMITMENTS_PATH, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644
+    )
+
+    def put(leaf: bytes) -> None:
+        hashes.append(merkle.leaf_hash(leaf))
+        line = leaf + b"\n"
+        out.update(line)
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    try:
+        index: dict[str, int] = {}
+        for path, sha256, size in files:
+            index[path] = len(hashes)
+            put(leaves.file_leaf(path, sha256, size))
+        file_count = len(hashes)
+        metadata = (root / "custody" / "metadata.json").read_bytes()
+        for record in iter_metadata_records(metadata):
+            path = f"data/{record.get('path')}"
+            if path not in index:
+                continue
+            number = index[path]
+            for name in sorted(record):
+                value = record[name]
+                if name in leaves.NOT_FIELDS or value is None or value in ([], {}):
+                    continue
+                put(leaves.field_leaf(number, name, value))
+            for leaf in _part_leaves(root / path, number, record):
+                put(leaf)
+        del metadata
+        note_index = None
+        if note is not None:
+            note_index = len(hashes)
+            put(leaves.note_leaf(note))
+    finally:
+        os.close(fd)
+    tree = CommitmentTree(hashes)
+    return Committed(
+        statement_field={
+            "format": leaves.COMMITMENTS_FORMAT,
+            "root": tree.root.hex(),
+            "leaves": tree.size,
+            "files": file_count,
+            "note_leaf": note_index,
+        },
+        sha256=out.hexdigest(),
+    )
+
+
+def _part_leaves(path: Path, number: int, record: dict[str, Any]) -> list[bytes]:
+    size = record.get("size")
+    if not isinstance(size, int) or size == 0:
+        return []
+    mime = record.get("mime")
+    details = record.get("details") or {}
+    if mime in ISOBMFF_MIMES:
+        return _box_leaves(path, number, size)
+    if size > MAX_SPLIT_BYTES:
+        return []
+    if mime not in ("image/jpeg", "image/png") and not (
+        isinstance(details, dict)
+        and (isinstance(details.get("chat"), dict) or details.get("family") in ("email", "mbox"))
+    ):
+        return []
+    data = path.read_bytes()
+    split = split_file(data, mime if isinstance(mime, str) else None, record)
+    if split is None:
+        return []
+    fmt, parts = split
+    out = [leaves.layout_leaf(number, fmt, [(p.type, p.role) for p in parts])]
+    for n, p in enumerate(parts):
+        chunk = data[p.start : p.end]
+        out.append(leaves.part_leaf(number, n, len(chunk), hashlib.sha256(chunk).hexdigest()))
+    return out
+
+
+def _box_leaves(path: Path, number: int, size: int) -> list[bytes]:
+    """An MP4 or MOV: box headers read, each part hashed in pieces (flat memory)."""
+    with open(path, "rb") as f:
+
+        def read(offset: int, n: int) -> bytes:
+            f.seek(offset)
+            return f.read(n)
+
+        parts = split_isobmff(read, size)
+        if parts is None:
+            return []
+        out = [leaves.layout_leaf(number, "isobmff", [(p.type, p.role) for p in parts])]
+        for n, p in enumerate(parts):
+            h = hashlib.sha256()
+            f.seek(p.start)
+            left = p.end - p.start
+            while left:
+                piece = f.read(min(left, 1 << 20))
+                if not piece:
+                    return []
+                h.update(piece)
+                left -= len(piece)
+            out.append(leaves.part_leaf(number, n, p.end - p.start, h.hexdigest()))
+    return out

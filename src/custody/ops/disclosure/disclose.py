@@ -1,0 +1,339 @@
+"""custody disclose: a package of some of a bundle's items, checkable against
+the bundle's original signature, with everything else withheld.
+
+Nothing is signed that was not checked: the statement's signature, the
+commitments against its root, and every disclosed file against its leaf."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from custody import __version__
+from custody.base.errors import CustodyError, InputError
+from custody.base.fsutil import (
+    environment_error,
+    fsync_dir,
+    rename_noreplace,
+    sync_filesystem,
+    temporary_directory_beside,
+)
+from custody.base.hashing import sha256_bytes
+from custody.base.keys import Signer, parse_public_key_file, public_key_file_bytes
+from custody.base.signing import sign_bytes, signature_is_valid
+from custody.bundle.format import layout
+from custody.bundle.format.commitments import COMMITMENTS_PATH, LeafError
+from custody.bundle.format.statement import StatementError, parse_statement
+from custody.disclosure import package as P
+from custody.disclosure.plan import Copy, Files, Plan, whole_plan
+from custody.disclosure.request import DisclosureRequest
+from custody.io.tsa_client import request_timestamps
+from custody.tsa.attempt import GRANTED
+
+if TYPE_CHECKING:
+    from custody.io.ledger_store import Ledger
+
+
+@dataclass(frozen=True)
+class DisclosureResult:
+    package: str
+    disclosure_id: str
+    bundle_id: str
+    committed: bool
+    record_sha256: str
+    ledger_index: int | None
+    summary: dict[str, Any]
+    zip: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    timestamps: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "zip": self.zip,
+            "disclosure_id": self.disclosure_id,
+            "bundle_id": self.bundle_id,
+            "committed": self.committed,
+            "record_sha256": self.record_sha256,
+            "ledger_index": self.ledger_index,
+            "disclosure": self.summary,
+            "notes": list(self.notes),
+            "timestamps": self.timestamps,
+        }
+
+
+def disclose_bundle(
+    *,
+    bundle: Path,
+    out: Path,
+    request: DisclosureRequest,
+    signer: Signer,
+    ledger: Ledger | None = None,
+    make_zip: bool = False,
+    now: datetime | None = None,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
+) -> DisclosureResult:
+    """Write the disclosure package `out` (and `out`.zip with `make_zip`).
+    Raises InputError for a bundle or request that cannot be disclosed (one
+    line naming what), EnvironmentFailure when the disk fails. Nothing is left
+    on failure."""
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if not bundle.is_dir() or not (bundle / layout.STATEMENT).is_file():
+        raise InputError("not a bundle folder (disclose reads a bundle folder)", path=str(bundle))
+    if os.path.lexists(out):
+        raise InputError("already exists; nothing was replaced", path=str(out))
+    try:
+        stmt = (bundle / layout.STATEMENT).read_bytes()
+        sig = (bundle / layout.SIGNATURE).read_bytes()
+        pub = (bundle / layout.SIGNER_KEY).read_bytes()
+    except OSError as e:
+        raise InputError("cannot be read: run custody verify", path=str(e.filename)) from e
+    try:
+        statement = parse_statement(stmt)
+    except StatementError as e:
+        raise InputError(f"bad statement: {e}", path=str(bundle / layout.STATEMENT)) from e
+    key = parse_public_key_file(pub).public_key
+    from custody.base.keys import fingerprint_of
+
+    if fingerprint_of(key) != statement["key_fingerprint"] or not signature_is_valid(
+        key, sig, stmt
+    ):
+        raise InputError(
+            "the statement's signature does not verify: run custody verify", path=str(bundle)
+        )
+    if request.basis is None and (
+        request.withhold or request.redact or request.derived or request.withhold_fields
+    ):
+        raise InputError("give --basis: the ground for withholding or redacting")
+    commitments = statement.get("commitments")
+    files: Files = {}
+    tag_extra: dict[str, bytes] = {}
+    notes: list[str] = []
+    if not isinstance(commitments, dict):
+        if request.partial or request.disclose_note:
+            raise InputError(
+                "made before commitments existed: only whole-bundle disclosure is possible "
+                "(no --withhold, --strip-metadata, --redact-messages, --derived, "
+                "--withhold-field, --reveal or --disclose-note)",
+                path=str(bundle),
+            )
+        notes.append("made before commitments existed: disclosed whole, as the record states")
+        try:
+            record_items, withheld, leaves_file, summary = whole_plan(
+                bundle, statement, files, tag_extra
+            )
+        except OSError as e:
+            raise InputError(
+                "cannot be read: run custody verify on the bundle", path=str(e.filename or bundle)
+            ) from e
+        note_state: dict[str, Any] | None = None
+    else:
+        try:
+            plan = Plan(bundle, statement, commitments, request)
+            record_items, withheld, leaves_file, summary = plan.build(files)
+        except LeafError as e:
+            raise InputError(
+                f"a committed leaf is unreadable ({e}): run custody verify",
+                path=str(bundle / COMMITMENTS_PATH),
+            ) from e
+        except OSError as e:
+            # A file of the bundle (not the derived copy: plan.py names that) is gone.
+            raise InputError(
+                "cannot be read: run custody verify on the bundle", path=str(e.filename or bundle)
+            ) from e
+        note_state = plan.note_state
+        notes.extend(plan.notes)
+    disclosure_id = str(uuid.uuid4())
+    manifest = layout.format_manifest((path, copy.sha256) for path, copy in files.items())
+    record: dict[str, Any] = {
+        "format": P.RECORD_FORMAT,
+        "disclosure_id": disclosure_id,
+        "bundle_id": statement["bundle_id"],
+        "statement_sha256": sha256_bytes(stmt),
+        "committed": isinstance(commitments, dict),
+        "to": request.to,
+        "officer": signer.name,
+        "key_fingerprint": signer.fingerprint,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": f"custody {__version__}",
+        "manifest_sha256": sha256_bytes(manifest),
+        "leaves_sha256": sha256_bytes(leaves_file) if leaves_file is not None else None,
+        "items": record_items,
+        "withheld": withheld,
+        "note": note_state,
+        "supplement_to": request.supplement_to,
+    }
+    rec = P.record_bytes(record)
+    tags: dict[str, bytes] = {
+        layout.BAGIT_TXT: layout.BAGIT_TXT_BYTES,
+        layout.STATEMENT: stmt,
+        layout.SIGNATURE: sig,
+        layout.SIGNER_KEY: pub,
+        P.RECORD: rec,
+        P.RECORD_SIG: sign_bytes(signer.key, rec),
+        P.DISCLOSER_KEY: public_key_file_bytes(signer.name, signer.key.public_key()),
+        layout.MANIFEST: manifest,
+        **tag_extra,
+    }
+    if leaves_file is not None:
+        tags[P.LEAVES] = leaves_file
+    # Trusted time for the record: each TSA stamps its signature (a TSA that
+    # fails costs a warning, as at ingest).
+    attempts = request_timestamps(tsa_urls, tags[P.RECORD_SIG], timeout=tsa_timeout)
+    granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
+    for number, attempt in enumerate(granted, start=1):
+        tags[P.timestamp_path(number)] = attempt.reply or b""
+    notes.extend(a.warning() for a in attempts if a.status != GRANTED)
+    total = sum(c.size for c in files.values())
+    tags[layout.BAG_INFO] = layout.format_bag_info(
+        [
+            ("Custody-Case-Id", str(statement["case"])),
+            ("Custody-Disclosure-Id", disclosure_id),
+            ("Custody-Disclosed-By", signer.name),
+            ("Bagging-Date", created.strftime("%Y-%m-%d")),
+            ("Bag-Software-Agent", f"custody {__version__}"),
+            ("Payload-Oxum", f"{total}.{len(files)}"),
+        ]
+    )
+    zip_path = out.with_name(out.name + ".zip") if make_zip else None
+    if zip_path is not None and os.path.lexists(zip_path):
+        raise InputError("already exists; nothing was replaced", path=str(zip_path))
+    ledger_index = None
+    try:
+        with temporary_directory_beside(out) as tmp:
+            # Every byte copied and checked before the disclosure is recorded: a
+            # file that differs from its commitment stops here, leaving nothing.
+            for path, copy in files.items():
+                _put(tmp / path, copy)
+            if ledger is not None:
+                from custody.ledger.proof import proof_file_bytes
+
+                appended = ledger.append(
+                    action="disclose",
+                    subject={
+                        "disclosure_id": disclosure_id,
+                        "bundle_id": statement["bundle_id"],
+                        "case": statement["case"],
+                        "exhibit": statement["exhibit"],
+                        "to": request.to,
+                        "statement_sha256": sha256_bytes(stmt),
+                        "record_sha256": sha256_bytes(rec),
+                    },
+                    signer=signer.key,
+                    signer_name=signer.name,
+                    time=record["created"],
+                )
+                ledger_index = appended.index
+                tags[P.LEDGER_PROOF] = proof_file_bytes(appended)
+            tags[layout.TAG_MANIFEST] = layout.format_manifest(
+                (name, sha256_bytes(data)) for name, data in tags.items()
+            )
+            for name, data in tags.items():
+                _put(tmp / name, Copy.of(data))
+            os.chmod(tmp, 0o755)
+            sync_filesystem(tmp)
+            try:
+                rename_noreplace(tmp, out)
+            except FileExistsError as e:
+                raise InputError("already exists; nothing was replaced", path=str(out)) from e
+            fsync_dir(out.parent)
+        if zip_path is not None:
+            _write_zip(zip_path, out, sorted(files) + sorted(tags))
+    except CustodyError:
+        raise
+    except OSError as e:
+        raise environment_error(e, e.filename or out) from e
+    return DisclosureResult(
+        package=str(out),
+        disclosure_id=disclosure_id,
+        bundle_id=str(statement["bundle_id"]),
+        committed=isinstance(commitments, dict),
+        record_sha256=sha256_bytes(rec),
+        ledger_index=ledger_index,
+        summary=summary,
+        zip=str(zip_path) if zip_path is not None else None,
+        notes=tuple(notes),
+        timestamps=len(granted),
+    )
+
+
+def _put(target: Path, copy: Copy) -> None:
+    """Write one file of the package: its bytes, or its bundle file streamed and
+    hashed on the way (InputError when it is not what it must be)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as out:
+        if copy.data is not None:
+            out.write(copy.data)
+            return
+        assert copy.source is not None
+        h = hashlib.sha256()
+        try:
+            src = open(copy.source, "rb")  # noqa: SIM115 - closed below, errors told apart
+        except OSError as e:
+            raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
+        with src:
+            while piece := src.read(1 << 20):
+                h.update(piece)
+                out.write(piece)
+    if h.hexdigest() != copy.sha256:
+        raise InputError(
+            "differs from its committed SHA-256: run custody verify", path=str(copy.source)
+        )
+
+
+def _write_zip(path: Path, folder: Path, names: list[str]) -> None:
+    """The package folder as a zip under its own name, each file streamed."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(names, key=lambda n: n.encode("utf-8")):
+                source = folder / name
+                info = zipfile.ZipInfo(f"{folder.name}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                info.file_size = source.stat().st_size
+                with open(source, "rb") as src, zf.open(info, "w") as dst:
+                    while piece := src.read(1 << 20):
+                        dst.write(piece)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        rename_noreplace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def disclose_with_home(
+    *,
+    home: Path,
+    bundle: Path,
+    out: Path,
+    request: DisclosureRequest,
+    signer: Signer,
+    make_zip: bool = False,
+    tsa_urls: Sequence[str] = (),
+    tsa_timeout: float | None = None,
+) -> DisclosureResult:
+    """disclose_bundle with the disclosure recorded in the ledger under `home`."""
+    from custody.io.ledger_store import Ledger
+
+    with Ledger.open(home) as ledger:
+        ledger.ensure_intact()
+        return disclose_bundle(
+            bundle=bundle,
+            out=out,
+            request=request,
+            signer=signer,
+            ledger=ledger,
+            make_zip=make_zip,
+            tsa_urls=tsa_urls,
+            tsa_timeout=tsa_timeout,
+        )
