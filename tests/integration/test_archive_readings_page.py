@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from archive_tools import Member, overlong_deflate, unicode_path, write_zip, zip_members
-from browser_page import Page, chromium_missing
-from conftest import TESTS, Env
 from test_archive_readings import _forged_copy, _two_payload_members
 from test_verifier_page import (  # noqa: F401  (fixtures)
     bundle,
@@ -30,6 +26,10 @@ from test_verifier_page import (  # noqa: F401  (fixtures)
     same_verdict,
     template,
 )
+
+from archive_tools import Member, overlong_deflate, unicode_path, write_zip, zip_members
+from browser_page import Page, chromium_missing
+from conftest import TESTS, Env
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
