@@ -6,7 +6,7 @@ every metadata extractor.
 
 A target fails only on an exception that is not custody's own (CustodyError) or, for the
 extractors, on any exception at all: they must record problems, never raise. Whatever a long
-run finds is fixed and its input kept in tests/regressions/ and tests/test_fuzz.py.
+run finds is fixed and its input kept in tests/regressions/ and tests/unit/bundle/test_fuzz.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Archives built byte by byte, and what the extractors a court would use make of them,
-for tests/test_archive_readings.py, tests/test_archive_fuzz.py and the page's tests.
+for tests/cli/test_archive_readings.py, tests/unit/bundle/test_archive_fuzz.py and the page's tests.
 
 `write_zip` writes a stored zip field by field, so a test can make its local headers and
 central directory disagree, leave bytes between members or cross Unicode Path names.

@@ -1,5 +1,5 @@
 """Driving the verifier page in a real headless Chromium (selenium +
-/usr/bin/chromedriver), for tests/test_verifier_page.py and bench/."""
+/usr/bin/chromedriver), for tests/integration/test_verifier_page.py and bench/."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from hypothesis import settings
 from custody.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
 EXAMPLES = REPO / "examples" / "evidence"
 PASSPHRASE = "correct horse battery staple"
 

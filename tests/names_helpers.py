@@ -1,6 +1,6 @@
 """Source folders with names a POSIX file system allows and other tools choke on,
 and the reverse of a bundle's names (custody/names.json): shared by
-tests/test_names.py and tests/test_names_fuzz.py."""
+tests/cli/test_names.py and tests/unit/bundle/test_names_fuzz.py."""
 
 from __future__ import annotations
 

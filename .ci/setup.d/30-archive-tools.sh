@@ -1,4 +1,4 @@
-# One file, one reading (issue 22): tests/test_archive_readings.py and test_archive_fuzz.py
+# One file, one reading (issue 22): tests/cli/test_archive_readings.py and test_archive_fuzz.py
 # compare what custody reads from a bundle archive with what the extractors a court would
 # use write from it: Info-ZIP unzip, 7-Zip and bsdtar (GNU tar and gzip are always there).
 need=()

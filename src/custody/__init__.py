@@ -32,6 +32,7 @@ _API: dict[str, str] = {
     "TrustPolicy": "custody.policy",
     # ingest and verify
     "ingest_evidence": "custody.ops.actions",
+    "IngestRequest": "custody.ops.actions",
     "verify_with_home": "custody.ops.actions",
     "evaluate_with_home": "custody.ops.actions",
     "record_verification": "custody.ops.actions",

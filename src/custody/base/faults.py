@@ -3,7 +3,7 @@
 With CUSTODY_STOP_AT=<point> in its environment, a custody process that reaches that
 point stops itself (SIGSTOP) so that a test can kill it with SIGKILL exactly there and
 check what the next command makes of the remains. Without the variable it does nothing.
-This is how tests/test_interrupted.py ties a kill -9 to an ingest's progress instead of
+This is how tests/integration/test_interrupted.py ties a kill -9 to an ingest's progress instead of
 to a guess at its timing.
 """
 

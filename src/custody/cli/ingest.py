@@ -17,7 +17,7 @@ from custody.cli._options import (
     tsa_urls_or_env,
     witnesses_from_env,
 )
-from custody.ops.actions import ingest_evidence
+from custody.ops.actions import IngestRequest, ingest_evidence
 from custody.ops.batch import (
     IngestJob,
     batch_exit_code,
@@ -169,23 +169,26 @@ def ingest_command(
             if problem is not None:
                 raise problem
             with render.progress(f"Copying {job.source.name}") as on_progress:
-                result: Any = ingest_evidence(
-                    home=app.home,
+                request = IngestRequest(
                     source=job.source,
                     case=str(job.case),
                     exhibit=job.exhibit,
-                    signer=signer,
                     out=out,
                     note=note,
                     extract_metadata=not no_metadata,
                     analyse_similar=not no_similar,
                     expand_archives=expand,
-                    on_progress=on_progress,
-                    tsa_urls=tsa,
+                    tsa_urls=tuple(tsa),
                     tsa_timeout=tsa_timeout,
-                    witnesses=witnesses,
-                    on_warning=render.warning,
+                    witnesses=tuple(witnesses),
                     again=again,
+                )
+                result: Any = ingest_evidence(
+                    home=app.home,
+                    request=request,
+                    signer=signer,
+                    on_progress=on_progress,
+                    on_warning=render.warning,
                 )
         except CustodyError as e:
             if single:

@@ -6,8 +6,8 @@ result; the CLI parses, calls one of these, and renders.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,27 +64,39 @@ def add_trusted_key(
     return stored, added
 
 
+@dataclass(frozen=True)
+class IngestRequest:
+    """What to ingest and how: the command line's ingest options as one value
+    (one per job of a batch list). A new option touches this value, the CLI that
+    fills it and the step that reads it, nothing in between."""
+
+    source: Path
+    case: str
+    exhibit: str | None = None
+    out: Path | None = None
+    """Where the bundle goes: a folder to create, or a folder to put it in."""
+    note: str | None = None
+    extract_metadata: bool = True
+    expand_archives: bool = False
+    analyse_similar: bool = True
+    tsa_urls: tuple[str, ...] = ()
+    tsa_timeout: float | None = None
+    witnesses: tuple[str, ...] = ()
+    """Witness URLs that cosign the ledger entry's checkpoint before the bundle is finished."""
+    again: bool = False
+    """Make another bundle of content already ingested under this case and exhibit."""
+
+
 def ingest_evidence(
     *,
     home: Path,
-    source: Path,
-    case: str,
+    request: IngestRequest,
     signer: Signer,
-    exhibit: str | None = None,
-    out: Path | None = None,
-    note: str | None = None,
-    extract_metadata: bool = True,
-    expand_archives: bool = False,
-    analyse_similar: bool = True,
     on_progress: ProgressCallback | None = None,
-    tsa_urls: Sequence[str] = (),
-    tsa_timeout: float | None = None,
-    witnesses: Sequence[str] = (),
     on_warning: Callable[[str], None] | None = None,
-    again: bool = False,
 ) -> IngestResult:
-    """Ingest `source` into a signed bundle recorded in the ledger under `home`,
-    stamped by each TSA of `tsa_urls` that answers. With `witnesses`, the
+    """Ingest `request.source` into a signed bundle recorded in the ledger under
+    `home`, stamped by each TSA of `tsa_urls` that answers. With `witnesses`, the
     entry's checkpoint is cosigned before the bundle is finished (an
     unreachable witness is a warning).
 
@@ -97,6 +109,7 @@ def ingest_evidence(
     from custody.ops.witnessing import ingest_cosigner
     from custody.ops.writer import ingest
 
+    r = request
     with Ledger.open(home) as ledger:
         ledger.ensure_intact()  # before anything is copied
         explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
@@ -105,30 +118,30 @@ def ingest_evidence(
                 home=home,
                 ledger=ledger,
                 policy=load_trust_policy(home=home),
-                urls=witnesses,
+                urls=r.witnesses,
                 warn=on_warning or (lambda _: None),
             )
-            if witnesses
+            if r.witnesses
             else None
         )
         result = ingest(
-            source=source,
-            case=case,
-            exhibit=exhibit,
+            source=r.source,
+            case=r.case,
+            exhibit=r.exhibit,
             signing_key=signer.key,
             officer=signer.name,
-            out=out,
-            note=note,
+            out=r.out,
+            note=r.note,
             ledger=ledger,
             pending=pending_dir(home),
-            extract_metadata=extract_metadata,
-            expand_archives=expand_archives,
-            analyse_similar=analyse_similar,
+            extract_metadata=r.extract_metadata,
+            expand_archives=r.expand_archives,
+            analyse_similar=r.analyse_similar,
             on_progress=on_progress,
-            tsa_urls=tsa_urls,
-            tsa_timeout=tsa_timeout,
+            tsa_urls=r.tsa_urls,
+            tsa_timeout=r.tsa_timeout,
             on_appended=cosigner,
-            on_manifest=_repeat_check(ledger, source=source, again=again),
+            on_manifest=_repeat_check(ledger, source=r.source, again=r.again),
         )
     return replace(result, warnings=(*explained, *result.warnings))
 

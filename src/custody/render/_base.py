@@ -10,12 +10,13 @@ several lines.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from custody.base.textsafe import json_escape_controls, json_safe, visible
 
@@ -31,6 +32,28 @@ def _is_terminal(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+View = TypeVar("View", bound=Callable[..., None])
+
+
+def json_form(to_json: Callable[..., Any]) -> Callable[[View], View]:
+    """A view's --json form, in one place: with --json the view writes
+    `to_json(self, ...)` (called with the view's own arguments) through the one JSON
+    formatter, Output.json; without it, the view writes its text. The view itself
+    holds no --json branch."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def render(self: Output, *args: Any, **kwargs: Any) -> None:
+            if self.json_output:
+                self.json(to_json(self, *args, **kwargs))
+                return
+            view(self, *args, **kwargs)
+
+        return cast(View, render)
+
+    return decorate
 
 
 class Output:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from custody.base.keys import format_fingerprint
 from custody.bundle.format.chain import open_handover_words
-from custody.render._base import Output, _human_bytes
+from custody.render._base import Output, _human_bytes, json_form
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.base.models import IngestResult, VerifyReport
@@ -35,20 +35,16 @@ class BundlesViews(Output):
         if not result.stored:
             self._line(f"No timestamp added to {result.bundle}.")
 
+    @json_form(lambda self, roots, *, verb: {"tsa_roots": [r.to_json() for r in roots]})
     def tsa_roots(self, roots: Sequence[TsaRootInfo], *, verb: str | None) -> None:
-        if self.json_output:
-            self.json({"tsa_roots": [r.to_json() for r in roots]})
-            return
         if not roots:
             self._line("No TSA roots trusted yet (custody tsa trust ROOT.pem).")
         for r in roots:
             prefix = f"{verb} " if verb else ""
             self._line(f"{prefix}{r.name}  SHA-256 {r.sha256}  (until {r.not_after})")
 
+    @json_form(lambda self, result: result.to_json())
     def ingest_result(self, result: IngestResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         for s in result.skipped:
             self.warning(f"skipped {s.path}: {s.reason}")
         for w in result.warnings:
@@ -70,10 +66,8 @@ class BundlesViews(Output):
         self._line("Ingested and signed.")
         self._fields(rows)
 
+    @json_form(lambda self, report: report.to_json())
     def verify_report(self, report: VerifyReport) -> None:
-        if self.json_output:
-            self.json(report.to_json())
-            return
         st = report.statement or {}
         if report.verified and report.open_handover is not None:
             self._line(f"VERIFIED — hand-over open: {report.bundle}", style="bold green")
@@ -173,10 +167,8 @@ class BundlesViews(Output):
             for p in report.problems:
                 self._line(f"  {p.line()}")
 
+    @json_form(lambda self, result, report: {**result.to_json(), "verify": report.to_json()})
     def audit(self, result: AuditResult, report: VerifyReport) -> None:
-        if self.json_output:
-            self.json({**result.to_json(), "verify": report.to_json()})
-            return
         if not report.verified:
             self._line(f"The bundle does NOT verify: {report.bundle}", style="bold red")
             for p in report.problems:
@@ -197,10 +189,8 @@ class BundlesViews(Output):
             for path in paths:
                 self._line(f"  {label}: {path}")
 
+    @json_form(lambda self, result: result.to_json())
     def hand_over(self, result: HandOverResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         other = result.counterpart
         who = other.get("name") or other.get("fingerprint")
         if result.action == "transfer":
@@ -220,11 +210,9 @@ class BundlesViews(Output):
         if result.receipt_file is not None and result.action != "close":
             self._line(f"Receipt file: {result.receipt_file} (for the sender's copy).")
 
+    @json_form(lambda self, page: page.to_json())
     def verifier_page(self, page: VerifierPage) -> None:
         """The page written: `sha256  path` on stdout (sha256sum -c reads it)."""
-        if self.json_output:
-            self.json(page.to_json())
-            return
         self._line(f"{page.sha256}  {page.path}")
         self.note(f"Verifier page written ({page.size:,} bytes); open it in any browser, offline.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from custody.base.keys import format_fingerprint
-from custody.render._base import Output
+from custody.render._base import Output, json_form
 
 if TYPE_CHECKING:
     from custody.ops.disclosure.disclose import DisclosureResult
@@ -35,10 +35,8 @@ class DisclosureViews(Output):
             rows.append(("Ledger", f"entry {result.ledger_index}"))
         self._fields(rows)
 
+    @json_form(lambda self, report: report.to_json())
     def package_report(self, report: PackageReport) -> None:
-        if self.json_output:
-            self.json(report.to_json())
-            return
         if report.verified:
             self._line(f"VERIFIED DISCLOSURE: {report.package}", style="bold green")
         else:

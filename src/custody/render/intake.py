@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from custody.render._base import Output, _human_bytes
+from custody.render._base import Output, _human_bytes, json_form
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.intake.receipt import ReceiptReport
@@ -15,10 +15,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 class IntakeViews(Output):
     """The witness web intake: invitations, submissions and receipts."""
 
+    @json_form(lambda self, result: result.to_json())
     def intake_invite(self, result: InviteResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         if self.quiet:
             self._line(result.link)
             return
@@ -35,20 +33,16 @@ class IntakeViews(Output):
         self._fields(rows)
         self.note("Give the link only to the witness: it is the only key to this upload.")
 
+    @json_form(lambda self, result: result.to_json())
     def intake_revoke(self, result: RevokeResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         inv = result.invitation
         if result.already:
             self._line(f"Invitation {inv.ref} was already revoked ({inv.revoked}).")
         else:
             self._line(f"Invitation {inv.ref} revoked: its link uploads nothing more.")
 
+    @json_form(lambda self, listing: listing.to_json())
     def intake_list(self, listing: IntakeList) -> None:
-        if self.json_output:
-            self.json(listing.to_json())
-            return
         rows = [
             [r.ref, r.state, str(r.files), _human_bytes(r.bytes), r.expires[:10], r.code or "-"]
             for r in listing.rows
@@ -59,10 +53,8 @@ class IntakeViews(Output):
             title=f"Intake for case {listing.case}",
         )
 
+    @json_form(lambda self, result: result.to_json())
     def intake_finish(self, result: FinishResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         self._fields(
             [
                 ("Bundle", result.bundle),
@@ -73,10 +65,8 @@ class IntakeViews(Output):
             ]
         )
 
+    @json_form(lambda self, report: report.to_json())
     def receipt_report(self, report: ReceiptReport) -> None:
-        if self.json_output:
-            self.json(report.to_json())
-            return
         s = report.summary
         self._line("VERIFIED" if report.verified else "NOT VERIFIED")
         if self.quiet and report.verified:

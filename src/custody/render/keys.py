@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from custody.base.keys import format_fingerprint, short_fingerprint
-from custody.render._base import Output, _is_terminal
+from custody.render._base import Output, _is_terminal, json_form
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.base.keys import KeyPair, PublicKeyInfo
@@ -150,10 +150,8 @@ class KeysViews(Output):
         if not self.quiet:
             self._fields(rows)
 
+    @json_form(lambda self, result: result.to_json())
     def trust_register(self, result: TrustRegisterResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         r = result.register
         if result.outcome == "added":
             head = f"Now trusting the key register of {r.unit.name}, version {r.version}"

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from custody.render._base import Output, _is_terminal
+from custody.render._base import Output, _is_terminal, json_form
 from custody.render.bundles import cosignatures_line
 
 _LONG_HEX = re.compile(r"\b[0-9a-f]{16,}\b")
@@ -23,10 +23,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 class LedgerViews(Output):
     """The ledger: timelines, audits, consistency, witnesses, staples."""
 
+    @json_form(lambda self, rows: {"entries": list(rows)})
     def ledger_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        if self.json_output:
-            self.json({"entries": list(rows)})
-            return
         columns = ("#", "time (UTC)", "action", "who", "bundle", "case", "exhibit", "detail")
         short, whole = [], []
         for r in rows:
@@ -63,10 +61,13 @@ class LedgerViews(Output):
             return
         self._table(columns, short, whole=whole, compact=True)
 
+    @json_form(
+        lambda self, report, *, interrupted=(): {
+            **report.to_json(),
+            "interrupted_ingests": list(interrupted),
+        }
+    )
     def ledger_report(self, report: LedgerReport, *, interrupted: Sequence[str] = ()) -> None:
-        if self.json_output:
-            self.json({**report.to_json(), "interrupted_ingests": list(interrupted)})
-            return
         if report.valid:
             self._line(f"LEDGER INTACT: {report.size} entries, {report.origin}", style="bold green")
         else:
@@ -74,10 +75,8 @@ class LedgerViews(Output):
             for p in report.problems:
                 self._line(f"  {p.line()}")
 
+    @json_form(lambda self, result: result.to_json())
     def consistency(self, result: ConsistencyResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         if result.consistent:
             self._line(
                 f"CONSISTENT: the ledger ({result.new_size} entries) extends the checkpoint "
@@ -118,10 +117,8 @@ class LedgerViews(Output):
             else:
                 self.error(f"{o.url}: {o.status}: {o.message}")
 
+    @json_form(lambda self, result: result.to_json())
     def staple_result(self, result: StapleResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         if result.changed:
             self._line(
                 f"Stapled: the proof now leads to the checkpoint of {result.tree_size} entries "

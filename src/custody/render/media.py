@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from custody.render._base import Output
+from custody.render._base import Output, json_form
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.ops.chat import ChatView
@@ -17,10 +17,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 class MediaViews(Output):
     """What custody show prints: metadata, C2PA rechecks, chats."""
 
+    @json_form(lambda self, result: result.to_json())
     def metadata(self, result: BundleMetadata) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         if not result.matches_statement:
             self.warning("the metadata does not match the signed statement: run custody verify")
         rows = []
@@ -91,10 +89,8 @@ class MediaViews(Output):
             else:
                 self._line(f"  {f['path']}: {f['state']}, unchanged")
 
+    @json_form(lambda self, view: view.to_json())
     def chat(self, view: ChatView) -> None:
-        if self.json_output:
-            self.json(view.to_json())
-            return
         self._line(f"{view.path}: {view.dialect}, {len(view.messages)} message(s)")
         if view.assumption:
             self._line(f"Times: {view.assumption}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from custody.render._base import Output
+from custody.render._base import Output, json_form
 
 
 def _ms(ms: Any) -> str:
@@ -52,10 +52,8 @@ def pair_text(pair: dict[str, Any], side: str = "b") -> str:
 class SimilarViews(Output):
     """`custody similar`, `similar confirm`, `similar reject`."""
 
+    @json_form(lambda self, data: data)
     def similar(self, data: dict[str, Any]) -> None:
-        if self.json_output:
-            self.json(data)
-            return
         groups, rejected = data["groups"], data["rejected"]
         confirmed = sum(1 for g in groups if g["status"] == "confirmed")
         t = data["thresholds"]
@@ -141,10 +139,8 @@ class SimilarViews(Output):
             whole=whole,
         )
 
+    @json_form(lambda self, data: data)
     def similar_decision(self, data: dict[str, Any]) -> None:
-        if self.json_output:
-            self.json(data)
-            return
         self._fields(
             [
                 ("Recorded", f"{data['verdict']} (ledger entry {data['entry']})"),

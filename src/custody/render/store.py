@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from custody.render._base import Output, _human_bytes
+from custody.render._base import Output, _human_bytes, json_form
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.io.s3.listing import StoreListing
@@ -15,10 +15,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 class StoreViews(Output):
     """Bundles in S3 object storage."""
 
+    @json_form(lambda self, result: result.to_json())
     def store_push(self, result: PushResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         if self.quiet:
             self._line(result.location)
             return
@@ -46,10 +44,8 @@ class StoreViews(Output):
             ]
         )
 
+    @json_form(lambda self, listing: listing.to_json())
     def store_list(self, listing: StoreListing) -> None:
-        if self.json_output:
-            self.json(listing.to_json())
-            return
         if not listing.bundles:
             self.info(f"No bundles under {listing.location}")
             return
@@ -66,10 +62,8 @@ class StoreViews(Output):
             title_justify="left",
         )
 
+    @json_form(lambda self, result: result.to_json())
     def store_pull(self, result: PullResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         for p in result.problems:
             self._line(f"  {p.line()}")
         if result.intact:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from custody.base.keys import format_fingerprint
-from custody.render._base import Output
+from custody.render._base import Output, json_form
 from custody.render.bundles import cosignatures_line
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
@@ -19,10 +19,8 @@ if TYPE_CHECKING:  # the results it renders; a command imports only its own
 class TeamViews(Output):
     """The team log on PostgreSQL."""
 
+    @json_form(lambda self, info, *, joined: info.to_json())
     def team_info(self, info: TeamInfo, *, joined: bool) -> None:
-        if self.json_output:
-            self.json(info.to_json())
-            return
         verb = "Joined" if joined else "Created"
         self._line(f"{verb} the team log '{info.name}' ({info.origin}).", style="bold green")
         self._fields(
@@ -60,10 +58,8 @@ class TeamViews(Output):
         else:
             self._line(f"Nothing new to publish; the team log holds {result.tree_size}.")
 
+    @json_form(lambda self, rows: {"entries": list(rows)})
     def team_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        if self.json_output:
-            self.json({"entries": list(rows)})
-            return
         self._rich_table(
             ("leaf", "time (UTC)", "action", "who", "bundle", "exhibit", "detail"),
             [
@@ -81,10 +77,8 @@ class TeamViews(Output):
             no_wrap=("leaf", "time (UTC)", "action", "bundle"),
         )
 
+    @json_form(lambda self, report: report.to_json())
     def team_report(self, report: TeamReport) -> None:
-        if self.json_output:
-            self.json(report.to_json())
-            return
         if report.valid:
             self._line(
                 f"TEAM LOG INTACT: {report.size} leaves from {len(report.ledgers)} officer "
@@ -106,10 +100,8 @@ class TeamViews(Output):
             self._line("Current checkpoint:")
             self.out_lines(report.checkpoint)
 
+    @json_form(lambda self, result: result.to_json())
     def team_proof(self, result: TeamProofResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         self._line(
             f"Stapled {result.path}: leaf {result.leaf_index} of {result.tree_size} in "
             f"{result.origin}, checkpoint with {result.cosignatures} cosignature(s)."

@@ -6,7 +6,7 @@ Pigeonhole: two 256-bit hashes at most 31 bits apart differ in at most one
 bit in at least one of their sixteen 16-bit chunks. So every pair within the
 distance is among the pairs that share a chunk exactly or up to one bit, and
 only those candidates get their full distance computed. The result is exactly
-the brute-force one (tests/test_similar_match.py checks it against it).
+the brute-force one (tests/unit/similar/test_similar_match.py checks it against it).
 """
 
 from __future__ import annotations

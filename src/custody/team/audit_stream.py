@@ -6,13 +6,11 @@ stored nodes a batch at a time. Pure: the leaves and a node fetcher are given.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
+from custody.base.batches import map_batches
 from custody.base.signing import signature_is_valid
 from custody.team.leaves import LeafError, parse_leaf
 from custody.tlog import merkle
@@ -82,47 +80,16 @@ def check_batch(batch: list[bytes]) -> list[Checked]:
     return out
 
 
-def _batches(leaves: Iterable[StoredLeaf]) -> Iterator[list[StoredLeaf]]:
-    it = iter(leaves)
-    while batch := list(islice(it, BATCH_LEAVES)):
-        yield batch
-
-
 def checked_leaves(leaves: Iterable[StoredLeaf]) -> Iterator[tuple[StoredLeaf, Checked]]:
-    """Each leaf with what parsing it and checking its signature found, in order.
-    Large batches go to a pool of one process per core, and the next batch is
-    being checked while the caller walks this one."""
-    workers = os.cpu_count() or 1
-    pool: ProcessPoolExecutor | None = None
-
-    def submit(batch: list[StoredLeaf]) -> list[Future[list[Checked]]] | list[Checked]:
-        nonlocal pool
-        datas = [row.data for row in batch]
-        if len(datas) < PARALLEL_THRESHOLD or workers < 2:
-            return check_batch(datas)
-        if pool is None:
-            pool = ProcessPoolExecutor(max_workers=workers)
-        size = (len(datas) + workers * 4 - 1) // (workers * 4)
-        return [pool.submit(check_batch, datas[i : i + size]) for i in range(0, len(datas), size)]
-
-    def results(pending: list[Future[list[Checked]]] | list[Checked]) -> list[Checked]:
-        out: list[Checked] = []
-        for part in pending:
-            out.extend(part.result() if isinstance(part, Future) else [part])
-        return out
-
-    try:
-        batches = _batches(leaves)
-        current = next(batches, None)
-        pending = submit(current) if current is not None else []
-        while current is not None:
-            following = next(batches, None)
-            ahead = submit(following) if following is not None else []
-            yield from zip(current, results(pending), strict=True)
-            current, pending = following, ahead
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    """Each leaf with what parsing it and checking its signature found, in order,
+    over every core (base/batches.py)."""
+    return map_batches(
+        check_batch,
+        leaves,
+        input_of=lambda row: row.data,
+        batch=BATCH_LEAVES,
+        threshold=PARALLEL_THRESHOLD,
+    )
 
 
 class TreeCheck:

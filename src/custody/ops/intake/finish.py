@@ -126,7 +126,7 @@ def _finish(
     now: datetime | None,
 ) -> FinishResult:
     from custody.io.tsa_client import request_timestamps
-    from custody.ops.actions import ingest_evidence
+    from custody.ops.actions import IngestRequest, ingest_evidence
 
     uploads = state.uploads(inv.id)
     if not uploads or not all(u.complete for u in uploads):
@@ -165,18 +165,16 @@ def _finish(
             (staging / SUBMISSION_FILE).write_bytes(
                 (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
             )
-            ingest_evidence(
-                home=home,
+            request = IngestRequest(
                 source=staging,
                 case=case,
                 exhibit=inv.ref,
-                signer=signer,
                 out=bundle,
                 note=f"Received through the witness web intake (submission {inv.id[:12]})",
-                tsa_urls=tsa_urls,
+                tsa_urls=tuple(tsa_urls),
                 tsa_timeout=tsa_timeout,
-                on_warning=on_warning,
             )
+            ingest_evidence(home=home, request=request, signer=signer, on_warning=on_warning)
     except OSError as e:
         raise environment_error(e, staging) from e
     manifest = _manifest(bundle)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from custody.base.batches import map_batches
 from custody.base.models import Problem
 from custody.base.signing import signature_is_valid
 from custody.io.ledger_store import Ledger
@@ -82,19 +82,14 @@ def _check_batch(batch: list[tuple[bytes, bytes]]) -> list[_Checked]:
 
 
 def _check_all(rows: list[tuple[bytes, bytes]]) -> list[_Checked]:
-    """Parse and check the signature of every entry, over all cores for large ledgers."""
-    workers = os.cpu_count() or 1
-    if len(rows) < PARALLEL_THRESHOLD or workers < 2:
-        return _check_batch(rows)
-    from concurrent.futures import ProcessPoolExecutor  # only for large ledgers
-
-    size = (len(rows) + workers * 4 - 1) // (workers * 4)
-    batches = [rows[i : i + size] for i in range(0, len(rows), size)]
-    results: list[_Checked] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_check_batch, batches):
-            results.extend(part)
-    return results
+    """Parse and check the signature of every entry, over every core for large
+    ledgers (base/batches.py)."""
+    return [
+        checked
+        for _, checked in map_batches(
+            _check_batch, rows, input_of=lambda row: row, threshold=PARALLEL_THRESHOLD
+        )
+    ]
 
 
 def verify_ledger(

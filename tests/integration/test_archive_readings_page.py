@@ -1,5 +1,5 @@
 """The verifier page refuses the zips that custody refuses, with custody's line
-(docs/format.md, "Archives"; custody's side: tests/test_archive_readings.py)."""
+(docs/format.md, "Archives"; custody's side: tests/cli/test_archive_readings.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from archive_tools import Member, overlong_deflate, unicode_path, write_zip, zip_members
-from browser_page import Page, chromium_missing
-from conftest import Env
 from test_archive_readings import _forged_copy, _two_payload_members
 from test_verifier_page import (  # noqa: F401  (fixtures)
     bundle,
@@ -30,6 +26,10 @@ from test_verifier_page import (  # noqa: F401  (fixtures)
     same_verdict,
     template,
 )
+
+from archive_tools import Member, overlong_deflate, unicode_path, write_zip, zip_members
+from browser_page import Page, chromium_missing
+from conftest import TESTS, Env
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
@@ -107,7 +107,7 @@ def _hostile(folder: Path, tmp: Path) -> dict[str, Path]:
     # Found by fuzzing: a zip64 locator pointing far past the end of the file (2**64 - 1
     # cannot even be sought to); both say the record is not where the locator points.
     made["zip64 locator past the end"] = (
-        Path(__file__).parent / "regressions" / "zip64-locator-past-the-end.tar"
+        TESTS / "regressions" / "zip64-locator-past-the-end.tar"
     ).read_bytes()
     out = {}
     for i, (label, data) in enumerate(made.items()):

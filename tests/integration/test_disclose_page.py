@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from browser_page import Page, browser, chromium_missing
-from conftest import Env
 from test_disclose import (  # noqa: F401 - fixtures
     BASIS,
     TAMPERINGS,
@@ -22,6 +19,9 @@ from test_disclose import (  # noqa: F401 - fixtures
     package,
     source,
 )
+
+from browser_page import Page, browser, chromium_missing
+from conftest import Env
 from tsa_server import TsaServer, tsa_server  # noqa: F401
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))

@@ -15,11 +15,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-import timestamp_tokens as tokens
-from browser_page import Page, chromium_missing
-from conftest import Env
-from custody.bundle.format import layout
 from test_verifier_page import (  # noqa: F401  (fixtures)
     bundle,
     driver,
@@ -31,6 +26,11 @@ from test_verifier_page import (  # noqa: F401  (fixtures)
     same_verdict,
     template,
 )
+
+import timestamp_tokens as tokens
+from browser_page import Page, chromium_missing
+from conftest import Env
+from custody.bundle.format import layout
 from tsa_server import Authority, issue_reply, make_query, make_tsa
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, TESTS, Env
 from custody.base.errors import CustodyError
 from custody.base.keys import read_public_key_file
 from custody.bundle.format.layout import TAG_MANIFEST, format_manifest, parse_manifest
@@ -343,7 +343,7 @@ def test_reader_raises_only_custody_errors(
     evaluate(Evidence(scan), TrustPolicy(), now=datetime.now(UTC))
 
 
-REGRESSIONS = Path(__file__).parent / "regressions"
+REGRESSIONS = TESTS / "regressions"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in REGRESSIONS.iterdir()))

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from conftest import Env
+from conftest import TESTS, Env
 
 c2pa = pytest.importorskip("c2pa")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "c2pa"
+FIXTURES = TESTS / "fixtures" / "c2pa"
 EXIF_NS = "http://ns.adobe.com/exif/1.0/"
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Env, validate
+from conftest import REPO, Env, validate
 from intake_server import IntakeServer, TusClient
 from tsa_server import TsaServer, tsa_server  # noqa: F401
 
@@ -545,7 +545,7 @@ def _by_hand(folder: Path, receipt: Path, sent: list[bytes], root: str) -> None:
 
     if not (shutil.which("jq") and shutil.which("openssl")):
         pytest.skip("jq and openssl are needed for the by-hand recipe")
-    text = (Path(__file__).parent.parent / "docs" / "intake.md").read_text()
+    text = (REPO / "docs" / "intake.md").read_text()
     part = text.split("### By hand", 1)[1]
     shell = re.search(r"```sh\n(.*?)```", part, re.S)
     python = re.search(r"```python\n(.*?)```", part, re.S)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from browser_page import Page, browser, chromium_missing
-from conftest import Env, refresh_tag_manifest
+from conftest import TESTS, Env, refresh_tag_manifest
 from custody.bundle.format.names import MAX_COMPONENT_BYTES, check_names_map, stored_names
 from custody.bundle.verify.check_names import check_written_names
 from custody.ops.actions import audit_against_bundle
@@ -286,7 +286,7 @@ def test_the_by_hand_recipe_accepts_the_bundle_and_catches_a_forged_map(
     assert run_recipe(bundle, officer["public_key"]).returncode != 0
 
 
-OLD = Path(__file__).parent / "fixtures" / "names"
+OLD = TESTS / "fixtures" / "names"
 
 
 def test_a_bundle_made_before_the_names_map_verifies_and_audits_as_before(

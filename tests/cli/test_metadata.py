@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, REPO, Env
 
-SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
+SHARED_CORPUS = REPO.parent / "shared" / "corpus" / "exif-samples"
 
 
 def ingest_and_read(env: Env, src: Path, *extra: str) -> tuple[Path, dict[str, dict]]:

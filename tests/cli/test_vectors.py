@@ -171,8 +171,8 @@ NOT_IN_VECTORS = {
     "cosigned_beyond_ledger": "custody ledger verify",
     "cosigned_checkpoint_mismatch": "custody ledger verify",
     # Not bundle verification: a witness's receipt (custody receipt verify and the page's
-    # receipt check), tested against both in tests/test_intake.py.
-    "not_a_receipt": "receipts, not bundles: tests/test_intake.py",
+    # receipt check), tested against both in tests/integration/test_intake.py.
+    "not_a_receipt": "receipts, not bundles: tests/integration/test_intake.py",
     # Not bundle verification: disclosure packages (custody verify PACKAGE and the page),
     # each tampering tested against both verifiers in tests/test_disclose*.py.
     "bad_disclosure_leaves": "disclosure packages: tests/test_disclose*.py",
@@ -182,7 +182,7 @@ NOT_IN_VECTORS = {
     "counts_mismatch": "disclosure packages: tests/test_disclose*.py",
     "disclosure_mismatch": "disclosure packages: tests/test_disclose*.py",
     "swapped": "disclosure packages: tests/test_disclose*.py",
-    "disclosure": "disclosure packages (the page): tests/test_disclose_page.py",
+    "disclosure": "disclosure packages (the page): tests/integration/test_disclose_page.py",
     "untrusted_discloser": "disclosure packages: tests/test_disclose*.py",
 }
 

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_fuzz import MUTATIONS, Pristine, damaged_scan, mutate
 
 from custody.base.fsutil import unsafe_path_reason
 from custody.base.keys import PublicKeyInfo, fingerprint_of
@@ -32,7 +33,6 @@ from custody.ops.audit import audit_folder
 from custody.ops.writer import ingest
 from custody.policy import TrustPolicy
 from names_helpers import HOSTILE_NAMES, make_tree, read_tree, restore
-from test_fuzz import MUTATIONS, Pristine, damaged_scan, mutate
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 POLICY = TrustPolicy(

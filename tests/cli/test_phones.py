@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import Env
+from conftest import REPO, TESTS, Env
 from custody.metadata import NO_CAPTURE_METADATA, extract_record
 from custody.metadata.c2pa import TrustList, read_c2pa
 from custody.metadata.filenames import LABEL
 
-FIXTURES = Path(__file__).parent / "fixtures" / "c2pa"
+FIXTURES = TESTS / "fixtures" / "c2pa"
 C2PA_FILES = ("C.jpg", "XCA.jpg", "E-sig-CA.jpg", "cloud.jpg", "no_manifest.jpg", "video1.mp4")
 
 
@@ -103,7 +103,7 @@ def test_the_shipped_trust_list_is_what_the_record_says() -> None:
     from custody.metadata.c2pa import shipped_trust_list
 
     trust = shipped_trust_list()
-    pem = Path(__file__).parent.parent / "src/custody/metadata/trust/C2PA-TRUST-LIST.pem"
+    pem = REPO / "src/custody/metadata/trust/C2PA-TRUST-LIST.pem"
     assert trust.sha256 == sha(pem.read_bytes())
     assert pem.read_text().count("BEGIN CERTIFICATE") >= 10
 
@@ -786,7 +786,7 @@ def test_records_and_show_output_match_their_schemas(
 ) -> None:
     from jsonschema import Draft202012Validator
 
-    schemas = Path(__file__).parent.parent / "docs" / "schemas"
+    schemas = REPO / "docs" / "schemas"
     record_schema = json.loads((schemas / "metadata-record.schema.json").read_text())
     show_schema = json.loads((schemas / "show.schema.json").read_text())
     zpath = tmp_path / "chat.zip"

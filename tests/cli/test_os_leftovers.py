@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from archive_tools import overlong_deflate
-from browser_page import Page, chromium_missing
-from conftest import Env, validate
 from test_verifier_page import (  # noqa: F401  (fixtures)
     bundle,
     custody_verify,
@@ -34,6 +30,10 @@ from test_verifier_page import (  # noqa: F401  (fixtures)
     template,
     zip_of,
 )
+
+from archive_tools import overlong_deflate
+from browser_page import Page, chromium_missing
+from conftest import Env, validate
 
 no_browser = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
