@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from custody.render._base import Output
+from custody.render._base import Output, json_form
 
 if TYPE_CHECKING:
     from custody.ops.select import SelectResult
@@ -13,10 +13,8 @@ if TYPE_CHECKING:
 
 
 class ScopeViews(Output):
+    @json_form(lambda self, result: result.to_json())
     def scope_selected(self, result: SelectResult) -> None:
-        if self.json_output:
-            self.json(result.to_json())
-            return
         self._line("Scope recorded and signed.")
         self._fields(
             [
