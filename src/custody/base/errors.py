@@ -102,3 +102,7 @@ class VerificationFailed(CustodyError):
 
     exit_code = EXIT_NOT_VERIFIED
     kind = "not_verified"
+
+
+class BadSignature(VerificationFailed):
+    """A signature that does not verify over exactly the bytes given (base/signing.py)."""

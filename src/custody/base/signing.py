@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from custody.base.errors import VerificationFailed
+from custody.base.errors import BadSignature
 
 SIGNATURE_LENGTH = 64
 
@@ -15,18 +15,23 @@ def sign_bytes(private_key: Ed25519PrivateKey, data: bytes) -> bytes:
     return private_key.sign(data)
 
 
-def signature_is_valid(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
-    """True when `signature` is a valid Ed25519 signature by `public_key` over `data`."""
+def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> None:
+    """Return when `signature` is a valid Ed25519 signature by `public_key` over
+    exactly `data`; raise BadSignature otherwise. The default way to check a
+    signature, as pyca/cryptography's own `verify` raises."""
     if len(signature) != SIGNATURE_LENGTH:
-        return False
+        raise BadSignature(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
     try:
         public_key.verify(signature, data)
-    except InvalidSignature:
+    except InvalidSignature as e:
+        raise BadSignature("signature does not verify") from e
+
+
+def signature_is_valid(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    """verify_signature as a yes or no, for the checks that collect every problem
+    into one report instead of stopping at the first."""
+    try:
+        verify_signature(public_key, signature, data)
+    except BadSignature:
         return False
     return True
-
-
-def verify_bytes(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> None:
-    """Return None when the signature is valid; raise VerificationFailed otherwise."""
-    if not signature_is_valid(public_key, signature, data):
-        raise VerificationFailed("signature does not verify")

@@ -17,9 +17,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custody.base.errors import InputError
+from custody.base.errors import BadSignature, InputError
 from custody.base.keys import MAX_NAME_LENGTH, fingerprint_of
-from custody.base.signing import signature_is_valid
+from custody.base.signing import verify_signature
 from custody.register.format import (
     CLOCK_SKEW,
     FILE_FORMAT,
@@ -225,8 +225,12 @@ def _check_signatures(
             sig = base64.b64decode(str(e.get("signature")), validate=True)
         except binascii.Error as err:
             raise _Bad(f"{where}: signature is not base64") from err
-        if not signature_is_valid(required[fp], sig, version.signed):
-            raise _Bad(f"{where}: the signature by {fp} does not verify (forged or edited)")
+        try:
+            verify_signature(required[fp], sig, version.signed)
+        except BadSignature as err:
+            raise _Bad(
+                f"{where}: the signature by {fp} does not verify (forged or edited)"
+            ) from err
         found.append((fp, sig))
     for fp in required:
         if fp not in {f for f, _ in found}:

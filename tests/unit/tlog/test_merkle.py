@@ -127,20 +127,3 @@ def test_fast_canonical_check_agrees_with_rfc8785(value: object) -> None:
     spaced = json.dumps(value, sort_keys=True, indent=1).encode()
     if spaced != canonical:
         assert not is_canonical(value, spaced)
-
-
-def test_signature_helpers_raise_or_report() -> None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from custody.base.errors import VerificationFailed
-    from custody.base.signing import sign_bytes, signature_is_valid, verify_bytes
-
-    key = Ed25519PrivateKey.generate()
-    sig = sign_bytes(key, b"statement")
-    verify_bytes(key.public_key(), sig, b"statement")
-    assert signature_is_valid(key.public_key(), sig, b"statement")
-    assert not signature_is_valid(key.public_key(), sig[:-1], b"statement")
-    import pytest
-
-    with pytest.raises(VerificationFailed):
-        verify_bytes(key.public_key(), sig, b"statement!")

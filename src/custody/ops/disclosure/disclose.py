@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custody import __version__
-from custody.base.errors import CustodyError, InputError
+from custody.base.errors import BadSignature, CustodyError, InputError
 from custody.base.fsutil import (
     environment_error,
     fsync_dir,
@@ -27,7 +27,7 @@ from custody.base.fsutil import (
 )
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer, parse_public_key_file, public_key_file_bytes
-from custody.base.signing import sign_bytes, signature_is_valid
+from custody.base.signing import sign_bytes, verify_signature
 from custody.bundle.format import layout
 from custody.bundle.format.commitments import COMMITMENTS_PATH, LeafError
 from custody.bundle.format.statement import StatementError, parse_statement
@@ -103,12 +103,14 @@ def disclose_bundle(
     key = parse_public_key_file(pub).public_key
     from custody.base.keys import fingerprint_of
 
-    if fingerprint_of(key) != statement["key_fingerprint"] or not signature_is_valid(
-        key, sig, stmt
-    ):
+    try:
+        if fingerprint_of(key) != statement["key_fingerprint"]:
+            raise BadSignature("the statement names another key")
+        verify_signature(key, sig, stmt)
+    except BadSignature as e:
         raise InputError(
             "the statement's signature does not verify: run custody verify", path=str(bundle)
-        )
+        ) from e
     if request.basis is None and (
         request.withhold or request.redact or request.derived or request.withhold_fields
     ):
