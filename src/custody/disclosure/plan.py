@@ -114,7 +114,6 @@ class Plan:
         self, files: Files
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes, dict[str, Any]]:
         r = self.request
-        basis = r.basis or ""
         decision: dict[int, str] = {}
         for option, paths, kind in (
             ("--withhold", r.withhold, "withhold"),
@@ -161,7 +160,7 @@ class Plan:
             kind = decision.get(i, P.INTACT)
             path = self.file_fields[i][0]
             if kind in ("withhold", "withhold-supplement"):
-                why = basis if kind == "withhold" else OUTSIDE_SUPPLEMENT
+                why = r.basis_of(f"withhold:{path}") if kind == "withhold" else OUTSIDE_SUPPLEMENT
                 withheld.append({"leaf": i, "basis": why})
                 summary["withheld"] += 1
                 summary["withheld_by_basis"][why] = summary["withheld_by_basis"].get(why, 0) + 1
@@ -192,7 +191,7 @@ class Plan:
                         "path": path,
                         "file": i,
                         "method": d.method,
-                        "basis": basis,
+                        "basis": r.basis_of(f"derived:{path}"),
                         "sha256": hashlib.sha256(copy).hexdigest(),
                         "size": len(copy),
                     }
@@ -228,8 +227,10 @@ class Plan:
         for j, leaf in extras:
             if leaf.kind != L.FIELD:
                 continue
-            if leaf.get("name") in names or _repeats(leaf.get("value"), names):
-                withheld.append({"leaf": j, "basis": self.request.basis or ""})
+            name = leaf.get("name")
+            why = name if name in names else _repeats_which(leaf.get("value"), names)
+            if why is not None:
+                withheld.append({"leaf": j, "basis": self.request.basis_of(f"field:{path}:{why}")})
             elif _names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
             else:
@@ -338,7 +339,7 @@ class Plan:
         if redact is not None:
             item["redacted"] = list(redact)
             item["messages"] = len(numbers)
-            item["basis"] = self.request.basis or ""
+            item["basis"] = self.request.basis_of(f"redact:{path}")
         return item
 
 
@@ -366,6 +367,14 @@ def _repeats(value: Any, names: set[str]) -> bool:
         elif isinstance(v, list):
             stack.extend(v)
     return False
+
+
+def _repeats_which(value: Any, names: set[str]) -> str | None:
+    """The first withheld field (by name) whose value this one repeats, or None."""
+    for name in sorted(names):
+        if _repeats(value, {name}):
+            return name
+    return None
 
 
 def _names_any(value: Any, protected: set[str]) -> bool:

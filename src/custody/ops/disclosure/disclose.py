@@ -109,9 +109,7 @@ def disclose_bundle(
         raise InputError(
             "the statement's signature does not verify: run custody verify", path=str(bundle)
         )
-    if request.basis is None and (
-        request.withhold or request.redact or request.derived or request.withhold_fields
-    ):
+    if request.basis is None and any(k not in request.bases for k in request.needs_basis):
         raise InputError("give --basis: the ground for withholding or redacting")
     commitments = statement.get("commitments")
     files: Files = {}
