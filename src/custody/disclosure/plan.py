@@ -24,15 +24,30 @@ OUTSIDE_SUPPLEMENT = "outside this supplement"
 
 
 @dataclass(frozen=True)
-class Copy:
-    """One payload file of a package: bytes made here (a stripped, redacted or
-    derived copy), or a bundle file streamed when written and checked then
-    against the SHA-256 it must have."""
+class Piece:
+    """One piece of a copy cut from a bundle file: literal bytes (a redaction
+    marker, a free box), or `size` bytes of the source from `start`, which must
+    hash to the part's committed `sha256` (checked as they are copied)."""
 
-    sha256: str
+    data: bytes | None = None
+    start: int = 0
+    size: int = 0
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One payload file of a package: bytes made here (a tag file), a file
+    streamed when written and checked then against the SHA-256 it must have (a
+    bundle file disclosed intact, a derived copy), or pieces of a bundle file
+    (a stripped or redacted copy, `sha256` None until written). Nothing large is
+    held in memory: a 1 GiB video is copied in 1 MiB pieces."""
+
+    sha256: str | None
     size: int
     data: bytes | None = None
     source: Path | None = None
+    pieces: tuple[Piece, ...] | None = None
 
     @classmethod
     def of(cls, data: bytes) -> Copy:
@@ -169,11 +184,10 @@ class Plan:
                 items.append(self._intact(i, path, extras[i], files, shown))
                 summary["disclosed"] += 1
             elif kind == P.STRIPPED:
-                items.append(self._cut(i, path, self._read(i), extras[i], files, shown, None))
+                items.append(self._cut(i, path, extras[i], files, shown, None))
                 summary["stripped"] += 1
             elif kind == P.REDACTED:
-                data = self._read(i)
-                item = self._cut(i, path, data, extras[i], files, shown, r.redact[path])
+                item = self._cut(i, path, extras[i], files, shown, r.redact[path])
                 items.append(item)
                 summary["messages_redacted"].append(
                     {"path": path, "redacted": len(item["redacted"]), "of": item["messages"]}
@@ -181,10 +195,10 @@ class Plan:
             else:
                 d = r.derived[path]
                 try:
-                    copy = d.file.read_bytes()
+                    digest, size = _hash_file(d.file)
                 except OSError as e:
                     raise InputError("cannot read the derived file", path=str(d.file)) from e
-                files[path] = Copy.of(copy)
+                files[path] = Copy(digest, size, source=d.file)
                 items.append(
                     {
                         "treatment": P.DERIVED,
@@ -192,8 +206,8 @@ class Plan:
                         "file": i,
                         "method": d.method,
                         "basis": r.basis_of(f"derived:{path}"),
-                        "sha256": hashlib.sha256(copy).hexdigest(),
-                        "size": len(copy),
+                        "sha256": digest,
+                        "size": size,
                     }
                 )
                 summary["derived"].append({"path": path, "method": d.method})
@@ -238,16 +252,6 @@ class Plan:
                 shown.add(j)
         return fields, withheld
 
-    def _read(self, i: int) -> bytes:
-        """A bundle file whose parts are cut, checked against its committed SHA-256."""
-        path = self.bundle / str(self.file_leaf(i).get("path"))
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != self.file_leaf(i).get("sha256"):
-            raise InputError(
-                "differs from its committed SHA-256: run custody verify", path=str(path)
-            )
-        return data
-
     def _intact(
         self,
         i: int,
@@ -274,7 +278,6 @@ class Plan:
         self,
         i: int,
         path: str,
-        data: bytes,
         extras: list[tuple[int, L.Leaf]],
         files: Files,
         shown: set[int],
@@ -304,29 +307,39 @@ class Plan:
                     path=path,
                 )
             redacted_parts.add(numbers[number])
-        out, kept, pos = [], [], 0
+        out: list[Piece] = []
+        kept, pos = [], 0
         fillers: list[list[int]] = []
         number_of = {v: k for k, v in numbers.items()}
         for n, role in enumerate(roles):
+            if n not in part_leaves:
+                raise InputError(
+                    f"{option}: part {n} was not committed: run custody verify", path=path
+                )
             j, leaf = part_leaves[n]
             size = int(leaf.get("size"))
-            chunk = data[pos : pos + size]
-            pos += size
-            if hashlib.sha256(chunk).hexdigest() != leaf.get("sha256"):
-                raise InputError("a part differs from its commitment", path=path)
+            start, pos = pos, pos + size
             if role == L.METADATA and redact is None:
                 if fmt == "isobmff":  # a free box of the same size: no chunk offset moves
-                    out.append(free_box(size))
+                    out.append(Piece(data=free_box(size)))
                     fillers.append([n, size])
                 continue
             if n in redacted_parts:
-                out.append(redaction_marker(number_of[n]))
+                out.append(Piece(data=redaction_marker(number_of[n])))
                 continue
-            out.append(chunk)
+            # Each kept part is checked against its leaf as it is copied (ops/disclosure).
+            out.append(Piece(start=start, size=size, sha256=str(leaf.get("sha256"))))
             kept.append(j)
             shown.add(j)
         shown.add(j_layout)
-        files[path] = Copy.of(b"".join(out))
+        if pos != self.file_leaf(i).get("size"):
+            raise InputError(
+                "its committed parts do not make up the file: run custody verify", path=path
+            )
+        source = self.bundle / str(self.file_leaf(i).get("path"))
+        files[path] = Copy(
+            None, sum(p.size or len(p.data or b"") for p in out), source=source, pieces=tuple(out)
+        )
         item: dict[str, Any] = {
             "treatment": P.STRIPPED if redact is None else P.REDACTED,
             "path": path,
@@ -392,6 +405,16 @@ def _names_any(value: Any, protected: set[str]) -> bool:
         elif isinstance(v, list):
             stack.extend(v)
     return False
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file, read in 1 MiB pieces."""
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            h.update(piece)
+            n += len(piece)
+    return h.hexdigest(), n
 
 
 def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
