@@ -118,3 +118,206 @@ def test_packages_among_bundles_are_verified_as_packages(
     assert text.exit_code == 1
     assert "(disclosure package: 8 committed:" in text.stdout
     assert "NOT VERIFIED  " in text.stdout and "(disclosure package): changed" in text.stdout
+
+
+# --- chat exports inside ZIP archives ----------------------------------------------
+
+ZIP = "WhatsApp Chat - Olena K.zip"
+ZCHAT = f"{ZIP}/_chat.txt"
+ZPHOTO = f"{ZIP}/00000012-PHOTO-2022-02-25-14-03-10.jpg"
+
+
+@pytest.fixture
+def zipped(env: Env, officer: dict, tmp_path: Path) -> Path:
+    """A bundle holding a WhatsApp export as it is handed over: one ZIP."""
+    import zipfile
+
+    from conftest import EXAMPLES
+
+    src = tmp_path / "zipped"
+    src.mkdir()
+    folder = EXAMPLES / "WhatsApp Chat - Olena K"
+    with zipfile.ZipFile(src / ZIP, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, p.name)
+    (src / "notes.txt").write_bytes(b"Investigator's notes, nothing protected\n")
+    result = env.run("ingest", src, "--case", "ICC-2026-014", "--out", env.tmp / "zb", "--json")
+    assert result.exit_code == 0, result.output
+    return Path(json.loads(result.stdout)["bundle"])
+
+
+def zip_package(env: Env, zb: Path, name: str = "zpkg") -> tuple[Path, dict]:
+    return disclose(
+        env,
+        zb,
+        name,
+        "--withhold",
+        ZPHOTO,
+        "--basis",
+        BASIS,
+        "--redact-messages",
+        f"{ZCHAT}:2-3",
+        "--basis",
+        OTHER,
+        "--zip",
+    )
+
+
+def test_members_leaves_are_committed(zipped: Path) -> None:
+    lines = [
+        json.loads(x) for x in (zipped / "custody/commitments.jsonl").read_bytes().splitlines()
+    ]
+    members = [x for x in lines if x["kind"] == "members"]
+    assert len(members) == 1 and members[0]["count"] == 2
+    first = members[0]["first"]
+    paths = [lines[first + n]["path"] for n in range(2)]
+    assert paths == [f"data/{ZPHOTO}", f"data/{ZCHAT}"]
+    layouts = [x for x in lines if x["kind"] == "layout"]
+    assert {x["format"] for x in layouts} == {"jpeg", "chat"}
+    details = next(x for x in lines if x["kind"] == "field" and x["name"] == "details")
+    assert "members" not in details["value"]["archive"]  # each member's metadata is its own
+
+
+def test_zip_members_withheld_and_redacted(env: Env, zipped: Path) -> None:
+    out, made = zip_package(env, zipped)
+    archive = made["disclosure"]["archives"][0]
+    assert (archive["members"], archive["redacted"], archive["withheld"]) == (2, 1, 1)
+    assert archive["withheld_by_basis"] == {BASIS: 1}
+    files = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*") if p.is_file())
+    assert files == [f"data/{ZCHAT}", "data/notes.txt"]  # the zip's own bytes are not there
+    chat = (out / f"data/{ZCHAT}").read_text()
+    assert "[message 2 redacted]\n[message 3 redacted]\n" in chat
+    for target in (out, out.with_name("zpkg.zip")):
+        result = env.run("verify", target, "--json")
+        report = json.loads(result.stdout)
+        assert result.exit_code == 0, report["problems"]
+        validate("verify-package", report)
+        assert report["disclosure"]["archives"] == made["disclosure"]["archives"]
+        assert report["summary"] == (
+            f"2 committed: 1 disclosed intact, 1 chat with 2 of 7 messages redacted (proven), "
+            f"1 archive disclosed as its 2 members (1 redacted (proven), 1 withheld under {BASIS})"
+        )
+
+
+def test_zip_member_intact_and_stripped(env: Env, zipped: Path) -> None:
+    out, _ = disclose(env, zipped, "zs", "--strip-metadata", ZPHOTO)
+    photo = (out / f"data/{ZPHOTO}").read_bytes()
+    assert photo.startswith(b"\xff\xd8") and b"Exif" not in photo
+    assert (out / f"data/{ZCHAT}").read_bytes() == _member(zipped, "_chat.txt")
+    code, report = _verify(env, out)
+    assert code == 0, report["problems"]
+    assert report["disclosure"]["archives"][0]["stripped"] == 1
+
+
+def _member(zb: Path, name: str) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(zb / "data" / ZIP) as zf:
+        return zf.read(name)
+
+
+def _verify(env: Env, target: Path) -> tuple[int, dict]:
+    result = env.run("verify", target, "--json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_nothing_withheld_from_a_zip_leaks(env: Env, zipped: Path) -> None:
+    import zipfile
+
+    out, _ = zip_package(env, zipped)
+    lines = [
+        json.loads(x) for x in (zipped / "custody/commitments.jsonl").read_bytes().splitlines()
+    ]
+    photo = _member(zipped, "00000012-PHOTO-2022-02-25-14-03-10.jpg")
+    chat = _member(zipped, "_chat.txt").splitlines()
+    member = next(x for i, x in enumerate(lines) if x.get("path") == f"data/{ZPHOTO}")
+    index = lines.index(member)
+    secrets = [
+        b"00000012-PHOTO",
+        member["sha256"].encode(),
+        bytes.fromhex(member["sha256"]),
+        photo[200:240],
+        photo[-64:],
+        b"SM-G991B",  # the photo's device, in its own metadata
+        b"50.447",  # and its GPS position
+        chat[1][22:],
+        chat[2][22:],
+        lines[0]["sha256"].encode(),  # the zip's own hash
+        bytes.fromhex(lines[0]["sha256"]),
+    ]
+    # every salt of the archive's own leaves but the members leaf (disclosed: a count),
+    # and of the withheld member's
+    secrets += [
+        x["salt"].encode()
+        for x in lines
+        if (x.get("file") == 0 and x["kind"] != "members") or x.get("file") == index
+    ]
+    blobs = {str(p): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    blobs["zip"] = out.with_name("zpkg.zip").read_bytes()
+    with zipfile.ZipFile(out.with_name("zpkg.zip")) as zf:
+        blobs.update({f"zip:{n}": zf.read(n) for n in zf.namelist()})
+    for where, data in blobs.items():
+        for secret in secrets:
+            assert secret not in data, (where, secret[:40])
+
+
+def _zip_forge(env: Env, out: Path) -> None:
+    from test_disclose import _refresh
+
+    p = out / f"data/{ZCHAT}"
+    p.write_bytes(p.read_bytes().replace(b"Keep the originals", b"Delete the originals"))
+    _refresh(out)
+
+
+def _zip_uncount(env: Env, out: Path) -> None:
+    from test_disclose import _resign
+
+    def drop(record: dict) -> None:
+        for item in record["items"]:
+            if item["treatment"] == "members":
+                item["withheld"] = []
+
+    _resign(env, out, drop)
+
+
+def _zip_planted(env: Env, out: Path) -> None:
+    from test_disclose import _refresh
+
+    (out / f"data/{ZPHOTO}").write_bytes(b"\xff\xd8 a photo the archive never held")
+    _refresh(out)
+
+
+ZIP_TAMPERINGS = {
+    "forged member message": (_zip_forge, {"bad_redaction"}),
+    "withheld member left uncounted": (_zip_uncount, {"counts_mismatch"}),
+    "planted member": (_zip_planted, {"extra", "disclosure_mismatch"}),
+}
+
+
+@pytest.mark.parametrize("name", list(ZIP_TAMPERINGS))
+def test_zip_tampering_is_named(env: Env, zipped: Path, name: str) -> None:
+    out, _ = zip_package(env, zipped)
+    change, expected = ZIP_TAMPERINGS[name]
+    change(env, out)
+    code, report = _verify(env, out)
+    assert code == 1
+    assert expected <= {p["kind"] for p in report["problems"]}, report["problems"]
+
+
+def test_member_decisions_refused_in_one_line(env: Env, zipped: Path) -> None:
+    for extra in (
+        ("--withhold", f"{ZIP}/nothing.jpg", "--basis", BASIS),
+        ("--withhold", ZIP, "--strip-metadata", ZPHOTO, "--basis", BASIS),
+        ("--derived", f"{ZPHOTO}=/dev/null", "--method", "blur", "--basis", BASIS),
+    ):
+        result = env.run("disclose", zipped, "-o", env.tmp / "bad", "--to", "D", *extra)
+        assert result.exit_code == 2, (extra, result.output)
+        assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+        assert not (env.tmp / "bad").exists()
+
+
+def test_old_style_whole_zip_still_intact(env: Env, zipped: Path) -> None:
+    out, made = disclose(env, zipped, "whole")
+    assert made["disclosure"]["archives"] == []
+    assert (out / "data" / ZIP).read_bytes() == (zipped / "data" / ZIP).read_bytes()
+    assert _verify(env, out)[0] == 0

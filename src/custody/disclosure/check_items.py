@@ -54,19 +54,37 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
         used.add(index)
         return got
 
+    archives: dict[int, tuple[int, int, str, list[int]]] = {}
+    member_items: list[tuple[Any, Any, str]] = []  # (archive, member leaf, path)
     for item in rec["items"]:
         if not isinstance(item, dict) or item.get("treatment") not in P.TREATMENTS:
             out.append(Problem("bad_disclosure_record", P.RECORD, "an item is malformed"))
             continue
         path = str(item.get("path"))
-        item_paths.add(path)
         treatment = item["treatment"]
+        if treatment == P.MEMBERS:
+            account(item.get("file"), path)
+            _archive(item, path, leaf, archives, out)
+            continue
+        item_paths.add(path)
         if path not in ev.payload:
             out.append(Problem("missing", path, f"disclosed {treatment} but not in the package"))
             continue
+        member_of = item.get("archive")
+        if member_of is not None:
+            index = item.get("leaf") if treatment == P.INTACT else item.get("file")
+            member_items.append((member_of, index, path))
+            if treatment not in (P.INTACT, P.STRIPPED, P.REDACTED):
+                out.append(
+                    Problem("bad_disclosure_record", path, f"a member cannot be {treatment}")
+                )
+                continue
         if treatment == P.INTACT:
-            account(item.get("leaf"), path)
-            fl = leaf(item.get("leaf"), L.FILE, path)
+            if member_of is None:
+                account(item.get("leaf"), path)
+            fl = leaf(item.get("leaf"), L.FILE if member_of is None else L.MEMBER, path)
+            if fl is not None and member_of is not None and fl.get("file") != member_of:
+                out.append(Problem("swapped", path, "the member leaf is another archive's"))
             if fl is not None:
                 if fl.get("path") != path:
                     out.append(
@@ -83,7 +101,8 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
             for w in item.get("withheld_fields", []):
                 _withheld_leaf(w, files, size, out)
         elif treatment in (P.STRIPPED, P.REDACTED):
-            account(item.get("file"), path)
+            if member_of is None:
+                account(item.get("file"), path)
             out.extend(_check_cut(ev, item, path, leaf))
         elif treatment == P.DERIVED:
             account(item.get("file"), path)
@@ -97,6 +116,7 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
                     "bad_disclosure_record", path, "a whole-file item in a committed disclosure"
                 )
             )
+    out.extend(_check_members(archives, member_items))
     withheld, malformed = withheld_files(rec, files)
     if malformed:
         out.append(Problem("bad_disclosure_record", P.RECORD, malformed))
@@ -132,6 +152,83 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
         out.append(
             Problem("bad_disclosure_leaves", P.LEAVES, f"leaf {i} is disclosed but no item uses it")
         )
+    return out
+
+
+def _archive(
+    item: dict[str, Any],
+    path: str,
+    leaf: Callable[[Any, str, str], L.Leaf | None],
+    archives: dict[int, tuple[int, int, str, list[int]]],
+    out: list[Problem],
+) -> None:
+    """An archive disclosed as its members: its members leaf (how many, from
+    which index) and the members it withholds, each an index in that range."""
+    ml = leaf(item.get("members"), L.MEMBERS, path)
+    if ml is None:
+        return
+    if ml.get("file") != item.get("file"):
+        out.append(Problem("swapped", path, "the members leaf is another archive's"))
+        return
+    first, count = int(ml.get("first")), int(ml.get("count"))
+    withheld: list[int] = []
+    for w in item.get("withheld") or []:
+        runs = w.get("leaves") if isinstance(w, dict) else None
+        if not isinstance(runs, list) or not isinstance(w.get("basis"), str):
+            out.append(Problem("bad_disclosure_record", path, "a withheld member is malformed"))
+            return
+        for run in runs:
+            if not (
+                isinstance(run, list)
+                and len(run) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in run)
+                and first <= run[0] <= run[1] < first + count
+            ):
+                out.append(
+                    Problem(
+                        "bad_disclosure_record",
+                        path,
+                        f"withheld run {run!r} is not a range of this archive's members",
+                    )
+                )
+                return
+            withheld.extend(range(run[0], run[1] + 1))
+    archives[int(item["file"])] = (first, count, path, withheld)
+
+
+def _check_members(
+    archives: dict[int, tuple[int, int, str, list[int]]],
+    member_items: list[tuple[Any, Any, str]],
+) -> list[Problem]:
+    """Every member of each archive disclosed or withheld once, and no member
+    item outside an archive disclosed as its members."""
+    out: list[Problem] = []
+    seen: dict[int, list[int]] = {a: list(w) for a, (_, _, _, w) in archives.items()}
+    for archive, index, path in member_items:
+        if archive not in archives:
+            out.append(
+                Problem(
+                    "bad_disclosure_record", path, "a member of an archive not disclosed by members"
+                )
+            )
+            continue
+        first, count, _, _ = archives[archive]
+        if not isinstance(index, int) or not first <= index < first + count:
+            out.append(Problem("counts_mismatch", path, "not one of its archive's members"))
+            continue
+        seen[archive].append(index)
+    for archive, (_, count, path, _) in archives.items():
+        indices = seen[archive]
+        if len(set(indices)) != len(indices):
+            out.append(Problem("counts_mismatch", path, "a member is accounted for twice"))
+        elif len(indices) != count:
+            out.append(
+                Problem(
+                    "counts_mismatch",
+                    path,
+                    f"{len(indices)} members disclosed or withheld, {count} committed",
+                )
+            )
     return out
 
 

@@ -21,6 +21,7 @@ from custody.disclosure.request import DisclosureRequest
 from custody.tlog.merkle import leaf_hash
 
 OUTSIDE_SUPPLEMENT = "outside this supplement"
+MEMBERS = P.MEMBERS
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Copy:
     data: bytes | None = None
     source: Path | None = None
     pieces: tuple[Piece, ...] | None = None
+    member: str | None = None
+    """With `source` a ZIP archive: the member (its clean name) copied out of it."""
 
     @classmethod
     def of(cls, data: bytes) -> Copy:
@@ -113,23 +116,150 @@ class Plan:
             raise InputError(f"{option}: no such file in the bundle", path=path)
         return self.by_path[path]
 
-    def _extras(self, wanted: set[int]) -> dict[int, list[tuple[int, L.Leaf]]]:
-        """The field, layout and part leaves of the files in `wanted`."""
+    def _extras(
+        self,
+        wanted: set[int],
+        archives: set[int] = frozenset(),  # type: ignore[assignment]
+    ) -> dict[int, list[tuple[int, L.Leaf]]]:
+        """The field, layout and part leaves of the files in `wanted`; for the
+        `archives` among them also their members' own (keyed by member leaf)."""
         out: dict[int, list[tuple[int, L.Leaf]]] = {i: [] for i in wanted}
+        owners = set(wanted)
         for j in range(self.files, len(self.lines)):
             line = self.lines[j]
+            if line.startswith(b'{"count":'):  # an archive's members leaf
+                members = L.parse_leaf(line)
+                if members.kind == L.MEMBERS and members.get("file") in owners:
+                    out[int(members.get("file"))].append((j, members))
+                continue
             if not line.startswith(b'{"file":'):
                 continue
             number = int(line[8 : line.index(b",", 8)])
-            if number in wanted:
-                out[number].append((j, L.parse_leaf(line)))
+            if number in owners:
+                leaf = L.parse_leaf(line)
+                out[number].append((j, leaf))
+                if leaf.kind == L.MEMBER and number in archives:
+                    owners.add(j)
+                    out[j] = []
         return out
+
+    def _archive_of(self, path: str) -> int | None:
+        """The file leaf of the archive `path` names a member of, or None."""
+        at = path.rfind("/")
+        while at > 5:
+            if path[:at] in self.by_path:
+                return self.by_path[path[:at]]
+            at = path.rfind("/", 0, at)
+        return None
+
+    def _member_decision(
+        self, members: dict[int, dict[str, str]], path: str, option: str, kind: str
+    ) -> None:
+        if kind not in ("withhold", P.STRIPPED, P.REDACTED):
+            raise InputError(f"{option}: not for a member of an archive", path=path)
+        chosen = members.setdefault(int(self._archive_of(path) or 0), {})
+        if chosen.get(path, kind) != kind:
+            raise InputError(f"{option}: already given another treatment", path=path)
+        chosen[path] = kind
+
+    def _members(
+        self,
+        i: int,
+        path: str,
+        extras: dict[int, list[tuple[int, L.Leaf]]],
+        files: Files,
+        shown: set[int],
+        chosen: dict[str, str],
+        summary: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """An archive disclosed as its members: the archive's bytes are not in the
+        package; each member is disclosed intact (proven by its member leaf),
+        stripped or redacted (proven by its parts) or withheld (its leaf index)."""
+        found = next(((j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBERS), None)
+        if found is None:
+            raise InputError(
+                "custody committed no members for this archive (a bundle made before "
+                "member leaves existed, or a ZIP custody could not read): withhold or "
+                "disclose it whole",
+                path=path,
+            )
+        j_members, count_leaf = found
+        by_path = {
+            str(leaf.get("path")): (j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBER
+        }
+        for p in chosen:
+            if p not in by_path:
+                raise InputError("no such member was committed in the archive", path=p)
+        shown.add(j_members)
+        count: dict[str, Any] = {
+            "path": path,
+            "members": int(count_leaf.get("count")),
+            "disclosed": 0,
+            "stripped": 0,
+            "redacted": 0,
+            "withheld": 0,
+            "withheld_by_basis": {},
+        }
+        items: list[dict[str, Any]] = []
+        withheld: list[dict[str, Any]] = []
+
+        def name_of(member_path: str) -> str:  # the member's name in the zip
+            return member_path[len(path) + 1 :]
+
+        for p, (j, leaf) in sorted(by_path.items(), key=lambda x: x[1][0]):
+            kind = chosen.get(p, P.INTACT)
+            if kind == "withhold":
+                why = self.request.basis_of(f"withhold:{p}")
+                withheld.append({"leaf": j, "basis": why})
+                count["withheld"] += 1
+                count["withheld_by_basis"][why] = count["withheld_by_basis"].get(why, 0) + 1
+                continue
+            if kind == P.INTACT:
+                files[p] = Copy(
+                    str(leaf.get("sha256")),
+                    int(leaf.get("size")),
+                    source=self.bundle / path,
+                    member=name_of(p),
+                )
+                shown.add(j)
+                fields, withheld_fields = self._fields(j, extras[j], shown, p)
+                item: dict[str, Any] = {
+                    "treatment": P.INTACT,
+                    "path": p,
+                    "leaf": j,
+                    "fields": fields,
+                    "withheld_fields": withheld_fields,
+                }
+                count["disclosed"] += 1
+            else:
+                redact = self.request.redact.get(p) if kind == P.REDACTED else None
+                item = self._cut(
+                    j, p, extras[j], files, shown, redact, owner=leaf, archive=(path, name_of(p))
+                )
+                if kind == P.REDACTED:
+                    count["redacted"] += 1
+                    summary["messages_redacted"].append(
+                        {"path": p, "redacted": len(item["redacted"]), "of": item["messages"]}
+                    )
+                else:
+                    count["stripped"] += 1
+            items.append({**item, "archive": i})
+        summary["archives"].append(count)
+        record = {
+            "treatment": MEMBERS,
+            "path": path,
+            "file": i,
+            "members": j_members,
+            "withheld": compress_withheld(withheld),
+        }
+        return [record, *items]
 
     def build(
         self, files: Files
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes, dict[str, Any]]:
         r = self.request
         decision: dict[int, str] = {}
+        members: dict[int, dict[str, str]] = {}  # archive -> {member path: treatment}
         for option, paths, kind in (
             ("--withhold", r.withhold, "withhold"),
             ("--strip-metadata", r.strip, P.STRIPPED),
@@ -138,11 +268,32 @@ class Plan:
             ("--reveal", r.reveal, P.INTACT),
         ):
             for path in paths:
+                if path not in self.by_path and self._archive_of(path) is not None:
+                    self._member_decision(members, path, option, kind)
+                    continue
                 i = self._index(path, option)
                 if i in decision and decision[i] != kind:
                     raise InputError(f"{option}: already given another treatment", path=path)
                 decision[i] = kind
+        for z in members:
+            if z in decision:
+                raise InputError(
+                    "the archive is given a treatment and so are its members: choose one",
+                    path=self.file_fields[z][0],
+                )
+            decision[z] = MEMBERS
         for path in r.withhold_fields:
+            inside = self._archive_of(path) if path not in self.by_path else None
+            if inside is not None:
+                z = inside
+                if members.get(z, {}).get(path, P.INTACT) != P.INTACT or z not in members:
+                    raise InputError(
+                        "--withhold-field applies to a member disclosed intact (the archive "
+                        "is disclosed as its members only when one of them is withheld, "
+                        "stripped or redacted)",
+                        path=path,
+                    )
+                continue
             if decision.get(self._index(path, "--withhold-field"), P.INTACT) != P.INTACT:
                 raise InputError("--withhold-field applies to a file disclosed intact", path=path)
         if r.reveal:
@@ -150,7 +301,9 @@ class Plan:
                 decision.setdefault(i, "withhold-supplement")
         disclosed = {i for i in range(self.files) if decision.get(i, P.INTACT) != "withhold"}
         disclosed -= {i for i, d in decision.items() if d == "withhold-supplement"}
-        extras = self._extras({i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED})
+        extras = self._extras(
+            {i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED}, set(members)
+        )
         # What would identify an item not disclosed intact: a field of another file
         # that names it (a chat's attachment by SHA-256, an e-mail's by name) is
         # withheld with it, or the hash would confirm a guess of the withheld file.
@@ -159,6 +312,13 @@ class Plan:
             if decision.get(i, P.INTACT) != P.INTACT:
                 path, sha256 = self.file_fields[i]
                 self.protected.update((sha256, path[5:], path.rsplit("/", 1)[-1]))
+        for z, chosen in members.items():
+            for _, leaf in extras[z]:
+                mpath = str(leaf.get("path"))
+                if leaf.kind == L.MEMBER and chosen.get(mpath, P.INTACT) != P.INTACT:
+                    self.protected.update(
+                        (str(leaf.get("sha256")), mpath[5:], mpath.rsplit("/", 1)[-1])
+                    )
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
         withheld: list[dict[str, Any]] = []
@@ -170,6 +330,7 @@ class Plan:
             "derived": [],
             "withheld": 0,
             "withheld_by_basis": {},
+            "archives": [],
         }
         for i in range(self.files):
             kind = decision.get(i, P.INTACT)
@@ -180,7 +341,9 @@ class Plan:
                 summary["withheld"] += 1
                 summary["withheld_by_basis"][why] = summary["withheld_by_basis"].get(why, 0) + 1
                 continue
-            if kind == P.INTACT:
+            if kind == MEMBERS:
+                items.extend(self._members(i, path, extras, files, shown, members[i], summary))
+            elif kind == P.INTACT:
                 items.append(self._intact(i, path, extras[i], files, shown))
                 summary["disclosed"] += 1
             elif kind == P.STRIPPED:
@@ -282,6 +445,9 @@ class Plan:
         files: Files,
         shown: set[int],
         redact: tuple[int, ...] | None,
+        *,
+        owner: L.Leaf | None = None,
+        archive: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         option = "--strip-metadata" if redact is None else "--redact-messages"
         layout_at = next(((j, leaf) for j, leaf in extras if leaf.kind == L.LAYOUT), None)
@@ -332,13 +498,18 @@ class Plan:
             kept.append(j)
             shown.add(j)
         shown.add(j_layout)
-        if pos != self.file_leaf(i).get("size"):
+        owner = owner or self.file_leaf(i)
+        if pos != owner.get("size"):
             raise InputError(
                 "its committed parts do not make up the file: run custody verify", path=path
             )
-        source = self.bundle / str(self.file_leaf(i).get("path"))
+        source = self.bundle / (archive[0] if archive else str(owner.get("path")))
         files[path] = Copy(
-            None, sum(p.size or len(p.data or b"") for p in out), source=source, pieces=tuple(out)
+            None,
+            sum(p.size or len(p.data or b"") for p in out),
+            source=source,
+            pieces=tuple(out),
+            member=archive[1] if archive else None,
         )
         item: dict[str, Any] = {
             "treatment": P.STRIPPED if redact is None else P.REDACTED,
@@ -465,6 +636,7 @@ def whole_plan(
         "derived": [],
         "withheld": 0,
         "withheld_by_basis": {},
+        "archives": [],
         "whole": True,
     }
     return items, [], None, summary

@@ -7,6 +7,7 @@ commitments against its root, and every disclosed file against its leaf."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 import zipfile
@@ -14,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from custody import __version__
+from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.base.errors import CustodyError, InputError
 from custody.base.fsutil import (
     environment_error,
@@ -336,7 +338,7 @@ def _put(target: Path, copy: Copy) -> Copy:
         whole = hashlib.sha256()
         size = 0
         try:
-            src = open(copy.source, "rb")  # noqa: SIM115 - closed below, errors told apart
+            src = _open_source(copy)
         except OSError as e:
             raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
         with src:
@@ -369,6 +371,43 @@ def _put(target: Path, copy: Copy) -> Copy:
             "differs from its committed SHA-256: run custody verify", path=str(copy.source)
         )
     return Copy(whole.hexdigest(), size, source=copy.source)
+
+
+def _open_source(copy: Copy) -> IO[bytes] | _ZipMember:
+    """The file a copy is read from: a bundle or derived file, or a member of a
+    ZIP archive in the bundle (read as it decompresses; pieces are in order, so
+    every seek is forward)."""
+    assert copy.source is not None
+    if copy.member is None:
+        return open(copy.source, "rb")
+    zf = zipfile.ZipFile(copy.source)
+    try:
+        for info in zf.infolist():
+            if clean_member_name(zip_member_name(info)) == copy.member and not info.is_dir():
+                return _ZipMember(zf, zf.open(info))
+    except BaseException:
+        zf.close()
+        raise
+    zf.close()
+    raise InputError("the archive has no such member: run custody verify", path=str(copy.source))
+
+
+class _ZipMember(io.RawIOBase):
+    """A member stream that closes its archive with it."""
+
+    def __init__(self, zf: zipfile.ZipFile, stream: IO[bytes]) -> None:
+        self._zf, self._stream = zf, stream
+
+    def read(self, n: int = -1) -> bytes:
+        return self._stream.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._zf.close()
+        super().close()
 
 
 def _write_zip(path: Path, folder: Path, names: list[str]) -> None:
