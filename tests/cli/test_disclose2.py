@@ -321,3 +321,36 @@ def test_old_style_whole_zip_still_intact(env: Env, zipped: Path) -> None:
     assert made["disclosure"]["archives"] == []
     assert (out / "data" / ZIP).read_bytes() == (zipped / "data" / ZIP).read_bytes()
     assert _verify(env, out)[0] == 0
+
+
+def test_by_hand_recipe_checks_a_member(env: Env, zipped: Path, officer: dict) -> None:
+    import os
+    import re
+    import subprocess
+
+    from conftest import REPO
+
+    out, _ = disclose(env, zipped, "zh", "--withhold", ZPHOTO, "--basis", BASIS)
+    text = (REPO / "docs/verify-by-hand.md").read_text("utf-8")
+    m = re.search(r"<!-- disclosure-recipe.*?-->\n```sh\n(.*?)```\n", text, re.S)
+    assert m
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + m.group(1)],
+            env={
+                **os.environ,
+                "PACKAGE": str(out),
+                "FILE": f"data/{ZCHAT}",
+                "OFFICER_KEY": officer["public_key"],
+                "LC_ALL": "C.UTF-8",
+            },
+            capture_output=True,
+            text=True,
+        )
+
+    done = run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    p = out / f"data/{ZCHAT}"
+    p.write_bytes(p.read_bytes() + b"x")
+    assert run().returncode != 0

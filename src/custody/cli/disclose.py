@@ -63,16 +63,18 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     "strip",
     multiple=True,
     metavar="PATH",
-    help="Disclose a copy of this JPEG or PNG without its metadata segments, proven "
-    "identical in every other segment (repeatable).",
+    help="Disclose a copy of this JPEG, PNG, MP4 or MOV (or such a member of a ZIP, "
+    "ARCHIVE.zip/MEMBER) without its metadata segments, proven identical in every "
+    "other segment (repeatable).",
 )
 @click.option(
     "--redact-messages",
     "redact",
     multiple=True,
     metavar="CHAT:N-M,K",
-    help="Disclose this chat, e-mail (MIME parts) or mbox with these messages (numbered "
-    "from 1) replaced by a marker; every other message is proven (repeatable).",
+    help="Disclose this chat, e-mail (MIME parts) or mbox (also inside a ZIP: "
+    "ARCHIVE.zip/_chat.txt:2-5) with these messages (numbered from 1) replaced by a "
+    "marker; every other message is proven (repeatable).",
 )
 @click.option(
     "--derived",
@@ -141,7 +143,9 @@ def disclose_command(
     BagIt bag holding the original signed statement, the items disclosed with
     their salts and inclusion proofs, and a disclosure record signed by you and
     recorded in your ledger. Every file not named is disclosed intact; the
-    officer's note is left out unless --disclose-note. With --tsa URL (or
+    officer's note is left out unless --disclose-note. Naming a member of a ZIP
+    archive (ARCHIVE.zip/MEMBER) discloses that archive as its members: each
+    proven on its own, the archive's own bytes left out. With --tsa URL (or
     $CUSTODY_TSA) each TSA stamps the record's signature. Nothing withheld (name,
     size, hash, metadata, salt) is written into the package. A bundle made
     before commitments existed can only be disclosed whole.
@@ -151,8 +155,7 @@ def disclose_command(
       custody disclose ./ICC-2026-014_JS-1_... -o defence-1 --to "Defence, case 14"
       custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf --basis "81(4)"
       custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps --basis "81(4)"
-      custody disclose B -o d1 --to "Defence" --withhold a.pdf --basis "81(4)" \\
-          --withhold b.pdf --basis "81(2): national security"
+      custody disclose B -o d1 --to D --withhold a.pdf --basis "81(4)" --withhold b.pdf --basis 72
       custody disclose B -o d1 --to "Defence" --withhold "chat.zip/IMG-001.jpg" --basis 81
       custody disclose B -o d2 --to "Defence" --strip-metadata IMG_0001.jpg --zip
       custody disclose B -o d3 --to "Defence" --redact-messages "c/_chat.txt:12-15,40" --basis 81
