@@ -354,3 +354,23 @@ def test_by_hand_recipe_checks_a_member(env: Env, zipped: Path, officer: dict) -
     p = out / f"data/{ZCHAT}"
     p.write_bytes(p.read_bytes() + b"x")
     assert run().returncode != 0
+
+
+def test_member_field_withheld(env: Env, zipped: Path) -> None:
+    out, made = disclose(
+        env,
+        zipped,
+        "zf",
+        "--redact-messages",
+        f"{ZCHAT}:1",
+        "--withhold-field",
+        f"{ZPHOTO}:gps",
+        "--basis",
+        BASIS,
+    )
+    assert any("--strip-metadata" in n for n in made["notes"])  # its bytes still carry GPS
+    code, report = _verify(env, out)
+    assert code == 0, report["problems"]
+    assert report["disclosure"]["withheld_fields"] >= 1
+    leaves = (out / "custody/disclosure/leaves.jsonl").read_bytes()
+    assert b"50.447" not in leaves and b"SM-G991B" in leaves  # gps withheld, device not

@@ -621,7 +621,7 @@ function summarise(p) {
     archives: items.filter((a) => a.treatment === "members").map((a) => summariseArchive(a, everything)),
     withheld: Object.values(byBasis).reduce((a, b) => a + b, 0),
     withheld_by_basis: byBasis,
-    withheld_fields: items.reduce((a, i) => a + (i.withheld_fields ?? []).length, 0),
+    withheld_fields: everything.reduce((a, i) => a + (i.withheld_fields ?? []).length, 0),
     note: isPlainObject(note) && note.disclosed ? "disclosed" : isPlainObject(note) ? "withheld" : "none",
     to: rec.to ?? null,
     disclosed_by: rec.officer ?? null,

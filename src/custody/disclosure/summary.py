@@ -47,7 +47,7 @@ def summarise(p: Parsed) -> dict[str, Any]:
         "archives": [_archive(a, everything) for a in items if a.get("treatment") == P.MEMBERS],
         "withheld": sum(by_basis.values()),
         "withheld_by_basis": by_basis,
-        "withheld_fields": sum(len(i.get("withheld_fields", [])) for i in items),
+        "withheld_fields": sum(len(i.get("withheld_fields", [])) for i in everything),
         "note": "disclosed"
         if isinstance(note, dict) and note.get("disclosed")
         else ("withheld" if isinstance(note, dict) else "none"),

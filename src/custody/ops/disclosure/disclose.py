@@ -342,7 +342,7 @@ def _put(target: Path, copy: Copy) -> Copy:
         except OSError as e:
             raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
         with src:
-            for piece in copy.pieces or (Piece(size=-1),):
+            for piece in copy.pieces if copy.pieces is not None else (Piece(size=-1),):
                 if piece.data is not None:
                     whole.update(piece.data)
                     out.write(piece.data)
