@@ -194,8 +194,8 @@ def test_zip_members_withheld_and_redacted(env: Env, zipped: Path) -> None:
         validate("verify-package", report)
         assert report["disclosure"]["archives"] == made["disclosure"]["archives"]
         assert report["summary"] == (
-            f"2 committed: 1 disclosed intact, 1 chat with 2 of 7 messages redacted (proven), "
-            f"1 archive disclosed as its 2 members (1 redacted (proven), 1 withheld under {BASIS})"
+            "2 committed: 1 disclosed intact, 1 archive disclosed as its 2 members (1 chat "
+            f"with 2 of 7 messages redacted (proven), 1 withheld under {BASIS})"
         )
 
 

@@ -662,13 +662,18 @@ export function sentence(s) {
   const parts = [];
   if (s.disclosed) parts.push(`${s.disclosed} disclosed intact`);
   if (s.stripped) parts.push(`${s.stripped} with metadata stripped (proven)`);
-  for (const r of s.messages_redacted) parts.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+  const inArchive = (r) => (s.archives ?? []).some((a) => String(r.path).startsWith(`${a.path}/`));
+  for (const r of s.messages_redacted) {
+    if (!inArchive(r)) parts.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+  }
   for (const d of s.derived) parts.push(`1 derived by ${d.method} (attested by ${d.attested_by})`);
   for (const a of s.archives ?? []) {
     const inner = [];
     if (a.disclosed) inner.push(`${a.disclosed} intact`);
     if (a.stripped) inner.push(`${a.stripped} with metadata stripped (proven)`);
-    if (a.redacted) inner.push(`${a.redacted} redacted (proven)`);
+    for (const r of s.messages_redacted) {
+      if (String(r.path).startsWith(`${a.path}/`)) inner.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+    }
     for (const b of Object.keys(a.withheld_by_basis).sort()) inner.push(`${a.withheld_by_basis[b]} withheld under ${b}`);
     parts.push(`1 archive disclosed as its ${a.members} members (${inner.join(", ")})`);
   }

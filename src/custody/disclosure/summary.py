@@ -94,8 +94,10 @@ def sentence(summary: dict[str, Any]) -> str:
         parts.append(f"{summary['disclosed']} disclosed intact")
     if summary["stripped"]:
         parts.append(f"{summary['stripped']} with metadata stripped (proven)")
+    archives = [str(a["path"]) + "/" for a in summary.get("archives", [])]
     for r in summary["messages_redacted"]:
-        parts.append(f"1 chat with {r['redacted']} of {r['of']} messages redacted (proven)")
+        if not str(r["path"]).startswith(tuple(archives)):  # a member: told with its archive
+            parts.append(f"1 chat with {r['redacted']} of {r['of']} messages redacted (proven)")
     for d in summary["derived"]:
         parts.append(f"1 derived by {d['method']} (attested by {d['attested_by']})")
     for a in summary.get("archives", []):
@@ -104,8 +106,9 @@ def sentence(summary: dict[str, Any]) -> str:
             inner.append(f"{a['disclosed']} intact")
         if a["stripped"]:
             inner.append(f"{a['stripped']} with metadata stripped (proven)")
-        if a["redacted"]:
-            inner.append(f"{a['redacted']} redacted (proven)")
+        for r in summary["messages_redacted"]:
+            if str(r["path"]).startswith(str(a["path"]) + "/"):
+                inner.append(f"1 chat with {r['redacted']} of {r['of']} messages redacted (proven)")
         for basis, n in sorted(a["withheld_by_basis"].items()):
             inner.append(f"{n} withheld under {basis}")
         parts.append(f"1 archive disclosed as its {a['members']} members ({', '.join(inner)})")
