@@ -20,8 +20,9 @@ Try --files 100000 for the issue's figure (the ingest then takes minutes).
 
 instead makes one MP4 of that many MiB (a `moov` with a `udta` title, then the
 `mdat`), ingests it, and prints the wall time and peak RSS of `custody disclose
---strip-metadata` (the copy is written streaming) beside `custody verify` of
-the bundle: memory must not grow with the video.
+--strip-metadata` (the copy is written streaming) and of `custody verify` of the
+package (its parts checked streaming) beside `custody verify` of the bundle:
+memory must not grow with the video.
 """
 
 from __future__ import annotations
@@ -156,12 +157,16 @@ def video(mib: int, where: str | None) -> None:
         ]
         seconds, rss = run_timed(disclose, env=env)
         verify_s, verify_rss = run_timed([*custody, "verify", str(bundle), "-q"], env=env)
+        package_s, package_rss = run_timed([*custody, "verify", str(package), "-q"], env=env)
         stripped = (package / "data/flat.mp4").stat().st_size
         kept = b"Shevchenka" not in (package / "data/flat.mp4").read_bytes()[: len(head)]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"one MP4 of {mib} MiB, metadata stripped (copy {stripped} bytes, title gone: {kept})")
     print(f"  disclose --strip-metadata  {seconds:8.2f} s  peak RSS {rss / 1024:7.1f} MiB")
+    print(
+        f"  verify the package         {package_s:8.2f} s  peak RSS {package_rss / 1024:7.1f} MiB"
+    )
     print(f"  verify the bundle          {verify_s:8.2f} s  peak RSS {verify_rss / 1024:7.1f} MiB")
 
 

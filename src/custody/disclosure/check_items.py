@@ -5,8 +5,9 @@ files adding up to the committed count. Pure; see checks.py for the rest."""
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from custody.base.models import Problem
 from custody.bundle.format import commitments as L
@@ -267,9 +268,58 @@ def _check_cut(
     if not isinstance(redacted, list) or any(n not in numbers for n in redacted):
         return [Problem(kind, path, "redacts a message the chat does not have")]
     redacted_parts = {numbers[n]: n for n in redacted}
-    data = ev.read(path)
-    if data is None:
+    stream = _open(ev, path)
+    if stream is None:
         return [Problem("missing", path, "cannot be read")]
+    with stream:
+        return out + _walk_copy(stream, item, path, lay, leaf, roles, redacted_parts, kind)
+
+
+def _open(ev: PackageEvidence, path: str) -> IO[bytes] | None:
+    """The copy as a stream (read in pieces: flat memory for a large video)."""
+    if ev.open is not None:
+        return ev.open(path)
+    data = ev.read(path)
+    return None if data is None else io.BytesIO(data)
+
+
+def _read_hashed(stream: IO[bytes], size: int) -> tuple[str, int]:
+    """SHA-256 and count of the next `size` bytes (fewer at the end)."""
+    h, got = hashlib.sha256(), 0
+    while got < size:
+        piece = stream.read(min(size - got, 1 << 20))
+        if not piece:
+            break
+        h.update(piece)
+        got += len(piece)
+    return h.hexdigest(), got
+
+
+def _is_free_box(stream: IO[bytes], size: int) -> bool:
+    """Whether the next `size` bytes are the empty free box free_box(size) is."""
+    if stream.read(8) != free_box(size)[:8]:
+        return False
+    left = size - 8
+    while left:
+        piece = stream.read(min(left, 1 << 20))
+        if not piece or piece.count(0) != len(piece):
+            return False
+        left -= len(piece)
+    return True
+
+
+def _walk_copy(
+    stream: IO[bytes],
+    item: dict[str, Any],
+    path: str,
+    lay: L.Leaf,
+    leaf: Callable[[Any, str, str], L.Leaf | None],
+    roles: list[str],
+    redacted_parts: dict[int, int],
+    kind: str,
+) -> list[Problem]:
+    out: list[Problem] = []
+    stripped = item["treatment"] == P.STRIPPED
     wanted = [
         n
         for n, role in enumerate(roles)
@@ -311,13 +361,13 @@ def _check_cut(
     for n, _role in enumerate(roles):
         if stripped and roles[n] == L.METADATA:
             if n in fillers:
-                if data[pos : pos + fillers[n]] != free_box(fillers[n]):
+                if not _is_free_box(stream, fillers[n]):
                     return [Problem(kind, path, f"part {n} is not replaced by an empty free box")]
                 pos += fillers[n]
             continue
         if n in redacted_parts:
             marker = redaction_marker(redacted_parts[n])
-            if data[pos : pos + len(marker)] != marker:
+            if stream.read(len(marker)) != marker:
                 return [
                     Problem(
                         kind,
@@ -329,8 +379,8 @@ def _check_cut(
             pos += len(marker)
             continue
         pl = by_n[n]
-        chunk = data[pos : pos + int(pl.get("size"))]
-        if hashlib.sha256(chunk).hexdigest() != pl.get("sha256"):
+        digest, got = _read_hashed(stream, int(pl.get("size")))
+        if digest != pl.get("sha256"):
             what = (
                 f"part {n} ({lay.get('format')} {L.layout_parts(lay)[n][0]}) differs from the "
                 "original: more than metadata was changed"
@@ -338,7 +388,8 @@ def _check_cut(
                 else f"part {n} differs from the original: a message was changed, moved or forged"
             )
             return [Problem(kind, path, what)]
-        pos += len(chunk)
-    if pos != len(data):
-        return [Problem(kind, path, f"{len(data) - pos} bytes after the last committed part")]
+        pos += got
+    _, after = _read_hashed(stream, 1 << 62)
+    if after:
+        return [Problem(kind, path, f"{after} bytes after the last committed part")]
     return out

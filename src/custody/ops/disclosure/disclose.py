@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from custody import __version__
 from custody.base.archive_names import clean_member_name, zip_member_name
@@ -373,23 +373,34 @@ def _put(target: Path, copy: Copy) -> Copy:
     return Copy(whole.hexdigest(), size, source=copy.source)
 
 
-def _open_source(copy: Copy) -> IO[bytes] | _ZipMember:
+def _open_source(copy: Copy) -> IO[bytes]:
     """The file a copy is read from: a bundle or derived file, or a member of a
     ZIP archive in the bundle (read as it decompresses; pieces are in order, so
     every seek is forward)."""
     assert copy.source is not None
     if copy.member is None:
         return open(copy.source, "rb")
-    zf = zipfile.ZipFile(copy.source)
+    found = open_zip_member(copy.source, copy.member)
+    if found is None:
+        raise InputError(
+            "the archive has no such member: run custody verify", path=str(copy.source)
+        )
+    return found
+
+
+def open_zip_member(archive: Path, name: str) -> IO[bytes] | None:
+    """A member of a ZIP archive (by its clean name) as a stream that closes the
+    archive with it; None when there is no such member."""
+    zf = zipfile.ZipFile(archive)
     try:
         for info in zf.infolist():
-            if clean_member_name(zip_member_name(info)) == copy.member and not info.is_dir():
-                return _ZipMember(zf, zf.open(info))
+            if clean_member_name(zip_member_name(info)) == name and not info.is_dir():
+                return cast("IO[bytes]", _ZipMember(zf, zf.open(info)))
     except BaseException:
         zf.close()
         raise
     zf.close()
-    raise InputError("the archive has no such member: run custody verify", path=str(copy.source))
+    return None
 
 
 class _ZipMember(io.RawIOBase):
