@@ -15,6 +15,14 @@ recipient gets). Then times, side by side and taking turns (bench.run.measure):
 and prints the costs, their ratios, the package's size and the size of one inclusion
 proof (which grows with log2 of the number of leaves, not with the bundle).
 Try --files 100000 for the issue's figure (the ingest then takes minutes).
+
+    python -m bench.disclose --video-mib 1024 [--dir /var/tmp]
+
+instead makes one MP4 of that many MiB (a `moov` with a `udta` title, then the
+`mdat`), ingests it, and prints the wall time and peak RSS of `custody disclose
+--strip-metadata` (the copy is written streaming) and of `custody verify` of the
+package (its parts checked streaming) beside `custody verify` of the bundle:
+memory must not grow with the video.
 """
 
 from __future__ import annotations
@@ -38,7 +46,11 @@ def main() -> None:
     parser.add_argument("--disclosed", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
+    parser.add_argument("--video-mib", type=int, default=0, help="the MP4 benchmark instead")
     args = parser.parse_args()
+    if args.video_mib:
+        video(args.video_mib, args.dir)
+        return
     root = Path(tempfile.mkdtemp(prefix="custody-bench-disclose-", dir=args.dir))
     try:
         env, custody = officer_with_key(root)
@@ -102,6 +114,60 @@ def main() -> None:
         f"({len(lines[0])} bytes as a line of leaves.jsonl, leaf and salt included)"
     )
     print(f"  package: {size} bytes in all, record {record} bytes")
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return (8 + len(body)).to_bytes(4, "big") + kind + body
+
+
+def video(mib: int, where: str | None) -> None:
+    """Peak RSS of disclosing a stripped copy of a `mib` MiB MP4."""
+    import random
+
+    from bench.run import MIB, run_timed, write_random
+
+    root = Path(tempfile.mkdtemp(prefix="custody-bench-disclose-video-", dir=where))
+    try:
+        env, custody = officer_with_key(root)
+        src = root / "src"
+        src.mkdir()
+        title = _box(b"udta", _box(b"\xa9nam", b"\x00\x05\x00\x00Flat of W1, Shevchenka 14"))
+        moov = _box(b"moov", _box(b"mvhd", bytes(100)) + title)
+        head = _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41") + moov
+        path = src / "flat.mp4"
+        size = mib * MIB
+        path.write_bytes(head + (8 + size).to_bytes(4, "big") + b"mdat")
+        tail = root / "mdat.bin"
+        write_random(tail, size, random.Random(7))
+        with open(path, "ab") as out, open(tail, "rb") as body:
+            shutil.copyfileobj(body, out, 1 << 20)
+        tail.unlink()
+        bundle = _ingest(custody, env, src, root / "b")
+        package = root / "package"
+        disclose = [
+            *custody,
+            "disclose",
+            str(bundle),
+            "-o",
+            str(package),
+            "--to",
+            "Bench",
+            "--strip-metadata",
+            "flat.mp4",
+        ]
+        seconds, rss = run_timed(disclose, env=env)
+        verify_s, verify_rss = run_timed([*custody, "verify", str(bundle), "-q"], env=env)
+        package_s, package_rss = run_timed([*custody, "verify", str(package), "-q"], env=env)
+        stripped = (package / "data/flat.mp4").stat().st_size
+        kept = b"Shevchenka" not in (package / "data/flat.mp4").read_bytes()[: len(head)]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"one MP4 of {mib} MiB, metadata stripped (copy {stripped} bytes, title gone: {kept})")
+    print(f"  disclose --strip-metadata  {seconds:8.2f} s  peak RSS {rss / 1024:7.1f} MiB")
+    print(
+        f"  verify the package         {package_s:8.2f} s  peak RSS {package_rss / 1024:7.1f} MiB"
+    )
+    print(f"  verify the bundle          {verify_s:8.2f} s  peak RSS {verify_rss / 1024:7.1f} MiB")
 
 
 def _ingest(custody: list[str], env: dict[str, str], src: Path, out: Path) -> Path:

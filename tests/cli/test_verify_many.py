@@ -153,7 +153,8 @@ def test_json_lines_are_the_single_reports_plus_errors_and_a_summary(
         if bundle == h.not_a_bundle:
             continue
         single = env.run("verify", bundle, "--json")
-        assert without_time(line) == without_time(json.loads(single.stdout))
+        # among several targets each line also says what it was (a bundle, not a package)
+        assert without_time(line) == {**without_time(json.loads(single.stdout)), "kind": "bundle"}
         assert line["files"], "the file table is kept, as one bundle's --json has it"
     assert [line["verified"] for line in lines[:4]] == [True, False, False, False]
     assert lines[2]["error"] == {

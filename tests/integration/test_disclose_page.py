@@ -19,6 +19,7 @@ from test_disclose import (  # noqa: F401 - fixtures
     package,
     source,
 )
+from test_disclose2 import ZIP_TAMPERINGS, zip_package, zipped  # noqa: F401 - fixture
 
 from browser_page import Page, browser, chromium_missing
 from conftest import Env
@@ -169,3 +170,22 @@ def test_timestamped_record_same_verdict(
     assert ("bad_timestamp", "custody/disclosure/timestamps/1.tsr") in {
         (p["kind"], p["path"]) for p in report["problems"]
     }
+
+
+def test_zip_members_same_verdict(
+    env: Env,
+    page: Page,
+    officer: dict,
+    zipped: Path,  # noqa: F811 - the fixture from test_disclose2
+) -> None:
+    """A chat inside a ZIP disclosed member by member (one withheld, the chat
+    redacted, under two bases), honest and tampered: the page agrees."""
+    key = Path(officer["public_key"])
+    for number, (change, _) in enumerate(ZIP_TAMPERINGS.values()):
+        out, _ = zip_package(env, zipped, f"z{number}")
+        if number == 0:
+            report = same_verdict(env, page, out, key)
+            assert report["verified"] is True and report["disclosure"]["archives"]
+            assert same_verdict(env, page, out.with_name(f"{out.name}.zip"), key)["verified"]
+        change(env, out)
+        assert same_verdict(env, page, out, key)["verified"] is False

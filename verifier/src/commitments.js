@@ -15,6 +15,8 @@ const REQUIRED = {
   layout: [["file", "int"], ["format", "string"], ["parts", "array"]],
   part: [["file", "int"], ["n", "int"], ["size", "int"], ["sha256", "string"]],
   note: [["value", "string"]],
+  members: [["file", "int"], ["first", "int"], ["count", "int"]],
+  member: [["file", "int"], ["n", "int"], ["path", "string"], ["sha256", "string"], ["size", "int"]],
 };
 
 /** Python's json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True) for

@@ -33,7 +33,7 @@ const DISCLOSER_KEY = `${DIR}/discloser.pub`;
 const LEDGER_PROOF = `${DIR}/ledger-proof.json`;
 const TIMESTAMPS_DIR = `${DIR}/timestamps`;
 const ORIGINAL_DIR = "custody/original";
-const TREATMENTS = ["intact", "stripped", "redacted", "derived", "whole"];
+const TREATMENTS = ["intact", "stripped", "redacted", "derived", "whole", "members"];
 const problem = (kind, path, detail) => ({ kind, path, detail });
 const enc = new TextEncoder();
 
@@ -323,21 +323,39 @@ function checkItems(ev, p) {
     used.add(index);
     return got;
   };
+  const archives = new Map();
+  const memberItems = [];
   for (const item of rec.items) {
     if (!isPlainObject(item) || !TREATMENTS.includes(item.treatment)) {
       out.push(problem("bad_disclosure_record", RECORD, "an item is malformed"));
       continue;
     }
     const path = String(item.path);
-    itemPaths.add(path);
     const t = item.treatment;
+    if (t === "members") {
+      account(item.file, path);
+      checkArchive(item, path, leaf, archives, out);
+      continue;
+    }
+    itemPaths.add(path);
     if (!ev.payload.has(path)) {
       out.push(problem("missing", path, `disclosed ${t} but not in the package`));
       continue;
     }
+    const memberOf = item.archive ?? null;
+    if (memberOf !== null) {
+      memberItems.push([memberOf, t === "intact" ? item.leaf : item.file, path]);
+      if (!["intact", "stripped", "redacted"].includes(t)) {
+        out.push(problem("bad_disclosure_record", path, `a member cannot be ${t}`));
+        continue;
+      }
+    }
     if (t === "intact") {
-      account(item.leaf, path);
-      const fl = leaf(item.leaf, "file", path);
+      if (memberOf === null) account(item.leaf, path);
+      const fl = leaf(item.leaf, memberOf === null ? "file" : "member", path);
+      if (fl !== null && memberOf !== null && fl.fields.file !== memberOf) {
+        out.push(problem("swapped", path, "the member leaf is another archive's"));
+      }
       if (fl !== null) {
         if (fl.fields.path !== path) out.push(problem("swapped", path, `the committed leaf is for ${fl.fields.path}`));
         else if (ev.payload.get(path) !== fl.fields.sha256) out.push(problem("changed", path, "differs from the SHA-256 committed at ingest"));
@@ -352,7 +370,7 @@ function checkItems(ev, p) {
         }
       }
     } else if (t === "stripped" || t === "redacted") {
-      account(item.file, path);
+      if (memberOf === null) account(item.file, path);
       out.push(...checkCut(ev, item, path, leaf));
     } else if (t === "derived") {
       account(item.file, path);
@@ -361,6 +379,7 @@ function checkItems(ev, p) {
       out.push(problem("bad_disclosure_record", path, "a whole-file item in a committed disclosure"));
     }
   }
+  out.push(...checkMembers(archives, memberItems));
   const { out: withheld, malformed } = withheldFiles(rec, files);
   if (malformed) out.push(problem("bad_disclosure_record", RECORD, malformed));
   for (const [index] of withheld) {
@@ -377,6 +396,60 @@ function checkItems(ev, p) {
   }
   for (const i of [...p.leaves.keys()].filter((x) => !used.has(x)).sort((a, b) => a - b)) {
     out.push(problem("bad_disclosure_leaves", LEAVES, `leaf ${i} is disclosed but no item uses it`));
+  }
+  return out;
+}
+
+const isInt = (x) => typeof x === "number" && Number.isInteger(x);
+
+// An archive disclosed as its members: its members leaf (how many, from which
+// index) and the members it withholds, each an index in that range.
+function checkArchive(item, path, leaf, archives, out) {
+  const ml = leaf(item.members, "members", path);
+  if (ml === null) return;
+  if (ml.fields.file !== item.file) {
+    out.push(problem("swapped", path, "the members leaf is another archive's"));
+    return;
+  }
+  const first = Number(ml.fields.first);
+  const count = Number(ml.fields.count);
+  const withheld = [];
+  for (const w of item.withheld ?? []) {
+    const runs = isPlainObject(w) ? w.leaves : undefined;
+    if (!Array.isArray(runs) || typeof w.basis !== "string") {
+      out.push(problem("bad_disclosure_record", path, "a withheld member is malformed"));
+      return;
+    }
+    for (const run of runs) {
+      if (!(Array.isArray(run) && run.length === 2 && run.every(isInt) && first <= run[0] && run[0] <= run[1] && run[1] < first + count)) {
+        out.push(problem("bad_disclosure_record", path, `withheld run ${JSON.stringify(run)} is not a range of this archive's members`));
+        return;
+      }
+      for (let i = run[0]; i <= run[1]; i++) withheld.push(i);
+    }
+  }
+  archives.set(item.file, { first, count, path, withheld });
+}
+
+function checkMembers(archives, memberItems) {
+  const out = [];
+  const seen = new Map([...archives].map(([a, v]) => [a, [...v.withheld]]));
+  for (const [archive, index, path] of memberItems) {
+    const a = archives.get(archive);
+    if (a === undefined) {
+      out.push(problem("bad_disclosure_record", path, "a member of an archive not disclosed by members"));
+      continue;
+    }
+    if (!isInt(index) || !(a.first <= index && index < a.first + a.count)) {
+      out.push(problem("counts_mismatch", path, "not one of its archive's members"));
+      continue;
+    }
+    seen.get(archive).push(index);
+  }
+  for (const [archive, a] of archives) {
+    const indices = seen.get(archive);
+    if (new Set(indices).size !== indices.length) out.push(problem("counts_mismatch", a.path, "a member is accounted for twice"));
+    else if (indices.length !== a.count) out.push(problem("counts_mismatch", a.path, `${indices.length} members disclosed or withheld, ${a.count} committed`));
   }
   return out;
 }
@@ -533,7 +606,8 @@ function summarise(p) {
   const rec = p.record ?? {};
   const st = p.statement ?? {};
   const com = isPlainObject(st.commitments) ? st.commitments : null;
-  const items = (rec.items ?? []).filter(isPlainObject);
+  const everything = (rec.items ?? []).filter(isPlainObject);
+  const items = everything.filter((i) => (i.archive ?? null) === null);
   const byBasis = {};
   for (const [, b] of withheldFiles(rec, com ? Number(com.files ?? 0) : 0).out) byBasis[b] = (byBasis[b] ?? 0) + 1;
   const note = rec.note;
@@ -542,11 +616,12 @@ function summarise(p) {
     whole: !(rec.committed ?? true),
     disclosed: items.filter((i) => i.treatment === "intact" || i.treatment === "whole").length,
     stripped: items.filter((i) => i.treatment === "stripped").length,
-    messages_redacted: items.filter((i) => i.treatment === "redacted").map((i) => ({ path: i.path ?? null, redacted: (i.redacted ?? []).length, of: i.messages ?? null, basis: i.basis ?? null })),
+    messages_redacted: everything.filter((i) => i.treatment === "redacted").map((i) => ({ path: i.path ?? null, redacted: (i.redacted ?? []).length, of: i.messages ?? null, basis: i.basis ?? null })),
     derived: items.filter((i) => i.treatment === "derived").map((i) => ({ path: i.path ?? null, method: i.method ?? null, basis: i.basis ?? null, attested_by: rec.officer ?? null })),
+    archives: items.filter((a) => a.treatment === "members").map((a) => summariseArchive(a, everything)),
     withheld: Object.values(byBasis).reduce((a, b) => a + b, 0),
     withheld_by_basis: byBasis,
-    withheld_fields: items.reduce((a, i) => a + (i.withheld_fields ?? []).length, 0),
+    withheld_fields: everything.reduce((a, i) => a + (i.withheld_fields ?? []).length, 0),
     note: isPlainObject(note) && note.disclosed ? "disclosed" : isPlainObject(note) ? "withheld" : "none",
     to: rec.to ?? null,
     disclosed_by: rec.officer ?? null,
@@ -556,13 +631,52 @@ function summarise(p) {
   };
 }
 
+function summariseArchive(item, everything) {
+  const members = everything.filter((i) => (i.archive ?? null) === item.file);
+  const byBasis = {};
+  for (const w of item.withheld ?? []) {
+    if (isPlainObject(w) && Array.isArray(w.leaves)) {
+      for (const run of w.leaves) {
+        if (Array.isArray(run) && run.length === 2 && run.every(isInt)) {
+          const b = String(w.basis);
+          byBasis[b] = (byBasis[b] ?? 0) + run[1] - run[0] + 1;
+        }
+      }
+    }
+  }
+  const withheld = Object.values(byBasis).reduce((a, b) => a + b, 0);
+  const count = (t) => members.filter((i) => i.treatment === t).length;
+  return {
+    path: item.path ?? null,
+    members: members.length + withheld,
+    disclosed: count("intact"),
+    stripped: count("stripped"),
+    redacted: count("redacted"),
+    withheld,
+    withheld_by_basis: byBasis,
+  };
+}
+
 export function sentence(s) {
   if (s.whole) return `${s.disclosed} files disclosed whole (the bundle was made before commitments existed: nothing could be withheld)`;
   const parts = [];
   if (s.disclosed) parts.push(`${s.disclosed} disclosed intact`);
   if (s.stripped) parts.push(`${s.stripped} with metadata stripped (proven)`);
-  for (const r of s.messages_redacted) parts.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+  const inArchive = (r) => (s.archives ?? []).some((a) => String(r.path).startsWith(`${a.path}/`));
+  for (const r of s.messages_redacted) {
+    if (!inArchive(r)) parts.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+  }
   for (const d of s.derived) parts.push(`1 derived by ${d.method} (attested by ${d.attested_by})`);
+  for (const a of s.archives ?? []) {
+    const inner = [];
+    if (a.disclosed) inner.push(`${a.disclosed} intact`);
+    if (a.stripped) inner.push(`${a.stripped} with metadata stripped (proven)`);
+    for (const r of s.messages_redacted) {
+      if (String(r.path).startsWith(`${a.path}/`)) inner.push(`1 chat with ${r.redacted} of ${r.of} messages redacted (proven)`);
+    }
+    for (const b of Object.keys(a.withheld_by_basis).sort()) inner.push(`${a.withheld_by_basis[b]} withheld under ${b}`);
+    parts.push(`1 archive disclosed as its ${a.members} members (${inner.join(", ")})`);
+  }
   for (const b of Object.keys(s.withheld_by_basis).sort()) parts.push(`${s.withheld_by_basis[b]} withheld under ${b}`);
   return `${s.committed} committed: ${parts.length ? parts.join(", ") : "nothing disclosed"}`;
 }

@@ -16,6 +16,7 @@ from custody.cli._options import (
     tsa_url_option,
     tsa_urls_or_env,
 )
+from custody.cli._ordered import OrderedCommand, option_order
 
 if TYPE_CHECKING:
     from custody.policy import TrustPolicy
@@ -30,7 +31,7 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     return left, right
 
 
-@click.command("disclose")
+@click.command("disclose", cls=OrderedCommand)
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -45,26 +46,35 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     "--withhold",
     multiple=True,
     metavar="PATH",
-    help="Withhold this file: only its leaf index and --basis appear (repeatable).",
+    help="Withhold this file (or a member of a ZIP archive, ARCHIVE.zip/MEMBER): only its "
+    "leaf index and basis appear (repeatable).",
 )
 @click.option(
-    "--basis", help="The ground for withholding or redacting, e.g. '81(4): identity of witness'."
+    "--basis",
+    "bases",
+    multiple=True,
+    help="The ground for withholding or redacting, e.g. '81(4): identity of witness'. "
+    "Given once, it covers every decision; given several times, each --basis is the "
+    "ground for the --withhold (--redact-messages, --derived, --withhold-field) options "
+    "just before it, and one given before any of them is the default.",
 )
 @click.option(
     "--strip-metadata",
     "strip",
     multiple=True,
     metavar="PATH",
-    help="Disclose a copy of this JPEG or PNG without its metadata segments, proven "
-    "identical in every other segment (repeatable).",
+    help="Disclose a copy of this JPEG, PNG, MP4 or MOV (or such a member of a ZIP, "
+    "ARCHIVE.zip/MEMBER) without its metadata segments, proven identical in every "
+    "other segment (repeatable).",
 )
 @click.option(
     "--redact-messages",
     "redact",
     multiple=True,
     metavar="CHAT:N-M,K",
-    help="Disclose this chat, e-mail (MIME parts) or mbox with these messages (numbered "
-    "from 1) replaced by a marker; every other message is proven (repeatable).",
+    help="Disclose this chat, e-mail (MIME parts) or mbox (also inside a ZIP: "
+    "ARCHIVE.zip/_chat.txt:2-5) with these messages (numbered from 1) replaced by a "
+    "marker; every other message is proven (repeatable).",
 )
 @click.option(
     "--derived",
@@ -113,7 +123,7 @@ def disclose_command(
     out: Path,
     to: str,
     withhold: tuple[str, ...],
-    basis: str | None,
+    bases: tuple[str, ...],
     strip: tuple[str, ...],
     redact: tuple[str, ...],
     derived: tuple[str, ...],
@@ -133,7 +143,9 @@ def disclose_command(
     BagIt bag holding the original signed statement, the items disclosed with
     their salts and inclusion proofs, and a disclosure record signed by you and
     recorded in your ledger. Every file not named is disclosed intact; the
-    officer's note is left out unless --disclose-note. With --tsa URL (or
+    officer's note is left out unless --disclose-note. Naming a member of a ZIP
+    archive (ARCHIVE.zip/MEMBER) discloses that archive as its members: each
+    proven on its own, the archive's own bytes left out. With --tsa URL (or
     $CUSTODY_TSA) each TSA stamps the record's signature. Nothing withheld (name,
     size, hash, metadata, salt) is written into the package. A bundle made
     before commitments existed can only be disclosed whole.
@@ -143,6 +155,8 @@ def disclose_command(
       custody disclose ./ICC-2026-014_JS-1_... -o defence-1 --to "Defence, case 14"
       custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf --basis "81(4)"
       custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps --basis "81(4)"
+      custody disclose B -o d1 --to D --withhold a.pdf --basis "81(4)" --withhold b.pdf --basis 72
+      custody disclose B -o d1 --to "Defence" --withhold "chat.zip/IMG-001.jpg" --basis 81
       custody disclose B -o d2 --to "Defence" --strip-metadata IMG_0001.jpg --zip
       custody disclose B -o d3 --to "Defence" --redact-messages "c/_chat.txt:12-15,40" --basis 81
       custody disclose B -o d4 --to "Defence" --derived a.jpg=b.jpg --method blurring --basis 81
@@ -174,9 +188,11 @@ def disclose_command(
     for value in withhold_fields:
         path, name = _split(value, ":", "--withhold-field")
         fields[bundle_path(path)] = (*fields.get(bundle_path(path), ()), name)
+    basis, by_key = _bases(redact, derived, withhold, withhold_fields, bases)
     request = DisclosureRequest(
         to=to,
         basis=basis,
+        bases=by_key,
         withhold=tuple(bundle_path(p) for p in withhold),
         strip=tuple(bundle_path(p) for p in strip),
         redact=redactions,
@@ -198,6 +214,41 @@ def disclose_command(
         tsa_timeout=tsa_timeout,
     )
     render.disclosure_result(result)
+
+
+def _bases(
+    redact: tuple[str, ...],
+    derived: tuple[str, ...],
+    withhold: tuple[str, ...],
+    withhold_fields: tuple[str, ...],
+    bases: tuple[str, ...],
+) -> tuple[str | None, dict[str, str]]:
+    """Each decision paired with the --basis given after it (disclosure/request.py)."""
+    from custody.disclosure.request import BASIS, assign_bases, bundle_path
+
+    values: dict[str, list[str]] = {
+        "withhold": [f"withhold:{bundle_path(p)}" for p in withhold],
+        "redact": [f"redact:{bundle_path(v.rsplit(':', 1)[0])}" for v in redact],
+        "derived": [f"derived:{bundle_path(v.rsplit('=', 1)[0])}" for v in derived],
+        "withhold_fields": [
+            "field:{}:{}".format(bundle_path(v.rsplit(":", 1)[0]), v.rsplit(":", 1)[1])
+            for v in withhold_fields
+        ],
+    }
+    events: list[tuple[str, str]] = []
+    at = dict.fromkeys(values, 0)
+    used_basis = 0
+    for name in option_order(click.get_current_context()):
+        if name == "bases":
+            events.append((BASIS, bases[used_basis]))
+            used_basis += 1
+        elif name in values and at[name] < len(values[name]):
+            events.append((values[name][at[name]], ""))
+            at[name] += 1
+    try:
+        return assign_bases(events)
+    except ValueError as e:
+        raise InputError(f"--basis: {e}") from e
 
 
 def verify_package_command(

@@ -126,10 +126,12 @@ def verify_command(
     JSON line per bundle (as for one bundle, or an error), then a summary
     line. --record records each verification; --report takes one bundle.
 
-    A disclosure package (custody disclose) given alone is verified as one:
-    the original signature, every disclosed byte against the commitments it
-    signed, the disclosure record's signature and ledger proof, and that the
-    items add up (docs/adr/0017-disclosure-packages.md).
+    A disclosure package (custody disclose) is verified as one, alone or among
+    several targets: the original signature, every disclosed byte against the
+    commitments it signed, the disclosure record's signature and ledger proof,
+    and that the items add up (docs/adr/0017-disclosure-packages.md). With
+    several targets each JSON line says which it was ("kind": "bundle" or
+    "disclosure"); --record records bundles only.
 
     \b
     Examples:
@@ -280,6 +282,8 @@ def _verify_many(
             with_files=render.json_output,
         ):
             tally = tally.add(outcome)
+            if signer is not None and outcome.package is not None:
+                render.warning(f"{outcome.ref.target}: a disclosure package, not recorded")
             if signer is not None and outcome.report is not None:
                 last = record_verification(home=app.home, report=outcome.report, signer=signer)
                 first = last if first is None else first

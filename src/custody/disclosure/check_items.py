@@ -5,8 +5,9 @@ files adding up to the committed count. Pure; see checks.py for the rest."""
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from custody.base.models import Problem
 from custody.bundle.format import commitments as L
@@ -54,19 +55,37 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
         used.add(index)
         return got
 
+    archives: dict[int, tuple[int, int, str, list[int]]] = {}
+    member_items: list[tuple[Any, Any, str]] = []  # (archive, member leaf, path)
     for item in rec["items"]:
         if not isinstance(item, dict) or item.get("treatment") not in P.TREATMENTS:
             out.append(Problem("bad_disclosure_record", P.RECORD, "an item is malformed"))
             continue
         path = str(item.get("path"))
-        item_paths.add(path)
         treatment = item["treatment"]
+        if treatment == P.MEMBERS:
+            account(item.get("file"), path)
+            _archive(item, path, leaf, archives, out)
+            continue
+        item_paths.add(path)
         if path not in ev.payload:
             out.append(Problem("missing", path, f"disclosed {treatment} but not in the package"))
             continue
+        member_of = item.get("archive")
+        if member_of is not None:
+            index = item.get("leaf") if treatment == P.INTACT else item.get("file")
+            member_items.append((member_of, index, path))
+            if treatment not in (P.INTACT, P.STRIPPED, P.REDACTED):
+                out.append(
+                    Problem("bad_disclosure_record", path, f"a member cannot be {treatment}")
+                )
+                continue
         if treatment == P.INTACT:
-            account(item.get("leaf"), path)
-            fl = leaf(item.get("leaf"), L.FILE, path)
+            if member_of is None:
+                account(item.get("leaf"), path)
+            fl = leaf(item.get("leaf"), L.FILE if member_of is None else L.MEMBER, path)
+            if fl is not None and member_of is not None and fl.get("file") != member_of:
+                out.append(Problem("swapped", path, "the member leaf is another archive's"))
             if fl is not None:
                 if fl.get("path") != path:
                     out.append(
@@ -83,7 +102,8 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
             for w in item.get("withheld_fields", []):
                 _withheld_leaf(w, files, size, out)
         elif treatment in (P.STRIPPED, P.REDACTED):
-            account(item.get("file"), path)
+            if member_of is None:
+                account(item.get("file"), path)
             out.extend(_check_cut(ev, item, path, leaf))
         elif treatment == P.DERIVED:
             account(item.get("file"), path)
@@ -97,6 +117,7 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
                     "bad_disclosure_record", path, "a whole-file item in a committed disclosure"
                 )
             )
+    out.extend(_check_members(archives, member_items))
     withheld, malformed = withheld_files(rec, files)
     if malformed:
         out.append(Problem("bad_disclosure_record", P.RECORD, malformed))
@@ -135,6 +156,83 @@ def check_items(ev: PackageEvidence, p: Parsed) -> list[Problem]:
     return out
 
 
+def _archive(
+    item: dict[str, Any],
+    path: str,
+    leaf: Callable[[Any, str, str], L.Leaf | None],
+    archives: dict[int, tuple[int, int, str, list[int]]],
+    out: list[Problem],
+) -> None:
+    """An archive disclosed as its members: its members leaf (how many, from
+    which index) and the members it withholds, each an index in that range."""
+    ml = leaf(item.get("members"), L.MEMBERS, path)
+    if ml is None:
+        return
+    if ml.get("file") != item.get("file"):
+        out.append(Problem("swapped", path, "the members leaf is another archive's"))
+        return
+    first, count = int(ml.get("first")), int(ml.get("count"))
+    withheld: list[int] = []
+    for w in item.get("withheld") or []:
+        runs = w.get("leaves") if isinstance(w, dict) else None
+        if not isinstance(runs, list) or not isinstance(w.get("basis"), str):
+            out.append(Problem("bad_disclosure_record", path, "a withheld member is malformed"))
+            return
+        for run in runs:
+            if not (
+                isinstance(run, list)
+                and len(run) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in run)
+                and first <= run[0] <= run[1] < first + count
+            ):
+                out.append(
+                    Problem(
+                        "bad_disclosure_record",
+                        path,
+                        f"withheld run {run!r} is not a range of this archive's members",
+                    )
+                )
+                return
+            withheld.extend(range(run[0], run[1] + 1))
+    archives[int(item["file"])] = (first, count, path, withheld)
+
+
+def _check_members(
+    archives: dict[int, tuple[int, int, str, list[int]]],
+    member_items: list[tuple[Any, Any, str]],
+) -> list[Problem]:
+    """Every member of each archive disclosed or withheld once, and no member
+    item outside an archive disclosed as its members."""
+    out: list[Problem] = []
+    seen: dict[int, list[int]] = {a: list(w) for a, (_, _, _, w) in archives.items()}
+    for archive, index, path in member_items:
+        if archive not in archives:
+            out.append(
+                Problem(
+                    "bad_disclosure_record", path, "a member of an archive not disclosed by members"
+                )
+            )
+            continue
+        first, count, _, _ = archives[archive]
+        if not isinstance(index, int) or not first <= index < first + count:
+            out.append(Problem("counts_mismatch", path, "not one of its archive's members"))
+            continue
+        seen[archive].append(index)
+    for archive, (_, count, path, _) in archives.items():
+        indices = seen[archive]
+        if len(set(indices)) != len(indices):
+            out.append(Problem("counts_mismatch", path, "a member is accounted for twice"))
+        elif len(indices) != count:
+            out.append(
+                Problem(
+                    "counts_mismatch",
+                    path,
+                    f"{len(indices)} members disclosed or withheld, {count} committed",
+                )
+            )
+    return out
+
+
 def _withheld_leaf(w: Any, files: int, size: int, out: list[Problem]) -> None:
     if (
         not isinstance(w, dict)
@@ -170,9 +268,58 @@ def _check_cut(
     if not isinstance(redacted, list) or any(n not in numbers for n in redacted):
         return [Problem(kind, path, "redacts a message the chat does not have")]
     redacted_parts = {numbers[n]: n for n in redacted}
-    data = ev.read(path)
-    if data is None:
+    stream = _open(ev, path)
+    if stream is None:
         return [Problem("missing", path, "cannot be read")]
+    with stream:
+        return out + _walk_copy(stream, item, path, lay, leaf, roles, redacted_parts, kind)
+
+
+def _open(ev: PackageEvidence, path: str) -> IO[bytes] | None:
+    """The copy as a stream (read in pieces: flat memory for a large video)."""
+    if ev.open is not None:
+        return ev.open(path)
+    data = ev.read(path)
+    return None if data is None else io.BytesIO(data)
+
+
+def _read_hashed(stream: IO[bytes], size: int) -> tuple[str, int]:
+    """SHA-256 and count of the next `size` bytes (fewer at the end)."""
+    h, got = hashlib.sha256(), 0
+    while got < size:
+        piece = stream.read(min(size - got, 1 << 20))
+        if not piece:
+            break
+        h.update(piece)
+        got += len(piece)
+    return h.hexdigest(), got
+
+
+def _is_free_box(stream: IO[bytes], size: int) -> bool:
+    """Whether the next `size` bytes are the empty free box free_box(size) is."""
+    if stream.read(8) != free_box(size)[:8]:
+        return False
+    left = size - 8
+    while left:
+        piece = stream.read(min(left, 1 << 20))
+        if not piece or piece.count(0) != len(piece):
+            return False
+        left -= len(piece)
+    return True
+
+
+def _walk_copy(
+    stream: IO[bytes],
+    item: dict[str, Any],
+    path: str,
+    lay: L.Leaf,
+    leaf: Callable[[Any, str, str], L.Leaf | None],
+    roles: list[str],
+    redacted_parts: dict[int, int],
+    kind: str,
+) -> list[Problem]:
+    out: list[Problem] = []
+    stripped = item["treatment"] == P.STRIPPED
     wanted = [
         n
         for n, role in enumerate(roles)
@@ -214,13 +361,13 @@ def _check_cut(
     for n, _role in enumerate(roles):
         if stripped and roles[n] == L.METADATA:
             if n in fillers:
-                if data[pos : pos + fillers[n]] != free_box(fillers[n]):
+                if not _is_free_box(stream, fillers[n]):
                     return [Problem(kind, path, f"part {n} is not replaced by an empty free box")]
                 pos += fillers[n]
             continue
         if n in redacted_parts:
             marker = redaction_marker(redacted_parts[n])
-            if data[pos : pos + len(marker)] != marker:
+            if stream.read(len(marker)) != marker:
                 return [
                     Problem(
                         kind,
@@ -232,8 +379,8 @@ def _check_cut(
             pos += len(marker)
             continue
         pl = by_n[n]
-        chunk = data[pos : pos + int(pl.get("size"))]
-        if hashlib.sha256(chunk).hexdigest() != pl.get("sha256"):
+        digest, got = _read_hashed(stream, int(pl.get("size")))
+        if digest != pl.get("sha256"):
             what = (
                 f"part {n} ({lay.get('format')} {L.layout_parts(lay)[n][0]}) differs from the "
                 "original: more than metadata was changed"
@@ -241,7 +388,8 @@ def _check_cut(
                 else f"part {n} differs from the original: a message was changed, moved or forged"
             )
             return [Problem(kind, path, what)]
-        pos += len(chunk)
-    if pos != len(data):
-        return [Problem(kind, path, f"{len(data) - pos} bytes after the last committed part")]
+        pos += got
+    _, after = _read_hashed(stream, 1 << 62)
+    if after:
+        return [Problem(kind, path, f"{after} bytes after the last committed part")]
     return out

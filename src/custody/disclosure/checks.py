@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from custody.base.errors import KeyFileError
 from custody.base.hashing import sha256_bytes
@@ -36,6 +36,9 @@ class PackageEvidence:
     """{path under data/: SHA-256} as hashed from the package."""
     read: Callable[[str], bytes | None]
     """A file of the package by path (the disclosed copies, for part checks)."""
+    open: Callable[[str], IO[bytes] | None] | None = None
+    """The same as a stream, where the package can give one (a folder, a zip):
+    a stripped or redacted copy is then checked in pieces, in flat memory."""
 
 
 @dataclass(frozen=True)

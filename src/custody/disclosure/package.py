@@ -41,7 +41,9 @@ STRIPPED = "stripped"
 REDACTED = "redacted"
 DERIVED = "derived"
 WHOLE = "whole"
-TREATMENTS = (INTACT, STRIPPED, REDACTED, DERIVED, WHOLE)
+MEMBERS = "members"
+"""A ZIP archive disclosed as its members (its own bytes not in the package)."""
+TREATMENTS = (INTACT, STRIPPED, REDACTED, DERIVED, WHOLE, MEMBERS)
 
 
 class PackageError(ValueError):

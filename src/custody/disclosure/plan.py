@@ -21,18 +21,36 @@ from custody.disclosure.request import DisclosureRequest
 from custody.tlog.merkle import leaf_hash
 
 OUTSIDE_SUPPLEMENT = "outside this supplement"
+MEMBERS = P.MEMBERS
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a copy cut from a bundle file: literal bytes (a redaction
+    marker, a free box), or `size` bytes of the source from `start`, which must
+    hash to the part's committed `sha256` (checked as they are copied)."""
+
+    data: bytes | None = None
+    start: int = 0
+    size: int = 0
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
 class Copy:
-    """One payload file of a package: bytes made here (a stripped, redacted or
-    derived copy), or a bundle file streamed when written and checked then
-    against the SHA-256 it must have."""
+    """One payload file of a package: bytes made here (a tag file), a file
+    streamed when written and checked then against the SHA-256 it must have (a
+    bundle file disclosed intact, a derived copy), or pieces of a bundle file
+    (a stripped or redacted copy, `sha256` None until written). Nothing large is
+    held in memory: a 1 GiB video is copied in 1 MiB pieces."""
 
-    sha256: str
+    sha256: str | None
     size: int
     data: bytes | None = None
     source: Path | None = None
+    pieces: tuple[Piece, ...] | None = None
+    member: str | None = None
+    """With `source` a ZIP archive: the member (its clean name) copied out of it."""
 
     @classmethod
     def of(cls, data: bytes) -> Copy:
@@ -98,24 +116,150 @@ class Plan:
             raise InputError(f"{option}: no such file in the bundle", path=path)
         return self.by_path[path]
 
-    def _extras(self, wanted: set[int]) -> dict[int, list[tuple[int, L.Leaf]]]:
-        """The field, layout and part leaves of the files in `wanted`."""
+    def _extras(
+        self,
+        wanted: set[int],
+        archives: set[int] = frozenset(),  # type: ignore[assignment]
+    ) -> dict[int, list[tuple[int, L.Leaf]]]:
+        """The field, layout and part leaves of the files in `wanted`; for the
+        `archives` among them also their members' own (keyed by member leaf)."""
         out: dict[int, list[tuple[int, L.Leaf]]] = {i: [] for i in wanted}
+        owners = set(wanted)
         for j in range(self.files, len(self.lines)):
             line = self.lines[j]
+            if line.startswith(b'{"count":'):  # an archive's members leaf
+                members = L.parse_leaf(line)
+                if members.kind == L.MEMBERS and members.get("file") in owners:
+                    out[int(members.get("file"))].append((j, members))
+                continue
             if not line.startswith(b'{"file":'):
                 continue
             number = int(line[8 : line.index(b",", 8)])
-            if number in wanted:
-                out[number].append((j, L.parse_leaf(line)))
+            if number in owners:
+                leaf = L.parse_leaf(line)
+                out[number].append((j, leaf))
+                if leaf.kind == L.MEMBER and number in archives:
+                    owners.add(j)
+                    out[j] = []
         return out
+
+    def _archive_of(self, path: str) -> int | None:
+        """The file leaf of the archive `path` names a member of, or None."""
+        at = path.rfind("/")
+        while at > 5:
+            if path[:at] in self.by_path:
+                return self.by_path[path[:at]]
+            at = path.rfind("/", 0, at)
+        return None
+
+    def _member_decision(
+        self, members: dict[int, dict[str, str]], path: str, option: str, kind: str
+    ) -> None:
+        if kind not in ("withhold", P.STRIPPED, P.REDACTED):
+            raise InputError(f"{option}: not for a member of an archive", path=path)
+        chosen = members.setdefault(int(self._archive_of(path) or 0), {})
+        if chosen.get(path, kind) != kind:
+            raise InputError(f"{option}: already given another treatment", path=path)
+        chosen[path] = kind
+
+    def _members(
+        self,
+        i: int,
+        path: str,
+        extras: dict[int, list[tuple[int, L.Leaf]]],
+        files: Files,
+        shown: set[int],
+        chosen: dict[str, str],
+        summary: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """An archive disclosed as its members: the archive's bytes are not in the
+        package; each member is disclosed intact (proven by its member leaf),
+        stripped or redacted (proven by its parts) or withheld (its leaf index)."""
+        found = next(((j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBERS), None)
+        if found is None:
+            raise InputError(
+                "custody committed no members for this archive (a bundle made before "
+                "member leaves existed, or a ZIP custody could not read): withhold or "
+                "disclose it whole",
+                path=path,
+            )
+        j_members, count_leaf = found
+        by_path = {
+            str(leaf.get("path")): (j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBER
+        }
+        for p in chosen:
+            if p not in by_path:
+                raise InputError("no such member was committed in the archive", path=p)
+        shown.add(j_members)
+        count: dict[str, Any] = {
+            "path": path,
+            "members": int(count_leaf.get("count")),
+            "disclosed": 0,
+            "stripped": 0,
+            "redacted": 0,
+            "withheld": 0,
+            "withheld_by_basis": {},
+        }
+        items: list[dict[str, Any]] = []
+        withheld: list[dict[str, Any]] = []
+
+        def name_of(member_path: str) -> str:  # the member's name in the zip
+            return member_path[len(path) + 1 :]
+
+        for p, (j, leaf) in sorted(by_path.items(), key=lambda x: x[1][0]):
+            kind = chosen.get(p, P.INTACT)
+            if kind == "withhold":
+                why = self.request.basis_of(f"withhold:{p}")
+                withheld.append({"leaf": j, "basis": why})
+                count["withheld"] += 1
+                count["withheld_by_basis"][why] = count["withheld_by_basis"].get(why, 0) + 1
+                continue
+            if kind == P.INTACT:
+                files[p] = Copy(
+                    str(leaf.get("sha256")),
+                    int(leaf.get("size")),
+                    source=self.bundle / path,
+                    member=name_of(p),
+                )
+                shown.add(j)
+                fields, withheld_fields = self._fields(j, extras[j], shown, p)
+                item: dict[str, Any] = {
+                    "treatment": P.INTACT,
+                    "path": p,
+                    "leaf": j,
+                    "fields": fields,
+                    "withheld_fields": withheld_fields,
+                }
+                count["disclosed"] += 1
+            else:
+                redact = self.request.redact.get(p) if kind == P.REDACTED else None
+                item = self._cut(
+                    j, p, extras[j], files, shown, redact, owner=leaf, archive=(path, name_of(p))
+                )
+                if kind == P.REDACTED:
+                    count["redacted"] += 1
+                    summary["messages_redacted"].append(
+                        {"path": p, "redacted": len(item["redacted"]), "of": item["messages"]}
+                    )
+                else:
+                    count["stripped"] += 1
+            items.append({**item, "archive": i})
+        summary["archives"].append(count)
+        record = {
+            "treatment": MEMBERS,
+            "path": path,
+            "file": i,
+            "members": j_members,
+            "withheld": compress_withheld(withheld),
+        }
+        return [record, *items]
 
     def build(
         self, files: Files
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes, dict[str, Any]]:
         r = self.request
-        basis = r.basis or ""
         decision: dict[int, str] = {}
+        members: dict[int, dict[str, str]] = {}  # archive -> {member path: treatment}
         for option, paths, kind in (
             ("--withhold", r.withhold, "withhold"),
             ("--strip-metadata", r.strip, P.STRIPPED),
@@ -124,11 +268,32 @@ class Plan:
             ("--reveal", r.reveal, P.INTACT),
         ):
             for path in paths:
+                if path not in self.by_path and self._archive_of(path) is not None:
+                    self._member_decision(members, path, option, kind)
+                    continue
                 i = self._index(path, option)
                 if i in decision and decision[i] != kind:
                     raise InputError(f"{option}: already given another treatment", path=path)
                 decision[i] = kind
+        for z in members:
+            if z in decision:
+                raise InputError(
+                    "the archive is given a treatment and so are its members: choose one",
+                    path=self.file_fields[z][0],
+                )
+            decision[z] = MEMBERS
         for path in r.withhold_fields:
+            inside = self._archive_of(path) if path not in self.by_path else None
+            if inside is not None:
+                z = inside
+                if members.get(z, {}).get(path, P.INTACT) != P.INTACT or z not in members:
+                    raise InputError(
+                        "--withhold-field applies to a member disclosed intact (the archive "
+                        "is disclosed as its members only when one of them is withheld, "
+                        "stripped or redacted)",
+                        path=path,
+                    )
+                continue
             if decision.get(self._index(path, "--withhold-field"), P.INTACT) != P.INTACT:
                 raise InputError("--withhold-field applies to a file disclosed intact", path=path)
         if r.reveal:
@@ -136,7 +301,9 @@ class Plan:
                 decision.setdefault(i, "withhold-supplement")
         disclosed = {i for i in range(self.files) if decision.get(i, P.INTACT) != "withhold"}
         disclosed -= {i for i, d in decision.items() if d == "withhold-supplement"}
-        extras = self._extras({i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED})
+        extras = self._extras(
+            {i for i in disclosed if decision.get(i, P.INTACT) != P.DERIVED}, set(members)
+        )
         # What would identify an item not disclosed intact: a field of another file
         # that names it (a chat's attachment by SHA-256, an e-mail's by name) is
         # withheld with it, or the hash would confirm a guess of the withheld file.
@@ -145,6 +312,13 @@ class Plan:
             if decision.get(i, P.INTACT) != P.INTACT:
                 path, sha256 = self.file_fields[i]
                 self.protected.update((sha256, path[5:], path.rsplit("/", 1)[-1]))
+        for z, chosen in members.items():
+            for _, leaf in extras[z]:
+                mpath = str(leaf.get("path"))
+                if leaf.kind == L.MEMBER and chosen.get(mpath, P.INTACT) != P.INTACT:
+                    self.protected.update(
+                        (str(leaf.get("sha256")), mpath[5:], mpath.rsplit("/", 1)[-1])
+                    )
         shown: set[int] = set()
         items: list[dict[str, Any]] = []
         withheld: list[dict[str, Any]] = []
@@ -156,25 +330,27 @@ class Plan:
             "derived": [],
             "withheld": 0,
             "withheld_by_basis": {},
+            "archives": [],
         }
         for i in range(self.files):
             kind = decision.get(i, P.INTACT)
             path = self.file_fields[i][0]
             if kind in ("withhold", "withhold-supplement"):
-                why = basis if kind == "withhold" else OUTSIDE_SUPPLEMENT
+                why = r.basis_of(f"withhold:{path}") if kind == "withhold" else OUTSIDE_SUPPLEMENT
                 withheld.append({"leaf": i, "basis": why})
                 summary["withheld"] += 1
                 summary["withheld_by_basis"][why] = summary["withheld_by_basis"].get(why, 0) + 1
                 continue
-            if kind == P.INTACT:
+            if kind == MEMBERS:
+                items.extend(self._members(i, path, extras, files, shown, members[i], summary))
+            elif kind == P.INTACT:
                 items.append(self._intact(i, path, extras[i], files, shown))
                 summary["disclosed"] += 1
             elif kind == P.STRIPPED:
-                items.append(self._cut(i, path, self._read(i), extras[i], files, shown, None))
+                items.append(self._cut(i, path, extras[i], files, shown, None))
                 summary["stripped"] += 1
             elif kind == P.REDACTED:
-                data = self._read(i)
-                item = self._cut(i, path, data, extras[i], files, shown, r.redact[path])
+                item = self._cut(i, path, extras[i], files, shown, r.redact[path])
                 items.append(item)
                 summary["messages_redacted"].append(
                     {"path": path, "redacted": len(item["redacted"]), "of": item["messages"]}
@@ -182,19 +358,19 @@ class Plan:
             else:
                 d = r.derived[path]
                 try:
-                    copy = d.file.read_bytes()
+                    digest, size = _hash_file(d.file)
                 except OSError as e:
                     raise InputError("cannot read the derived file", path=str(d.file)) from e
-                files[path] = Copy.of(copy)
+                files[path] = Copy(digest, size, source=d.file)
                 items.append(
                     {
                         "treatment": P.DERIVED,
                         "path": path,
                         "file": i,
                         "method": d.method,
-                        "basis": basis,
-                        "sha256": hashlib.sha256(copy).hexdigest(),
-                        "size": len(copy),
+                        "basis": r.basis_of(f"derived:{path}"),
+                        "sha256": digest,
+                        "size": size,
                     }
                 )
                 summary["derived"].append({"path": path, "method": d.method})
@@ -228,24 +404,16 @@ class Plan:
         for j, leaf in extras:
             if leaf.kind != L.FIELD:
                 continue
-            if leaf.get("name") in names or _repeats(leaf.get("value"), names):
-                withheld.append({"leaf": j, "basis": self.request.basis or ""})
+            name = leaf.get("name")
+            why = name if name in names else _repeats_which(leaf.get("value"), names)
+            if why is not None:
+                withheld.append({"leaf": j, "basis": self.request.basis_of(f"field:{path}:{why}")})
             elif _names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
             else:
                 fields.append(j)
                 shown.add(j)
         return fields, withheld
-
-    def _read(self, i: int) -> bytes:
-        """A bundle file whose parts are cut, checked against its committed SHA-256."""
-        path = self.bundle / str(self.file_leaf(i).get("path"))
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != self.file_leaf(i).get("sha256"):
-            raise InputError(
-                "differs from its committed SHA-256: run custody verify", path=str(path)
-            )
-        return data
 
     def _intact(
         self,
@@ -273,11 +441,13 @@ class Plan:
         self,
         i: int,
         path: str,
-        data: bytes,
         extras: list[tuple[int, L.Leaf]],
         files: Files,
         shown: set[int],
         redact: tuple[int, ...] | None,
+        *,
+        owner: L.Leaf | None = None,
+        archive: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         option = "--strip-metadata" if redact is None else "--redact-messages"
         layout_at = next(((j, leaf) for j, leaf in extras if leaf.kind == L.LAYOUT), None)
@@ -303,29 +473,44 @@ class Plan:
                     path=path,
                 )
             redacted_parts.add(numbers[number])
-        out, kept, pos = [], [], 0
+        out: list[Piece] = []
+        kept, pos = [], 0
         fillers: list[list[int]] = []
         number_of = {v: k for k, v in numbers.items()}
         for n, role in enumerate(roles):
+            if n not in part_leaves:
+                raise InputError(
+                    f"{option}: part {n} was not committed: run custody verify", path=path
+                )
             j, leaf = part_leaves[n]
             size = int(leaf.get("size"))
-            chunk = data[pos : pos + size]
-            pos += size
-            if hashlib.sha256(chunk).hexdigest() != leaf.get("sha256"):
-                raise InputError("a part differs from its commitment", path=path)
+            start, pos = pos, pos + size
             if role == L.METADATA and redact is None:
                 if fmt == "isobmff":  # a free box of the same size: no chunk offset moves
-                    out.append(free_box(size))
+                    out.append(Piece(data=free_box(size)))
                     fillers.append([n, size])
                 continue
             if n in redacted_parts:
-                out.append(redaction_marker(number_of[n]))
+                out.append(Piece(data=redaction_marker(number_of[n])))
                 continue
-            out.append(chunk)
+            # Each kept part is checked against its leaf as it is copied (ops/disclosure).
+            out.append(Piece(start=start, size=size, sha256=str(leaf.get("sha256"))))
             kept.append(j)
             shown.add(j)
         shown.add(j_layout)
-        files[path] = Copy.of(b"".join(out))
+        owner = owner or self.file_leaf(i)
+        if pos != owner.get("size"):
+            raise InputError(
+                "its committed parts do not make up the file: run custody verify", path=path
+            )
+        source = self.bundle / (archive[0] if archive else str(owner.get("path")))
+        files[path] = Copy(
+            None,
+            sum(p.size or len(p.data or b"") for p in out),
+            source=source,
+            pieces=tuple(out),
+            member=archive[1] if archive else None,
+        )
         item: dict[str, Any] = {
             "treatment": P.STRIPPED if redact is None else P.REDACTED,
             "path": path,
@@ -338,7 +523,7 @@ class Plan:
         if redact is not None:
             item["redacted"] = list(redact)
             item["messages"] = len(numbers)
-            item["basis"] = self.request.basis or ""
+            item["basis"] = self.request.basis_of(f"redact:{path}")
         return item
 
 
@@ -368,6 +553,14 @@ def _repeats(value: Any, names: set[str]) -> bool:
     return False
 
 
+def _repeats_which(value: Any, names: set[str]) -> str | None:
+    """The first withheld field (by name) whose value this one repeats, or None."""
+    for name in sorted(names):
+        if _repeats(value, {name}):
+            return name
+    return None
+
+
 def _names_any(value: Any, protected: set[str]) -> bool:
     """Whether a metadata value holds, as a whole string (or the last part of a
     path), a SHA-256, path or name in `protected`."""
@@ -383,6 +576,16 @@ def _names_any(value: Any, protected: set[str]) -> bool:
         elif isinstance(v, list):
             stack.extend(v)
     return False
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file, read in 1 MiB pieces."""
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            h.update(piece)
+            n += len(piece)
+    return h.hexdigest(), n
 
 
 def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -433,6 +636,7 @@ def whole_plan(
         "derived": [],
         "withheld": 0,
         "withheld_by_basis": {},
+        "archives": [],
         "whole": True,
     }
     return items, [], None, summary

@@ -34,6 +34,7 @@ from custody.ops.actions import evaluate_with_home
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from custody.ops.disclosure.verify import PackageReport
     from custody.policy import TrustPolicy
 
 
@@ -75,20 +76,26 @@ class VerifyOutcome:
     ref: BundleRef
     report: VerifyReport | None = None
     error: Unusable | None = None
+    package: PackageReport | None = None
+    """A disclosure package (custody disclose) is verified as one, not as a bundle."""
 
     @property
     def exit_code(self) -> int:
         """0 verified, 1 not verified, else the error's code (2 unusable, 3 machine)."""
         if self.error is not None:
             return self.error.exit_code
+        if self.package is not None:
+            return 0 if self.package.verified else EXIT_NOT_VERIFIED
         assert self.report is not None
         return 0 if self.report.verified else EXIT_NOT_VERIFIED
 
     def to_json(self) -> dict[str, Any]:
-        """The object `custody verify --json` prints for this one bundle, or an
-        error object naming the bundle."""
+        """The object `custody verify --json` prints for this one target (with
+        `kind`: `bundle` or `disclosure`), or an error object naming it."""
+        if self.package is not None:
+            return self.package.to_json()  # its "kind" is "disclosure"
         if self.report is not None:
-            return self.report.to_json()
+            return {**self.report.to_json(), "kind": "bundle"}
         assert self.error is not None
         return {"bundle": self.ref.target, "verified": False, "error": self.error.to_json()}
 
@@ -262,7 +269,11 @@ def _verify_one(ref: BundleRef, settings: _Settings) -> VerifyOutcome:
                 endpoint_url=settings.endpoint_url,
             )
         else:
+            from custody.ops.disclosure.verify import evaluate_package, is_package
+
             scan = scan_bundle(Path(ref.target), workers=settings.hash_threads)
+            if is_package(Path(ref.target)):
+                return VerifyOutcome(ref, package=evaluate_package(scan, settings.policy))
             report = evaluate_with_home(home=settings.home, scan=scan, policy=settings.policy)
     except CustodyError as e:
         return VerifyOutcome(ref, error=Unusable.of(e))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from custody.render._base import Output
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
+    from custody.ops.disclosure.verify import PackageReport
     from custody.ops.verify_many import VerifyOutcome, VerifyTally
 
 VERDICT_WIDTH = len("NOT VERIFIED  ")
@@ -22,7 +23,10 @@ class VerifyManyViews(Output):
         if self.json_output:
             self.json_line(outcome.to_json())
             return
-        report, error = outcome.report, outcome.error
+        report, error, package = outcome.report, outcome.error, outcome.package
+        if package is not None:
+            self._package_line(package)
+            return
         if report is not None and report.verified:
             if not self.quiet:
                 open_ = " (hand-over open)" if report.open_handover is not None else ""
@@ -44,6 +48,24 @@ class VerifyManyViews(Output):
         if report is not None:
             for w in report.warnings:
                 self.warning(f"{report.bundle}: {w}")
+
+    def _package_line(self, package: PackageReport) -> None:
+        """A disclosure package among bundles: its verdict and what it discloses."""
+        if package.verified:
+            if not self.quiet:
+                self._line(
+                    f"{'VERIFIED':<{VERDICT_WIDTH}}{package.package} (disclosure package: "
+                    f"{package.sentence})",
+                    style="green",
+                )
+            return
+        first = package.problems[0].kind if package.problems else "?"
+        more = f" (+{len(package.problems) - 1} more)" if len(package.problems) > 1 else ""
+        self._line(
+            f"{'NOT VERIFIED':<{VERDICT_WIDTH}}{package.package} (disclosure package): "
+            f"{first}{more}",
+            style="bold red",
+        )
 
     def verify_summary(self, tally: VerifyTally) -> None:
         """The last line: how many verified, did not, and could not be verified."""

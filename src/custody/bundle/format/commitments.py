@@ -28,7 +28,9 @@ FIELD = "field"
 LAYOUT = "layout"
 PART = "part"
 NOTE = "note"
-KINDS = (FILE, FIELD, LAYOUT, PART, NOTE)
+MEMBERS = "members"
+MEMBER = "member"
+KINDS = (FILE, FIELD, LAYOUT, PART, NOTE, MEMBERS, MEMBER)
 
 # Roles of a part of a file: what a stripped or redacted copy may leave out.
 DATA = "data"
@@ -86,6 +88,29 @@ def part_leaf(file: int, n: int, size: int, sha256: str) -> bytes:
     )
 
 
+def members_leaf(file: int, first: int, count: int) -> bytes:
+    """A ZIP archive's members: `count` member leaves from index `first` on."""
+    return leaf_bytes(
+        {"kind": MEMBERS, "file": file, "first": first, "count": count, "salt": new_salt()}
+    )
+
+
+def member_leaf(file: int, n: int, path: str, sha256: str, size: int) -> bytes:
+    """Member `n` of the archive whose file leaf is `file`: its bundle path
+    (`data/ARCHIVE.zip/MEMBER`), SHA-256 and size."""
+    return leaf_bytes(
+        {
+            "kind": MEMBER,
+            "file": file,
+            "n": n,
+            "path": path,
+            "sha256": sha256,
+            "size": size,
+            "salt": new_salt(),
+        }
+    )
+
+
 def note_leaf(note: str) -> bytes:
     return leaf_bytes({"kind": NOTE, "value": note, "salt": new_salt()})
 
@@ -107,6 +132,8 @@ _REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     LAYOUT: (("file", int), ("format", str), ("parts", list)),
     PART: (("file", int), ("n", int), ("size", int), ("sha256", str)),
     NOTE: (("value", str),),
+    MEMBERS: (("file", int), ("first", int), ("count", int)),
+    MEMBER: (("file", int), ("n", int), ("path", str), ("sha256", str), ("size", int)),
 }
 
 

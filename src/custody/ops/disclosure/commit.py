@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.bundle.format import commitments as leaves
 from custody.bundle.format.commitment_tree import CommitmentTree
 from custody.disclosure.parts import ISOBMFF_MIMES, MAX_SPLIT_BYTES, split_file, split_isobmff
@@ -62,13 +64,14 @@ def commit_payload(
             if path not in index:
                 continue
             number = index[path]
-            for name in sorted(record):
-                value = record[name]
-                if name in leaves.NOT_FIELDS or value is None or value in ([], {}):
-                    continue
+            members = committable_members(record)
+            for name, value in _fields(record, bool(members)):
                 put(leaves.field_leaf(number, name, value))
             for leaf in _part_leaves(root / path, number, record):
                 put(leaf)
+            if members:
+                for leaf in _member_leaves(root / path, path, number, len(hashes), members):
+                    put(leaf)
         del metadata
         note_index = None
         if note is not None:
@@ -87,6 +90,93 @@ def commit_payload(
         },
         sha256=out.hexdigest(),
     )
+
+
+def _fields(record: dict[str, Any], without_members: bool) -> list[tuple[str, Any]]:
+    """A record's committed fields, sorted by name. An archive whose members get
+    leaves of their own commits its `details` without the members' records:
+    each member's metadata is its own field leaves, withheld with the member."""
+    out = []
+    for name in sorted(record):
+        value = record[name]
+        if name in leaves.NOT_FIELDS or value is None or value in ([], {}):
+            continue
+        if name == "details" and without_members and isinstance(value, dict):
+            archive = {k: v for k, v in value["archive"].items() if k != "members"}
+            value = {**value, "archive": archive}
+        out.append((name, value))
+    return out
+
+
+def committable_members(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The members of a ZIP archive's record that were read whole (a name, a
+    SHA-256, a size, no error): each gets a member leaf. Empty for any other file."""
+    details = record.get("details")
+    archive = details.get("archive") if isinstance(details, dict) else None
+    if not isinstance(archive, dict) or archive.get("format") != "zip":
+        return []
+    members = archive.get("members")
+    if not isinstance(members, list):
+        return []
+    return [
+        m
+        for m in members
+        if isinstance(m, dict)
+        and isinstance(m.get("path"), str)
+        and isinstance(m.get("sha256"), str)
+        and isinstance(m.get("size"), int)
+        and not m.get("errors")
+    ]
+
+
+def _member_leaves(
+    archive: Path, path: str, number: int, at: int, members: list[dict[str, Any]]
+) -> list[bytes]:
+    """The members leaf (at index `at`), one member leaf per member, then per
+    member its fields, layout and parts (a chat, e-mail, JPEG or PNG member is
+    split as a loose file is, from its bytes read out of the archive)."""
+    first = at + 1
+    out = [leaves.members_leaf(number, first, len(members))]
+    for n, m in enumerate(members):
+        out.append(leaves.member_leaf(number, n, f"{path}/{m['path']}", m["sha256"], m["size"]))
+    with zipfile.ZipFile(archive) as zf:
+        infos = {clean_member_name(zip_member_name(i)): i for i in zf.infolist()}
+        for n, m in enumerate(members):
+            owner = first + n
+            for name, value in _fields(m, False):
+                out.append(leaves.field_leaf(owner, name, value))
+            info = infos.get(m["path"])
+            if info is None or not _splittable(m):
+                continue
+            with zf.open(info) as f:
+                data = f.read(MAX_SPLIT_BYTES + 1)
+            if len(data) > MAX_SPLIT_BYTES or hashlib.sha256(data).hexdigest() != m["sha256"]:
+                continue
+            out.extend(_split_leaves(data, owner, m))
+    return out
+
+
+def _splittable(record: dict[str, Any]) -> bool:
+    size, mime, details = record.get("size"), record.get("mime"), record.get("details") or {}
+    if not isinstance(size, int) or size == 0 or size > MAX_SPLIT_BYTES:
+        return False
+    return mime in ("image/jpeg", "image/png") or (
+        isinstance(details, dict)
+        and (isinstance(details.get("chat"), dict) or details.get("family") in ("email", "mbox"))
+    )
+
+
+def _split_leaves(data: bytes, number: int, record: dict[str, Any]) -> list[bytes]:
+    mime = record.get("mime")
+    split = split_file(data, mime if isinstance(mime, str) else None, record)
+    if split is None:
+        return []
+    fmt, parts = split
+    out = [leaves.layout_leaf(number, fmt, [(p.type, p.role) for p in parts])]
+    for n, p in enumerate(parts):
+        chunk = data[p.start : p.end]
+        out.append(leaves.part_leaf(number, n, len(chunk), hashlib.sha256(chunk).hexdigest()))
+    return out
 
 
 def _part_leaves(path: Path, number: int, record: dict[str, Any]) -> list[bytes]:

@@ -7,6 +7,7 @@ commitments against its root, and every disclosed file against its leaf."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 import zipfile
@@ -14,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from custody import __version__
+from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.base.errors import BadSignature, CustodyError, InputError
 from custody.base.fsutil import (
     environment_error,
@@ -32,7 +34,7 @@ from custody.bundle.format import layout
 from custody.bundle.format.commitments import COMMITMENTS_PATH, LeafError
 from custody.bundle.format.statement import StatementError, parse_statement
 from custody.disclosure import package as P
-from custody.disclosure.plan import Copy, Files, Plan, whole_plan
+from custody.disclosure.plan import Copy, Files, Piece, Plan, whole_plan
 from custody.disclosure.request import DisclosureRequest
 from custody.io.tsa_client import request_timestamps
 from custody.tsa.attempt import GRANTED
@@ -111,9 +113,7 @@ def disclose_bundle(
         raise InputError(
             "the statement's signature does not verify: run custody verify", path=str(bundle)
         ) from e
-    if request.basis is None and (
-        request.withhold or request.redact or request.derived or request.withhold_fields
-    ):
+    if request.basis is None and any(k not in request.bases for k in request.needs_basis):
         raise InputError("give --basis: the ground for withholding or redacting")
     commitments = statement.get("commitments")
     files: Files = {}
@@ -153,14 +153,106 @@ def disclose_bundle(
             ) from e
         note_state = plan.note_state
         notes.extend(plan.notes)
+    zip_path = out.with_name(out.name + ".zip") if make_zip else None
+    if zip_path is not None and os.path.lexists(zip_path):
+        raise InputError("already exists; nothing was replaced", path=str(zip_path))
+    try:
+        with temporary_directory_beside(out) as tmp:
+            # Every byte copied and checked before anything is signed or recorded:
+            # a file that differs from its commitment stops here, leaving nothing.
+            # Copies are streamed (flat memory for a large video); their hashes,
+            # known once written, make the manifest the record signs.
+            for path, copy in list(files.items()):
+                files[path] = _put(tmp / path, copy)
+            signed = _sign_and_record(
+                tmp=tmp,
+                files=files,
+                statement=statement,
+                stmt=stmt,
+                sig=sig,
+                pub=pub,
+                request=request,
+                signer=signer,
+                ledger=ledger,
+                created=created,
+                committed=isinstance(commitments, dict),
+                record_items=record_items,
+                withheld=withheld,
+                leaves_file=leaves_file,
+                note_state=note_state,
+                tag_extra=tag_extra,
+                tsa_urls=tsa_urls,
+                tsa_timeout=tsa_timeout,
+            )
+            notes.extend(signed.notes)
+            os.chmod(tmp, 0o755)
+            sync_filesystem(tmp)
+            try:
+                rename_noreplace(tmp, out)
+            except FileExistsError as e:
+                raise InputError("already exists; nothing was replaced", path=str(out)) from e
+            fsync_dir(out.parent)
+        if zip_path is not None:
+            _write_zip(zip_path, out, sorted(files) + sorted(signed.tags))
+    except CustodyError:
+        raise
+    except OSError as e:
+        raise environment_error(e, e.filename or out) from e
+    return DisclosureResult(
+        package=str(out),
+        disclosure_id=signed.disclosure_id,
+        bundle_id=str(statement["bundle_id"]),
+        committed=isinstance(commitments, dict),
+        record_sha256=sha256_bytes(signed.record),
+        ledger_index=signed.ledger_index,
+        summary=summary,
+        zip=str(zip_path) if zip_path is not None else None,
+        notes=tuple(notes),
+        timestamps=signed.timestamps,
+    )
+
+
+@dataclass(frozen=True)
+class _Signed:
+    disclosure_id: str
+    record: bytes
+    tags: dict[str, bytes]
+    ledger_index: int | None
+    timestamps: int
+    notes: tuple[str, ...]
+
+
+def _sign_and_record(
+    *,
+    tmp: Path,
+    files: Files,
+    statement: dict[str, Any],
+    stmt: bytes,
+    sig: bytes,
+    pub: bytes,
+    request: DisclosureRequest,
+    signer: Signer,
+    ledger: Ledger | None,
+    created: datetime,
+    committed: bool,
+    record_items: list[dict[str, Any]],
+    withheld: list[dict[str, Any]],
+    leaves_file: bytes | None,
+    note_state: dict[str, Any] | None,
+    tag_extra: dict[str, bytes],
+    tsa_urls: Sequence[str],
+    tsa_timeout: float | None,
+) -> _Signed:
+    """The record over the files written, signed, stamped, recorded in the
+    ledger, and every tag file written into `tmp`."""
     disclosure_id = str(uuid.uuid4())
-    manifest = layout.format_manifest((path, copy.sha256) for path, copy in files.items())
+    manifest = layout.format_manifest((path, str(copy.sha256)) for path, copy in files.items())
     record: dict[str, Any] = {
         "format": P.RECORD_FORMAT,
         "disclosure_id": disclosure_id,
         "bundle_id": statement["bundle_id"],
         "statement_sha256": sha256_bytes(stmt),
-        "committed": isinstance(commitments, dict),
+        "committed": committed,
         "to": request.to,
         "officer": signer.name,
         "key_fingerprint": signer.fingerprint,
@@ -193,7 +285,7 @@ def disclose_bundle(
     granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
     for number, attempt in enumerate(granted, start=1):
         tags[P.timestamp_path(number)] = attempt.reply or b""
-    notes.extend(a.warning() for a in attempts if a.status != GRANTED)
+    notes = tuple(a.warning() for a in attempts if a.status != GRANTED)
     total = sum(c.size for c in files.values())
     tags[layout.BAG_INFO] = layout.format_bag_info(
         [
@@ -205,90 +297,130 @@ def disclose_bundle(
             ("Payload-Oxum", f"{total}.{len(files)}"),
         ]
     )
-    zip_path = out.with_name(out.name + ".zip") if make_zip else None
-    if zip_path is not None and os.path.lexists(zip_path):
-        raise InputError("already exists; nothing was replaced", path=str(zip_path))
     ledger_index = None
-    try:
-        with temporary_directory_beside(out) as tmp:
-            # Every byte copied and checked before the disclosure is recorded: a
-            # file that differs from its commitment stops here, leaving nothing.
-            for path, copy in files.items():
-                _put(tmp / path, copy)
-            if ledger is not None:
-                from custody.ledger.proof import proof_file_bytes
+    if ledger is not None:
+        from custody.ledger.proof import proof_file_bytes
 
-                appended = ledger.append(
-                    action="disclose",
-                    subject={
-                        "disclosure_id": disclosure_id,
-                        "bundle_id": statement["bundle_id"],
-                        "case": statement["case"],
-                        "exhibit": statement["exhibit"],
-                        "to": request.to,
-                        "statement_sha256": sha256_bytes(stmt),
-                        "record_sha256": sha256_bytes(rec),
-                    },
-                    signer=signer.key,
-                    signer_name=signer.name,
-                    time=record["created"],
-                )
-                ledger_index = appended.index
-                tags[P.LEDGER_PROOF] = proof_file_bytes(appended)
-            tags[layout.TAG_MANIFEST] = layout.format_manifest(
-                (name, sha256_bytes(data)) for name, data in tags.items()
-            )
-            for name, data in tags.items():
-                _put(tmp / name, Copy.of(data))
-            os.chmod(tmp, 0o755)
-            sync_filesystem(tmp)
-            try:
-                rename_noreplace(tmp, out)
-            except FileExistsError as e:
-                raise InputError("already exists; nothing was replaced", path=str(out)) from e
-            fsync_dir(out.parent)
-        if zip_path is not None:
-            _write_zip(zip_path, out, sorted(files) + sorted(tags))
-    except CustodyError:
-        raise
-    except OSError as e:
-        raise environment_error(e, e.filename or out) from e
-    return DisclosureResult(
-        package=str(out),
-        disclosure_id=disclosure_id,
-        bundle_id=str(statement["bundle_id"]),
-        committed=isinstance(commitments, dict),
-        record_sha256=sha256_bytes(rec),
-        ledger_index=ledger_index,
-        summary=summary,
-        zip=str(zip_path) if zip_path is not None else None,
-        notes=tuple(notes),
-        timestamps=len(granted),
+        appended = ledger.append(
+            action="disclose",
+            subject={
+                "disclosure_id": disclosure_id,
+                "bundle_id": statement["bundle_id"],
+                "case": statement["case"],
+                "exhibit": statement["exhibit"],
+                "to": request.to,
+                "statement_sha256": sha256_bytes(stmt),
+                "record_sha256": sha256_bytes(rec),
+            },
+            signer=signer.key,
+            signer_name=signer.name,
+            time=record["created"],
+        )
+        ledger_index = appended.index
+        tags[P.LEDGER_PROOF] = proof_file_bytes(appended)
+    tags[layout.TAG_MANIFEST] = layout.format_manifest(
+        (name, sha256_bytes(data)) for name, data in tags.items()
     )
+    for name, data in tags.items():
+        _put(tmp / name, Copy.of(data))
+    return _Signed(disclosure_id, rec, tags, ledger_index, len(granted), notes)
 
 
-def _put(target: Path, copy: Copy) -> None:
-    """Write one file of the package: its bytes, or its bundle file streamed and
-    hashed on the way (InputError when it is not what it must be)."""
+def _put(target: Path, copy: Copy) -> Copy:
+    """Write one file of the package: its bytes, its bundle (or derived) file
+    streamed, or its pieces; each hashed on the way and checked against what it
+    must be (InputError naming the file when it is not). Returns the copy with
+    its SHA-256 and size as written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "xb") as out:
         if copy.data is not None:
             out.write(copy.data)
-            return
+            return copy
         assert copy.source is not None
-        h = hashlib.sha256()
+        whole = hashlib.sha256()
+        size = 0
         try:
-            src = open(copy.source, "rb")  # noqa: SIM115 - closed below, errors told apart
+            src = _open_source(copy)
         except OSError as e:
             raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
         with src:
-            while piece := src.read(1 << 20):
-                h.update(piece)
-                out.write(piece)
-    if h.hexdigest() != copy.sha256:
+            for piece in copy.pieces if copy.pieces is not None else (Piece(size=-1),):
+                if piece.data is not None:
+                    whole.update(piece.data)
+                    out.write(piece.data)
+                    size += len(piece.data)
+                    continue
+                part = hashlib.sha256()
+                left = piece.size
+                if left >= 0:
+                    src.seek(piece.start)
+                while left:
+                    chunk = src.read(1 << 20 if left < 0 else min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    part.update(chunk)
+                    whole.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                    left -= len(chunk) if left > 0 else 0
+                if piece.sha256 is not None and (left > 0 or part.hexdigest() != piece.sha256):
+                    raise InputError(
+                        "a part differs from its commitment: run custody verify",
+                        path=str(copy.source),
+                    )
+    if copy.sha256 is not None and whole.hexdigest() != copy.sha256:
         raise InputError(
             "differs from its committed SHA-256: run custody verify", path=str(copy.source)
         )
+    return Copy(whole.hexdigest(), size, source=copy.source)
+
+
+def _open_source(copy: Copy) -> IO[bytes]:
+    """The file a copy is read from: a bundle or derived file, or a member of a
+    ZIP archive in the bundle (read as it decompresses; pieces are in order, so
+    every seek is forward)."""
+    assert copy.source is not None
+    if copy.member is None:
+        return open(copy.source, "rb")
+    found = open_zip_member(copy.source, copy.member)
+    if found is None:
+        raise InputError(
+            "the archive has no such member: run custody verify", path=str(copy.source)
+        )
+    return found
+
+
+def open_zip_member(archive: Path, name: str) -> IO[bytes] | None:
+    """A member of a ZIP archive (by its clean name) as a stream that closes the
+    archive with it; None when there is no such member."""
+    zf = zipfile.ZipFile(archive)
+    try:
+        for info in zf.infolist():
+            if clean_member_name(zip_member_name(info)) == name and not info.is_dir():
+                return cast("IO[bytes]", _ZipMember(zf, zf.open(info)))
+    except BaseException:
+        zf.close()
+        raise
+    zf.close()
+    return None
+
+
+class _ZipMember(io.RawIOBase):
+    """A member stream that closes its archive with it."""
+
+    def __init__(self, zf: zipfile.ZipFile, stream: IO[bytes]) -> None:
+        self._zf, self._stream = zf, stream
+
+    def read(self, n: int = -1) -> bytes:
+        return self._stream.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._zf.close()
+        super().close()
 
 
 def _write_zip(path: Path, folder: Path, names: list[str]) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import base64
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from custody import __version__
 from custody.base.archive_names import ARCHIVE_ERRORS
@@ -136,6 +137,7 @@ def evaluate_package(
         ledger_proof=scan.tag_bytes.get(P.LEDGER_PROOF),
         payload={p: f.sha256 for p, f in scan.files.items() if not layout.is_tag_path(p)},
         read=scan.read_tag,
+        open=_opener(scan),
     )
     parsed, found = checks.parse_evidence(ev)
     problems.extend(found)
@@ -172,6 +174,40 @@ def evaluate_package(
         verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         time=time_fields,
     )
+
+
+def _opener(scan: BundleScan) -> Callable[[str], IO[bytes] | None] | None:
+    """Streams of a package's files, for a folder or a zip on this file system
+    (None elsewhere: the checks then read a file whole)."""
+    location = Path(scan.location)
+    if scan.fetch is not None:
+        return None
+    if location.is_dir():
+
+        def open_file(rel: str) -> IO[bytes] | None:
+            full = location / (scan.root_prefix + rel)
+            if rel not in scan.files or full.is_symlink() or not full.is_file():
+                return None
+            try:
+                return open(full, "rb")
+            except OSError:
+                return None
+
+        return open_file
+    if zipfile.is_zipfile(location):
+
+        def open_member(rel: str) -> IO[bytes] | None:
+            if rel not in scan.files:
+                return None
+            from custody.ops.disclosure.disclose import open_zip_member
+
+            try:
+                return open_zip_member(location, scan.root_prefix + rel)
+            except (OSError, *ARCHIVE_ERRORS):
+                return None
+
+        return open_member
+    return None
 
 
 def check_disclosure_ledger(
