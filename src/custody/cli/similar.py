@@ -170,6 +170,7 @@ def _decision(
     b: str,
     case: str,
     note: str,
+    search: tuple[Path, ...],
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -179,7 +180,14 @@ def _decision(
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = decide_pair(
-        home=app.home, case=case, a=a, b=b, confirm=confirm, note=note, signer=signer
+        home=app.home,
+        case=case,
+        a=a,
+        b=b,
+        confirm=confirm,
+        note=note,
+        signer=signer,
+        search=search,
     )
     render.similar_decision(
         {
@@ -202,6 +210,14 @@ def _decision_options(command: Any) -> Any:
             click.argument("b"),
             click.option("--case", required=True, help="The case the two files belong to."),
             click.option("--note", required=True, help="Why: recorded, signed, in the ledger."),
+            click.option(
+                "--in",
+                "search",
+                multiple=True,
+                type=click.Path(path_type=Path, file_okay=False),
+                help="Where the case's bundles are (repeatable; default: here): A and B must "
+                "be files of them.",
+            ),
             click.option("--key", help="Key to sign with (default: your only key)."),
             passphrase_file_option,
             json_option,
@@ -222,6 +238,7 @@ def confirm_command(app: App, **given: Any) -> None:
     \b
     Examples:
       custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --note "Same strike, W1 and W4"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --in /evidence --note "Same"
     """
     _decision(app, confirm=True, **given)
 

@@ -215,9 +215,10 @@ def time_ranges(times: list[int]) -> list[tuple[int, int]]:
 
 
 def latest_decisions(decisions: list[Decision]) -> dict[frozenset[str], Decision]:
-    """The decision in force for each pair of SHA-256s: the latest recorded."""
+    """The decision in force for each pair of SHA-256s: the latest recorded
+    (by its signed time, across officers; in the order given when equal)."""
     out: dict[frozenset[str], Decision] = {}
-    for d in sorted(decisions, key=lambda d: d.entry):
+    for d in sorted(decisions, key=lambda d: d.time):
         out[frozenset((d.a, d.b))] = d
     return out
 
