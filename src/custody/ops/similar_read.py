@@ -62,12 +62,13 @@ def case_bundles(
     for sha, bundle_id in wanted.items():
         if sha not in found:
             entry = by_sha[sha]
+            exhibit = entry.subject.get("exhibit")
             warn(
-                f"bundle {bundle_id} of case {case} (ingested by {entry.actor_name}) is "
-                "recorded but not found under " + ", ".join(str(p) for p in search)
+                f"bundle {bundle_id} of case {case} (exhibit {exhibit or '-'}, ingested by "
+                f"{entry.actor_name}) is recorded but not found under "
+                + ", ".join(str(p) for p in search)
             )
             if not_found is not None:
-                exhibit = entry.subject.get("exhibit")
                 not_found.append(
                     {
                         "bundle_id": bundle_id,
