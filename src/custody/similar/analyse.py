@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ TIME_LIMIT_S = 30.0
 
 MISSING_EXTRA = "perceptual analysis is not installed (pip install 'custody[similar]')"
 SWITCHED_OFF = "analysis was switched off (--no-similar or --no-metadata)"
+HEIC_MISSING = "HEIC decoder not installed (pip install 'custody[similar]')"
 NEVER_TRIED = (MISSING_EXTRA, SWITCHED_OFF)
 """Reasons that say nothing about the file: `custody similar` analyses such files again."""
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".bmp", ".tif")
@@ -127,6 +129,43 @@ def hash_hex(bits: Any) -> str:
     return bytes(packed).hex()
 
 
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_heif_lock = threading.Lock()
+_heif_ready: list[bool] = []
+
+
+def _is_heif(path: Path) -> bool:
+    """A HEIF/HEIC file by its ISO-BMFF `ftyp` box (major brand)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def heif_decoder() -> bool:
+    """Pillow reads HEIF/HEIC through pi-heif (in the extra: pillow-heif's
+    decode-only build, whose wheels carry no GPL encoder) or pillow-heif when
+    that is what is installed, registered here, the first time a HEIF file is
+    analysed, not when custody starts: only the primary image is decoded (no
+    thumbnails, depth or auxiliary images), with libheif's security limits on."""
+    import importlib
+
+    with _heif_lock:
+        if not _heif_ready:
+            for module in ("pi_heif", "pillow_heif"):
+                try:
+                    plugin = importlib.import_module(module)
+                except ImportError:
+                    continue
+                plugin.register_heif_opener(
+                    thumbnails=False, depth_images=False, aux_images=False, decode_threads=1
+                )
+                _heif_ready.append(True)
+                break
+            else:
+                _heif_ready.append(False)
+        return _heif_ready[0]
+
+
 def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
     import warnings
 
@@ -134,6 +173,8 @@ def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
     import pdqhash
     from PIL import Image, ImageOps
 
+    if _is_heif(path) and not heif_decoder():
+        return Analysis(rel_path, sha256, "image", not_analysed=HEIC_MISSING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's decompression-bomb and EXIF warnings
         try:
