@@ -65,9 +65,9 @@ def test_without_a_heif_decoder_the_heic_is_not_analysed_and_says_why(
     blocker.mkdir()
     for module in ("pi_heif", "pillow_heif"):
         (blocker / f"{module}.py").write_text(f"raise ImportError('{module} is not installed')\n")
+    out = str(tmp_path / "b")
     run = subprocess.run(
-        [sys.executable, "-m", "custody", "ingest", str(iphone), "--case", CASE]
-        + ["--out", str(tmp_path / "b"), "--json"],
+        [sys.executable, "-m", "custody", "ingest", str(iphone), "--case", CASE, "--out", out],
         env={
             **os.environ,
             "PYTHONPATH": str(blocker),
