@@ -310,10 +310,12 @@ def _hash_frame(frame: Any, t_ms: int) -> Frame:
     pixels = frame.to_ndarray(
         width=max(1, round(w * scale)), height=max(1, round(h * scale)), format="rgb24"
     )
-    # The dihedral variants cost no more than the hash (they come from the same DCT);
-    # only the left-right mirror is kept for a frame (index 5 in pdqhash's order).
+    # The dihedral variants cost no more than the hash (they come from the same DCT).
+    # A frame keeps the left-right mirror (index 5 in pdqhash's order) and the turns by
+    # 90, 180 and 270 degrees (indexes 1-3): a video re-uploaded flipped or on its side.
     variants, quality = pdqhash.compute_dihedral(pixels)
-    return Frame(t_ms, hash_hex(variants[0]), int(quality), hash_hex(variants[5]))
+    turned = (hash_hex(variants[1]), hash_hex(variants[2]), hash_hex(variants[3]))
+    return Frame(t_ms, hash_hex(variants[0]), int(quality), hash_hex(variants[5]), turned)
 
 
 def _sample_in_order(

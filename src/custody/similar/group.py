@@ -132,6 +132,11 @@ def _pools(
                 if f.mirror is not None:
                     queries.append(f.mirror)
                     qinfo.append((i, k))
+                # Turned by 90 and 180 degrees: a turn by 270 is found from the other
+                # side (its 90-degree turn), so its hash is kept but not queried.
+                for h in f.turned[:2]:
+                    queries.append(h)
+                    qinfo.append((i, k))
     return targets, tinfo, queries, qinfo
 
 
