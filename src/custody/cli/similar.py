@@ -74,6 +74,13 @@ def similar_group() -> None:
     help="Where to look for the case's bundles, two levels deep (repeatable; default: here).",
 )
 @click.option(
+    "--pull",
+    "pull",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Pull the case's bundles that are not found under --in but were pushed to an S3 "
+    "store (custody store push) into this folder, and compare them too.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -101,6 +108,7 @@ def match_command(
     bundles: tuple[Path, ...],
     case: str | None,
     search: tuple[Path, ...],
+    pull: Path | None,
     report_path: Path | None,
     thumbnails: str,
     record: bool,
@@ -127,6 +135,7 @@ def match_command(
       custody similar --case ICC-2026-014 --in /evidence --json
       custody similar --case ICC-2026-014 --in /evidence --report sheet.html --thumbnails blur
       custody similar ./old-bundle ./new-bundle --record
+      custody similar --case ICC-2026-014 --in /evidence --pull /evidence/from-store
     """
     from custody.ops.similar import find_similar
     from custody.ops.similar_json import result_json
@@ -140,6 +149,7 @@ def match_command(
         bundles=bundles,
         case=case,
         search=search,
+        pull=pull,
         record=signer,
         on_warning=None if json_output else render.warning,
         on_note=render.note,

@@ -24,7 +24,12 @@ from custody.base.hashing import sha256_bytes
 from custody.base.home import similar_dir
 from custody.base.keys import Signer
 from custody.io.ledger_store import Ledger
-from custody.ops.similar_case import case_file_hashes, merge_entries, team_case_entries
+from custody.ops.similar_case import (
+    case_file_hashes,
+    merge_entries,
+    pull_missing,
+    team_case_entries,
+)
 from custody.ops.similar_read import ANALYSIS, Loaded, case_bundles, load_bundle
 from custody.similar.group import Decision, Item, Matching, group_items
 from custody.tlog.entries import EntryError, parse_entry
@@ -123,6 +128,7 @@ def find_similar(
     bundles: Sequence[Path] = (),
     case: str | None = None,
     search: Sequence[Path] = (),
+    pull: Path | None = None,
     record: Signer | None = None,
     workers: int | None = None,
     on_warning: Callable[[str], None] | None = None,
@@ -132,7 +138,9 @@ def find_similar(
     every bundle of `case` the ledger records that is found under `search`
     (folders, default the current one). With `record`, an analysis made now
     for a bundle without one is stored under $CUSTODY_HOME and recorded as a
-    signed ledger entry (the bundle is never touched).
+    signed ledger entry (the bundle is never touched). With `pull`, a bundle of
+    the case not found under `search` that a `store` entry says is in an S3
+    store is pulled into that folder and compared.
     Raises InputError (nothing to compare, not a bundle), LedgerDamaged."""
     warnings: list[str] = []
 
@@ -158,6 +166,9 @@ def find_similar(
     if case is not None:
         with_team(case)
         paths += case_bundles(case, entries, list(search) or [Path(".")], warn, not_found)
+        if pull is not None and not_found:
+            pulled, not_found = pull_missing(not_found, entries, pull, warn)
+            paths += pulled
     if not paths:
         raise InputError("no bundles to compare: give BUNDLE paths or --case with --in")
     items: list[Item] = []

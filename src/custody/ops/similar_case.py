@@ -10,6 +10,7 @@ team verify`, not here: what this finds is a lead, never a conclusion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,57 @@ def case_file_hashes(
             if name.strip().startswith(layout.PAYLOAD_DIR + "/"):
                 hashes.add(digest.strip().lower())
     return hashes
+
+
+def pull_missing(
+    not_found: list[dict[str, Any]],
+    entries: list[tuple[int, Any]],
+    into: Path,
+    warn: Callable[[str], None],
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Bundles recorded but not found that a `store` entry (this home's ledger
+    or the team log) says were pushed to an S3 store: pulled into `into`
+    (byte-exact, checked against their manifests, as `custody store pull`
+    does; a folder already there from an earlier run is used again), each
+    checked to hold the statement its ingest entry signs. Returns the folders
+    and what is still not found."""
+    from custody.base.errors import CustodyError
+    from custody.base.hashing import sha256_bytes
+    from custody.bundle.format import layout
+    from custody.io.s3.location import S3Location
+    from custody.ops.store_pull import pull_bundle
+
+    stored: dict[str, tuple[str, str | None]] = {}
+    for _, entry in entries:
+        s = entry.subject
+        if entry.action == "store" and isinstance(s.get("location"), str):
+            endpoint = s.get("endpoint_url")
+            stored[str(s.get("statement_sha256"))] = (
+                s["location"],
+                endpoint if isinstance(endpoint, str) else None,
+            )
+    found: list[Path] = []
+    still: list[dict[str, Any]] = []
+    for missing in not_found:
+        where = stored.get(missing["statement_sha256"])
+        if where is None:
+            still.append(missing)
+            continue
+        location, endpoint = where
+        try:
+            target = into / S3Location.parse(location).name
+            if not target.exists():
+                pulled = pull_bundle(source=location, out=target, endpoint_url=endpoint)
+                if not pulled.intact:
+                    raise CustodyError(f"pulled with problems: {pulled.problems[0].line()}")
+            statement = (target / layout.STATEMENT).read_bytes()
+        except (CustodyError, OSError) as e:
+            warn(f"bundle {missing['bundle_id']} stored at {location} cannot be pulled: {e}")
+            still.append(missing)
+            continue
+        if sha256_bytes(statement) != missing["statement_sha256"]:
+            warn(f"{target} does not hold the statement of bundle {missing['bundle_id']}")
+            still.append(missing)
+            continue
+        found.append(target)
+    return found, still
