@@ -100,3 +100,15 @@ def test_a_case_drawn_from_the_team_log_matches_across_officers(
     _, last = jane.run_json("similar", "--case", CASE, *where)
     assert last["groups"] == [] and last["rejected"][0]["decision"]["by"] == "PC Jane Smith"
     assert json.loads(json.dumps(last))["not_found"][0]["exhibit"] == "BJ/2"
+
+    # The team database out of reach: a case cannot be drawn (exit 3, one line); bundles
+    # given by path are still compared, saying that other officers' decisions are not shown.
+    config = jane.home / "team" / "team.json"
+    doc = json.loads(config.read_text())
+    doc["database"] = "postgresql://custody@127.0.0.1:1/gone?connect_timeout=2"
+    config.write_text(json.dumps(doc))
+    down = jane.run("similar", "--case", CASE, *where)
+    assert down.exit_code == 3 and len(down.output.strip().splitlines()) == 1, down.output
+    b1, b2 = tmp_path / "jane-holdings" / "b1", tmp_path / "bob-holdings" / "b2"
+    offline = jane.run("similar", b1, b2)
+    assert offline.exit_code == 0 and "decisions are not shown" in offline.output

@@ -24,6 +24,7 @@ from custody.base.hashing import sha256_bytes
 from custody.base.home import similar_dir
 from custody.base.keys import Signer
 from custody.io.ledger_store import Ledger
+from custody.io.team.db import TeamLogUnavailable
 from custody.ops.similar_case import (
     case_file_hashes,
     merge_entries,
@@ -154,17 +155,24 @@ def find_similar(
     entries = _ledger_entries(home)
     team_cases: set[str] = set()
 
-    def with_team(case_id: str) -> None:
+    def with_team(case_id: str, *, required: bool) -> None:
         # When this home has joined a team: every officer's entries for the case.
+        # Drawing a case needs the team log; showing other officers' decisions
+        # on bundles given by path goes on without it, and says so.
         nonlocal entries
         if case_id not in team_cases:
             team_cases.add(case_id)
-            entries = merge_entries(team_case_entries(home, case_id), entries)
+            try:
+                entries = merge_entries(team_case_entries(home, case_id), entries)
+            except TeamLogUnavailable as e:
+                if required:
+                    raise
+                warn(f"other officers' decisions are not shown: {e}")
 
     paths = list(bundles)
     not_found: list[dict[str, Any]] = []
     if case is not None:
-        with_team(case)
+        with_team(case, required=True)
         paths += case_bundles(case, entries, list(search) or [Path(".")], warn, not_found)
         if pull is not None and not_found:
             pulled, not_found = pull_missing(not_found, entries, pull, warn)
@@ -184,7 +192,7 @@ def find_similar(
             recorded.append(_record_analysis(home, loaded, record))
     cases = {it.case for it in items}
     for case_id in sorted(cases):
-        with_team(case_id)
+        with_team(case_id, required=False)
     decisions = [d for c, d in _decisions(entries) if c in cases or c == case]
     matching = group_items(items, decisions)
     return SimilarResult(
