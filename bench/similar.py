@@ -314,6 +314,29 @@ def bench_videos(root: Path, count: int) -> None:
         if labels[x][0] != labels[y][0]
     )
     print(f"False matches among {unrelated} pairs of videos from different sources: {false}")
+    # The same items with each frame's turns left out (as analyses made before them).
+    from dataclasses import replace
+
+    plain = [
+        replace(
+            it,
+            analysis=replace(
+                it.analysis, frames=tuple(replace(f, turned=()) for f in it.analysis.frames)
+            ),
+        )
+        if it.analysis is not None
+        else it
+        for it in items
+    ]
+    without = {(p.a, p.b) for p in detect_pairs(plain)}
+    for name in VIDEO_TRANSFORMS:
+        if name.startswith("turned"):
+            hits = sum(
+                (min(x, y), max(x, y)) in without
+                for i in range(len(sources))
+                for x, y in [(labels.index((i, "original")), labels.index((i, name)))]
+            )
+            print(f"without the frames' turns: {name} {hits}/{len(sources)}")
 
 
 def bench_matching(count: int) -> None:
