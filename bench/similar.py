@@ -37,7 +37,7 @@ from pathlib import Path
 from custody.similar import MATCH_DISTANCE, MIN_QUALITY
 from custody.similar.analyse import analyse_file
 from custody.similar.distance import near_pairs, pack
-from custody.similar.document import Analysis
+from custody.similar.document import Analysis, Frame
 from custody.similar.group import Item, detect_pairs
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
@@ -113,6 +113,8 @@ VIDEO_TRANSFORMS: dict[str, list[str]] = {
         "23",
     ],
     "mirror": ["-vf", "hflip", "-c:v", "libx264", "-crf", "23"],
+    "turned 90 degrees (on its side)": ["-vf", "transpose=1", "-c:v", "libx264", "-crf", "23"],
+    "turned 180 degrees": ["-vf", "hflip,vflip", "-c:v", "libx264", "-crf", "23"],
 }
 
 
@@ -312,6 +314,29 @@ def bench_videos(root: Path, count: int) -> None:
         if labels[x][0] != labels[y][0]
     )
     print(f"False matches among {unrelated} pairs of videos from different sources: {false}")
+    # The same items with each frame's turns left out (as analyses made before them).
+    from dataclasses import replace
+
+    plain = [
+        replace(
+            it,
+            analysis=replace(
+                it.analysis, frames=tuple(replace(f, turned=()) for f in it.analysis.frames)
+            ),
+        )
+        if it.analysis is not None
+        else it
+        for it in items
+    ]
+    without = {(p.a, p.b) for p in detect_pairs(plain)}
+    for name in VIDEO_TRANSFORMS:
+        if name.startswith("turned"):
+            hits = sum(
+                (min(x, y), max(x, y)) in without
+                for i in range(len(sources))
+                for x, y in [(labels.index((i, "original")), labels.index((i, name)))]
+            )
+            print(f"without the frames' turns: {name} {hits}/{len(sources)}")
 
 
 def bench_matching(count: int) -> None:
@@ -330,6 +355,77 @@ def bench_matching(count: int) -> None:
     print(
         f"\nMatching {count:,} hashes against each other: {seconds:.1f} s "
         f"({found:,} near pairs found, {count // 100:,} planted)"
+    )
+
+
+def bench_frame_turns(videos: int, runs: int) -> None:
+    """What keeping each frame's turns (90, 180, 270 degrees) costs in matching:
+    `videos` videos of 120 frames, their frames' hashes random except one
+    re-upload on its side per 20 videos; detect_pairs with the turns against
+    the same frames without them (hashing costs nothing more: pdqhash computes
+    the eight variants from one DCT)."""
+    from dataclasses import replace
+
+    rng = random.Random(2)
+
+    def near(h: str) -> str:
+        value = int(h, 16)
+        for b in rng.sample(range(256), 10):
+            value ^= 1 << b
+        return f"{value:064x}"
+
+    def video(n: int, frames: list[Frame]) -> Item:
+        a = Analysis(f"v{n}.mp4", f"{n:064x}", "video", frames=tuple(frames), duration_ms=120_000)
+        return Item("b", "id", "C", None, "o", "t", a.path, a.sha256, 0, None, "video/mp4", a)
+
+    items: list[Item] = []
+    for n in range(videos):
+        frames = [
+            Frame(
+                k * 1000,
+                rng.randbytes(32).hex(),
+                90,
+                rng.randbytes(32).hex(),
+                tuple(rng.randbytes(32).hex() for _ in range(3)),
+            )
+            for k in range(120)
+        ]
+        if n % 20 == 1:  # a re-upload of the previous video, turned on its side
+            frames = [
+                Frame(
+                    f.t_ms,
+                    near(g.turned[0]),
+                    90,
+                    rng.randbytes(32).hex(),
+                    (rng.randbytes(32).hex(), rng.randbytes(32).hex(), near(g.pdq)),
+                )
+                for f, g in zip(frames, items[-1].analysis.frames, strict=True)
+            ]
+        items.append(video(n, frames))
+    plain = [
+        replace(
+            it,
+            analysis=replace(
+                it.analysis, frames=tuple(replace(f, turned=()) for f in it.analysis.frames)
+            ),
+        )
+        for it in items
+    ]
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+    found: dict[str, int] = {}
+    for _ in range(runs):
+        for label, pool in (("without", plain), ("with", items)):
+            start = time.perf_counter()
+            pairs = detect_pairs(pool)
+            timings[label].append(time.perf_counter() - start)
+            found[label] = len(pairs)
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    print(
+        f"\nVideo frames turned by 90/180/270 degrees ({videos} videos x 120 frames, "
+        f"medians of {runs}): matching {med['with']:.2f} s with the turns against "
+        f"{med['without']:.2f} s without ({med['with'] / med['without']:.2f}x); "
+        f"re-uploads on their side found {found['with']} with, {found['without']} without "
+        f"(planted {len(range(1, videos, 20))})"
     )
 
 
@@ -371,6 +467,7 @@ def main() -> None:
     parser.add_argument("--hashes", type=int, default=100_000)
     parser.add_argument("--ingest-scale", type=float, default=0.25)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--turn-videos", type=int, default=400)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--only", choices=["images", "videos", "matching", "ingest"])
     args = parser.parse_args()
@@ -385,6 +482,7 @@ def main() -> None:
             bench_videos(root, args.videos)
         if args.only in (None, "matching"):
             bench_matching(args.hashes)
+            bench_frame_turns(args.turn_videos, args.runs)
         if args.only in (None, "ingest"):
             (root / "ingest").mkdir()
             bench_ingest(root / "ingest", args.ingest_scale, args.runs)

@@ -70,6 +70,8 @@ INTEGRATION_FILES = frozenset(
         "test_timestamp_parity.py",  # node runs the page's verifier
         "test_witness.py",  # witness servers over HTTP, kill -9 and restart
         "test_team.py",  # PostgreSQL
+        "test_similar_team.py",  # PostgreSQL
+        "test_similar_store.py",  # the S3 server
         "test_team_witness.py",  # PostgreSQL and a witness server
         "test_store.py",  # the S3 server
         "test_interrupt.py",  # SIGINT/SIGTERM to real ingests

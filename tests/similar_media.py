@@ -61,6 +61,7 @@ def write_video(
     start: int = 0,
     codec: str = "mpeg4",
     mirror: bool = False,
+    turn: int = 0,
 ) -> None:
     """A video whose content changes every second (a new scene each second,
     panning inside it), frames from second `start` on."""
@@ -68,6 +69,8 @@ def write_video(
     import numpy as np
 
     w, h = size
+    if turn in (90, 270):  # turned on its side: the frame's sides swap
+        w, h = h, w
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = w, h
@@ -76,9 +79,11 @@ def write_video(
         for i in range(start * fps, (start + seconds) * fps):
             second, step = divmod(i, fps)
             big = scene(seed * 1000 + second, (360, 280))
-            picture = big.crop((step * 4, step * 2, step * 4 + 320, step * 2 + 240)).resize((w, h))
+            picture = big.crop((step * 4, step * 2, step * 4 + 320, step * 2 + 240)).resize(size)
             if mirror:
                 picture = picture.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
+            if turn:
+                picture = picture.rotate(turn, expand=True)  # counter-clockwise
             frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
             frame.pts = i - start * fps
             for packet in stream.encode(frame):

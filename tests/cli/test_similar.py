@@ -123,6 +123,8 @@ def test_confirm_and_reject_are_signed_ledger_entries(
         CASE,
         "--note",
         "Same strike: W1's original, W2's forward",
+        "--in",
+        env.tmp / "holdings",
     )
     assert result.exit_code == 0, result.output
     validate("similar-decision", decided)
@@ -135,6 +137,8 @@ def test_confirm_and_reject_are_signed_ledger_entries(
         CASE,
         "--note",
         "Grey copy is a different frame",
+        "--in",
+        env.tmp / "holdings",
     )
     assert result.exit_code == 0
     _, after = env.run_json("similar", b1, b2)
@@ -153,6 +157,34 @@ def test_confirm_and_reject_are_signed_ledger_entries(
         assert env.run("verify", b).exit_code == 0
     bad = env.run("similar", "confirm", "abc", sha["grey.jpg"], "--case", CASE, "--note", "x")
     assert bad.exit_code == 2 and "not a SHA-256" in bad.output
+    # A well-formed SHA-256 that is no file of the case's bundles: refused, nothing signed.
+    before = env.run("ledger", "show", "--case", CASE).stdout
+    stranger = "ab" * 32
+    for verdict, pair in (
+        ("confirm", (stranger, sha["grey.jpg"])),
+        ("reject", (sha["grey.jpg"], stranger)),
+    ):
+        refused = env.run(
+            "similar", verdict, *pair, "--case", CASE, "--note", "x", "--in", env.tmp / "holdings"
+        )
+        assert refused.exit_code == 2, refused.output
+        lines = refused.output.strip().splitlines()
+        assert len(lines) == 1 and stranger in lines[0] and "not a file of case" in lines[0]
+    # The same files under another case, or with --in pointing elsewhere: refused too.
+    elsewhere = env.run(
+        "similar",
+        "confirm",
+        sha["IMG_0001.jpg"],
+        sha["grey.jpg"],
+        "--case",
+        CASE,
+        "--note",
+        "x",
+        "--in",
+        env.tmp / "w1",
+    )
+    assert elsewhere.exit_code == 2 and "not a file of case" in elsewhere.output
+    assert env.run("ledger", "show", "--case", CASE).stdout == before
 
 
 def test_contact_sheet_blurred_and_escaped(

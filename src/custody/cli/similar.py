@@ -74,6 +74,13 @@ def similar_group() -> None:
     help="Where to look for the case's bundles, two levels deep (repeatable; default: here).",
 )
 @click.option(
+    "--pull",
+    "pull",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Pull the case's bundles that are not found under --in but were pushed to an S3 "
+    "store (custody store push) into this folder, and compare them too.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -101,6 +108,7 @@ def match_command(
     bundles: tuple[Path, ...],
     case: str | None,
     search: tuple[Path, ...],
+    pull: Path | None,
     report_path: Path | None,
     thumbnails: str,
     record: bool,
@@ -127,6 +135,7 @@ def match_command(
       custody similar --case ICC-2026-014 --in /evidence --json
       custody similar --case ICC-2026-014 --in /evidence --report sheet.html --thumbnails blur
       custody similar ./old-bundle ./new-bundle --record
+      custody similar --case ICC-2026-014 --in /evidence --pull /evidence/from-store
     """
     from custody.ops.similar import find_similar
     from custody.ops.similar_json import result_json
@@ -140,6 +149,7 @@ def match_command(
         bundles=bundles,
         case=case,
         search=search,
+        pull=pull,
         record=signer,
         on_warning=None if json_output else render.warning,
         on_note=render.note,
@@ -170,6 +180,7 @@ def _decision(
     b: str,
     case: str,
     note: str,
+    search: tuple[Path, ...],
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -179,7 +190,14 @@ def _decision(
     render = app.configure(json_output=json_output)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = decide_pair(
-        home=app.home, case=case, a=a, b=b, confirm=confirm, note=note, signer=signer
+        home=app.home,
+        case=case,
+        a=a,
+        b=b,
+        confirm=confirm,
+        note=note,
+        signer=signer,
+        search=search,
     )
     render.similar_decision(
         {
@@ -202,6 +220,14 @@ def _decision_options(command: Any) -> Any:
             click.argument("b"),
             click.option("--case", required=True, help="The case the two files belong to."),
             click.option("--note", required=True, help="Why: recorded, signed, in the ledger."),
+            click.option(
+                "--in",
+                "search",
+                multiple=True,
+                type=click.Path(path_type=Path, file_okay=False),
+                help="Where the case's bundles are (repeatable; default: here): A and B must "
+                "be files of them.",
+            ),
             click.option("--key", help="Key to sign with (default: your only key)."),
             passphrase_file_option,
             json_option,
@@ -222,6 +248,7 @@ def confirm_command(app: App, **given: Any) -> None:
     \b
     Examples:
       custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --note "Same strike, W1 and W4"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --in /evidence --note "Same"
     """
     _decision(app, confirm=True, **given)
 

@@ -24,6 +24,13 @@ from custody.base.hashing import sha256_bytes
 from custody.base.home import similar_dir
 from custody.base.keys import Signer
 from custody.io.ledger_store import Ledger
+from custody.io.team.db import TeamLogUnavailable
+from custody.ops.similar_case import (
+    case_file_hashes,
+    merge_entries,
+    pull_missing,
+    team_case_entries,
+)
 from custody.ops.similar_read import ANALYSIS, Loaded, case_bundles, load_bundle
 from custody.similar.group import Decision, Item, Matching, group_items
 from custody.tlog.entries import EntryError, parse_entry
@@ -44,6 +51,8 @@ class SimilarResult:
     warnings: tuple[str, ...]
     recorded: tuple[int, ...]
     """Ledger entries of analyses recorded by this run (with --record)."""
+    not_found: tuple[dict[str, Any], ...] = ()
+    """Bundles of the case that the ledger or the team log records and no --in holds."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +72,24 @@ def _now() -> str:
 
 
 def decide_pair(
-    *, home: Path, case: str, a: str, b: str, confirm: bool, note: str, signer: Signer
+    *,
+    home: Path,
+    case: str,
+    a: str,
+    b: str,
+    confirm: bool,
+    note: str,
+    signer: Signer,
+    search: Sequence[Path] = (),
 ) -> DecisionResult:
     """Record an analyst's decision that files `a` and `b` (SHA-256) of `case`
     show the same content (confirm) or do not (reject), as a signed ledger
     entry. Nothing is merged or deleted; a later decision on the same pair
     takes the place of an earlier one in the output, and both stay in the
-    ledger. Raises InputError for a malformed SHA-256 or the same file twice,
-    LedgerDamaged when the ledger does not match its checkpoint."""
+    ledger. Raises InputError for a malformed SHA-256, the same file twice, or
+    a SHA-256 that is no file of the case's bundles found under `search`
+    (default: the current folder), LedgerDamaged when the ledger does not
+    match its checkpoint."""
     a, b = a.strip().lower(), b.strip().lower()
     for value in (a, b):
         if not _SHA256.fullmatch(value):
@@ -81,6 +100,15 @@ def decide_pair(
         raise InputError("a case id is needed (--case)")
     if not note.strip():
         raise InputError("say why in --note: the decision is evidence too")
+    where = list(search) or [Path(".")]
+    entries = merge_entries(team_case_entries(home, case), _ledger_entries(home))
+    files = case_file_hashes(home, case, entries, where)
+    for value in (a, b):
+        if value not in files:
+            raise InputError(
+                f"{value} is not a file of case {case}'s bundles found under "
+                + ", ".join(str(p) for p in where)
+            )
     first, second = sorted((a, b))
     verdict = "confirmed" if confirm else "rejected"
     time = _now()
@@ -101,6 +129,7 @@ def find_similar(
     bundles: Sequence[Path] = (),
     case: str | None = None,
     search: Sequence[Path] = (),
+    pull: Path | None = None,
     record: Signer | None = None,
     workers: int | None = None,
     on_warning: Callable[[str], None] | None = None,
@@ -110,7 +139,9 @@ def find_similar(
     every bundle of `case` the ledger records that is found under `search`
     (folders, default the current one). With `record`, an analysis made now
     for a bundle without one is stored under $CUSTODY_HOME and recorded as a
-    signed ledger entry (the bundle is never touched).
+    signed ledger entry (the bundle is never touched). With `pull`, a bundle of
+    the case not found under `search` that a `store` entry says is in an S3
+    store is pulled into that folder and compared.
     Raises InputError (nothing to compare, not a bundle), LedgerDamaged."""
     warnings: list[str] = []
 
@@ -122,9 +153,30 @@ def find_similar(
     if record is not None:
         Ledger.refuse_if_damaged(home)  # before the long work, not after (ADR 0015)
     entries = _ledger_entries(home)
+    team_cases: set[str] = set()
+
+    def with_team(case_id: str, *, required: bool) -> None:
+        # When this home has joined a team: every officer's entries for the case.
+        # Drawing a case needs the team log; showing other officers' decisions
+        # on bundles given by path goes on without it, and says so.
+        nonlocal entries
+        if case_id not in team_cases:
+            team_cases.add(case_id)
+            try:
+                entries = merge_entries(team_case_entries(home, case_id), entries)
+            except TeamLogUnavailable as e:
+                if required:
+                    raise
+                warn(f"other officers' decisions are not shown: {e}")
+
     paths = list(bundles)
+    not_found: list[dict[str, Any]] = []
     if case is not None:
-        paths += case_bundles(case, entries, list(search) or [Path(".")], warn)
+        with_team(case, required=True)
+        paths += case_bundles(case, entries, list(search) or [Path(".")], warn, not_found)
+        if pull is not None and not_found:
+            pulled, not_found = pull_missing(not_found, entries, pull, warn)
+            paths += pulled
     if not paths:
         raise InputError("no bundles to compare: give BUNDLE paths or --case with --in")
     items: list[Item] = []
@@ -139,6 +191,8 @@ def find_similar(
         if record is not None and loaded.fresh is not None:
             recorded.append(_record_analysis(home, loaded, record))
     cases = {it.case for it in items}
+    for case_id in sorted(cases):
+        with_team(case_id, required=False)
     decisions = [d for c, d in _decisions(entries) if c in cases or c == case]
     matching = group_items(items, decisions)
     return SimilarResult(
@@ -148,6 +202,7 @@ def find_similar(
         case,
         tuple(warnings),
         tuple(recorded),
+        tuple(not_found),
     )
 
 

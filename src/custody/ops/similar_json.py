@@ -113,6 +113,7 @@ def result_json(result: SimilarResult) -> dict[str, Any]:
         "groups": groups,
         "rejected": rejected,
         "recorded_entries": list(result.recorded),
+        "not_found": list(result.not_found),
         "warnings": list(result.warnings),
     }
 

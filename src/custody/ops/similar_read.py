@@ -29,12 +29,18 @@ ANALYSIS = "similar-analysis"
 
 
 def case_bundles(
-    case: str, entries: list[tuple[int, Any]], search: list[Path], warn: Callable[[str], None]
+    case: str,
+    entries: list[tuple[int, Any]],
+    search: list[Path],
+    warn: Callable[[str], None],
+    not_found: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """The bundles of `case` the ledger records, found as folders, .zip or .tar
-    files in `search` or one level below; each must hold the statement the
-    ledger's ingest entry names."""
+    """The bundles of `case` the ledger (and the team log) records, found as
+    folders, .zip or .tar files in `search` or one level below; each must hold
+    the statement the ingest entry names. Those not found are warned of and
+    added to `not_found`."""
     wanted: dict[str, str] = {}
+    by_sha: dict[str, Any] = {}
     for _, entry in entries:
         s = entry.subject
         if (
@@ -44,8 +50,9 @@ def case_bundles(
             and isinstance(s.get("statement_sha256"), str)
         ):
             wanted[s["statement_sha256"]] = s["bundle_id"]
+            by_sha.setdefault(s["statement_sha256"], entry)
     if not wanted:
-        raise InputError(f"the ledger records no bundle of case {case!r}")
+        raise InputError(f"the ledger and the team log record no bundle of case {case!r}")
     found: dict[str, Path] = {}
     for root in search:
         for candidate in _candidates(root):
@@ -54,10 +61,23 @@ def case_bundles(
                 found.setdefault(sha256_bytes(statement), candidate)
     for sha, bundle_id in wanted.items():
         if sha not in found:
+            entry = by_sha[sha]
+            exhibit = entry.subject.get("exhibit")
             warn(
-                f"bundle {bundle_id} of case {case} is in the ledger but not found under "
+                f"bundle {bundle_id} of case {case} (exhibit {exhibit or '-'}, ingested by "
+                f"{entry.actor_name}) is recorded but not found under "
                 + ", ".join(str(p) for p in search)
             )
+            if not_found is not None:
+                not_found.append(
+                    {
+                        "bundle_id": bundle_id,
+                        "exhibit": exhibit if isinstance(exhibit, str) else None,
+                        "statement_sha256": sha,
+                        "submitted_by": entry.actor_name,
+                        "submitted_at": entry.time,
+                    }
+                )
     return [found[s] for s in sorted(found, key=lambda s: str(found[s]))]
 
 

@@ -101,6 +101,16 @@ class SimilarViews(Output):
                 [[f"{x['path']}", str(x["reason"])] for x in data["not_analysed"]],
                 title="Not analysed",
             )
+        if data.get("not_found"):
+            self._line("")
+            self._table(
+                ["Bundle", "Exhibit", "Ingested by"],
+                [
+                    [str(x["bundle_id"]), str(x["exhibit"] or "-"), str(x["submitted_by"])]
+                    for x in data["not_found"]
+                ],
+                title="Recorded for the case but not found (not compared)",
+            )
 
     def _group(self, n: int, group: dict[str, Any]) -> None:
         members = group["members"]

@@ -99,6 +99,15 @@ def render_sheet(data: dict[str, Any], thumbs: dict[tuple[str, str], str], *, mo
                 f"<td>{_e(x['reason'])}</td></tr>"
             )
         out.append("</tbody></table>")
+    if data.get("not_found"):
+        out.append("<h2>Recorded for the case but not found (not compared)</h2><table><thead>")
+        out.append("<tr><th>Bundle</th><th>Exhibit</th><th>Ingested by</th></tr></thead><tbody>")
+        for x in data["not_found"]:
+            out.append(
+                f"<tr><td>{name(x['bundle_id'])}</td><td>{name(x['exhibit'] or '-')}</td>"
+                f"<td>{name(x['submitted_by'])}</td></tr>"
+            )
+        out.append("</tbody></table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ TIME_LIMIT_S = 30.0
 
 MISSING_EXTRA = "perceptual analysis is not installed (pip install 'custody[similar]')"
 SWITCHED_OFF = "analysis was switched off (--no-similar or --no-metadata)"
+HEIC_MISSING = "HEIC decoder not installed (pip install 'custody[similar]')"
 NEVER_TRIED = (MISSING_EXTRA, SWITCHED_OFF)
 """Reasons that say nothing about the file: `custody similar` analyses such files again."""
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".bmp", ".tif")
@@ -127,6 +129,43 @@ def hash_hex(bits: Any) -> str:
     return bytes(packed).hex()
 
 
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_heif_lock = threading.Lock()
+_heif_ready: list[bool] = []
+
+
+def _is_heif(path: Path) -> bool:
+    """A HEIF/HEIC file by its ISO-BMFF `ftyp` box (major brand)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def heif_decoder() -> bool:
+    """Pillow reads HEIF/HEIC through pi-heif (in the extra: pillow-heif's
+    decode-only build, whose wheels carry no GPL encoder) or pillow-heif when
+    that is what is installed, registered here, the first time a HEIF file is
+    analysed, not when custody starts: only the primary image is decoded (no
+    thumbnails, depth or auxiliary images), with libheif's security limits on."""
+    import importlib
+
+    with _heif_lock:
+        if not _heif_ready:
+            for module in ("pi_heif", "pillow_heif"):
+                try:
+                    plugin = importlib.import_module(module)
+                except ImportError:
+                    continue
+                plugin.register_heif_opener(
+                    thumbnails=False, depth_images=False, aux_images=False, decode_threads=1
+                )
+                _heif_ready.append(True)
+                break
+            else:
+                _heif_ready.append(False)
+        return _heif_ready[0]
+
+
 def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
     import warnings
 
@@ -134,6 +173,8 @@ def _analyse_image(path: Path, rel_path: str, sha256: str) -> Analysis:
     import pdqhash
     from PIL import Image, ImageOps
 
+    if _is_heif(path) and not heif_decoder():
+        return Analysis(rel_path, sha256, "image", not_analysed=HEIC_MISSING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's decompression-bomb and EXIF warnings
         try:
@@ -269,10 +310,12 @@ def _hash_frame(frame: Any, t_ms: int) -> Frame:
     pixels = frame.to_ndarray(
         width=max(1, round(w * scale)), height=max(1, round(h * scale)), format="rgb24"
     )
-    # The dihedral variants cost no more than the hash (they come from the same DCT);
-    # only the left-right mirror is kept for a frame (index 5 in pdqhash's order).
+    # The dihedral variants cost no more than the hash (they come from the same DCT).
+    # A frame keeps the left-right mirror (index 5 in pdqhash's order) and the turns by
+    # 90, 180 and 270 degrees (indexes 1-3): a video re-uploaded flipped or on its side.
     variants, quality = pdqhash.compute_dihedral(pixels)
-    return Frame(t_ms, hash_hex(variants[0]), int(quality), hash_hex(variants[5]))
+    turned = (hash_hex(variants[1]), hash_hex(variants[2]), hash_hex(variants[3]))
+    return Frame(t_ms, hash_hex(variants[0]), int(quality), hash_hex(variants[5]), turned)
 
 
 def _sample_in_order(

@@ -27,11 +27,16 @@ class Frame:
     quality: int
     mirror: str | None = None
     """The hash of the frame mirrored left to right (a flipped re-upload)."""
+    turned: tuple[str, ...] = ()
+    """The hashes of the frame turned by 90, 180 and 270 degrees (a video
+    re-uploaded on its side or upside down); empty in analyses made before."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"t_ms": self.t_ms, "pdq": self.pdq, "quality": self.quality}
         if self.mirror is not None:
             out["mirror"] = self.mirror
+        if self.turned:
+            out["turned"] = list(self.turned)
         return out
 
 
@@ -96,8 +101,17 @@ class Analysis:
             if not isinstance(f, dict):
                 raise ValueError("a frame is not an object")
             mirror = None if f.get("mirror") is None else _hash(f.get("mirror"))
+            turned = tuple(_hash(h) for h in f.get("turned") or ())
+            if len(turned) not in (0, 3):
+                raise ValueError("turned must list 3 hashes")
             frames.append(
-                Frame(_int(f.get("t_ms")), _hash(f.get("pdq")), _int(f.get("quality")), mirror)
+                Frame(
+                    _int(f.get("t_ms")),
+                    _hash(f.get("pdq")),
+                    _int(f.get("quality")),
+                    mirror,
+                    turned,
+                )
             )
         return cls(
             path,

@@ -132,6 +132,11 @@ def _pools(
                 if f.mirror is not None:
                     queries.append(f.mirror)
                     qinfo.append((i, k))
+                # Turned by 90 and 180 degrees: a turn by 270 is found from the other
+                # side (its 90-degree turn), so its hash is kept but not queried.
+                for h in f.turned[:2]:
+                    queries.append(h)
+                    qinfo.append((i, k))
     return targets, tinfo, queries, qinfo
 
 
@@ -215,9 +220,10 @@ def time_ranges(times: list[int]) -> list[tuple[int, int]]:
 
 
 def latest_decisions(decisions: list[Decision]) -> dict[frozenset[str], Decision]:
-    """The decision in force for each pair of SHA-256s: the latest recorded."""
+    """The decision in force for each pair of SHA-256s: the latest recorded
+    (by its signed time, across officers; in the order given when equal)."""
     out: dict[frozenset[str], Decision] = {}
-    for d in sorted(decisions, key=lambda d: d.entry):
+    for d in sorted(decisions, key=lambda d: d.time):
         out[frozenset((d.a, d.b))] = d
     return out
 
