@@ -221,3 +221,80 @@ def pair_client(pair: Pair) -> Any:
         region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}),
     )
+
+
+def test_behind_nginx_as_docs_intake_md_says(env: Env, pair: Pair, tmp_path: Path) -> None:
+    """The nginx upstream of docs/intake.md, in front of both servers: parts of
+    one file go to either server in turn, and the file arrives whole."""
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import REPO
+    from intake_server import free_port
+
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    text = (REPO / "docs" / "intake.md").read_text()
+    section = text.split("### Several servers: S3 and PostgreSQL", 1)[1]
+    conf = re.search(r"```nginx\n(.*?)```", section, re.S)
+    assert conf
+    upstream = re.search(r"upstream custody_intake \{.*?\n\}", conf.group(1), re.S)
+    location = re.search(r"    location / \{.*?\n    \}", conf.group(1), re.S)
+    assert upstream and location
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    ups = upstream.group(0).replace("127.0.0.1:8401", f"127.0.0.1:{pair.a.port}")
+    ups = ups.replace("127.0.0.1:8402", f"127.0.0.1:{pair.b.port}")
+    (prefix / "nginx.conf").write_text(
+        f"""worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    {ups}
+    server {{
+        listen 127.0.0.1:{port};
+        access_log off;
+        client_max_body_size 64m;
+        proxy_request_buffering off;
+        proxy_buffering off;
+    {location.group(0)}
+    }}
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (prefix / "logs" / "error.log").read_text()
+                time.sleep(0.05)
+        token = invite(env, pair, "W4")
+        through = TusClient(port, token)
+        data = os.urandom(600_000)
+        loc = through.upload(data, "clip.mp4", chunk=100_000)  # six parts, both servers
+        assert through.offset(loc) == len(data)
+        files = through.request("GET", "/api/status").json()["files"]
+        assert files[0]["sha256"] == hashlib.sha256(data).hexdigest()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert (
+        "upload created"
+        in (env.tmp / "serve-a.log").read_text() + (env.tmp / "serve-b.log").read_text()
+    )
