@@ -224,8 +224,8 @@ def pair_client(pair: Pair) -> Any:
 
 
 def test_behind_nginx_as_docs_intake_md_says(env: Env, pair: Pair, tmp_path: Path) -> None:
-    """The nginx upstream of docs/intake.md, in front of both servers: parts of
-    one file go to either server in turn, and the file arrives whole."""
+    """The nginx upstream of docs/intake.md in front of both servers (its
+    requests spread over them, round robin): a file sent in six parts arrives whole."""
     import re
     import shutil
     import subprocess
@@ -294,7 +294,3 @@ http {{
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert (
-        "upload created"
-        in (env.tmp / "serve-a.log").read_text() + (env.tmp / "serve-b.log").read_text()
-    )
