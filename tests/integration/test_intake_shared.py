@@ -294,3 +294,20 @@ http {{
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_database_defaults_to_the_team_s(env: Env, pair: Pair) -> None:
+    """Without --database, the intake uses the PostgreSQL of `custody team join`
+    (the team log and the intake live side by side in one database)."""
+    store = ("--store", pair.store, "--endpoint-url", pair.shared[3])
+    lead = Env(home=env.tmp / "lead", tmp=env.tmp)
+    assert lead.run("keygen", "--name", "Lead").exit_code == 0
+    result = lead.run("intake", "list", "--data", env.tmp / "x", *store, env=pair.aws)
+    assert result.exit_code == 2 and "custody team join" in result.output
+    result = lead.run("team", "init", "--database", pair.shared[5], "--name", "War Crimes Team")
+    assert result.exit_code == 0, result.output
+    result = lead.run("intake", "list", "--data", env.tmp / "x", "--json", *store, env=pair.aws)
+    assert result.exit_code == 0, result.output
+    assert [r["ref"] for r in json.loads(result.stdout)["submissions"]] == ["W0"]
+    result = lead.run("intake", "list", "--data", env.tmp / "x", "--database", pair.shared[5])
+    assert result.exit_code == 2 and "--store" in result.output

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -26,7 +27,14 @@ from custody.base.errors import CustodyError
 from custody.intake import tus
 from custody.io.intake.shared import Lease, SharedState, UploadBusy
 from custody.io.intake.store import write_all
-from custody.io.intake.web import TUS_EXPOSED, WRITE_BATCH, IntakeApp, _error, _response
+from custody.io.intake.web import (
+    TUS_EXPOSED,
+    WRITE_BATCH,
+    IntakeApp,
+    _error,
+    _response,
+    build_app,
+)
 
 log = logging.getLogger("custody.intake")
 
@@ -41,6 +49,8 @@ class SharedIntakeApp(IntakeApp):
         self.shared = state
         self.spool = state.root / "spool"
         self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in self.spool.glob("patch-*"):  # parts a killed server was checking
+            stale.unlink(missing_ok=True)
         self.running: dict[str, tuple[int, Any]] = {}
         """upload id -> (row version, hasher): valid only while no other server wrote."""
 
@@ -145,3 +155,17 @@ class SharedIntakeApp(IntakeApp):
             self.shared.delete_objects(keys)
         except CustodyError:
             log.error("could not delete the objects of a refused file; they are never read")
+
+
+def build_shared_app(app: SharedIntakeApp) -> Starlette:
+    """The same routes; a request the shared records cannot answer (the
+    database or the store away) gets 503 and a plain line in the log."""
+    star = build_app(app)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        message = exc.message if isinstance(exc, CustodyError) else str(exc)
+        log.error("shared state unavailable: %s", message)
+        return _error(503, "the server cannot reach its records; please try again later")
+
+    star.add_exception_handler(CustodyError, unavailable)
+    return star

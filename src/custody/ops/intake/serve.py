@@ -120,16 +120,18 @@ def serve_intake(*, config: ServeConfig, on_ready: Callable[[str], None] | None 
     state.ensure(config.case)
     html, csp = page()
     if config.shared.shared:
-        from custody.io.intake.shared_web import SharedIntakeApp
+        from custody.io.intake.shared_web import SharedIntakeApp, build_shared_app
 
         state.ping()
-        app: IntakeApp = SharedIntakeApp(
+        shared_app = SharedIntakeApp(
             state, page=html, page_csp=csp, now=lambda: datetime.now(UTC), max_size=config.max_size
         )
+        asgi = build_shared_app(shared_app)
     else:
         app = IntakeApp(
             state, page=html, page_csp=csp, now=lambda: datetime.now(UTC), max_size=config.max_size
         )
+        asgi = build_app(app)
     log = logging.getLogger("custody.intake")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -140,7 +142,7 @@ def serve_intake(*, config: ServeConfig, on_ready: Callable[[str], None] | None 
     finisher.start()
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(app),
+            asgi,
             host=config.host,
             port=config.port,
             log_level="warning",
