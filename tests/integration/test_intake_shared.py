@@ -311,3 +311,27 @@ def test_the_database_defaults_to_the_team_s(env: Env, pair: Pair) -> None:
     assert [r["ref"] for r in json.loads(result.stdout)["submissions"]] == ["W0"]
     result = lead.run("intake", "list", "--data", env.tmp / "x", "--database", pair.shared[5])
     assert result.exit_code == 2 and "--store" in result.output
+
+
+def test_an_altered_object_fails_the_finish_and_nothing_is_ingested(env: Env, pair: Pair) -> None:
+    token = invite(env, pair, "W5")
+    on_a = TusClient(pair.a.port, token)
+    data = os.urandom(300_000)
+    on_a.upload(data, "a.jpg", chunk=100_000)
+    s3 = pair_client(pair)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=pair.bucket).get("Contents", []))
+    assert len(keys) == 3 and all("/part-" in k for k in keys)
+    body = s3.get_object(Bucket=pair.bucket, Key=keys[1])["Body"].read()
+    s3.put_object(Bucket=pair.bucket, Key=keys[1], Body=bytes([body[0] ^ 1]) + body[1:])
+    assert on_a.finish().status == 202
+    doc = on_a.wait_receipt()
+    assert doc["state"] == "failed"
+    result = env.run(
+        "intake", "list", "--data", env.tmp / "officer", "--json", *pair.shared, env=pair.aws
+    )
+    row = next(r for r in json.loads(result.stdout)["submissions"] if r["ref"] == "W5")
+    assert row["state"] == "failed" and row["bundle"] is None
+    for server in ("a", "b"):
+        folder = env.tmp / f"intake-{server}"
+        assert not list((folder / "bundles").glob("*/bagit.txt"))
+        assert not list(folder.glob("submissions/*/staging/files/*"))

@@ -435,11 +435,15 @@ class SharedState:
                 while view:
                     view = view[os.write(fd, view) :]
             os.fsync(fd)
+        except BaseException:
+            dest.unlink(missing_ok=True)  # a part-copied file is not left behind
+            raise
         finally:
             os.close(fd)
         if h.hexdigest() != up.sha256 or (
             up.expected_sha256 is not None and h.hexdigest() != up.expected_sha256
         ):
+            dest.unlink(missing_ok=True)  # what is not the bytes received is not kept
             raise EnvironmentFailure(
                 f"the stored bytes of file {up.number} are not the bytes received",
                 path=self.store,

@@ -97,6 +97,9 @@ def finish_submission(
         done = state.marker(inv.id, "result.json")
         if done is not None:
             return _result_from(done)
+        failed = state.marker(inv.id, "failed.json")
+        if failed is not None:  # another server's finish failed meanwhile: not again
+            raise InputError(f"submission {inv.ref!r} failed: {failed.get('message')}")
         finish = state.marker(inv.id, "finish.json")
         if finish is None:
             raise InputError(f"submission {inv.ref!r} was not finished by the witness")
