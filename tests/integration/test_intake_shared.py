@@ -75,10 +75,10 @@ def pair(env: Env, pg: Any, s3_server: S3Server) -> Iterator[Pair]:
             server.stop()
 
 
-def invite(env: Env, p: Pair, ref: str) -> str:
+def invite(env: Env, p: Pair, ref: str, *extra: str) -> str:
     result = env.run(
         "intake", "invite", "--data", env.tmp / "officer", "--case", CASE, "--ref", ref,
-        "--url", p.a.url, "--no-qr", "--json", *p.shared, env=p.aws,
+        "--url", p.a.url, "--no-qr", "--json", *p.shared, *extra, env=p.aws,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -335,3 +335,17 @@ def test_an_altered_object_fails_the_finish_and_nothing_is_ingested(env: Env, pa
         folder = env.tmp / f"intake-{server}"
         assert not list((folder / "bundles").glob("*/bagit.txt"))
         assert not list(folder.glob("submissions/*/staging/files/*"))
+
+
+def test_limits_hold_across_servers_creating_at_once(env: Env, pair: Pair) -> None:
+    """Six creations at once, three on each server, for an invitation of two
+    files: exactly two are made, the others refused (413), numbered 1 and 2."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = invite(env, pair, "W6", "--max-files", "2")
+    clients = [TusClient(port, token) for port in (pair.a.port, pair.b.port) * 3]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(lambda c: c.create(10, "f.txt").status, clients))
+    assert statuses == [201, 201, 413, 413, 413, 413]
+    files = clients[0].request("GET", "/api/status").json()["files"]
+    assert [f["number"] for f in files] == [1, 2]

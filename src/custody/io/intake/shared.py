@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -266,24 +266,25 @@ class SharedState:
         return [Upload.from_json(json.loads(r[0])) for r in rows]
 
     def create_upload(self, up: Upload) -> None:
-        """Record a new upload. Two servers creating the same number for one
-        invitation at once: the second fails the unique constraint (a 500 the
-        client retries), never a second file 3."""
+        """Record a new upload (the web app uses create_upload_checked)."""
         with self._db() as conn:
-            conn.execute(
-                f"INSERT INTO {SCHEMA}.uploads "
-                '(id, invitation, number, length, "offset", sha256, doc) '
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    up.id,
-                    up.invitation,
-                    up.number,
-                    up.length,
-                    up.offset,
-                    up.sha256,
-                    json.dumps(up.to_json(), sort_keys=True),
-                ),
-            )
+            _insert_upload(conn, up)
+
+    def create_upload_checked(self, inv_id: str, plan: Callable[[list[Upload]], Upload]) -> Upload:
+        """Record the upload `plan` makes from the invitation's uploads so far,
+        holding the invitation's row meanwhile: two servers creating uploads for
+        one invitation at once see each other's, so its limits hold. `plan`
+        raises (e.g. TusError) to refuse; nothing is recorded then."""
+        with self._db(autocommit=False) as conn:
+            conn.execute(f"SELECT 1 FROM {SCHEMA}.invitations WHERE id = %s FOR UPDATE", (inv_id,))
+            rows = conn.execute(
+                f"SELECT doc FROM {SCHEMA}.uploads WHERE invitation = %s ORDER BY number",
+                (inv_id,),
+            ).fetchall()
+            up = plan([Upload.from_json(json.loads(r[0])) for r in rows])
+            _insert_upload(conn, up)
+            conn.commit()
+        return up
 
     def save_upload(self, up: Upload) -> None:
         with self._db() as conn:
@@ -452,6 +453,23 @@ class SharedState:
     def drop_upload(self, up: Upload) -> None:
         """The upload's objects go (the bundle holds the evidence now)."""
         self.delete_objects([key for _, _, key in self.parts(up)])
+
+
+def _insert_upload(conn: Any, up: Upload) -> None:
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.uploads "
+        '(id, invitation, number, length, "offset", sha256, doc) '
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            up.id,
+            up.invitation,
+            up.number,
+            up.length,
+            up.offset,
+            up.sha256,
+            json.dumps(up.to_json(), sort_keys=True),
+        ),
+    )
 
 
 def _update_upload(conn: Any, up: Upload) -> None:

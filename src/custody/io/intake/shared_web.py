@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from custody.base.errors import CustodyError
+from custody.intake import invitations as inv_mod
 from custody.intake import tus
 from custody.io.intake.shared import Lease, SharedState, UploadBusy
 from custody.io.intake.store import write_all
@@ -53,6 +54,34 @@ class SharedIntakeApp(IntakeApp):
             stale.unlink(missing_ok=True)
         self.running: dict[str, tuple[int, Any]] = {}
         """upload id -> (row version, hasher): valid only while no other server wrote."""
+
+    async def create(self, request: Request) -> Response:
+        inv = self._writable(request)
+        if isinstance(inv, Response):
+            return inv
+        headers = dict(request.headers)
+        now = inv_mod.iso(self.now())
+
+        def plan(existing: list[tus.Upload]) -> tus.Upload:
+            return tus.plan_creation(
+                headers,
+                invitation=inv.id,
+                used_bytes=sum(u.length for u in existing),
+                used_files=len(existing),
+                max_bytes=inv.max_bytes,
+                max_files=inv.max_files,
+                now=now,
+            )
+
+        try:
+            up = await anyio.to_thread.run_sync(self.shared.create_upload_checked, inv.id, plan)
+        except tus.TusError as e:
+            return _error(e.status, e.message)
+        log.info("upload created: %d bytes announced", up.length)
+        return _response(
+            201,
+            headers={"Location": f"/files/{up.id}", "Access-Control-Expose-Headers": TUS_EXPOSED},
+        )
 
     async def patch(self, request: Request) -> Response:
         inv = self._writable(request)
