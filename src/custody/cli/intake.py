@@ -332,6 +332,12 @@ def intake_list(
 @tsa_timeout_option
 @json_option
 @shared_options
+@click.option(
+    "--from-server",
+    is_flag=True,
+    hidden=True,
+    help="Run by 'intake serve': a failure recorded meanwhile (by another server) stands.",
+)
 @pass_app
 def intake_finish(
     app: App,
@@ -345,6 +351,7 @@ def intake_finish(
     store: str | None,
     endpoint_url: str | None,
     database: str | None,
+    from_server: bool,
 ) -> None:
     """Ingest a submission the witness finished, and sign its receipt.
 
@@ -367,7 +374,8 @@ def intake_finish(
     render = app.configure(json_output=json_output)
     state = open_state(home=app.home, data=data, options=_shared(store, endpoint_url, database))
     inv = find_invitation(state, submission)
-    clear_failure(state, inv.id)
+    if not from_server:  # by hand: try again a submission that failed
+        clear_failure(state, inv.id)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = finish_submission(
         home=app.home,

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,7 @@ class SharedState:
         self.store = str(location)
         self._s3: S3Client | None = None
         self._schema_ready = False
+        self._local = threading.local()
 
     # Plumbing ----------------------------------------------------------------
     @property
@@ -143,17 +145,32 @@ class SharedState:
 
     @contextmanager
     def _db(self, *, autocommit: bool = True) -> Iterator[Any]:
-        conn = open_connection(self.database, autocommit=autocommit)
+        """A connection for one short piece of work. Autocommit connections are
+        kept, one per thread, and opened again once broken; a transaction gets
+        a connection of its own."""
+        kept = autocommit
+        conn = getattr(self._local, "conn", None) if kept else None
+        if conn is None or conn.closed or conn.broken:
+            conn = open_connection(self.database, autocommit=autocommit)
+            if kept:
+                self._local.conn = conn
         try:
             if not self._schema_ready:
                 self._create_schema(conn)
             yield conn
         except psycopg.OperationalError as e:
+            kept = False
             raise TeamLogUnavailable(f"lost {_where(self.database)} ({_first_line(e)})") from e
         except psycopg.Error as e:
             raise EnvironmentFailure(f"the intake database failed ({_first_line(e)})") from e
+        except BaseException:
+            kept = kept and not conn.broken
+            raise
         finally:
-            conn.close()
+            if not kept:
+                if autocommit:
+                    self._local.conn = None
+                conn.close()
 
     def _create_schema(self, conn: Any) -> None:
         with conn.transaction():

@@ -80,7 +80,7 @@ class Finisher(threading.Thread):
         if c.tsa_urls:
             env["CUSTODY_TSA"] = " ".join(c.tsa_urls)
         cmd = [sys.executable, "-m", "custody", "intake", "finish", "--data", str(c.data)]
-        cmd += c.shared.args()
+        cmd += [*c.shared.args(), "--from-server"]
         if c.key:
             cmd += ["--key", c.key]
         cmd.append(submission)
