@@ -26,7 +26,8 @@ from starlette.responses import Response
 from custody.base.errors import CustodyError
 from custody.intake import invitations as inv_mod
 from custody.intake import tus
-from custody.io.intake.shared import Lease, SharedState, UploadBusy
+from custody.io.intake.shared import SharedState
+from custody.io.intake.shared_db import Lease, UploadBusy
 from custody.io.intake.store import write_all
 from custody.io.intake.web import (
     TUS_EXPOSED,
