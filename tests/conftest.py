@@ -63,6 +63,7 @@ INTEGRATION_FIXTURES = frozenset(
 INTEGRATION_FILES = frozenset(
     {
         "test_intake.py",  # the intake server (tests/intake_server.py) and Chromium
+        "test_intake_shared.py",  # two intake servers sharing PostgreSQL and S3
         "test_verifier_page.py",  # Chromium
         "test_verifier_page_timestamps.py",  # Chromium and the TSA server
         "test_archive_readings_page.py",  # Chromium

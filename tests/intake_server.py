@@ -38,10 +38,17 @@ class IntakeServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     args: tuple[str, ...] = ()
+    env: dict[str, str | None] = field(default_factory=dict)
+    """Variables to set (or, None, to unset) for the server (e.g. an S3 server's)."""
 
     def start(self) -> IntakeServer:
         env = dict(os.environ, CUSTODY_HOME=str(self.home), CUSTODY_PASSPHRASE=PASSPHRASE)
         env.pop("CUSTODY_KEY", None)
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         cmd = [
             sys.executable,
             "-m",

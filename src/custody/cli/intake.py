@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,6 +24,31 @@ data_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="The intake's state folder (invitations, uploads, receipts, bundles).",
 )
+
+
+def shared_options(f: Any) -> Any:
+    """--store, --endpoint-url, --database: the state several servers share."""
+    f = click.option(
+        "--database",
+        envvar="CUSTODY_INTAKE_DATABASE",
+        help="PostgreSQL URL for the shared records (default: the team's, "
+        "from 'custody team join'; or $CUSTODY_INTAKE_DATABASE).",
+    )(f)
+    f = click.option(
+        "--endpoint-url", help="The S3 endpoint of an on-premises server (MinIO, Ceph...)."
+    )(f)
+    return click.option(
+        "--store",
+        metavar="s3://BUCKET/PREFIX",
+        help="Keep uploads in object storage and the records in PostgreSQL, so that "
+        "several intake servers can run behind one proxy.",
+    )(f)
+
+
+def _shared(store: str | None, endpoint_url: str | None, database: str | None) -> Any:
+    from custody.ops.intake.shared import SharedOptions
+
+    return SharedOptions(store=store, endpoint_url=endpoint_url, database=database)
 
 
 @click.group("intake")
@@ -62,6 +88,7 @@ def intake_group() -> None:
     show_default=True,
     help="The largest single upload the server announces (Tus-Max-Size).",
 )
+@shared_options
 @pass_app
 def intake_serve(
     app: App,
@@ -73,6 +100,9 @@ def intake_serve(
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
     max_size: str,
+    store: str | None,
+    endpoint_url: str | None,
+    database: str | None,
 ) -> None:
     """Serve the upload page and the tus endpoint until Ctrl-C.
 
@@ -85,6 +115,11 @@ def intake_serve(
       custody intake serve --data /srv/intake --case ICC-2026-014
       custody intake serve --data /srv/intake --case ICC-2026-014 --key intake-war-crimes-team
       custody intake serve --data /srv/intake --case ICC-2026-014 --tsa https://tsa.example.org/tsr
+      custody intake serve --data /srv/intake-a --case ICC-2026-014 --store s3://evidence/intake
+
+    With --store, uploads go to object storage and the records to PostgreSQL
+    (the team's, or --database): several servers can then run behind one proxy,
+    each with its own --data for its spool and the bundles it makes.
 
     \b
     Exit codes: 2 usage or a wrong passphrase, 3 cannot listen, 130 stopped (Ctrl-C, SIGTERM).
@@ -120,6 +155,7 @@ def intake_serve(
         passphrase=passphrase,
         tsa_urls=tsa_urls_or_env(tsa_urls),
         max_size=limit,
+        shared=_shared(store, endpoint_url, database),
     )
     app.render.info(f"Intake for case {case}, signed by {signer.name}.")
     serve_intake(config=config, on_ready=lambda url: app.render.info(f"Listening on {url}"))
@@ -153,6 +189,7 @@ def intake_serve(
 @click.option("--no-qr", is_flag=True, help="Write no QR code.")
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the link.")
+@shared_options
 @pass_app
 def intake_invite(
     app: App,
@@ -168,6 +205,9 @@ def intake_invite(
     no_qr: bool,
     json_output: bool,
     quiet: bool,
+    store: str | None,
+    endpoint_url: str | None,
+    database: str | None,
 ) -> None:
     """Make a capability link for one witness (unguessable, expiring, revocable).
 
@@ -179,6 +219,7 @@ def intake_invite(
       custody intake invite --data /srv/intake --case ICC-2026-014 --ref W1
       custody intake invite --data /srv/intake --case ICC-2026-014 --ref W2 --opaque
       custody intake invite --data /srv/intake --case X --ref W3 --expires 48h --max-bytes 5G
+      custody intake invite --data /srv/intake --case X --ref W4 --store s3://evidence/intake
 
     \b
     Exit codes: 0 made, 2 usage (another open invitation for REF), 3 I/O error.
@@ -188,6 +229,7 @@ def intake_invite(
     from custody.base.errors import InputError
     from custody.intake.invitations import parse_duration, parse_size
     from custody.ops.intake.manage import invite_witness
+    from custody.ops.intake.shared import open_state
 
     render = app.configure(json_output=json_output, quiet=quiet)
     try:
@@ -207,6 +249,7 @@ def intake_invite(
         max_files=max_files,
         opaque=opaque,
         qr_prefix=None if no_qr else qr_prefix,
+        state=open_state(home=app.home, data=data, options=_shared(store, endpoint_url, database)),
     )
     render.intake_invite(result)
 
@@ -215,28 +258,48 @@ def intake_invite(
 @data_option
 @click.argument("invitation")
 @json_option
+@shared_options
 @pass_app
-def intake_revoke(app: App, data: Path, invitation: str, json_output: bool) -> None:
+def intake_revoke(
+    app: App,
+    data: Path,
+    invitation: str,
+    json_output: bool,
+    store: str | None,
+    endpoint_url: str | None,
+    database: str | None,
+) -> None:
     """Withdraw an invitation (by REF or id): its link uploads nothing more.
 
     \b
     Examples:
       custody intake revoke --data /srv/intake W1
+      custody intake revoke --data /srv/intake --store s3://evidence/intake W1
 
     \b
     Exit codes: 0 revoked (or already), 2 no such invitation, 3 I/O error.
     """
     from custody.ops.intake.manage import revoke_invitation
+    from custody.ops.intake.shared import open_state
 
     render = app.configure(json_output=json_output)
-    render.intake_revoke(revoke_invitation(data=data, which=invitation))
+    state = open_state(home=app.home, data=data, options=_shared(store, endpoint_url, database))
+    render.intake_revoke(revoke_invitation(data=data, which=invitation, state=state))
 
 
 @intake_group.command("list")
 @data_option
 @json_option
+@shared_options
 @pass_app
-def intake_list(app: App, data: Path, json_output: bool) -> None:
+def intake_list(
+    app: App,
+    data: Path,
+    json_output: bool,
+    store: str | None,
+    endpoint_url: str | None,
+    database: str | None,
+) -> None:
     """Show every invitation and its submission: state, files, bytes, code.
 
     States: open, uploading, received (finished by the witness), ingested,
@@ -246,6 +309,7 @@ def intake_list(app: App, data: Path, json_output: bool) -> None:
     Examples:
       custody intake list --data /srv/intake
       custody intake list --data /srv/intake --json | jq '.submissions[]'
+      custody intake list --data /srv/intake --store s3://evidence/intake
 
     \b
     Exit codes: 0 listed, 2 not an intake folder.
@@ -253,7 +317,10 @@ def intake_list(app: App, data: Path, json_output: bool) -> None:
     from custody.ops.intake.manage import list_intake
 
     render = app.configure(json_output=json_output)
-    render.intake_list(list_intake(data=data))
+    from custody.ops.intake.shared import open_state
+
+    state = open_state(home=app.home, data=data, options=_shared(store, endpoint_url, database))
+    render.intake_list(list_intake(data=data, state=state))
 
 
 @intake_group.command("finish")
@@ -264,6 +331,13 @@ def intake_list(app: App, data: Path, json_output: bool) -> None:
 @tsa_url_option
 @tsa_timeout_option
 @json_option
+@shared_options
+@click.option(
+    "--from-server",
+    is_flag=True,
+    hidden=True,
+    help="Run by 'intake serve': a failure recorded meanwhile (by another server) stands.",
+)
 @pass_app
 def intake_finish(
     app: App,
@@ -274,6 +348,10 @@ def intake_finish(
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
     json_output: bool,
+    store: str | None,
+    endpoint_url: str | None,
+    database: str | None,
+    from_server: bool,
 ) -> None:
     """Ingest a submission the witness finished, and sign its receipt.
 
@@ -283,18 +361,21 @@ def intake_finish(
     \b
     Examples:
       custody intake finish --data /srv/intake W1
+      custody intake finish --data /srv/intake --store s3://evidence/intake W1
 
     \b
     Exit codes: 0 ingested, 1 the ledger does not check out, 2 nothing to
     finish, 3 disk full or I/O error.
     """
-    from custody.io.intake.store import StateDir
     from custody.ops.intake.finish import finish_submission
     from custody.ops.intake.manage import find_invitation
+    from custody.ops.intake.shared import clear_failure, open_state
 
     render = app.configure(json_output=json_output)
-    inv = find_invitation(StateDir(data), submission)
-    (data / "submissions" / inv.id / "failed.json").unlink(missing_ok=True)
+    state = open_state(home=app.home, data=data, options=_shared(store, endpoint_url, database))
+    inv = find_invitation(state, submission)
+    if not from_server:  # by hand: try again a submission that failed
+        clear_failure(state, inv.id)
     signer = app.signer(key=key, passphrase_file=passphrase_file)
     result = finish_submission(
         home=app.home,
@@ -304,6 +385,7 @@ def intake_finish(
         tsa_urls=tsa_urls_or_env(tsa_urls),
         tsa_timeout=tsa_timeout,
         on_warning=render.warning,
+        state=state,
     )
     render.intake_finish(result)
 

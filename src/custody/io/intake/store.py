@@ -178,6 +178,19 @@ class StateDir:
         except FileNotFoundError:
             return None
 
+    def copy_upload(self, up: Upload, dest: Path) -> None:
+        """Put an upload's bytes at `dest` for the ingest (a hard link: one copy)."""
+        os.link(self.part(up.invitation, up.id), dest)
+
+    def drop_upload(self, up: Upload) -> None:
+        self.part(up.invitation, up.id).unlink(missing_ok=True)
+
+    def finish_lock(self, inv_id: str) -> Any:
+        """One finish of a submission at a time."""
+        from custody.base.fsutil import exclusive_lock
+
+        return exclusive_lock(self.submission(inv_id) / "finish.lock")
+
     def submissions_waiting(self) -> Iterator[str]:
         """Submissions whose witness pressed finish and that are not yet done."""
         folder = self.root / "submissions"

@@ -10,7 +10,6 @@ metadata extraction parses what witnesses sent, with the ingest's limits.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.base.errors import CustodyError, EnvironmentFailure, InputError
-from custody.base.fsutil import environment_error, exclusive_lock, remove_tree
+from custody.base.fsutil import environment_error, remove_tree
 from custody.base.keys import Signer
 from custody.base.signing import sign_bytes
 from custody.intake import invitations as inv_mod
@@ -82,21 +81,25 @@ def finish_submission(
     tsa_timeout: float | None = None,
     on_warning: Callable[[str], None] | None = None,
     now: datetime | None = None,
+    state: Any = None,
 ) -> FinishResult:
     """Ingest submission `submission` (an invitation id) and sign its receipt.
     Idempotent: a finished submission returns its result again. Raises
     InputError (nothing to finish), EnvironmentFailure; a failure is also
-    recorded as failed.json so the page can say so."""
-    state = StateDir(data)
+    recorded as failed.json so the page can say so. `state`: the shared state
+    (io.intake.shared) when the intake runs on several servers."""
+    state = state or StateDir(data)
     case = state.case()
     inv = state.invitation(submission)
     if inv is None:
         raise InputError(f"no submission {submission!r}", path=str(data))
-    folder = state.submission(inv.id)
-    with exclusive_lock(folder / "finish.lock"):
+    with state.finish_lock(inv.id):
         done = state.marker(inv.id, "result.json")
         if done is not None:
             return _result_from(done)
+        failed = state.marker(inv.id, "failed.json")
+        if failed is not None:  # another server's finish failed meanwhile: not again
+            raise InputError(f"submission {inv.ref!r} failed: {failed.get('message')}")
         finish = state.marker(inv.id, "finish.json")
         if finish is None:
             raise InputError(f"submission {inv.ref!r} was not finished by the witness")
@@ -114,7 +117,7 @@ def _result_from(doc: dict[str, Any]) -> FinishResult:
 
 
 def _finish(
-    state: StateDir,
+    state: Any,
     inv: inv_mod.Invitation,
     case: str,
     finish: dict[str, Any],
@@ -143,7 +146,7 @@ def _finish(
                 remove_tree(staging)
             (staging / FILES_DIR).mkdir(parents=True, mode=0o700)
             for up, name in zip(uploads, stored, strict=True):
-                os.link(state.part(inv.id, up.id), staging / FILES_DIR / name)
+                state.copy_upload(up, staging / FILES_DIR / name)
             record = {
                 "format": "custody/intake-submission/v1",
                 "case": case,
@@ -239,7 +242,7 @@ def _finish(
         if staging.exists():
             remove_tree(staging)
         for up in uploads:
-            state.part(inv.id, up.id).unlink(missing_ok=True)
+            state.drop_upload(up)
     except OSError as e:
         raise environment_error(e, state.submission(inv.id)) from e
     return result

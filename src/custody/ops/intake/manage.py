@@ -47,10 +47,12 @@ def invite_witness(
     opaque: bool,
     qr_prefix: Path | None,
     now: datetime | None = None,
+    state: Any = None,
 ) -> InviteResult:
     """Make an invitation and its link `base_url/#<token>` (and the link's QR
-    code as PNG and SVG at `qr_prefix`.png/.svg). Raises InputError."""
-    state = StateDir(data)
+    code as PNG and SVG at `qr_prefix`.png/.svg). Raises InputError.
+    `state`: the shared state (ops.intake.shared.open_state), else DIR's."""
+    state = state or StateDir(data)
     state.ensure(case)
     moment = now or datetime.now(UTC)
     if any(i.ref == ref and i.refusal(moment) is None for i in state.invitations()):
@@ -96,9 +98,9 @@ def _write_qr(text: str, prefix: Path) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def find_invitation(state: StateDir, which: str) -> inv_mod.Invitation:
+def find_invitation(state: Any, which: str) -> inv_mod.Invitation:
     """By ref (the newest with it), full id, or an id prefix of 8+ characters."""
-    invs = state.invitations()
+    invs: list[inv_mod.Invitation] = state.invitations()
     by_ref = [i for i in invs if i.ref == which]
     if by_ref:
         return by_ref[-1]
@@ -122,9 +124,11 @@ class RevokeResult:
         }
 
 
-def revoke_invitation(*, data: Path, which: str, now: datetime | None = None) -> RevokeResult:
+def revoke_invitation(
+    *, data: Path, which: str, now: datetime | None = None, state: Any = None
+) -> RevokeResult:
     """Withdraw an invitation: its link uploads nothing more."""
-    state = StateDir(data)
+    state = state or StateDir(data)
     state.case()
     inv = find_invitation(state, which)
     if inv.revoked:
@@ -169,9 +173,9 @@ class IntakeList:
         return {"case": self.case, "submissions": [r.to_json() for r in self.rows]}
 
 
-def list_intake(*, data: Path, now: datetime | None = None) -> IntakeList:
+def list_intake(*, data: Path, now: datetime | None = None, state: Any = None) -> IntakeList:
     """Every invitation with its submission's state, files and bytes."""
-    state = StateDir(data)
+    state = state or StateDir(data)
     case = state.case()
     moment = now or datetime.now(UTC)
     rows = []

@@ -12,12 +12,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from custody.base.errors import EnvironmentFailure, InputError
-from custody.io.intake.store import StateDir
+from custody.base.errors import CustodyError, EnvironmentFailure, InputError
+from custody.ops.intake.shared import SharedOptions, open_state
 
 POLL_SECONDS = 0.5
 
@@ -35,6 +36,11 @@ class ServeConfig:
     passphrase: bytes | None
     tsa_urls: tuple[str, ...]
     max_size: int
+    shared: SharedOptions = field(default_factory=SharedOptions)
+    """Where the state lives when several servers share it (S3 and PostgreSQL)."""
+
+    def state(self) -> Any:
+        return open_state(home=self.home, data=self.data, options=self.shared)
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -54,21 +60,27 @@ class Finisher(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        state = StateDir(self.config.data)
+        state = self.config.state()
         while not self.stopping.wait(POLL_SECONDS):
-            for submission in list(state.submissions_waiting()):
+            try:
+                waiting = list(state.submissions_waiting())
+            except CustodyError as e:  # the shared database is away: try again later
+                self.log.error("finisher: %s", e.message)
+                continue
+            for submission in waiting:
                 if self.stopping.is_set():
                     return
                 self.finish(submission)
 
     def finish(self, submission: str) -> None:
         c = self.config
-        env = dict(os.environ, CUSTODY_HOME=str(c.home))
+        env = dict(os.environ, CUSTODY_HOME=str(c.home), **c.shared.env())
         if c.passphrase is not None:
             env["CUSTODY_PASSPHRASE"] = c.passphrase.decode("utf-8")
         if c.tsa_urls:
             env["CUSTODY_TSA"] = " ".join(c.tsa_urls)
         cmd = [sys.executable, "-m", "custody", "intake", "finish", "--data", str(c.data)]
+        cmd += [*c.shared.args(), "--from-server"]
         if c.key:
             cmd += ["--key", c.key]
         cmd.append(submission)
@@ -80,7 +92,7 @@ class Finisher(threading.Thread):
         if done.returncode == 0:
             self.log.info("submission %s… ingested", submission[:12])
         else:
-            state = StateDir(c.data)
+            state = c.state()
             if state.marker(submission, "result.json") is None and (
                 state.marker(submission, "failed.json") is None
             ):
@@ -104,12 +116,22 @@ def serve_intake(*, config: ServeConfig, on_ready: Callable[[str], None] | None 
     from custody.io.intake.page import page
     from custody.io.intake.web import IntakeApp, build_app
 
-    state = StateDir(config.data)
+    state = config.state()
     state.ensure(config.case)
     html, csp = page()
-    app = IntakeApp(
-        state, page=html, page_csp=csp, now=lambda: datetime.now(UTC), max_size=config.max_size
-    )
+    if config.shared.shared:
+        from custody.io.intake.shared_web import SharedIntakeApp, build_shared_app
+
+        state.ping()
+        shared_app = SharedIntakeApp(
+            state, page=html, page_csp=csp, now=lambda: datetime.now(UTC), max_size=config.max_size
+        )
+        asgi = build_shared_app(shared_app)
+    else:
+        app = IntakeApp(
+            state, page=html, page_csp=csp, now=lambda: datetime.now(UTC), max_size=config.max_size
+        )
+        asgi = build_app(app)
     log = logging.getLogger("custody.intake")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -120,7 +142,7 @@ def serve_intake(*, config: ServeConfig, on_ready: Callable[[str], None] | None 
     finisher.start()
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(app),
+            asgi,
             host=config.host,
             port=config.port,
             log_level="warning",
