@@ -4,9 +4,6 @@ each copy (intact, stripped, redacted, derived). Used by disclose.py."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,10 @@ from custody.bundle.format import commitments as L
 from custody.bundle.format import layout
 from custody.bundle.format.commitment_tree import CommitmentTree
 from custody.disclosure import package as P
+from custody.disclosure.copies import Copy, Files, Piece, compress_withheld, hash_file
 from custody.disclosure.parts import free_box, message_numbers, redaction_marker
+from custody.disclosure.plan_members import ArchiveMembers
+from custody.disclosure.related import names_any, repeats_which
 from custody.disclosure.request import DisclosureRequest
 from custody.tlog.merkle import leaf_hash
 
@@ -24,44 +24,10 @@ OUTSIDE_SUPPLEMENT = "outside this supplement"
 MEMBERS = P.MEMBERS
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One piece of a copy cut from a bundle file: literal bytes (a redaction
-    marker, a free box), or `size` bytes of the source from `start`, which must
-    hash to the part's committed `sha256` (checked as they are copied)."""
-
-    data: bytes | None = None
-    start: int = 0
-    size: int = 0
-    sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One payload file of a package: bytes made here (a tag file), a file
-    streamed when written and checked then against the SHA-256 it must have (a
-    bundle file disclosed intact, a derived copy), or pieces of a bundle file
-    (a stripped or redacted copy, `sha256` None until written). Nothing large is
-    held in memory: a 1 GiB video is copied in 1 MiB pieces."""
-
-    sha256: str | None
-    size: int
-    data: bytes | None = None
-    source: Path | None = None
-    pieces: tuple[Piece, ...] | None = None
-    member: str | None = None
-    """With `source` a ZIP archive: the member (its clean name) copied out of it."""
-
-    @classmethod
-    def of(cls, data: bytes) -> Copy:
-        return cls(hashlib.sha256(data).hexdigest(), len(data), data=data)
-
-
-Files = dict[str, Copy]
 NAMES_WITHHELD = "names an item not disclosed intact"
 
 
-class Plan:
+class Plan(ArchiveMembers):
     """The decisions of one committed disclosure, checked against the leaves."""
 
     def __init__(
@@ -142,117 +108,6 @@ class Plan:
                     owners.add(j)
                     out[j] = []
         return out
-
-    def _archive_of(self, path: str) -> int | None:
-        """The file leaf of the archive `path` names a member of, or None."""
-        at = path.rfind("/")
-        while at > 5:
-            if path[:at] in self.by_path:
-                return self.by_path[path[:at]]
-            at = path.rfind("/", 0, at)
-        return None
-
-    def _member_decision(
-        self, members: dict[int, dict[str, str]], path: str, option: str, kind: str
-    ) -> None:
-        if kind not in ("withhold", P.STRIPPED, P.REDACTED):
-            raise InputError(f"{option}: not for a member of an archive", path=path)
-        chosen = members.setdefault(int(self._archive_of(path) or 0), {})
-        if chosen.get(path, kind) != kind:
-            raise InputError(f"{option}: already given another treatment", path=path)
-        chosen[path] = kind
-
-    def _members(
-        self,
-        i: int,
-        path: str,
-        extras: dict[int, list[tuple[int, L.Leaf]]],
-        files: Files,
-        shown: set[int],
-        chosen: dict[str, str],
-        summary: dict[str, Any],
-    ) -> list[dict[str, Any]]:
-        """An archive disclosed as its members: the archive's bytes are not in the
-        package; each member is disclosed intact (proven by its member leaf),
-        stripped or redacted (proven by its parts) or withheld (its leaf index)."""
-        found = next(((j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBERS), None)
-        if found is None:
-            raise InputError(
-                "custody committed no members for this archive (a bundle made before "
-                "member leaves existed, or a ZIP custody could not read): withhold or "
-                "disclose it whole",
-                path=path,
-            )
-        j_members, count_leaf = found
-        by_path = {
-            str(leaf.get("path")): (j, leaf) for j, leaf in extras[i] if leaf.kind == L.MEMBER
-        }
-        for p in chosen:
-            if p not in by_path:
-                raise InputError("no such member was committed in the archive", path=p)
-        shown.add(j_members)
-        count: dict[str, Any] = {
-            "path": path,
-            "members": int(count_leaf.get("count")),
-            "disclosed": 0,
-            "stripped": 0,
-            "redacted": 0,
-            "withheld": 0,
-            "withheld_by_basis": {},
-        }
-        items: list[dict[str, Any]] = []
-        withheld: list[dict[str, Any]] = []
-
-        def name_of(member_path: str) -> str:  # the member's name in the zip
-            return member_path[len(path) + 1 :]
-
-        for p, (j, leaf) in sorted(by_path.items(), key=lambda x: x[1][0]):
-            kind = chosen.get(p, P.INTACT)
-            if kind == "withhold":
-                why = self.request.basis_of(f"withhold:{p}")
-                withheld.append({"leaf": j, "basis": why})
-                count["withheld"] += 1
-                count["withheld_by_basis"][why] = count["withheld_by_basis"].get(why, 0) + 1
-                continue
-            if kind == P.INTACT:
-                files[p] = Copy(
-                    str(leaf.get("sha256")),
-                    int(leaf.get("size")),
-                    source=self.bundle / path,
-                    member=name_of(p),
-                )
-                shown.add(j)
-                fields, withheld_fields = self._fields(j, extras[j], shown, p)
-                item: dict[str, Any] = {
-                    "treatment": P.INTACT,
-                    "path": p,
-                    "leaf": j,
-                    "fields": fields,
-                    "withheld_fields": withheld_fields,
-                }
-                count["disclosed"] += 1
-            else:
-                redact = self.request.redact.get(p) if kind == P.REDACTED else None
-                item = self._cut(
-                    j, p, extras[j], files, shown, redact, owner=leaf, archive=(path, name_of(p))
-                )
-                if kind == P.REDACTED:
-                    count["redacted"] += 1
-                    summary["messages_redacted"].append(
-                        {"path": p, "redacted": len(item["redacted"]), "of": item["messages"]}
-                    )
-                else:
-                    count["stripped"] += 1
-            items.append({**item, "archive": i})
-        summary["archives"].append(count)
-        record = {
-            "treatment": MEMBERS,
-            "path": path,
-            "file": i,
-            "members": j_members,
-            "withheld": compress_withheld(withheld),
-        }
-        return [record, *items]
 
     def build(
         self, files: Files
@@ -358,7 +213,7 @@ class Plan:
             else:
                 d = r.derived[path]
                 try:
-                    digest, size = _hash_file(d.file)
+                    digest, size = hash_file(d.file)
                 except OSError as e:
                     raise InputError("cannot read the derived file", path=str(d.file)) from e
                 files[path] = Copy(digest, size, source=d.file)
@@ -405,10 +260,10 @@ class Plan:
             if leaf.kind != L.FIELD:
                 continue
             name = leaf.get("name")
-            why = name if name in names else _repeats_which(leaf.get("value"), names)
+            why = name if name in names else repeats_which(leaf.get("value"), names)
             if why is not None:
                 withheld.append({"leaf": j, "basis": self.request.basis_of(f"field:{path}:{why}")})
-            elif _names_any(leaf.get("value"), self.protected):
+            elif names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
             else:
                 fields.append(j)
@@ -525,85 +380,6 @@ class Plan:
             item["messages"] = len(numbers)
             item["basis"] = self.request.basis_of(f"redact:{path}")
         return item
-
-
-# What else in a record says what a withheld field says: the raw EXIF tags under
-# `details` repeat the GPS position and the device, a video's `details` its place.
-_RELATED = {
-    "gps": re.compile(r"gps|locat|latitude|longitude|loci|xyz|iso6709", re.I),
-    "device": re.compile(r"make|model|serial|software|device|lens|owner|body", re.I),
-    "captured_at": re.compile(r"date|time", re.I),
-}
-
-
-def _repeats(value: Any, names: set[str]) -> bool:
-    """Whether a field's value holds a key that repeats a withheld field."""
-    patterns = [_RELATED[n] for n in names if n in _RELATED]
-    if not patterns:
-        return False
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            if any(p.search(str(k)) for k in v for p in patterns):
-                return True
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
-
-
-def _repeats_which(value: Any, names: set[str]) -> str | None:
-    """The first withheld field (by name) whose value this one repeats, or None."""
-    for name in sorted(names):
-        if _repeats(value, {name}):
-            return name
-    return None
-
-
-def _names_any(value: Any, protected: set[str]) -> bool:
-    """Whether a metadata value holds, as a whole string (or the last part of a
-    path), a SHA-256, path or name in `protected`."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            if v in protected or v.rsplit("/", 1)[-1] in protected:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    """SHA-256 and size of a file, read in 1 MiB pieces."""
-    h, n = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while piece := f.read(1 << 20):
-            h.update(piece)
-            n += len(piece)
-    return h.hexdigest(), n
-
-
-def compress_withheld(withheld: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{leaf, basis}] as the record writes it: per basis, runs of leaf indices
-    [first, last], so that withholding 100,000 files costs a few bytes."""
-    by_basis: dict[str, list[int]] = {}
-    for w in withheld:
-        by_basis.setdefault(w["basis"], []).append(w["leaf"])
-    out = []
-    for basis in sorted(by_basis):
-        runs: list[list[int]] = []
-        for i in sorted(by_basis[basis]):
-            if runs and runs[-1][1] == i - 1:
-                runs[-1][1] = i
-            else:
-                runs.append([i, i])
-        out.append({"basis": basis, "leaves": runs})
-    return out
 
 
 def whole_plan(

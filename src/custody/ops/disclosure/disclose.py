@@ -34,7 +34,8 @@ from custody.bundle.format import layout
 from custody.bundle.format.commitments import COMMITMENTS_PATH, LeafError
 from custody.bundle.format.statement import StatementError, parse_statement
 from custody.disclosure import package as P
-from custody.disclosure.plan import Copy, Files, Piece, Plan, whole_plan
+from custody.disclosure.copies import Copy, Files, Piece
+from custody.disclosure.plan import Plan, whole_plan
 from custody.disclosure.request import DisclosureRequest
 from custody.io.tsa_client import request_timestamps
 from custody.tsa.attempt import GRANTED
