@@ -42,8 +42,20 @@ settings.register_profile(
     deadline=None,
     print_blob=True,
 )
+# The fast loop (-m "not integration") draws fewer of the same derandomized examples: a
+# developer's edit-test cycle, not the test command, which CI runs with "default".
+settings.register_profile(
+    "fast", derandomize=True, database=None, max_examples=50, deadline=None, print_blob=True
+)
 # --hypothesis-profile on the command line, read after this file, takes precedence.
 settings.load_profile("default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("markexpr", "") == "not integration" and not config.getoption(
+        "hypothesis_profile", None
+    ):
+        settings.load_profile("fast")
 
 # --- the fast loop: `python -m pytest -m "not integration"` (docs/testing.md) ---------------
 
