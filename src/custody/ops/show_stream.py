@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from custody.base.errors import InputError
+from custody.base.errors import InputError, NotABundleError
 from custody.bundle.format import layout
 from custody.bundle.format.statement import StatementError, parse_statement
-from custody.bundle.read.reader import scan_bundle
+from custody.bundle.read.scan import read_capped
 from custody.metadata.lines import metadata_records
 from custody.ops.show import BundleMetadata, read_metadata
 
@@ -81,11 +82,15 @@ def open_metadata(*, bundle: Path) -> MetadataStream:
     metadata cannot be read."""
     if not bundle.is_dir() or bundle.is_symlink():
         return _from_whole(read_metadata(bundle=bundle))
-    # The payload is not listed: show reads only the tag files.
-    scan = scan_bundle(bundle, hash_payload=False, tag_files_only=True)
-    if layout.METADATA not in scan.files:
+    # Not scanned: a scan lists every file, and keeps the manifest (a line a file).
+    # Only the two files show reads are opened, neither through a link.
+    if not (bundle / layout.BAGIT_TXT).exists() and not (bundle / layout.STATEMENT).exists():
+        raise NotABundleError("not a bundle (no bagit.txt)", path=str(bundle))
+    if (bundle / "custody").is_symlink():
         raise InputError("the bundle has no custody/metadata.json", path=str(bundle))
-    path = Path(scan.location) / (scan.root_prefix + layout.METADATA)
+    path = bundle / layout.METADATA
+    if path.is_symlink() or not path.is_file():
+        raise InputError("the bundle has no custody/metadata.json", path=str(bundle))
     digest = hashlib.sha256()
     try:
         with _open(path) as f:
@@ -97,7 +102,7 @@ def open_metadata(*, bundle: Path) -> MetadataStream:
         raise InputError("custody/metadata.json cannot be read", path=str(bundle)) from e
     statement = None
     matches = False
-    raw = scan.tag_bytes.get(layout.STATEMENT)
+    raw = _read_regular(bundle / layout.STATEMENT)
     if raw is not None:
         try:
             statement = parse_statement(raw)
@@ -109,6 +114,17 @@ def open_metadata(*, bundle: Path) -> MetadataStream:
 
 def _from_whole(whole: BundleMetadata) -> MetadataStream:
     return MetadataStream(whole.bundle, whole.statement, whole.matches_statement, None, "", whole)
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """A small tag file's bytes, or None when it is not a regular file."""
+    try:
+        with _open(path) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            return read_capped(f)
+    except OSError:
+        return None
 
 
 def _open(path: Path) -> IO[bytes]:
