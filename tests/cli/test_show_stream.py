@@ -4,6 +4,8 @@ while later ones are still unread."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ from conftest import EXAMPLES, REPO, Env
 from custody.metadata import metadata_chunks
 from custody.metadata.lines import metadata_records
 from custody.ops.show import read_metadata
+from custody.render import Renderer
 from custody.render._base import _dumps
 
 VECTORS = REPO / "tests" / "vectors"
@@ -26,6 +29,14 @@ VECTORS = REPO / "tests" / "vectors"
 def whole_document(bundle: Path) -> bytes:
     """What `custody show --json` wrote before it streamed: the whole result, dumped once."""
     return (_dumps(read_metadata(bundle=bundle).to_json(), indent=2) + "\n").encode("utf-8")
+
+
+def whole_table(bundle: Path) -> tuple[str, str]:
+    """What `custody show` wrote in a pipe before it streamed (stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        Renderer().metadata(read_metadata(bundle=bundle))
+    return out.getvalue(), err.getvalue()
 
 
 def test_show_json_is_byte_identical_to_the_whole_document(
@@ -50,6 +61,9 @@ def test_show_json_is_byte_identical_to_the_whole_document(
         shown = env.run("show", bundle, "--json")
         assert shown.exit_code == 0, (bundle, shown.output)
         assert shown.stdout_bytes == whole_document(bundle), bundle
+        table = env.run("show", bundle)
+        assert table.exit_code == 0, (bundle, table.output)
+        assert (table.stdout, table.stderr) == whole_table(bundle), bundle
         compared += 1
     assert compared > 10
     # Metadata edited by hand (another layout) is read whole, and shown the same.

@@ -5,9 +5,17 @@ BundleMetadata, with one record held at a time."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from custody.render._base import Output, _dumps
+from custody.render._base import Output, _dumps, _is_terminal
+from custody.render.media import (
+    METADATA_COLUMNS,
+    _with_members,
+    metadata_row,
+    metadata_title,
+    trust_list_note,
+)
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
     from custody.ops.show_stream import MetadataStream
@@ -19,17 +27,8 @@ class MediaStreamViews(Output):
     """custody show, streamed."""
 
     def metadata_stream(self, result: MetadataStream) -> None:
-        if not self.json_output:  # a table is as wide as its widest cell: read whole
-            from custody.ops.show import BundleMetadata
-
-            self.metadata(  # type: ignore[attr-defined]  # MediaViews, beside it in Renderer
-                BundleMetadata(
-                    result.bundle,
-                    result.statement,
-                    tuple(result.records()),
-                    result.matches_statement,
-                )
-            )
+        if not self.json_output:
+            self._metadata_text(result)
             return
         # The document as json.dumps(..., indent=2) writes it: the head's fields, then
         # each record indented to its depth. _dumps makes each piece safe on its own,
@@ -46,3 +45,27 @@ class MediaStreamViews(Output):
             first = False
         out.write("[]\n}\n" if first else "\n  ]\n}\n")
         out.flush()
+
+    def _metadata_text(self, result: MetadataStream) -> None:
+        """The metadata table: in a pipe, a line a record as it is read; on a
+        terminal (a table is as wide as its widest cell) read whole first."""
+        if not result.matches_statement:
+            self.warning("the metadata does not match the signed statement: run custody verify")
+        notes: list[str] = []  # the first trust-list note, kept on the way
+        rows: Iterable[tuple[str, ...]] = (
+            metadata_row(r) for r in _noting(_with_members(result.records()), notes)
+        )
+        if _is_terminal(sys.stdout):
+            rows = list(rows)
+        self._table(METADATA_COLUMNS, rows, title=metadata_title(result))  # type: ignore[arg-type]
+        if notes:
+            self.note(notes[0])  # stderr: stdout stays one table row per line in a pipe
+
+
+def _noting(records: Iterable[dict[str, Any]], notes: list[str]) -> Iterator[dict[str, Any]]:
+    for r in records:
+        if not notes:
+            note = trust_list_note(r)
+            if note is not None:
+                notes.append(note)
+        yield r
