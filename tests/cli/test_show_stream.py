@@ -137,6 +137,6 @@ def test_show_json_writes_the_first_record_before_reading_the_last(
         f.write(b"last-BBBB")
     rest = proc.stdout.read()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) != 0
+    assert proc.wait(timeout=60) == 2
     assert b"last-BBBB" in rest and b"last-AAAA" not in rest
     assert "custody/metadata.json changed while it was read" in err
