@@ -61,6 +61,11 @@ def show_command(
       custody show ./ICC-2026-014_W1 --scope ./ICC-2026-014_W1.scope-20260303T101500Z
     """
     render = app.configure(json_output=json_output)
+    if scope_record is None and chat is None and not recheck:  # streamed (issue 26)
+        from custody.ops.show_stream import open_metadata
+
+        render.metadata_stream(open_metadata(bundle=bundle))
+        return
     result = read_metadata(bundle=bundle)
     if scope_record is not None:  # only what the scope selected
         from custody.ops.scope_show import limit_to_scope

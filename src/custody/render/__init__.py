@@ -17,6 +17,7 @@ from custody.render.intake import IntakeViews
 from custody.render.keys import KeysViews
 from custody.render.ledger import LedgerViews
 from custody.render.media import MediaViews
+from custody.render.media_stream import MediaStreamViews
 from custody.render.scope import ScopeViews
 from custody.render.similar import SimilarViews
 from custody.render.store import StoreViews
@@ -28,6 +29,7 @@ class Renderer(
     BundlesViews,
     KeysViews,
     MediaViews,
+    MediaStreamViews,
     LedgerViews,
     TeamViews,
     StoreViews,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from custody.render._base import Output, json_form
@@ -21,54 +21,12 @@ class MediaViews(Output):
     def metadata(self, result: BundleMetadata) -> None:
         if not result.matches_statement:
             self.warning("the metadata does not match the signed statement: run custody verify")
-        rows = []
+        rows = [metadata_row(r) for r in _with_members(result.files)]
+        self._table(METADATA_COLUMNS, rows, title=metadata_title(result))
         for r in _with_members(result.files):
-            mime = str(r.get("mime") or "?")
-            if r.get("extension_mismatch"):
-                mime += " (name says otherwise)"
-            errors = r.get("errors")
-            if errors:
-                mime += f" [{len(errors) if isinstance(errors, list) else errors} error(s)]"
-            duration = r.get("duration_s")
-            rows.append(
-                (
-                    str(r.get("path")),
-                    mime,
-                    str(r.get("captured_at") or ""),
-                    place_text(r.get("gps"), digits=5),
-                    device_text(r.get("device")),
-                    f"{duration:.1f} s" if _is_number(duration) else "",
-                    _c2pa_cell(r),
-                    str(r.get("sha256") or ""),
-                    "; ".join(_notes(r)),
-                )
-            )
-        st = result.statement or {}
-        title = f"Case {st.get('case') or '?'}, exhibit {st.get('exhibit') or 'none'}, "
-        title += f"bundle {result.bundle}"
-        self._table(
-            (
-                "path",
-                "type",
-                "captured at",
-                "place",
-                "device",
-                "duration",
-                "C2PA",
-                "sha256",
-                "notes",
-            ),
-            rows,
-            title=title,
-        )
-        for r in _with_members(result.files):
-            c2pa = r.get("c2pa")
-            if isinstance(c2pa, dict) and isinstance(c2pa.get("trust_list"), dict):
-                trust = c2pa["trust_list"]
-                self.note(  # stderr: stdout stays one table row per line in a pipe
-                    f"C2PA checked with {c2pa.get('sdk')} against the trust list of "
-                    f"{trust.get('date')} (SHA-256 {trust.get('sha256')})"
-                )
+            note = trust_list_note(r)
+            if note is not None:
+                self.note(note)  # stderr: stdout stays one table row per line in a pipe
                 break
 
     def c2pa_recheck(self, result: C2paRecheck) -> None:
@@ -114,6 +72,62 @@ class MediaViews(Output):
                     self._line(f"    attachment {name}: {a.get('status')}")
 
 
+# The pieces of the metadata view, shared with its streamed form (render/media_stream.py).
+
+METADATA_COLUMNS = (
+    "path",
+    "type",
+    "captured at",
+    "place",
+    "device",
+    "duration",
+    "C2PA",
+    "sha256",
+    "notes",
+)
+
+
+def metadata_title(result: Any) -> str:
+    """The table's title: case, exhibit, bundle (of a BundleMetadata or MetadataStream)."""
+    st = result.statement or {}
+    title = f"Case {st.get('case') or '?'}, exhibit {st.get('exhibit') or 'none'}, "
+    return title + f"bundle {result.bundle}"
+
+
+def metadata_row(r: dict[str, Any]) -> tuple[str, ...]:
+    """One record's row of the metadata table."""
+    mime = str(r.get("mime") or "?")
+    if r.get("extension_mismatch"):
+        mime += " (name says otherwise)"
+    errors = r.get("errors")
+    if errors:
+        mime += f" [{len(errors) if isinstance(errors, list) else errors} error(s)]"
+    duration = r.get("duration_s")
+    return (
+        str(r.get("path")),
+        mime,
+        str(r.get("captured_at") or ""),
+        place_text(r.get("gps"), digits=5),
+        device_text(r.get("device")),
+        f"{duration:.1f} s" if _is_number(duration) else "",
+        _c2pa_cell(r),
+        str(r.get("sha256") or ""),
+        "; ".join(_notes(r)),
+    )
+
+
+def trust_list_note(r: dict[str, Any]) -> str | None:
+    """The C2PA trust list a record was checked against, in words; None if none."""
+    c2pa = r.get("c2pa")
+    if isinstance(c2pa, dict) and isinstance(c2pa.get("trust_list"), dict):
+        trust = c2pa["trust_list"]
+        return (
+            f"C2PA checked with {c2pa.get('sdk')} against the trust list of "
+            f"{trust.get('date')} (SHA-256 {trust.get('sha256')})"
+        )
+    return None
+
+
 # A record is read from the bundle's metadata.json, which anyone can edit (show then
 # warns that it does not match the statement) or sign with a key of their own: a
 # view takes nothing about a value's type for granted, and shows what is there.
@@ -148,7 +162,7 @@ def device_text(device: Any) -> str:
     return " ".join(str(v) for v in (device.get("make"), device.get("model")) if v)
 
 
-def _with_members(files: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _with_members(files: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Each record, then the members of an archive handed over, shown under it."""
     for r in files:
         yield r

@@ -1,0 +1,74 @@
+"""Memory against file count: peak RSS of `custody show --json` and `custody verify` on
+bundles of many small files, in one run, with the ratio of the largest to the smallest.
+
+    python -m bench.scale [--sizes 10000,50000,200000] [--dir /var/tmp]
+
+Flat memory (issue 26) means a ratio near 1 whatever the sizes. "show (whole)" is the
+implementation show had before it streamed (the whole result built, then dumped), run
+beside it for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.memory import make_small_files
+from bench.run import officer_with_key, run_timed
+
+WHOLE = (
+    "import sys; from pathlib import Path; from custody.ops.show import read_metadata; "
+    "from custody.render._base import _dumps; "
+    "sys.stdout.write(_dumps(read_metadata(bundle=Path(sys.argv[1])).to_json(), indent=2))"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,50000,200000")
+    parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="custody-bench-scale-", dir=args.dir))
+    env, custody = officer_with_key(root)
+    print(f"custody scale benchmark: {os.cpu_count()} cores; data in {root}")
+    commands = {
+        "show --json": lambda b: [*custody, "show", str(b), "--json"],
+        "show (whole)": lambda b: [sys.executable, "-c", WHOLE, str(b)],
+        "verify": lambda b: [*custody, "verify", str(b)],
+    }
+    peaks: dict[str, dict[int, int]] = {name: {} for name in commands}
+    try:
+        for count in sizes:
+            src, bundle = root / "src", root / "bundle"
+            src.mkdir()
+            make_small_files(src, count)
+            run_timed(
+                [*custody, "ingest", str(src), "--case", "BENCH", "--out", str(bundle)], env=env
+            )
+            shutil.rmtree(src)
+            line = []
+            for name, command in commands.items():
+                seconds, kib = run_timed(command(bundle), env=env)
+                peaks[name][count] = kib
+                line.append(f"{name} {kib / 1024:.0f} MiB ({seconds:.1f} s)")
+            print(f"{count:>9,} files: " + "; ".join(line), flush=True)
+            shutil.rmtree(bundle)
+        low, high = sizes[0], sizes[-1]
+        for name, by_size in peaks.items():
+            print(
+                f"{name}: peak RSS at {high:,} / at {low:,} files = "
+                f"{by_size[high] / by_size[low]:.2f}"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
