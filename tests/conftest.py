@@ -77,6 +77,7 @@ INTEGRATION_FILES = frozenset(
         "test_store.py",  # the S3 server
         "test_interrupt.py",  # SIGINT/SIGTERM to real ingests
         "test_interrupted.py",  # kill -9 at each fault point, then the next commands
+        "test_resume.py",  # kill -9 and Ctrl-C of real ingests, then resumed
         "test_crash.py",  # kill -9 at random moments, concurrent ingests
         "test_disclose_page.py",  # Chromium runs the page on disclosure packages
     }
