@@ -225,3 +225,48 @@ def test_resume_with_nothing_to_continue_says_so(env: Env, officer: dict, tmp_pa
     out.mkdir()
     result, _ = _finish(_ingest(env, source, out / "W1", tmp_path / "log", "--resume"))
     assert [w for w in result["warnings"] if "no stopped ingest of this source" in w]
+
+
+@pytest.mark.parametrize("point", ["copied", "recorded"])
+def test_killed_after_the_copies(env: Env, officer: dict, tmp_path: Path, point: str) -> None:
+    """Killed once every file was copied: nothing is copied again. Killed after the
+    ledger recorded the ingest: that bundle id is explained as abandoned (as before)
+    and the ingest starts over under a new one."""
+    source = _source(tmp_path / "phone")
+    log = tmp_path / "copies.log"
+    (tmp_path / "out").mkdir()
+    bundle = tmp_path / "out" / "W1"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "custody", "ingest", str(source)),
+            *("--case", "ICC-9", "--exhibit", "W1/1", "--out", str(bundle), "--json"),
+        ],
+        env={
+            **os.environ,
+            "CUSTODY_HOME": str(env.home),
+            "CUSTODY_PASSPHRASE": PASSPHRASE,
+            "CUSTODY_COPY_LOG": str(log),
+            "CUSTODY_STOP_AT": point,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _until_stopped(proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert len(_copies(log)) == FILES + 1
+
+    result, _ = _finish(_ingest(env, source, bundle, log))
+    actions = [
+        e["action"] for e in json.loads(env.run("ledger", "show", "--json").stdout)["entries"]
+    ]
+    if point == "copied":
+        assert len(_copies(log)) == FILES + 1
+        assert actions == ["keygen", "ingest"]
+    else:
+        assert [w for w in result["warnings"] if "already recorded in the ledger" in w]
+        assert len(_copies(log)) == 2 * (FILES + 1)
+        assert actions == ["keygen", "ingest", "abandoned", "ingest"]
+    assert env.run("verify", bundle).exit_code == 0
+    assert _bundle_parts(bundle) == _reference(env, source, tmp_path)
+    assert _partials(bundle.parent) == [] and list((env.home / "pending").glob("*")) == []
