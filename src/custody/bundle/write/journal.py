@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -89,7 +90,12 @@ class Journal:
     def __init__(self, path: Path, head: JournalHead | None) -> None:
         self._lock = threading.Lock()
         self._count = 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if head is None:
+            # Continuing: a torn last line is cut off, so that the next one starts whole.
+            with open(path, "rb") as f:
+                kept = f.read().rfind(b"\n") + 1
+            os.ftruncate(self._fd, kept)
         self._synced = time.monotonic()
         if head is not None:
             self._write(head.to_json())
@@ -177,9 +183,12 @@ def reuse_copies(
             continue
         copy = data_dir / rel
         try:
-            if copy.is_symlink() or not copy.is_file() or copy.stat().st_size != entry.size:
+            kept = os.lstat(copy)
+            if not stat.S_ISREG(kept.st_mode) or kept.st_size != entry.size:
                 continue
             digest, head = _hash_with_head(copy)
+            # Reading may have moved the copy's access time: it keeps the source's.
+            os.utime(copy, ns=(kept.st_atime_ns, kept.st_mtime_ns), follow_symlinks=False)
         except OSError:
             continue
         if digest != entry.sha256:
