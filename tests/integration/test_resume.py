@@ -124,6 +124,8 @@ def test_killed_ingest_resumes_to_the_same_bundle(
     assert not bundle.exists() and len(_partials(bundle.parent)) == 1
     journalled = len(_copies(log))
     assert journalled >= stop_after
+    [line] = json.loads(env.run("ledger", "verify", "--json").stdout)["interrupted_ingests"]
+    assert line.endswith("; the same ingest run again (or with --resume) continues it")
 
     # The same command again continues it (no --resume needed after a kill).
     result, _ = _finish(_ingest(env, source, bundle, log))

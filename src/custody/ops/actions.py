@@ -158,7 +158,7 @@ def ingest_evidence(
             on_appended=cosigner,
             on_manifest=_repeat_check(ledger, source=r.source, again=r.again),
             resume=found.point,
-            keep_on_interrupt=r.resume,
+            keep_on_interrupt=r.resume or found.point is not None,
         )
     return replace(result, warnings=(*explained, *result.warnings))
 

@@ -74,8 +74,23 @@ def interrupted_ingests(*, home: Path, ledger: Ledger | None) -> tuple[str, ...]
             if leftover.completed or ledger is None
             else ingest_entry_index(ledger, leftover.ingest.bundle_id)
         )
-        lines.append(describe_leftover(leftover, index))
+        line = describe_leftover(leftover, index)
+        if (
+            ledger is not None
+            and index is None
+            and not leftover.completed
+            and _journalled(leftover)
+        ):
+            line += "; the same ingest run again (or with --resume) continues it"
+        lines.append(line)
     return tuple(lines)
+
+
+def _journalled(leftover: Leftover) -> bool:
+    """Whether the partial copy holds a journal to continue from (ops/resume.py)."""
+    from custody.bundle.write.journal import JOURNAL_NAME
+
+    return any((p / JOURNAL_NAME).is_file() for p in leftover.partial_copies)
 
 
 def recover_interrupted_ingests(
