@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         settings.load_profile("fast")
 
+
 # --- the fast loop: `python -m pytest -m "not integration"` (docs/testing.md) ---------------
 
 # A test is an integration test when it uses one of these fixtures (each starts a real
@@ -89,6 +90,7 @@ INTEGRATION_FILES = frozenset(
         "test_store.py",  # the S3 server
         "test_interrupt.py",  # SIGINT/SIGTERM to real ingests
         "test_interrupted.py",  # kill -9 at each fault point, then the next commands
+        "test_resume.py",  # kill -9 and Ctrl-C of real ingests, then resumed
         "test_crash.py",  # kill -9 at random moments, concurrent ingests
         "test_disclose_page.py",  # Chromium runs the page on disclosure packages
     }

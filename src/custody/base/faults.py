@@ -19,3 +19,15 @@ def reached(point: str) -> None:
     """Stop here when the environment asks for this point."""
     if os.environ.get("CUSTODY_STOP_AT") == point:
         os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def file_copied(rel: str, done: int) -> None:
+    """After each file an ingest copies: with CUSTODY_COPY_LOG=<file>, its path is
+    appended there (the tests count copies across a kill and a resume); with
+    CUSTODY_STOP_AFTER_FILES=<n>, the process stops itself after the n-th copy."""
+    log = os.environ.get("CUSTODY_COPY_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(rel + "\n")
+    if os.environ.get("CUSTODY_STOP_AFTER_FILES") == str(done):
+        os.kill(os.getpid(), signal.SIGSTOP)

@@ -75,6 +75,12 @@ from custody.ops.batch import (
     help="Make another bundle of content already ingested under the same case and "
     "exhibit (refused without it); the ledger entry names the earlier bundle.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a stopped ingest of the same source, case, exhibit and --out (the same "
+    "command does so by itself); on Ctrl-C keep the partial copy to be continued.",
+)
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
@@ -94,6 +100,7 @@ def ingest_command(
     tsa_timeout: float | None,
     expand: bool,
     again: bool,
+    resume: bool,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
@@ -128,6 +135,11 @@ def ingest_command(
     kept; so running the same list twice makes nothing new. --again makes
     another bundle anyway, recorded in the ledger as a repeat of the first.
 
+    An ingest stopped at any moment (kill -9, power loss, Ctrl-C with
+    --resume) continues when the same command is run again, or with
+    --resume: finished copies are hashed again and kept, only the rest is
+    copied, and the bundle is the one the first run would have made.
+
     \b
     Examples:
       custody ingest ./witness-phone --case ICC-2026-014 --exhibit JS/1
@@ -137,6 +149,7 @@ def ingest_command(
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
       custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
       custody ingest ./usb --case ICC-2026-014 --again   # a second bundle, same content
+      custody ingest ./phone --case ICC-2026-014 --exhibit JS/2 --out /evidence --resume
 
     Exit codes: 0 every bundle created; 2 bad source, key or options, or a
     source already ingested (JSON error kind `already_ingested`); 3 disk or
@@ -182,6 +195,7 @@ def ingest_command(
                     tsa_timeout=tsa_timeout,
                     witnesses=tuple(witnesses),
                     again=again,
+                    resume=resume,
                 )
                 result: Any = ingest_evidence(
                     home=app.home,

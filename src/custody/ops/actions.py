@@ -26,6 +26,7 @@ from custody.bundle.verify.pipeline import Evidence
 from custody.io.ledger_store import Ledger
 from custody.ops.ledger.repeats import earlier_ingests
 from custody.ops.recovery import abandoned_in_case, interrupted_ingests, recover_interrupted_ingests
+from custody.ops.resume import find_resumable
 from custody.ops.trust import load_trust_policy
 from custody.policy import TrustPolicy
 
@@ -85,6 +86,9 @@ class IngestRequest:
     """Witness URLs that cosign the ledger entry's checkpoint before the bundle is finished."""
     again: bool = False
     """Make another bundle of content already ingested under this case and exhibit."""
+    resume: bool = False
+    """--resume: continue a stopped ingest (as the same command does by itself), and
+    on Ctrl-C keep the partial copy to be continued."""
 
 
 def ingest_evidence(
@@ -112,7 +116,18 @@ def ingest_evidence(
     r = request
     with Ledger.open(home) as ledger:
         ledger.ensure_intact()  # before anything is copied
-        explained = recover_interrupted_ingests(home=home, ledger=ledger, signer=signer)
+        found = find_resumable(
+            home=home,
+            ledger=ledger,
+            source=r.source,
+            case=r.case,
+            exhibit=r.exhibit,
+            out=r.out,
+            asked=r.resume,
+        )
+        explained = found.lines + recover_interrupted_ingests(
+            home=home, ledger=ledger, signer=signer, keep=found.marker
+        )
         cosigner = (
             ingest_cosigner(
                 home=home,
@@ -142,6 +157,8 @@ def ingest_evidence(
             tsa_timeout=r.tsa_timeout,
             on_appended=cosigner,
             on_manifest=_repeat_check(ledger, source=r.source, again=r.again),
+            resume=found.point,
+            keep_on_interrupt=r.resume or found.point is not None,
         )
     return replace(result, warnings=(*explained, *result.warnings))
 

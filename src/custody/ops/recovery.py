@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     pass
 
 
-def _ingest_entry_index(ledger: Ledger, bundle_id: str) -> int | None:
+def ingest_entry_index(ledger: Ledger, bundle_id: str) -> int | None:
     """The index of the ledger entry that recorded the ingest of `bundle_id`."""
     for stored in ledger.entries():
         try:
@@ -72,21 +72,41 @@ def interrupted_ingests(*, home: Path, ledger: Ledger | None) -> tuple[str, ...]
         index = (
             None
             if leftover.completed or ledger is None
-            else _ingest_entry_index(ledger, leftover.ingest.bundle_id)
+            else ingest_entry_index(ledger, leftover.ingest.bundle_id)
         )
-        lines.append(describe_leftover(leftover, index))
+        line = describe_leftover(leftover, index)
+        if (
+            ledger is not None
+            and index is None
+            and not leftover.completed
+            and _journalled(leftover)
+        ):
+            line += "; the same ingest run again (or with --resume) continues it"
+        lines.append(line)
     return tuple(lines)
 
 
-def recover_interrupted_ingests(*, home: Path, ledger: Ledger, signer: Signer) -> tuple[str, ...]:
+def _journalled(leftover: Leftover) -> bool:
+    """Whether the partial copy holds a journal to continue from (ops/resume.py)."""
+    from custody.bundle.write.journal import JOURNAL_NAME
+
+    return any((p / JOURNAL_NAME).is_file() for p in leftover.partial_copies)
+
+
+def recover_interrupted_ingests(
+    *, home: Path, ledger: Ledger, signer: Signer, keep: Path | None = None
+) -> tuple[str, ...]:
     """Explain and tidy up every ingest that was killed: an ingest the ledger
     recorded but whose bundle never appeared gets an `abandoned` entry (the
     earlier entry is never altered); the partial copies are removed (they are
-    copies; the source was never touched). Returns one line per leftover."""
+    copies; the source was never touched). Returns one line per leftover.
+    `keep`: the marker of a stopped ingest being continued (ops/resume.py)."""
     lines = []
     for leftover in find_leftovers(pending_dir(home)):
+        if keep is not None and leftover.marker == keep:
+            continue
         ing = leftover.ingest
-        index = None if leftover.completed else _ingest_entry_index(ledger, ing.bundle_id)
+        index = None if leftover.completed else ingest_entry_index(ledger, ing.bundle_id)
         line = describe_leftover(leftover, index)
         if index is not None:
             appended = ledger.append(

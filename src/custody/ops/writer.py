@@ -7,6 +7,7 @@ import os
 import platform
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,6 @@ from custody.base.fsutil import (
     is_within,
     rename_noreplace,
     sync_filesystem,
-    temporary_directory_beside,
 )
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer, fingerprint_of, public_key_file_bytes
@@ -39,6 +39,15 @@ from custody.bundle.read.source import SourceDir, SourceListing, scan_source, sc
 from custody.bundle.verify.check_names import check_written_names
 from custody.bundle.verify.evaluate import check_fresh_bundle
 from custody.bundle.write.copying import copy_all
+from custody.bundle.write.journal import (
+    JOURNAL_NAME,
+    Journal,
+    JournalHead,
+    ResumePoint,
+    clear_for_resume,
+    reuse_copies,
+    working_folder,
+)
 from custody.bundle.write.placement import check_label, choose_bundle_path
 from custody.bundle.write.records import (
     expand_payload,
@@ -83,6 +92,8 @@ def ingest(
     tsa_timeout: float | None = None,
     on_appended: Callable[[Appended], Appended] | None = None,
     on_manifest: Callable[[str, str | None, str], dict[str, Any]] | None = None,
+    resume: ResumePoint | None = None,
+    keep_on_interrupt: bool = False,
 ) -> IngestResult:
     """Copy `source` into a new bundle, sign it, and make it visible atomically.
 
@@ -109,11 +120,19 @@ def ingest(
     `on_manifest(case, exhibit, manifest_sha256)`, called once the copy is hashed
     and before anything is signed, may raise to stop the ingest (nothing is left)
     or return fields to add to the ledger entry's subject.
+
+    Every ingest keeps a journal of its finished copies (bundle/write/journal.py).
+    With `resume` (ops/resume.py found a stopped ingest of the same source, case,
+    exhibit and out), the stopped ingest is continued under its bundle id, start
+    time and path: its good copies are hashed again rather than copied. With
+    `keep_on_interrupt`, Ctrl-C leaves the partial copy to be continued.
     """
     case = check_label(case, "case id")
     if exhibit is not None:
         exhibit = check_label(exhibit, "exhibit reference")
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if resume is not None:
+        created = datetime.fromisoformat(resume.head.created.replace("Z", "+00:00"))
     src = Path(os.path.abspath(source))
     if not src.exists():
         raise InputError("no such folder", path=str(source))
@@ -123,7 +142,11 @@ def ingest(
         if not src.is_file():
             raise InputError("not a folder or a regular file", path=str(source))
     src_real = src.resolve()
-    bundle_path = choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
+    bundle_path = (
+        resume.bundle
+        if resume is not None
+        else choose_bundle_path(out=out, case=case, exhibit=exhibit, created=created)
+    )
     if is_within(bundle_path.parent.resolve() / bundle_path.name, src_real):
         raise InputError(
             "the output is inside the source folder; choose another --out", path=str(bundle_path)
@@ -134,20 +157,19 @@ def ingest(
 
     fingerprint = fingerprint_of(signing_key.public_key())
     tracker = ProgressTracker("copy", len(listing.files), listing.total_bytes, on_progress)
-    bundle_id = str(uuid.uuid4())
+    bundle_id = resume.head.bundle_id if resume is not None else str(uuid.uuid4())
     under_way = PendingIngest(bundle_id, case, exhibit, bundle_path, utc_text(created))
     try:
         with (
             (
                 track(pending, under_way) if pending is not None else contextlib.nullcontext()
             ) as marker,
-            temporary_directory_beside(bundle_path) as tmp,
+            working_folder(
+                bundle_path, None if resume is None else resume.partial, keep_on_interrupt
+            ) as tmp,
         ):
             data_dir = tmp / layout.PAYLOAD_DIR
-            data_dir.mkdir()
-            for d in listing.dirs:
-                (data_dir / d.rel).mkdir()
-            copied = copy_all(listing, data_dir, tracker, workers)
+            copied = _copy_resumably(listing, tmp, tracker, workers, resume, under_way, src)
             tracker.finish()
             faults.reached("copied")
             origin: dict[str, dict[str, Any]] = {}
@@ -307,6 +329,7 @@ def ingest(
             )
             skipped, dirs = listing.skipped, listing.dirs
             del copied, listing, tag_files
+            (tmp / JOURNAL_NAME).unlink()  # never part of a bundle
             _stop_on(check_fresh_bundle(tmp, payload, signing_key.public_key()), bundle_path)
             del payload
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
@@ -343,6 +366,40 @@ def ingest(
             for a in attempts
         ),
     )
+
+
+def _copy_resumably(
+    listing: SourceListing,
+    tmp: Path,
+    tracker: ProgressTracker,
+    workers: int | None,
+    resume: ResumePoint | None,
+    under_way: PendingIngest,
+    src: Path,
+) -> list[CopiedFile]:
+    """The copies, journalled; when resuming, the good ones of the stopped ingest
+    checked and kept, and only the rest copied (in the listing's order)."""
+    data_dir = tmp / layout.PAYLOAD_DIR
+    reused: dict[str, CopiedFile] = {}
+    if resume is None:
+        data_dir.mkdir()
+        head: JournalHead | None = JournalHead(
+            under_way.bundle_id, under_way.case, under_way.exhibit, str(src), under_way.started
+        )
+    else:
+        clear_for_resume(tmp)
+        data_dir.mkdir(exist_ok=True)
+        reused = reuse_copies(listing, data_dir, resume.entries, tracker)
+        head = None
+    for d in listing.dirs:
+        (data_dir / d.rel).mkdir(exist_ok=resume is not None)
+    journal = Journal(tmp / JOURNAL_NAME, head)
+    try:
+        rest = replace(listing, files=tuple(f for f in listing.files if f.rel not in reused))
+        fresh = iter(copy_all(rest, data_dir, tracker, workers, journal.copied))
+    finally:
+        journal.close()
+    return [reused[f.rel] if f.rel in reused else next(fresh) for f in listing.files]
 
 
 def _analyse_similar(

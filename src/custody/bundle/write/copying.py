@@ -12,6 +12,7 @@ import errno
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from custody.base.errors import InputError, SourceChangedError
@@ -60,6 +61,7 @@ def _copy_one(
     tracker: ProgressTracker,
     stop: threading.Event,
     queue: _Queue,
+    on_copied: Callable[[SourceFile, CopiedFile, int], None] | None = None,
 ) -> CopiedFile:
     left = queue.take()
 
@@ -118,15 +120,22 @@ def _copy_one(
     os.utime(dst_path, ns=(before.st_atime_ns, before.st_mtime_ns), follow_symlinks=False)
     tracker.file_done()
     # Only the sniffed type is kept, not the bytes: memory stays flat on 100,000 files.
-    return CopiedFile(f.rel, copied, digest, sniff(head))
+    done = CopiedFile(f.rel, copied, digest, sniff(head))
+    if on_copied is not None:  # the journal of a resumable ingest (write/journal.py)
+        on_copied(f, done, before.st_mtime_ns)
+    return done
 
 
 def copy_all(
-    listing: SourceListing, data_dir: Path, tracker: ProgressTracker, workers: int | None
+    listing: SourceListing,
+    data_dir: Path,
+    tracker: ProgressTracker,
+    workers: int | None,
+    on_copied: Callable[[SourceFile, CopiedFile, int], None] | None = None,
 ) -> list[CopiedFile]:
     queue = _Queue(len(listing.files))
     return run_parallel(
-        lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue),
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue, on_copied),
         listing.files,
         workers=workers,
     )
