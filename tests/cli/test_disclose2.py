@@ -374,3 +374,52 @@ def test_member_field_withheld(env: Env, zipped: Path) -> None:
     assert report["disclosure"]["withheld_fields"] >= 1
     leaves = (out / "custody/disclosure/leaves.jsonl").read_bytes()
     assert b"50.447" not in leaves and b"SM-G991B" in leaves  # gps withheld, device not
+
+
+EMAIL = "photos from Shevchenka street.eml"
+ATTACHED = "IMG_20220225_140955.jpg"  # the e-mail's attachment, also a file of the bundle
+
+
+def test_an_email_holding_a_withheld_photo_is_named_and_its_part_can_be_redacted(
+    env: Env,
+    bundle: Path,  # noqa: F811
+) -> None:
+    attached = (bundle / "data" / ATTACHED).read_bytes()
+    warned = env.run(
+        "disclose",
+        bundle,
+        "-o",
+        env.tmp / "p1",
+        "--to",
+        "Defence",
+        "--withhold",
+        ATTACHED,
+        "--basis",
+        BASIS,
+    )
+    assert warned.exit_code == 0, warned.output
+    assert f"{EMAIL} is disclosed intact, but its own bytes hold or name" in warned.stderr
+    redacted = env.run(
+        "disclose",
+        bundle,
+        "-o",
+        env.tmp / "p2",
+        "--to",
+        "Defence",
+        "--withhold",
+        ATTACHED,
+        "--basis",
+        BASIS,
+        "--redact-messages",
+        f"{EMAIL}:2",
+    )
+    assert redacted.exit_code == 0, redacted.output
+    assert "its own bytes hold or name" not in redacted.stderr
+    import hashlib
+
+    digest = hashlib.sha256(attached).hexdigest().encode()
+    for path in (env.tmp / "p2").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert ATTACHED.encode() not in data and digest not in data, path
+    assert env.run("verify", env.tmp / "p2").exit_code == 0

@@ -265,6 +265,14 @@ class Plan(ArchiveMembers):
                 withheld.append({"leaf": j, "basis": self.request.basis_of(f"field:{path}:{why}")})
             elif names_any(leaf.get("value"), self.protected):
                 withheld.append({"leaf": j, "basis": NAMES_WITHHELD})
+                if not any(w["basis"] == NAMES_WITHHELD for w in withheld[:-1]):
+                    # The record's field is withheld, but the file itself (an e-mail's
+                    # attachment, a chat's media list) still holds or names the item.
+                    self.notes.append(
+                        f"{path[5:]} is disclosed intact, but its own bytes hold or name an "
+                        "item not disclosed intact (its record's field is withheld): redact "
+                        "that part (--redact-messages) or withhold the file"
+                    )
             else:
                 fields.append(j)
                 shown.add(j)
