@@ -42,11 +42,17 @@ def test_help_has_examples_of_this_command(path: tuple[str, ...]) -> None:
     lines = result.output.splitlines()
     heads = [i for i, line in enumerate(lines) if line.strip() in ("Example:", "Examples:")]
     assert heads, f"custody {' '.join(path)} --help has no example"
-    examples = []
+    examples: list[str] = []
+    joined = ""
     for line in lines[heads[0] + 1 :]:
         if not line.strip():
             break
-        examples.append(line.strip())
+        joined += line.strip()
+        if joined.endswith("\\"):  # a long example goes on over the next line
+            joined = joined[:-1]
+            continue
+        examples.append(joined)
+        joined = ""
     assert examples
     ran = []
     for example in examples:
@@ -83,3 +89,10 @@ def _command(path: tuple[str, ...]) -> click.Command:
         command = command.get_command(ctx, name)
     assert command is not None
     return command
+
+
+@pytest.mark.parametrize("path", leaf_commands(), ids=" ".join)
+def test_help_fits_80_columns(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=80)
+    long = [line for line in result.output.splitlines() if len(line) > 80]
+    assert long == [], f"custody {' '.join(path)} --help is wider than 80 columns"

@@ -102,7 +102,8 @@ def authority_add(
     \b
     Examples:
       custody authority add jane.pub
-      custody authority add ali.pub --valid-from 2026-01-01 --valid-until 2028-12-31
+      custody authority add ali.pub --valid-from 2026-01-01 \\
+          --valid-until 2028-12-31
     """
     from custody.base.keys import PublicKeyInfo
     from custody.ops.authority import certify_key
@@ -152,7 +153,8 @@ def authority_revoke(
     \b
     Examples:
       custody authority revoke 3f2a9c01 --reason retired
-      custody authority revoke 3f2a9c01 --reason compromised --since 2026-03-01T08:00Z
+      custody authority revoke 3f2a9c01 --reason compromised \\
+          --since 2026-03-01T08:00Z
     """
     from custody.ops.authority import revoke_key
 

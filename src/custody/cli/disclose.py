@@ -152,14 +152,21 @@ def disclose_command(
 
     \b
     Examples:
-      custody disclose ./ICC-2026-014_JS-1_... -o defence-1 --to "Defence, case 14"
-      custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf --basis "81(4)"
-      custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps --basis "81(4)"
-      custody disclose B -o d1 --to D --withhold a.pdf --basis "81(4)" --withhold b.pdf --basis 72
-      custody disclose B -o d1 --to "Defence" --withhold "chat.zip/IMG-001.jpg" --basis 81
+      custody disclose ./ICC-2026-014_JS-1_... -o defence-1 --to \\
+          "Defence, case 14"
+      custody disclose B -o d1 --to "Defence" --withhold W1/statement.pdf \\
+          --basis "81(4)"
+      custody disclose B -o d1 --to "Defence" --withhold-field IMG_0001.jpg:gps \\
+          --basis "81(4)"
+      custody disclose B -o d1 --to D --withhold a.pdf --basis "81(4)" \\
+          --withhold b.pdf --basis 72
+      custody disclose B -o d1 --to "Defence" --withhold "chat.zip/IMG-001.jpg" \\
+          --basis 81
       custody disclose B -o d2 --to "Defence" --strip-metadata IMG_0001.jpg --zip
-      custody disclose B -o d3 --to "Defence" --redact-messages "c/_chat.txt:12-15,40" --basis 81
-      custody disclose B -o d4 --to "Defence" --derived a.jpg=b.jpg --method blurring --basis 81
+      custody disclose B -o d3 --to "Defence" --redact-messages \\
+          "c/_chat.txt:12-15,40" --basis 81
+      custody disclose B -o d4 --to "Defence" --derived a.jpg=b.jpg \\
+          --method blurring --basis 81
       custody disclose B -o s1 --to "Trial Chamber V" --reveal W1/statement.pdf
       custody verify defence-1
 

@@ -75,7 +75,8 @@ def transfer_command(
 
     \b
     Examples:
-      custody transfer ./ICC-2026-014_JS-1_... --to registry.pub --reason "To the ICC registry"
+      custody transfer ./ICC-2026-014_JS-1_... --to registry.pub --reason \\
+          "To the ICC registry"
       custody transfer --close ./ICC-2026-014_JS-1_... --receipt receipt.json
 
     \b
@@ -156,7 +157,8 @@ def receive_command(
     Examples:
       custody receive ./ICC-2026-014_JS-1_... --trust jane.pub
       custody receive ./ICC-2026-014_JS-1_... --export-receipt receipt.json
-      (the sender:) custody transfer --close ./ICC-2026-014_JS-1_... --receipt receipt.json
+      (the sender:) custody transfer --close ./ICC-2026-014_JS-1_... \\
+          --receipt receipt.json
 
     \b
     Exit codes (docs/exit-codes.md):

@@ -143,13 +143,16 @@ def ingest_command(
     \b
     Examples:
       custody ingest ./witness-phone --case ICC-2026-014 --exhibit JS/1
-      custody ingest ./usb --case ICC-2026-014 --out /evidence --note "Seized at ..."
+      custody ingest ./usb --case ICC-2026-014 --out /evidence --note \\
+          "Seized at ..."
       custody ingest ./w1 ./w2 ./w3 --case ICC-2026-014 --out /evidence --json
       custody ingest "WhatsApp Chat - Olena K.zip" --case ICC-2026-014 --expand
       custody ingest --from sources.tsv --passphrase-file ~/.pw --out /evidence -q
       custody ingest ./usb --case ICC-2026-014 --tsa https://tsa.example.org/tsr
-      custody ingest ./usb --case ICC-2026-014 --again   # a second bundle, same content
-      custody ingest ./phone --case ICC-2026-014 --exhibit JS/2 --out /evidence --resume
+      # a second bundle, same content
+      custody ingest ./usb --case ICC-2026-014 --again
+      custody ingest ./phone --case ICC-2026-014 --exhibit JS/2 --out /evidence \\
+          --resume
 
     Exit codes: 0 every bundle created; 2 bad source, key or options, or a
     source already ingested (JSON error kind `already_ingested`); 3 disk or

@@ -113,16 +113,20 @@ def intake_serve(
     \b
     Examples:
       custody intake serve --data /srv/intake --case ICC-2026-014
-      custody intake serve --data /srv/intake --case ICC-2026-014 --key intake-war-crimes-team
-      custody intake serve --data /srv/intake --case ICC-2026-014 --tsa https://tsa.example.org/tsr
-      custody intake serve --data /srv/intake-a --case ICC-2026-014 --store s3://evidence/intake
+      custody intake serve --data /srv/intake --case ICC-2026-014 \\
+          --key intake-war-crimes-team
+      custody intake serve --data /srv/intake --case ICC-2026-014 \\
+          --tsa https://tsa.example.org/tsr
+      custody intake serve --data /srv/intake-a --case ICC-2026-014 --store \\
+          s3://evidence/intake
 
     With --store, uploads go to object storage and the records to PostgreSQL
     (the team's, or --database): several servers can then run behind one proxy,
     each with its own --data for its spool and the bundles it makes.
 
     \b
-    Exit codes: 2 usage or a wrong passphrase, 3 cannot listen, 130 stopped (Ctrl-C, SIGTERM).
+    Exit codes: 2 usage or a wrong passphrase, 3 cannot listen, 130 stopped
+    (Ctrl-C, SIGTERM).
     """
     import os
 
@@ -217,9 +221,12 @@ def intake_invite(
     \b
     Examples:
       custody intake invite --data /srv/intake --case ICC-2026-014 --ref W1
-      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W2 --opaque
-      custody intake invite --data /srv/intake --case X --ref W3 --expires 48h --max-bytes 5G
-      custody intake invite --data /srv/intake --case X --ref W4 --store s3://evidence/intake
+      custody intake invite --data /srv/intake --case ICC-2026-014 --ref W2 \\
+          --opaque
+      custody intake invite --data /srv/intake --case X --ref W3 --expires 48h \\
+          --max-bytes 5G
+      custody intake invite --data /srv/intake --case X --ref W4 --store \\
+          s3://evidence/intake
 
     \b
     Exit codes: 0 made, 2 usage (another open invitation for REF), 3 I/O error.
@@ -434,7 +441,8 @@ def receipt_verify(
     \b
     Examples:
       custody receipt verify receipt.json --trust intake.pub
-      custody receipt verify receipt.json --register unit-register.json --files ./sent
+      custody receipt verify receipt.json --register unit-register.json \\
+          --files ./sent
       custody receipt verify receipt.json --against later-proof.json --json
 
     \b
@@ -472,7 +480,8 @@ def receipt_prove(app: App, receipt: Path, output: Path | None) -> None:
       custody receipt prove receipt.json -o later-proof.json
 
     \b
-    Exit codes: 0 written, 1 the ledger does not check out, 2 not this ledger's receipt.
+    Exit codes: 0 written, 1 the ledger does not check out, 2 not this ledger's
+    receipt.
     """
     from custody.ops.intake.receipts import prove_receipt
 

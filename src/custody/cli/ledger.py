@@ -194,7 +194,8 @@ def ledger_consistency(
 
     \b
     Example:
-      custody ledger consistency checkpoint-2026-11-25.txt --witness-key registry.pub --quorum 1
+      custody ledger consistency checkpoint-2026-11-25.txt \\
+          --witness-key registry.pub --quorum 1
 
     Exit codes: 0 consistent; 1 rolled back, forked or rewritten, an invalid
     timestamp, or the quorum is not met; 2 the file is not a checkpoint of
@@ -250,7 +251,8 @@ def ledger_witness(app: App, witnesses: tuple[str, ...], timeout: float, json_ou
     \b
     Examples:
       custody ledger witness --witness https://registry.example.org/witness
-      CUSTODY_WITNESS="http://10.0.0.5:8080 http://10.0.0.6:8080" custody ledger witness
+      CUSTODY_WITNESS="http://10.0.0.5:8080 http://10.0.0.6:8080" \\
+          custody ledger witness
 
     Exit codes: 0 every witness cosigned; 1 a witness holds a different
     history; 2 a witness refused (unknown ledger or key); 3 a witness is

@@ -58,7 +58,8 @@ def show_command(
       custody show bundle.zip --json | jq '.files[] | select(.gps != null)'
       custody show ./ICC-2026-014_JS-1_20261125T120000Z --recheck
       custody show ./bundle --chat "WhatsApp Chat - Olena K.zip/_chat.txt"
-      custody show ./ICC-2026-014_W1 --scope ./ICC-2026-014_W1.scope-20260303T101500Z
+      custody show ./ICC-2026-014_W1 \\
+          --scope ./ICC-2026-014_W1.scope-20260303T101500Z
     """
     render = app.configure(json_output=json_output)
     if scope_record is None and chat is None and not recheck:  # streamed (issue 26)

@@ -59,7 +59,8 @@ def similar_group() -> None:
     Examples:
       custody similar ./ICC-2026-014_JS-1_... ./ICC-2026-014_AB-2_...
       custody similar --case ICC-2026-014 --in /evidence --report sheet.html
-      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --note "Same strike, W1 and W4"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --note \\
+          "Same strike, W1 and W4"
     """
 
 
@@ -133,9 +134,11 @@ def match_command(
     Examples:
       custody similar ./ICC-2026-014_JS-1_... ./ICC-2026-014_AB-2_...
       custody similar --case ICC-2026-014 --in /evidence --json
-      custody similar --case ICC-2026-014 --in /evidence --report sheet.html --thumbnails blur
+      custody similar --case ICC-2026-014 --in /evidence --report sheet.html \\
+          --thumbnails blur
       custody similar ./old-bundle ./new-bundle --record
-      custody similar --case ICC-2026-014 --in /evidence --pull /evidence/from-store
+      custody similar --case ICC-2026-014 --in /evidence \\
+          --pull /evidence/from-store
     """
     from custody.ops.similar import find_similar
     from custody.ops.similar_json import result_json
@@ -247,8 +250,10 @@ def confirm_command(app: App, **given: Any) -> None:
 
     \b
     Examples:
-      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --note "Same strike, W1 and W4"
-      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 --in /evidence --note "Same"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 \\
+          --note "Same strike, W1 and W4"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 \\
+          --in /evidence --note "Same"
     """
     _decision(app, confirm=True, **given)
 
@@ -261,6 +266,7 @@ def reject_command(app: App, **given: Any) -> None:
 
     \b
     Examples:
-      custody similar reject SHA256_A SHA256_B --case ICC-2026-014 --note "Another street"
+      custody similar reject SHA256_A SHA256_B --case ICC-2026-014 --note \\
+          "Another street"
     """
     _decision(app, confirm=False, **given)

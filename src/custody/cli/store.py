@@ -41,7 +41,8 @@ def store_group() -> None:
 
     \b
     Examples:
-      custody store push ./ICC-2026-014_JS-1_... s3://evidence/icc --retain-years 30
+      custody store push ./ICC-2026-014_JS-1_... s3://evidence/icc \\
+          --retain-years 30
       custody store list s3://evidence/icc
       custody verify s3://evidence/icc/ICC-2026-014_JS-1_...
       custody store pull s3://evidence/icc/ICC-2026-014_JS-1_... ./restored
@@ -102,15 +103,18 @@ def push_command(
 
     \b
     Examples:
-      custody store push ./ICC-2026-014_JS-1_... s3://evidence/icc --retain-years 30
+      custody store push ./ICC-2026-014_JS-1_... s3://evidence/icc \\
+          --retain-years 30
       custody store push ./B s3://evidence/icc --retain-until 2056-12-31 --json
-      custody store push ./B s3://lab/tmp --no-lock --endpoint-url http://127.0.0.1:8333
+      custody store push ./B s3://lab/tmp --no-lock \\
+          --endpoint-url http://127.0.0.1:8333
 
     \b
     Exit codes:
       0  pushed (or already stored whole)
       1  the bundle does not verify; nothing was sent
-      2  usage error, bad credentials, no such bucket, a bucket without Object Lock
+      2  usage error, bad credentials, no such bucket, a bucket without Object
+         Lock
       3  the storage endpoint cannot be reached or failed
     """
     render = app.configure(json_output=json_output, quiet=quiet)

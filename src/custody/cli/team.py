@@ -44,7 +44,8 @@ def team_init(app: App, database: str, name: str, json_output: bool) -> None:
 
     \b
     Examples:
-      custody team init --database postgresql://db.team/custody --name "Met War Crimes Team"
+      custody team init --database postgresql://db.team/custody --name \\
+          "Met War Crimes Team"
 
     Exit codes: 0 created; 2 the database already holds a team log; 3 the
     database cannot be reached.
@@ -74,7 +75,8 @@ def team_join(app: App, database: str, team_key: str | None, json_output: bool) 
 
     \b
     Examples:
-      custody team join postgresql://custody@db.team.example/custody --team-key met-team.pub
+      custody team join postgresql://custody@db.team.example/custody \\
+          --team-key met-team.pub
       custody team join postgresql://custody@db.team.example/custody
 
     Exit codes: 0 joined; 1 the database holds another team key than the one

@@ -46,8 +46,10 @@ def timestamp_command(
 
     \b
     Examples:
-      custody timestamp ./ICC-2026-014_JS-1_20261125T120000Z --tsa https://tsa.example.org/tsr
-      CUSTODY_TSA="https://tsa1.example/tsr https://tsa2.example/tsr" custody timestamp ./B
+      custody timestamp ./ICC-2026-014_JS-1_20261125T120000Z \\
+          --tsa https://tsa.example.org/tsr
+      CUSTODY_TSA="https://tsa1.example/tsr https://tsa2.example/tsr" \\
+          custody timestamp ./B
 
     \b
     Exit codes:

@@ -140,24 +140,28 @@ def verify_command(
       custody verify bundle.tar.gz --trust "3f2a 9c01 ..." --json
       custody verify ./ICC-2026-014_JS-1_... --report report.html
       custody verify bundle.zip --register register.json --json
-      custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem --require-timestamp
+      custody verify ./ICC-2026-014_JS-1_... --tsa-root tsa-root.pem \\
+          --require-timestamp
       custody verify ./ICC-2026-014_JS-1_... --witness-key registry.pub --quorum 1
       custody verify ./ICC-2026-014_JS-1_... --require-closed-chain
       custody verify s3://evidence/icc/ICC-2026-014_JS-1_... --json
       custody verify bundle.zip --trust jane.pub --team-key met-team.pub
       custody verify /evidence/ICC-2026-014_* --json > tonight.jsonl
       custody verify --from holdings.txt --record -q
-      custody verify defence-1.zip --trust jane.pub   # a disclosure package (custody disclose)
+      # a disclosure package (custody disclose)
+      custody verify defence-1.zip --trust jane.pub
       custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used items.txt
 
     \b
     Exit codes (docs/exit-codes.md):
       0  verified (also with a hand-over open, unless --require-closed-chain)
-      1  not verified (changed, missing or extra files, bad signature, untrusted signer,
-         an invalid timestamp; with --require-timestamp, signing time not proven;
-         with --require-closed-chain, a hand-over awaiting its receipt; with
-         --scope, a scope record not valid; with --used, an item outside it)
-      2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a certificate
+      1  not verified (changed, missing or extra files, bad signature, untrusted
+         signer, an invalid timestamp; with --require-timestamp, signing time
+         not proven; with --require-closed-chain, a hand-over awaiting its
+         receipt; with --scope, a scope record not valid; with --used, an item
+         outside it)
+      2  usage error, BUNDLE is not a bundle, or a --tsa-root that is not a
+         certificate
       3  the machine failed (an I/O error, object storage unreachable)
     Several bundles: 0 only if every one verified, else the most serious
     code (1 one did not verify, 2 one is not a bundle, 3 a machine failure).
