@@ -157,8 +157,8 @@ def receive_command(
     Examples:
       custody receive ./ICC-2026-014_JS-1_... --trust jane.pub
       custody receive ./ICC-2026-014_JS-1_... --export-receipt receipt.json
-      (the sender:) custody transfer --close ./ICC-2026-014_JS-1_... \\
-          --receipt receipt.json
+      # then the sender, with the receipt file:
+      custody transfer --close ./ICC-2026-014_JS-1_... --receipt receipt.json
 
     \b
     Exit codes (docs/exit-codes.md):
