@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 POINTS = ("copied", "recorded", "written", "renamed")
 
@@ -31,3 +32,7 @@ def file_copied(rel: str, done: int) -> None:
             f.write(rel + "\n")
     if os.environ.get("CUSTODY_STOP_AFTER_FILES") == str(done):
         os.kill(os.getpid(), signal.SIGSTOP)
+        # The caller holds the journal's lock: hold it a moment longer, so that no other
+        # copy thread journals a file between this one's kill and the stop taking
+        # effect (the tests compare the journal with this log after a kill -9).
+        time.sleep(0.5)
