@@ -41,7 +41,7 @@ COMMANDS = {
     "select": ("select", "select_command"),
     "similar": ("similar", "similar_group"),
     "intake": ("intake", "intake_group"),
-    "receipt": ("intake", "receipt_group"),
+    "receipt": ("receipt", "receipt_group"),
     "disclose": ("disclose", "disclose_command"),
 }
 

@@ -22,7 +22,7 @@ from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate
-from custody.bundle.verify.pipeline import Evidence
+from custody.bundle.verify.evidence import Evidence
 from custody.io.ledger_store import Ledger
 from custody.ops.ledger.repeats import earlier_ingests
 from custody.ops.recovery import abandoned_in_case, interrupted_ingests, recover_interrupted_ingests

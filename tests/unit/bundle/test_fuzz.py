@@ -22,7 +22,7 @@ from custody.bundle.format.layout import TAG_MANIFEST, format_manifest, parse_ma
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate
-from custody.bundle.verify.pipeline import Evidence
+from custody.bundle.verify.evidence import Evidence
 from custody.metadata import extract_record
 from custody.policy import TrustPolicy
 

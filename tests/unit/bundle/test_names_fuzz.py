@@ -28,7 +28,7 @@ from custody.bundle.format.names import (
 from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.evaluate import evaluate, verify_bundle
-from custody.bundle.verify.pipeline import Evidence
+from custody.bundle.verify.evidence import Evidence
 from custody.ops.audit import audit_folder
 from custody.ops.writer import ingest
 from custody.policy import TrustPolicy

@@ -28,7 +28,8 @@ from custody.bundle.read.reader import scan_bundle
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_commitments import with_committed_note
 from custody.bundle.verify.check_ledger import LocalLedger
-from custody.bundle.verify.pipeline import Evidence, run_checks
+from custody.bundle.verify.evidence import Evidence
+from custody.bundle.verify.pipeline import run_checks
 from custody.policy import TrustPolicy
 
 

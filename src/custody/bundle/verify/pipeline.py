@@ -15,22 +15,19 @@ the VerifyReport.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import Any
 
 from custody.base.hashing import sha256_bytes
-from custody.base.models import Problem, SignerInfo
+from custody.base.models import Problem
 from custody.bundle.format import layout
 from custody.bundle.format.chain import label, verify_chain
 from custody.bundle.read import leftovers
-from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_c2pa import check_c2pa
 from custody.bundle.verify.check_commitments import check_commitments
-from custody.bundle.verify.check_ledger import LocalLedger, check_ledger
+from custody.bundle.verify.check_ledger import check_ledger
 from custody.bundle.verify.check_names import check_names
 from custody.bundle.verify.check_payload import (
     check_bagit_txt,
@@ -43,81 +40,12 @@ from custody.bundle.verify.check_register import check_chain_keys, judge_signer,
 from custody.bundle.verify.check_similar import check_similar
 from custody.bundle.verify.check_statement import check_signature, check_statement
 from custody.bundle.verify.check_team import check_team
-from custody.bundle.verify.check_time import TimeCheck, check_time
+from custody.bundle.verify.check_time import check_time
 from custody.bundle.verify.check_witness import check_quorum
+from custody.bundle.verify.evidence import Check, Evidence, Facts, Outcome, Step, collect
 from custody.ledger.checkpoint_time import check_checkpoint_time
 from custody.ledger.proof import PROOF_PATH
 from custody.policy import TrustPolicy
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Everything verification reads, as the operation read it: the scan of the
-    bundle, the verifier's own ledger (a read-only view, or None), and for a
-    bundle just written, what was copied into it."""
-
-    scan: BundleScan
-    local_ledger: LocalLedger | None = None
-    copied: Mapping[str, tuple[int, str]] | None = None
-    """{manifest path: (size, SHA-256)} as taken while copying, for a bundle just
-    written: its manifest is read back against these and its payload is not
-    hashed again. None for every other bundle."""
-    pending_ok_for: str | None = None
-    """The receiver whose receipt is the one being made (custody receive): the
-    hand-over awaiting it is not 'open' for --require-closed-chain."""
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the steps so far established, for the steps after them."""
-
-    scan: BundleScan | None = None
-    """The scan without the files an operating system added (OS leftovers)."""
-    os_leftovers: tuple[Problem, ...] = ()
-    manifest: Mapping[str, str] = field(default_factory=dict)
-    listed: int = 0
-    """How many payload files the manifest lists."""
-    bag_info: Mapping[str, str] = field(default_factory=dict)
-    statement: dict[str, Any] | None = None
-    statement_bytes: bytes | None = None
-    statement_sha256: str | None = None
-    original_names: Mapping[str, bytes] = field(default_factory=dict)
-    time: TimeCheck | None = None
-    signer: SignerInfo | None = None
-    signer_key: Ed25519PublicKey | None = None
-    ledger: Mapping[str, Any] | None = None
-    team: Mapping[str, Any] | None = None
-    chain: tuple[dict[str, Any], ...] = ()
-    open_handover: Mapping[str, Any] | None = None
-    committed_note: str | None = None
-    """The officer's note as its salted commitment holds it (the statement holds none)."""
-
-    def scanned(self) -> BundleScan:
-        """The scan, once the first step has set OS leftovers aside."""
-        assert self.scan is not None, "set_aside_os_leftovers runs first"
-        return self.scan
-
-
-@dataclass(frozen=True)
-class Step:
-    """What one step found, and the facts as they stand after it."""
-
-    facts: Facts
-    problems: tuple[Problem, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-
-class Check(Protocol):
-    def __call__(
-        self, evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
-    ) -> Step: ...
-
-
-def _collect(run: Callable[[list[Problem]], Any]) -> tuple[Any, tuple[Problem, ...]]:
-    """Call a check written against a problem list; return its result and what it added."""
-    found: list[Problem] = []
-    result = run(found)
-    return result, tuple(found)
 
 
 def set_aside_os_leftovers(
@@ -165,7 +93,7 @@ def check_bag(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: 
 
 def check_tags(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts) -> Step:
     """The tag manifest against every tag file."""
-    _, problems = _collect(lambda found: check_tag_manifest(prior.scanned(), found))
+    _, problems = collect(lambda found: check_tag_manifest(prior.scanned(), found))
     return Step(prior, problems)
 
 
@@ -174,7 +102,7 @@ def check_the_statement(
 ) -> Step:
     """The signed statement: its form, and that it describes this bag."""
     scan = prior.scanned()
-    statement, problems = _collect(
+    statement, problems = collect(
         lambda found: check_statement(scan, prior.listed, dict(prior.bag_info), found)
     )
     data = scan.tag_bytes.get(layout.STATEMENT)
@@ -194,7 +122,7 @@ def check_stored_names(
 ) -> Step:
     """The portable stored names and the signed map back to the original names."""
     listing: Collection[str] = prior.manifest if evidence.copied is None else evidence.copied.keys()
-    names, problems = _collect(
+    names, problems = collect(
         lambda found: check_names(prior.scanned(), listing, prior.statement, found)
     )
     return Step(replace(prior, original_names=names), problems)
@@ -204,7 +132,7 @@ def check_content_credentials(
     evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: Facts
 ) -> Step:
     """The C2PA reports made at ingest match what the statement signed."""
-    _, problems = _collect(
+    _, problems = collect(
         lambda found: check_c2pa(prior.scanned(), dict(prior.bag_info), prior.statement, found)
     )
     return Step(prior, problems)
@@ -225,7 +153,7 @@ def check_extraction_members(
             return None
         return data
 
-    _, problems = _collect(
+    _, problems = collect(
         lambda found: check_extractions(
             scan.files, scan.odd_paths, dict(prior.bag_info), signed_metadata, found
         )
@@ -239,7 +167,7 @@ def check_committed(
     """The salted commitments (custody/commitments.jsonl, docs/format.md) against
     the statement's root and the manifest; the officer's note they hold."""
     listing: Mapping[str, Any] = prior.manifest if evidence.copied is None else evidence.copied
-    note, problems = _collect(
+    note, problems = collect(
         lambda found: check_commitments(prior.scanned(), prior.statement, listing, found)
     )
     return Step(replace(prior, committed_note=note), problems)
@@ -250,7 +178,7 @@ def check_analysis_results(
 ) -> Step:
     """The perceptual analysis results (custody/similar.json) match what the
     statement signed."""
-    _, problems = _collect(lambda found: check_similar(prior.scanned(), prior.statement, found))
+    _, problems = collect(lambda found: check_similar(prior.scanned(), prior.statement, found))
     return Step(prior, problems)
 
 
@@ -269,7 +197,7 @@ def check_the_signature(
     register lists is judged at the time the timestamps prove."""
     assert prior.time is not None, "read_timestamps runs before"
     judgement = judge_signer(policy, prior.statement, proven=proven_time(prior.time), now=now)
-    (signer, key), problems = _collect(
+    (signer, key), problems = collect(
         lambda found: check_signature(
             prior.scanned(), prior.statement, prior.statement_bytes, policy, found, judgement
         )
@@ -381,7 +309,7 @@ def check_witness_quorum(
     """--quorum N: enough cosignatures by distinct chosen witnesses."""
     ledger = dict(prior.ledger) if prior.ledger is not None else None
     team = dict(prior.team) if prior.team is not None else None
-    _, problems = _collect(lambda found: check_quorum(policy, ledger, team, found))
+    _, problems = collect(lambda found: check_quorum(policy, ledger, team, found))
     return Step(prior, problems)
 
 
@@ -413,15 +341,6 @@ CHECKS: tuple[Check, ...] = (
     check_witness_quorum,
     report_timestamps,
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Every step run: the facts, and every problem and warning in order."""
-
-    facts: Facts
-    problems: tuple[Problem, ...]
-    warnings: tuple[str, ...]
 
 
 def run_checks(
