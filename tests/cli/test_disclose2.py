@@ -423,3 +423,12 @@ def test_an_email_holding_a_withheld_photo_is_named_and_its_part_can_be_redacted
             data = path.read_bytes()
             assert ATTACHED.encode() not in data and digest not in data, path
     assert env.run("verify", env.tmp / "p2").exit_code == 0
+
+
+def test_scope_is_refused_for_a_package_not_ignored(env: Env, bundle: Path) -> None:  # noqa: F811
+    out, _ = disclose(env, bundle, "scoped", "--withhold", WITHHELD, "--basis", BASIS)
+    result = env.run("verify", out, "--scope", env.tmp / "no-such-scope")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "custody: error: --scope checks a bundle against its scope record, not a package"
+    ]

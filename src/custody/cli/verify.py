@@ -196,6 +196,8 @@ def verify_command(
 
         if record:
             raise InputError("--record records a bundle's verification, not a package's")
+        if scope_record is not None:
+            raise InputError("--scope checks a bundle against its scope record, not a package")
         verify_package_command(app, Path(bundle), policy, report_path)
         return
     with render.progress("Verifying") as on_progress:
