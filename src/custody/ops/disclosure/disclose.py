@@ -42,6 +42,7 @@ from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
     from custody.io.ledger_store import Ledger
+    from custody.scope.limit import ScopeLimit
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class DisclosureResult:
     zip: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     timestamps: int = 0
+    scope: dict[str, Any] | None = None
+    """The scope record the disclosure was limited to (--scope), as signed in the record."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class DisclosureResult:
             "disclosure": self.summary,
             "notes": list(self.notes),
             "timestamps": self.timestamps,
+            "scope": self.scope,
         }
 
 
@@ -83,8 +87,10 @@ def disclose_bundle(
     now: datetime | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    scope: ScopeLimit | None = None,
 ) -> DisclosureResult:
-    """Write the disclosure package `out` (and `out`.zip with `make_zip`).
+    """Write the disclosure package `out` (and `out`.zip with `make_zip`);
+    with `scope`, nothing outside that scope record (ops/disclosure/scope.py).
     Raises InputError for a bundle or request that cannot be disclosed (one
     line naming what), EnvironmentFailure when the disk fails. Nothing is left
     on failure."""
@@ -114,6 +120,16 @@ def disclose_bundle(
         raise InputError(
             "the statement's signature does not verify: run custody verify", path=str(bundle)
         ) from e
+    if scope is not None:
+        from custody.ops.disclosure.scope import limit_request
+
+        request = limit_request(
+            request,
+            scope=scope,
+            bundle=bundle,
+            bundle_id=str(statement.get("bundle_id")),
+            statement_sha256=sha256_bytes(stmt),
+        )
     if request.basis is None and any(k not in request.bases for k in request.needs_basis):
         raise InputError("give --basis: the ground for withholding or redacting")
     commitments = statement.get("commitments")
@@ -154,6 +170,10 @@ def disclose_bundle(
             ) from e
         note_state = plan.note_state
         notes.extend(plan.notes)
+    if scope is not None:  # nothing outside the scope, whatever was decided
+        from custody.ops.disclosure.scope import check_disclosed
+
+        check_disclosed(record_items, scope)
     zip_path = out.with_name(out.name + ".zip") if make_zip else None
     if zip_path is not None and os.path.lexists(zip_path):
         raise InputError("already exists; nothing was replaced", path=str(zip_path))
@@ -184,6 +204,7 @@ def disclose_bundle(
                 tag_extra=tag_extra,
                 tsa_urls=tsa_urls,
                 tsa_timeout=tsa_timeout,
+                scope=scope,
             )
             notes.extend(signed.notes)
             os.chmod(tmp, 0o755)
@@ -210,6 +231,7 @@ def disclose_bundle(
         zip=str(zip_path) if zip_path is not None else None,
         notes=tuple(notes),
         timestamps=signed.timestamps,
+        scope=_scope_field(scope),
     )
 
 
@@ -243,6 +265,7 @@ def _sign_and_record(
     tag_extra: dict[str, bytes],
     tsa_urls: Sequence[str],
     tsa_timeout: float | None,
+    scope: ScopeLimit | None = None,
 ) -> _Signed:
     """The record over the files written, signed, stamped, recorded in the
     ledger, and every tag file written into `tmp`."""
@@ -266,6 +289,8 @@ def _sign_and_record(
         "note": note_state,
         "supplement_to": request.supplement_to,
     }
+    if scope is not None:  # only then: a record made without --scope is as before
+        record["scope"] = _scope_field(scope)
     rec = P.record_bytes(record)
     tags: dict[str, bytes] = {
         layout.BAGIT_TXT: layout.BAGIT_TXT_BYTES,
@@ -325,6 +350,12 @@ def _sign_and_record(
     for name, data in tags.items():
         _put(tmp / name, Copy.of(data))
     return _Signed(disclosure_id, rec, tags, ledger_index, len(granted), notes)
+
+
+def _scope_field(scope: ScopeLimit | None) -> dict[str, Any] | None:
+    from custody.ops.disclosure.scope import scope_field
+
+    return scope_field(scope) if scope is not None else None
 
 
 def _put(target: Path, copy: Copy) -> Copy:
@@ -456,12 +487,16 @@ def disclose_with_home(
     make_zip: bool = False,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    scope: Path | None = None,
 ) -> DisclosureResult:
-    """disclose_bundle with the disclosure recorded in the ledger under `home`."""
+    """disclose_bundle with the disclosure recorded in the ledger under `home`;
+    with `scope`, limited to that scope record."""
     from custody.io.ledger_store import Ledger
+    from custody.scope.limit import load_scope_limit
 
     with Ledger.open(home) as ledger:
         ledger.ensure_intact()
+        limit = load_scope_limit(scope) if scope is not None else None
         return disclose_bundle(
             bundle=bundle,
             out=out,
@@ -471,4 +506,5 @@ def disclose_with_home(
             make_zip=make_zip,
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
+            scope=limit,
         )
