@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 @click.option(
     "--used",
     "used",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="With --scope: what a package or analysis used (a package, a custody similar "
     "--json file, or items one a line); any outside the scope is listed, exit 1.",
 )

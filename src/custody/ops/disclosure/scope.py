@@ -76,6 +76,7 @@ def limit_request(
                 extractions.add(item.bundle_path)
     already = set(request.withhold)
     add: list[str] = []
+    as_members: list[str] = []
     for path, selected in own.items():
         inside = [m for m, held in members.get(path, []) if held]
         outside = [m for m, held in members.get(path, []) if not held]
@@ -95,11 +96,14 @@ def limit_request(
             )
         elif outside:
             add.extend(f"{path}/{m}" for m in outside if f"{path}/{m}" not in already)
-    if not add:
+        elif not selected:
+            as_members.append(path)  # every member selected, not the archive itself
+    if not add and not as_members:
         return request
     why = basis_outside(scope)
     return replace(
         request,
+        as_members=(*request.as_members, *as_members),
         withhold=(*request.withhold, *add),
         bases={**request.bases, **{f"withhold:{p}": why for p in add}},
     )
