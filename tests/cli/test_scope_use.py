@@ -233,3 +233,109 @@ def test_old_packages_still_verify(env, case):
     signed = json.loads((case["tmp"] / "plain/custody/disclosure/record.json").read_bytes())
     assert "scope" not in signed
     assert env.run("verify", case["tmp"] / "plain").exit_code == 0
+
+
+# --- custody similar --scope ------------------------------------------------------------
+
+
+@pytest.fixture
+def witnesses(env: Env, officer: dict, tmp_path: Path) -> dict:
+    from similar_media import jpeg, png, scene
+
+    w1, w2 = tmp_path / "w1", tmp_path / "w2"
+    w1.mkdir()
+    w2.mkdir()
+    strike = scene(1)
+    (w1 / "IMG_0001.jpg").write_bytes(jpeg(strike, 95))
+    (w1 / "unrelated-a.png").write_bytes(png(scene(2)))
+    (w2 / "forwarded.jpg").write_bytes(jpeg(strike.resize((320, 240)), 60))
+    (w2 / "private.jpg").write_bytes(jpeg(strike, 80))  # the same picture, not in scope
+    bundles = []
+    (tmp_path / "holdings").mkdir()
+    for n, source in enumerate((w1, w2), start=1):
+        out = tmp_path / "holdings" / f"b{n}"
+        result = env.run(
+            "ingest", source, "--case", "ICC-2026-014", "--exhibit", f"W/{n}", "--out", out
+        )
+        assert result.exit_code == 0, result.output
+        bundles.append(out)
+    notice = tmp_path / "notice.pdf"
+    notice.write_bytes(b"%PDF-1.4 notice\n")
+    scopes = []
+    for n, (bundle, where) in enumerate(
+        ((bundles[0], "type = image"), (bundles[1], "path = data/forwarded.jpg")), start=1
+    ):
+        record = tmp_path / f"scope{n}"
+        result = env.run(
+            "select", bundle, "--where", where, "--notice", notice, "--reason", "R",
+            "--out", record,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        scopes.append(record)
+    return {"bundles": bundles, "scopes": scopes, "tmp": tmp_path}
+
+
+def sha_of(bundle: Path, rel: str) -> str:
+    return hashlib.sha256((bundle / "data" / rel).read_bytes()).hexdigest()
+
+
+def test_similar_limited_to_scopes_and_checked_against_them(env, witnesses):
+    (b1, b2), (s1, s2) = witnesses["bundles"], witnesses["scopes"]
+    scoped = witnesses["tmp"] / "scoped.json"
+    sheet = witnesses["tmp"] / "sheet.html"
+    result = env.run("similar", b1, b2, "--scope", s1, "--scope", s2, "--json", "--report", sheet)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    validate("similar", data)
+    scoped.write_text(result.stdout)
+    paths = [{m["path"] for m in g["members"]} for g in data["groups"]]
+    assert paths == [{"IMG_0001.jpg", "forwarded.jpg"}]  # private.jpg never compared
+    digests = {s["bundle_id"]: s["scope_sha256"] for s in data["scopes"]}
+    s2_sha = hashlib.sha256((s2 / "scope.json").read_bytes()).hexdigest()
+    assert s2_sha in digests.values()
+    assert [s["compared"] for s in data["scopes"]] == [2, 1]
+    page = sheet.read_text()
+    assert s2_sha in page and "Limited to the items these scope records select" in page
+    # verify: the scoped analysis used nothing outside W2's scope.
+    result = env.run("verify", b2, "--scope", s2, "--used", scoped, "--json")
+    assert result.exit_code == 0, result.output
+    scope = json.loads(result.stdout)["scope"]
+    validate("verify-scope", scope)
+    assert scope["ok"] and scope["used"] == 1 and scope["use"]["kind"] == "analysis"
+    # An analysis made without --scope shows private.jpg: named, and not limited.
+    result = env.run("similar", b1, b2, "--json")
+    assert result.exit_code == 0, result.output
+    (witnesses["tmp"] / "all.json").write_text(result.stdout)
+    result = env.run("verify", b2, "--scope", s2, "--used", witnesses["tmp"] / "all.json")
+    assert result.exit_code == 1
+    assert "data/private.jpg: shown in a group of matching files, but not selected" in (
+        result.output
+    )
+    assert "the analysis was not limited to a scope record for this bundle" in result.output
+    # The scoped analysis checked against W1's scope on W2's... no: W1's record on W1.
+    result = env.run("verify", b1, "--scope", s1, "--used", scoped)
+    assert result.exit_code == 0, result.output
+
+
+def test_similar_scope_refusals(env, witnesses):
+    (b1, b2), (s1, s2) = witnesses["bundles"], witnesses["scopes"]
+    result = env.run("similar", b1, b2, "--scope", s1)
+    assert result.exit_code == 2
+    assert "no --scope record is about this bundle" in result.output
+    result = env.run("similar", b1, "--scope", s1, "--scope", s2)
+    assert result.exit_code == 2 and "about no bundle compared here" in result.output
+    result = env.run("similar", b1, "--scope", s1, "--record")
+    assert result.exit_code == 2 and "cannot be made under --scope" in result.output
+    holdings = witnesses["tmp"] / "holdings"
+    inside, outside = sha_of(b1, "IMG_0001.jpg"), sha_of(b2, "private.jpg")
+    common = ("--case", "ICC-2026-014", "--in", holdings, "--scope", s1, "--scope", s2)
+    result = env.run("similar", "confirm", inside, outside, *common, "--note", "Same")
+    assert result.exit_code == 2
+    assert f"{outside} is outside the scope records given" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = env.run(
+        "similar", "confirm", inside, sha_of(b2, "forwarded.jpg"), *common, "--note", "Same"
+    )
+    assert result.exit_code == 0, result.output
+    entries = json.loads(env.run("ledger", "show", "--json").stdout)["entries"]
+    assert entries[-1]["action"] == "similar-confirm"

@@ -60,7 +60,7 @@ def verify_package_scope(*, package: Path, record: Path, policy: TrustPolicy) ->
     from custody.bundle.format.statement import StatementError, parse_statement
     from custody.bundle.read.reader import scan_bundle
     from custody.disclosure import package as P
-    from custody.ops.scope_use import package_use
+    from custody.ops.disclosure.scope import package_use
 
     files = read_scope_files(record)
     scan = scan_bundle(package, hash_payload=False)

@@ -13,17 +13,75 @@ nothing outside it is ever written, whatever the decisions were.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from custody.base.errors import InputError
+from custody.disclosure import package as P
 from custody.disclosure.request import DisclosureRequest
-from custody.ops.scope_use import record_items
 from custody.scope.limit import ScopeLimit
 from custody.scope.source import read_bundle_items
 
 OUTSIDE = "outside scope record {}"
+
+HOW = {
+    P.INTACT: "disclosed intact",
+    P.STRIPPED: "disclosed stripped of its metadata",
+    P.REDACTED: "disclosed with messages redacted",
+    P.DERIVED: "disclosed as a derivative",
+    P.WHOLE: "disclosed (a whole bundle)",
+}
+
+Use = tuple[str, str, str]
+
+
+def record_items(items: Iterable[dict[str, Any]]) -> list[Use]:
+    """The items a disclosure record's `items` disclose. An archive given as
+    its members (treatment `members`) is not itself used: its bytes are not in
+    the package; each member disclosed is."""
+    items = [it for it in items if isinstance(it, dict)]
+    archives = {
+        it.get("file"): str(it.get("path")) for it in items if it.get("treatment") == P.MEMBERS
+    }
+    out: list[Use] = []
+    for it in items:
+        treatment = it.get("treatment")
+        if treatment == P.MEMBERS:
+            continue
+        path = str(it.get("path"))
+        how = HOW.get(str(treatment), f"disclosed ({treatment})")
+        archive = archives.get(it.get("archive")) if "archive" in it else None
+        if archive is not None and path.startswith(archive + "/"):
+            out.append((archive, path[len(archive) + 1 :], how))
+        else:
+            out.append((path, "", how))
+    return out
+
+
+def package_use(
+    record: dict[str, Any], *, location: str, scope_sha256: str
+) -> tuple[list[Use], dict[str, Any]]:
+    """The items a package's (parsed) disclosure record discloses, and the
+    `use` object of the scope report: a package made under another scope
+    record is a problem; one made without --scope is not (its record lists
+    every item it used), and says so."""
+    named = record.get("scope") if isinstance(record.get("scope"), dict) else None
+    named_sha = named.get("scope_sha256") if named else None
+    problems = []
+    if named_sha is not None and named_sha != scope_sha256:
+        problems.append(
+            f"the package was made under another scope record (scope.json SHA-256 "
+            f"{str(named_sha)[:16]}...), not this one"
+        )
+    use = {
+        "kind": "package",
+        "path": location,
+        "scope_sha256": named_sha,
+        "problems": problems,
+    }
+    return record_items(record.get("items") or []), use
 
 
 def basis_outside(scope: ScopeLimit) -> str:
