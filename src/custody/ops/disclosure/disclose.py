@@ -7,18 +7,15 @@ commitments against its root, and every disclosed file against its leaf."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import uuid
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from custody import __version__
-from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.base.errors import BadSignature, CustodyError, InputError
 from custody.base.fsutil import (
     environment_error,
@@ -38,6 +35,7 @@ from custody.disclosure.copies import Copy, Files, Piece
 from custody.disclosure.plan import Plan, whole_plan
 from custody.disclosure.request import DisclosureRequest
 from custody.io.tsa_client import request_timestamps
+from custody.ops.disclosure.zipfiles import open_zip_member, write_zip
 from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
@@ -215,7 +213,7 @@ def disclose_bundle(
                 raise InputError("already exists; nothing was replaced", path=str(out)) from e
             fsync_dir(out.parent)
         if zip_path is not None:
-            _write_zip(zip_path, out, sorted(files) + sorted(signed.tags))
+            write_zip(zip_path, out, sorted(files) + sorted(signed.tags))
     except CustodyError:
         raise
     except OSError as e:
@@ -420,61 +418,6 @@ def _open_source(copy: Copy) -> IO[bytes]:
             "the archive has no such member: run custody verify", path=str(copy.source)
         )
     return found
-
-
-def open_zip_member(archive: Path, name: str) -> IO[bytes] | None:
-    """A member of a ZIP archive (by its clean name) as a stream that closes the
-    archive with it; None when there is no such member."""
-    zf = zipfile.ZipFile(archive)
-    try:
-        for info in zf.infolist():
-            if clean_member_name(zip_member_name(info)) == name and not info.is_dir():
-                return cast("IO[bytes]", _ZipMember(zf, zf.open(info)))
-    except BaseException:
-        zf.close()
-        raise
-    zf.close()
-    return None
-
-
-class _ZipMember(io.RawIOBase):
-    """A member stream that closes its archive with it."""
-
-    def __init__(self, zf: zipfile.ZipFile, stream: IO[bytes]) -> None:
-        self._zf, self._stream = zf, stream
-
-    def read(self, n: int = -1) -> bytes:
-        return self._stream.read(n)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._stream.seek(offset, whence)
-
-    def close(self) -> None:
-        self._stream.close()
-        self._zf.close()
-        super().close()
-
-
-def _write_zip(path: Path, folder: Path, names: list[str]) -> None:
-    """The package folder as a zip under its own name, each file streamed."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(names, key=lambda n: n.encode("utf-8")):
-                source = folder / name
-                info = zipfile.ZipInfo(f"{folder.name}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                info.file_size = source.stat().st_size
-                with open(source, "rb") as src, zf.open(info, "w") as dst:
-                    while piece := src.read(1 << 20):
-                        dst.write(piece)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        rename_noreplace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def disclose_with_home(
