@@ -154,6 +154,27 @@ def test_a_scope_about_another_bundle_is_refused(env, case, ingest):
     assert result.exit_code == 2
     assert "the scope record is about another bundle" in result.output
     assert not (case["tmp"] / "d2").exists()
+    # A package of that other bundle given as what was used from this one: named.
+    out = case["tmp"] / "d3"
+    assert env.run("disclose", data["bundle"], "-o", out, "--to", "D").exit_code == 0
+    result = env.run("verify", case["bundle"], "--scope", record, "--used", out, "--json")
+    assert result.exit_code == 1
+    scope = json.loads(result.stdout)["scope"]
+    assert scope["use"]["problems"] == ["the package is of another bundle (or another statement)"]
+    assert scope["outside_problems"] == [
+        "data/x.jpg: disclosed intact, but not selected by the scope"
+    ]
+
+
+def test_decisions_inside_the_scope_are_kept(env, case):
+    record = select(env, case, IMAGES)
+    result = disclose(
+        env, case, "d1", "--scope", record, *UFDR, "--strip-metadata", "IMG_20220225_140955.jpg"
+    )
+    assert result.exit_code == 0, result.output
+    result = env.run("verify", case["tmp"] / "d1", "--scope", record, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scope"]["used"] == 2
 
 
 def forge(package: Path, record: Path, *, resign: bool) -> None:

@@ -68,7 +68,7 @@ def analysis_use(
 
 
 def read_used(
-    path: Path, *, bundle_id: str, scope_sha256: str
+    path: Path, *, bundle_id: str, scope_sha256: str, statement_sha256: str | None = None
 ) -> tuple[list[tuple[str, ...]], dict[str, Any]]:
     """What `--used PATH` names: a disclosure package (folder or zip), a
     `custody similar --json` document, or a list of items (one a line).
@@ -85,6 +85,8 @@ def read_used(
         except P.PackageError as e:
             raise InputError(f"the disclosure record cannot be read ({e})", path=str(path)) from e
         items, use = package_use(record, location=str(path), scope_sha256=scope_sha256)
+        if statement_sha256 is not None and record.get("statement_sha256") != statement_sha256:
+            use["problems"].append("the package is of another bundle (or another statement)")
         return list(items), use
     try:
         if path.stat().st_size > MAX_USED:

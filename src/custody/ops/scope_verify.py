@@ -35,7 +35,10 @@ def verify_scope(
     pairs = use = None
     if used is not None:
         pairs, use = read_used(
-            used, bundle_id=source.bundle_id, scope_sha256=sha256_bytes(files.scope or b"")
+            used,
+            bundle_id=source.bundle_id,
+            scope_sha256=sha256_bytes(files.scope or b""),
+            statement_sha256=source.statement_sha256,
         )
     return check_scope(
         files,

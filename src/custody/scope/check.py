@@ -198,12 +198,14 @@ def check_scope(
                     pair = json.loads(line)
                     selected.add((pair[0], pair[1]))
     where = str(scope.get("where"))
+    evaluated = False
     try:
         query = parse_query(where)
     except QueryError as e:
         problems.append(f"the filter cannot be parsed ({e})")
     else:
         if same_bundle and items is not None:  # recomputed: exactly these items, no others
+            evaluated = True
             again = SelectedList()
             for item in items():
                 if matches(query, item):
@@ -239,7 +241,7 @@ def check_scope(
         used=count,
         outside=tuple(outside),
         outside_problems=tuple(outside_problems),
-        filter_checked=items is not None and same_bundle,
+        filter_checked=evaluated,
         use=use,
     )
 
