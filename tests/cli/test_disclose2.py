@@ -425,10 +425,13 @@ def test_an_email_holding_a_withheld_photo_is_named_and_its_part_can_be_redacted
     assert env.run("verify", env.tmp / "p2").exit_code == 0
 
 
-def test_scope_is_refused_for_a_package_not_ignored(env: Env, bundle: Path) -> None:  # noqa: F811
+def test_scope_for_a_package_is_checked_not_ignored(env: Env, bundle: Path) -> None:  # noqa: F811
+    """verify PACKAGE --scope checks the record (tests/cli/test_scope_use.py); a
+    record that is not there is one line, exit 2, never silently ignored."""
     out, _ = disclose(env, bundle, "scoped", "--withhold", WITHHELD, "--basis", BASIS)
     result = env.run("verify", out, "--scope", env.tmp / "no-such-scope")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "custody: error: --scope checks a bundle against its scope record, not a package"
+        f"custody: error: {env.tmp / 'no-such-scope'}: not a scope record (a folder with "
+        "scope.json)"
     ]

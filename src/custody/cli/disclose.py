@@ -110,6 +110,13 @@ def _split(value: str, sep: str, option: str) -> tuple[str, str]:
     metavar="DISCLOSURE_ID",
     help="With --reveal: the disclosure this supplements.",
 )
+@click.option(
+    "--scope",
+    "scope",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Disclose nothing outside this scope record (custody select): what it does not "
+    "select is withheld; naming such an item is refused. The record names it.",
+)
 @click.option("--zip", "make_zip", is_flag=True, help="Also write PACKAGE.zip.")
 @tsa_url_option
 @tsa_timeout_option
@@ -132,6 +139,7 @@ def disclose_command(
     disclose_note: bool,
     reveal: tuple[str, ...],
     supplement_to: str | None,
+    scope: Path | None,
     make_zip: bool,
     tsa_urls: tuple[str, ...],
     tsa_timeout: float | None,
@@ -168,6 +176,8 @@ def disclose_command(
       custody disclose B -o d4 --to "Defence" --derived a.jpg=b.jpg \\
           --method blurring --basis 81
       custody disclose B -o s1 --to "Trial Chamber V" --reveal W1/statement.pdf
+      custody disclose W1 -o d5 --to "Defence" --scope W1.scope-20260303T101500Z
+      custody verify d5 --scope W1.scope-20260303T101500Z
       custody verify defence-1
 
     \b
@@ -219,6 +229,7 @@ def disclose_command(
         make_zip=make_zip,
         tsa_urls=tsa_urls_or_env(tsa_urls),
         tsa_timeout=tsa_timeout,
+        scope=scope,
     )
     render.disclosure_result(result)
 
@@ -259,9 +270,14 @@ def _bases(
 
 
 def verify_package_command(
-    app: App, package: Path, policy: TrustPolicy, report_path: Path | None
+    app: App,
+    package: Path,
+    policy: TrustPolicy,
+    report_path: Path | None,
+    scope: Path | None = None,
 ) -> None:
-    """`custody verify PACKAGE`, for a disclosure package (called by verify)."""
+    """`custody verify PACKAGE [--scope RECORD]`, for a disclosure package
+    (called by verify)."""
     from custody.base.fsutil import environment_error, replace_file
     from custody.ops.disclosure.verify import verify_package
 
@@ -275,6 +291,18 @@ def verify_package_command(
         except OSError as e:
             raise environment_error(e, report_path) from e
         app.render.note(f"Report written to {report_path}")
+    if scope is not None:  # the scope record, checked without the bundle
+        from custody.ops.scope_verify import verify_package_scope
+
+        checked = verify_package_scope(package=package, record=scope, policy=policy)
+        if app.render.json_output:
+            app.render.json({**report.to_json(), "scope": checked.to_json()})
+        else:
+            app.render.package_report(report)
+            app.render.scope_report(checked)
+        if not report.verified or not checked.ok:
+            click.get_current_context().exit(EXIT_NOT_VERIFIED)
+        return
     app.render.package_report(report)
     if not report.verified:
         click.get_current_context().exit(EXIT_NOT_VERIFIED)

@@ -100,6 +100,14 @@ def similar_group() -> None:
     help="Record the analysis of bundles made before ingest analysed them, as signed ledger "
     "entries (kept in $CUSTODY_HOME; the bundle is never changed).",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Compare only what this scope record (custody select) selects; one per bundle "
+    "(repeatable; with --scope every bundle needs one). The output names each.",
+)
 @click.option("--key", help="Key to sign --record entries with (default: your only key).")
 @passphrase_file_option
 @json_option
@@ -113,6 +121,7 @@ def match_command(
     report_path: Path | None,
     thumbnails: str,
     record: bool,
+    scopes: tuple[Path, ...],
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -139,6 +148,8 @@ def match_command(
       custody similar ./old-bundle ./new-bundle --record
       custody similar --case ICC-2026-014 --in /evidence \\
           --pull /evidence/from-store
+      custody similar ./W1 ./W4 --scope W1.scope-20260303T101500Z \\
+          --scope W4.scope-20260304T090000Z --json > sim.json
     """
     from custody.ops.similar import find_similar
     from custody.ops.similar_json import result_json
@@ -156,7 +167,13 @@ def match_command(
         record=signer,
         on_warning=None if json_output else render.warning,
         on_note=render.note,
+        scopes=scopes,
     )
+    for s in result.scopes or ():
+        render.note(
+            f"Limited to scope record {s['record']} (scope.json SHA-256 "
+            f"{s['scope_sha256'][:16]}...): {s['compared']} files of bundle {s['bundle_id']}."
+        )
     data = result_json(result)
     if report_path is not None:
         _write_sheet(app, data, report_path, thumbnails)
@@ -184,6 +201,7 @@ def _decision(
     case: str,
     note: str,
     search: tuple[Path, ...],
+    scopes: tuple[Path, ...],
     key: str | None,
     passphrase_file: Path | None,
     json_output: bool,
@@ -201,6 +219,7 @@ def _decision(
         note=note,
         signer=signer,
         search=search,
+        scopes=scopes,
     )
     render.similar_decision(
         {
@@ -231,6 +250,14 @@ def _decision_options(command: Any) -> Any:
                 help="Where the case's bundles are (repeatable; default: here): A and B must "
                 "be files of them.",
             ),
+            click.option(
+                "--scope",
+                "scopes",
+                multiple=True,
+                type=click.Path(path_type=Path, file_okay=False),
+                help="A and B must be files these scope records select (repeatable; their "
+                "bundles under --in); anything else is refused.",
+            ),
             click.option("--key", help="Key to sign with (default: your only key)."),
             passphrase_file_option,
             json_option,
@@ -254,6 +281,8 @@ def confirm_command(app: App, **given: Any) -> None:
           --note "Same strike, W1 and W4"
       custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 \\
           --in /evidence --note "Same"
+      custody similar confirm SHA256_A SHA256_B --case ICC-2026-014 \\
+          --in /evidence --scope W1-scope --note "Same"
     """
     _decision(app, confirm=True, **given)
 

@@ -71,9 +71,9 @@ if TYPE_CHECKING:
 @click.option(
     "--used",
     "used",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="With --scope: the items a package or analysis used, one a line; any outside "
-    "the scope is listed and the exit code is 1.",
+    type=click.Path(path_type=Path),
+    help="With --scope: what a package or analysis used (a package, a custody similar "
+    "--json file, or items one a line); any outside the scope is listed, exit 1.",
 )
 @passphrase_file_option
 @endpoint_url_option
@@ -151,6 +151,8 @@ def verify_command(
       # a disclosure package (custody disclose)
       custody verify defence-1.zip --trust jane.pub
       custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used items.txt
+      custody verify ./ICC-2026-014_W1 --scope ./W1-scope --used sim.json
+      custody verify defence-1 --scope ./W1-scope
 
     \b
     Exit codes (docs/exit-codes.md):
@@ -196,9 +198,9 @@ def verify_command(
 
         if record:
             raise InputError("--record records a bundle's verification, not a package's")
-        if scope_record is not None:
-            raise InputError("--scope checks a bundle against its scope record, not a package")
-        verify_package_command(app, Path(bundle), policy, report_path)
+        if used is not None:
+            raise InputError("--used is for a bundle; a package lists what it used: --scope alone")
+        verify_package_command(app, Path(bundle), policy, report_path, scope=scope_record)
         return
     with render.progress("Verifying") as on_progress:
         if is_s3_url(bundle):

@@ -130,6 +130,8 @@ class Plan(ArchiveMembers):
                 if i in decision and decision[i] != kind:
                     raise InputError(f"{option}: already given another treatment", path=path)
                 decision[i] = kind
+        for path in r.as_members:
+            members.setdefault(self._index(path, "--scope"), {})
         for z in members:
             if z in decision:
                 raise InputError(

@@ -29,6 +29,9 @@ class DisclosureRequest:
     disclose_note: bool = False
     reveal: tuple[str, ...] = ()
     supplement_to: str | None = None
+    as_members: tuple[str, ...] = ()
+    """Archives disclosed as their members although no member is named (under a
+    scope record that selects the members and not the archive itself)."""
     bases: dict[str, str] = field(default_factory=dict)
     """Per decision, its own basis (several grounds in one run), keyed
     `withhold:PATH`, `redact:PATH`, `derived:PATH` or `field:PATH:NAME`;

@@ -31,7 +31,14 @@ from custody.ops.similar_case import (
     pull_missing,
     team_case_entries,
 )
-from custody.ops.similar_read import ANALYSIS, Loaded, case_bundles, load_bundle
+from custody.ops.similar_read import (
+    ANALYSIS,
+    Loaded,
+    case_bundles,
+    load_bundle,
+    scoped_hashes,
+)
+from custody.scope.limit import ScopeLimit, load_scope_limit
 from custody.similar.group import Decision, Item, Matching, group_items
 from custody.tlog.entries import EntryError, parse_entry
 
@@ -53,6 +60,9 @@ class SimilarResult:
     """Ledger entries of analyses recorded by this run (with --record)."""
     not_found: tuple[dict[str, Any], ...] = ()
     """Bundles of the case that the ledger or the team log records and no --in holds."""
+    scopes: tuple[dict[str, Any], ...] | None = None
+    """With --scope: each scope record the comparison was limited to (its SHA-256,
+    the bundle it is about, how many of its files were compared); None without."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ def decide_pair(
     note: str,
     signer: Signer,
     search: Sequence[Path] = (),
+    scopes: Sequence[Path] = (),
 ) -> DecisionResult:
     """Record an analyst's decision that files `a` and `b` (SHA-256) of `case`
     show the same content (confirm) or do not (reject), as a signed ledger
@@ -89,7 +100,9 @@ def decide_pair(
     ledger. Raises InputError for a malformed SHA-256, the same file twice, or
     a SHA-256 that is no file of the case's bundles found under `search`
     (default: the current folder), LedgerDamaged when the ledger does not
-    match its checkpoint."""
+    match its checkpoint. With `scopes`, A and B must be files those scope
+    records select (of their bundles under `search`): a decision on anything
+    outside them is refused, and the entry names the records' SHA-256."""
     a, b = a.strip().lower(), b.strip().lower()
     for value in (a, b):
         if not _SHA256.fullmatch(value):
@@ -109,13 +122,29 @@ def decide_pair(
                 f"{value} is not a file of case {case}'s bundles found under "
                 + ", ".join(str(p) for p in where)
             )
+    subject_scopes: list[str] = []
+    if scopes:
+        limits = list(load_limits(scopes).values())
+        inside = scoped_hashes(limits, where)
+        for value in (a, b):
+            if value not in inside:
+                raise InputError(
+                    f"{value} is outside the scope records given: a decision on it is refused"
+                )
+        subject_scopes = sorted(limit.scope_sha256 for limit in limits)
     first, second = sorted((a, b))
     verdict = "confirmed" if confirm else "rejected"
     time = _now()
     with Ledger.open(home) as ledger:
         appended = ledger.append(
             action=CONFIRM if confirm else REJECT,
-            subject={"case": case, "a": first, "b": second, "note": note},
+            subject={
+                "case": case,
+                "a": first,
+                "b": second,
+                "note": note,
+                **({"scope_sha256": subject_scopes} if subject_scopes else {}),
+            },
             signer=signer.key,
             signer_name=signer.name,
             time=time,
@@ -134,6 +163,7 @@ def find_similar(
     workers: int | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    scopes: Sequence[Path] = (),
 ) -> SimilarResult:
     """Group the images and videos of `bundles` (folders or archives), or of
     every bundle of `case` the ledger records that is found under `search`
@@ -142,7 +172,15 @@ def find_similar(
     signed ledger entry (the bundle is never touched). With `pull`, a bundle of
     the case not found under `search` that a `store` entry says is in an S3
     store is pulled into that folder and compared.
+    With `scopes` (scope records, one per bundle compared), only the files each
+    bundle's record selects are read, analysed, compared and shown; a bundle
+    without one, or a record about no bundle compared, is refused.
     Raises InputError (nothing to compare, not a bundle), LedgerDamaged."""
+    limits = load_limits(scopes) if scopes else None
+    if limits is not None and record is not None:
+        raise InputError(
+            "--record keeps a whole bundle's analysis: it cannot be made under --scope"
+        )
     warnings: list[str] = []
 
     def warn(line: str) -> None:
@@ -180,19 +218,31 @@ def find_similar(
     if not paths:
         raise InputError("no bundles to compare: give BUNDLE paths or --case with --in")
     items: list[Item] = []
+    used_scopes: list[dict[str, Any]] = []
     recorded: list[int] = []
     seen: set[str] = set()
     for path in paths:
-        loaded = load_bundle(path, home, entries, warn, workers, on_note or (lambda _: None))
+        loaded = load_bundle(
+            path, home, entries, warn, workers, on_note or (lambda _: None), limits
+        )
         if loaded.statement_sha256 in seen:
             continue
         seen.add(loaded.statement_sha256)
         items.extend(loaded.items)
+        if loaded.scope is not None:
+            used_scopes.append({**loaded.scope.to_json(), "compared": len(loaded.items)})
         if record is not None and loaded.fresh is not None:
             recorded.append(_record_analysis(home, loaded, record))
     cases = {it.case for it in items}
     for case_id in sorted(cases):
         with_team(case_id, required=False)
+    if limits is not None:
+        used = {s["scope_sha256"] for s in used_scopes}
+        for limit in limits.values():
+            if limit.scope_sha256 not in used:
+                raise InputError(
+                    "the scope record is about no bundle compared here", path=limit.record
+                )
     decisions = [d for c, d in _decisions(entries) if c in cases or c == case]
     matching = group_items(items, decisions)
     return SimilarResult(
@@ -203,7 +253,23 @@ def find_similar(
         tuple(warnings),
         tuple(recorded),
         tuple(not_found),
+        tuple(used_scopes) if limits is not None else None,
     )
+
+
+def load_limits(scopes: Sequence[Path]) -> dict[str, ScopeLimit]:
+    """Scope records by the statement SHA-256 they are about: one per bundle
+    (InputError for two about the same bundle, or a damaged record)."""
+    out: dict[str, ScopeLimit] = {}
+    for record in scopes:
+        limit = load_scope_limit(record)
+        if limit.statement_sha256 in out:
+            raise InputError(
+                "two scope records are about the same bundle: give one per bundle",
+                path=str(record),
+            )
+        out[limit.statement_sha256] = limit
+    return out
 
 
 def _ledger_entries(home: Path) -> list[tuple[int, Any]]:

@@ -104,6 +104,7 @@ def result_json(result: SimilarResult) -> dict[str, Any]:
         "not_analysed": [
             {
                 "bundle": items[i].bundle,
+                "bundle_id": items[i].bundle_id,
                 "path": items[i].path,
                 "sha256": items[i].sha256,
                 "reason": _reason(items[i]),
@@ -115,6 +116,7 @@ def result_json(result: SimilarResult) -> dict[str, Any]:
         "recorded_entries": list(result.recorded),
         "not_found": list(result.not_found),
         "warnings": list(result.warnings),
+        "scopes": None if result.scopes is None else [dict(s) for s in result.scopes],
     }
 
 

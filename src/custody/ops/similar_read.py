@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custody.base.errors import InputError, NotABundleError
 from custody.base.fsutil import unsafe_path_reason
@@ -24,6 +24,9 @@ from custody.bundle.read.scan import BundleScan
 from custody.similar.analyse import NEVER_TRIED, algorithm, analyse_file, kind_of
 from custody.similar.document import Analysis, parse_similar_document, similar_document
 from custody.similar.group import Item
+
+if TYPE_CHECKING:
+    from custody.scope.limit import ScopeLimit
 
 ANALYSIS = "similar-analysis"
 
@@ -114,6 +117,31 @@ def _statement_bytes(path: Path) -> bytes | None:
     return scan.tag_bytes.get(layout.STATEMENT)
 
 
+def scoped_hashes(limits: list[ScopeLimit], search: list[Path]) -> set[str]:
+    """The SHA-256 of every payload file the scope records select, each read
+    from its bundle found under `search` (InputError when one is not found)."""
+    wanted = {limit.statement_sha256: limit for limit in limits}
+    out: set[str] = set()
+    for root in search:
+        for candidate in _candidates(root):
+            statement = _statement_bytes(candidate)
+            limit = wanted.pop(sha256_bytes(statement), None) if statement else None
+            if limit is None:
+                continue
+            scan = scan_bundle(candidate, hash_payload=False)
+            stmt = parse_statement(scan.tag_bytes.get(layout.STATEMENT) or b"")
+            for r in _metadata_records(scan, stmt, candidate, lambda _: None):
+                if isinstance(r.get("path"), str) and limit.holds_file(r["path"]):
+                    out.add(str(r.get("sha256") or ""))
+    for limit in wanted.values():
+        raise InputError(
+            "the bundle this scope record is about is not found under "
+            + ", ".join(str(p) for p in search),
+            path=limit.record,
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Loaded:
     items: list[Item]
@@ -121,6 +149,8 @@ class Loaded:
     statement_sha256: str
     fresh: bytes | None
     """custody/similar.json bytes of an analysis made now (an older bundle)."""
+    scope: ScopeLimit | None = None
+    """The scope record the items were limited to (--scope)."""
 
 
 def load_bundle(
@@ -130,7 +160,12 @@ def load_bundle(
     warn: Callable[[str], None],
     workers: int | None,
     note: Callable[[str], None],
+    limits: dict[str, ScopeLimit] | None = None,
 ) -> Loaded:
+    """A bundle's images and videos with their analysis. With `limits` (scope
+    records by the statement SHA-256 they are about), only the files the
+    bundle's scope record selects are read, analysed and returned; a bundle
+    without one is refused (InputError)."""
     scan = scan_bundle(path, hash_payload=False)
     raw = scan.tag_bytes.get(layout.STATEMENT)
     if raw is None:
@@ -141,6 +176,18 @@ def load_bundle(
         raise InputError(f"custody/statement.json: {e}", path=str(path)) from e
     statement_sha256 = sha256_bytes(raw)
     records = _metadata_records(scan, statement, path, warn)
+    limit = None
+    if limits is not None:
+        limit = limits.get(statement_sha256)
+        if limit is None:
+            raise InputError(
+                "no --scope record is about this bundle: with --scope, give one for every "
+                "bundle compared",
+                path=str(path),
+            )
+        records = [
+            r for r in records if isinstance(r.get("path"), str) and limit.holds_file(r["path"])
+        ]
     analyses, source, fresh = _analyses(
         scan, statement, statement_sha256, records, path, home, entries, warn, workers, note
     )
@@ -166,7 +213,7 @@ def load_bundle(
                 analysis_source=source,
             )
         )
-    return Loaded(items, statement, statement_sha256, fresh)
+    return Loaded(items, statement, statement_sha256, fresh, limit)
 
 
 def _metadata_records(

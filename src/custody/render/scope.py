@@ -45,13 +45,23 @@ class ScopeViews(Output):
         )
         for problem in report.problems:
             self._line(f"  {problem}")
+        if not report.filter_checked and report.valid:
+            self._line("  (filter not evaluated again: that needs the whole bundle)")
+        use = report.use or {}
+        for problem in use.get("problems") or []:
+            self._line(f"  {problem}", style="bold red")
+        if use.get("kind") == "package" and use.get("scope_sha256") is None:
+            self._line("  The package names no scope record (made without --scope).")
         if report.used is not None:
             if report.outside:
                 self._line(
                     f"OUTSIDE SCOPE: {len(report.outside)} of {report.used} item(s) used",
                     style="bold red",
                 )
-                for bundle_path, member in report.outside:
+                for (bundle_path, member), problem in zip(
+                    report.outside, report.outside_problems, strict=False
+                ):
                     self._line(f"  {bundle_path}" + (f" :: {member}" if member else ""))
+                    self._line(f"    {problem}")
             else:
                 self._line(f"All {report.used} item(s) used are inside the scope.")

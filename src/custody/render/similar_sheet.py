@@ -54,6 +54,23 @@ MODE_WORDS = {
 }
 
 
+def _scopes(scopes: Any) -> list[str]:
+    """The scope records the analysis was limited to (custody similar --scope)."""
+    if not scopes:
+        return []
+    rows = "".join(
+        f"<li>Bundle {_e(s['bundle_id'])}: scope record {_e(s['scope_id'])}, "
+        f"scope.json SHA-256 <code>{_e(s['scope_sha256'])}</code>, "
+        f"{int(s['compared'])} files compared</li>"
+        for s in scopes
+    )
+    return [
+        "<p>Limited to the items these scope records select (checkable with "
+        "<code>custody verify BUNDLE --scope RECORD --used</code> this analysis):</p>",
+        f"<ul>{rows}</ul>",
+    ]
+
+
 def render_sheet(data: dict[str, Any], thumbs: dict[tuple[str, str], str], *, mode: str) -> str:
     """The page for `custody similar --json`'s document `data` and the
     thumbnails (data: URIs by (bundle, path))."""
@@ -79,6 +96,7 @@ def render_sheet(data: dict[str, Any], thumbs: dict[tuple[str, str], str], *, mo
         f"{int(data['analysed'])} images and videos analysed, "
         f"{len(data['not_analysed'])} not analysed. {len(confirmed)} confirmed groups, "
         f"{len(suggested)} suggested groups, {len(data['rejected'])} rejected pairs.</p>",
+        *_scopes(data.get("scopes")),
         "<h2>Confirmed by an analyst</h2>",
     ]
     out += [_group(n, g, thumbs, case) for n, g in enumerate(confirmed, start=1)] or [

@@ -54,14 +54,22 @@ class ScopeReport:
     problems: tuple[str, ...] = ()
     used: int | None = None
     outside: tuple[tuple[str, str], ...] = field(default=())
+    outside_problems: tuple[str, ...] = ()
+    """One line per item used outside the scope: which item, and how it was used."""
+    filter_checked: bool = True
+    """False when checked without the bundle (against a disclosure package): the
+    filter cannot be evaluated again without every item."""
+    use: dict[str, Any] | None = None
+    """What --used (or the package) was: kind, path, the scope it names, its problems."""
 
     @property
     def ok(self) -> bool:
-        return self.valid and not self.outside
+        return self.valid and not self.outside and not (self.use or {}).get("problems")
 
     def to_json(self) -> dict[str, Any]:
         out = dict(vars(self))
         out["outside"] = [list(pair) for pair in self.outside]
+        out["outside_problems"] = list(self.outside_problems)
         out["problems"] = list(self.problems)
         out["ok"] = self.ok
         return out
@@ -125,11 +133,15 @@ def check_scope(
     *,
     bundle_id: str,
     statement_sha256: str,
-    items: Callable[[], Iterator[Item]],
+    items: Callable[[], Iterator[Item]] | None,
     key_for: Callable[[str], PublicKeyInfo | None],
-    used: Iterable[tuple[str, str]] | None = None,
+    used: Iterable[tuple[str, ...]] | None = None,
+    use: dict[str, Any] | None = None,
 ) -> ScopeReport:
-    """Every check of a scope record against a bundle (see module docstring)."""
+    """Every check of a scope record against a bundle (see module docstring).
+    `items` None: the bundle's items are not at hand (a disclosure package),
+    so the filter is not evaluated again. `used` items are (bundle path,
+    member) or (bundle path, member, how it was used)."""
     problems: list[str] = []
     try:
         scope = parse_scope(files.scope or b"")
@@ -186,12 +198,14 @@ def check_scope(
                     pair = json.loads(line)
                     selected.add((pair[0], pair[1]))
     where = str(scope.get("where"))
+    evaluated = False
     try:
         query = parse_query(where)
     except QueryError as e:
         problems.append(f"the filter cannot be parsed ({e})")
     else:
-        if same_bundle:  # the selection is recomputed: exactly these items, no others
+        if same_bundle and items is not None:  # recomputed: exactly these items, no others
+            evaluated = True
             again = SelectedList()
             for item in items():
                 if matches(query, item):
@@ -201,13 +215,18 @@ def check_scope(
             ) or again.count != claimed.get("count"):
                 problems.append("the filter does not select the listed items in this bundle")
     outside: list[tuple[str, str]] = []
+    outside_problems: list[str] = []
     count = None
     if used is not None:
         count = 0
-        for pair in used:
+        for entry in used:
             count += 1
+            pair = (entry[0], entry[1])
             if pair not in selected:
                 outside.append(pair)
+                how = entry[2] if len(entry) > 2 else "used"
+                name = f"{pair[0]}/{pair[1]}" if pair[1] else pair[0]
+                outside_problems.append(f"{name}: {how}, but not selected by the scope")
     return ScopeReport(
         record=files.location,
         valid=not problems,
@@ -221,6 +240,9 @@ def check_scope(
         problems=tuple(problems),
         used=count,
         outside=tuple(outside),
+        outside_problems=tuple(outside_problems),
+        filter_checked=evaluated,
+        use=use,
     )
 
 

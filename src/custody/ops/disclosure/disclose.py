@@ -7,18 +7,15 @@ commitments against its root, and every disclosed file against its leaf."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import uuid
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from custody import __version__
-from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.base.errors import BadSignature, CustodyError, InputError
 from custody.base.fsutil import (
     environment_error,
@@ -38,10 +35,12 @@ from custody.disclosure.copies import Copy, Files, Piece
 from custody.disclosure.plan import Plan, whole_plan
 from custody.disclosure.request import DisclosureRequest
 from custody.io.tsa_client import request_timestamps
+from custody.ops.disclosure.zipfiles import open_zip_member, write_zip
 from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
     from custody.io.ledger_store import Ledger
+    from custody.scope.limit import ScopeLimit
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,8 @@ class DisclosureResult:
     zip: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     timestamps: int = 0
+    scope: dict[str, Any] | None = None
+    """The scope record the disclosure was limited to (--scope), as signed in the record."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class DisclosureResult:
             "disclosure": self.summary,
             "notes": list(self.notes),
             "timestamps": self.timestamps,
+            "scope": self.scope,
         }
 
 
@@ -83,8 +85,10 @@ def disclose_bundle(
     now: datetime | None = None,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    scope: ScopeLimit | None = None,
 ) -> DisclosureResult:
-    """Write the disclosure package `out` (and `out`.zip with `make_zip`).
+    """Write the disclosure package `out` (and `out`.zip with `make_zip`);
+    with `scope`, nothing outside that scope record (ops/disclosure/scope.py).
     Raises InputError for a bundle or request that cannot be disclosed (one
     line naming what), EnvironmentFailure when the disk fails. Nothing is left
     on failure."""
@@ -114,6 +118,16 @@ def disclose_bundle(
         raise InputError(
             "the statement's signature does not verify: run custody verify", path=str(bundle)
         ) from e
+    if scope is not None:
+        from custody.ops.disclosure.scope import limit_request
+
+        request = limit_request(
+            request,
+            scope=scope,
+            bundle=bundle,
+            bundle_id=str(statement.get("bundle_id")),
+            statement_sha256=sha256_bytes(stmt),
+        )
     if request.basis is None and any(k not in request.bases for k in request.needs_basis):
         raise InputError("give --basis: the ground for withholding or redacting")
     commitments = statement.get("commitments")
@@ -154,6 +168,10 @@ def disclose_bundle(
             ) from e
         note_state = plan.note_state
         notes.extend(plan.notes)
+    if scope is not None:  # nothing outside the scope, whatever was decided
+        from custody.ops.disclosure.scope import check_disclosed
+
+        check_disclosed(record_items, scope)
     zip_path = out.with_name(out.name + ".zip") if make_zip else None
     if zip_path is not None and os.path.lexists(zip_path):
         raise InputError("already exists; nothing was replaced", path=str(zip_path))
@@ -184,6 +202,7 @@ def disclose_bundle(
                 tag_extra=tag_extra,
                 tsa_urls=tsa_urls,
                 tsa_timeout=tsa_timeout,
+                scope=scope,
             )
             notes.extend(signed.notes)
             os.chmod(tmp, 0o755)
@@ -194,7 +213,7 @@ def disclose_bundle(
                 raise InputError("already exists; nothing was replaced", path=str(out)) from e
             fsync_dir(out.parent)
         if zip_path is not None:
-            _write_zip(zip_path, out, sorted(files) + sorted(signed.tags))
+            write_zip(zip_path, out, sorted(files) + sorted(signed.tags))
     except CustodyError:
         raise
     except OSError as e:
@@ -210,6 +229,7 @@ def disclose_bundle(
         zip=str(zip_path) if zip_path is not None else None,
         notes=tuple(notes),
         timestamps=signed.timestamps,
+        scope=_scope_field(scope),
     )
 
 
@@ -243,6 +263,7 @@ def _sign_and_record(
     tag_extra: dict[str, bytes],
     tsa_urls: Sequence[str],
     tsa_timeout: float | None,
+    scope: ScopeLimit | None = None,
 ) -> _Signed:
     """The record over the files written, signed, stamped, recorded in the
     ledger, and every tag file written into `tmp`."""
@@ -266,6 +287,8 @@ def _sign_and_record(
         "note": note_state,
         "supplement_to": request.supplement_to,
     }
+    if scope is not None:  # only then: a record made without --scope is as before
+        record["scope"] = _scope_field(scope)
     rec = P.record_bytes(record)
     tags: dict[str, bytes] = {
         layout.BAGIT_TXT: layout.BAGIT_TXT_BYTES,
@@ -325,6 +348,12 @@ def _sign_and_record(
     for name, data in tags.items():
         _put(tmp / name, Copy.of(data))
     return _Signed(disclosure_id, rec, tags, ledger_index, len(granted), notes)
+
+
+def _scope_field(scope: ScopeLimit | None) -> dict[str, Any] | None:
+    from custody.ops.disclosure.scope import scope_field
+
+    return scope_field(scope) if scope is not None else None
 
 
 def _put(target: Path, copy: Copy) -> Copy:
@@ -391,61 +420,6 @@ def _open_source(copy: Copy) -> IO[bytes]:
     return found
 
 
-def open_zip_member(archive: Path, name: str) -> IO[bytes] | None:
-    """A member of a ZIP archive (by its clean name) as a stream that closes the
-    archive with it; None when there is no such member."""
-    zf = zipfile.ZipFile(archive)
-    try:
-        for info in zf.infolist():
-            if clean_member_name(zip_member_name(info)) == name and not info.is_dir():
-                return cast("IO[bytes]", _ZipMember(zf, zf.open(info)))
-    except BaseException:
-        zf.close()
-        raise
-    zf.close()
-    return None
-
-
-class _ZipMember(io.RawIOBase):
-    """A member stream that closes its archive with it."""
-
-    def __init__(self, zf: zipfile.ZipFile, stream: IO[bytes]) -> None:
-        self._zf, self._stream = zf, stream
-
-    def read(self, n: int = -1) -> bytes:
-        return self._stream.read(n)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._stream.seek(offset, whence)
-
-    def close(self) -> None:
-        self._stream.close()
-        self._zf.close()
-        super().close()
-
-
-def _write_zip(path: Path, folder: Path, names: list[str]) -> None:
-    """The package folder as a zip under its own name, each file streamed."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(names, key=lambda n: n.encode("utf-8")):
-                source = folder / name
-                info = zipfile.ZipInfo(f"{folder.name}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                info.file_size = source.stat().st_size
-                with open(source, "rb") as src, zf.open(info, "w") as dst:
-                    while piece := src.read(1 << 20):
-                        dst.write(piece)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        rename_noreplace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def disclose_with_home(
     *,
     home: Path,
@@ -456,12 +430,16 @@ def disclose_with_home(
     make_zip: bool = False,
     tsa_urls: Sequence[str] = (),
     tsa_timeout: float | None = None,
+    scope: Path | None = None,
 ) -> DisclosureResult:
-    """disclose_bundle with the disclosure recorded in the ledger under `home`."""
+    """disclose_bundle with the disclosure recorded in the ledger under `home`;
+    with `scope`, limited to that scope record."""
     from custody.io.ledger_store import Ledger
+    from custody.scope.limit import load_scope_limit
 
     with Ledger.open(home) as ledger:
         ledger.ensure_intact()
+        limit = load_scope_limit(scope) if scope is not None else None
         return disclose_bundle(
             bundle=bundle,
             out=out,
@@ -471,4 +449,5 @@ def disclose_with_home(
             make_zip=make_zip,
             tsa_urls=tsa_urls,
             tsa_timeout=tsa_timeout,
+            scope=limit,
         )

@@ -199,7 +199,7 @@ def _opener(scan: BundleScan) -> Callable[[str], IO[bytes] | None] | None:
         def open_member(rel: str) -> IO[bytes] | None:
             if rel not in scan.files:
                 return None
-            from custody.ops.disclosure.disclose import open_zip_member
+            from custody.ops.disclosure.zipfiles import open_zip_member
 
             try:
                 return open_zip_member(location, scan.root_prefix + rel)
