@@ -128,6 +128,15 @@ function localDataOffset(head, member) {
  * header and data (with some slack for the local extra field) got it all. */
 async function locate(job) {
   const m = job.member;
+  const ahead = job.prefetched; // a run's region from this member's local header on (answerRun)
+  if (ahead !== undefined && ahead.length >= 30) {
+    const dv = new DataView(ahead.buffer, ahead.byteOffset, ahead.byteLength);
+    const at = 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
+    if (at + job.compressedSize <= ahead.length) {
+      const offset = localDataOffset(ahead, m);
+      return { offset, data: ahead.subarray(at, at + job.compressedSize) };
+    }
+  }
   const guess = 30 + m.rawName.length + m.extraLength + 256;
   const small = job.method === 0 && job.compressedSize <= ONE_SHOT_MAX;
   const end = m.localOffset + guess + (small ? job.compressedSize : 0);
@@ -145,6 +154,12 @@ async function hashJob(job) {
     const found = await locate(job);
     job.offset = found.offset;
     ready = found.data;
+  }
+  if (ready !== null && job.method !== 0) {
+    // A deflated member already read with its run: inflated from memory.
+    job.blob = new Blob([ready]);
+    job.offset = 0;
+    ready = null;
   }
   const small = job.method === 0 && expectedSize <= ONE_SHOT_MAX;
   if (small) {
@@ -211,8 +226,38 @@ export async function answer(job) {
   }
 }
 
+/** A run of zip members, small and near one another: their region read with one
+ * slice, then each member answered from it exactly as `answer` answers it alone
+ * (a member the region does not hold whole is read alone). {id, results, size}. */
+export async function answerRun(job) {
+  const { id, blob, start, end, members } = job;
+  let region = null;
+  try {
+    region = new Uint8Array(await blob.slice(start, end).arrayBuffer());
+  } catch {
+    // Each member is then read alone, and fails alone.
+  }
+  const results = [];
+  let size = 0;
+  for (const m of members) {
+    const from = m.member.localOffset - start;
+    const prefetched = region !== null && from >= 0 && from < region.length ? region.subarray(from) : undefined;
+    const r = await answer({ ...m, blob, prefetched });
+    // A tag file's bytes are its own buffer, not a view of the region.
+    if (r.bytes && r.bytes.byteLength !== r.bytes.buffer.byteLength) r.bytes = r.bytes.slice();
+    if (r.size !== undefined) size += r.size;
+    results.push(r);
+  }
+  return { id, results, size };
+}
+
 // globalThis: in the worker it is the worker's scope; imported by Node, a plain object property.
 globalThis.onmessage = async (event) => {
+  if (event.data.members !== undefined) {
+    const result = await answerRun(event.data);
+    postMessage(result, result.results.filter((r) => r.bytes).map((r) => r.bytes.buffer));
+    return;
+  }
   const result = await answer(event.data);
   postMessage(result, result.bytes ? [result.bytes.buffer] : []);
 };
