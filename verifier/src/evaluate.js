@@ -7,7 +7,7 @@ import { verifyChain } from "./chain.js";
 import { checkCommitments } from "./commitments.js";
 import { checkProof } from "./ledger.js";
 import { setAside } from "./leftovers.js";
-import { FileMap, fileSizes, ManifestMap } from "./paths.js";
+import { FileMap, ManifestMap, payloadTotals } from "./paths.js";
 import { checkTimestamps } from "./timestamps.js";
 import {
   compareUtf8,
@@ -72,14 +72,7 @@ export function evaluate(given, policy) {
       "not checked here: the team log's inclusion proof (custody/team-proof.json) and the witnesses' cosignatures on it; check with custody verify --team-key TEAM.pub",
     );
   }
-  let files = 0;
-  let bytes = 0;
-  for (const [path, size] of fileSizes(scan.files)) {
-    if (!L.isTagPath(path)) {
-      files += 1;
-      bytes += size;
-    }
-  }
+  const { count: files, bytes } = payloadTotals(scan.files, L.isTagPath);
   const unique = dedupe(problems);
   const report = {
     bundle: scan.location,
@@ -186,19 +179,30 @@ export function checkBagitTxt(scan, problems) {
   }
 }
 
+/** The manifest's entries against the files: [path, found or undefined, digest]
+ * (a joined manifest makes no object and no hex for a file found intact). */
+function* listedAgainst(scan, manifest) {
+  if (manifest instanceof ManifestMap && scan.files instanceof FileMap && scan.files.table === manifest.table) {
+    for (const [path, state, digest] of manifest.against(scan.files)) {
+      if (state === "same") yield [path, INTACT, null];
+      else yield [path, state === "absent" ? undefined : scan.files.get(path), digest];
+    }
+  } else for (const [path, digest] of manifest) yield [path, scan.files.get(path), digest];
+}
+const INTACT = {};
+
 export function checkPayload(scan, manifest, problems) {
   const missing = new Map();
-  for (const [path, digest] of manifest) {
+  for (const [path, found, digest] of listedAgainst(scan, manifest)) {
     if (!path.startsWith(L.PAYLOAD_DIR + "/")) {
       problems.push(problem("bad_manifest", path, "payload manifest lists a path outside data/"));
       continue;
     }
-    const found = scan.files.get(path);
     if (found === undefined) {
       if (!scan.oddPaths.has(path)) missing.set(path, digest);
       continue;
     }
-    if (found.sha256 !== digest) {
+    if (found !== INTACT && found.sha256 !== digest) {
       problems.push(problem("changed", path, `SHA-256 is ${found.sha256}, manifest says ${digest}`));
     }
   }
@@ -231,14 +235,7 @@ export function checkOxum(scan, bagInfo, problems) {
     problems.push(problem("bad_bag_info", L.BAG_INFO, "no Payload-Oxum"));
     return;
   }
-  let size = 0;
-  let count = 0;
-  for (const [path, fileSize] of fileSizes(scan.files)) {
-    if (!L.isTagPath(path)) {
-      size += fileSize;
-      count += 1;
-    }
-  }
+  const { count, bytes: size } = payloadTotals(scan.files, L.isTagPath);
   const actual = `${size}.${count}`;
   if (oxum !== actual) {
     problems.push(problem("oxum_mismatch", L.BAG_INFO, `Payload-Oxum is ${oxum}, payload is ${actual}`));

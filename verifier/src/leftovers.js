@@ -27,15 +27,19 @@ const startsWith = (data, magic) => data.length >= magic.length && magic.every((
 
 /** Could this path be a leftover (by its name alone)? Its bytes are then kept. */
 export function candidate(path) {
-  const parts = path.split("/");
-  const name = parts[parts.length - 1];
+  // Asked of every file: answered without splitting the path or making pieces of it.
+  const at = path.lastIndexOf("/") + 1;
+  const named = (name) => path.length - at === name.length && path.endsWith(name);
+  const under = (top) => path.startsWith(top) && (path.length === top.length || path[top.length] === "/");
   return (
-    name === ".DS_Store" ||
-    name === "Thumbs.db" ||
-    name === "desktop.ini" ||
-    name.startsWith("._") ||
-    VOLUME_FOLDERS.has(parts[0]) ||
-    parts[0] === MACOSX_DIR
+    named(".DS_Store") ||
+    named("Thumbs.db") ||
+    named("desktop.ini") ||
+    path.startsWith("._", at) ||
+    under(".Spotlight-V100") ||
+    under(".Trashes") ||
+    under(".fseventsd") ||
+    under(MACOSX_DIR)
   );
 }
 

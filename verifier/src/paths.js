@@ -11,16 +11,25 @@ const FOUND = 1; // the scan read the file
 const LISTED = 2; // the payload manifest lists it
 const LISTED_AS_FOUND = 4; // ... with the digest the scan found
 
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const HEX_CODES = Uint16Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const CODES = new Uint16Array(64);
 
+/** 64 lowercase hex digits into 32 bytes at `at` (the caller has checked them). */
 function putHex(bytes, at, hex) {
-  for (let k = 0; k < 32; k++) bytes[at + k] = parseInt(hex.slice(2 * k, 2 * k + 2), 16);
+  for (let k = 0; k < 32; k++) {
+    const hi = hex.charCodeAt(2 * k);
+    const lo = hex.charCodeAt(2 * k + 1);
+    bytes[at + k] = ((hi <= 57 ? hi - 48 : hi - 87) << 4) | (lo <= 57 ? lo - 48 : lo - 87);
+  }
 }
 
+/** 32 bytes at `at` as 64 lowercase hex digits: one string, no pieces. */
 function getHex(bytes, at) {
-  let out = "";
-  for (let k = 0; k < 32; k++) out += HEX[bytes[at + k]];
-  return out;
+  for (let k = 0; k < 32; k++) {
+    CODES[2 * k] = HEX_CODES[bytes[at + k] >> 4];
+    CODES[2 * k + 1] = HEX_CODES[bytes[at + k] & 15];
+  }
+  return String.fromCharCode.apply(null, CODES);
 }
 
 export class PathTable {
@@ -133,24 +142,32 @@ export class FileMap {
     for (const [, v] of this.entries()) yield v;
   }
 
-  /** [path, size] of every file, without making its digest's hex. */
-  *sizes() {
-    const t = this.table;
-    for (let s = 0; s < t.count; s++) {
-      const path = t.paths[s];
-      if (t.flags[s] & FOUND && !this.without?.has(path)) yield [path, t.sizes[s]];
-    }
-  }
-
   [Symbol.iterator]() {
     return this.entries();
   }
 }
 
-/** [path, size] of every file of a scan's `files` (a FileMap or a Map). */
-export function* fileSizes(files) {
-  if (files instanceof FileMap) yield* files.sizes();
-  else for (const [path, f] of files) yield [path, f.size];
+/** {count, bytes} of the files `isTag` says are payload, in a scan's `files`. */
+export function payloadTotals(files, isTag) {
+  let count = 0;
+  let bytes = 0;
+  if (files instanceof FileMap) {
+    const t = files.table;
+    for (let s = 0; s < t.count; s++) {
+      if (t.flags[s] & FOUND && !isTag(t.paths[s]) && !files.without?.has(t.paths[s])) {
+        count += 1;
+        bytes += t.sizes[s];
+      }
+    }
+  } else {
+    for (const [path, f] of files) {
+      if (!isTag(path)) {
+        count += 1;
+        bytes += f.size;
+      }
+    }
+  }
+  return { count, bytes };
 }
 
 /**
@@ -216,6 +233,23 @@ export class ManifestMap {
 
   [Symbol.iterator]() {
     return this.entries();
+  }
+
+  /**
+   * The manifest's entries against `files` (a view of the same table), in the
+   * manifest's order, as [path, state, digest]: state "same" (found with the listed
+   * digest; digest null, no hex made), "changed" (found, another digest) or "absent".
+   */
+  *against(files) {
+    const t = this.table;
+    for (let k = 0; k < this.size; k++) {
+      const s = this.order[k];
+      const path = t.paths[s];
+      const found = t.flags[s] & FOUND && !files.without?.has(path);
+      if (!found) yield [path, "absent", this.#digest(s)];
+      else if (t.flags[s] & LISTED_AS_FOUND) yield [path, "same", null];
+      else yield [path, "changed", this.#digest(s)];
+    }
   }
 
   /** Every slot's LISTED flags cleared (before another manifest is joined). */

@@ -5,7 +5,7 @@ import * as L from "./layout.js";
 import { candidate, classify, KIND, MACOSX_DIR, MAX_LEFTOVER_BYTES, within } from "./leftovers.js";
 import { FileMap } from "./paths.js";
 import { HashPool } from "./pool.js";
-import { ArchiveRefused, listZip, ZipError } from "./zip.js";
+import { ArchiveRefused, listZip, NAME_SCRATCH, ZipError } from "./zip.js";
 
 const MAX_MEMBERS = 1_000_000;
 const MAX_NAME_BYTES = 4096;
@@ -95,7 +95,7 @@ function* runsOf(items, blob) {
   for (const item of items) {
     const { job } = item;
     const m = job.member;
-    const itemEnd = m.localOffset + 30 + m.rawName.length + m.extraLength + 256 + job.compressedSize;
+    const itemEnd = m.localOffset + 30 + m.nameLength + m.extraLength + 256 + job.compressedSize;
     const fits = job.compressedSize <= RUN_MEMBER_MAX;
     if (run.length && !(fits && m.localOffset >= run[run.length - 1].job.member.localOffset && Math.max(end, itemEnd) - start <= RUN_BYTES && run.length < RUN_MEMBERS)) {
       yield made();
@@ -248,10 +248,11 @@ export async function scanZip(file, { location, workers, onBytes, onProgress, ke
   // Each bundle file's row made now, in the archive's order (reader._ArchiveCollector.finish).
   for (const name of cleaned) if (name.startsWith(root)) scan.files.table.slot(name.slice(root.length));
   const raw = { problems: [], oddPaths: new Set(), tagBytes: new Map(), outside: new Map() };
+  const scratch = new Uint8Array(NAME_SCRATCH);
   const items = function* () {
     for (let k = 0; k < wanted.length; k++) {
       const name = cleaned[k];
-      const m = members.get(wanted[k]);
+      const m = members.get(wanted[k], scratch);
       const inner = name.includes("/") ? name.split("/").slice(1).join("/") : name;
       const mayBeLeftover = (candidate(name) || candidate(inner)) && m.size <= MAX_LEFTOVER_BYTES;
       const kept = (keepBytes?.(name) || keepBytes?.(inner)) ?? false; // a disclosure's stripped or redacted copy (disclosure.js)
@@ -263,7 +264,8 @@ export async function scanZip(file, { location, workers, onBytes, onProgress, ke
         job: {
           blob: file,
           offset: 0,
-          member: { localOffset: m.localOffset, rawName: m.rawName, extraLength: m.extraLength },
+          // The worker encodes the name again (worker.js rawNameOf): no buffer per member here.
+          member: { localOffset: m.localOffset, name: m.name, nameLength: m.rawName.length, extraLength: m.extraLength },
           compressedSize: m.compressedSize,
           expectedSize: m.size,
           method: m.method,

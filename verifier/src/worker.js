@@ -74,6 +74,16 @@ async function oneShot(bytes) {
   return sha.digest("hex");
 }
 
+/** A run's small members are hashed here, with no promise or buffer each (WebCrypto's
+ * call costs more than the hashing of a few KiB). */
+const SMALL_IN_RUN = 16 * 1024;
+async function inPlace(bytes) {
+  const { sha } = await sharedHashers();
+  sha.init();
+  sha.update(bytes);
+  return sha.digest("hex");
+}
+
 class Unreadable extends Error {}
 
 async function* pieces(job) {
@@ -108,17 +118,24 @@ async function* pieces(job) {
 
 const LOCAL = 0x04034b50;
 
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(3 * 65536);
+/** A member's name as the directory holds it: its UTF-8 bytes (the page read it as
+ * strict UTF-8), valid until the next call. */
+const rawNameOf = (member) => member.rawName ?? scratch.subarray(0, encoder.encodeInto(member.name, scratch).written);
+
 /** A zip member's local header, checked against the central directory's name;
  * returns where its data starts. `head` holds the header's first bytes. */
 function localDataOffset(head, member) {
-  const want = 30 + member.rawName.length;
+  const rawName = rawNameOf(member);
+  const want = 30 + rawName.length;
   if (head.length < want) throw new Unreadable("truncated file header");
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (dv.getUint32(0, true) !== LOCAL) throw new Unreadable("bad magic number for file header");
   const nameLength = dv.getUint16(26, true);
   const extraLength = dv.getUint16(28, true);
   const name = head.subarray(30, 30 + nameLength);
-  if (nameLength !== member.rawName.length || name.some((b, k) => b !== member.rawName[k])) {
+  if (nameLength !== rawName.length || name.some((b, k) => b !== rawName[k])) {
     throw new Unreadable("file name in directory and header differ");
   }
   return member.localOffset + 30 + nameLength + extraLength;
@@ -137,7 +154,7 @@ async function locate(job) {
       return { offset, data: ahead.subarray(at, at + job.compressedSize) };
     }
   }
-  const guess = 30 + m.rawName.length + m.extraLength + 256;
+  const guess = 30 + (m.nameLength ?? m.rawName.length) + m.extraLength + 256;
   const small = job.method === 0 && job.compressedSize <= ONE_SHOT_MAX;
   const end = m.localOffset + guess + (small ? job.compressedSize : 0);
   const head = new Uint8Array(await job.blob.slice(m.localOffset, end).arrayBuffer());
@@ -172,7 +189,7 @@ async function hashJob(job) {
       crc.update(buf);
       if (parseInt(crc.digest("hex"), 16) !== job.crc) throw new Unreadable("Bad CRC-32");
     }
-    const sha256 = await oneShot(buf);
+    const sha256 = job.prefetched !== undefined && buf.length <= SMALL_IN_RUN ? await inPlace(buf) : await oneShot(buf);
     return { id, sha256, size: buf.length, bytes: wantBytes ? buf : null };
   }
   const pair = await acquire();

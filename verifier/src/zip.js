@@ -250,13 +250,14 @@ export class MemberTable {
     this.extraLengths[i] = m.extraLength;
   }
 
-  /** Member i as [{name, rawName, extraLength, flags, method, crc, compressedSize, size, localOffset, mode, isDir}]
-   * (rawName: a name that decoded as strict UTF-8 is exactly its UTF-8 encoding). */
-  get(i) {
+  /** Member i as {name, rawName, extraLength, flags, method, crc, compressedSize, size, localOffset, mode, isDir}
+   * (rawName: a name that decoded as strict UTF-8 is exactly its UTF-8 encoding; written
+   * into `scratch` when one is given, so valid only until the next call with it). */
+  get(i, scratch = null) {
     const name = this.names[i];
     return {
       name,
-      rawName: encoder.encode(name),
+      rawName: scratch === null ? encoder.encode(name) : scratch.subarray(0, encoder.encodeInto(name, scratch).written),
       extraLength: this.extraLengths[i],
       flags: this.flagsOf[i],
       method: this.methods[i],
@@ -280,6 +281,8 @@ export class MemberTable {
 }
 
 const encoder = new TextEncoder();
+/** Room for any member's name in UTF-8 (at most 65,535 bytes, as it was read). */
+export const NAME_SCRATCH = 3 * 65536;
 /** Local headers are read in windows of this size. */
 const HEADER_WINDOW = 256 * 1024;
 /** The central directory is read in slices of this size, never whole. */
@@ -430,8 +433,9 @@ export async function listZip(file, { slice = DIRECTORY_SLICE } = {}) {
   let expected = 0;
   let window = new Uint8Array(0);
   let windowStart = 0;
+  const scratch = new Uint8Array(NAME_SCRATCH);
   for (const index of order) {
-    const entry = members.get(index);
+    const entry = members.get(index, scratch);
     if (entry.localOffset !== expected) {
       let why;
       if (expected === 0) why = `${entry.localOffset} bytes before the first zip member (prepended data, or a self-extracting stub)`;
