@@ -214,7 +214,7 @@ async function streamJob(job, { sha, crc }) {
     if (checkCrc) crc.update(piece);
     if (wantBytes) kept.push(piece.slice());
     if (size - reported >= PROGRESS_EVERY) {
-      postMessage({ id, progress: size - reported });
+      globalThis.postMessage?.({ id, progress: size - reported }); // none when Node runs it in-process
       reported = size;
     }
   }
