@@ -23,7 +23,10 @@ const defaultPool = (workers, onBytes) => new HashPool(workers, onBytes);
 
 const problem = (kind, path, detail) => ({ kind, path, detail });
 const newScan = (location) => ({ location, files: new FileMap(), tagBytes: new Map(), problems: [], oddPaths: new Set() });
-const utf8Length = (s) => new TextEncoder().encode(s).length;
+const encoder = new TextEncoder();
+/** Is a name longer than MAX_NAME_BYTES in UTF-8? (n UTF-16 units are at most 3n bytes,
+ * so a short name need not be encoded to know.) */
+const tooLong = (s) => s.length * 3 > MAX_NAME_BYTES && encoder.encode(s).length > MAX_NAME_BYTES;
 
 /** The bundle root among archive or folder names (reader._find_root). */
 const findRoot = (names) => findRootOf((n) => names.has(n), names);
@@ -199,7 +202,7 @@ export async function scanZip(file, { location, workers, onBytes, onProgress, ke
   let wantedBytes = 0;
   for (let i = 0; i < members.length; i++) {
     const raw = members.names[i];
-    if (utf8Length(raw) > MAX_NAME_BYTES) {
+    if (tooLong(raw)) {
       problems.push(problem("unsafe_path", `${raw.slice(0, 80)}...`, "archive member name is too long"));
       continue;
     }

@@ -9,7 +9,63 @@
 // members back to back from offset 0, local headers that agree with the
 // directory, Unicode Path fields that only repeat the plain name, no two
 // members that are one path in any extractor's reading.
-import { NameBook, compressionOf, crc32, refuse, shown, tarHeaderAt } from "../src/readings.js";
+import { compressionOf, crc32, refuse, shown, tarHeaderAt } from "../src/readings.js";
+
+// readings.js's NameBook as it was then, too.
+/** Names an extractor writes to one path (archive_checks.collision_key). */
+function collisionKey(name) {
+  const parts = name
+    .replaceAll("\\", "/")
+    .split("/")
+    .filter((p) => p !== "" && p !== ".")
+    .map((p) => p.replace(/[. ]+$/, "") || p);
+  return Array.from(parts.join("/"), (ch) => {
+    const up = ch.toUpperCase();
+    return Array.from(up).length === 1 ? up : ch;
+  }).join("");
+}
+
+function clean(name) {
+  while (name.startsWith("./")) name = name.slice(2);
+  return name.replace(/\/+$/, "");
+}
+
+/** Member names seen so far (archive_checks.NameBook). */
+class NameBook {
+  constructor() {
+    this.seen = new Map();
+    this.members = 0;
+  }
+
+  add(name, isDir, ...otherReadings) {
+    this.members += 1;
+    this.#add(clean(name), isDir, true);
+    for (const reading of otherReadings) this.#add(clean(reading), isDir, false);
+  }
+
+  #add(name, isDir, primary) {
+    if (name === "" || name === ".") return;
+    const key = collisionKey(name);
+    const found = this.seen.get(key);
+    if (found === undefined) {
+      this.seen.set(key, { name, isDir, member: this.members, primary });
+      return;
+    }
+    if (found.member === this.members) return;
+    if (found.name === name && found.isDir && isDir) return;
+    if (!(primary && found.primary)) {
+      throw refuse(
+        `two members are named ${shown(found.name)} in another extractor's reading of the names ` +
+          "(zipfile and Windows Explorer read a name without the UTF-8 flag as cp437)",
+      );
+    }
+    if (found.name === name) throw refuse(`the archive holds ${shown(name)} twice`);
+    throw refuse(
+      `${shown(found.name)} and ${shown(name)} are one path once extracted ` +
+        "(on Windows: letter case, trailing dots or spaces; a backslash; an empty or '.' part)",
+    );
+  }
+}
 
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
