@@ -78,7 +78,7 @@ async function hashAll(pool, items, workers, scan, onProgress, found) {
 
 // Small zip members that lie near one another are hashed in runs: one slice of the
 // file for the run, not one (or two) per member (worker.js answerRun).
-const RUN_BYTES = 4 * 1024 * 1024;
+const RUN_BYTES = 1024 * 1024;
 const RUN_MEMBERS = 1024;
 const RUN_MEMBER_MAX = 256 * 1024;
 
