@@ -79,6 +79,7 @@ INTEGRATION_FILES = frozenset(
         "test_intake_shared.py",  # two intake servers sharing PostgreSQL and S3
         "test_verifier_page.py",  # Chromium
         "test_verifier_page_timestamps.py",  # Chromium and the TSA server
+        "test_verifier_page_scale.py",  # Chromium on a zip of 15,000 members
         "test_archive_readings_page.py",  # Chromium
         "test_report_pdf.py",  # Chromium prints the report, pdftotext reads it
         "test_timestamp_parity.py",  # node runs the page's verifier

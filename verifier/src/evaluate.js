@@ -7,8 +7,10 @@ import { verifyChain } from "./chain.js";
 import { checkCommitments } from "./commitments.js";
 import { checkProof } from "./ledger.js";
 import { setAside } from "./leftovers.js";
+import { FileMap, ManifestMap, payloadTotals } from "./paths.js";
 import { checkTimestamps } from "./timestamps.js";
 import {
+  compareUtf8,
   decodeStrict,
   ed25519Valid,
   equalBytes,
@@ -34,17 +36,13 @@ const problem = (kind, path, detail) => ({ kind, path, detail });
  * policy: {keys: [{name, fingerprint, raw}], fingerprints: Set(hex)}
  */
 export function evaluate(given, policy) {
-  const [scan, osLeftovers] = setAside(given, listedPaths(given));
+  const parsed = payloadManifest(given);
+  const [scan, osLeftovers] = setAside(given, listedPaths(given, parsed.entries));
   const problems = [...scan.problems];
   const notes = [];
   checkBagitTxt(scan, problems);
-  const manifestBytes = scan.tagBytes.get(L.MANIFEST);
-  let manifest = new Map();
-  if (manifestBytes !== undefined) {
-    const parsed = L.parseManifest(manifestBytes);
-    manifest = parsed.entries;
-    for (const err of parsed.errors) problems.push(problem("bad_manifest", L.MANIFEST, err.detail));
-  }
+  const manifest = parsed.entries;
+  for (const err of parsed.errors) problems.push(problem("bad_manifest", L.MANIFEST, err.detail));
   checkPayload(scan, manifest, problems);
   const bagInfoBytes = scan.tagBytes.get(L.BAG_INFO);
   const bagInfo = bagInfoBytes !== undefined ? L.lastWins(L.parseBagInfo(bagInfoBytes)) : new Map();
@@ -74,16 +72,9 @@ export function evaluate(given, policy) {
       "not checked here: the team log's inclusion proof (custody/team-proof.json) and the witnesses' cosignatures on it; check with custody verify --team-key TEAM.pub",
     );
   }
-  let files = 0;
-  let bytes = 0;
-  for (const [path, f] of scan.files) {
-    if (!L.isTagPath(path)) {
-      files += 1;
-      bytes += f.size;
-    }
-  }
+  const { count: files, bytes } = payloadTotals(scan.files, L.isTagPath);
   const unique = dedupe(problems);
-  return {
+  const report = {
     bundle: scan.location,
     verified: unique.length === 0,
     bundle_id: statement?.bundle_id ?? null,
@@ -107,18 +98,42 @@ export function evaluate(given, policy) {
     warnings: notes,
     os_leftovers: osLeftovers,
     problems: unique,
-    files: fileTable(scan, manifest, unique),
   };
+  // Every file the manifest lists, made when it is read (JSON.stringify reads it):
+  // a million rows are not held beside the verdict.
+  let table = null;
+  Object.defineProperty(report, "files", {
+    enumerable: true,
+    configurable: true,
+    get: () => (table ??= fileTable(scan, manifest, unique)),
+    set: (value) => {
+      table = value;
+    },
+  });
+  return report;
+}
+
+/** The payload manifest, parsed once per scan: joined into the scan's path table
+ * when it has one (paths.js), so that no path or digest is held twice. */
+const joined = new WeakMap();
+function payloadManifest(scan) {
+  const bytes = scan.tagBytes.get(L.MANIFEST);
+  if (bytes === undefined) return { entries: new Map(), errors: [] };
+  if (!(scan.files instanceof FileMap)) return L.parseManifest(bytes);
+  const table = scan.files.table;
+  const cached = joined.get(table);
+  if (cached?.bytes === bytes) return cached.parsed;
+  if (cached !== undefined) ManifestMap.clear(table);
+  const parsed = L.parseManifest(bytes, new ManifestMap(table));
+  joined.set(table, { bytes, parsed });
+  return parsed;
 }
 
 /** Every path either manifest lists (verify.set_aside_leftovers). */
-function listedPaths(scan) {
-  const listed = new Set();
-  for (const name of [L.MANIFEST, L.TAG_MANIFEST]) {
-    const data = scan.tagBytes.get(name);
-    if (data !== undefined) for (const path of L.parseManifest(data).entries.keys()) listed.add(path);
-  }
-  return listed;
+function listedPaths(scan, manifest) {
+  const data = scan.tagBytes.get(L.TAG_MANIFEST);
+  const tagListed = data !== undefined ? L.parseManifest(data).entries : new Map();
+  return { has: (path) => manifest.has(path) || tagListed.has(path) };
 }
 
 function dedupe(problems) {
@@ -164,19 +179,30 @@ export function checkBagitTxt(scan, problems) {
   }
 }
 
+/** The manifest's entries against the files: [path, found or undefined, digest]
+ * (a joined manifest makes no object and no hex for a file found intact). */
+function* listedAgainst(scan, manifest) {
+  if (manifest instanceof ManifestMap && scan.files instanceof FileMap && scan.files.table === manifest.table) {
+    for (const [path, state, digest] of manifest.against(scan.files)) {
+      if (state === "same") yield [path, INTACT, null];
+      else yield [path, state === "absent" ? undefined : scan.files.get(path), digest];
+    }
+  } else for (const [path, digest] of manifest) yield [path, scan.files.get(path), digest];
+}
+const INTACT = {};
+
 export function checkPayload(scan, manifest, problems) {
   const missing = new Map();
-  for (const [path, digest] of manifest) {
+  for (const [path, found, digest] of listedAgainst(scan, manifest)) {
     if (!path.startsWith(L.PAYLOAD_DIR + "/")) {
       problems.push(problem("bad_manifest", path, "payload manifest lists a path outside data/"));
       continue;
     }
-    const found = scan.files.get(path);
     if (found === undefined) {
       if (!scan.oddPaths.has(path)) missing.set(path, digest);
       continue;
     }
-    if (found.sha256 !== digest) {
+    if (found !== INTACT && found.sha256 !== digest) {
       problems.push(problem("changed", path, `SHA-256 is ${found.sha256}, manifest says ${digest}`));
     }
   }
@@ -185,7 +211,9 @@ export function checkPayload(scan, manifest, problems) {
     if (!byDigest.has(digest)) byDigest.set(digest, []);
     byDigest.get(digest).push(path);
   }
-  const unlisted = sortedPy([...scan.files.keys()].filter((p) => !L.isTagPath(p) && !manifest.has(p)));
+  const unlisted = [];
+  for (const p of scan.files.keys()) if (!L.isTagPath(p) && !manifest.has(p)) unlisted.push(p);
+  unlisted.sort(compareUtf8);
   for (const path of unlisted) {
     const twins = byDigest.get(scan.files.get(path).sha256 ?? "") ?? [];
     if (twins.length) {
@@ -207,14 +235,7 @@ export function checkOxum(scan, bagInfo, problems) {
     problems.push(problem("bad_bag_info", L.BAG_INFO, "no Payload-Oxum"));
     return;
   }
-  let size = 0;
-  let count = 0;
-  for (const [path, f] of scan.files) {
-    if (!L.isTagPath(path)) {
-      size += f.size;
-      count += 1;
-    }
-  }
+  const { count, bytes: size } = payloadTotals(scan.files, L.isTagPath);
   const actual = `${size}.${count}`;
   if (oxum !== actual) {
     problems.push(problem("oxum_mismatch", L.BAG_INFO, `Payload-Oxum is ${oxum}, payload is ${actual}`));
@@ -251,8 +272,10 @@ export function checkTagManifest(scan, problems) {
       problems.push(problem("changed", path, `SHA-256 is ${found.sha256}, tag manifest says ${digest}`));
     }
   }
-  for (const path of sortedPy(scan.files.keys())) {
-    if (L.isTagPath(path) && path !== L.TAG_MANIFEST && !listed.has(path)) {
+  const tagPaths = [];
+  for (const path of scan.files.keys()) if (L.isTagPath(path)) tagPaths.push(path);
+  for (const path of sortedPy(tagPaths)) {
+    if (path !== L.TAG_MANIFEST && !listed.has(path)) {
       if (data === undefined && L.REQUIRED_TAG_FILES.includes(path)) continue;
       // Hand-over records authenticate themselves (docs/ledger.md).
       if (L.isChainPath(path)) continue;

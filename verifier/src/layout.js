@@ -1,6 +1,6 @@
 // The bundle's names, manifest lines and bag-info fields (docs/format.md),
 // as custody's bundle/layout.py reads them.
-import { canonicalJson, compareUtf8, decodeLenient, decodeStrict, equalBytes } from "./util.js";
+import { canonicalJson, compareUtf8, decodeLenient, decodeStrict, equalBytes, isStrictUtf8 } from "./util.js";
 
 export const BAGIT_TXT = "bagit.txt";
 export const BAG_INFO = "bag-info.txt";
@@ -51,34 +51,38 @@ export function decodeManifestPath(path) {
 
 const MANIFEST_LINE = /^([0-9a-fA-F]{64})[ \t]+(.+)$/s;
 
-/** Manifest bytes -> {entries: Map(path -> sha256), errors: [{line, path, detail}]}. */
-export function parseManifest(bytes) {
-  const entries = new Map();
+/** Manifest bytes -> {entries: Map(path -> sha256), errors: [{line, path, detail}]}.
+ * Read line by line, never as one string. `entries` may be given: a Map, or a
+ * ManifestMap (paths.js) that joins the entries into a scan's table. */
+export function parseManifest(bytes, entries = new Map()) {
   const errors = [];
-  const text = decodeStrict(bytes);
-  if (text === null) return { entries, errors: [{ line: 0, path: null, detail: "not valid UTF-8" }] };
-  const lines = text.split("\n");
-  if (lines.length && lines[lines.length - 1] === "") lines.pop();
-  lines.forEach((raw, i) => {
-    const number = i + 1;
+  if (!isStrictUtf8(bytes)) return { entries, errors: [{ line: 0, path: null, detail: "not valid UTF-8" }] };
+  const add = entries instanceof Map ? (path, digest) => entries.set(path, digest) : (path, digest) => entries.add(path, digest);
+  let number = 0;
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const raw = decodeStrict(bytes.subarray(start, end));
+    start = end + 1;
+    number += 1;
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const m = MANIFEST_LINE.exec(line);
     if (!m) {
       errors.push({ line: number, path: null, detail: `line ${number} is not 'sha256 path'` });
-      return;
+      continue;
     }
     const path = decodeManifestPath(m[2]);
     const reason = unsafePathReason(path);
     if (reason !== null) {
       errors.push({ line: number, path, detail: `line ${number}: ${reason}` });
-      return;
+      continue;
     }
     if (entries.has(path)) {
       errors.push({ line: number, path, detail: `line ${number}: listed more than once` });
-      return;
+      continue;
     }
-    entries.set(path, m[1].toLowerCase());
-  });
+    add(path, m[1].toLowerCase());
+  }
   return { entries, errors };
 }
 

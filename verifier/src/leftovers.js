@@ -5,6 +5,7 @@
 // line. A file no manifest lists, whose name AND bytes are what the system
 // writes, is set aside as an `os_leftover`; anything else stays as it was.
 import * as L from "./layout.js";
+import { FileMap } from "./paths.js";
 
 export const KIND = "os_leftover";
 export const MACOSX_DIR = "__MACOSX";
@@ -26,15 +27,19 @@ const startsWith = (data, magic) => data.length >= magic.length && magic.every((
 
 /** Could this path be a leftover (by its name alone)? Its bytes are then kept. */
 export function candidate(path) {
-  const parts = path.split("/");
-  const name = parts[parts.length - 1];
+  // Asked of every file: answered without splitting the path or making pieces of it.
+  const at = path.lastIndexOf("/") + 1;
+  const named = (name) => path.length - at === name.length && path.endsWith(name);
+  const under = (top) => path.startsWith(top) && (path.length === top.length || path[top.length] === "/");
   return (
-    name === ".DS_Store" ||
-    name === "Thumbs.db" ||
-    name === "desktop.ini" ||
-    name.startsWith("._") ||
-    VOLUME_FOLDERS.has(parts[0]) ||
-    parts[0] === MACOSX_DIR
+    named(".DS_Store") ||
+    named("Thumbs.db") ||
+    named("desktop.ini") ||
+    path.startsWith("._", at) ||
+    under(".Spotlight-V100") ||
+    under(".Trashes") ||
+    under(".fseventsd") ||
+    under(MACOSX_DIR)
   );
 }
 
@@ -94,25 +99,30 @@ export function within(names) {
 
 const byUtf16 = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** [the scan without the leftovers no manifest lists, the leftovers]. */
+/** [the scan without the leftovers no manifest lists, the leftovers]. Only the
+ * files whose names may be leftovers are looked at; the others stay as they are. */
 export function setAside(scan, listed) {
-  const beside = within(new Set([...scan.files.keys(), ...scan.oddPaths]));
+  let beside = null;
+  const lazyBeside = (p) => {
+    beside ??= within(new Set([...scan.files.keys(), ...scan.oddPaths]));
+    return beside(p);
+  };
   const found = scan.problems.filter((p) => p.kind === KIND);
-  const kept = new Map();
-  for (const [path, scanned] of scan.files) {
-    if (listed.has(path) || L.REQUIRED_TAG_FILES.includes(path) || !candidate(path)) {
-      kept.set(path, scanned);
-      continue;
+  const gone = new Set();
+  for (const path of scan.files.keys()) {
+    if (!candidate(path) || listed.has(path) || L.REQUIRED_TAG_FILES.includes(path)) continue;
+    const why = classify(path, scan.tagBytes.get(path), lazyBeside);
+    if (why !== null) {
+      gone.add(path);
+      found.push({ kind: KIND, path, detail: why });
     }
-    const why = classify(path, scan.tagBytes.get(path), beside);
-    if (why === null) kept.set(path, scanned);
-    else found.push({ kind: KIND, path, detail: why });
   }
-  if (kept.size === scan.files.size && found.length === 0) return [scan, []];
-  const tagBytes = new Map([...scan.tagBytes].filter(([p]) => kept.has(p)));
+  if (gone.size === 0 && found.length === 0) return [scan, []];
+  const files = scan.files instanceof FileMap ? scan.files.less(gone) : new Map([...scan.files].filter(([p]) => !gone.has(p)));
+  const tagBytes = new Map([...scan.tagBytes].filter(([p]) => !gone.has(p)));
   const problems = scan.problems.filter((p) => p.kind !== KIND);
   found.sort((a, b) => byUtf16(a.path, b.path));
-  return [{ ...scan, files: kept, tagBytes, problems }, found];
+  return [{ ...scan, files, tagBytes, problems }, found];
 }
 
 /** The line beside the verdict (render/bundles.py _leftovers_line). */

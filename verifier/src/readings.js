@@ -19,8 +19,19 @@ export function shown(name) {
   return `'${out.join("")}${chars.length > NAME_SHOWN ? "..." : ""}'`;
 }
 
+// A name needing none of collision_key's rewriting: printable ASCII, no backslash,
+// no empty part and no part ending in a dot or a space (so no "." part either).
+const NEEDS_REWRITING = /[^\x20-\x5b\x5d-\x7e]|[. ](?:\/|$)|^\/|\/\/|\/$|^$/;
+
 /** Names an extractor writes to one path (archive_checks.collision_key). */
-function collisionKey(name) {
+export function collisionKey(name) {
+  // Most names: the upper case of each character, one character each (ASCII).
+  if (!NEEDS_REWRITING.test(name)) return name.toUpperCase();
+  return collisionKeySlowly(name);
+}
+
+/** collisionKey for any name, part by part and character by character. */
+export function collisionKeySlowly(name) {
   const parts = name
     .replaceAll("\\", "/")
     .split("/")
@@ -40,7 +51,11 @@ function clean(name) {
 /** Member names seen so far (archive_checks.NameBook). */
 export class NameBook {
   constructor() {
+    // collision key -> slot; per slot the name seen and, packed in one small integer,
+    // its member, whether a folder and whether its primary reading (no object each).
     this.seen = new Map();
+    this.names = [];
+    this.packed = [];
     this.members = 0;
   }
 
@@ -53,11 +68,15 @@ export class NameBook {
   #add(name, isDir, primary) {
     if (name === "" || name === ".") return;
     const key = collisionKey(name);
-    const found = this.seen.get(key);
-    if (found === undefined) {
-      this.seen.set(key, { name, isDir, member: this.members, primary });
+    const slot = this.seen.get(key);
+    if (slot === undefined) {
+      this.seen.set(key, this.names.length);
+      this.names.push(name);
+      this.packed.push(this.members * 4 + (isDir ? 2 : 0) + (primary ? 1 : 0));
       return;
     }
+    const packed = this.packed[slot];
+    const found = { name: this.names[slot], isDir: (packed & 2) !== 0, member: Math.floor(packed / 4), primary: (packed & 1) !== 0 };
     if (found.member === this.members) return;
     if (found.name === name && found.isDir && isDir) return;
     if (!(primary && found.primary)) {

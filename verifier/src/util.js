@@ -21,6 +21,20 @@ export function decodeStrict(bytes) {
 /** UTF-8 text with invalid sequences replaced (Python's errors="replace"). */
 export const decodeLenient = (bytes) => lenientUtf8.decode(bytes);
 
+/** Are these bytes strict UTF-8? Checked in slices, so that a large file (a manifest of
+ * a million lines) is never decoded into one string to find out. */
+export function isStrictUtf8(bytes) {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const SLICE = 4 * 1024 * 1024;
+  try {
+    for (let at = 0; at < bytes.length; at += SLICE) decoder.decode(bytes.subarray(at, at + SLICE), { stream: true });
+    decoder.decode();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function hex(bytes) {
   let out = "";
   for (const b of bytes) out += b.toString(16).padStart(2, "0");

@@ -74,6 +74,16 @@ async function oneShot(bytes) {
   return sha.digest("hex");
 }
 
+/** A run's small members are hashed here, with no promise or buffer each (WebCrypto's
+ * call costs more than the hashing of a few KiB). */
+const SMALL_IN_RUN = 16 * 1024;
+async function inPlace(bytes) {
+  const { sha } = await sharedHashers();
+  sha.init();
+  sha.update(bytes);
+  return sha.digest("hex");
+}
+
 class Unreadable extends Error {}
 
 async function* pieces(job) {
@@ -108,17 +118,24 @@ async function* pieces(job) {
 
 const LOCAL = 0x04034b50;
 
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(3 * 65536);
+/** A member's name as the directory holds it: its UTF-8 bytes (the page read it as
+ * strict UTF-8), valid until the next call. */
+const rawNameOf = (member) => member.rawName ?? scratch.subarray(0, encoder.encodeInto(member.name, scratch).written);
+
 /** A zip member's local header, checked against the central directory's name;
  * returns where its data starts. `head` holds the header's first bytes. */
 function localDataOffset(head, member) {
-  const want = 30 + member.rawName.length;
+  const rawName = rawNameOf(member);
+  const want = 30 + rawName.length;
   if (head.length < want) throw new Unreadable("truncated file header");
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (dv.getUint32(0, true) !== LOCAL) throw new Unreadable("bad magic number for file header");
   const nameLength = dv.getUint16(26, true);
   const extraLength = dv.getUint16(28, true);
   const name = head.subarray(30, 30 + nameLength);
-  if (nameLength !== member.rawName.length || name.some((b, k) => b !== member.rawName[k])) {
+  if (nameLength !== rawName.length || name.some((b, k) => b !== rawName[k])) {
     throw new Unreadable("file name in directory and header differ");
   }
   return member.localOffset + 30 + nameLength + extraLength;
@@ -128,7 +145,16 @@ function localDataOffset(head, member) {
  * header and data (with some slack for the local extra field) got it all. */
 async function locate(job) {
   const m = job.member;
-  const guess = 30 + m.rawName.length + m.extraLength + 256;
+  const ahead = job.prefetched; // a run's region from this member's local header on (answerRun)
+  if (ahead !== undefined && ahead.length >= 30) {
+    const dv = new DataView(ahead.buffer, ahead.byteOffset, ahead.byteLength);
+    const at = 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
+    if (at + job.compressedSize <= ahead.length) {
+      const offset = localDataOffset(ahead, m);
+      return { offset, data: ahead.subarray(at, at + job.compressedSize) };
+    }
+  }
+  const guess = 30 + (m.nameLength ?? m.rawName.length) + m.extraLength + 256;
   const small = job.method === 0 && job.compressedSize <= ONE_SHOT_MAX;
   const end = m.localOffset + guess + (small ? job.compressedSize : 0);
   const head = new Uint8Array(await job.blob.slice(m.localOffset, end).arrayBuffer());
@@ -146,6 +172,12 @@ async function hashJob(job) {
     job.offset = found.offset;
     ready = found.data;
   }
+  if (ready !== null && job.method !== 0) {
+    // A deflated member already read with its run: inflated from memory.
+    job.blob = new Blob([ready]);
+    job.offset = 0;
+    ready = null;
+  }
   const small = job.method === 0 && expectedSize <= ONE_SHOT_MAX;
   if (small) {
     let buf = ready;
@@ -157,7 +189,7 @@ async function hashJob(job) {
       crc.update(buf);
       if (parseInt(crc.digest("hex"), 16) !== job.crc) throw new Unreadable("Bad CRC-32");
     }
-    const sha256 = await oneShot(buf);
+    const sha256 = job.prefetched !== undefined && buf.length <= SMALL_IN_RUN ? await inPlace(buf) : await oneShot(buf);
     return { id, sha256, size: buf.length, bytes: wantBytes ? buf : null };
   }
   const pair = await acquire();
@@ -182,7 +214,7 @@ async function streamJob(job, { sha, crc }) {
     if (checkCrc) crc.update(piece);
     if (wantBytes) kept.push(piece.slice());
     if (size - reported >= PROGRESS_EVERY) {
-      postMessage({ id, progress: size - reported });
+      globalThis.postMessage?.({ id, progress: size - reported }); // none when Node runs it in-process
       reported = size;
     }
   }
@@ -211,8 +243,38 @@ export async function answer(job) {
   }
 }
 
+/** A run of zip members, small and near one another: their region read with one
+ * slice, then each member answered from it exactly as `answer` answers it alone
+ * (a member the region does not hold whole is read alone). {id, results, size}. */
+export async function answerRun(job) {
+  const { id, blob, start, end, members } = job;
+  let region = null;
+  try {
+    region = new Uint8Array(await blob.slice(start, end).arrayBuffer());
+  } catch {
+    // Each member is then read alone, and fails alone.
+  }
+  const results = [];
+  let size = 0;
+  for (const m of members) {
+    const from = m.member.localOffset - start;
+    const prefetched = region !== null && from >= 0 && from < region.length ? region.subarray(from) : undefined;
+    const r = await answer({ ...m, blob, prefetched });
+    // A tag file's bytes are its own buffer, not a view of the region.
+    if (r.bytes && r.bytes.byteLength !== r.bytes.buffer.byteLength) r.bytes = r.bytes.slice();
+    if (r.size !== undefined) size += r.size;
+    results.push(r);
+  }
+  return { id, results, size };
+}
+
 // globalThis: in the worker it is the worker's scope; imported by Node, a plain object property.
 globalThis.onmessage = async (event) => {
+  if (event.data.members !== undefined) {
+    const result = await answerRun(event.data);
+    postMessage(result, result.results.filter((r) => r.bytes).map((r) => r.bytes.buffer));
+    return;
+  }
   const result = await answer(event.data);
   postMessage(result, result.bytes ? [result.bytes.buffer] : []);
 };

@@ -206,27 +206,129 @@ async function endRecords(file) {
   return { entries, cdOffset, cdEnd: endAt };
 }
 
-async function centralDirectory(file, { entries, cdOffset, cdEnd }) {
+/**
+ * The members of a zip, kept flat: one name string per member and its numbers in
+ * typed arrays (about 60 bytes a member beside its name), never an object per member.
+ * `get(i)` gives member i as the object the rest of the page reads.
+ */
+export class MemberTable {
+  constructor() {
+    this.length = 0;
+    this.names = [];
+    this.capacity = 0;
+    this.grow(1024);
+  }
+
+  grow(capacity) {
+    const widen = (Kind, old) => {
+      const next = new Kind(capacity);
+      if (old) next.set(old.subarray(0, this.length));
+      return next;
+    };
+    this.sizes = widen(Float64Array, this.sizes);
+    this.compressedSizes = widen(Float64Array, this.compressedSizes);
+    this.localOffsets = widen(Float64Array, this.localOffsets);
+    this.crcs = widen(Uint32Array, this.crcs);
+    this.modes = widen(Uint32Array, this.modes);
+    this.flagsOf = widen(Uint16Array, this.flagsOf);
+    this.methods = widen(Uint16Array, this.methods);
+    this.extraLengths = widen(Uint16Array, this.extraLengths);
+    this.capacity = capacity;
+  }
+
+  push(m) {
+    if (this.length === this.capacity) this.grow(this.capacity * 2);
+    const i = this.length++;
+    this.names.push(m.name);
+    this.sizes[i] = m.size;
+    this.compressedSizes[i] = m.compressedSize;
+    this.localOffsets[i] = m.localOffset;
+    this.crcs[i] = m.crc;
+    this.modes[i] = m.mode;
+    this.flagsOf[i] = m.flags;
+    this.methods[i] = m.method;
+    this.extraLengths[i] = m.extraLength;
+  }
+
+  /** Member i as {name, rawName, extraLength, flags, method, crc, compressedSize, size, localOffset, mode, isDir}
+   * (rawName: a name that decoded as strict UTF-8 is exactly its UTF-8 encoding; written
+   * into `scratch` when one is given, so valid only until the next call with it). */
+  get(i, scratch = null) {
+    const name = this.names[i];
+    return {
+      name,
+      rawName: scratch === null ? encoder.encode(name) : scratch.subarray(0, encoder.encodeInto(name, scratch).written),
+      extraLength: this.extraLengths[i],
+      flags: this.flagsOf[i],
+      method: this.methods[i],
+      crc: this.crcs[i],
+      compressedSize: this.compressedSizes[i],
+      size: this.sizes[i],
+      localOffset: this.localOffsets[i],
+      mode: this.modes[i],
+      isDir: name.endsWith("/"),
+    };
+  }
+
+  /** Member indexes in the order of their local headers (the directory's order when
+   * it is already that; ties kept in the directory's order, as a stable sort does). */
+  byOffset() {
+    let sorted = true;
+    for (let i = 1; i < this.length && sorted; i++) sorted = this.localOffsets[i - 1] <= this.localOffsets[i];
+    const order = Array.from({ length: this.length }, (_, i) => i);
+    return sorted ? order : order.sort((a, b) => this.localOffsets[a] - this.localOffsets[b]);
+  }
+}
+
+const encoder = new TextEncoder();
+/** Room for any member's name in UTF-8 (at most 65,535 bytes, as it was read). */
+export const NAME_SCRATCH = 3 * 65536;
+/** Local headers are read in windows of this size. */
+const HEADER_WINDOW = 256 * 1024;
+/** The central directory is read in slices of this size, never whole. */
+export const DIRECTORY_SLICE = 1024 * 1024;
+
+/** The central directory, read in slices and checked record by record as one
+ * reading of it whole would be (archive_zip_check._central_directory). */
+async function centralDirectory(file, { entries, cdOffset, cdEnd }, slice = DIRECTORY_SLICE) {
   if (cdOffset > cdEnd) throw refuse("the central directory does not end where the end record starts");
   if (cdEnd - cdOffset > MAX_CENTRAL_DIRECTORY) throw new ZipError("damaged central directory");
-  const cd = await read(file, cdOffset, cdEnd);
-  const dv = view(cd);
   const names = new NameBook();
-  const members = [];
-  for (let i = 0; i < cd.length; ) {
-    if (i + 46 > cd.length || dv.getUint32(i, true) !== CENTRAL) {
+  const members = new MemberTable();
+  let cd = new Uint8Array(0); // the directory's bytes from `base` on, read so far
+  let base = cdOffset;
+  let i = 0; // where the next record starts in `cd`
+  const have = async (n) => {
+    // At least n bytes from i in `cd`, or as many as the directory still holds.
+    if (cd.length - i >= n || base + cd.length >= cdEnd) return;
+    const from = base + cd.length;
+    const more = await read(file, from, Math.min(cdEnd, from + Math.max(slice, n - (cd.length - i))));
+    const next = new Uint8Array(cd.length - i + more.length);
+    next.set(cd.subarray(i));
+    next.set(more, cd.length - i);
+    base += i;
+    cd = next;
+    i = 0;
+  };
+  while (base + i < cdEnd) {
+    await have(46);
+    const left = cdEnd - (base + i);
+    let dv = view(cd);
+    if (46 > left || cd.length - i < 46 || dv.getUint32(i, true) !== CENTRAL) {
       throw refuse("the central directory does not end where the end record starts");
     }
-    const flags = dv.getUint16(i + 8, true);
-    const method = dv.getUint16(i + 10, true);
-    const crc = dv.getUint32(i + 16, true);
     const n = dv.getUint16(i + 28, true);
     const m = dv.getUint16(i + 30, true);
     const k = dv.getUint16(i + 32, true);
+    if (46 + n + m + k > left) throw refuse("the central directory is cut short");
+    await have(46 + n + m + k);
+    dv = view(cd);
+    const flags = dv.getUint16(i + 8, true);
+    const method = dv.getUint16(i + 10, true);
+    const crc = dv.getUint32(i + 16, true);
     const disk = dv.getUint16(i + 34, true);
     const external = dv.getUint32(i + 38, true);
-    if (i + 46 + n + m + k > cd.length) throw refuse("the central directory is cut short");
-    const raw = cd.slice(i + 46, i + 46 + n);
+    const raw = cd.subarray(i + 46, i + 46 + n);
     const extra = cd.subarray(i + 46 + n, i + 46 + n + m);
     const where = `zip member ${shown(latin1(raw))}`;
     const fields = extraFields(extra, where);
@@ -239,19 +341,7 @@ async function centralDirectory(file, { entries, cdOffset, cdEnd }) {
     checkFeatures(where, dv.getUint16(i + 6, true), flags, method);
     const [name, ...readings] = memberNames(raw, flags, fields);
     names.add(name, name.endsWith("/"), ...readings);
-    members.push({
-      name,
-      rawName: raw,
-      extraLength: m,
-      flags,
-      method,
-      crc,
-      compressedSize,
-      size,
-      localOffset,
-      mode: external >>> 16,
-      isDir: name.endsWith("/"),
-    });
+    members.push({ name, extraLength: m, flags, method, crc, compressedSize, size, localOffset, mode: external >>> 16 });
     i += 46 + n + m + k;
   }
   if (members.length !== entries) {
@@ -321,11 +411,12 @@ async function checkLocal(file, entry, prefetched) {
 }
 
 /**
- * The members of a zip: [{name, flags, method, compressedSize, size, crc, localOffset, mode, isDir}],
+ * The members of a zip, a MemberTable (its `get(i)`: {name, flags, method, compressedSize, size, crc,
+ * localOffset, mode, isDir}),
  * once the zip is known to have one reading (custody's archive_checks.check_archive):
  * nothing but its members, back to back from offset 0, then the directory and end records.
  */
-export async function listZip(file) {
+export async function listZip(file, { slice = DIRECTORY_SLICE } = {}) {
   await findEnd(file); // "not a .zip archive" as before, when there is no end record
   const head = await read(file, 0, 512);
   const tar = tarHeaderAt(head);
@@ -335,26 +426,30 @@ export async function listZip(file) {
     throw refuse(`it is both ${what} and a zip archive, and extractors would show different bundles`);
   }
   const end = await endRecords(file);
-  const members = await centralDirectory(file, end);
-  const order = [...members].sort((a, b) => a.localOffset - b.localOffset);
+  const members = await centralDirectory(file, end, slice);
+  const order = members.byOffset();
+  // The local headers in the file's order, read a window at a time (members of a
+  // few hundred bytes share one slice; a large member's header gets its own).
   let expected = 0;
-  const BATCH = 256;
-  for (let b = 0; b < order.length; b += BATCH) {
-    const batch = order.slice(b, b + BATCH);
-    const heads = await Promise.all(
-      batch.map((e) => read(file, e.localOffset, e.localOffset + 30 + e.rawName.length + e.extraLength + 64)),
-    );
-    for (let j = 0; j < batch.length; j++) {
-      const entry = batch[j];
-      if (entry.localOffset !== expected) {
-        let why;
-        if (expected === 0) why = `${entry.localOffset} bytes before the first zip member (prepended data, or a self-extracting stub)`;
-        else if (entry.localOffset < expected) why = `zip member ${shown(entry.name)} overlaps the member before it`;
-        else why = `${entry.localOffset - expected} bytes between zip members before ${shown(entry.name)}`;
-        throw refuse(why);
-      }
-      expected = await checkLocal(file, entry, heads[j]);
+  let window = new Uint8Array(0);
+  let windowStart = 0;
+  const scratch = new Uint8Array(NAME_SCRATCH);
+  for (const index of order) {
+    const entry = members.get(index, scratch);
+    if (entry.localOffset !== expected) {
+      let why;
+      if (expected === 0) why = `${entry.localOffset} bytes before the first zip member (prepended data, or a self-extracting stub)`;
+      else if (entry.localOffset < expected) why = `zip member ${shown(entry.name)} overlaps the member before it`;
+      else why = `${entry.localOffset - expected} bytes between zip members before ${shown(entry.name)}`;
+      throw refuse(why);
     }
+    const need = 30 + entry.rawName.length + entry.extraLength + 64;
+    const from = entry.localOffset - windowStart;
+    if (from < 0 || from + need > window.length) {
+      window = await read(file, entry.localOffset, entry.localOffset + Math.max(HEADER_WINDOW, need));
+      windowStart = entry.localOffset;
+    }
+    expected = await checkLocal(file, entry, window.subarray(entry.localOffset - windowStart));
   }
   if (expected !== end.cdOffset) {
     throw refuse(

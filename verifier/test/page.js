@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { evaluate } from "../src/evaluate.js";
 import { NotABundle, scanFolder, scanZip } from "../src/scan.js";
 import { parsePublicKeyFile } from "../src/util.js";
-import { answer } from "../src/worker.js";
+import { answer, answerRun } from "../src/worker.js";
 
 /** The page's HashPool, in-process: the same jobs, the same answers. */
 class InlinePool {
@@ -17,7 +17,7 @@ class InlinePool {
   }
 
   async hash(job) {
-    const result = await answer(job);
+    const result = job.members !== undefined ? await answerRun(job) : await answer(job);
     if (result.size !== undefined) this.onBytes(result.size);
     return result;
   }
