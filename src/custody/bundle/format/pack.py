@@ -237,7 +237,7 @@ class IndexReader:
     problems: list[Problem] = field(default_factory=list)
     segments: dict[int, IndexSegment] = field(default_factory=dict)
     number: int = 0
-    _pending: IndexMember | None = None
+    count: int = 0  # segments, as the header says
     _last_path: str | None = None
     _last_end: tuple[int, int] = (0, 0)  # (segment, end of last member's bytes)
 
@@ -272,6 +272,7 @@ class IndexReader:
         if count is None:
             self._problem("the header gives no number of segments")
             return False
+        self.count = count
         for n in range(1, count + 1):
             value = self._next()
             segment = _int(value.get("segment")) if value else None
@@ -318,14 +319,14 @@ class IndexReader:
         current = 1
         group: list[IndexMember] = []
         member = self._member()
-        while current <= len(self.segments) or member is not None:
+        while current <= self.count or member is not None:
             if member is not None and member.segment == current:
                 if self._fits(member):
                     group.append(member)
                 member = self._member()
                 continue
             if member is not None and (
-                member.segment < current or member.segment not in self.segments
+                member.segment < current or not 1 <= member.segment <= self.count
             ):
                 self._problem(
                     f"the index puts it in segment {member.segment}, out of order or not a "
@@ -334,14 +335,14 @@ class IndexReader:
                 )
                 member = self._member()
                 continue
-            if current > len(self.segments):
+            if current > self.count:
                 break
             yield current, group
             current, group = current + 1, []
             self._last_end = (current, 0)
 
     def _fits(self, m: IndexMember) -> bool:
-        segment = self.segments[m.segment]
+        segment = self.segments.get(m.segment)
         start = self._last_end[1] if self._last_end[0] == m.segment else 0
         if m.offset < start + BLOCK:
             self._problem(
@@ -350,7 +351,7 @@ class IndexReader:
                 m.path,
             )
             return False
-        if m.offset + m.size > segment.size:
+        if segment is not None and m.offset + m.size > segment.size:
             self._problem(
                 f"its bytes ({m.offset}+{m.size}) point outside segment {m.segment} "
                 f"({segment.size} bytes)",
