@@ -26,7 +26,7 @@ def main() -> None:
         counts[request.method] += 1
         return send(self, request)
 
-    Endpoint._send = counted  # type: ignore[method-assign]
+    Endpoint._send = counted
 
     def write() -> None:
         with open(out, "w", encoding="utf-8") as fh:

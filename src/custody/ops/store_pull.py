@@ -25,7 +25,7 @@ from custody.base.fsutil import (
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.workers import run_parallel
-from custody.bundle.format import layout, pack
+from custody.bundle.format import layout, pack, pack_read
 from custody.io.s3.client import connect, list_keys, s3_errors
 from custody.io.s3.location import S3Location
 from custody.io.s3.pack_scan import Listed, read_packed
@@ -179,7 +179,7 @@ def _restore_packed(
             problems.append(Problem(pack.PROBLEM, name, "stored twice; the first copy is kept"))
             return None
 
-    def member(m: pack.MemberRead) -> None:
+    def member(m: pack_read.MemberRead) -> None:
         if m.ok and m.path not in digests:
             digests[m.path] = m.sha256
             written[0] += m.size

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custody.base.errors import SourceChangedError
-from custody.bundle.format import pack
+from custody.bundle.format import pack, pack_read
 from custody.io.s3.pack_push import index_members, segment_chunks
 
 FILES = {
@@ -53,13 +53,13 @@ def make(tmp: Path, files: dict[str, bytes], target: int = pack.SEGMENT_TARGET):
 
 def read_all(blobs: dict[int, bytes], index: bytes):
     """What verify does: the index streamed, each segment read once."""
-    reader = pack.IndexReader(pack.split_lines(io.BytesIO(index).read, chunk=7))
+    reader = pack_read.IndexReader(pack_read.split_lines(io.BytesIO(index).read, chunk=7))
     found: dict[str, tuple[int, str]] = {}
     problems = []
     reads = []
     groups = dict(reader.member_groups()) if reader.read_header() else {}
     for number, blob in blobs.items():
-        r = pack.read_segment(
+        r = pack_read.read_segment(
             number=number,
             read=io.BytesIO(blob).read,
             listed=groups.get(number),
@@ -71,7 +71,7 @@ def read_all(blobs: dict[int, bytes], index: bytes):
             if m.ok:
                 found[m.path] = (m.size, m.sha256)
     problems.extend(reader.problems)
-    problems.extend(pack.check_segment_order(reads))
+    problems.extend(pack_read.check_segment_order(reads))
     return found, problems
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from custody.base.models import Problem
 from custody.base.workers import Cancelled, run_parallel
-from custody.bundle.format import pack
+from custody.bundle.format import pack, pack_read
 from custody.io.s3.client import S3Client, error_code, s3_errors, translate
 from custody.io.s3.location import S3Location
 
@@ -77,8 +77,8 @@ def read_packed(
     client: S3Client,
     location: S3Location,
     listed: dict[str, Listed],
-    on_member: Callable[[pack.MemberRead], None],
-    sink: pack.Sink | None = None,
+    on_member: Callable[[pack_read.MemberRead], None],
+    sink: pack_read.Sink | None = None,
     on_bytes: Callable[[int], None] | None = None,
     on_index: Callable[[int], None] | None = None,
     workers: int = 8,
@@ -93,11 +93,11 @@ def read_packed(
         out.problems.append(Problem(pack.PROBLEM, rel, "not an object of the packed layout"))
     lock = threading.Lock()
 
-    def member(m: pack.MemberRead) -> None:
+    def member(m: pack_read.MemberRead) -> None:
         with lock:
             on_member(m)
 
-    reader: pack.IndexReader | None = None
+    reader: pack_read.IndexReader | None = None
     index_body: Any = None
     if index_obj is None:
         out.problems.append(
@@ -110,7 +110,7 @@ def read_packed(
         else:
             out.responses.append((pack.INDEX, index_obj.size, response))
             index_body = response["Body"]
-            reader = pack.IndexReader(pack.split_lines(index_body.read))
+            reader = pack_read.IndexReader(pack_read.split_lines(index_body.read))
 
     def work() -> Iterator[tuple[int, list[pack.IndexMember] | None]]:
         done: set[int] = set()
@@ -143,7 +143,7 @@ def read_packed(
 
     def read_one(
         item: tuple[int, list[pack.IndexMember] | None], stop: threading.Event
-    ) -> pack.SegmentRead | None:
+    ) -> pack_read.SegmentRead | None:
         number, group = item
         obj = segments[number]
         response = _get(client, location, obj)
@@ -158,7 +158,7 @@ def read_packed(
         try:
             with s3_errors(f"{location}/{obj.key}"):
                 try:
-                    return pack.read_segment(
+                    return pack_read.read_segment(
                         number=number,
                         read=body.read,
                         listed=group,
@@ -168,7 +168,7 @@ def read_packed(
                         on_bytes=on_bytes,
                         cancelled=stop.is_set,
                     )
-                except pack.Cancelled:
+                except pack_read.Cancelled:
                     raise Cancelled from None
         finally:
             body.close()
@@ -182,5 +182,5 @@ def read_packed(
         out.problems.extend(reader.problems)
     for r in sorted(reads, key=lambda r: r.number):
         out.problems.extend(r.problems)
-    out.problems.extend(pack.check_segment_order(reads))
+    out.problems.extend(pack_read.check_segment_order(reads))
     return out

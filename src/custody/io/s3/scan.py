@@ -23,7 +23,7 @@ from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.utc import utc_text
 from custody.base.workers import Cancelled, run_parallel
-from custody.bundle.format import layout, pack
+from custody.bundle.format import layout, pack, pack_read
 from custody.bundle.read.scan import MAX_TAG_FILE_BYTES, BundleScan, ScannedFile
 from custody.io.s3.client import S3Client, error_code, list_versions, s3_errors, translate
 from custody.io.s3.location import S3Location
@@ -252,7 +252,7 @@ def _read_packed(
     to the scan as files of the bundle; the layout's problems to the scan's."""
     scan = stored.scan
 
-    def member(m: pack.MemberRead) -> None:
+    def member(m: pack_read.MemberRead) -> None:
         if not m.ok:
             return
         if m.path in singles:
