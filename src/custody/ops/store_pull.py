@@ -169,10 +169,13 @@ def _restore_packed(
     or that would write over a file already restored, is not written (and
     the layout's problems say why)."""
     written = [0]
+    folders: set[Path] = set()
 
     def sink(name: str) -> IO[bytes] | None:
         target = tmp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
         try:
             return open(target, "xb")  # closed by the segment reader
         except FileExistsError:

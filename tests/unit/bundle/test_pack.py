@@ -219,3 +219,11 @@ def test_no_bytes_make_the_reader_raise(tmp_path_factory, data) -> None:  # type
     assert bool(problems) == changed, problems
     if not changed:
         assert found == expected(FILES)
+
+
+def test_segments_are_cut_by_size_and_by_count() -> None:
+    files = [pack.PackFile(f"data/{i:03d}", 100, "0" * 64) for i in range(25)]
+    assert [len(s.members) for s in pack.plan_segments(files, most=10)] == [10, 10, 5]
+    by_size = pack.plan_segments(files, target=3 * 1024 + len(pack.END_OF_ARCHIVE))
+    assert {len(s.members) for s in by_size[:-1]} == {3}
+    assert [m.rel for s in by_size for m in s.members] == sorted(f.rel for f in files)

@@ -25,6 +25,7 @@ INDEX = PACK_DIR + "index.jsonl"
 FORMAT = "custody-pack"
 VERSION = 1
 SEGMENT_TARGET = 64 << 20  # a segment is closed before it would pass this size
+SEGMENT_FILES = 10_000  # and before it would hold more files than this
 SMALL_FILE_LIMIT = 16 << 20  # files smaller than this are packed (one PUT's worth)
 BLOCK = 512
 END_OF_ARCHIVE = bytes(2 * BLOCK)
@@ -103,16 +104,20 @@ class Segment:
         return total
 
 
-def plan_segments(files: Iterable[PackFile], *, target: int = SEGMENT_TARGET) -> list[Segment]:
+def plan_segments(
+    files: Iterable[PackFile], *, target: int = SEGMENT_TARGET, most: int = SEGMENT_FILES
+) -> list[Segment]:
     """Cut the files, sorted by path, into segments of at most about `target`
-    bytes (a segment always takes at least one file). Deterministic: the same
-    files give the same segments, so a push run again finds them stored."""
+    bytes and `most` files (a segment always takes at least one file; the
+    count bounds what a reader holds of the index per segment, and gives
+    workers segments to share). Deterministic: the same files give the same
+    segments, so a push run again finds them stored."""
     segments: list[Segment] = []
     current: list[PackFile] = []
     used = len(END_OF_ARCHIVE)
     for f in sorted(files, key=lambda f: f.rel):
         need = BLOCK + f.size + padding(f.size)  # a pax header can add a few blocks
-        if current and used + need > target:
+        if current and (used + need > target or len(current) >= most):
             segments.append(Segment(len(segments) + 1, tuple(current)))
             current, used = [], len(END_OF_ARCHIVE)
         current.append(f)
