@@ -274,6 +274,15 @@ def test_one_object_per_file_still_verifies_and_pulls(
     where = f"s3://{bucket}/old/{bundle.name}"
     code, report = verify_json(env, s3_server, where)
     assert code == 0 and report["storage"]["layout"] == "files"
+    # Pushed again without the option: the layout in the store wins, nothing is sent.
+    result = run(
+        env, s3_server, "store", "push", bundle, f"s3://{bucket}/old", "--retain-years", "1",
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout)
+    assert again["layout"] == "files" and again["already_stored"] == again["objects"]
+    assert keys_under(s3_server, bucket, f"old/{bundle.name}/") == keys
     out = tmp_path / "restored"
     assert run(env, s3_server, "store", "pull", where, out).exit_code == 0
     assert contents(out) == contents(bundle)

@@ -104,6 +104,20 @@ def _expected_digests(bundle: Path) -> dict[str, str]:
     return expected
 
 
+def _layout_in_store(
+    items: list[Item], existing: set[str], location: S3Location, *, packed: bool
+) -> bool:
+    """Whether to pack: the layout already under the prefix (an earlier push of
+    this bundle, interrupted or whole) wins over the one asked for, so that a
+    push run again never stores a file twice in two layouts."""
+    base = location.key_prefix
+    if any(key[len(base) :].startswith(pack.PACK_DIR) for key in existing):
+        return True
+    if any(i.key in existing and pack.is_packed(i.rel, i.size) for i in items):
+        return False
+    return packed
+
+
 def push_bundle(
     *,
     home: Path,
@@ -203,8 +217,16 @@ def _push_verified(
             raise InputError("file is in no manifest; not pushed", path=str(full))
         items.append(Item(rel, full, location.key_prefix + rel, size, digest))
     existing = {obj["Key"] for obj in list_keys(client, location, location.key_prefix)}
+    packed = _layout_in_store(items, existing, location, packed=packed)
     segments: list[pack.Segment] = []
     if packed:
+        for i in items:
+            if pack.is_pack_path(i.rel):
+                raise InputError(
+                    f"{pack.PACK_DIR} is the packed layout's name in the store; push this "
+                    "bundle with --one-object-per-file",
+                    path=str(i.full),
+                )
         small = [i for i in items if i.expected is not None and pack.is_packed(i.rel, i.size)]
         segments = pack.plan_segments(pack.PackFile(i.rel, i.size, i.expected or "") for i in small)
         taken = {i.rel for i in small}
