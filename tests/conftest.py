@@ -89,6 +89,7 @@ INTEGRATION_FILES = frozenset(
         "test_similar_store.py",  # the S3 server
         "test_team_witness.py",  # PostgreSQL and a witness server
         "test_store.py",  # the S3 server
+        "test_store_pack.py",  # the S3 server, and one killed mid-push
         "test_interrupt.py",  # SIGINT/SIGTERM to real ingests
         "test_interrupted.py",  # kill -9 at each fault point, then the next commands
         "test_resume.py",  # kill -9 and Ctrl-C of real ingests, then resumed

@@ -69,6 +69,13 @@ def store_group() -> None:
     is_flag=True,
     help="Accept a bucket without Object Lock (objects can then be deleted or written over).",
 )
+@click.option(
+    "--one-object-per-file",
+    "one_object_per_file",
+    is_flag=True,
+    help="Store every file as its own object instead of packing small files into "
+    "tar segments (docs/storage.md).",
+)
 @endpoint_url_option
 @trust_options("trust")
 @click.option("--key", "key", help="Your key, to sign the ledger entry (default: your only key).")
@@ -83,6 +90,7 @@ def push_command(
     retain_until: str | None,
     retain_years: int | None,
     no_lock: bool,
+    one_object_per_file: bool,
     endpoint_url: str | None,
     trust: TrustOptions,
     key: str | None,
@@ -93,7 +101,9 @@ def push_command(
     """Upload the bundle folder BUNDLE to s3://BUCKET/PREFIX/<bundle name>/.
 
     The bundle must verify first (against your trust store and --trust);
-    nothing is sent otherwise. Every object is locked in compliance mode
+    nothing is sent otherwise. Files under 16 MiB are packed into tar
+    segments of about 64 MiB with an index (custody-pack/), so that a million
+    small files are not a million objects. Every object is locked in compliance mode
     (no one can delete it, write over it or shorten its retention until the
     date), its SHA-256 checked by the server as it arrives and against the
     bundle's manifest before it becomes visible. A bucket without Object
@@ -134,6 +144,7 @@ def push_command(
             no_lock=no_lock,
             endpoint_url=endpoint_url,
             on_progress=on_progress,
+            packed=not one_object_per_file,
         )
     render.store_push(result)
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from custody.base.errors import InputError
 from custody.base.fsutil import (
@@ -25,9 +25,10 @@ from custody.base.fsutil import (
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.workers import run_parallel
-from custody.bundle.format import layout
+from custody.bundle.format import layout, pack, pack_read
 from custody.io.s3.client import connect, list_keys, s3_errors
 from custody.io.s3.location import S3Location
+from custody.io.s3.pack_scan import Listed, read_packed
 
 READ_CHUNK = 1 << 20
 
@@ -84,6 +85,7 @@ def pull_bundle(
     client = connect(endpoint_url=endpoint_url, workers=workers)
     base = location.key_prefix
     objects = []
+    packed: dict[str, Listed] = {}
     for obj in list_keys(client, location, base):
         rel = obj["Key"][len(base) :]
         if rel.endswith("/") and not obj.get("Size"):
@@ -91,12 +93,18 @@ def pull_bundle(
         reason = unsafe_path_reason(rel)
         if reason is not None:
             raise InputError(f"object key rejected: {reason}; nothing restored", path=obj["Key"])
+        if pack.is_pack_path(rel):
+            packed[rel] = Listed(rel, None, int(obj.get("Size", 0)))
+            continue
         objects.append((rel, obj["Key"], int(obj.get("Size", 0))))
     names = {rel for rel, _, _ in objects}
     if layout.BAGIT_TXT not in names:
         raise InputError("no bundle stored here (no bagit.txt under this prefix)", path=source)
     tracker = ProgressTracker(
-        "pull", len(objects), sum(size for _, _, size in objects), on_progress
+        "pull",
+        len(objects),
+        sum(size for _, _, size in objects) + sum(o.size for o in packed.values()),
+        on_progress,
     )
     digests: dict[str, str] = {}
     try:
@@ -129,14 +137,68 @@ def pull_bundle(
             for rel, digest, count in run_parallel(fetch, objects, workers=workers):
                 digests[rel] = digest
                 total += count
-            problems = _compare(tmp, digests)
+            layout_problems: list[Problem] = []
+            if packed:
+                restored = _restore_packed(
+                    client, location, packed, tmp, digests, tracker, workers, layout_problems
+                )
+                total += restored
+            problems = layout_problems + _compare(tmp, digests)
             sync_filesystem(tmp)
             rename_noreplace(tmp, final)
             fsync_dir(final.parent)
     except OSError as e:
         raise environment_error(e, e.filename or final) from e
     tracker.finish()
-    return PullResult(str(location), str(final), len(objects), total, tuple(problems))
+    count = len(objects) + len(packed)
+    return PullResult(str(location), str(final), count, total, tuple(problems))
+
+
+def _restore_packed(
+    client: Any,
+    location: S3Location,
+    packed: dict[str, Listed],
+    tmp: Path,
+    digests: dict[str, str],
+    tracker: ProgressTracker,
+    workers: int,
+    problems: list[Problem],
+) -> int:
+    """Write every member of every segment to its file under `tmp`, recording
+    its SHA-256; returns the bytes restored. A member whose name is not safe,
+    or that would write over a file already restored, is not written (and
+    the layout's problems say why)."""
+    written = [0]
+    folders: set[Path] = set()
+
+    def sink(name: str) -> IO[bytes] | None:
+        target = tmp / name
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+        try:
+            return open(target, "xb")  # closed by the segment reader
+        except FileExistsError:
+            problems.append(Problem(pack.PROBLEM, name, "stored twice; the first copy is kept"))
+            return None
+
+    def member(m: pack_read.MemberRead) -> None:
+        if m.ok and m.path not in digests:
+            digests[m.path] = m.sha256
+            written[0] += m.size
+            tracker.file_done()
+
+    found = read_packed(
+        client=client,
+        location=location,
+        listed=packed,
+        on_member=member,
+        sink=sink,
+        on_bytes=tracker.add_bytes,
+        workers=workers,
+    )
+    problems.extend(found.problems)
+    return written[0]
 
 
 def _compare(root: Path, digests: dict[str, str]) -> list[Problem]:

@@ -26,9 +26,10 @@ from custody.base.errors import InputError, VerificationFailed
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.utc import utc_text
 from custody.base.workers import run_parallel
-from custody.bundle.format import layout
+from custody.bundle.format import layout, pack
 from custody.io.s3.client import S3Client, check_bucket, connect, list_keys
 from custody.io.s3.location import S3Location
+from custody.io.s3.pack_push import PackSender
 from custody.io.s3.retention import Retention, choose_retention
 from custody.io.s3.upload import Item, Uploader
 
@@ -45,6 +46,9 @@ class PushResult:
     exhibit: str | None
     statement_sha256: str | None
     objects: int
+    files: int
+    segments: int
+    layout: str
     uploaded: int
     already_stored: int
     bytes_uploaded: int
@@ -61,6 +65,9 @@ class PushResult:
             "exhibit": self.exhibit,
             "statement_sha256": self.statement_sha256,
             "objects": self.objects,
+            "files": self.files,
+            "segments": self.segments,
+            "layout": self.layout,
             "uploaded": self.uploaded,
             "already_stored": self.already_stored,
             "bytes_uploaded": self.bytes_uploaded,
@@ -97,6 +104,20 @@ def _expected_digests(bundle: Path) -> dict[str, str]:
     return expected
 
 
+def _layout_in_store(
+    items: list[Item], existing: set[str], location: S3Location, *, packed: bool
+) -> bool:
+    """Whether to pack: the layout already under the prefix (an earlier push of
+    this bundle, interrupted or whole) wins over the one asked for, so that a
+    push run again never stores a file twice in two layouts."""
+    base = location.key_prefix
+    if any(key[len(base) :].startswith(pack.PACK_DIR) for key in existing):
+        return True
+    if any(i.key in existing and pack.is_packed(i.rel, i.size) for i in items):
+        return False
+    return packed
+
+
 def push_bundle(
     *,
     home: Path,
@@ -111,9 +132,12 @@ def push_bundle(
     now: datetime | None = None,
     on_progress: ProgressCallback | None = None,
     workers: int = 4,
+    packed: bool = True,
 ) -> PushResult:
     """Push the bundle folder `bundle` to `destination` (s3://bucket/prefix):
-    objects under prefix/<bundle folder name>/. Verifies it locally first
+    objects under prefix/<bundle folder name>/, small files packed into tar
+    segments with an index (bundle/format/pack.py; `packed=False`: one
+    object per file, the layout of ADR 0008). Verifies it locally first
     (VerificationFailed before anything is sent), then uploads as described
     above, and records a `store` entry in the ledger. Raises InputError,
     StoreError, StoreUnreachable, SourceChangedError."""
@@ -158,6 +182,7 @@ def push_bundle(
             on_progress=on_progress,
             workers=workers,
             signer=signer,
+            packed=packed,
         )
     except OSError as e:
         # A bundle file that cannot be read (permissions, I/O error): one line.
@@ -180,6 +205,7 @@ def _push_verified(
     on_progress: ProgressCallback | None,
     workers: int,
     signer: Any,
+    packed: bool,
 ) -> PushResult:
     from custody.io.ledger_store import Ledger
 
@@ -191,24 +217,71 @@ def _push_verified(
             raise InputError("file is in no manifest; not pushed", path=str(full))
         items.append(Item(rel, full, location.key_prefix + rel, size, digest))
     existing = {obj["Key"] for obj in list_keys(client, location, location.key_prefix)}
-    payload = [i for i in items if not layout.is_tag_path(i.rel)]
-    tags = [i for i in items if layout.is_tag_path(i.rel) and i.rel != layout.TAG_MANIFEST]
-    last = [i for i in items if i.rel == layout.TAG_MANIFEST]
+    packed = _layout_in_store(items, existing, location, packed=packed)
+    segments: list[pack.Segment] = []
+    if packed:
+        for i in items:
+            if pack.is_pack_path(i.rel):
+                raise InputError(
+                    f"{pack.PACK_DIR} is the packed layout's name in the store; push this "
+                    "bundle with --one-object-per-file",
+                    path=str(i.full),
+                )
+        small = [i for i in items if i.expected is not None and pack.is_packed(i.rel, i.size)]
+        segments = pack.plan_segments(pack.PackFile(i.rel, i.size, i.expected or "") for i in small)
+        taken = {i.rel for i in small}
+        items_single = [i for i in items if i.rel not in taken]
+    else:
+        items_single = items
+    payload = [i for i in items_single if not layout.is_tag_path(i.rel)]
+    tags = [i for i in items_single if layout.is_tag_path(i.rel) and i.rel != layout.TAG_MANIFEST]
+    last = [i for i in items_single if i.rel == layout.TAG_MANIFEST]
     todo = [i for i in payload if i.key not in existing]
-    tracker = ProgressTracker("push", len(todo), sum(i.size for i in todo), on_progress)
+    todo_segments = [s for s in segments if location.key_prefix + s.key not in existing]
+    tracker = ProgressTracker(
+        "push",
+        len(todo)
+        + sum(sum(1 for m in s.members if not layout.is_tag_path(m.rel)) for s in todo_segments),
+        sum(i.size for i in todo) + sum(sum(m.size for m in s.members) for s in todo_segments),
+        on_progress,
+    )
     pusher = Uploader(client, location, retention, tracker)
+    sender = PackSender(pusher, bundle)
     pusher.abort_stale_uploads(location.key_prefix)
+    index_key = location.key_prefix + pack.INDEX
 
     # Objects already stored are all checked before anything is sent: a
     # different bundle under the same name is refused with the store untouched.
     run_parallel(
         lambda item, _stop: pusher.check_existing(item),
-        [i for i in items if i.key in existing],
+        [i for i in items_single if i.key in existing],
         workers=workers,
     )
-    # Tag files after the payload and the tag manifest last: a bundle whose
-    # tag manifest is in the store was pushed whole.
-    for group in (payload, tags, last):
+    run_parallel(
+        lambda segment, _stop: sender.check_segment(segment),
+        [s for s in segments if location.key_prefix + s.key in existing],
+        workers=workers,
+    )
+    if segments and index_key in existing and not todo_segments:
+        sender.send_index(segments, existing=True)
+    # Segments and large payload files first, then the index, then the tag
+    # files and the tag manifest last: a bundle whose tag manifest is in the
+    # store was pushed whole.
+    first: list[Any] = [*todo_segments, *[i for i in payload if i.key not in existing]]
+    run_parallel(
+        lambda work, stop: (
+            sender.send_segment(work, stop)
+            if isinstance(work, pack.Segment)
+            else pusher.upload(work, stop)
+        ),
+        first,
+        workers=workers,
+    )
+    if segments and index_key not in existing:
+        sender.send_index(segments, existing=False)
+    elif segments and todo_segments:
+        sender.send_index(segments, existing=True)
+    for group in (tags, last):
         run_parallel(pusher.upload, [i for i in group if i.key not in existing], workers=workers)
     tracker.finish()
     statement = report.statement or {}
@@ -219,7 +292,7 @@ def _push_verified(
         "statement_sha256": report.statement_sha256,
         "location": str(location),
         "endpoint_url": endpoint_url,
-        "objects": len(items),
+        "objects": len(items_single) + (len(segments) + 1 if segments else 0),
         "retention": retention.to_json(),
     }
     with Ledger.open(home) as ledger:
@@ -238,7 +311,10 @@ def _push_verified(
         case=statement.get("case"),
         exhibit=statement.get("exhibit"),
         statement_sha256=report.statement_sha256,
-        objects=len(items),
+        objects=subject["objects"],
+        files=len(items),
+        segments=len(segments),
+        layout="packed" if segments else "files",
         uploaded=pusher.uploaded,
         already_stored=pusher.already,
         bytes_uploaded=pusher.bytes_uploaded,

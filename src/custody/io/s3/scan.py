@@ -23,10 +23,11 @@ from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.utc import utc_text
 from custody.base.workers import Cancelled, run_parallel
-from custody.bundle.format import layout
+from custody.bundle.format import layout, pack, pack_read
 from custody.bundle.read.scan import MAX_TAG_FILE_BYTES, BundleScan, ScannedFile
 from custody.io.s3.client import S3Client, error_code, list_versions, s3_errors, translate
 from custody.io.s3.location import S3Location
+from custody.io.s3.pack_scan import Listed, read_packed
 
 READ_CHUNK = 1 << 20
 
@@ -64,6 +65,7 @@ class StoredBundle:
     endpoint_url: str | None
     objects: list[StoredObject] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    layout: str = "files"  # or "packed": small files in tar segments (pack.py)
 
     def warnings(self) -> list[str]:
         """What a verifier should know about the lock, one line each."""
@@ -89,6 +91,7 @@ class StoredBundle:
         return {
             "location": str(self.location),
             "endpoint_url": self.endpoint_url,
+            "layout": self.layout,
             "object_count": len(self.objects),
             "all_locked": bool(self.objects) and all(o.retention_mode for o in self.objects),
             "retain_until_earliest": min(dates) if dates else None,
@@ -139,6 +142,7 @@ def scan_stored_bundle(
     scan = BundleScan(location=str(location))
     stored = StoredBundle(scan=scan, location=location, endpoint_url=endpoint_url, deleted=deleted)
     items: list[tuple[str, str, str | None, int]] = []
+    packed: dict[str, Listed] = {}
     for key in sorted(latest):
         v = latest[key]
         rel = key[len(base) :]
@@ -150,9 +154,16 @@ def scan_stored_bundle(
             scan.odd_paths.add(rel)
             continue
         version = v.get("VersionId")
-        items.append((rel, key, version if version not in (None, "null") else None, v["Size"]))
+        version = version if version not in (None, "null") else None
+        if pack.is_pack_path(rel):
+            packed[rel] = Listed(rel, version, v["Size"])
+            continue
+        items.append((rel, key, version, v["Size"]))
     payload = [size for rel, _, _, size in items if not layout.is_tag_path(rel)]
-    tracker = ProgressTracker("verify", len(payload), sum(payload), on_progress)
+    tracker = ProgressTracker(
+        "verify", len(payload), sum(payload) + sum(o.size for o in packed.values()), on_progress
+    )
+    stored.layout = "packed" if packed else "files"
 
     def read_one(
         item: tuple[str, str, str | None, int], stop: threading.Event
@@ -218,10 +229,64 @@ def scan_stored_bundle(
         scan.add(rel, scanned, data, problem)
         if scanned is not None and obj is not None:
             stored.objects.append(obj)
+    if packed:
+        singles = {rel for rel, _, _, _ in items}
+        _read_packed(client, location, packed, stored, singles, earlier, tracker, workers)
     tracker.finish()
     chosen = {rel: version for rel, _, version, _ in items}
     scan.fetch = lambda rel: _fetch(client, location, rel, chosen.get(rel))
     return stored
+
+
+def _read_packed(
+    client: S3Client,
+    location: S3Location,
+    packed: dict[str, Listed],
+    stored: StoredBundle,
+    singles: set[str],
+    earlier: Counter[str],
+    tracker: ProgressTracker,
+    workers: int | None,
+) -> None:
+    """The segments, each read once against the index, their members added
+    to the scan as files of the bundle; the layout's problems to the scan's."""
+    scan = stored.scan
+
+    def member(m: pack_read.MemberRead) -> None:
+        if not m.ok:
+            return
+        if m.path in singles:
+            scan.problems.append(
+                Problem(pack.PROBLEM, m.path, "stored twice: as its own object and in a segment")
+            )
+            return
+        scan.add(m.path, ScannedFile(m.size, m.sha256), None, None)
+        if not layout.is_tag_path(m.path):
+            tracker.file_done()
+
+    found = read_packed(
+        client=client,
+        location=location,
+        listed=packed,
+        on_member=member,
+        on_bytes=tracker.add_bytes,
+        on_index=lambda files: tracker.add_work(files, 0),
+        workers=workers or 8,
+    )
+    scan.problems.extend(found.problems)
+    for rel, size, response in sorted(found.responses, key=lambda r: r[0]):
+        version = packed[rel].version
+        stored.objects.append(
+            StoredObject(
+                path=rel,
+                size=size,
+                version_id=response.get("VersionId") or version,
+                retention_mode=response.get("ObjectLockMode"),
+                retain_until=_iso(response.get("ObjectLockRetainUntilDate")),
+                legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
+                earlier_versions=earlier.get(location.key_prefix + rel, 0),
+            )
+        )
 
 
 def _fetch(client: S3Client, location: S3Location, rel: str, version: str | None) -> bytes | None:

@@ -150,6 +150,9 @@ class Uploader:
             self.already += 1
 
     def _extend_retention(self, item: Item, head: dict[str, Any]) -> None:
+        self._extend_retention_key(item.key, head)
+
+    def _extend_retention_key(self, key: str, head: dict[str, Any]) -> None:
         """Give an object stored earlier at least this push's retention
         (compliance mode allows extending, never shortening)."""
         wanted = self.retention.retain_until
@@ -160,12 +163,12 @@ class Uploader:
             return
         args: dict[str, Any] = {
             "Bucket": self.location.bucket,
-            "Key": item.key,
+            "Key": key,
             "Retention": {"Mode": self.retention.mode, "RetainUntilDate": wanted},
         }
         if head.get("VersionId") not in (None, "null"):
             args["VersionId"] = head["VersionId"]
-        call(self._where(item), self.client.put_object_retention, **args)
+        call(f"s3://{self.location.bucket}/{key}", self.client.put_object_retention, **args)
 
     def upload(self, item: Item, stop: threading.Event) -> None:
         fd = open_source_readonly(item.full)
