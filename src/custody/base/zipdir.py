@@ -213,7 +213,9 @@ def _zip64_directory(
         raise ZipDamaged("the ZIP64 end record's size does not reach its locator")
     if disk or cd_disk or here != entries:
         raise ZipDamaged("a multi-disk (spanned) zip")
-    for value, big, limit in zip(small, (entries, entries, cd_size, cd_offset), (U16, U16, U32, U32), strict=True):
+    for value, big, limit in zip(
+        small, (entries, entries, cd_size, cd_offset), (U16, U16, U32, U32), strict=True
+    ):
         if value not in (big, limit):
             raise ZipDamaged("the end record and the ZIP64 end record disagree")
     if cd_offset + cd_size != record_at:
@@ -235,7 +237,9 @@ def _check_count(entries: int, cd_size: int) -> None:
         )
 
 
-def _parse_central(buf: bytes | memoryview, i: int, index: int, at: int) -> tuple[CentralRecord, int]:
+def _parse_central(
+    buf: bytes | memoryview, i: int, index: int, at: int
+) -> tuple[CentralRecord, int]:
     """The record at buf[i:], and its length. The buffer holds it whole."""
     (sig, _, needed, flags, method, _, _, crc, comp, size, n, m, k, disk, _, external, offset) = (
         _CENTRAL.unpack_from(buf, i)
@@ -250,7 +254,9 @@ def _parse_central(buf: bytes | memoryview, i: int, index: int, at: int) -> tupl
         size, comp, offset = zip64_values(extra_fields(extra, where), [size, comp, offset], where)
     if disk not in (0, U16):
         raise ZipDamaged("a multi-disk (spanned) zip")
-    record = CentralRecord(index, at, name, extra, needed, flags, method, crc, comp, size, offset, external)
+    record = CentralRecord(
+        index, at, name, extra, needed, flags, method, crc, comp, size, offset, external
+    )
     return record, CENTRAL_SIZE + n + m + k
 
 
@@ -431,7 +437,7 @@ def data_start(fh: BinaryIO, record: CentralRecord, directory_offset: int) -> in
             f"{where}: its local header and the central directory disagree on "
             + ", ".join(disagree)
         )
-    start = record.offset + LOCAL_SIZE + n + m
+    start: int = record.offset + LOCAL_SIZE + n + m
     if start + record.compressed > directory_offset:
         raise ZipDamaged(f"{where}: its data runs into the central directory")
     return start
