@@ -48,6 +48,9 @@ def clean_member_name(name: str) -> str:
 
 def zip_record_name(record: CentralRecord) -> str:
     """zip_member_name for a record of base.zipdir's streaming reader."""
+    if record.flags & 0x800 or (record.name.isascii() and b"up" not in record.extra):
+        name = record.text_name  # what zip_member_name gives, without a ZipInfo
+        return name.split("\x00", 1)[0] if "\x00" in name else name
     info = zipfile.ZipInfo(record.text_name)
     info.orig_filename = record.text_name
     info.flag_bits = record.flags

@@ -249,8 +249,8 @@ def _parse_central(
     start = i + CENTRAL_SIZE
     name = bytes(buf[start : start + n])
     extra = bytes(buf[start + n : start + n + m])
-    where = f"zip member {shown(name)}"
     if size == U32 or comp == U32 or offset == U32:
+        where = f"zip member {shown(name)}"
         size, comp, offset = zip64_values(extra_fields(extra, where), [size, comp, offset], where)
     if disk not in (0, U16):
         raise ZipDamaged("a multi-disk (spanned) zip")
@@ -400,10 +400,23 @@ def central_at(fh: BinaryIO, at: int, index: int = 0) -> CentralRecord:
     return _parse_central(whole, 0, index, at)[0]
 
 
+class _Where:
+    """'zip member <name>', made only when a message needs it."""
+
+    def __init__(self, name: bytes) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"zip member {shown(self.name)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def data_start(fh: BinaryIO, record: CentralRecord, directory_offset: int) -> int:
     """Where the member's data starts, once its local header (4.3.7) is checked
     against the directory record. Raises ZipDamaged naming what disagrees."""
-    where = f"zip member {shown(record.name)}"
+    where = _Where(record.name)
     if record.encrypted:
         raise ZipDamaged(f"{where} is encrypted: not read")
     if record.method not in (STORED, DEFLATED):
@@ -427,7 +440,9 @@ def data_start(fh: BinaryIO, record: CentralRecord, directory_offset: int) -> in
     if method != record.method:
         disagree.append("compression method")
     if not flags & DESCRIPTOR_FLAG:
-        size, comp = zip64_values(extra_fields(extra, where), [size, comp], where)
+        if size == U32 or comp == U32:
+            fields = extra_fields(extra, str(where))
+            size, comp = zip64_values(fields, [size, comp], str(where))
         if crc != record.crc:
             disagree.append("CRC-32")
         if (comp, size) != (record.compressed, record.size):
@@ -508,7 +523,7 @@ class MemberStream(io.RawIOBase):
 
     def _finish(self) -> None:
         self.finished = True
-        where = f"zip member {shown(self.record.name)}"
+        where = _Where(self.record.name)
         if self.inflate is not None and (
             not self.inflate.eof or self.inflate.unused_data or self.left
         ):
@@ -525,4 +540,5 @@ class MemberStream(io.RawIOBase):
 
 def open_member(fh: BinaryIO, record: CentralRecord, directory: Directory) -> io.BufferedReader:
     """A buffered stream of the member's bytes (see MemberStream)."""
-    return io.BufferedReader(MemberStream(fh, record, directory.offset), _CHUNK)
+    buffer = min(_CHUNK, max(io.DEFAULT_BUFFER_SIZE, record.size + 1))
+    return io.BufferedReader(MemberStream(fh, record, directory.offset), buffer)

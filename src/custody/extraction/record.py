@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from custody.base.zipdir import ZipDamaged
 from custody.extraction import detect
 from custody.extraction.members import EXTRACTIONS_DIR, header_line, member_line
 from custody.extraction.tar import TarDamaged, compression_of, open_decompressed, read_tar
+from custody.extraction.ufdr_zip import UNREAD, close_open, member_stream, ufdr_members
 
 # A member up to this size is read into memory once (hashed and parsed from
 # there); a larger one is hashed as it streams, its metadata not read.
@@ -141,7 +143,7 @@ def _read_bytes(
     stream: IO[bytes], member: dict[str, Any], name: str, read_stream: ReadStream | None
 ) -> None:
     """Hash a member's bytes and, when small enough, read its metadata."""
-    data = stream.read(IN_MEMORY_MEMBER + 1)
+    data = _read_capped(stream, member["size"])
     if len(data) <= IN_MEMORY_MEMBER:
         member["sha256"] = hashlib.sha256(data).hexdigest()
         size = len(data)
@@ -171,6 +173,23 @@ def _read_bytes(
     member["size"] = size
 
 
+def _read_capped(stream: IO[bytes], expected: int | None) -> bytes:
+    """Up to IN_MEMORY_MEMBER + 1 bytes, read in pieces no larger than the
+    member is said to be (one read of the cap would allocate 64 MiB for
+    every small member of a phone)."""
+    want = min(1 << 20, (expected if expected is not None else 1 << 16) + 1)
+    pieces = []
+    total = 0
+    while total <= IN_MEMORY_MEMBER:
+        piece = stream.read(min(want, IN_MEMORY_MEMBER + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+        want = 1 << 20
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
 def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) -> dict[str, Any]:
     from custody.metadata.record import empty_record
 
@@ -198,32 +217,32 @@ def _ufdr_members(
     (ufdr_zip.py: in flat memory). The bytes are read (hashed, parsed) on
     every core: each worker opens the UFDR itself and reads the directory
     record it is pointed to."""
-    from custody.extraction.ufdr_zip import close_open, ufdr_members
-
     yield from ufdr_members(copy_path, read_stream is not None, problems, _read_job)
     close_open()
+
+
+def _metadata_reader() -> ReadStream:
+    from custody.metadata import read_stream
+
+    return read_stream
 
 
 def _read_job(
     context: tuple[Path, bool, int], job: tuple[dict[str, Any], int | None]
 ) -> dict[str, Any]:
     """Read one member's bytes from the UFDR (in a worker process)."""
-    from custody.base.zipdir import ZipDamaged
-    from custody.extraction.ufdr_zip import UNREAD, member_stream
-
     copy_path, with_metadata, directory_offset = context
     m, at = job
     if at is None:
         return m
-    from custody.metadata import read_stream
-
+    reader = _metadata_reader() if with_metadata else None
     try:
         reason, stream = member_stream(copy_path, at, directory_offset)
         if stream is None:
             m["errors"].append(str(reason))
             return m
         with stream:
-            _read_bytes(stream, m, str(m["stored"]), read_stream if with_metadata else None)
+            _read_bytes(stream, m, str(m["stored"]), reader)
     except (ZipDamaged, OSError, EOFError) as e:
         m["errors"].append(f"{UNREAD} ({_short(e)})")
         return m

@@ -63,7 +63,7 @@ def ufdr_members(
         try:
             directory = zipdir.find_directory(fh)
             buckets = _bucket_count(directory.entries)
-            report = _spill_directory(fh, directory, Path(spill), buckets)
+            report, files = _spill_directory(fh, directory, Path(spill), buckets)
         except zipdir.ZipDamaged as e:
             problems.append(f"damaged UFDR: not a readable zip ({e})")
             return
@@ -75,18 +75,19 @@ def ufdr_members(
         with open(marks, "wb") as fm:
             fm.truncate(directory.entries)
         unread = _Unread()
+        used = [0]  # directory records report.xml names (report.xml itself too)
         if report is None:
             problems.append("UFDR without report.xml: members listed by their stored names only")
             with open(marks, "r+b") as fm:
                 fm.write(bytes([_UNNAMED]) * directory.entries)
                 _mark_duplicates(Path(spill), buckets, fm)
         else:
-            jobs = _report_jobs(fh, directory, report, Path(spill), buckets, marks, problems)
+            jobs = _report_jobs(fh, directory, report, Path(spill), buckets, marks, problems, used)
             for m in map_ordered(read_job, jobs, context=context, sized=directory.entries):
                 unread.note(m)
                 yield m
         rest = _unnamed_jobs(fh, directory, marks)
-        for m in map_ordered(read_job, rest, context=context, sized=directory.entries):
+        for m in map_ordered(read_job, rest, context=context, sized=files - used[0]):
             unread.note(m)
             yield m
         if unread.first is not None:
@@ -125,16 +126,18 @@ def _key(record: zipdir.CentralRecord) -> bytes:
 
 def _spill_directory(
     fh: BinaryIO, directory: zipdir.Directory, spill: Path, buckets: int
-) -> zipdir.CentralRecord | None:
+) -> tuple[zipdir.CentralRecord | None, int]:
     """Walk the directory once (every structural check), writing each
     file member's (name, record offset, index) to its bucket. Returns
-    report.xml's record, or None."""
+    report.xml's record (or None) and the number of file members."""
     report = None
+    files = 0
     outs = [open(spill / f"zip{b}", "wb") for b in range(buckets)]  # noqa: SIM115
     try:
         for record in zipdir.iter_central(fh, directory):
             if record.is_dir:
                 continue
+            files += 1
             key = _key(record)
             if key == REPORT_XML.encode() and report is None:
                 report = record
@@ -144,7 +147,7 @@ def _spill_directory(
     finally:
         for out in outs:
             out.close()
-    return report
+    return report, files
 
 
 def _read_zip_bucket(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -162,6 +165,7 @@ def _report_jobs(
     buckets: int,
     marks: Path,
     problems: list[str],
+    used: list[int],
 ) -> Iterator[tuple[dict[str, Any], int | None]]:
     """report.xml read once into a spilled list of member records, joined by
     bucket with the directory, then given back in report order."""
@@ -184,7 +188,7 @@ def _report_jobs(
         fr.truncate(count * _RESULT.size)
     with open(results, "r+b") as fr, open(marks, "r+b") as fm:
         for b in range(buckets):
-            _join(spill, b, fr, fm, report.index)
+            used[0] += _join(spill, b, fr, fm, report.index)
     with open(entries, "rb") as fe, open(results, "rb") as fr:
         for line in fe:
             m = json.loads(line)
@@ -198,16 +202,19 @@ def _report_jobs(
             yield m, (at - 1 if at else None)
 
 
-def _join(spill: Path, b: int, fr: BinaryIO, fm: BinaryIO, report_index: int) -> None:
+def _join(spill: Path, b: int, fr: BinaryIO, fm: BinaryIO, report_index: int) -> int:
     """One bucket: each report entry's directory record (the first of a name
-    the zip holds twice), and the marks of the directory records."""
+    the zip holds twice), and the marks of the directory records. Returns
+    how many records are used (named by report.xml, or report.xml)."""
     first: dict[bytes, tuple[int, int]] = {}
+    count = 0
     for at, index, key in _read_zip_bucket(spill / f"zip{b}"):
         if key in first:
             _mark(fm, index, _DUPLICATE)
         else:
             first[key] = (at, index)
             _mark(fm, index, _UNNAMED if index != report_index else _USED)
+            count += index == report_index
     used: set[bytes] = set()
     with open(spill / f"rep{b}", "rb") as f:
         while head := f.read(10):
@@ -222,6 +229,8 @@ def _join(spill: Path, b: int, fr: BinaryIO, fm: BinaryIO, report_index: int) ->
             if key not in used:
                 used.add(key)
                 _mark(fm, found[1], _USED)
+                count += found[1] != report_index
+    return count
 
 
 def _mark(fm: BinaryIO, index: int, value: int) -> None:

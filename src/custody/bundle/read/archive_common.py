@@ -64,7 +64,7 @@ def _clean(name: str) -> str:
     return name.rstrip("/")
 
 
-_BUCKETS = 256
+_BUCKETS = 64
 _SPILLED = struct.Struct("<QHBBH")  # member, reading, primary, folder, name length
 
 

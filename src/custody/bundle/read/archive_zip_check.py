@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from custody.base.errors import NotABundleError
 from custody.bundle.read import archive_common
@@ -55,6 +55,20 @@ class _Entry:
     offset: int
     at: int
     """Where its central-directory record is."""
+
+
+class _Where:
+    """'zip member <name>' for a message, made only when one is raised (a
+    million members are checked; shown() of each would double the time)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"zip member {shown(self.name)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _extra_fields(path: Path, extra: bytes, where: str) -> dict[int, bytes]:
@@ -236,7 +250,7 @@ def _central_directory(
         extra = buf[i + 46 + n : i + 46 + n + m]
         if i + 46 + n + m + k > len(buf):
             raise refuse(path, "the central directory is cut short")
-        where = f"zip member {shown(raw.decode('latin-1'))}"
+        where: Any = _Where(raw.decode("latin-1"))
         fields = _extra_fields(path, extra, where)
         size, comp, offset = _zip64_values(path, fields, [size, comp, offset], where)
         if disk not in (0, U16):
@@ -282,7 +296,7 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
     header is checked against the directory."""
     _seek(fh, entry.offset)
     header = fh.read(30)
-    where = f"zip member {shown(entry.name)}"
+    where: Any = _Where(entry.name)
     if len(header) < 30 or header[:4] != LOCAL:
         raise refuse(path, f"{where}: no local header where the central directory points")
     (_, needed, flags, method, _, _, crc, comp, size, n, m) = struct.unpack("<4sHHHHHIIIHH", header)
