@@ -32,8 +32,10 @@ from custody.extraction.ufdr import REPORT_XML, ReportError, UfdrFile, read_repo
 BUCKET_MEMBERS = 16384  # members per bucket joined in memory at once
 MAX_BUCKETS = 256
 UNREAD = "member cannot be read"
+ENCRYPTED = "encrypted member: not read"
+BOMB = "a zip bomb, not read"
 _RESULT = struct.Struct("<QB")  # directory record offset + 1 (0: none), outcome
-_OK, _MISSING, _TWICE, _NO_PATH = 0, 1, 2, 3
+_OK, _MISSING, _TWICE = 0, 1, 2
 _USED, _UNNAMED, _DUPLICATE = 0, 1, 2
 _TIMES = {
     "creationtime": "created",
@@ -95,6 +97,11 @@ def ufdr_members(
             problems.append(f"{unread.first}{more}")
 
 
+def _unread(error: str) -> bool:
+    """Did the zip withhold this member's bytes (damage, encryption, a bomb)?"""
+    return error.startswith(UNREAD) or error in (ENCRYPTED, BOMB) or error.endswith(BOMB)
+
+
 class _Unread:
     """Members whose bytes the zip did not give: the first named in one
     warning line, the others counted (each has its error in its record)."""
@@ -104,7 +111,7 @@ class _Unread:
         self.count = 0
 
     def note(self, m: dict[str, Any]) -> None:
-        error = next((e for e in m["errors"] if e.startswith(UNREAD)), None)
+        error = next((e for e in m["errors"] if _unread(e)), None)
         if error is not None:
             self.count += 1
             if self.first is None:
@@ -193,7 +200,7 @@ def _report_jobs(
         for line in fe:
             m = json.loads(line)
             at, outcome = _RESULT.unpack(fr.read(_RESULT.size))
-            if outcome == _NO_PATH:
+            if m["stored"] is None:
                 m["errors"].append("report.xml gives no local path: no bytes for this item")
             elif outcome == _MISSING:
                 m["errors"].append("named in report.xml but not in the UFDR")
@@ -320,12 +327,9 @@ def rejection(record: zipdir.CentralRecord) -> str | None:
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         return "special file: not read"
     if record.encrypted:
-        return "encrypted member: not read"
+        return ENCRYPTED
     if record.size > BOMB_MIN_BYTES and record.size > BOMB_RATIO * max(1, record.compressed):
-        return (
-            f"compressed {record.compressed} bytes claim to hold {record.size}: "
-            "a zip bomb, not read"
-        )
+        return f"compressed {record.compressed} bytes claim to hold {record.size}: {BOMB}"
     return None
 
 
