@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import random
 import zipfile
@@ -208,7 +209,7 @@ def permuted(data: bytes, seed: int) -> bytes:
     fh = io.BytesIO(data)
     directory = zipdir.find_directory(fh)
     starts = [r.at for r in zipdir.iter_central(fh, directory)] + [directory.end]
-    records = [data[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+    records = [data[a:b] for a, b in itertools.pairwise(starts)]
     random.Random(seed).shuffle(records)
     return data[: directory.offset] + b"".join(records) + data[directory.end :]
 
@@ -248,9 +249,7 @@ def test_bundle_zip_member_with_a_bad_crc_is_unreadable(env, good, tmp_path):
     data = bytearray(zip_of(good, tmp_path / "plain.zip").read_bytes())
     fh = io.BytesIO(bytes(data))
     directory = zipdir.find_directory(fh)
-    record = next(
-        r for r in zipdir.iter_central(fh, directory) if r.name.startswith(b"data/d1/")
-    )
+    record = next(r for r in zipdir.iter_central(fh, directory) if r.name.startswith(b"data/d1/"))
     start = zipdir.data_start(fh, record, directory.offset)
     data[start] ^= 0x01  # one bit of the member's bytes: headers untouched
     target = tmp_path / "flipped.zip"
