@@ -274,3 +274,21 @@ def test_hostile_bundle_zips_give_one_line(env, good, tmp_path):
         result = env.run("verify", target)
         assert result.exit_code == 2, (name, result.output)
         assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+
+
+def test_tar_names_spilled_past_the_book_refuse_as_the_book_did(env, good, tmp_path, monkeypatch):
+    import tarfile
+
+    target = tmp_path / "twice.tar"
+    with tarfile.open(target, "w") as tf:
+        for p in sorted(good.rglob("*")):
+            if p.is_file():
+                tf.add(p, p.relative_to(good).as_posix())
+        info = tarfile.TarInfo("data/D2/F05.TXT")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    in_memory = env.run("verify", target)
+    monkeypatch.setattr(archive_common, "NAMES_IN_MEMORY", 5)
+    spilled = env.run("verify", target)
+    assert in_memory.exit_code == spilled.exit_code == 2
+    assert spilled.stderr == in_memory.stderr and "are one path once extracted" in spilled.stderr

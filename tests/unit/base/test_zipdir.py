@@ -178,3 +178,30 @@ def test_deflate_data_that_end_early_or_run_on() -> None:
     data = forge([m])
     cut = data.replace(good, good[:-3] + b"\x00\x00\x00")
     assert "d.txt" in refusal(cut)
+
+
+class _Unseekable(io.RawIOBase):
+    """A pipe-like sink: zipfile then writes data descriptors (flag bit 3)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.buf += b
+        return len(b)
+
+
+def test_members_with_data_descriptors_as_streaming_writers_make_them() -> None:
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(20):
+            with zf.open(f"s/{i}.txt", "w") as f:
+                f.write(b"streamed %d\n" % i * (i + 1))
+    data = bytes(sink.buf)
+    fh = io.BytesIO(data)
+    directory = zipdir.find_directory(fh)
+    assert all(r.flags & zipdir.DESCRIPTOR_FLAG for r in zipdir.iter_central(fh, directory))
+    assert read_all(data) == oracle(data)
