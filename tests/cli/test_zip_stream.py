@@ -149,6 +149,9 @@ def test_ufdr_join_over_many_buckets_keeps_each_case_recorded(env, ingest, tmp_p
     by_device = {m["device_path"]: m for m in recorded}
     for n in names:
         m = by_device[f"/sdcard/{n}"]
+        if n == "n07.txt":  # the zip holds it twice: the last copy is the member
+            assert m["sha256"] == hashlib.sha256(b"second copy").hexdigest()
+            continue
         assert m["sha256"] == hashlib.sha256(n.encode()).hexdigest(), n
         assert m["errors"] == [], n
     assert by_device["/sdcard/again"]["errors"] == ["report.xml names this member more than once"]

@@ -146,7 +146,7 @@ def _spill_directory(
                 continue
             files += 1
             key = _key(record)
-            if key == REPORT_XML.encode() and report is None:
+            if key == REPORT_XML.encode():  # the last, as for any name
                 report = record
             outs[_bucket(key, buckets)].write(
                 struct.pack("<QQH", record.at, record.index, len(key)) + key
@@ -210,18 +210,17 @@ def _report_jobs(
 
 
 def _join(spill: Path, b: int, fr: BinaryIO, fm: BinaryIO, report_index: int) -> int:
-    """One bucket: each report entry's directory record (the first of a name
+    """One bucket: each report entry's directory record (the last of a name
     the zip holds twice), and the marks of the directory records. Returns
     how many records are used (named by report.xml, or report.xml)."""
     first: dict[bytes, tuple[int, int]] = {}
     count = 0
     for at, index, key in _read_zip_bucket(spill / f"zip{b}"):
-        if key in first:
-            _mark(fm, index, _DUPLICATE)
-        else:
-            first[key] = (at, index)
-            _mark(fm, index, _UNNAMED if index != report_index else _USED)
-            count += index == report_index
+        if key in first:  # the last copy is the member, as zipfile and unzip take it
+            _mark(fm, first[key][1], _DUPLICATE)
+        first[key] = (at, index)
+        _mark(fm, index, _UNNAMED if index != report_index else _USED)
+        count += index == report_index
     used: set[bytes] = set()
     with open(spill / f"rep{b}", "rb") as f:
         while head := f.read(10):
@@ -246,12 +245,13 @@ def _mark(fm: BinaryIO, index: int, value: int) -> None:
 
 
 def _mark_duplicates(spill: Path, buckets: int, fm: BinaryIO) -> None:
+    """Every copy of a name held twice but the last is a duplicate."""
     for b in range(buckets):
-        seen: set[bytes] = set()
+        last: dict[bytes, int] = {}
         for _, index, key in _read_zip_bucket(spill / f"zip{b}"):
-            if key in seen:
-                _mark(fm, index, _DUPLICATE)
-            seen.add(key)
+            if key in last:
+                _mark(fm, last[key], _DUPLICATE)
+            last[key] = index
 
 
 def _report_entries(
