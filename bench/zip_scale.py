@@ -11,11 +11,14 @@ For each count N, in one run:
    `custody verify bundle.zip` (this also measures the bundle scan and the manifest
    checks, which other parts of the code own);
 3. the zip layer alone on that bundle zip, in a fresh process: the zip rules
-   (check_archive) and the scan (scan_zip), against Python's zipfile listing the same zip
+   (check_archive), the rules and the scan (scan_zip, whose BundleScan keeps one entry per
+   file: that part is not this reader's), against Python's zipfile listing the same zip
    (`ZipFile(...).infolist()`), which is how both were read before.
 
 Prints wall time and peak RSS (ru_maxrss of the process and its workers) of each, and the
-ratios between counts: memory should stay flat, time grow linearly.
+ratios between counts: memory should stay flat, time grow linearly. The data are generated
+in child processes: Linux keeps a process's peak RSS across fork and exec, so a benchmark
+that built a large zip in itself would see its own peak in every command it measures.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -91,16 +95,15 @@ def zip_folder(folder: Path, target: Path) -> None:
 
 
 LAYER = """
-import sys, time, resource
+import sys, time
 from pathlib import Path
 path = Path(sys.argv[1])
 start = time.perf_counter()
-if sys.argv[2] == "custody":
+if sys.argv[2] in ("check", "scan"):
     from custody.bundle.read.archive_checks import check_archive
     from custody.bundle.read.archives import scan_zip
     assert check_archive(path) == "zip"
-    scan = scan_zip(path, None)
-    n = len(scan.files)
+    n = len(scan_zip(path, None).files) if sys.argv[2] == "scan" else 0
 else:
     import zipfile
     with zipfile.ZipFile(path) as zf:
@@ -109,7 +112,25 @@ print(n, time.perf_counter() - start)
 """
 
 
+def make(what: str, n: int, path: Path, env: dict[str, str]) -> None:
+    """Generate in a child process (see the module docstring)."""
+    subprocess.run(
+        [sys.executable, "-m", "bench.zip_scale", "--make", what, str(n), str(path)],
+        env=env,
+        check=True,
+    )
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--make":
+        what, n, path = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+        if what == "ufdr":
+            make_ufdr(path, n)
+        elif what == "tree":
+            make_tree(path, n)
+        else:
+            zip_folder(Path(str(path) + ".folder"), path)
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -132,7 +153,7 @@ def main() -> None:
             work = root / str(n)
             (work / "src").mkdir(parents=True)
             ufdr = work / "src" / "W1.ufdr"
-            make_ufdr(ufdr, n)
+            make("ufdr", n, ufdr, env)
             bundle = work / "ufdr-bundle"
             s, kib = run_timed(
                 [*custody, "ingest", str(ufdr), "--case", "BENCH", "--out", str(bundle)], env=env
@@ -145,24 +166,25 @@ def main() -> None:
             if args.no_bundle_zip:
                 continue
             tree = work / "tree"
-            make_tree(tree, n)
+            make("tree", n, tree, env)
             folder = work / "bundle"
             run_timed(
                 [*custody, "ingest", str(tree), "--case", "BENCH", "--out", str(folder)], env=env
             )
             shutil.rmtree(tree)
             archive = work / "bundle.zip"
-            zip_folder(folder, archive)
+            folder.rename(work / "bundle.zip.folder")
+            folder = work / "bundle.zip.folder"
+            make("zip", n, archive, env)
             shutil.rmtree(folder)
             s, kib = run_timed([*custody, "verify", str(archive)], env=env)
             record("verify bundle.zip", n, s, kib)
-            for how in ("custody", "zipfile"):
+            for how, label in (
+                ("check", "zip layer: the zip rules (check_archive)"),
+                ("scan", "zip layer: rules + scan_zip (with BundleScan)"),
+                ("zipfile", "zip layer: zipfile infolist (before)"),
+            ):
                 s, kib = run_timed([sys.executable, "-c", LAYER, str(archive), how], env=env)
-                label = (
-                    "zip layer: check_archive + scan_zip"
-                    if how == "custody"
-                    else "zip layer: zipfile infolist (before)"
-                )
                 record(label, n, s, kib)
             shutil.rmtree(work)
         print("\nratios to the smallest count (memory flat = 1.0; time linear = count ratio)")
