@@ -55,7 +55,11 @@ def collision_key(name: str) -> str:
     stay apart, as on Linux and Windows (a witness's phone can hold both
     spellings of "Café.txt"; docs/format.md says where they do not)."""
     parts = [p.rstrip(". ") or p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in "/".join(parts))
+    joined = "/".join(parts)
+    upper = joined.upper()
+    if len(upper) == len(joined):
+        return upper  # no character upper-cased to several: the same, a character at a time
+    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in joined)
 
 
 def _clean(name: str) -> str:
@@ -65,7 +69,7 @@ def _clean(name: str) -> str:
 
 
 _BUCKETS = 64
-_SPILLED = struct.Struct("<QHBBH")  # member, reading, primary, folder, name length
+_SPILLED = struct.Struct("<QHBBHH")  # member, reading, primary, folder, name, key lengths
 
 
 class NameBook:
@@ -135,10 +139,11 @@ class NameBook:
     def _spill_one(self, name: str, is_dir: bool, primary: bool, member: int, n: int) -> None:
         if name in ("", "."):
             return
-        key = collision_key(name).encode("utf-8", "surrogatepass")
+        key = collision_key(name)
         raw = name.encode("utf-8", "surrogatepass")
-        out = self.outs[zlib.crc32(key) % _BUCKETS]
-        out.write(_SPILLED.pack(member, n, primary, is_dir, len(raw)) + raw)
+        packed = key.encode("utf-8", "surrogatepass")
+        out = self.outs[zlib.crc32(packed) % _BUCKETS]
+        out.write(_SPILLED.pack(member, n, primary, is_dir, len(raw), len(packed)) + raw + packed)
 
     def raise_first(self, before: Exception | None = None) -> None:
         """Raise the first collision among the names spilled so far (all of
@@ -154,11 +159,12 @@ class NameBook:
             seen: dict[str, tuple[str, bool, int, bool]] = {}
             with open(Path(self.spill.name) / str(b), "rb") as f:
                 while head := f.read(_SPILLED.size):
-                    member, n, primary, is_dir, length = _SPILLED.unpack(head)
+                    member, n, primary, is_dir, length, key_length = _SPILLED.unpack(head)
                     name = f.read(length).decode("utf-8", "surrogatepass")
+                    key = f.read(key_length).decode("utf-8", "surrogatepass")
                     if first is not None and (member, n) >= first[:2]:
                         break  # the book would have stopped before this
-                    why = _collision(seen, name, bool(is_dir), bool(primary), member)
+                    why = _collision(seen, name, bool(is_dir), bool(primary), member, key)
                     if why is not None:
                         first = (member, n, why)
                         break
@@ -173,12 +179,14 @@ def _collision(
     is_dir: bool,
     primary: bool,
     member: int,
+    key: str | None = None,
 ) -> str | None:
-    """Why `name` (a reading of member number `member`) collides with a name
-    in `seen`, or None (then `seen` holds it)."""
+    """Why `name` (a reading of member number `member`; `key`, its collision
+    key when known) collides with a name in `seen`, or None (then `seen`
+    holds it)."""
     if name in ("", "."):
         return None
-    key = collision_key(name)
+    key = collision_key(name) if key is None else key
     if key not in seen:
         seen[key] = (name, is_dir, member, primary)
         return None
