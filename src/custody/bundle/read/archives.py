@@ -183,6 +183,7 @@ def _zip_root(fh: BinaryIO, directory: Any, location: str) -> tuple[str, int, in
     from custody.base import zipdir
 
     tops: set[str] = set()
+    present: set[str] = set()  # <top>/bagit.txt
     at_top = False
     files = total = 0
     for record in zipdir.iter_central(fh, directory):
@@ -193,18 +194,15 @@ def _zip_root(fh: BinaryIO, directory: Any, location: str) -> tuple[str, int, in
         name = clean_member_name(zip_record_name(record))
         if not _accepted(name):
             continue
+        top, _, rest = name.partition("/")
         if name == layout.BAGIT_TXT:
             at_top = True
+        elif rest == layout.BAGIT_TXT and len(present) <= _MAX_TOPS:
+            present.add(name)
         if len(tops) <= _MAX_TOPS:
-            tops.add(name.split("/", 1)[0])
+            tops.add(top)
     if at_top:
         return "", files, total
-    names = {f"{t}/{layout.BAGIT_TXT}" for t in tops}
-    present = set()
-    for record in zipdir.iter_central(fh, directory):
-        name = clean_member_name(zip_record_name(record))
-        if name in names:
-            present.add(name)
     return _find_root(present | {f"{t}/" for t in tops}, location), files, total
 
 
