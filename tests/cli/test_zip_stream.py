@@ -21,7 +21,7 @@ from test_hostile import check, zip_of
 import custody.bundle.read.archive_common as archive_common
 import custody.extraction.ufdr_zip as ufdr_zip
 from conftest import Env
-from custody.base import zipdir
+from custody.base import zipdir, zipmember
 from extraction_tools import Item, make_ufdr, report_xml
 from zip_forge import Member, forge, local_header
 
@@ -253,7 +253,7 @@ def test_bundle_zip_member_with_a_bad_crc_is_unreadable(env, good, tmp_path):
     fh = io.BytesIO(bytes(data))
     directory = zipdir.find_directory(fh)
     record = next(r for r in zipdir.iter_central(fh, directory) if r.name.startswith(b"data/d1/"))
-    start = zipdir.data_start(fh, record, directory.offset)
+    start = zipmember.data_start(fh, record, directory.offset)
     data[start] ^= 0x01  # one bit of the member's bytes: headers untouched
     target = tmp_path / "flipped.zip"
     target.write_bytes(bytes(data))

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from custody.base import zipdir
+from custody.base import zipdir, zipmember
 from custody.base.zipdir import CentralRecord
 
 ARCHIVE_ERRORS = (
@@ -67,7 +67,7 @@ def read_zip_member(path: Path, name: str) -> bytes | None:
         directory = zipdir.find_directory(fh)
         for record in zipdir.iter_central(fh, directory):
             if not record.is_dir and clean_member_name(zip_record_name(record)) == name:
-                with zipdir.open_member(fh, record, directory) as stream:
+                with zipmember.open_member(fh, record, directory) as stream:
                     return stream.read()
     return None
 

@@ -15,6 +15,7 @@ short, no end record, a directory that points outside the file, members that
 overlap (a zip bomb by overlap), a local header that disagrees with the
 directory, inconsistent ZIP64 fields, encrypted members, a CRC-32 mismatch,
 counts the directory cannot hold. Pure: an open binary file in, records out.
+A member's bytes are read by custody.base.zipmember.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import heapq
 import io
 import struct
 import tempfile
-import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,7 +54,6 @@ _CHUNK = 1 << 20
 _RUN = 1 << 16  # spans sorted in memory at once when the directory is out of order
 
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
-_LOCAL = struct.Struct("<4sHHHHHIIIHH")
 
 
 class ZipDamaged(ValueError):
@@ -117,7 +116,8 @@ def shown(name: bytes) -> str:
     return repr(out + ("..." if len(text) > 120 else ""))
 
 
-def _read_at(fh: BinaryIO, at: int, n: int) -> bytes:
+def read_at(fh: BinaryIO, at: int, n: int) -> bytes:
+    """`n` bytes (fewer at the end of the file) from offset `at`."""
     fh.seek(at)
     return fh.read(n)
 
@@ -160,7 +160,7 @@ def find_directory(fh: BinaryIO) -> Directory:
     if file_size < EOCD_SIZE:
         raise ZipDamaged(f"not a zip: {file_size} bytes, less than an end record")
     tail_start = max(0, file_size - MAX_TAIL)
-    tail = _read_at(fh, tail_start, file_size - tail_start)
+    tail = read_at(fh, tail_start, file_size - tail_start)
     at = tail.rfind(EOCD)
     while at >= 0 and (at + EOCD_SIZE > len(tail) or _eocd_comment(tail, at) != len(tail)):
         at = tail.rfind(EOCD, 0, at)
@@ -173,7 +173,7 @@ def find_directory(fh: BinaryIO) -> Directory:
     )
     end_at = tail_start + at
     locator_at = end_at - LOCATOR_SIZE
-    locator = _read_at(fh, locator_at, LOCATOR_SIZE) if locator_at >= 0 else b""
+    locator = read_at(fh, locator_at, LOCATOR_SIZE) if locator_at >= 0 else b""
     if locator[:4] == ZIP64_LOCATOR:
         return _zip64_directory(
             fh, file_size, locator_at, locator, (here, entries, cd_size, cd_offset)
@@ -203,7 +203,7 @@ def _zip64_directory(
         raise ZipDamaged("a multi-disk (spanned) zip")
     if record_at + ZIP64_EOCD_SIZE > locator_at:
         raise ZipDamaged("the ZIP64 locator points outside the file")
-    record = _read_at(fh, record_at, ZIP64_EOCD_SIZE)
+    record = read_at(fh, record_at, ZIP64_EOCD_SIZE)
     if record[:4] != ZIP64_EOCD:
         raise ZipDamaged("the ZIP64 end record is not where its locator points")
     (_, rec_size, _, _, disk, cd_disk, here, entries, cd_size, cd_offset) = struct.unpack(
@@ -298,7 +298,7 @@ def _walk(fh: BinaryIO, directory: Directory) -> Iterator[CentralRecord]:
     while base + i < end:
         at = base + i
         if len(buf) - i < CENTRAL_SIZE or len(buf) - i < CENTRAL_SIZE + _lengths(buf, i):
-            more = _read_at(fh, base + len(buf), min(_CHUNK, end - base - len(buf)))
+            more = read_at(fh, base + len(buf), min(_CHUNK, end - base - len(buf)))
             buf = buf[i:] + more
             base, i = at, 0
             if len(buf) < CENTRAL_SIZE or len(buf) < CENTRAL_SIZE + _lengths(buf, 0):
@@ -374,7 +374,7 @@ def _read_run(fh: BinaryIO, start: int, length: int) -> Iterator[tuple[int, int,
     stop = start + length
     while at < stop:
         piece = array("Q")
-        piece.frombytes(_read_at(fh, at, min(3 * 8 * 4096, stop - at)))
+        piece.frombytes(read_at(fh, at, min(3 * 8 * 4096, stop - at)))
         at += len(piece) * 8
         yield from zip(piece[0::3], piece[1::3], piece[2::3], strict=True)
 
@@ -391,154 +391,10 @@ def _overlap_message(fh: BinaryIO, first_at: int, second_at: int) -> str:
 def central_at(fh: BinaryIO, at: int, index: int = 0) -> CentralRecord:
     """The central-directory record at file offset `at` (given by an
     earlier walk of the same file)."""
-    head = _read_at(fh, at, CENTRAL_SIZE)
+    head = read_at(fh, at, CENTRAL_SIZE)
     if len(head) < CENTRAL_SIZE:
         raise ZipDamaged("central directory record cut short")
     whole = head + fh.read(_lengths(head, 0))
     if len(whole) < CENTRAL_SIZE + _lengths(head, 0):
         raise ZipDamaged("central directory record cut short")
     return _parse_central(whole, 0, index, at)[0]
-
-
-class _Where:
-    """'zip member <name>', made only when a message needs it."""
-
-    def __init__(self, name: bytes) -> None:
-        self.name = name
-
-    def __str__(self) -> str:
-        return f"zip member {shown(self.name)}"
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-
-def data_start(fh: BinaryIO, record: CentralRecord, directory_offset: int) -> int:
-    """Where the member's data starts, once its local header (4.3.7) is checked
-    against the directory record. Raises ZipDamaged naming what disagrees."""
-    where = _Where(record.name)
-    if record.encrypted:
-        raise ZipDamaged(f"{where} is encrypted: not read")
-    if record.method not in (STORED, DEFLATED):
-        raise ZipDamaged(
-            f"{where} uses compression method {record.method}: only stored (0) and deflate (8) "
-            "are read"
-        )
-    header = _read_at(fh, record.offset, LOCAL_SIZE)
-    if len(header) < LOCAL_SIZE or header[:4] != LOCAL:
-        raise ZipDamaged(f"{where}: no local header where the central directory points")
-    (_, _, flags, method, _, _, crc, comp, size, n, m) = _LOCAL.unpack(header)
-    name = fh.read(n)
-    extra = fh.read(m)
-    if len(extra) < m:
-        raise ZipDamaged(f"{where}: its local header is cut short")
-    disagree = []
-    if name != record.name:
-        disagree.append("name")
-    if (flags ^ record.flags) & ~DESCRIPTOR_FLAG & 0xFFFF:
-        disagree.append("flags")
-    if method != record.method:
-        disagree.append("compression method")
-    if not flags & DESCRIPTOR_FLAG:
-        if size == U32 or comp == U32:
-            fields = extra_fields(extra, str(where))
-            size, comp = zip64_values(fields, [size, comp], str(where))
-        if crc != record.crc:
-            disagree.append("CRC-32")
-        if (comp, size) != (record.compressed, record.size):
-            disagree.append("sizes")
-    if disagree:
-        raise ZipDamaged(
-            f"{where}: its local header and the central directory disagree on "
-            + ", ".join(disagree)
-        )
-    start: int = record.offset + LOCAL_SIZE + n + m
-    if start + record.compressed > directory_offset:
-        raise ZipDamaged(f"{where}: its data runs into the central directory")
-    return start
-
-
-class MemberStream(io.RawIOBase):
-    """The bytes of one member, inflated as read; ZipDamaged when the data do
-    not end exactly where the member ends with the stated size and CRC-32."""
-
-    def __init__(self, fh: BinaryIO, record: CentralRecord, directory_offset: int) -> None:
-        super().__init__()
-        self.fh = fh
-        self.record = record
-        self.at = data_start(fh, record, directory_offset)
-        self.left = record.compressed
-        self.inflate = zlib.decompressobj(-15) if record.method == DEFLATED else None
-        self.count = 0
-        self.crc = 0
-        self.finished = False
-
-    def readable(self) -> bool:
-        return True
-
-    def _raw(self, n: int) -> bytes:
-        n = min(n, self.left)
-        if n <= 0:
-            return b""
-        data = _read_at(self.fh, self.at, n)
-        if len(data) < n:
-            raise ZipDamaged(f"zip member {shown(self.record.name)}: its data are cut short")
-        self.at += n
-        self.left -= n
-        return data
-
-    def _next(self, n: int) -> bytes:
-        if self.inflate is None:
-            return self._raw(n)
-        while not self.inflate.eof:
-            source = self.inflate.unconsumed_tail or self._raw(_CHUNK)
-            if not source:
-                return b""
-            try:
-                data = self.inflate.decompress(source, n)
-            except zlib.error as e:
-                raise ZipDamaged(
-                    f"zip member {shown(self.record.name)}: damaged deflate data ({e})"
-                ) from e
-            if data:
-                return data
-        return b""
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self.finished:
-            return 0
-        data = self._next(min(len(buffer), _CHUNK))
-        if not data:
-            self._finish()
-            return 0
-        self.count += len(data)
-        if self.count > self.record.size:
-            raise ZipDamaged(
-                f"zip member {shown(self.record.name)} holds more bytes than its stated "
-                f"{self.record.size:,}"
-            )
-        self.crc = zlib.crc32(data, self.crc)
-        buffer[: len(data)] = data
-        return len(data)
-
-    def _finish(self) -> None:
-        self.finished = True
-        where = _Where(self.record.name)
-        if self.inflate is not None and (
-            not self.inflate.eof or self.inflate.unused_data or self.left
-        ):
-            raise ZipDamaged(f"{where}: its deflate data do not end where the member ends")
-        if self.count != self.record.size:
-            raise ZipDamaged(
-                f"{where} holds {self.count:,} bytes, the directory says {self.record.size:,}"
-            )
-        if self.crc != self.record.crc:
-            raise ZipDamaged(
-                f"{where}: CRC-32 mismatch (data {self.crc:08x}, directory {self.record.crc:08x})"
-            )
-
-
-def open_member(fh: BinaryIO, record: CentralRecord, directory: Directory) -> io.BufferedReader:
-    """A buffered stream of the member's bytes (see MemberStream)."""
-    buffer = min(_CHUNK, max(io.DEFAULT_BUFFER_SIZE, record.size + 1))
-    return io.BufferedReader(MemberStream(fh, record, directory.offset), buffer)

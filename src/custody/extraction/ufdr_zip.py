@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from custody.base import zipdir
+from custody.base import zipdir, zipmember
 from custody.base.archive_names import BOMB_MIN_BYTES, BOMB_RATIO, MAX_NAME_BYTES
 from custody.extraction.members import member_record
 from custody.extraction.ufdr import REPORT_XML, ReportError, UfdrFile, read_report
@@ -258,7 +258,7 @@ def _report_entries(
     fh: BinaryIO, directory: zipdir.Directory, report: zipdir.CentralRecord, problems: list[str]
 ) -> Iterator[tuple[dict[str, Any], str | None]]:
     try:
-        with zipdir.open_member(fh, report, directory) as stream:
+        with zipmember.open_member(fh, report, directory) as stream:
             for entry in read_report(stream):
                 yield _ufdr_member(entry)
     except ReportError as e:
@@ -349,7 +349,7 @@ def member_stream(
     reason = rejection(record)
     if reason is not None:
         return reason, None
-    return None, io.BufferedReader(zipdir.MemberStream(fh, record, directory_offset), 1 << 20)
+    return None, io.BufferedReader(zipmember.MemberStream(fh, record, directory_offset), 1 << 20)
 
 
 def close_open() -> None:

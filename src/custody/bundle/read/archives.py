@@ -226,7 +226,7 @@ class _ZipReader:
         self.odd: list[tuple[str, str]] = []
 
     def member(self, fh: BinaryIO, directory: Any, record: Any) -> None:
-        from custody.base import zipdir
+        from custody.base import zipdir, zipmember
 
         name = self.collector.accept_name(zip_record_name(record))
         if name is None or record.is_dir:
@@ -249,7 +249,7 @@ class _ZipReader:
             )
         else:
             try:
-                with zipdir.open_member(fh, record, directory) as stream:
+                with zipmember.open_member(fh, record, directory) as stream:
                     self._add(name, stream)
             except (zipdir.ZipDamaged, *ARCHIVE_ERRORS) as e:
                 self.read_problems.append(
