@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from custody.base import zipdir, zipmember
 from custody.base.archive_names import (
     ARCHIVE_ERRORS,
     BOMB_MIN_BYTES,
@@ -150,8 +151,6 @@ def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
     walk of the central directory finds the bundle's folder, a second reads
     each member and hands it to the scan (BundleScan.add) as it goes; what
     lies outside the folder (few files) is judged at the end."""
-    from custody.base import zipdir
-
     location = str(path)
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed below)
@@ -180,8 +179,6 @@ def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
 def _zip_root(fh: BinaryIO, directory: Any, location: str) -> tuple[str, int, int]:
     """The bundle's folder in the zip (as _find_root decides it, from the
     top-level names only), and the number and bytes of its files."""
-    from custody.base import zipdir
-
     tops: set[str] = set()
     present: set[str] = set()  # <top>/bagit.txt
     at_top = False
@@ -226,8 +223,6 @@ class _ZipReader:
         self.odd: list[tuple[str, str]] = []
 
     def member(self, fh: BinaryIO, directory: Any, record: Any) -> None:
-        from custody.base import zipdir, zipmember
-
         name = self.collector.accept_name(zip_record_name(record))
         if name is None or record.is_dir:
             return
@@ -297,8 +292,6 @@ def _beside(
 ) -> Callable[[str], bool]:
     """leftovers.within for the few paths an AppleDouble file outside the
     bundle folder can ask about, answered by one more walk of the directory."""
-    from custody.base import zipdir
-
     asked: set[str] = set()
     for name, _, _ in outside:
         parts = name.split("/")
