@@ -12,6 +12,10 @@ import struct
 import tarfile
 import zipfile
 import zlib
+from pathlib import Path
+
+from custody.base import zipdir, zipmember
+from custody.base.zipdir import CentralRecord
 
 ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
@@ -40,6 +44,32 @@ def clean_member_name(name: str) -> str:
     while name.startswith("./"):
         name = name[2:]
     return name.rstrip("/") if name.endswith("/") else name
+
+
+def zip_record_name(record: CentralRecord) -> str:
+    """zip_member_name for a record of base.zipdir's streaming reader."""
+    if record.flags & 0x800 or (record.name.isascii() and b"up" not in record.extra):
+        name = record.text_name  # what zip_member_name gives, without a ZipInfo
+        return name.split("\x00", 1)[0] if "\x00" in name else name
+    info = zipfile.ZipInfo(record.text_name)
+    info.orig_filename = record.text_name
+    info.flag_bits = record.flags
+    info.extra = record.extra
+    return zip_member_name(info)
+
+
+def read_zip_member(path: Path, name: str) -> bytes | None:
+    """The bytes of the first member of the zip at `path` whose real name,
+    cleaned, is `name` (None when there is none), found by walking the
+    directory record by record: a zip of a million members is never listed
+    in memory. Raises ZipDamaged (a ValueError) or OSError."""
+    with open(path, "rb") as fh:
+        directory = zipdir.find_directory(fh)
+        for record in zipdir.iter_central(fh, directory):
+            if not record.is_dir and clean_member_name(zip_record_name(record)) == name:
+                with zipmember.open_member(fh, record, directory) as stream:
+                    return stream.read()
+    return None
 
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:

@@ -3,9 +3,9 @@ sniffed type and a few bytes (a ZIP's central directory for report.xml)."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
+from custody.base import zipdir
 from custody.extraction.ios import BACKUP_MARKERS, MANIFEST_DB
 from custody.extraction.tar import compression_of, is_tar_name, looks_like_tar
 from custody.extraction.ufdr import REPORT_XML
@@ -23,11 +23,7 @@ def extraction_kind(
     if mime == "application/zip":
         if name.lower().endswith(".ufdr"):
             return UFDR
-        try:
-            with zipfile.ZipFile(copy_path) as zf:
-                return UFDR if REPORT_XML in zf.NameToInfo else None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-            return None
+        return UFDR if _holds_report(copy_path) else None
     if name == MANIFEST_DB:
         folder = rel[: -len(name)]
         if any(f"{folder}{marker}" in siblings for marker in BACKUP_MARKERS):
@@ -42,3 +38,15 @@ def extraction_kind(
         if compression_of(head) is not None or looks_like_tar(head):
             return ANDROID_TAR
     return None
+
+
+def _holds_report(copy_path: Path) -> bool:
+    """Does the zip's central directory name report.xml? Walked record by
+    record (a UFDR can list a million members), stopping at the first match."""
+    wanted = REPORT_XML.encode()
+    try:
+        with open(copy_path, "rb") as fh:
+            directory = zipdir.find_directory(fh)
+            return any(r.name == wanted for r in zipdir.iter_central(fh, directory))
+    except (zipdir.ZipDamaged, OSError):
+        return False

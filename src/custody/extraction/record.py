@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from custody.base.zipdir import ZipDamaged
 from custody.extraction import detect
-from custody.extraction.members import EXTRACTIONS_DIR, header_line, member_line, member_record
+from custody.extraction.members import EXTRACTIONS_DIR, header_line, member_line
 from custody.extraction.tar import TarDamaged, compression_of, open_decompressed, read_tar
-from custody.extraction.ufdr import REPORT_XML, ReportError, UfdrFile, read_report
+from custody.extraction.ufdr_zip import UNREAD, close_open, member_stream, ufdr_members
 
 # A member up to this size is read into memory once (hashed and parsed from
 # there); a larger one is hashed as it streams, its metadata not read.
@@ -143,7 +143,7 @@ def _read_bytes(
     stream: IO[bytes], member: dict[str, Any], name: str, read_stream: ReadStream | None
 ) -> None:
     """Hash a member's bytes and, when small enough, read its metadata."""
-    data = stream.read(IN_MEMORY_MEMBER + 1)
+    data = _read_capped(stream, member["size"])
     if len(data) <= IN_MEMORY_MEMBER:
         member["sha256"] = hashlib.sha256(data).hexdigest()
         size = len(data)
@@ -173,6 +173,23 @@ def _read_bytes(
     member["size"] = size
 
 
+def _read_capped(stream: IO[bytes], expected: int | None) -> bytes:
+    """Up to IN_MEMORY_MEMBER + 1 bytes, read in pieces no larger than the
+    member is said to be (one read of the cap would allocate 64 MiB for
+    every small member of a phone)."""
+    want = min(1 << 20, (expected if expected is not None else 1 << 16) + 1)
+    pieces = []
+    total = 0
+    while total <= IN_MEMORY_MEMBER:
+        piece = stream.read(min(want, IN_MEMORY_MEMBER + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+        want = 1 << 20
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
 def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) -> dict[str, Any]:
     from custody.metadata.record import empty_record
 
@@ -196,142 +213,43 @@ def _metadata(stream: IO[bytes], name: str, size: int, read_stream: ReadStream) 
 def _ufdr_members(
     copy_path: Path, read_stream: ReadStream | None, problems: list[str]
 ) -> Iterator[dict[str, Any]]:
-    """The members in report.xml's order, then those it does not name. The
-    bytes are read (hashed, parsed) on every core: each worker opens the UFDR
-    itself and reads the members it is given by name."""
-    from custody.base.processes import map_ordered
-
-    try:
-        zf = zipfile.ZipFile(copy_path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        problems.append(f"damaged UFDR: not a readable zip ({_short(e)})")
-        return
-    context = (copy_path, read_stream is not None)
-    with zf:
-        infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
-        used: set[str] = set()
-        if REPORT_XML not in infos:
-            problems.append("UFDR without report.xml: members listed by their stored names only")
-        else:
-            used.add(REPORT_XML)
-            jobs = _report_jobs(zf, infos, used, problems)
-            yield from map_ordered(_read_job, jobs, context=context, sized=len(infos))
-        # Whatever report.xml does not name is still recorded: nothing is lost.
-        rest = ((_unnamed(name, info), name) for name, info in infos.items() if name not in used)
-        yield from map_ordered(_read_job, rest, context=context, sized=len(infos) - len(used))
-    _close_cached()
+    """The members in report.xml's order, then those it does not name
+    (ufdr_zip.py: in flat memory). The bytes are read (hashed, parsed) on
+    every core: each worker opens the UFDR itself and reads the directory
+    record it is pointed to."""
+    yield from ufdr_members(copy_path, read_stream is not None, problems, _read_job)
+    close_open()
 
 
-def _report_jobs(
-    zf: zipfile.ZipFile,
-    infos: dict[str, zipfile.ZipInfo],
-    used: set[str],
-    problems: list[str],
-) -> Iterator[tuple[dict[str, Any], str | None]]:
-    try:
-        with zf.open(infos[REPORT_XML]) as report:
-            for entry in read_report(report):
-                yield _ufdr_member(infos, entry, used)
-    except ReportError as e:
-        problems.append(str(e))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        problems.append(f"report.xml cannot be read ({_short(e)})")
-
-
-def _unnamed(name: str, info: zipfile.ZipInfo) -> dict[str, Any]:
-    m = member_record(device_path=None, stored=name, size=info.file_size)
-    m["category"] = _category(name)
-    m["errors"].append("in the UFDR but not named in report.xml")
-    return m
-
-
-def _ufdr_member(
-    infos: dict[str, zipfile.ZipInfo], entry: UfdrFile, used: set[str]
-) -> tuple[dict[str, Any], str | None]:
-    """A member as report.xml describes it, and the zip member to read (None:
-    no bytes to read)."""
-    stored = entry.local_path.replace("\\", "/") if entry.local_path else None
-    deleted = (entry.deleted or "").lower() in ("deleted", "trash")
-    carved = entry.path is None or "carv" in f"{entry.fs or ''} {entry.tags or ''}".lower()
-    size = int(entry.size) if entry.size and entry.size.isdigit() else None
-    m = member_record(
-        device_path=entry.path,
-        stored=stored,
-        size=size,
-        category=(entry.tags or (_category(stored) if stored else None)),
-        deleted=deleted,
-        carved=carved,
-    )
-    m["report_id"] = entry.ident
-    m["report_line"] = entry.line
-    m["deleted_state"] = entry.deleted
-    m["times"] = {_TIMES.get(k.lower(), k): v for k, v in entry.times.items()}
-    if entry.md5:
-        m["report_md5"] = entry.md5
-    if entry.sha256:
-        m["report_sha256"] = entry.sha256
-    if stored is None:
-        m["errors"].append("report.xml gives no local path: no bytes for this item")
-        return m, None
-    if stored not in infos:
-        m["errors"].append("named in report.xml but not in the UFDR")
-        return m, None
-    if stored in used:
-        m["errors"].append("report.xml names this member more than once")
-    used.add(stored)
-    return m, stored
-
-
-_CACHED: dict[str, zipfile.ZipFile] = {}
-
-
-def _close_cached() -> None:
-    for zf in _CACHED.values():
-        zf.close()
-    _CACHED.clear()
-
-
-def _read_job(context: tuple[Path, bool], job: tuple[dict[str, Any], str | None]) -> dict[str, Any]:
-    """Read one member's bytes from the UFDR (in a worker process)."""
-    copy_path, with_metadata = context
-    m, name = job
-    if name is None:
-        return m
-    key = str(copy_path)
-    if key not in _CACHED:
-        _CACHED[key] = zipfile.ZipFile(copy_path)
-    zf = _CACHED[key]
+def _metadata_reader() -> ReadStream:
     from custody.metadata import read_stream
 
-    _read_zip_member(zf, zf.getinfo(name), m, read_stream if with_metadata else None)
+    return read_stream
+
+
+def _read_job(
+    context: tuple[Path, bool, int], job: tuple[dict[str, Any], int | None]
+) -> dict[str, Any]:
+    """Read one member's bytes from the UFDR (in a worker process)."""
+    copy_path, with_metadata, directory_offset = context
+    m, at = job
+    if at is None:
+        return m
+    reader = _metadata_reader() if with_metadata else None
+    try:
+        reason, stream = member_stream(copy_path, at, directory_offset)
+        if stream is None:
+            m["errors"].append(str(reason))
+            return m
+        with stream:
+            _read_bytes(stream, m, str(m["stored"]), reader)
+    except (ZipDamaged, OSError, EOFError) as e:
+        m["errors"].append(f"{UNREAD} ({_short(e)})")
+        return m
     claimed = m.get("report_sha256")
     if claimed and m["sha256"] and claimed != m["sha256"]:
         m["errors"].append("SHA-256 differs from the one report.xml gives")
     return m
-
-
-def _read_zip_member(
-    zf: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    m: dict[str, Any],
-    read_stream: ReadStream | None,
-) -> None:
-    from custody.metadata.archive import rejection
-
-    reason = rejection(info.filename, info)
-    if reason is not None and not reason.startswith("unsafe name"):
-        m["errors"].append(reason)
-        return
-    try:
-        with zf.open(info) as stream:
-            _read_bytes(stream, m, info.filename, read_stream)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        m["errors"].append(f"member cannot be read ({_short(e)})")
-
-
-def _category(stored: str) -> str | None:
-    parts = stored.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "files" else None
 
 
 # --- Android tar ------------------------------------------------------------

@@ -6,12 +6,17 @@ extracted (NameBook), and how a tar header or compressed data is recognised.
 from __future__ import annotations
 
 import re
+import struct
+import tempfile
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from custody.base.errors import NotABundleError
 
 TAR_BLOCK = 512
 MAX_MEMBERS = 1_000_000  # members an archive may hold: more is refused, unread
+NAMES_IN_MEMORY = 20_000  # members whose names NameBook keeps in memory; past it, spilled
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -50,7 +55,11 @@ def collision_key(name: str) -> str:
     stay apart, as on Linux and Windows (a witness's phone can hold both
     spellings of "Café.txt"; docs/format.md says where they do not)."""
     parts = [p.rstrip(". ") or p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in "/".join(parts))
+    joined = "/".join(parts)
+    upper = joined.upper()
+    if len(upper) == len(joined):
+        return upper  # no character upper-cased to several: the same, a character at a time
+    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in joined)
 
 
 def _clean(name: str) -> str:
@@ -59,49 +68,146 @@ def _clean(name: str) -> str:
     return name.rstrip("/")
 
 
+_BUCKETS = 64
+_SPILLED = struct.Struct("<QHBBHH")  # member, reading, primary, folder, name, key lengths
+
+
 class NameBook:
     """Member names seen so far, refusing one path given by two members in
     any reading (a member may have several: UTF-8 and cp437 for a zip name
-    without the UTF-8 flag)."""
+    without the UTF-8 flag).
 
-    def __init__(self, path: Path) -> None:
+    Up to NAMES_IN_MEMORY members the names are kept in a dict and a
+    collision raises at once. Past that (a zip of a million members), every
+    name goes to one of 256 bucket files by its collision key, and
+    `raise_first` reads the buckets one at a time and raises the collision
+    that the in-memory book would have raised first: memory stays flat.
+    `check=False` makes a book that accepts everything (a second walk)."""
+
+    def __init__(self, path: Path, *, check: bool = True) -> None:
         self.path = path
+        self.check = check
         self.seen: dict[str, tuple[str, bool, int, bool]] = {}
         self.members = 0
+        self.spill: tempfile.TemporaryDirectory[str] | None = None
+        self.outs: list[BinaryIO] = []
+
+    @classmethod
+    def for_members(cls, path: Path) -> NameBook:
+        return cls(path)
+
+    def __enter__(self) -> NameBook:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for out in self.outs:
+            out.close()
+        self.outs = []
+        if self.spill is not None:
+            self.spill.cleanup()
+            self.spill = None
 
     def add(self, name: str, is_dir: bool, *other_readings: str) -> None:
+        if not self.check:
+            return
         self.members += 1
-        self._add(_clean(name), is_dir, True)
-        for reading in other_readings:
-            self._add(_clean(reading), is_dir, False)
+        readings = [(_clean(name), True), *((_clean(r), False) for r in other_readings)]
+        if self.spill is None:
+            for reading, primary in readings:
+                why = _collision(self.seen, reading, is_dir, primary, self.members)
+                if why is not None:
+                    raise refuse(self.path, why)
+            if self.members >= NAMES_IN_MEMORY:
+                self._start_spill()
+            return
+        for n, (reading, primary) in enumerate(readings):
+            self._spill_one(reading, is_dir, primary, self.members, n)
 
-    def _add(self, name: str, is_dir: bool, primary: bool) -> None:
+    def _start_spill(self) -> None:
+        self.spill = tempfile.TemporaryDirectory(prefix="custody-names-")
+        self.outs = [
+            open(Path(self.spill.name) / str(b), "wb")  # noqa: SIM115 (closed by close)
+            for b in range(_BUCKETS)
+        ]
+        for name, is_dir, member, primary in self.seen.values():
+            self._spill_one(name, is_dir, primary, member, 0 if primary else 1)
+        self.seen = {}
+
+    def _spill_one(self, name: str, is_dir: bool, primary: bool, member: int, n: int) -> None:
         if name in ("", "."):
             return
         key = collision_key(name)
-        if key not in self.seen:
-            self.seen[key] = (name, is_dir, self.members, primary)
+        raw = name.encode("utf-8", "surrogatepass")
+        packed = key.encode("utf-8", "surrogatepass")
+        out = self.outs[zlib.crc32(packed) % _BUCKETS]
+        out.write(_SPILLED.pack(member, n, primary, is_dir, len(raw), len(packed)) + raw + packed)
+
+    def raise_first(self, before: Exception | None = None) -> None:
+        """Raise the first collision among the names spilled so far (all of
+        them before `before`, the fault that stopped the walk), if any."""
+        del before  # every spilled name comes before it: a collision wins
+        if self.spill is None:
             return
-        first, first_dir, member, first_primary = self.seen[key]
-        if member == self.members:
-            return
-        if first == name and first_dir and is_dir:
-            return  # one folder listed twice: every extractor makes one folder
-        if not (primary and first_primary):
-            raise refuse(
-                self.path,
-                f"two members are named {shown(first)} in another extractor's reading of "
-                "the names (zipfile and Windows Explorer read a name without the UTF-8 "
-                "flag as cp437)",
-            )
-        if first == name:
-            raise refuse(self.path, f"the archive holds {shown(name)} twice")
-        raise refuse(
-            self.path,
-            f"{shown(first)} and {shown(name)} are one path once extracted "
-            "(on Windows: letter case, trailing dots or spaces; a backslash; an empty "
-            "or '.' part)",
+        for out in self.outs:
+            out.close()
+        self.outs = []
+        first: tuple[int, int, str] | None = None
+        for b in range(_BUCKETS):
+            seen: dict[str, tuple[str, bool, int, bool]] = {}
+            with open(Path(self.spill.name) / str(b), "rb") as f:
+                while head := f.read(_SPILLED.size):
+                    member, n, primary, is_dir, length, key_length = _SPILLED.unpack(head)
+                    name = f.read(length).decode("utf-8", "surrogatepass")
+                    key = f.read(key_length).decode("utf-8", "surrogatepass")
+                    if first is not None and (member, n) >= first[:2]:
+                        break  # the book would have stopped before this
+                    why = _collision(seen, name, bool(is_dir), bool(primary), member, key)
+                    if why is not None:
+                        first = (member, n, why)
+                        break
+        self.close()
+        if first is not None:
+            raise refuse(self.path, first[2])
+
+
+def _collision(
+    seen: dict[str, tuple[str, bool, int, bool]],
+    name: str,
+    is_dir: bool,
+    primary: bool,
+    member: int,
+    key: str | None = None,
+) -> str | None:
+    """Why `name` (a reading of member number `member`; `key`, its collision
+    key when known) collides with a name in `seen`, or None (then `seen`
+    holds it)."""
+    if name in ("", "."):
+        return None
+    key = collision_key(name) if key is None else key
+    if key not in seen:
+        seen[key] = (name, is_dir, member, primary)
+        return None
+    first, first_dir, first_member, first_primary = seen[key]
+    if first_member == member:
+        return None
+    if first == name and first_dir and is_dir:
+        return None  # one folder listed twice: every extractor makes one folder
+    if not (primary and first_primary):
+        return (
+            f"two members are named {shown(first)} in another extractor's reading of "
+            "the names (zipfile and Windows Explorer read a name without the UTF-8 "
+            "flag as cp437)"
         )
+    if first == name:
+        return f"the archive holds {shown(name)} twice"
+    return (
+        f"{shown(first)} and {shown(name)} are one path once extracted "
+        "(on Windows: letter case, trailing dots or spaces; a backslash; an empty "
+        "or '.' part)"
+    )
 
 
 def tar_header_at(head: bytes) -> bool:

@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from custody.base.errors import NotABundleError
 from custody.bundle.read.archive_common import TAR_BLOCK, NameBook, refuse, shown, tar_header_at
 
 CHUNK = 1 << 20  # decompressed bytes at a time
@@ -202,12 +203,22 @@ def check_tar(path: Path, compression: str | None) -> str | None:
     breaks off) before its end blocks, which the scan reports as damage:
     tarfile takes a header cut short for the end of the archive. None when
     its (decompressed) start is not a tar header at all."""
+    with NameBook(path) as names:
+        try:
+            result = _check_tar(path, compression, names)
+        except NotABundleError as e:
+            names.raise_first(before=e)
+            raise
+        names.raise_first()
+        return result
+
+
+def _check_tar(path: Path, compression: str | None, names: NameBook) -> str | None:
     with open(path, "rb") as fh:
         stream = _Stream(fh, compression)
         first = stream.read(TAR_BLOCK)
         if not tar_header_at(first):
             return None
-        names = NameBook(path)
         block, offset = first, 0
         pax: dict[str, str] | None = None
         long_name: str | None = None

@@ -9,11 +9,15 @@ a Unicode Path field with the wrong CRC); a bundle zip is allowed none.
 
 from __future__ import annotations
 
+import heapq
 import struct
+import tempfile
 import zlib
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from custody.base.errors import NotABundleError
 from custody.bundle.read import archive_common
@@ -35,6 +39,8 @@ DESCRIPTOR_FLAG = 0x8
 KNOWN_FLAGS = 0x1 | 0x2 | 0x4 | DESCRIPTOR_FLAG | UTF8_FLAG
 METHODS = (0, 8)  # stored, deflated
 MAX_VERSION_NEEDED = 45  # zip64
+_CHUNK = 1 << 20  # the directory is read in pieces of this size
+_RUN = 1 << 16  # (offset, record) pairs sorted in memory at once
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,22 @@ class _Entry:
     compressed: int
     size: int
     offset: int
+    at: int
+    """Where its central-directory record is."""
+
+
+class _Where:
+    """'zip member <name>' for a message, made only when one is raised (a
+    million members are checked; shown() of each would double the time)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"zip member {shown(self.name)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _extra_fields(path: Path, extra: bytes, where: str) -> dict[int, bytes]:
@@ -200,45 +222,73 @@ def _end_records(path: Path, fh: BinaryIO, size: int) -> tuple[int, int, int]:
 
 
 def _central_directory(
-    path: Path, fh: BinaryIO, entries: int, cd_offset: int, cd_end: int
-) -> list[_Entry]:
+    path: Path, fh: BinaryIO, entries: int, cd_offset: int, cd_end: int, names: NameBook
+) -> Iterator[_Entry]:
+    """The directory's records one at a time, read in buffered pieces from
+    the file (never the whole directory at once), each checked and its names
+    given to `names`."""
     if cd_offset > cd_end:
         raise refuse(path, "the central directory does not end where the end record starts")
     limit = archive_common.MAX_MEMBERS  # read here, so that a test may lower it
     if entries > limit:
         raise NotABundleError(f"archive holds more than {limit:,} members", path=str(path))
-    _seek(fh, cd_offset)
-    cd = fh.read(cd_end - cd_offset)
-    out: list[_Entry] = []
-    names = NameBook(path)
+    buf = b""
+    base = cd_offset  # file offset of buf[0]
     i = 0
-    while i < len(cd):
-        if cd[i : i + 4] != CENTRAL or i + 46 > len(cd):
+    count = 0
+    while base + i < cd_end:
+        if len(buf) - i < 46 or len(buf) - i < 46 + _lengths(buf, i):
+            _seek(fh, base + len(buf))
+            more = fh.read(min(_CHUNK, cd_end - base - len(buf)))
+            buf, base, i = buf[i:] + more, base + i, 0
+        if buf[i : i + 4] != CENTRAL or i + 46 > len(buf):
             raise refuse(path, "the central directory does not end where the end record starts")
         (flags, method, _, _, crc, comp, size, n, m, k, disk, _, _, offset) = struct.unpack_from(
-            "<HHHHIIIHHHHHII", cd, i + 8
+            "<HHHHIIIHHHHHII", buf, i + 8
         )
-        raw = cd[i + 46 : i + 46 + n]
-        extra = cd[i + 46 + n : i + 46 + n + m]
-        if i + 46 + n + m + k > len(cd):
+        raw = buf[i + 46 : i + 46 + n]
+        extra = buf[i + 46 + n : i + 46 + n + m]
+        if i + 46 + n + m + k > len(buf):
             raise refuse(path, "the central directory is cut short")
-        where = f"zip member {shown(raw.decode('latin-1'))}"
+        where: Any = _Where(raw.decode("latin-1"))
         fields = _extra_fields(path, extra, where)
         size, comp, offset = _zip64_values(path, fields, [size, comp, offset], where)
         if disk not in (0, U16):
             raise refuse(path, "a multi-disk zip")
-        _check_features(path, where, struct.unpack_from("<H", cd, i + 6)[0], flags, method)
+        _check_features(path, where, struct.unpack_from("<H", buf, i + 6)[0], flags, method)
         name, *readings = _member_name(path, raw, flags, fields)
         names.add(name, name.endswith("/"), *readings)
-        out.append(_Entry(name, raw, flags, method, crc, comp, size, offset))
+        yield _Entry(name, raw, flags, method, crc, comp, size, offset, base + i)
         i += 46 + n + m + k
-        if len(out) > limit:
+        count += 1
+        if count > limit:
             raise NotABundleError(f"archive holds more than {limit:,} members", path=str(path))
-    if len(out) != entries:
+    if count != entries:
         raise refuse(
-            path, f"the end record counts {entries} members, the central directory {len(out)}"
+            path, f"the end record counts {entries} members, the central directory {count}"
         )
-    return out
+
+
+def _lengths(buf: bytes, i: int) -> int:
+    if len(buf) - i < 46:
+        return 0
+    n, m, k = struct.unpack_from("<HHH", buf, i + 28)
+    return int(n + m + k)
+
+
+def _entry_at(path: Path, fh: BinaryIO, at: int) -> _Entry:
+    """The record at `at`, already checked by the walk, read again."""
+    _seek(fh, at)
+    head = fh.read(46)
+    record = head + fh.read(_lengths(head, 0))
+    (flags, method, _, _, crc, comp, size, n, m, _, _, _, _, offset) = struct.unpack_from(
+        "<HHHHIIIHHHHHII", record, 8
+    )
+    raw = record[46 : 46 + n]
+    fields = _extra_fields(path, record[46 + n : 46 + n + m], "")
+    size, comp, offset = _zip64_values(path, fields, [size, comp, offset], "")
+    name = raw.decode("utf-8")
+    return _Entry(name, raw, flags, method, crc, comp, size, offset, at)
 
 
 def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
@@ -246,7 +296,7 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
     header is checked against the directory."""
     _seek(fh, entry.offset)
     header = fh.read(30)
-    where = f"zip member {shown(entry.name)}"
+    where: Any = _Where(entry.name)
     if len(header) < 30 or header[:4] != LOCAL:
         raise refuse(path, f"{where}: no local header where the central directory points")
     (_, needed, flags, method, _, _, crc, comp, size, n, m) = struct.unpack("<4sHHHHHIIIHH", header)
@@ -302,13 +352,32 @@ def _check_local(path: Path, fh: BinaryIO, entry: _Entry) -> int:
 
 
 def check_zip(path: Path) -> None:
-    """Raise ArchiveRefused unless the zip at `path` has exactly one reading."""
-    with open(path, "rb") as fh:
+    """Raise ArchiveRefused unless the zip at `path` has exactly one reading.
+    Memory stays flat whatever the number of members: the directory is walked
+    record by record, names are checked through spilled buckets past
+    archive_common.NAMES_IN_MEMORY members, and a directory out of file
+    order is sorted through a temporary file."""
+    with open(path, "rb") as fh, NameBook.for_members(path) as names:
         size = fh.seek(0, 2)
         entries, cd_offset, cd_end = _end_records(path, fh, size)
-        members = _central_directory(path, fh, entries, cd_offset, cd_end)
+        ordered = True
+        last = -1
+        try:
+            for entry in _central_directory(path, fh, entries, cd_offset, cd_end, names):
+                ordered = ordered and entry.offset > last
+                last = entry.offset
+        except NotABundleError as e:
+            names.raise_first(before=e)
+            raise
+        names.raise_first()
+        if ordered:
+            members: Iterator[_Entry] = _central_directory(
+                path, fh, entries, cd_offset, cd_end, NameBook(path, check=False)
+            )
+        else:
+            members = _by_offset(path, fh, entries, cd_offset, cd_end)
         expected = 0
-        for entry in sorted(members, key=lambda e: e.offset):
+        for entry in members:
             if entry.offset != expected:
                 if expected == 0:
                     why = f"{entry.offset} bytes before the first zip member"
@@ -327,3 +396,41 @@ def check_zip(path: Path) -> None:
             else:
                 why = "the last zip member runs into the central directory"
             raise refuse(path, why)
+
+
+def _by_offset(
+    path: Path, fh: BinaryIO, entries: int, cd_offset: int, cd_end: int
+) -> Iterator[_Entry]:
+    """The entries in file order, for a directory that lists them in another:
+    (offset, record position) pairs sorted in runs spilled to a temporary
+    file, merged, each record read again."""
+    with tempfile.TemporaryFile(prefix="custody-zipcheck-") as spill:
+        runs: list[tuple[int, int]] = []
+        pairs = array("Q")
+
+        def flush() -> None:
+            ordered = sorted(zip(pairs[0::2], pairs[1::2], strict=True))
+            start = spill.seek(0, 2)
+            spill.write(array("Q", [v for pair in ordered for v in pair]).tobytes())
+            runs.append((start, len(ordered)))
+            del pairs[:]
+
+        unchecked = NameBook(path, check=False)
+        for entry in _central_directory(path, fh, entries, cd_offset, cd_end, unchecked):
+            pairs.extend((entry.offset, entry.at))
+            if len(pairs) >= 2 * _RUN:
+                flush()
+        flush()
+        for _, at in heapq.merge(*(_run(spill, start, n) for start, n in runs)):
+            yield _entry_at(path, fh, at)
+
+
+def _run(spill: BinaryIO, start: int, n: int) -> Iterator[tuple[int, int]]:
+    done = 0
+    while done < n:
+        take = min(4096, n - done)
+        spill.seek(start + 16 * done)
+        piece = array("Q")
+        piece.frombytes(spill.read(16 * take))
+        yield from zip(piece[0::2], piece[1::2], strict=True)
+        done += take

@@ -9,21 +9,21 @@ bombs, truncated tars. reader.py dispatches here and defines the scan.
 from __future__ import annotations
 
 import dataclasses
-import io
 import stat
 import tarfile
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, BinaryIO
 
+from custody.base import zipdir, zipmember
 from custody.base.archive_names import (
     ARCHIVE_ERRORS,
     BOMB_MIN_BYTES,
     BOMB_RATIO,
     MAX_NAME_BYTES,
     clean_member_name,
-    zip_member_name,
+    zip_record_name,
 )
 from custody.base.errors import NotABundleError
 from custody.base.fsutil import unsafe_path_reason
@@ -31,7 +31,6 @@ from custody.base.hashing import hash_stream, sha256_bytes
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.bundle.format import layout
-from custody.bundle.format.zip_member import ZipMemberStream
 from custody.bundle.read import archive_common, leftovers
 from custody.bundle.read.scan import BundleScan, ScannedFile, mark_odd, read_capped, wants_bytes
 
@@ -148,57 +147,192 @@ class ArchiveCollector:
 
 
 def scan_zip(path: Path, on_progress: ProgressCallback | None) -> BundleScan:
-    collector = ArchiveCollector(str(path))
+    """The members of a zip that check_zip accepted, read in flat memory: one
+    walk of the central directory finds the bundle's folder, a second reads
+    each member and hands it to the scan (BundleScan.add) as it goes; what
+    lies outside the folder (few files) is judged at the end."""
+    location = str(path)
     try:
-        zf = zipfile.ZipFile(path)
-    except ARCHIVE_ERRORS as e:
-        raise NotABundleError(f"damaged zip archive ({e})", path=str(path)) from e
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > archive_common.MAX_MEMBERS:
-            raise NotABundleError(
-                f"archive holds more than {archive_common.MAX_MEMBERS:,} members", path=str(path)
-            )
-        files = []
-        for info in infos:
-            name = collector.accept_name(zip_member_name(info))
-            if name is None:
-                continue
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                continue
-            if stat.S_ISLNK(mode):
-                collector.raw_odd[name] = "symbolic link"
-            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                # Only Unix type bits mark a special file; many archivers set none.
-                collector.raw_odd[name] = "special file"
-            elif info.flag_bits & 0x1:
-                collector.raw_odd[name] = "encrypted archive member"
-            elif info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(
-                1, info.compress_size
-            ):
-                collector.raw_odd[name] = (
-                    f"compressed {info.compress_size} bytes claim to hold {info.file_size}: "
-                    "a zip bomb, not read"
+        fh = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise NotABundleError(f"damaged zip archive ({e.strerror or e})", path=location) from e
+    with fh:
+        try:
+            directory = zipdir.find_directory(fh)
+            if directory.entries > archive_common.MAX_MEMBERS:
+                raise NotABundleError(
+                    f"archive holds more than {archive_common.MAX_MEMBERS:,} members",
+                    path=location,
                 )
-            else:
-                files.append((name, info))
-        tracker = ProgressTracker(
-            "verify", len(files), sum(i.file_size for _, i in files), on_progress
-        )
-        with open(path, "rb") as fh:
-            for name, info in files:
-                try:
-                    # Read strictly, not with zf.open (zip_member.py says why).
-                    stream = io.BufferedReader(ZipMemberStream(fh, info), 1 << 20)
-                    collector.add_stream(name, stream, tracker)
-                except ARCHIVE_ERRORS as e:
-                    collector.problems.append(
-                        Problem("unreadable", name, f"archive member cannot be read ({e})")
-                    )
-                    collector.raw_odd[name] = "duplicate"  # known, already reported
-        tracker.finish()
-    return collector.finish()
+            root, files, total = _zip_root(fh, directory, location)
+            scan = BundleScan(location=location, root_prefix=root)
+            reader = _ZipReader(scan, root, ProgressTracker("verify", files, total, on_progress))
+            for record in zipdir.iter_central(fh, directory):
+                reader.member(fh, directory, record)
+        except zipdir.ZipDamaged as e:
+            raise NotABundleError(f"damaged zip archive ({e})", path=location) from e
+        reader.tracker.finish()
+        reader.finish(fh, directory)
+    return scan
+
+
+def _zip_root(fh: BinaryIO, directory: Any, location: str) -> tuple[str, int, int]:
+    """The bundle's folder in the zip (as _find_root decides it, from the
+    top-level names only), and the number and bytes of its files."""
+    tops: set[str] = set()
+    present: set[str] = set()  # <top>/bagit.txt
+    at_top = False
+    files = total = 0
+    for record in zipdir.iter_central(fh, directory):
+        if record.is_dir:
+            continue
+        files += 1
+        total += record.size
+        name = clean_member_name(zip_record_name(record))
+        if not _accepted(name):
+            continue
+        top, _, rest = name.partition("/")
+        if name == layout.BAGIT_TXT:
+            at_top = True
+        elif rest == layout.BAGIT_TXT and len(present) <= _MAX_TOPS:
+            present.add(name)
+        if len(tops) <= _MAX_TOPS:
+            tops.add(top)
+    if at_top:
+        return "", files, total
+    return _find_root(present | {f"{t}/" for t in tops}, location), files, total
+
+
+_MAX_TOPS = 16  # more top-level names than this cannot reduce to one folder
+
+
+class _ZipReader:
+    """Each member as the second walk meets it: a file inside the bundle
+    folder goes to the scan at once; problems keep the order the scan of a
+    whole directory gave them (names first, then reads, then what lies
+    outside the folder, then links and special files)."""
+
+    def __init__(self, scan: BundleScan, root: str, tracker: ProgressTracker) -> None:
+        self.scan = scan
+        self.root = root
+        self.tracker = tracker
+        self.collector = ArchiveCollector(scan.location)
+        self.collector.names = _NoNames()
+        self.read_problems: list[Problem] = []
+        self.outside: list[tuple[str, ScannedFile, bytes | None]] = []
+        self.odd: list[tuple[str, str]] = []
+
+    def member(self, fh: BinaryIO, directory: Any, record: Any) -> None:
+        name = self.collector.accept_name(zip_record_name(record))
+        if name is None or record.is_dir:
+            return
+        mode = record.external >> 16
+        if stat.S_ISLNK(mode):
+            self.odd.append((name, "symbolic link"))
+        elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+            # Only Unix type bits mark a special file; many archivers set none.
+            self.odd.append((name, "special file"))
+        elif record.flags & 0x1:
+            self.odd.append((name, "encrypted archive member"))
+        elif record.size > BOMB_MIN_BYTES and record.size > BOMB_RATIO * max(1, record.compressed):
+            self.odd.append(
+                (
+                    name,
+                    f"compressed {record.compressed} bytes claim to hold {record.size}: "
+                    "a zip bomb, not read",
+                )
+            )
+        else:
+            try:
+                with zipmember.open_member(fh, record, directory) as stream:
+                    self._add(name, stream)
+            except (zipdir.ZipDamaged, *ARCHIVE_ERRORS) as e:
+                self.read_problems.append(
+                    Problem("unreadable", name, f"archive member cannot be read ({e})")
+                )
+
+    def _add(self, name: str, stream: IO[bytes]) -> None:
+        inner = name.split("/", 1)[1] if "/" in name else name
+        data = None
+        if wants_bytes(name) and wants_bytes(inner):
+            data = read_capped(stream)
+            scanned = ScannedFile(len(data), sha256_bytes(data))
+        else:
+            digest, count = hash_stream(stream, on_bytes=self.tracker.add_bytes)
+            scanned = ScannedFile(count, digest)
+            self.tracker.file_done()
+        if name.startswith(self.root):
+            self.scan.add(name[len(self.root) :], scanned, data, None)
+        else:
+            self.outside.append((name, scanned, data))
+
+    def finish(self, fh: BinaryIO, directory: Any) -> None:
+        scan, root = self.scan, self.root
+        scan.problems.extend(_relative(p, root) for p in self.collector.problems)
+        for p in self.read_problems:
+            scan.add(_rel(p.path or "", root), None, None, _relative(p, root))
+        beside = _beside(fh, directory, self.outside)
+        for name, _, data in self.outside:
+            why = leftovers.classify(name, data, beside)
+            scan.problems.append(
+                Problem("extra", name, "outside the bundle folder in the archive")
+                if why is None
+                else Problem(leftovers.KIND, name, why)
+            )
+        for name, what in self.odd:
+            mark_odd(scan, _rel(name, root), what)
+
+
+def _rel(name: str, root: str) -> str:
+    return name[len(root) :] if name.startswith(root) else name
+
+
+def _beside(
+    fh: BinaryIO, directory: Any, outside: list[tuple[str, ScannedFile, bytes | None]]
+) -> Callable[[str], bool]:
+    """leftovers.within for the few paths an AppleDouble file outside the
+    bundle folder can ask about, answered by one more walk of the directory."""
+    asked: set[str] = set()
+    for name, _, _ in outside:
+        parts = name.split("/")
+        if parts[-1].startswith("._"):
+            described = "/".join([*parts[:-1], parts[-1][2:]])
+            asked.add(described)
+            if "/" in described:
+                asked.add(described.split("/", 1)[1])
+    found: set[str] = set()
+    if asked:
+        for record in zipdir.iter_central(fh, directory):
+            name = clean_member_name(zip_record_name(record))
+            if not name or name == "." or not _accepted(name):
+                continue
+            while True:
+                if name in asked:
+                    found.add(name)
+                if "/" not in name:
+                    break
+                name = name.rsplit("/", 1)[0]
+    return found.__contains__
+
+
+def _accepted(name: str) -> bool:
+    """Would the collector accept this (cleaned) name?"""
+    return name not in ("", ".") and (
+        len(name.encode("utf-8", "surrogateescape")) <= MAX_NAME_BYTES
+        and unsafe_path_reason(name) is None
+    )
+
+
+class _NoNames(set[str]):
+    """The collector's name set for a zip: check_zip has already refused
+    any name given twice, so names are not kept (a million of them would
+    not stay flat)."""
+
+    def __contains__(self, _: object) -> bool:
+        return False
+
+    def add(self, _: str) -> None:
+        return None
 
 
 def scan_tar(

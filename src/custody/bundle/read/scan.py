@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from custody.base.archive_names import ARCHIVE_ERRORS, clean_member_name, zip_member_name
+from custody.base.archive_names import ARCHIVE_ERRORS, clean_member_name, read_zip_member
 from custody.base.models import Problem
 from custody.bundle.format import layout
 from custody.extraction.members import EXTRACTIONS_DIR
@@ -104,11 +104,7 @@ def read_member(path: Path, name: str) -> bytes | None:
                 return None
             return full.read_bytes()
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    if clean_member_name(zip_member_name(info)) == name:
-                        return zf.read(info)
-            return None
+            return read_zip_member(path, name)  # the directory walked, never listed whole
         with tarfile.open(path, mode="r|*") as tf:
             for member in tf:
                 if clean_member_name(member.name) == name and member.isreg():
