@@ -4,21 +4,23 @@ signed root, and the file leaves naming exactly the manifest's files."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from custody.base.models import Problem
+from custody.base.spill import SortedSpill
 from custody.bundle.format import commitments as L
-from custody.bundle.format.commitment_tree import CommitmentTree
 from custody.bundle.format.layout import MANIFEST
 from custody.bundle.read.scan import BundleScan
-from custody.tlog.merkle import leaf_hash
+from custody.bundle.verify.manifest import ListedManifest, sorted_listing
+from custody.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
 
 def check_commitments(
     scan: BundleScan,
     statement: dict[str, Any] | None,
-    manifest: Mapping[str, Any],
+    manifest: ListedManifest | Mapping[str, Any],
     problems: list[Problem],
 ) -> str | None:
     """Append a problem for each way the commitments disagree with the
@@ -34,53 +36,118 @@ def check_commitments(
     ):
         problems.append(Problem("bad_statement", "custody/statement.json", "commitments malformed"))
         return None
-    data = scan.read_tag(where)
-    if data is None:
+    probe = scan.open_tag(where)
+    if probe is None:
         problems.append(
             Problem("missing", where, "the commitments the statement signed are missing")
         )
         return None
-    lines = data.split(b"\n")
-    if lines[-1] != b"":
+    probe.close()
+    # Streamed twice from the bytes the scan kept (a leaf per file: hundreds of
+    # megabytes at a million files): the count and the root, then the leaves.
+    count, ended, root = 0, True, _StreamedRoot()
+    for line in _lines(scan, where):
+        ended = line.endswith(b"\n")
+        root.add(line.removesuffix(b"\n"))
+        count += 1
+    if not ended:
         problems.append(Problem("statement_mismatch", where, "last line has no line ending"))
         return None
-    lines.pop()
-    if len(lines) != com["leaves"]:
+    if count != com["leaves"]:
         problems.append(
             Problem(
                 "statement_mismatch",
                 where,
-                f"holds {len(lines)} leaves, the statement signed {com['leaves']}",
+                f"holds {count} leaves, the statement signed {com['leaves']}",
             )
         )
         return None
-    if CommitmentTree([leaf_hash(x) for x in lines]).root.hex() != com.get("root"):
+    if root.root().hex() != com.get("root"):
         problems.append(
             Problem("statement_mismatch", where, "does not lead to the root the statement signed")
         )
         return None
     files = com["files"]
-    listed = {}
-    for i in range(min(files, len(lines))):
+    note_at = com.get("note_leaf")
+    note_line: bytes | None = None
+    listed = SortedSpill(scan.spill)
+    comparable = True
+    for i, raw in enumerate(_lines(scan, where)):
+        line = raw.removesuffix(b"\n")
+        if i == note_at:
+            note_line = line
+        if i >= files:
+            continue
         try:
-            leaf = L.parse_leaf(lines[i])
+            leaf = L.parse_leaf(line)
         except L.LeafError as e:
             problems.append(Problem("statement_mismatch", where, f"leaf {i}: {e}"))
             return None
-        listed[leaf.get("path")] = leaf.get("sha256")
-    expected = {p: (v[1] if isinstance(v, tuple) else v) for p, v in manifest.items()}
+        path, digest = leaf.get("path"), leaf.get("sha256")
+        if isinstance(path, str) and isinstance(digest, str):
+            listed.add(path, digest)
+        else:
+            comparable = False  # a manifest's paths and digests are text
     # Without a manifest to compare with, its absence is the problem already named.
-    if MANIFEST in scan.files and listed != expected:
+    if MANIFEST in scan.files and not (comparable and _same(listed, manifest)):
         problems.append(
             Problem("statement_mismatch", where, "the committed files are not the manifest's")
         )
-    note_at = com.get("note_leaf")
-    if isinstance(note_at, int) and 0 <= note_at < len(lines):
+    if isinstance(note_at, int) and note_line is not None:
         try:
-            return str(L.parse_leaf(lines[note_at]).get("value"))
+            return str(L.parse_leaf(note_line).get("value"))
         except L.LeafError:
             problems.append(Problem("statement_mismatch", where, "the note leaf is unreadable"))
     return None
+
+
+def _lines(scan: BundleScan, where: str) -> Iterator[bytes]:
+    stream = scan.open_tag(where)
+    if stream is None:
+        return
+    with stream:
+        yield from stream
+
+
+def _same(listed: SortedSpill, manifest: ListedManifest | Mapping[str, Any]) -> bool:
+    """Whether the file leaves, as a dict ({path: SHA-256}, a later leaf for a
+    path replacing an earlier), equal the manifest's {path: SHA-256}."""
+
+    def last_of_each() -> Iterator[tuple[str, str]]:
+        held: tuple[str, str] | None = None
+        for pair in listed:
+            if held is not None and held[0] != pair[0]:
+                yield held
+            held = pair
+        if held is not None:
+            yield held
+
+    expected = ((p, d) for p, d, _ in sorted_listing(manifest))
+    end = ("", None)
+    return all(a == b for a, b in itertools.zip_longest(last_of_each(), expected, fillvalue=end))
+
+
+class _StreamedRoot:
+    """The RFC 9162 root of leaves added one by one, holding one hash per
+    level (CommitmentTree's root, without the tree)."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []
+
+    def add(self, leaf: bytes) -> None:
+        size, node = 1, leaf_hash(leaf)
+        while self._stack and self._stack[-1][0] == size:
+            _, left = self._stack.pop()
+            size, node = size * 2, node_hash(left, node)
+        self._stack.append((size, node))
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        node = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            node = node_hash(left, node)
+        return node
 
 
 def with_committed_note(
