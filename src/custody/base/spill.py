@@ -73,10 +73,11 @@ class SpillDir:
     def new_file(self, prefix: str) -> Path:
         """A fresh path inside the folder (not yet created)."""
         with self._lock:
-            if self._path[0] is None:
-                self._path[0] = tempfile.mkdtemp(prefix="custody-spill-", dir=self._parent)
+            folder = self._path[0]
+            if folder is None:
+                folder = self._path[0] = tempfile.mkdtemp(prefix="custody-spill-", dir=self._parent)
             self._count += 1
-            return Path(self._path[0]) / f"{prefix}-{self._count}"
+            return Path(folder) / f"{prefix}-{self._count}"
 
     def close(self) -> None:
         """Remove the folder and everything in it."""

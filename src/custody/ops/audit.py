@@ -90,7 +90,7 @@ def compare_rest(left_bundle: dict[str, str], left_folder: dict[str, str]) -> di
         by_hash_bundle[h].append(p)
     for p, h in sorted(left_folder.items()):
         by_hash_folder[h].append(p)
-    moved = []
+    moved: list[tuple[str, str]] = []
     for h, bundle_paths in by_hash_bundle.items():
         folder_paths = by_hash_folder.get(h, [])
         # Pair a bundle path with a folder path only when that folder path is not

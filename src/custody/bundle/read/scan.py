@@ -110,7 +110,7 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
     def __len__(self) -> int:
         return len(self._tags) + self._count
 
-    def items(self) -> _StreamedItems:  # type: ignore[override]
+    def items(self) -> _StreamedItems:
         """Every (path, ScannedFile): the tag files, then the payload in path order."""
         return _StreamedItems(self)
 

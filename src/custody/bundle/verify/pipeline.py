@@ -157,7 +157,7 @@ def check_extraction_members(
 
     _, problems = collect(
         lambda found: check_extractions(
-            scan.files, scan.odd_paths, dict(prior.bag_info), signed_metadata, found
+            scan.files.tags(), scan.odd_paths, dict(prior.bag_info), signed_metadata, found
         )
     )
     return Step(prior, problems)
@@ -168,7 +168,9 @@ def check_committed(
 ) -> Step:
     """The salted commitments (custody/commitments.jsonl, docs/format.md) against
     the statement's root and the manifest; the officer's note they hold."""
-    listing: Mapping[str, Any] = prior.manifest if evidence.copied is None else evidence.copied
+    listing: ListedManifest | Mapping[str, Any] = (
+        prior.manifest if evidence.copied is None else evidence.copied
+    )
     note, problems = collect(
         lambda found: check_commitments(prior.scanned(), prior.statement, listing, found)
     )

@@ -1,0 +1,124 @@
+"""The streamed forms of verification's checks against the whole-file ones they
+replace: the commitment root built leaf by leaf against CommitmentTree, the
+streamed manifest against layout.parse_manifest, audit's comparison against the
+quadratic one it had (an exact oracle, random inputs with duplicates)."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custody.base.spill import SpillDir
+from custody.bundle.format import layout
+from custody.bundle.format.commitment_tree import CommitmentTree
+from custody.bundle.verify.check_commitments import _StreamedRoot
+from custody.bundle.verify.manifest import ListedManifest, join
+from custody.ops.audit import compare
+from custody.tlog.merkle import leaf_hash
+
+
+def test_the_streamed_root_is_the_trees_root() -> None:
+    for size in range(70):
+        leaves = [f"leaf {i}".encode() for i in range(size)]
+        streamed = _StreamedRoot()
+        for leaf in leaves:
+            streamed.add(leaf)
+        assert streamed.root() == CommitmentTree([leaf_hash(x) for x in leaves]).root
+
+
+LINES = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d/e", "é"]), st.sampled_from(["0" * 64, "1" * 64])
+        ).map(lambda t: f"{t[1]}  data/{t[0]}"),
+        st.sampled_from(["garbage", "", f"{'2' * 64}  ../up", f"{'3' * 64}  data/x\r"]),
+    ),
+    max_size=12,
+)
+
+
+@given(LINES, st.booleans(), st.booleans())
+def test_the_streamed_manifest_reads_as_parse_manifest(
+    lines: list[str], final_newline: bool, bad_byte: bool
+) -> None:
+    data = "\n".join(lines).encode() + (b"\n" if final_newline and lines else b"")
+    if bad_byte:
+        data += b"\xff\n"
+    entries, errors = layout.parse_manifest(data)
+    where = SpillDir()
+    try:
+        streamed = ListedManifest(io.BytesIO(data), where)
+        assert streamed.errors == errors
+        assert len(streamed) == len(entries)
+        assert sorted(entries.items()) == list(streamed.items())
+        # the order each path had in the file
+        order = [p for p, _, _ in sorted(streamed.entries(), key=lambda e: e[2])]
+        assert order == list(entries)
+    finally:
+        where.close()
+
+
+def test_join_pairs_two_sorted_streams() -> None:
+    left = [("a", 1), ("c", 3), ("d", 4)]
+    right = [("b", "B"), ("c", "C"), ("e", "E")]
+    assert list(join(left, right)) == [
+        ("a", 1, None),
+        ("b", None, "B"),
+        ("c", 3, "C"),
+        ("d", 4, None),
+        ("e", None, "E"),
+    ]
+
+
+def _old_compare(bundle_files: dict[str, str], folder_files: dict[str, str]) -> dict[str, Any]:
+    """audit's comparison as it was (quadratic): the oracle."""
+    matched = sorted(p for p, h in bundle_files.items() if folder_files.get(p) == h)
+    left_bundle = {p: h for p, h in bundle_files.items() if p not in set(matched)}
+    left_folder = {p: h for p, h in folder_files.items() if p not in set(matched)}
+    by_hash_bundle: dict[str, list[str]] = defaultdict(list)
+    by_hash_folder: dict[str, list[str]] = defaultdict(list)
+    for p, h in sorted(left_bundle.items()):
+        by_hash_bundle[h].append(p)
+    for p, h in sorted(left_folder.items()):
+        by_hash_folder[h].append(p)
+    moved = []
+    for h, bundle_paths in by_hash_bundle.items():
+        folder_paths = by_hash_folder.get(h, [])
+        candidates = [p for p in folder_paths if p not in left_bundle] + [
+            p for p in folder_paths if p in left_bundle
+        ]
+        for bp in list(bundle_paths):
+            if not candidates:
+                break
+            fp = candidates.pop(0)
+            moved.append((bp, fp))
+            bundle_paths.remove(bp)
+            folder_paths.remove(fp)
+    moved_bundle = {a for a, _ in moved}
+    moved_folder = {b for _, b in moved}
+    modified = sorted(
+        p
+        for p in left_bundle
+        if p in left_folder and p not in moved_bundle and p not in moved_folder
+    )
+    missing = sorted(p for p in left_bundle if p not in moved_bundle and p not in modified)
+    new = sorted(p for p in left_folder if p not in moved_folder and p not in modified)
+    return {
+        "matched": matched,
+        "moved": sorted(moved),
+        "modified": modified,
+        "new": new,
+        "missing": missing,
+    }
+
+
+FILES = st.dictionaries(st.sampled_from("abcdefgh"), st.sampled_from("xyz"), max_size=8)
+
+
+@given(FILES, FILES)
+def test_audit_compares_as_it_always_did(bundle: dict[str, str], folder: dict[str, str]) -> None:
+    assert compare(bundle, folder) == _old_compare(bundle, folder)
