@@ -19,6 +19,7 @@ one of these. Pure Python, no database.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import re
@@ -32,6 +33,8 @@ from pathlib import Path
 
 RUN_SIZE = 50_000
 """Records kept in memory before a sorted run is written (about 10 MiB)."""
+INDEX_EVERY = 128
+"""One key in this many is kept in memory for lookups in a merged spill."""
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _ESCAPED = re.compile(r"[\\\n\t\r]")
@@ -93,8 +96,10 @@ class SortedSpill:
         self._buffer: list[tuple[str, str]] = []
         self._runs: list[Path] = []
         self._count = 0
+        self._index: tuple[list[str], list[int]] | None = None
 
     def add(self, key: str, value: str) -> None:
+        self._index = None
         self._buffer.append((key, value))
         self._count += 1
         if len(self._buffer) >= self._run_size:
@@ -126,11 +131,69 @@ class SortedSpill:
         return heapq.merge(*(_read_run(p) for p in self._runs), key=itemgetter(0))
 
 
+    def lookup(self, key: str) -> str | None:
+        """The value first added with `key`, or None. In memory while the spill
+        is; past that the runs are merged into one file once, with every
+        INDEX_EVERY-th key and its offset kept, and a lookup reads at most
+        that many lines."""
+        if not self._runs:
+            for k, v in self._buffer:
+                if k == key:
+                    return v
+            return None
+        if self._index is None:
+            self._index = self._merge_indexed()
+        keys, offsets = self._index
+        at = bisect.bisect_left(keys, key)
+        if at == len(keys) or keys[at] != key:
+            at -= 1  # the key, if there, is in the block before
+        if at < 0:
+            return None
+        with open(self._runs[0], "rb") as lines:
+            lines.seek(offsets[at])
+            while raw := lines.readline():
+                k, v = _parse(raw.decode("utf-8", "surrogatepass"))
+                if k == key:
+                    return v
+                if k > key:
+                    return None
+        return None
+
+    def _merge_indexed(self) -> tuple[list[str], list[int]]:
+        keys: list[str] = []
+        offsets: list[int] = []
+        path = self._where.new_file("merged")
+        offset = 0
+        previous: str | None = None
+        since = INDEX_EVERY
+        with open(path, "wb") as out:
+            for k, v in self:
+                # Only the first line of a key starts a block: a lookup then
+                # reads one block, to the first greater key.
+                if since >= INDEX_EVERY and k != previous:
+                    keys.append(k)
+                    offsets.append(offset)
+                    since = 0
+                since += 1
+                previous = k
+                line = f"{_escape(k)}\t{_escape(v)}\n".encode("utf-8", "surrogatepass")
+                out.write(line)
+                offset += len(line)
+        for run in self._runs:
+            run.unlink()
+        self._runs = [path]
+        return keys, offsets
+
+
+def _parse(line: str) -> tuple[str, str]:
+    key, _, value = line[:-1].partition("\t")
+    return _unescape(key), _unescape(value)
+
+
 def _read_run(path: Path) -> Iterator[tuple[str, str]]:
     with open(path, **_ENCODING) as lines:  # type: ignore[call-overload]
         for line in lines:
-            key, _, value = line[:-1].partition("\t")
-            yield _unescape(key), _unescape(value)
+            yield _parse(line)
 
 
 def temp_parent_outside(*folders: str) -> str | None:

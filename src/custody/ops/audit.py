@@ -9,6 +9,7 @@ one missing, never two matches.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from custody.base.spill import SortedSpill, SpillDir, temp_parent_outside
 from custody.base.workers import run_parallel
 from custody.bundle.format import layout
 from custody.bundle.format.names import display_name
-from custody.bundle.read.source import SourceFile, scan_source, storable_name
+from custody.bundle.read.source import storable_name
 from custody.bundle.verify.manifest import ListedManifest, join
 
 
@@ -154,6 +155,42 @@ def _last_of_each(pairs: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]
         yield held
 
 
+def _regular_files(
+    root: Path, skipped: list[str], tracker: ProgressTracker
+) -> Iterator[tuple[str, str]]:
+    """(path as the system names it, full path) of every regular file under
+    `root`, a folder at a time, never following links (as scan_source lists
+    them, with its errors, but never the whole listing at once); anything
+    else is added to `skipped`."""
+    stack = [(str(root), "")]
+    while stack:
+        dir_path, rel_dir = stack.pop()
+        try:
+            with os.scandir(dir_path) as it:
+                entries = list(it)
+        except PermissionError as e:
+            raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
+        except OSError as e:
+            raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
+        files = []
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                raise InputError(f"cannot be examined ({e.strerror})", path=entry.path) from e
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((entry.path, f"{rel_dir}{entry.name}/"))
+            elif stat.S_ISREG(st.st_mode):
+                if not os.access(entry.path, os.R_OK):
+                    raise InputError("file cannot be read (permission denied)", path=entry.path)
+                files.append((f"{rel_dir}{entry.name}", entry.path, st.st_size))
+            else:
+                skipped.append(rel_dir + entry.name)  # a link, a device...: named, not read
+        tracker.add_work(len(files), sum(size for _, _, size in files))
+        for name, full, _ in files:
+            yield name, full
+
+
 def audit_folder(
     *,
     folder: Path,
@@ -170,36 +207,38 @@ def audit_folder(
     (base/spill.py); only the files that do not match in place are held."""
     if not folder.is_dir():
         raise InputError("not a folder", path=str(folder))
-    listing = scan_source(folder)
-    tracker = ProgressTracker("audit", len(listing.files), listing.total_bytes, on_progress)
+    tracker = ProgressTracker("audit", 0, 0, on_progress)
+    skipped: list[str] = []
     where = SpillDir(temp_parent_outside(str(folder)))
     folder_files = SortedSpill(where)
     adding = threading.Lock()
 
-    def hash_one(f: SourceFile, _stop: threading.Event) -> None:
+    def hash_one(f: tuple[str, str], _stop: threading.Event) -> None:
+        name, abs_path = f
         try:
-            fd = os.open(f.abs_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(abs_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as e:
-            raise InputError(f"cannot be read ({e.strerror})", path=f.abs_path) from e
+            raise InputError(f"cannot be read ({e.strerror})", path=abs_path) from e
         try:
             digest, _ = hash_fd(fd, on_bytes=tracker.add_bytes)
         finally:
             os.close(fd)
         tracker.file_done()
         with adding:  # as they come: a list of every result would grow with the folder
-            folder_files.add(folder_name(f), digest)
+            folder_files.add(folder_name(name), digest)
 
     # Files are compared by their original names. A bundle made before
     # custody/names.json existed stored a name that is not UTF-8 with %XX for
     # the bad bytes and nothing else changed: the folder is read that way for it.
     by_original = "names_sha256" in (report.statement or {})
 
-    def folder_name(f: SourceFile) -> str:
-        original = display_name(f.original) if f.original is not None else f.rel
+    def folder_name(original: str) -> str:
+        # A file's original name is its path as the system gives it (what
+        # scan_source keeps as `original`, or as `rel` when it is portable).
         return original if by_original else storable_name(original)
 
     try:
-        run_parallel(hash_one, listing.files)
+        run_parallel(hash_one, _regular_files(folder, skipped, tracker))
         tracker.finish()
         prefix = layout.PAYLOAD_DIR + "/"
         originals = report.original_names
@@ -235,5 +274,5 @@ def audit_folder(
         modified=tuple(rest["modified"]),
         new=tuple(rest["new"]),
         missing=tuple(rest["missing"]),
-        skipped=tuple(s.path for s in listing.skipped),
+        skipped=tuple(sorted(skipped, key=os.fsencode)),
     )

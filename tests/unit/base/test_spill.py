@@ -74,3 +74,33 @@ def test_a_spill_is_never_made_inside_the_bundle(
     assert temp_parent_outside(str(bundle)) == str(tmp_path)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "elsewhere"))
     assert temp_parent_outside(str(bundle)) is None
+
+
+@given(st.lists(st.tuples(KEYS, KEYS), max_size=80), st.integers(1, 5), st.lists(KEYS, max_size=10))
+def test_lookup_finds_the_first_value_added_for_a_key(
+    records: list[tuple[str, str]], run: int, asked: list[str]
+) -> None:
+    where = SpillDir()
+    try:
+        spill = SortedSpill(where, run_size=run)
+        first: dict[str, str] = {}
+        for key, value in records:
+            spill.add(key, value)
+            first.setdefault(key, value)
+        for key in [*asked, *first]:
+            assert spill.lookup(key) == first.get(key)
+        assert list(spill) == sorted(records, key=itemgetter(0))  # still whole after merging
+    finally:
+        where.close()
+
+
+def test_lookup_in_a_large_spill_reads_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("custody.base.spill.INDEX_EVERY", 4)
+    where = SpillDir()
+    spill = SortedSpill(where, run_size=7)
+    for i in range(100):
+        spill.add(f"k{i % 40:02d}", str(i))  # every key at least twice, across runs
+    assert [spill.lookup(f"k{i:02d}") for i in range(40)] == [str(i) for i in range(40)]
+    assert spill.lookup("k40") is None and spill.lookup("a") is None
+    assert spill.runs == 1
+    where.close()

@@ -48,7 +48,8 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
     reads them back in path order, for the checks that join them with the
     manifest, and their count and bytes are kept as they are added. Looking
     one payload path up is cheap while the bundle is small (under one run)
-    and a pass over the spill past that: checks join, they do not look up."""
+    and a few hundred lines read from the spill past that (SortedSpill.lookup):
+    checks join, they do not look up."""
 
     def __init__(self, where: SpillDir | None = None) -> None:
         self._where = where if where is not None else SpillDir()
@@ -84,12 +85,10 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
             raise KeyError(rel)
         if self._small is not None:
             return self._small[rel]
-        for path, scanned in self.payload():
-            if path == rel:
-                return scanned
-            if path > rel:
-                break
-        raise KeyError(rel)
+        value = self._payload.lookup(rel)
+        if value is None:
+            raise KeyError(rel)
+        return _scanned(value)
 
     def __delitem__(self, rel: str) -> None:
         if layout.is_tag_path(rel):
@@ -124,8 +123,7 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         for path, value in self._payload:
             if path in removed:
                 continue
-            size, _, digest = value.partition(" ")
-            yield path, ScannedFile(int(size), None if digest == "-" else digest)
+            yield path, _scanned(value)
 
     @property
     def payload_count(self) -> int:
@@ -150,6 +148,11 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         other._count = self._count - len(payload)
         other._bytes = self._bytes - sum(f.size for f in payload.values())
         return other
+
+
+def _scanned(value: str) -> ScannedFile:
+    size, _, digest = value.partition(" ")
+    return ScannedFile(int(size), None if digest == "-" else digest)
 
 
 class _StreamedItems(ItemsView[str, ScannedFile]):
