@@ -5,7 +5,7 @@ it existed) is not touched."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from custody.base.models import Problem
@@ -14,6 +14,7 @@ from custody.bundle.format.names import NAMES, NamesError, check_names_map, pars
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_payload import check_read_back
 from custody.bundle.verify.manifest import ListedManifest
+from custody.bundle.verify.names_streamed import check_names_streamed
 
 
 def check_names(
@@ -50,29 +51,13 @@ def check_names(
     except NamesError as e:
         problems.append(Problem("bad_names", NAMES, str(e)))
         return {}
-    listing = _Listing(manifest, originals) if isinstance(manifest, ListedManifest) else manifest
-    bad = check_names_map(originals, listing, layout.PAYLOAD_DIR + "/")
+    if isinstance(manifest, ListedManifest):  # streamed: never a set of every path
+        bad = check_names_streamed(originals, manifest, layout.PAYLOAD_DIR + "/", scan.spill)
+    else:
+        bad = check_names_map(originals, manifest, layout.PAYLOAD_DIR + "/")
     for p in bad:
         problems.append(Problem("bad_names", NAMES, f"{p.path}: {p.detail}"))
     return {} if bad else originals
-
-
-class _Listing(Collection[str]):
-    """A streamed manifest as check_names_map reads it: iterated in path order,
-    asked only whether the names map's paths are in it (found in one pass)."""
-
-    def __init__(self, manifest: ListedManifest, originals: Collection[str]) -> None:
-        self._manifest = manifest
-        self._present = {p for p in manifest if p in originals} if originals else set()
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._present
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._manifest)
-
-    def __len__(self) -> int:
-        return len(self._manifest)
 
 
 def check_written_names(
