@@ -61,12 +61,12 @@ def check_names_streamed(
             by_original.add(_key(originals.get(path, path[len(prefix) :].encode("utf-8"))), path)
     twins: list[NameProblem] = []
     folders = SortedSpill(where)
-    for original, first, later in _firsts(by_original):
+    for name, first, later in _firsts(by_original):
         twins.extend(NameProblem(p, f"same original name as {first}") for p in later)
-        parts = original.split("/")
+        parts = name.split("/")
         for depth in range(1, len(parts)):
             folders.add("/".join(parts[:depth]), f"{depth} {first}")
-    twins.sort(key=lambda p: p.path)
+    twins.sort(key=lambda p: p.path or "")
     problems.extend(twins)
 
     inside: dict[str, tuple[int, str]] = {}  # path: (depth, the file it lies inside)
