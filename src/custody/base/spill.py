@@ -20,6 +20,7 @@ one of these. Pure Python, no database.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
 import os
 import re
@@ -30,6 +31,8 @@ import weakref
 from collections.abc import Iterator
 from operator import itemgetter
 from pathlib import Path
+
+from custody.base.errors import EnvironmentFailure
 
 RUN_SIZE = 50_000
 """Records kept in memory before a sorted run is written (about 10 MiB)."""
@@ -49,6 +52,19 @@ def _escape(text: str) -> str:
 
 def _unescape(text: str) -> str:
     return _UNESCAPED.sub(lambda m: _UNESCAPES[m.group(1)], text) if "\\" in text else text
+
+
+@contextlib.contextmanager
+def writing(path: Path | str) -> Iterator[None]:
+    """Writes to the spill folder: a failure (a full disk) is the machine's, said
+    in one line, never taken for a problem of what is being read."""
+    try:
+        yield
+    except OSError as e:
+        raise EnvironmentFailure(
+            f"cannot write a temporary file ({e.strerror}); set TMPDIR to a folder with room",
+            path=str(path),
+        ) from e
 
 
 def _remove(path: list[str | None]) -> None:
@@ -78,7 +94,9 @@ class SpillDir:
         with self._lock:
             folder = self._path[0]
             if folder is None:
-                folder = self._path[0] = tempfile.mkdtemp(prefix="custody-spill-", dir=self._parent)
+                with writing(self._parent or tempfile.gettempdir()):
+                    folder = tempfile.mkdtemp(prefix="custody-spill-", dir=self._parent)
+                self._path[0] = folder
             self._count += 1
             return Path(folder) / f"{prefix}-{self._count}"
 
@@ -116,7 +134,7 @@ class SortedSpill:
     def _write_run(self) -> None:
         self._buffer.sort(key=itemgetter(0))
         path = self._where.new_file("run")
-        with open(path, "w", **_ENCODING) as out:  # type: ignore[call-overload]
+        with writing(path), open(path, "w", **_ENCODING) as out:  # type: ignore[call-overload]
             out.writelines(f"{_escape(k)}\t{_escape(v)}\n" for k, v in self._buffer)
         self._runs.append(path)
         self._buffer = []
@@ -129,7 +147,6 @@ class SortedSpill:
         if self._buffer:
             self._write_run()
         return heapq.merge(*(_read_run(p) for p in self._runs), key=itemgetter(0))
-
 
     def lookup(self, key: str) -> str | None:
         """The value first added with `key`, or None. In memory while the spill
@@ -166,7 +183,7 @@ class SortedSpill:
         offset = 0
         previous: str | None = None
         since = INDEX_EVERY
-        with open(path, "wb") as out:
+        with writing(path), open(path, "wb") as out:
             for k, v in self:
                 # Only the first line of a key starts a block: a lookup then
                 # reads one block, to the first greater key.

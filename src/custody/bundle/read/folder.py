@@ -14,6 +14,7 @@ from custody.base.errors import NotABundleError
 from custody.base.hashing import hash_fd, sha256_bytes
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.spill import writing
 from custody.base.workers import run_parallel
 from custody.bundle.format import layout
 from custody.bundle.read.scan import (
@@ -140,7 +141,9 @@ def scan_directory(
                 # The manifest of a million files: kept in the scan's temporary
                 # folder as read and hashed, never whole in memory.
                 copy = scan.spill.new_file("tag")
-                with os.fdopen(os.dup(fd), "rb") as fh, open(copy, "wb") as out:
+                with writing(copy):
+                    out = open(copy, "wb")  # noqa: SIM115 - closed below, its failure is ours
+                with os.fdopen(os.dup(fd), "rb") as fh, out:
                     spilled = copy_capped(fh, out)
                 return rel, spilled, copy, None
             if wants_bytes(rel) and st.st_size <= MAX_TAG_FILE_BYTES:

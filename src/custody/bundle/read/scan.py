@@ -15,7 +15,7 @@ from typing import IO
 from custody.base import spill
 from custody.base.archive_names import ARCHIVE_ERRORS, clean_member_name, zip_member_name
 from custody.base.models import Problem
-from custody.base.spill import SortedSpill, SpillDir, temp_parent_outside
+from custody.base.spill import SortedSpill, SpillDir, temp_parent_outside, writing
 from custody.bundle.format import layout
 from custody.extraction.members import EXTRACTIONS_DIR
 
@@ -178,7 +178,8 @@ class TagBytes(MutableMapping[str, bytes]):
         self._memory.pop(rel, None)
         if len(data) > spill_tag_bytes():
             path = self._where.new_file("tag")
-            path.write_bytes(data)
+            with writing(path):
+                path.write_bytes(data)
             self._spilled[rel] = path
         else:
             self._memory[rel] = data
@@ -334,7 +335,8 @@ def copy_capped(stream: IO[bytes], out: IO[bytes]) -> ScannedFile:
         if not piece:
             break
         h.update(piece)
-        out.write(piece)
+        with writing(getattr(out, "name", "temporary file")):
+            out.write(piece)
         total += len(piece)
     return ScannedFile(total, h.hexdigest())
 
