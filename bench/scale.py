@@ -37,6 +37,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,50000,200000")
     parser.add_argument("--dir", default=None, help="where to build the data (default: $TMPDIR)")
     parser.add_argument("--only", default=None, help="commands to run, comma separated")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="another checkout's python (its venv's): verify and audit run with it too, "
+        "on the same bundles, for before/after figures in one run",
+    )
+    parser.add_argument(
+        "--baseline-audit-max",
+        type=int,
+        default=20_000,
+        help="largest file count the baseline's audit runs at (it was quadratic)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(tempfile.mkdtemp(prefix="custody-bench-scale-", dir=args.dir))
@@ -50,6 +62,15 @@ def main() -> None:
     }
     if args.only:
         commands = {k: v for k, v in commands.items() if k in args.only.split(",")}
+    limits: dict[str, int] = {}
+    if args.baseline:
+        before = [args.baseline, "-m", "custody"]
+        for name in ("verify", "audit"):
+            if name in commands:
+                commands[f"{name} (baseline)"] = (
+                    lambda b, name=name: [before[0], *commands[name](b)[1:]]  # type: ignore[misc]
+                )
+        limits["audit (baseline)"] = args.baseline_audit_max
     peaks: dict[str, dict[int, int]] = {name: {} for name in ["ingest", *commands]}
     times: dict[str, dict[int, float]] = {name: {} for name in peaks}
     try:
@@ -63,6 +84,9 @@ def main() -> None:
             peaks["ingest"][count], times["ingest"][count] = kib, seconds
             line = [f"ingest {kib / 1024:.0f} MiB ({seconds:.1f} s)"]
             for name, command in commands.items():
+                if count > limits.get(name, count):
+                    line.append(f"{name} not run")
+                    continue
                 seconds, kib = run_timed(command(bundle), env=env)
                 peaks[name][count], times[name][count] = kib, seconds
                 line.append(f"{name} {kib / 1024:.0f} MiB ({seconds:.1f} s)")
@@ -71,6 +95,8 @@ def main() -> None:
             shutil.rmtree(bundle)
         low, high = sizes[0], sizes[-1]
         for name, by_size in peaks.items():
+            if high not in by_size:
+                continue
             per_file = (times[name][high] / high) / (times[name][low] / low)
             print(
                 f"{name}: peak RSS at {high:,} / at {low:,} files = "

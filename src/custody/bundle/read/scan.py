@@ -57,6 +57,7 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         self._payload = SortedSpill(self._where)
         self._small: dict[str, ScannedFile] | None = {}
         self._removed: frozenset[str] = frozenset()
+        self._shared = False
         self._count = 0
         self._bytes = 0
 
@@ -68,9 +69,14 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         if layout.is_tag_path(rel):
             self._tags[rel] = scanned
             return
-        if rel in self._removed or (self._small is not None and rel in self._small):
-            raise ValueError(f"{rel} is already scanned")
-        self._payload.add(rel, f"{scanned.size} {scanned.sha256 or '-'}")
+        if self._small is not None and rel in self._small:
+            # Replaced (a test, a tool): the spill is written again, as it is small.
+            self._small[rel] = scanned
+            self._rebuild()
+            return
+        if self._shared or rel in self._removed:
+            raise ValueError(f"{rel}: a large scan is complete; files cannot be added again")
+        self._payload.add(rel, _value(scanned))
         self._count += 1
         self._bytes += scanned.size
         if self._small is not None:
@@ -94,12 +100,24 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         if layout.is_tag_path(rel):
             del self._tags[rel]
             return
+        if self._small is not None:
+            del self._small[rel]
+            self._rebuild()
+            return
+        if self._shared:
+            raise ValueError(f"{rel}: a large scan is complete; files cannot be removed")
         scanned = self[rel]
         self._count -= 1
         self._bytes -= scanned.size
         self._removed = self._removed | {rel}
-        if self._small is not None:
-            del self._small[rel]
+
+    def _rebuild(self) -> None:
+        assert self._small is not None
+        self._payload = SortedSpill(self._where)
+        for path, scanned in self._small.items():
+            self._payload.add(path, _value(scanned))
+        self._count = len(self._small)
+        self._bytes = sum(f.size for f in self._small.values())
 
     def __iter__(self) -> Iterator[str]:
         yield from list(self._tags)
@@ -120,7 +138,12 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
     def payload(self) -> Iterator[tuple[str, ScannedFile]]:
         """The payload files, sorted by path (as Python sorts str)."""
         removed = self._removed
+        previous = None
         for path, value in self._payload:
+            if path == previous:
+                # Readers add a path once; a large scan cannot tell at once.
+                raise ValueError(f"{path}: added to a large scan twice")
+            previous = path
             if path in removed:
                 continue
             yield path, _scanned(value)
@@ -136,18 +159,25 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
     def without(self, gone: Mapping[str, ScannedFile]) -> ScannedFiles:
         """These files less `gone` (a few of them, with what was scanned of
         each), sharing the spilled payload."""
-        other = ScannedFiles.__new__(ScannedFiles)
-        other._where = self._where
+        other = ScannedFiles(self._where)
         other._tags = {p: f for p, f in self._tags.items() if p not in gone}
-        other._payload = self._payload
-        payload = {p: f for p, f in gone.items() if not layout.is_tag_path(p)}
-        other._removed = self._removed | frozenset(payload)
-        other._small = None
         if self._small is not None:
-            other._small = {p: f for p, f in self._small.items() if p not in other._removed}
+            other._small = {p: f for p, f in self._small.items() if p not in gone}
+            other._rebuild()
+            return other
+        # Large: both share the spill, and neither may change after.
+        payload = {p: f for p, f in gone.items() if not layout.is_tag_path(p)}
+        other._payload = self._payload
+        other._small = None
+        other._removed = self._removed | frozenset(payload)
         other._count = self._count - len(payload)
         other._bytes = self._bytes - sum(f.size for f in payload.values())
+        self._shared = other._shared = True
         return other
+
+
+def _value(scanned: ScannedFile) -> str:
+    return f"{scanned.size} {scanned.sha256 or '-'}"
 
 
 def _scanned(value: str) -> ScannedFile:
