@@ -262,7 +262,7 @@ def audit_against_bundle(
     from custody.ops.audit import audit_folder
 
     # Streamed from the bytes the scan hashed (bundle/verify/manifest.py).
-    manifest = ListedManifest(scan.open_tag(layout.MANIFEST), scan.spill)
+    manifest = ListedManifest(scan.tag_bytes.open(layout.MANIFEST), scan.spill)
     result = audit_folder(folder=folder, report=report, manifest=manifest, on_progress=on_progress)
     return result, report
 

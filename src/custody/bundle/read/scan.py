@@ -327,15 +327,6 @@ class BundleScan:
             return self.fetch(rel)
         return read_member(Path(self.location), self.root_prefix + rel)
 
-    def open_tag(self, rel: str) -> IO[bytes] | None:
-        """A tag file's bytes as a stream: the bytes the scan hashed when it
-        kept them (from memory or its temporary folder), else read again."""
-        kept = self.tag_bytes.open(rel)
-        if kept is not None:
-            return kept
-        data = self.read_tag(rel)
-        return io.BytesIO(data) if data is not None else None
-
 
 def _spill_dir(location: str) -> SpillDir:
     return SpillDir(temp_parent_outside(location))

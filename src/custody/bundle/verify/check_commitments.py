@@ -4,9 +4,10 @@ signed root, and the file leaves naming exactly the manifest's files."""
 
 from __future__ import annotations
 
+import io
 import itertools
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any
 
 from custody.base.models import Problem
 from custody.base.spill import SortedSpill
@@ -36,17 +37,22 @@ def check_commitments(
     ):
         problems.append(Problem("bad_statement", "custody/statement.json", "commitments malformed"))
         return None
-    probe = scan.open_tag(where)
-    if probe is None:
-        problems.append(
-            Problem("missing", where, "the commitments the statement signed are missing")
-        )
-        return None
-    probe.close()
+    kept = scan.tag_bytes.open(where)
+    if kept is not None:
+        kept.close()
+        opened: Callable[[], IO[bytes] | None] = lambda: scan.tag_bytes.open(where)  # noqa: E731
+    else:  # not kept by the scan (too large): read again, once
+        data = scan.read_tag(where)
+        if data is None:
+            problems.append(
+                Problem("missing", where, "the commitments the statement signed are missing")
+            )
+            return None
+        opened = lambda: io.BytesIO(data)  # noqa: E731
     # Streamed twice from the bytes the scan kept (a leaf per file: hundreds of
     # megabytes at a million files): the count and the root, then the leaves.
     count, ended, root = 0, True, _StreamedRoot()
-    for line in _lines(scan, where):
+    for line in _lines(opened):
         ended = line.endswith(b"\n")
         root.add(line.removesuffix(b"\n"))
         count += 1
@@ -72,7 +78,7 @@ def check_commitments(
     note_line: bytes | None = None
     listed = SortedSpill(scan.spill)
     comparable = True
-    for i, raw in enumerate(_lines(scan, where)):
+    for i, raw in enumerate(_lines(opened)):
         line = raw.removesuffix(b"\n")
         if i == note_at:
             note_line = line
@@ -101,8 +107,8 @@ def check_commitments(
     return None
 
 
-def _lines(scan: BundleScan, where: str) -> Iterator[bytes]:
-    stream = scan.open_tag(where)
+def _lines(opened: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:
+    stream = opened()
     if stream is None:
         return
     with stream:

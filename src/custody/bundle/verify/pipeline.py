@@ -62,7 +62,7 @@ def set_aside_os_leftovers(
     listed: set[str] = set()
     if found:  # the manifests are read only for the few names that could be leftovers
         for name in (layout.MANIFEST, layout.TAG_MANIFEST):
-            listed.update(leftovers.listed_among(scan.open_tag(name), found))
+            listed.update(leftovers.listed_among(scan.tag_bytes.open(name), found))
     kept, os_leftovers = leftovers.set_aside(scan, listed, scan.read_tag, found)
     return Step(replace(prior, scan=kept, os_leftovers=os_leftovers), tuple(kept.problems))
 
@@ -77,7 +77,7 @@ def check_bag(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: 
     if evidence.copied is None:
         # Streamed from the bytes the scan hashed, its entries spilled in path
         # order: joined with the payload, never held (bundle/verify/manifest.py).
-        manifest = ListedManifest(scan.open_tag(layout.MANIFEST), scan.spill)
+        manifest = ListedManifest(scan.tag_bytes.open(layout.MANIFEST), scan.spill)
         problems.extend(Problem("bad_manifest", layout.MANIFEST, e.detail) for e in manifest.errors)
         listed = len(manifest)
         check_payload(scan, manifest, problems)
