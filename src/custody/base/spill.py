@@ -146,6 +146,8 @@ class SortedSpill:
             return iter(sorted(self._buffer, key=itemgetter(0)))
         if self._buffer:
             self._write_run()
+        if len(self._runs) == 1:
+            return _read_run(self._runs[0])
         return heapq.merge(*(_read_run(p) for p in self._runs), key=itemgetter(0))
 
     def lookup(self, key: str) -> str | None:
@@ -210,7 +212,11 @@ def _parse(line: str) -> tuple[str, str]:
 def _read_run(path: Path) -> Iterator[tuple[str, str]]:
     with open(path, **_ENCODING) as lines:  # type: ignore[call-overload]
         for line in lines:
-            yield _parse(line)
+            if "\\" in line:
+                yield _parse(line)
+            else:  # the usual line: nothing escaped
+                key, _, value = line.partition("\t")
+                yield key, value[:-1]
 
 
 def temp_parent_outside(*folders: str) -> str | None:

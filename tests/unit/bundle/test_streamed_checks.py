@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from custody.base.models import Problem
 from custody.base.spill import SpillDir
 from custody.bundle.format import layout
 from custody.bundle.format.commitment_tree import CommitmentTree
@@ -157,3 +158,104 @@ def test_the_streamed_names_check_finds_what_check_names_map_finds(
     finally:
         spill.RUN_SIZE = saved
         where.close()
+
+
+def _old_check_commitments(
+    data: bytes | None, has_manifest: bool, statement: dict[str, Any], manifest: dict[str, str]
+) -> tuple[str | None, list[Problem]]:
+    """check_commitments as it was (the whole file, a tree, a dict): the oracle."""
+    from custody.bundle.format import commitments as L
+
+    problems: list[Problem] = []
+    com = statement["commitments"]
+    where = L.COMMITMENTS_PATH
+    if data is None:
+        return None, [Problem("missing", where, "the commitments the statement signed are missing")]
+    lines = data.split(b"\n")
+    if lines[-1] != b"":
+        return None, [Problem("statement_mismatch", where, "last line has no line ending")]
+    lines.pop()
+    if len(lines) != com["leaves"]:
+        detail = f"holds {len(lines)} leaves, the statement signed {com['leaves']}"
+        return None, [Problem("statement_mismatch", where, detail)]
+    if CommitmentTree([leaf_hash(x) for x in lines]).root.hex() != com.get("root"):
+        detail = "does not lead to the root the statement signed"
+        return None, [Problem("statement_mismatch", where, detail)]
+    files = com["files"]
+    listed = {}
+    for i in range(min(files, len(lines))):
+        try:
+            leaf = L.parse_leaf(lines[i])
+        except L.LeafError as e:
+            return None, [Problem("statement_mismatch", where, f"leaf {i}: {e}")]
+        listed[leaf.get("path")] = leaf.get("sha256")
+    if has_manifest and listed != manifest:
+        problems.append(
+            Problem("statement_mismatch", where, "the committed files are not the manifest's")
+        )
+    note_at = com.get("note_leaf")
+    if isinstance(note_at, int) and 0 <= note_at < len(lines):
+        try:
+            return str(L.parse_leaf(lines[note_at]).get("value")), problems
+        except L.LeafError:
+            problems.append(Problem("statement_mismatch", where, "the note leaf is unreadable"))
+    return None, problems
+
+
+LEAF = st.one_of(
+    st.tuples(
+        st.sampled_from(["data/a", "data/b", "data/c"]), st.sampled_from(["1" * 64, "2" * 64])
+    ),
+    st.sampled_from(["note", "garbage"]),
+)
+
+
+@given(
+    st.lists(LEAF, max_size=7),
+    st.integers(-1, 8),
+    st.integers(-1, 8),
+    st.dictionaries(
+        st.sampled_from(["data/a", "data/b", "data/c"]), st.sampled_from(["1" * 64, "2" * 64])
+    ),
+    st.booleans(),
+    st.integers(1, 3),
+)
+def test_the_streamed_commitments_check_finds_what_the_whole_file_one_found(
+    leaves: list[Any],
+    files: int,
+    note_at: int,
+    manifest: dict[str, str],
+    sorted_first: bool,
+    run: int,
+) -> None:
+    from custody.base import spill
+    from custody.bundle.format import commitments as L
+    from custody.bundle.read.scan import BundleScan, ScannedFile
+    from custody.bundle.verify.check_commitments import check_commitments
+
+    if sorted_first:
+        leaves = sorted(leaves, key=str)
+    lines = [
+        L.file_leaf(x[0], x[1], 1)
+        if isinstance(x, tuple)
+        else (L.note_leaf("the note") if x == "note" else b"garbage")
+        for x in leaves
+    ]
+    data = b"".join(line + b"\n" for line in lines)
+    root = CommitmentTree([leaf_hash(x) for x in lines]).root.hex()
+    statement = {
+        "commitments": {"leaves": len(lines), "files": files, "root": root, "note_leaf": note_at}
+    }
+    saved = spill.RUN_SIZE
+    spill.RUN_SIZE = run
+    try:
+        scan = BundleScan("/nowhere")
+        scan.add(L.COMMITMENTS_PATH, ScannedFile(len(data), "x"), data, None)
+        scan.add(layout.MANIFEST, ScannedFile(1, "x"), b"", None)
+        found: list[Problem] = []
+        listing = ListedManifest.of(manifest, scan.spill)
+        note = check_commitments(scan, statement, listing, found)
+        assert (note, found) == _old_check_commitments(data, True, statement, manifest)
+        scan.close()
+    finally:
+        spill.RUN_SIZE = saved

@@ -125,11 +125,13 @@ def within(names: Collection[str]) -> Callable[[str], bool]:
 
 
 def candidates(scan: BundleScan) -> dict[str, ScannedFile]:
-    """The files of a scan whose names could make them leftovers (a few; one
-    pass over the spilled payload)."""
+    """The files of a scan whose names could make them leftovers (a few): of
+    the payload, only names that start with a dot, Thumbs.db and desktop.ini
+    can be (its folders are under data/), and the scan keeps those apart."""
+    files = itertools.chain(scan.files.tags().items(), scan.files.dotted().items())
     return {
         path: scanned
-        for path, scanned in scan.files.items()
+        for path, scanned in files
         if candidate(path) and path not in layout.REQUIRED_TAG_FILES
     }
 

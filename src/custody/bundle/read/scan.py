@@ -57,6 +57,7 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         self._payload = SortedSpill(self._where)
         self._small: dict[str, ScannedFile] | None = {}
         self._removed: frozenset[str] = frozenset()
+        self._dotted: dict[str, ScannedFile] = {}
         self._shared = False
         self._count = 0
         self._bytes = 0
@@ -79,6 +80,8 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         self._payload.add(rel, _value(scanned))
         self._count += 1
         self._bytes += scanned.size
+        if _dotted(rel):
+            self._dotted[rel] = scanned
         if self._small is not None:
             self._small[rel] = scanned
             if len(self._small) > spill.RUN_SIZE:
@@ -110,9 +113,11 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         self._count -= 1
         self._bytes -= scanned.size
         self._removed = self._removed | {rel}
+        self._dotted.pop(rel, None)
 
     def _rebuild(self) -> None:
         assert self._small is not None
+        self._dotted = {p: f for p, f in self._small.items() if _dotted(p)}
         self._payload = SortedSpill(self._where)
         for path, scanned in self._small.items():
             self._payload.add(path, _value(scanned))
@@ -130,6 +135,12 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
     def items(self) -> _StreamedItems:
         """Every (path, ScannedFile): the tag files, then the payload in path order."""
         return _StreamedItems(self)
+
+    def dotted(self) -> dict[str, ScannedFile]:
+        """The payload files named like the files systems add (.DS_Store,
+        ._name, Thumbs.db, desktop.ini): the only ones that may be OS
+        leftovers (bundle/read/leftovers.py), found without a pass."""
+        return self._dotted
 
     def tags(self) -> dict[str, ScannedFile]:
         """The files outside data/, as a dict."""
@@ -170,10 +181,16 @@ class ScannedFiles(MutableMapping[str, ScannedFile]):
         other._payload = self._payload
         other._small = None
         other._removed = self._removed | frozenset(payload)
+        other._dotted = {p: f for p, f in self._dotted.items() if p not in payload}
         other._count = self._count - len(payload)
         other._bytes = self._bytes - sum(f.size for f in payload.values())
         self._shared = other._shared = True
         return other
+
+
+def _dotted(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.startswith(".") or name in ("Thumbs.db", "desktop.ini")
 
 
 def _value(scanned: ScannedFile) -> str:
@@ -277,21 +294,22 @@ class BundleScan:
     """Reads a file again from a bundle that is not on this file system
     (object storage); None for folders and archives."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.files, ScannedFiles):
-            given: Mapping[str, ScannedFile] = self.files
-            self.files = ScannedFiles(_spill_dir(self.location))
-            for rel, scanned in given.items():
-                self.files[rel] = scanned
-        elif not self.files.where.made and not self.files:
-            self.files = ScannedFiles(_spill_dir(self.location))
-        if not isinstance(self.tag_bytes, TagBytes):
-            given_bytes: Mapping[str, bytes] = self.tag_bytes
-            self.tag_bytes = TagBytes(self.files.where)
-            for rel, data in given_bytes.items():
-                self.tag_bytes[rel] = data
-        elif not self.tag_bytes:
-            self.tag_bytes = TagBytes(self.files.where)
+    def __setattr__(self, name: str, value: object) -> None:
+        # A dict given for `files` or `tag_bytes` (when built, or set after, as
+        # tests do) becomes the spilling kind, in the scan's spill folder.
+        if name == "files" and isinstance(value, Mapping):
+            if not isinstance(value, ScannedFiles) or (not value.where.made and not value):
+                files = ScannedFiles(_spill_dir(self.location))
+                for rel, scanned in value.items():
+                    files[rel] = scanned
+                value = files
+        elif name == "tag_bytes" and isinstance(value, Mapping):
+            if not isinstance(value, TagBytes) or not value:
+                tag_bytes = TagBytes(self.files.where)
+                for rel, data in value.items():
+                    tag_bytes[rel] = data
+                value = tag_bytes
+        object.__setattr__(self, name, value)
 
     @property
     def spill(self) -> SpillDir:

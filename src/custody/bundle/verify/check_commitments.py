@@ -73,29 +73,21 @@ def check_commitments(
             Problem("statement_mismatch", where, "does not lead to the root the statement signed")
         )
         return None
-    files = com["files"]
     note_at = com.get("note_leaf")
-    note_line: bytes | None = None
-    listed = SortedSpill(scan.spill)
-    comparable = True
-    for i, raw in enumerate(_lines(opened)):
-        line = raw.removesuffix(b"\n")
-        if i == note_at:
-            note_line = line
-        if i >= files:
-            continue
-        try:
-            leaf = L.parse_leaf(line)
-        except L.LeafError as e:
-            problems.append(Problem("statement_mismatch", where, f"leaf {i}: {e}"))
-            return None
-        path, digest = leaf.get("path"), leaf.get("sha256")
-        if isinstance(path, str) and isinstance(digest, str):
-            listed.add(path, digest)
-        else:
-            comparable = False  # a manifest's paths and digests are text
+    # The file leaves as custody writes them, in path order, are compared with
+    # the manifest as they are read; in any other order, sorted on disk first.
+    leaves = _file_leaves(_lines(opened), com["files"], note_at, manifest, None)
+    if leaves is None:
+        leaves = _file_leaves(
+            _lines(opened), com["files"], note_at, manifest, SortedSpill(scan.spill)
+        )
+    assert leaves is not None
+    if isinstance(leaves, Problem):
+        problems.append(leaves)
+        return None
+    same, note_line = leaves
     # Without a manifest to compare with, its absence is the problem already named.
-    if MANIFEST in scan.files and not (comparable and _same(listed, manifest)):
+    if MANIFEST in scan.files and not same:
         problems.append(
             Problem("statement_mismatch", where, "the committed files are not the manifest's")
         )
@@ -105,6 +97,47 @@ def check_commitments(
         except L.LeafError:
             problems.append(Problem("statement_mismatch", where, "the note leaf is unreadable"))
     return None
+
+
+def _file_leaves(
+    lines: Iterator[bytes],
+    files: int,
+    note_at: Any,
+    manifest: ListedManifest | Mapping[str, Any],
+    listed: SortedSpill | None,
+) -> tuple[bool, bytes | None] | Problem | None:
+    """Whether the first `files` leaves, as a dict {path: SHA-256}, are the
+    manifest's, and the note leaf's bytes; or the problem of the first leaf
+    that cannot be read. Without a spill (`listed` None) the leaves must come
+    in increasing path order, compared as read: None when they do not."""
+    expected = ((p, d) for p, d, _ in sorted_listing(manifest))
+    note_line: bytes | None = None
+    comparable = True  # a manifest's paths and digests are text
+    same = True
+    previous: str | None = None
+    for i, raw in enumerate(lines):
+        line = raw.removesuffix(b"\n")
+        if i == note_at:
+            note_line = line
+        if i >= files:
+            continue
+        try:
+            leaf = L.parse_leaf(line)
+        except L.LeafError as e:
+            return Problem("statement_mismatch", L.COMMITMENTS_PATH, f"leaf {i}: {e}")
+        path, digest = leaf.get("path"), leaf.get("sha256")
+        if not (isinstance(path, str) and isinstance(digest, str)):
+            comparable = False
+        elif listed is not None:
+            listed.add(path, digest)
+        else:
+            if previous is not None and path <= previous:
+                return None
+            previous = path
+            same = same and next(expected, None) == (path, digest)
+    if listed is not None:
+        return comparable and _same(listed, manifest), note_line
+    return comparable and same and next(expected, None) is None, note_line
 
 
 def _lines(opened: Callable[[], IO[bytes] | None]) -> Iterator[bytes]:

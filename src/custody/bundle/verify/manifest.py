@@ -23,6 +23,8 @@ class ListedManifest:
         self._count = 0
         if stream is None:
             return
+        previous: str | None = None
+        in_order = True
         with stream:
             for number, raw in enumerate(stream, start=1):
                 try:
@@ -38,7 +40,14 @@ class ListedManifest:
                     self.errors.append(parsed)
                     continue
                 path, digest = parsed
+                if in_order and previous is not None and path <= previous:
+                    in_order = False
+                previous = path
                 self._spill.add(path, f"{digest} {number}")
+        if in_order:  # as custody writes it: no path can be listed twice
+            self._count = len(self._spill)
+            self.errors.sort(key=lambda e: e.line_number)
+            return
         previous = None
         for path, value in self._spill:
             if path == previous:
