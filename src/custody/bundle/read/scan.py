@@ -303,12 +303,15 @@ class BundleScan:
                 for rel, scanned in value.items():
                     files[rel] = scanned
                 value = files
-        elif name == "tag_bytes" and isinstance(value, Mapping):
-            if not isinstance(value, TagBytes) or not value:
-                tag_bytes = TagBytes(self.files.where)
-                for rel, data in value.items():
-                    tag_bytes[rel] = data
-                value = tag_bytes
+        elif (
+            name == "tag_bytes"
+            and isinstance(value, Mapping)
+            and (not isinstance(value, TagBytes) or not value)
+        ):
+            tag_bytes = TagBytes(self.files.where)
+            for rel, data in value.items():
+                tag_bytes[rel] = data
+            value = tag_bytes
         object.__setattr__(self, name, value)
 
     @property
