@@ -258,9 +258,11 @@ def audit_against_bundle(
         pending_ok_for=None,
         on_progress=on_progress,
     )
+    from custody.bundle.verify.manifest import ListedManifest
     from custody.ops.audit import audit_folder
 
-    manifest, _ = layout.parse_manifest(scan.tag_bytes.get(layout.MANIFEST, b""))
+    # Streamed from the bytes the scan hashed (bundle/verify/manifest.py).
+    manifest = ListedManifest(scan.tag_bytes.open(layout.MANIFEST), scan.spill)
     result = audit_folder(folder=folder, report=report, manifest=manifest, on_progress=on_progress)
     return result, report
 

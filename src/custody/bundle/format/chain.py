@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +150,7 @@ def key_of(p: Any) -> Ed25519PublicKey | None:
 
 
 def verify_chain(
-    tag_bytes: dict[str, bytes],
+    tag_bytes: Mapping[str, bytes],
     *,
     statement: dict[str, Any],
     statement_sha256: str,

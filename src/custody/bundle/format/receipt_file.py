@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from custody.base.signing import signature_is_valid
@@ -62,7 +63,7 @@ def read_receipt_file(data: bytes) -> tuple[bytes, bytes] | str:
 
 
 def check_receipt(
-    tag_bytes: dict[str, bytes],
+    tag_bytes: Mapping[str, bytes],
     state: ChainState,
     record: bytes,
     signature: bytes,

@@ -14,14 +14,17 @@ from custody.base.errors import NotABundleError
 from custody.base.hashing import hash_fd, sha256_bytes
 from custody.base.models import Problem
 from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.spill import writing
 from custody.base.workers import run_parallel
 from custody.bundle.format import layout
 from custody.bundle.read.scan import (
     MAX_TAG_FILE_BYTES,
     BundleScan,
     ScannedFile,
+    copy_capped,
     mark_odd,
     read_capped,
+    spill_tag_bytes,
     wants_bytes,
 )
 
@@ -88,9 +91,23 @@ def scan_directory(
 
     on_bytes = tracker.add_bytes if on_progress is not None else None
 
+    adding = threading.Lock()
+
+    def add_one(item: tuple[str, str, int], stop: threading.Event) -> None:
+        # Each worker adds what it read as it goes: a list of every result
+        # would be the one thing here that grows with the number of files.
+        rel, scanned, data, problem = read_one(item, stop)
+        with adding:
+            if isinstance(data, Path):
+                assert scanned is not None
+                scan.files[rel] = scanned
+                scan.tag_bytes.keep_file(rel, data)
+            else:
+                scan.add(rel, scanned, data, problem)
+
     def read_one(
         item: tuple[str, str, int], stop: threading.Event
-    ) -> tuple[str, ScannedFile | None, bytes | None, Problem | None]:
+    ) -> tuple[str, ScannedFile | None, bytes | Path | None, Problem | None]:
         # Runs once per file on every worker: kept lean, as the Python work
         # here, not hashing, is what bounds verify on many small files.
         rel, full, _ = item
@@ -120,6 +137,15 @@ def scan_directory(
                 digest, count = hash_fd(fd, on_bytes=on_bytes, stop=stop)
                 tracker.file_done()
                 return rel, ScannedFile(count, digest), None, None
+            if wants_bytes(rel) and spill_tag_bytes() < st.st_size <= MAX_TAG_FILE_BYTES:
+                # The manifest of a million files: kept in the scan's temporary
+                # folder as read and hashed, never whole in memory.
+                copy = scan.spill.new_file("tag")
+                with writing(copy):
+                    out = open(copy, "wb")  # noqa: SIM115 - closed below, its failure is ours
+                with os.fdopen(os.dup(fd), "rb") as fh, out:
+                    spilled = copy_capped(fh, out)
+                return rel, spilled, copy, None
             if wants_bytes(rel) and st.st_size <= MAX_TAG_FILE_BYTES:
                 with os.fdopen(os.dup(fd), "rb") as fh:
                     data = read_capped(fh)
@@ -136,7 +162,10 @@ def scan_directory(
         finally:
             os.close(fd)
 
-    for rel, scanned, data, problem in run_parallel(read_one, regular_files(), workers=workers):
-        scan.add(rel, scanned, data, problem)
+    try:
+        run_parallel(add_one, regular_files(), workers=workers)
+    except BaseException:
+        scan.close()  # errors and Ctrl-C leave no temporary folder behind
+        raise
     tracker.finish()
     return scan

@@ -21,14 +21,15 @@ findings out. verifier/src/leftovers.js is the page's copy.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+import itertools
+from collections.abc import Callable, Collection, Mapping
+from typing import IO, TYPE_CHECKING
 
 from custody.base.models import Problem
 from custody.bundle.format import layout
 
 if TYPE_CHECKING:  # a pure check over a scan; the archive reader calls it
-    from custody.bundle.read.scan import BundleScan
+    from custody.bundle.read.scan import BundleScan, ScannedFile
 
 KIND = "os_leftover"
 MACOSX_DIR = "__MACOSX"
@@ -123,35 +124,97 @@ def within(names: Collection[str]) -> Callable[[str], bool]:
     return lambda p: p in names or p in folders
 
 
+def candidates(scan: BundleScan) -> dict[str, ScannedFile]:
+    """The files of a scan whose names could make them leftovers (a few): of
+    the payload, only names that start with a dot, Thumbs.db and desktop.ini
+    can be (its folders are under data/), and the scan keeps those apart."""
+    files = itertools.chain(scan.files.tags().items(), scan.files.dotted().items())
+    return {
+        path: scanned
+        for path, scanned in files
+        if candidate(path) and path not in layout.REQUIRED_TAG_FILES
+    }
+
+
+def listed_among(stream: IO[bytes] | None, names: Collection[str]) -> set[str]:
+    """Which of `names` a manifest lists, read from `stream` line by line as
+    layout.parse_manifest reads it (a file that is not UTF-8 lists nothing)."""
+    found: set[str] = set()
+    if stream is None:
+        return found
+    with stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return set()
+            parsed = layout.parse_manifest_line(line.removesuffix("\n"), number)
+            if isinstance(parsed, tuple) and parsed[0] in names:
+                found.add(parsed[0])
+    return found
+
+
+def _described(path: str) -> list[str]:
+    """The paths `classify` may ask `beside` about for this file."""
+    parts = path.split("/")
+    name = parts[-1]
+    if not name.startswith("._") or len(name) <= 2:
+        return []
+    described = "/".join([*parts[:-1], name[2:]])
+    if parts[0] == MACOSX_DIR:
+        return [described.split("/", 1)[1] if "/" in described else ""]
+    return [described]
+
+
+def _beside_among(scan: BundleScan, asked: set[str]) -> Callable[[str], bool]:
+    """`within(every path of the scan)`, answered for the paths `asked` only,
+    in one pass over the scan's files (never a set of every path)."""
+    present: set[str] = set()
+    if asked:
+        for name in itertools.chain(scan.files, scan.odd_paths):
+            if name in asked:
+                present.add(name)
+            while "/" in name:
+                name = name.rsplit("/", 1)[0]
+                if name in asked:
+                    present.add(name)
+    return lambda p: p in present
+
+
 def set_aside(
-    scan: BundleScan, listed: Collection[str], read: Callable[[str], bytes | None]
+    scan: BundleScan,
+    listed: Collection[str],
+    read: Callable[[str], bytes | None],
+    found_candidates: Mapping[str, ScannedFile] | None = None,
 ) -> tuple[BundleScan, tuple[Problem, ...]]:
     """The scan without the leftovers no manifest lists, and the leftovers.
     `read(path)` gives a file's bytes when the scan did not keep them. Leftovers
     the archive reader found outside the bundle folder (`__MACOSX/`) arrive as
-    os_leftover problems and are moved here too."""
-    beside = within(set(scan.files) | scan.odd_paths)
+    os_leftover problems and are moved here too. `listed` need only say which
+    of the candidates (`candidates(scan)`, given or found again) are listed."""
+    if found_candidates is None:
+        found_candidates = candidates(scan)
+    asked = {d for path in found_candidates for d in _described(path)}
+    beside = _beside_among(scan, asked)
 
     found: list[Problem] = [p for p in scan.problems if p.kind == KIND]
-    kept = {}
-    for path, scanned in scan.files.items():
-        if path in listed or path in layout.REQUIRED_TAG_FILES or not candidate(path):
-            kept[path] = scanned
+    gone: dict[str, ScannedFile] = {}
+    for path, scanned in found_candidates.items():
+        if path in listed:
             continue
         data = scan.tag_bytes.get(path)
         if data is None and scanned.size <= MAX_LEFTOVER_BYTES:
             data = read(path)
         why = classify(path, data, beside)
-        if why is None:
-            kept[path] = scanned
-        else:
+        if why is not None:
+            gone[path] = scanned
             found.append(Problem(KIND, path, why))
-    if len(kept) == len(scan.files) and len(found) == 0:
+    if not gone and len(found) == 0:
         return scan, ()
     cleaned = dataclasses.replace(
         scan,
-        files=kept,
-        tag_bytes={p: b for p, b in scan.tag_bytes.items() if p in kept},
+        files=scan.files.without(gone),
+        tag_bytes=scan.tag_bytes.only(lambda p: p not in gone),
         problems=[p for p in scan.problems if p.kind != KIND],
     )
     return cleaned, tuple(sorted(found, key=lambda p: p.path or ""))

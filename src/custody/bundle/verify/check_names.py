@@ -13,6 +13,8 @@ from custody.bundle.format import layout
 from custody.bundle.format.names import NAMES, NamesError, check_names_map, parse_names_file
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_payload import check_read_back
+from custody.bundle.verify.manifest import ListedManifest
+from custody.bundle.verify.names_streamed import check_names_streamed
 
 
 def check_names(
@@ -49,7 +51,10 @@ def check_names(
     except NamesError as e:
         problems.append(Problem("bad_names", NAMES, str(e)))
         return {}
-    bad = check_names_map(originals, manifest, layout.PAYLOAD_DIR + "/")
+    if isinstance(manifest, ListedManifest):  # streamed: never a set of every path
+        bad = check_names_streamed(originals, manifest, layout.PAYLOAD_DIR + "/", scan.spill)
+    else:
+        bad = check_names_map(originals, manifest, layout.PAYLOAD_DIR + "/")
     for p in bad:
         problems.append(Problem("bad_names", NAMES, f"{p.path}: {p.detail}"))
     return {} if bad else originals

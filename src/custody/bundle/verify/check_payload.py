@@ -10,7 +10,8 @@ from custody.base.bytediff import describe_difference
 from custody.base.models import Problem
 from custody.bundle.format import layout
 from custody.bundle.format.chain import is_chain_path
-from custody.bundle.read.scan import BundleScan
+from custody.bundle.read.scan import BundleScan, ScannedFile
+from custody.bundle.verify.manifest import ListedManifest, join, sorted_listing
 
 
 def check_bagit_txt(scan: BundleScan, problems: list[Problem]) -> None:
@@ -28,29 +29,47 @@ def check_bagit_txt(scan: BundleScan, problems: list[Problem]) -> None:
         )
 
 
-def check_payload(scan: BundleScan, manifest: dict[str, str], problems: list[Problem]) -> None:
-    missing: dict[str, str] = {}
-    for path, digest in manifest.items():
+def check_payload(
+    scan: BundleScan, manifest: ListedManifest | Mapping[str, str], problems: list[Problem]
+) -> None:
+    """The payload against its manifest, in one merge join of the two in path
+    order (neither held in memory). Problems come out as they always did:
+    those of listed files in manifest order, then unlisted files in path
+    order (renamed when a missing file had their content), then the missing."""
+    listed = ((p, (d, n)) for p, d, n in sorted_listing(manifest))
+    held: list[tuple[int, Problem]] = []
+    missing_at: list[tuple[int, str, str]] = []
+    unlisted: list[tuple[str, ScannedFile]] = []
+    for path, entry, found in join(listed, scan.files.payload()):
+        if entry is None:
+            unlisted.append((path, found))
+            continue
+        digest, order = entry
         if not path.startswith(layout.PAYLOAD_DIR + "/"):
-            problems.append(
-                Problem("bad_manifest", path, "payload manifest lists a path outside data/")
+            held.append(
+                (
+                    order,
+                    Problem("bad_manifest", path, "payload manifest lists a path outside data/"),
+                )
             )
-            continue
-        found = scan.files.get(path)
-        if found is None:
+        elif found is None:
             if path not in scan.odd_paths:
-                missing[path] = digest
-            continue
-        if found.sha256 != digest:
-            problems.append(
-                Problem("changed", path, f"SHA-256 is {found.sha256}, manifest says {digest}")
+                missing_at.append((order, path, digest))
+        elif found.sha256 != digest:
+            held.append(
+                (
+                    order,
+                    Problem("changed", path, f"SHA-256 is {found.sha256}, manifest says {digest}"),
+                )
             )
+    held.sort(key=lambda h: h[0])
+    problems.extend(p for _, p in held)
+    missing_at.sort()
+    missing = {path: digest for _, path, digest in missing_at}
     by_digest: dict[str, list[str]] = {}
     for path, digest in missing.items():
         by_digest.setdefault(digest, []).append(path)
-    unlisted = sorted(p for p in scan.files if not layout.is_tag_path(p) and p not in manifest)
-    for path in unlisted:
-        found = scan.files[path]
+    for path, found in unlisted:
         twins = by_digest.get(found.sha256 or "", [])
         if twins:
             original = twins.pop(0)
@@ -119,8 +138,7 @@ def check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Proble
     if oxum is None:
         problems.append(Problem("bad_bag_info", layout.BAG_INFO, "no Payload-Oxum"))
         return
-    payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
-    actual = f"{sum(f.size for f in payload)}.{len(payload)}"
+    actual = f"{scan.files.payload_bytes}.{scan.files.payload_count}"
     if oxum != actual:
         problems.append(
             Problem(
@@ -162,7 +180,7 @@ def check_tag_manifest(scan: BundleScan, problems: list[Problem]) -> None:
             problems.append(
                 Problem("changed", path, f"SHA-256 is {found.sha256}, tag manifest says {digest}")
             )
-    for path in sorted(scan.files):
+    for path in sorted(scan.files.tags()):
         if layout.is_tag_path(path) and path != layout.TAG_MANIFEST and path not in listed:
             if data is None and path in layout.REQUIRED_TAG_FILES:
                 continue

@@ -9,7 +9,7 @@ TrustPolicy, and turns what they found into the report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_commitments import with_committed_note
 from custody.bundle.verify.check_ledger import LocalLedger
 from custody.bundle.verify.evidence import Evidence
+from custody.bundle.verify.manifest import ListedManifest, join, sorted_listing
 from custody.bundle.verify.pipeline import run_checks
 from custody.policy import TrustPolicy
 
@@ -75,8 +76,7 @@ def evaluate(evidence: Evidence, policy: TrustPolicy, *, now: datetime) -> Verif
     problems = list(_dedupe(outcome.problems))
     time, signer = facts.time, facts.signer
     assert time is not None and signer is not None, "every check has run"
-    payload = [f for p, f in scan.files.items() if not layout.is_tag_path(p)]
-    manifest = dict(facts.manifest)
+    manifest = facts.manifest
     return VerifyReport(
         bundle=scan.location,
         verified=not problems,
@@ -84,8 +84,8 @@ def evaluate(evidence: Evidence, policy: TrustPolicy, *, now: datetime) -> Verif
         problems=tuple(problems),
         statement=with_committed_note(facts.statement, facts.committed_note),
         statement_sha256=facts.statement_sha256,
-        files_checked=len(payload),
-        bytes_checked=sum(f.size for f in payload),
+        files_checked=scan.files.payload_count,
+        bytes_checked=scan.files.payload_bytes,
         custody_chain=facts.chain,
         open_handover=dict(facts.open_handover) if facts.open_handover is not None else None,
         ledger=dict(facts.ledger) if facts.ledger is not None else None,
@@ -102,7 +102,7 @@ def evaluate(evidence: Evidence, policy: TrustPolicy, *, now: datetime) -> Verif
 
 def _file_table(
     scan: BundleScan,
-    manifest: dict[str, str],
+    manifest: ListedManifest | Mapping[str, str],
     statement: dict[str, Any] | None,
     problems: list[Problem],
 ) -> tuple[dict[str, Any], ...]:
@@ -128,13 +128,18 @@ def _file_table(
     }
     rows = []
     prefix = layout.PAYLOAD_DIR + "/"
-    for path in sorted(manifest, key=lambda p: p.encode("utf-8", "surrogateescape")):
-        found = scan.files.get(path)
+    # One merge join of the manifest and the payload, both in path order.
+    listed = ((p, d) for p, d, _ in sorted_listing(manifest))
+    for path, digest, found in join(listed, scan.files.payload()):
+        if digest is None:
+            continue
+        if found is None and layout.is_tag_path(path):
+            found = scan.files.tags().get(path)  # a manifest naming a tag file
         md = records.get(path[len(prefix) :] if path.startswith(prefix) else path, {})
         rows.append(
             {
                 "path": path,
-                "sha256": manifest[path],
+                "sha256": digest,
                 "size": found.size if found is not None else None,
                 "state": state.get(path, "intact" if found is not None else "missing"),
                 "mime": md.get("mime"),
@@ -144,6 +149,7 @@ def _file_table(
                 "duration_s": md.get("duration_s"),
             }
         )
+    rows.sort(key=lambda r: r["path"].encode("utf-8", "surrogateescape"))
     return tuple(rows)
 
 

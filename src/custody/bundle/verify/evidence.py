@@ -15,6 +15,7 @@ from custody.base.models import Problem, SignerInfo
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.check_ledger import LocalLedger
 from custody.bundle.verify.check_time import TimeCheck
+from custody.bundle.verify.manifest import ListedManifest
 from custody.policy import TrustPolicy
 
 
@@ -42,7 +43,9 @@ class Facts:
     scan: BundleScan | None = None
     """The scan without the files an operating system added (OS leftovers)."""
     os_leftovers: tuple[Problem, ...] = ()
-    manifest: Mapping[str, str] = field(default_factory=dict)
+    manifest: ListedManifest | Mapping[str, str] = field(default_factory=dict)
+    """The payload manifest (streamed, bundle/verify/manifest.py); {} for a
+    bundle just written, whose manifest is read back against the copies."""
     listed: int = 0
     """How many payload files the manifest lists."""
     bag_info: Mapping[str, str] = field(default_factory=dict)

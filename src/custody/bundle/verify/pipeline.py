@@ -23,7 +23,7 @@ from typing import Any
 from custody.base.hashing import sha256_bytes
 from custody.base.models import Problem
 from custody.bundle.format import layout
-from custody.bundle.format.chain import label, verify_chain
+from custody.bundle.format.chain import is_chain_path, label, verify_chain
 from custody.bundle.read import leftovers
 from custody.bundle.verify.check_c2pa import check_c2pa
 from custody.bundle.verify.check_commitments import check_commitments
@@ -43,6 +43,7 @@ from custody.bundle.verify.check_team import check_team
 from custody.bundle.verify.check_time import check_time
 from custody.bundle.verify.check_witness import check_quorum
 from custody.bundle.verify.evidence import Check, Evidence, Facts, Outcome, Step, collect
+from custody.bundle.verify.manifest import ListedManifest
 from custody.ledger.checkpoint_time import check_checkpoint_time
 from custody.ledger.proof import PROOF_PATH
 from custody.policy import TrustPolicy
@@ -57,12 +58,12 @@ def set_aside_os_leftovers(
     scan = evidence.scan
     if evidence.copied is not None:
         return Step(replace(prior, scan=scan), tuple(scan.problems))
+    found = leftovers.candidates(scan)
     listed: set[str] = set()
-    for name in (layout.MANIFEST, layout.TAG_MANIFEST):
-        data = scan.tag_bytes.get(name)
-        if data is not None:
-            listed.update(layout.parse_manifest(data)[0])
-    kept, os_leftovers = leftovers.set_aside(scan, listed, scan.read_tag)
+    if found:  # the manifests are read only for the few names that could be leftovers
+        for name in (layout.MANIFEST, layout.TAG_MANIFEST):
+            listed.update(leftovers.listed_among(scan.tag_bytes.open(name), found))
+    kept, os_leftovers = leftovers.set_aside(scan, listed, scan.read_tag, found)
     return Step(replace(prior, scan=kept, os_leftovers=os_leftovers), tuple(kept.problems))
 
 
@@ -72,15 +73,16 @@ def check_bag(evidence: Evidence, policy: TrustPolicy, *, now: datetime, prior: 
     scan = prior.scanned()
     problems: list[Problem] = []
     check_bagit_txt(scan, problems)
-    manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
-    manifest: dict[str, str] = {}
+    manifest: ListedManifest | dict[str, str] = {}
     if evidence.copied is None:
-        if manifest_bytes is not None:
-            manifest, errors = layout.parse_manifest(manifest_bytes)
-            problems.extend(Problem("bad_manifest", layout.MANIFEST, e.detail) for e in errors)
+        # Streamed from the bytes the scan hashed, its entries spilled in path
+        # order: joined with the payload, never held (bundle/verify/manifest.py).
+        manifest = ListedManifest(scan.tag_bytes.open(layout.MANIFEST), scan.spill)
+        problems.extend(Problem("bad_manifest", layout.MANIFEST, e.detail) for e in manifest.errors)
         listed = len(manifest)
         check_payload(scan, manifest, problems)
     else:
+        manifest_bytes = scan.tag_bytes.get(layout.MANIFEST)
         listed = check_read_back(manifest_bytes or b"", evidence.copied, problems)
     bag_info_bytes = scan.tag_bytes.get(layout.BAG_INFO)
     bag_info = dict(layout.parse_bag_info(bag_info_bytes)) if bag_info_bytes is not None else {}
@@ -155,7 +157,7 @@ def check_extraction_members(
 
     _, problems = collect(
         lambda found: check_extractions(
-            scan.files, scan.odd_paths, dict(prior.bag_info), signed_metadata, found
+            scan.files.tags(), scan.odd_paths, dict(prior.bag_info), signed_metadata, found
         )
     )
     return Step(prior, problems)
@@ -166,7 +168,9 @@ def check_committed(
 ) -> Step:
     """The salted commitments (custody/commitments.jsonl, docs/format.md) against
     the statement's root and the manifest; the officer's note they hold."""
-    listing: Mapping[str, Any] = prior.manifest if evidence.copied is None else evidence.copied
+    listing: ListedManifest | Mapping[str, Any] = (
+        prior.manifest if evidence.copied is None else evidence.copied
+    )
     note, problems = collect(
         lambda found: check_commitments(prior.scanned(), prior.statement, listing, found)
     )
@@ -282,7 +286,8 @@ def check_custody_chain(
     signed = _signed(prior)
     if signed is None:
         return Step(prior)
-    state = verify_chain(prior.scanned().tag_bytes, statement=signed[0], statement_sha256=signed[1])
+    chain_files = dict(prior.scanned().tag_bytes.only(is_chain_path))
+    state = verify_chain(chain_files, statement=signed[0], statement_sha256=signed[1])
     problems: list[Problem] = []
     chain = check_chain_keys(state.timeline, policy, now=now, problems=problems)
     problems.extend(state.problems)
