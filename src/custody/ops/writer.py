@@ -39,6 +39,7 @@ from custody.bundle.write.journal import (
     JOURNAL_NAME,
     JournalHead,
     ResumePoint,
+    disk_full,
     journal_resumes,
     working_folder,
 )
@@ -161,6 +162,8 @@ def ingest(
     fingerprint = fingerprint_of(signing_key.public_key())
     bundle_id = resume.head.bundle_id if resume is not None else str(uuid.uuid4())
     under_way = PendingIngest(bundle_id, case, exhibit, bundle_path, utc_text(created))
+    building: Path | None = None
+    recording = False
     try:
         with (
             (
@@ -170,6 +173,7 @@ def ingest(
                 bundle_path, None if resume is None else resume.partial, keep_on_interrupt
             ) as tmp,
         ):
+            building = tmp
             data_dir = tmp / layout.PAYLOAD_DIR
             # The listing and every per-file record go to anonymous files in the
             # working folder (bundle/write/spill.py): memory stays flat at any count.
@@ -277,6 +281,7 @@ def ingest(
             payload = PrefixedView(copied, f"{layout.PAYLOAD_DIR}/")
             _stop_on(check_written_names(tmp / layout.MANIFEST, names, payload), bundle_path)
             if ledger is not None:
+                recording = True
                 if marker is not None:
                     marker.will_record()
                 # A resumed ingest keeps its first start as its time (the bundle's
@@ -355,10 +360,15 @@ def ingest(
                 ) from e
             fsync_dir(bundle_path.parent)
             faults.reached("renamed")
-    except CustodyError:
+    except CustodyError as e:
+        if disk_full(e) and not recording and building is not None:
+            raise _kept_for_later(e, building) from e
         raise
     except OSError as e:
-        raise environment_error(e, e.filename or bundle_path) from e
+        failure = environment_error(e, e.filename or bundle_path)
+        if disk_full(e) and not recording and building is not None:
+            raise _kept_for_later(failure, building) from e
+        raise failure from e
 
     return IngestResult(
         bundle=str(bundle_path),
@@ -412,6 +422,16 @@ def _analyse_similar(
         if kind_of(mime, rel) is not None
     ]
     return analyse_payload(files, data_dir, enabled=enabled, workers=workers)
+
+
+def _kept_for_later(e: CustodyError, partial: Path) -> EnvironmentFailure:
+    """A full disk stops the ingest but loses nothing: one line saying what
+    is full, where the partial copy is kept, and how to continue it."""
+    return EnvironmentFailure(
+        f"{e.message}: the ingest stopped and its partial copy is kept at {partial}; "
+        "free some space, then run the same ingest again (or with --resume) to continue it",
+        path=e.path,
+    )
 
 
 def _stop_on(problems: list[Problem], bundle_path: Path) -> None:

@@ -16,6 +16,7 @@ checked and made visible; it is never part of a bundle.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.base import faults
-from custody.base.fsutil import remove_tree, temporary_directory_beside
+from custody.base.fsutil import remove_tree
 from custody.base.models import CopiedFile
 from custody.bundle.format import layout
 from custody.bundle.read.source import SourceFile
@@ -240,17 +241,23 @@ def clear_for_resume(partial: Path) -> None:
             os.unlink(entry.path)
 
 
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` (or what it was raised from) is a full disk or quota."""
+    for cause in (e, e.__cause__):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def working_folder(
     bundle_path: Path, existing: Path | None, keep_on_interrupt: bool
 ) -> Iterator[Path]:
     """The hidden folder the bundle is built in: `existing` (a stopped ingest's,
-    to continue) or a fresh one. Removed on failure, except on Ctrl-C when the
-    ingest is resumable: then it stays, with its journal, to be continued."""
-    if existing is None and not keep_on_interrupt:
-        with temporary_directory_beside(bundle_path) as tmp:
-            yield tmp
-        return
+    to continue) or a fresh one. Removed on failure, except when the ingest can
+    be continued: on Ctrl-C when it is resumable, and on a full disk (ENOSPC,
+    EDQUOT), always: then it stays, with its journal, to be continued once
+    space is freed (nothing in it is lost)."""
     if existing is None:
         bundle_path.parent.mkdir(parents=True, exist_ok=True)
         existing = Path(
@@ -265,7 +272,8 @@ def working_folder(
             with contextlib.suppress(OSError):
                 remove_tree(existing)
         raise
-    except BaseException:
-        with contextlib.suppress(OSError):
-            remove_tree(existing)
+    except BaseException as e:
+        if not disk_full(e):
+            with contextlib.suppress(OSError):
+                remove_tree(existing)
         raise
