@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE, Env, tree_snapshot
+from conftest import PASSPHRASE, Env, tree_snapshot, validate
 
 
 def _source(root: Path, files: int = 12) -> Path:
@@ -115,7 +115,10 @@ def test_killed_ingest_is_explained_and_tidied(
         assert f"'custody ingest --discard {bundle_id}' removes" in warning
         assert marker.exists() and all(p.exists() for p in partials)
         listed = json.loads(env.run("ingest", "--resume", "--json").stdout)
+        validate("ingest-stopped", listed)
         assert [s["bundle_id"] for s in listed["stopped_ingests"]] == [bundle_id]
+        assert listed["stopped_ingests"][0]["finished_copies"] == 13
+        validate("ingest-stopped", json.loads(env.run("ingest", "--resume", "--json").stdout))
         discarded = env.run("ingest", "--discard", bundle_id)
         assert discarded.exit_code == 0, discarded.output
         assert "was discarded; its partial copy was removed" in discarded.stdout
