@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from custody.base.models import SkippedEntry
-from custody.bundle.read.source import SourceDir, SourceFile, SourceListing, walk_source
+from custody.bundle.read.source import (
+    SourceDir,
+    SourceEntry,
+    SourceFile,
+    SourceListing,
+    walk_source,
+)
 from custody.bundle.write.spill import RecordSpill
 
 
@@ -76,15 +83,18 @@ def _rels(files: RecordSpill, dirs: RecordSpill) -> Iterator[str]:
         yield record[0]
 
 
-def spill_listing(source: Path, where: Path, single: SourceListing | None = None) -> SpilledListing:
-    """Walk `source` (or take `single`, the listing of one evidence file) into
-    anonymous files in `where`. Raises InputError as walk_source does."""
+def spill_listing(source: Path, where: Path, given: SourceListing | None = None) -> SpilledListing:
+    """Walk `source` (or take `given`: the listing of one evidence file, or one
+    --expand rewrote) into anonymous files in `where`. Raises InputError as
+    walk_source does."""
     files, dirs = RecordSpill(where), RecordSpill(where)
     skipped: list[SkippedEntry] = []
     originals: list[tuple[str, bytes]] = []
     unnormalised: set[str] = set()
     total = 0
-    entries = walk_source(source) if single is None else iter(single.files)
+    entries: Iterable[SourceEntry] = (
+        walk_source(source) if given is None else chain(given.files, given.dirs, given.skipped)
+    )
     for entry in entries:
         if isinstance(entry, SkippedEntry):
             skipped.append(entry)
