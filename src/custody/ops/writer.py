@@ -23,9 +23,9 @@ from custody.base.fsutil import (
 )
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer, fingerprint_of, public_key_file_bytes
-from custody.base.models import CopiedFile, IngestResult, Problem
+from custody.base.models import IngestResult, Problem
 from custody.base.pending import PendingIngest, track
-from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.progress import ProgressCallback, ProgressTracker, counted
 from custody.base.signing import sign_bytes
 from custody.base.utc import utc_text
 from custody.bundle.format import layout
@@ -43,16 +43,15 @@ from custody.bundle.write.journal import (
     journal_resumes,
     working_folder,
 )
-from custody.bundle.write.listing import SpilledListing, spill_listing
+from custody.bundle.write.listing import spill_listing
 from custody.bundle.write.placement import check_label, choose_bundle_path
 from custody.bundle.write.records import (
-    expand_payload,
     file_records,
     write_metadata,
     write_new,
     write_stream,
 )
-from custody.bundle.write.spill import PrefixedView, SortedIndex
+from custody.bundle.write.spill import PrefixedView
 from custody.extraction.hook import ExtractionsWritten
 from custody.io.ledger_store import Ledger
 from custody.io.manifest_db import manifest_rows
@@ -60,6 +59,7 @@ from custody.io.tsa_client import request_timestamps
 from custody.ledger.proof import PROOF_PATH, proof_file_bytes
 from custody.ledger.rows import Appended
 from custody.ops.disclosure.commit import commit_payload
+from custody.ops.ingest_payload import analyse_media, expand_spilled
 from custody.ops.ingest_tags import (
     bag_info_bytes,
     name_warnings,
@@ -73,7 +73,7 @@ from custody.ops.stamp import record_timestamp
 from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
-    from custody.similar.payload import PayloadAnalysis
+    pass
 
 
 def ingest(
@@ -195,7 +195,7 @@ def ingest(
             faults.reached("copied")
             origin: dict[str, dict[str, Any]] = {}
             if expand_archives:
-                listing, copied, origin = _expand(listing, copied, data_dir)
+                listing, copied, origin = expand_spilled(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
             # The copies come in the listing's order (sorted by UTF-8 path), so
             # the manifest streams to disk line by line, never whole in memory.
@@ -215,14 +215,25 @@ def ingest(
             )
             sidecar_digests: dict[str, str] = {}
             extracted = ExtractionsWritten(manifest_rows=manifest_rows)  # phone extractions
+            # Metadata is the long phase after the copy: it has its own progress.
             metadata_sha256 = write_metadata(
                 tmp / layout.METADATA,
-                file_records(
-                    listing, copied, data_dir, extract_metadata, sidecar_digests, origin, extracted
+                counted(
+                    file_records(
+                        listing,
+                        copied,
+                        data_dir,
+                        extract_metadata,
+                        sidecar_digests,
+                        origin,
+                        extracted,
+                    ),
+                    ProgressTracker("metadata", count, listing.total_bytes, on_progress),
+                    lambda record: int(record.get("size") or 0),
                 ),
             )
             analyse = extract_metadata and analyse_similar
-            similar = _analyse_similar(copied, data_dir, analyse, workers)
+            similar = analyse_media(copied, data_dir, analyse, workers)
             if similar.document is not None:
                 write_new(tmp / layout.SIMILAR, similar.document)
             similar_sha256 = sha256_bytes(similar.document) if similar.document else None
@@ -387,41 +398,6 @@ def ingest(
             for a in attempts
         ),
     )
-
-
-def _expand(
-    listing: SpilledListing, copied: SortedIndex, data_dir: Path
-) -> tuple[SpilledListing, SortedIndex, dict[str, dict[str, Any]]]:
-    """--expand's working copies, merged into the listing and the copies. The
-    archives' members are listed in memory (bundle/write/expand.py)."""
-    whole = listing.whole()
-    copies = [CopiedFile(rel, *value) for rel, value in copied.items_in_order()]
-    whole, copies, origin = expand_payload(whole, copies, data_dir, manifest_rows=manifest_rows)
-    if not origin:
-        return listing, copied, origin
-    where = data_dir.parent
-    expanded = spill_listing(where, where, whole)
-    index = SortedIndex(where)
-    for c in copies:
-        index.add(c.path, (c.size, c.sha256, c.mime))
-    listing.close()
-    copied.close()
-    return expanded, index.seal(), origin
-
-
-def _analyse_similar(
-    copied: SortedIndex, data_dir: Path, enabled: bool, workers: int | None
-) -> PayloadAnalysis:
-    from custody.similar.analyse import kind_of
-    from custody.similar.payload import PayloadFile, analyse_payload
-
-    # Only the images and videos are listed (in memory: their analyses are).
-    files = [
-        PayloadFile(rel, sha256, mime)
-        for rel, (_, sha256, mime) in copied.items_in_order()
-        if kind_of(mime, rel) is not None
-    ]
-    return analyse_payload(files, data_dir, enabled=enabled, workers=workers)
 
 
 def _kept_for_later(e: CustodyError, partial: Path) -> EnvironmentFailure:
