@@ -315,6 +315,12 @@ def test_disk_full_during_ingest(env: Env, officer: dict, tmp_path: Path, small_
     assert result.exit_code == 3, result.output
     assert "no space left on device" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    # The partial copy is kept to be continued once space is freed (ADR 0024), until
+    # it is discarded; then nothing is left.
+    [partial] = os.listdir(small_disk)
+    assert f"partial copy is kept at {small_disk / partial}" in result.stderr
+    [stopped] = json.loads(env.run("ingest", "--resume", "--json").stdout)["stopped_ingests"]
+    assert env.run("ingest", "--discard", stopped["bundle_id"]).exit_code == 0
     assert os.listdir(small_disk) == []
     assert tree_snapshot(src) == before
     assert env.run("ledger", "verify").exit_code == 0

@@ -110,6 +110,12 @@ def _check_after(env: Env, tmp_path: Path, what: str, line: str) -> None:
     assert nxt.exit_code == 0, f"{what}: {nxt.output}"
     warned = [w for w in nxt.stderr.splitlines() if w.startswith("custody: warning: ")]
     assert len(warned) == len(markers), f"{what}: {nxt.stderr}"
+    # A stopped ingest that can be continued is kept (ADR 0024) until it is
+    # discarded explicitly; everything else was tidied by the next ingest.
+    stopped = json.loads(env.run("ingest", "--resume", "--json").stdout)["stopped_ingests"]
+    for s in stopped:
+        assert any("it is kept" in w and s["bundle_id"] in w for w in warned), nxt.stderr
+        assert env.run("ingest", "--discard", s["bundle_id"]).exit_code == 0, what
     assert _leftovers(out, env) == ([], []), what
     assert env.run("ledger", "verify").exit_code == 0, what
 

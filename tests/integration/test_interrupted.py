@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE, Env, tree_snapshot
+from conftest import PASSPHRASE, Env, tree_snapshot, validate
 
 
 def _source(root: Path, files: int = 12) -> Path:
@@ -102,13 +102,27 @@ def test_killed_ingest_is_explained_and_tidied(
     assert plain.exit_code == 0
     assert plain.stderr.count("\n") == 1 and bundle_id in plain.stderr
 
-    # The next ingest says so in one line, records it, and removes the partial copy.
+    # The next ingest says so in one line, records it, and removes the partial copy;
+    # one stopped before it was recorded stays resumable until it is discarded.
     second = env.run(
         "ingest", _source(tmp_path / "phone2", 2), "--case", "ICC-9", "--out", out / "second"
     )
     assert second.exit_code == 0, second.output
     [warning] = [w for w in second.stderr.splitlines() if bundle_id in w]
     assert warning.startswith("custody: warning: ")
+    if point == "copied":
+        assert "was stopped after 13 finished copies; it is kept" in warning
+        assert f"'custody ingest --discard {bundle_id}' removes" in warning
+        assert marker.exists() and all(p.exists() for p in partials)
+        listed = json.loads(env.run("ingest", "--resume", "--json").stdout)
+        validate("ingest-stopped", listed)
+        assert [s["bundle_id"] for s in listed["stopped_ingests"]] == [bundle_id]
+        assert listed["stopped_ingests"][0]["finished_copies"] == 13
+        validate("ingest-stopped", json.loads(env.run("ingest", "--resume", "--json").stdout))
+        discarded = env.run("ingest", "--discard", bundle_id)
+        assert discarded.exit_code == 0, discarded.output
+        assert "was discarded; its partial copy was removed" in discarded.stdout
+        assert env.run("ingest", "--discard", bundle_id).exit_code == 2
     entries = _actions(env)
     abandoned = [e for e in entries if e["action"] == "abandoned"]
     if point in ("recorded", "written"):

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,134 @@ def test_killed_after_the_copies(env: Env, officer: dict, tmp_path: Path, point:
     assert env.run("verify", bundle).exit_code == 0
     assert _bundle_parts(bundle) == _reference(env, source, tmp_path)
     assert _partials(bundle.parent) == [] and list((env.home / "pending").glob("*")) == []
+
+
+def _other_source(root: Path) -> Path:
+    root.mkdir()
+    (root / "statement.txt").write_text("statement of W2\n")
+    return root
+
+
+def test_stopped_ingest_outlives_another_ingest_and_resumes_twice(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    """Another ingest between the kill and the resume names the stopped one and
+    leaves it alone; a resume killed in its turn is resumed again; the ledger entry
+    keeps the first start and says when it was continued (ADR 0024)."""
+    source = _source(tmp_path / "phone")
+    log = tmp_path / "copies.log"
+    (tmp_path / "out").mkdir()
+    bundle = tmp_path / "out" / "W1"
+    first = _killed_after(env, source, bundle, log, 15)
+    [partial] = _partials(bundle.parent)
+    w2 = _other_source(tmp_path / "w2")
+    other = env.run("ingest", w2, "--case", "ICC-9", "--out", tmp_path / "out" / "W2")
+    assert other.exit_code == 0, other.output
+    [kept] = [w for w in other.stderr.splitlines() if "it is kept" in w]
+    assert str(bundle) in kept and f"after {first} finished copies" in kept
+    assert _partials(bundle.parent) == [partial] and (partial / ".custody-journal").is_file()
+
+    second = _killed_after(env, source, bundle, log, 20)  # this run's 20th copy
+    assert second >= first + 20
+    result, _ = _finish(_ingest(env, source, bundle, log))
+    copies = _copies(log)
+    assert sorted(copies) == sorted(set(copies)) and len(copies) == FILES + 1
+    assert env.run("verify", bundle).exit_code == 0
+    assert _bundle_parts(bundle) == _reference(env, source, tmp_path)
+    assert _partials(bundle.parent) == [] and list((env.home / "pending").glob("*")) == []
+    ledger = json.loads(env.run("ledger", "show", "--json").stdout)["entries"]
+    [entry] = [e for e in ledger if e.get("bundle_id") == result["bundle_id"]]
+    statement = json.loads((bundle / "custody" / "statement.json").read_bytes())
+    assert entry["time"] == statement["created"]  # the first start
+    resumed = entry["detail"].split("; resumed ")[1].split(", ")
+    assert len(resumed) == 2 and all(t >= statement["created"] for t in resumed)
+
+
+def _disk_full_line(err: str, partial: Path) -> None:
+    [line] = err.splitlines()
+    assert "no space left on device" in line and f"partial copy is kept at {partial}" in line
+    assert "run the same ingest again (or with --resume) to continue it" in line
+
+
+def test_disk_full_keeps_the_partial_copy_to_continue(
+    env: Env, officer: dict, tmp_path: Path
+) -> None:
+    """A full disk (simulated after the 25th copy) stops the ingest with exit 3 and
+    one line; nothing is lost, and the same command continues it."""
+    source = _source(tmp_path / "phone")
+    before = tree_snapshot(source)
+    log = tmp_path / "copies.log"
+    (tmp_path / "out").mkdir()
+    bundle = tmp_path / "out" / "W1"
+    full = subprocess.run(
+        [
+            *(sys.executable, "-m", "custody", "ingest", str(source)),
+            *("--case", "ICC-9", "--exhibit", "W1/1", "--out", str(bundle)),
+        ],
+        env={
+            **os.environ,
+            "CUSTODY_HOME": str(env.home),
+            "CUSTODY_PASSPHRASE": PASSPHRASE,
+            "CUSTODY_COPY_LOG": str(log),
+            "CUSTODY_DISK_FULL_AFTER_FILES": "25",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert full.returncode == 3, full.stderr
+    [partial] = _partials(bundle.parent)
+    _disk_full_line(full.stderr, partial)
+    # The other copy thread may finish one more file before the failure stops it.
+    assert not bundle.exists() and 25 <= len(_copies(log)) < FILES + 1
+    result, _ = _finish(_ingest(env, source, bundle, log))
+    assert any("continuing the ingest" in w for w in result["warnings"])
+    copies = _copies(log)
+    assert sorted(copies) == sorted(set(copies)) and len(copies) == FILES + 1
+    assert env.run("verify", bundle).exit_code == 0
+    assert tree_snapshot(source) == before
+    assert _bundle_parts(bundle) == _reference(env, source, tmp_path)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real file system of 640 KiB (tmpfs; only root may mount one): skipped elsewhere."""
+    where = tmp_path / "small"
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_real_disk_that_fills(env: Env, officer: dict, tmp_path: Path, small_disk: Path) -> None:
+    """The bundle's disk fills during the copy (1.2 MB onto 640 KiB): exit 3, one line,
+    the source untouched, the partial copy kept; once space is freed (the file system
+    grown) the same command continues it into the bundle an uninterrupted ingest makes."""
+    source = _source(tmp_path / "phone")
+    before = tree_snapshot(source)
+    log = tmp_path / "copies.log"
+    bundle = small_disk / "W1"
+    proc = _ingest(env, source, bundle, log)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, (out, err)
+    [partial] = _partials(small_disk)
+    _disk_full_line(err.decode(), partial)
+    assert not bundle.exists() and tree_snapshot(source) == before
+    assert 0 < len(_copies(log)) < FILES + 1
+
+    grown = ["mount", "-o", "remount,size=16m", str(small_disk)]
+    subprocess.run(grown, check=True)
+    result, _ = _finish(_ingest(env, source, bundle, log))
+    assert any("continuing the ingest" in w for w in result["warnings"])
+    copies = _copies(log)
+    assert sorted(copies) == sorted(set(copies)) and len(copies) == FILES + 1
+    assert env.run("verify", bundle).exit_code == 0
+    assert tree_snapshot(source) == before
+    assert _bundle_parts(bundle) == _reference(env, source, tmp_path)

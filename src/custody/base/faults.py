@@ -9,6 +9,7 @@ to a guess at its timing.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -25,11 +26,15 @@ def reached(point: str) -> None:
 def file_copied(rel: str, done: int) -> None:
     """After each file an ingest copies: with CUSTODY_COPY_LOG=<file>, its path is
     appended there (the tests count copies across a kill and a resume); with
-    CUSTODY_STOP_AFTER_FILES=<n>, the process stops itself after the n-th copy."""
+    CUSTODY_STOP_AFTER_FILES=<n>, the process stops itself after the n-th copy;
+    with CUSTODY_DISK_FULL_AFTER_FILES=<n>, the write after the n-th copy fails as
+    on a full disk (ENOSPC), where no small file system can be mounted."""
     log = os.environ.get("CUSTODY_COPY_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(rel + "\n")
+    if os.environ.get("CUSTODY_DISK_FULL_AFTER_FILES") == str(done):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), rel)
     if os.environ.get("CUSTODY_STOP_AFTER_FILES") == str(done):
         os.kill(os.getpid(), signal.SIGSTOP)
         # The caller holds the journal's lock: hold it a moment longer, so that no other

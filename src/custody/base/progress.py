@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from custody.base.models import ProgressEvent
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
 _INTERVAL_S = 0.1
+
+T = TypeVar("T")
 
 
 class ProgressTracker:
@@ -68,3 +71,15 @@ class ProgressTracker:
     def finish(self) -> None:
         if self._callback is not None:
             self._maybe_report(force=True)
+
+
+def counted(
+    items: Iterable[T], tracker: ProgressTracker, size_of: Callable[[T], int]
+) -> Iterator[T]:
+    """`items`, each counted as one file of `size_of(item)` bytes as it passes (a
+    phase whose work is a stream, such as an ingest's metadata); finished at the end."""
+    for item in items:
+        tracker.add_bytes(size_of(item))
+        tracker.file_done()
+        yield item
+    tracker.finish()

@@ -26,6 +26,7 @@ from custody.ops.batch import (
     parse_job_list,
     summary_json,
 )
+from custody.ops.resume import discard_with_home, stopped_with_home
 
 
 @click.command("ingest")
@@ -81,6 +82,13 @@ from custody.ops.batch import (
     help="Continue a stopped ingest of the same source, case, exhibit and --out (the same "
     "command does so by itself); on Ctrl-C keep the partial copy to be continued.",
 )
+@click.option(
+    "--discard",
+    "discard",
+    metavar="BUNDLE_ID",
+    help="Remove a stopped ingest's partial copy instead of continuing it (its bundle "
+    "id is in the line that names it; `custody ingest --resume` lists them).",
+)
 @passphrase_file_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only each bundle's path (for cron).")
@@ -101,6 +109,7 @@ def ingest_command(
     expand: bool,
     again: bool,
     resume: bool,
+    discard: str | None,
     passphrase_file: Path | None,
     json_output: bool,
     quiet: bool,
@@ -138,7 +147,11 @@ def ingest_command(
     An ingest stopped at any moment (kill -9, power loss, Ctrl-C with
     --resume) continues when the same command is run again, or with
     --resume: finished copies are hashed again and kept, only the rest is
-    copied, and the bundle is the one the first run would have made.
+    copied, and the bundle is the one the first run would have made. A
+    stopped ingest is kept until it is continued or discarded: other ingests
+    name it and leave it alone. --resume alone lists the stopped ingests;
+    --discard BUNDLE_ID removes one. Progress on a terminal shows files,
+    bytes and the time left.
 
     \b
     Examples:
@@ -153,12 +166,17 @@ def ingest_command(
       custody ingest ./usb --case ICC-2026-014 --again
       custody ingest ./phone --case ICC-2026-014 --exhibit JS/2 --out /evidence \\
           --resume
+      custody ingest --resume             # list the stopped ingests
+      custody ingest --discard 5c1e...    # remove one stopped ingest's copy
 
     Exit codes: 0 every bundle created; 2 bad source, key or options, or a
     source already ingested (JSON error kind `already_ingested`); 3 disk or
     I/O failure (for a batch: the most serious failure).
     """
     render = app.configure(json_output=json_output, quiet=quiet)
+    if discard is not None or (resume and not sources and from_file is None):
+        _stopped_ingests(app, render, discard, json_output)
+        return
     jobs = [IngestJob(s, case, exhibit) for s in sources]
     if from_file is not None:
         try:
@@ -235,6 +253,41 @@ def ingest_command(
     code = batch_exit_code(outcomes)
     if code:
         click.get_current_context().exit(code)
+
+
+def _stopped_ingests(app: App, render: Any, discard: str | None, json_output: bool) -> None:
+    """--resume without a source lists the stopped ingests; --discard removes one."""
+    if discard is not None:
+        line = discard_with_home(home=app.home, bundle_id=discard)
+        if json_output:
+            render.json({"discarded": discard.strip(), "detail": line})
+        else:
+            render.info(line)
+        return
+    stopped = stopped_with_home(home=app.home)
+    if json_output:
+        render.json(
+            {
+                "stopped_ingests": [
+                    {
+                        "bundle_id": s.head.bundle_id,
+                        "case": s.head.case,
+                        "exhibit": s.head.exhibit,
+                        "source": s.head.source,
+                        "started": s.head.created,
+                        "bundle": str(s.leftover.ingest.bundle),
+                        "partial": str(s.partial),
+                        "finished_copies": s.finished,
+                    }
+                    for s in stopped
+                ]
+            }
+        )
+        return
+    if not stopped:
+        render.info("no stopped ingest to continue")
+    for s in stopped:
+        render.info(s.line())
 
 
 def _check_out(out: Path, *, single: bool) -> None:

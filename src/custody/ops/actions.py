@@ -126,7 +126,7 @@ def ingest_evidence(
             asked=r.resume,
         )
         explained = found.lines + recover_interrupted_ingests(
-            home=home, ledger=ledger, signer=signer, keep=found.marker
+            home=home, ledger=ledger, signer=signer, keep=found.kept
         )
         cosigner = (
             ingest_cosigner(

@@ -3,6 +3,7 @@ line, and recorded as `abandoned` in the ledger (docs/ledger.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,16 +95,17 @@ def _journalled(leftover: Leftover) -> bool:
 
 
 def recover_interrupted_ingests(
-    *, home: Path, ledger: Ledger, signer: Signer, keep: Path | None = None
+    *, home: Path, ledger: Ledger, signer: Signer, keep: Collection[Path] = ()
 ) -> tuple[str, ...]:
     """Explain and tidy up every ingest that was killed: an ingest the ledger
     recorded but whose bundle never appeared gets an `abandoned` entry (the
     earlier entry is never altered); the partial copies are removed (they are
     copies; the source was never touched). Returns one line per leftover.
-    `keep`: the marker of a stopped ingest being continued (ops/resume.py)."""
+    `keep`: the markers of stopped ingests that can be continued (ops/resume.py):
+    left alone, and named by the caller."""
     lines = []
     for leftover in find_leftovers(pending_dir(home)):
-        if keep is not None and leftover.marker == keep:
+        if leftover.marker in keep:
             continue
         ing = leftover.ingest
         index = None if leftover.completed else ingest_entry_index(ledger, ing.bundle_id)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody import __version__
 from custody.base import faults
 from custody.base.errors import CustodyError, EnvironmentFailure, InputError
 from custody.base.fsutil import (
@@ -26,49 +23,57 @@ from custody.base.fsutil import (
 )
 from custody.base.hashing import sha256_bytes
 from custody.base.keys import Signer, fingerprint_of, public_key_file_bytes
-from custody.base.models import CopiedFile, IngestResult, Problem
+from custody.base.models import IngestResult, Problem
 from custody.base.pending import PendingIngest, track
-from custody.base.progress import ProgressCallback, ProgressTracker
+from custody.base.progress import ProgressCallback, ProgressTracker, counted
 from custody.base.signing import sign_bytes
 from custody.base.utc import utc_text
 from custody.bundle.format import layout
 from custody.bundle.format.commitments import COMMITMENTS_PATH
-from custody.bundle.format.names import NAMES, names_file_bytes
-from custody.bundle.format.statement import Statement, statement_bytes
-from custody.bundle.read.source import SourceDir, SourceListing, scan_source, scan_source_file
+from custody.bundle.format.names import NAMES
+from custody.bundle.format.statement import statement_bytes
+from custody.bundle.read.source import scan_source_file
 from custody.bundle.verify.check_names import check_written_names
 from custody.bundle.verify.evaluate import check_fresh_bundle
-from custody.bundle.write.copying import copy_all
 from custody.bundle.write.journal import (
     JOURNAL_NAME,
-    Journal,
     JournalHead,
     ResumePoint,
-    clear_for_resume,
-    reuse_copies,
+    disk_full,
+    journal_resumes,
     working_folder,
 )
+from custody.bundle.write.listing import spill_listing
 from custody.bundle.write.placement import check_label, choose_bundle_path
 from custody.bundle.write.records import (
-    expand_payload,
     file_records,
     write_metadata,
     write_new,
     write_stream,
 )
+from custody.bundle.write.spill import PrefixedView
 from custody.extraction.hook import ExtractionsWritten
-from custody.extraction.members import EXTRACTIONS_FIELD
 from custody.io.ledger_store import Ledger
 from custody.io.manifest_db import manifest_rows
 from custody.io.tsa_client import request_timestamps
 from custody.ledger.proof import PROOF_PATH, proof_file_bytes
 from custody.ledger.rows import Appended
 from custody.ops.disclosure.commit import commit_payload
-from custody.ops.stamp import StoredToken, record_timestamp
-from custody.tsa.attempt import GRANTED, StampAttempt
+from custody.ops.ingest_payload import analyse_media, expand_spilled
+from custody.ops.ingest_tags import (
+    bag_info_bytes,
+    name_warnings,
+    names_file,
+    new_statement,
+    restore_dir_times,
+    timestamp_files,
+)
+from custody.ops.resume import copy_resumably
+from custody.ops.stamp import record_timestamp
+from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
-    from custody.similar.payload import PayloadAnalysis
+    pass
 
 
 def ingest(
@@ -130,7 +135,8 @@ def ingest(
     case = check_label(case, "case id")
     if exhibit is not None:
         exhibit = check_label(exhibit, "exhibit reference")
-    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    created = started
     if resume is not None:
         created = datetime.fromisoformat(resume.head.created.replace("Z", "+00:00"))
     src = Path(os.path.abspath(source))
@@ -151,14 +157,13 @@ def ingest(
         raise InputError(
             "the output is inside the source folder; choose another --out", path=str(bundle_path)
         )
-    listing = scan_source(src) if src.is_dir() else scan_source_file(src)
-    if not listing.files:
-        raise InputError("no files to ingest (the folder is empty)", path=str(source))
+    single = None if src.is_dir() else scan_source_file(src)
 
     fingerprint = fingerprint_of(signing_key.public_key())
-    tracker = ProgressTracker("copy", len(listing.files), listing.total_bytes, on_progress)
     bundle_id = resume.head.bundle_id if resume is not None else str(uuid.uuid4())
     under_way = PendingIngest(bundle_id, case, exhibit, bundle_path, utc_text(created))
+    building: Path | None = None
+    recording = False
     try:
         with (
             (
@@ -168,22 +173,41 @@ def ingest(
                 bundle_path, None if resume is None else resume.partial, keep_on_interrupt
             ) as tmp,
         ):
+            building = tmp
             data_dir = tmp / layout.PAYLOAD_DIR
-            copied = _copy_resumably(listing, tmp, tracker, workers, resume, under_way, src)
+            # The listing and every per-file record go to anonymous files in the
+            # working folder (bundle/write/spill.py): memory stays flat at any count.
+            listing = spill_listing(src, tmp, single)
+            if not listing.file_count:
+                raise InputError("no files to ingest (the folder is empty)", path=str(source))
+            tracker = ProgressTracker("copy", listing.file_count, listing.total_bytes, on_progress)
+            copied = copy_resumably(
+                listing=listing,
+                tmp=tmp,
+                tracker=tracker,
+                workers=workers,
+                resume=resume,
+                head=JournalHead(bundle_id, case, exhibit, str(src), under_way.started),
+                resumed_at=utc_text(started),
+            )
+            resumed = () if resume is None else tuple(journal_resumes(resume.journal))
             tracker.finish()
             faults.reached("copied")
             origin: dict[str, dict[str, Any]] = {}
             if expand_archives:
-                listing, copied, origin = expand_payload(
-                    listing, copied, data_dir, manifest_rows=manifest_rows
-                )
+                listing, copied, origin = expand_spilled(listing, copied, data_dir)
             (tmp / layout.CUSTODY_DIR).mkdir()
             # The copies come in the listing's order (sorted by UTF-8 path), so
             # the manifest streams to disk line by line, never whole in memory.
-            manifest_sha256 = write_stream(
-                tmp / layout.MANIFEST,
-                (layout.manifest_line(f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256) for c in copied),
-            )
+            count, total = len(copied), 0
+
+            def manifest_lines() -> Iterator[bytes]:
+                nonlocal total
+                for rel, (size, sha256, _) in copied.items_in_order():
+                    total += size
+                    yield layout.manifest_line(f"{layout.PAYLOAD_DIR}/{rel}", sha256)
+
+            manifest_sha256 = write_stream(tmp / layout.MANIFEST, manifest_lines())
             # Before the metadata is extracted and anything is signed: a refusal
             # here leaves nothing (the temporary folder goes with the error).
             extra_subject = (
@@ -191,62 +215,65 @@ def ingest(
             )
             sidecar_digests: dict[str, str] = {}
             extracted = ExtractionsWritten(manifest_rows=manifest_rows)  # phone extractions
+            # Metadata is the long phase after the copy: it has its own progress.
             metadata_sha256 = write_metadata(
                 tmp / layout.METADATA,
-                file_records(
-                    listing, copied, data_dir, extract_metadata, sidecar_digests, origin, extracted
+                counted(
+                    file_records(
+                        listing,
+                        copied,
+                        data_dir,
+                        extract_metadata,
+                        sidecar_digests,
+                        origin,
+                        extracted,
+                    ),
+                    ProgressTracker("metadata", count, listing.total_bytes, on_progress),
+                    lambda record: int(record.get("size") or 0),
                 ),
             )
             analyse = extract_metadata and analyse_similar
-            similar = _analyse_similar(copied, data_dir, analyse, workers)
+            similar = analyse_media(copied, data_dir, analyse, workers)
             if similar.document is not None:
                 write_new(tmp / layout.SIMILAR, similar.document)
             similar_sha256 = sha256_bytes(similar.document) if similar.document else None
-            total = sum(c.size for c in copied)
             # Salted commitments (custody.disclosure): the note is committed there,
             # not written in clear into the statement a disclosure hands over.
             committed = commit_payload(
                 root=tmp,
-                files=((f"{layout.PAYLOAD_DIR}/{c.path}", c.sha256, c.size) for c in copied),
+                files=(
+                    (f"{layout.PAYLOAD_DIR}/{rel}", sha256, size)
+                    for rel, (size, sha256, _) in copied.items_in_order()
+                ),
                 note=note,
             )
-            bag_fields = [
-                ("Source-Organization", officer),
-                ("Contact-Name", officer),
-                ("External-Identifier", case),
-                ("Custody-Case-Id", case),
-                ("Custody-Exhibit-Ref", exhibit or ""),
-                ("Custody-Officer", officer),
-                ("Custody-Key-Fingerprint", fingerprint),
-                ("Custody-Source-Path", str(src)),
-                ("Custody-Source-Host", platform.node()),
-                ("Bagging-Date", created.strftime("%Y-%m-%d")),
-                ("Bag-Software-Agent", f"custody {__version__}"),
-                ("Payload-Oxum", f"{total}.{len(copied)}"),
-            ]
-            if note:
-                bag_fields.append(("Internal-Sender-Description", note))
-            if sidecar_digests:
-                bag_fields.append((layout.C2PA_REPORTS_FIELD, str(len(sidecar_digests))))
-            if extracted.digests:
-                bag_fields.append((EXTRACTIONS_FIELD, str(len(extracted.digests))))
-            bag_info = layout.format_bag_info(bag_fields)
-            names_file = _names_file(listing)
-            statement = Statement(
+            bag_info = bag_info_bytes(
+                officer=officer,
+                case=case,
+                exhibit=exhibit,
+                fingerprint=fingerprint,
+                src=src,
+                created=created,
+                total=total,
+                count=count,
+                note=note,
+                c2pa_reports=len(sidecar_digests),
+                extractions=len(extracted.digests),
+            )
+            names = names_file(listing)
+            statement = new_statement(
                 bundle_id=bundle_id,
                 case=case,
                 exhibit=exhibit,
                 officer=officer,
-                key_fingerprint=fingerprint,
-                created=utc_text(created),
-                tool=f"custody {__version__}",
-                file_count=len(copied),
-                total_bytes=total,
+                fingerprint=fingerprint,
+                created=created,
+                count=count,
+                total=total,
                 manifest_sha256=manifest_sha256,
-                bag_info_sha256=sha256_bytes(bag_info),
+                bag_info=bag_info,
                 metadata_sha256=metadata_sha256,
-                note=None,
-                names_sha256=sha256_bytes(names_file) if names_file is not None else None,
+                names_file=names,
                 similar_sha256=similar_sha256,
                 commitments=committed.statement_field,
             )
@@ -258,18 +285,19 @@ def ingest(
                 layout.SIGNATURE: sign_bytes(signing_key, stmt),
                 layout.SIGNER_KEY: public_key_file_bytes(officer, signing_key.public_key()),
             }
-            if names_file is not None:
-                tag_files[NAMES] = names_file
+            if names is not None:
+                tag_files[NAMES] = names
             # Read back with the verifier's parsers before anything is signed into
             # the ledger: a name written one way and read another stops here.
-            payload = {f"{layout.PAYLOAD_DIR}/{c.path}": (c.size, c.sha256) for c in copied}
-            _stop_on(
-                check_written_names((tmp / layout.MANIFEST).read_bytes(), names_file, payload),
-                bundle_path,
-            )
+            payload = PrefixedView(copied, f"{layout.PAYLOAD_DIR}/")
+            _stop_on(check_written_names(tmp / layout.MANIFEST, names, payload), bundle_path)
             if ledger is not None:
+                recording = True
                 if marker is not None:
                     marker.will_record()
+                # A resumed ingest keeps its first start as its time (the bundle's
+                # and the statement's) and says when it was continued (ADR 0024).
+                resumes = {"resumed": list(resumed)} if resumed else {}
                 appended = ledger.append(
                     action="ingest",
                     subject={
@@ -277,9 +305,10 @@ def ingest(
                         "case": case,
                         "exhibit": exhibit,
                         "statement_sha256": sha256_bytes(stmt),
-                        "file_count": len(copied),
+                        "file_count": count,
                         "total_bytes": total,
                         "manifest_sha256": manifest_sha256,
+                        **resumes,
                         **extra_subject,
                     },
                     signer=signing_key,
@@ -295,7 +324,7 @@ def ingest(
             attempts = request_timestamps(
                 tsa_urls, tag_files[layout.SIGNATURE], timeout=tsa_timeout
             )
-            tokens = _timestamp_files(attempts)
+            tokens = timestamp_files(attempts)
             tag_files.update({t.file: t.attempt.reply or b"" for t in tokens})
             if tokens:
                 (tmp / layout.TIMESTAMPS_DIR).mkdir()
@@ -319,21 +348,19 @@ def ingest(
             for name, data in tag_files.items():
                 write_new(tmp / name, data)
 
-            # What the result needs, then let the per-file lists go before the
-            # check below builds its own: memory stays flat on 100,000 files.
-            file_count = len(copied)
             warnings = (
-                _warnings(listing)
+                name_warnings(listing)
                 + tuple(extracted.warnings)
                 + ((similar.warning,) if similar.warning else ())
             )
-            skipped, dirs = listing.skipped, listing.dirs
-            del copied, listing, tag_files
+            skipped = listing.skipped
+            del tag_files
             (tmp / JOURNAL_NAME).unlink()  # never part of a bundle
             _stop_on(check_fresh_bundle(tmp, payload, signing_key.public_key()), bundle_path)
-            del payload
             os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the bundle from colleagues
-            _restore_dir_times(data_dir, dirs)
+            restore_dir_times(data_dir, listing)
+            listing.close()
+            copied.close()
             sync_filesystem(tmp)  # every file and folder of the bundle, in one flush
             faults.reached("written")
             try:
@@ -344,10 +371,15 @@ def ingest(
                 ) from e
             fsync_dir(bundle_path.parent)
             faults.reached("renamed")
-    except CustodyError:
+    except CustodyError as e:
+        if disk_full(e) and not recording and building is not None:
+            raise _kept_for_later(e, building) from e
         raise
     except OSError as e:
-        raise environment_error(e, e.filename or bundle_path) from e
+        failure = environment_error(e, e.filename or bundle_path)
+        if disk_full(e) and not recording and building is not None:
+            raise _kept_for_later(failure, building) from e
+        raise failure from e
 
     return IngestResult(
         bundle=str(bundle_path),
@@ -357,7 +389,7 @@ def ingest(
         exhibit=exhibit,
         officer=officer,
         fingerprint=fingerprint,
-        files=file_count,
+        files=count,
         bytes=total,
         skipped=skipped,
         warnings=warnings + tuple(a.warning() for a in attempts if a.status != GRANTED),
@@ -368,47 +400,14 @@ def ingest(
     )
 
 
-def _copy_resumably(
-    listing: SourceListing,
-    tmp: Path,
-    tracker: ProgressTracker,
-    workers: int | None,
-    resume: ResumePoint | None,
-    under_way: PendingIngest,
-    src: Path,
-) -> list[CopiedFile]:
-    """The copies, journalled; when resuming, the good ones of the stopped ingest
-    checked and kept, and only the rest copied (in the listing's order)."""
-    data_dir = tmp / layout.PAYLOAD_DIR
-    reused: dict[str, CopiedFile] = {}
-    if resume is None:
-        data_dir.mkdir()
-        head: JournalHead | None = JournalHead(
-            under_way.bundle_id, under_way.case, under_way.exhibit, str(src), under_way.started
-        )
-    else:
-        clear_for_resume(tmp)
-        data_dir.mkdir(exist_ok=True)
-        reused = reuse_copies(listing, data_dir, resume.entries, tracker)
-        head = None
-    for d in listing.dirs:
-        (data_dir / d.rel).mkdir(exist_ok=resume is not None)
-    journal = Journal(tmp / JOURNAL_NAME, head)
-    try:
-        rest = replace(listing, files=tuple(f for f in listing.files if f.rel not in reused))
-        fresh = iter(copy_all(rest, data_dir, tracker, workers, journal.copied))
-    finally:
-        journal.close()
-    return [reused[f.rel] if f.rel in reused else next(fresh) for f in listing.files]
-
-
-def _analyse_similar(
-    copied: list[CopiedFile], data_dir: Path, enabled: bool, workers: int | None
-) -> PayloadAnalysis:
-    from custody.similar.payload import PayloadFile, analyse_payload
-
-    files = [PayloadFile(c.path, c.sha256, c.mime) for c in copied]
-    return analyse_payload(files, data_dir, enabled=enabled, workers=workers)
+def _kept_for_later(e: CustodyError, partial: Path) -> EnvironmentFailure:
+    """A full disk stops the ingest but loses nothing: one line saying what
+    is full, where the partial copy is kept, and how to continue it."""
+    return EnvironmentFailure(
+        f"{e.message}: the ingest stopped and its partial copy is kept at {partial}; "
+        "free some space, then run the same ingest again (or with --resume) to continue it",
+        path=e.path,
+    )
 
 
 def _stop_on(problems: list[Problem], bundle_path: Path) -> None:
@@ -417,46 +416,3 @@ def _stop_on(problems: list[Problem], bundle_path: Path) -> None:
             "the new bundle failed its own check: " + "; ".join(p.line() for p in problems),
             path=str(bundle_path),
         )
-
-
-def _timestamp_files(attempts: tuple[StampAttempt, ...]) -> list[StoredToken]:
-    granted = [a for a in attempts if a.status == GRANTED and a.reply is not None]
-    return [
-        StoredToken(layout.timestamp_path(i), sha256_bytes(a.reply or b""), a)
-        for i, a in enumerate(granted, start=1)
-    ]
-
-
-def _names_file(listing: SourceListing) -> bytes | None:
-    """custody/names.json when a file is stored under a name other than its own."""
-    originals = {
-        f"{layout.PAYLOAD_DIR}/{f.rel}": f.original for f in listing.files if f.original is not None
-    }
-    return names_file_bytes(originals) if originals else None
-
-
-def _warnings(listing: SourceListing) -> tuple[str, ...]:
-    return tuple(
-        f"{a!r} and {b!r} differ only by Unicode normalisation: both are kept, but "
-        "macOS and bagit-python treat them as one name"
-        for a, b in listing.normalisation_twins()
-    ) + tuple(
-        f"{f.original!r} is not a {_unportable(f.original)} name: stored as {f.rel!r}; "
-        f"the original bytes are kept in {NAMES}"
-        for f in listing.files
-        if f.original is not None
-    )
-
-
-def _unportable(name: bytes) -> str:
-    try:
-        name.decode("utf-8")
-    except UnicodeDecodeError:
-        return "UTF-8"
-    return "portable"
-
-
-def _restore_dir_times(data_dir: Path, dirs: tuple[SourceDir, ...]) -> None:
-    # Deepest first, so setting a child's times does not disturb its parent's.
-    for d in sorted(dirs, key=lambda d: d.rel.count("/"), reverse=True):
-        os.utime(data_dir / d.rel, ns=(d.atime_ns, d.mtime_ns), follow_symlinks=False)

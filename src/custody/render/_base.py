@@ -274,11 +274,22 @@ class Output:
         task: TaskID | None = None
         description = visible(description)
 
+        phase: str | None = None
+
         def update(event: ProgressEvent) -> None:
-            nonlocal task
+            nonlocal task, phase
             files = f"{event.files_done}/{event.files_total} files"
             if task is None:
                 task = bar.add_task(description, total=event.bytes_total or None, files=files)
+            elif event.phase != phase:
+                # A new phase (an ingest's metadata after its copy): its own bar,
+                # speed and time left, named after the first phase's description.
+                bar.reset(
+                    task,
+                    total=event.bytes_total or None,
+                    description=f"{description}: {event.phase}",
+                )
+            phase = event.phase
             bar.update(
                 task, completed=event.bytes_done, total=event.bytes_total or None, files=files
             )

@@ -58,3 +58,19 @@ def test_what_cannot_be_trusted(tmp_path: Path) -> None:
     assert read_journal(path) is None
     path.write_bytes(b"")
     assert read_journal(path) is None
+
+
+def test_resumes_are_recorded_apart_from_the_copies(tmp_path: Path) -> None:
+    from custody.bundle.write.journal import check_journal, journal_entries, journal_resumes
+
+    path = tmp_path / "j"
+    _journal(path, "a.jpg")
+    with open(path, "ab") as f:
+        f.write(b'{"path": "b.jp')  # torn by the kill
+    journal = Journal(path, None, resumed="2026-12-08T01:00:00Z")
+    journal.copied(*_file("c.jpg"), 5)
+    journal.close()
+    Journal(path, None, resumed="2026-12-08T02:00:00Z").close()
+    assert journal_resumes(path) == ["2026-12-08T01:00:00Z", "2026-12-08T02:00:00Z"]
+    assert [e.path for e in journal_entries(path)] == ["a.jpg", "c.jpg"]
+    assert check_journal(path) == (HEAD, 2)

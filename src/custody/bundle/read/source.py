@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,53 +91,78 @@ def scan_source(root: Path) -> SourceListing:
     devices are skipped and reported. Each name is stored as itself when it
     is portable, escaped otherwise (bundle/format/names.py); `original` keeps the raw
     bytes of a path stored under another name. Raises InputError for a folder
-    or file that cannot be read; never for a name.
+    or file that cannot be read; never for a name. Holds the whole listing:
+    ingest streams `walk_source` instead.
     """
     files: list[SourceFile] = []
     dirs: list[SourceDir] = []
     skipped: list[SkippedEntry] = []
-    stack: list[tuple[str, str, str]] = [(str(root), "", "")]
-    while stack:
-        dir_path, dir_rel, raw_dir_rel = stack.pop()
-        try:
-            with os.scandir(dir_path) as it:
-                entries = list(it)
-        except PermissionError as e:
-            raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
-        except OSError as e:
-            raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
-        stored_as = stored_names(os.fsencode(e.name) for e in entries)
-        for entry in entries:
-            stored = stored_as[os.fsencode(entry.name)]
-            rel = f"{dir_rel}{stored}"
-            raw_rel = os.fsencode(f"{raw_dir_rel}{entry.name}")
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError as e:
-                raise InputError(f"cannot be examined ({e.strerror})", path=entry.path) from e
-            if stat.S_ISDIR(st.st_mode):
-                dirs.append(SourceDir(rel, st.st_atime_ns, st.st_mtime_ns))
-                stack.append((entry.path, rel + "/", raw_dir_rel + entry.name + "/"))
-            elif stat.S_ISREG(st.st_mode):
-                if not os.access(entry.path, os.R_OK):
-                    raise InputError("file cannot be read (permission denied)", path=entry.path)
-                files.append(
-                    SourceFile(
-                        rel=rel,
-                        abs_path=entry.path,
-                        size=st.st_size,
-                        dev=st.st_dev,
-                        ino=st.st_ino,
-                        original=raw_rel if raw_rel != rel.encode("utf-8") else None,
-                    )
-                )
-            else:
-                # Not stored: named as it is on disk (made visible where it is shown).
-                skipped.append(SkippedEntry(raw_dir_rel + entry.name, _kind_of(st.st_mode)))
-    files.sort(key=lambda f: f.rel.encode("utf-8"))
+    for entry in walk_source(root):
+        if isinstance(entry, SourceFile):
+            files.append(entry)
+        elif isinstance(entry, SourceDir):
+            dirs.append(entry)
+        else:
+            skipped.append(entry)
+    files.sort(key=lambda f: f.rel.encode("utf-8"))  # already in order; kept as a guard
     dirs.sort(key=lambda d: d.rel.encode("utf-8"))
     skipped.sort(key=lambda s: os.fsencode(s.path))
     return SourceListing(tuple(files), tuple(dirs), tuple(skipped))
+
+
+SourceEntry = SourceFile | SourceDir | SkippedEntry
+
+
+def walk_source(root: Path) -> Iterator[SourceEntry]:
+    """The source folder's entries, one at a time, files and folders in the order
+    of their stored paths' UTF-8 bytes (the manifest's order), without holding
+    more than the folders on the way down: each folder's entries are sorted with
+    a folder's name followed by "/", so that walking depth first yields every path
+    in order. Skipped entries (links, FIFOs, devices) come where they are found.
+    Raises InputError as scan_source does."""
+    yield from _walk(root, str(root), "", "")
+
+
+def _walk(root: Path, dir_path: str, dir_rel: str, raw_dir_rel: str) -> Iterator[SourceEntry]:
+    try:
+        with os.scandir(dir_path) as it:
+            entries = list(it)
+    except PermissionError as e:
+        raise InputError("folder cannot be read (permission denied)", path=dir_path) from e
+    except OSError as e:
+        raise InputError(f"folder cannot be read ({e.strerror})", path=dir_path) from e
+    stored_as = stored_names(os.fsencode(e.name) for e in entries)
+    found: list[tuple[bytes, os.DirEntry[str], str, os.stat_result]] = []
+    for entry in entries:
+        stored = stored_as[os.fsencode(entry.name)]
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as e:
+            raise InputError(f"cannot be examined ({e.strerror})", path=entry.path) from e
+        is_dir = stat.S_ISDIR(st.st_mode)
+        found.append(((stored + "/" if is_dir else stored).encode("utf-8"), entry, stored, st))
+    del entries, stored_as
+    found.sort(key=lambda t: t[0])
+    for _, entry, stored, st in found:
+        rel = f"{dir_rel}{stored}"
+        raw_rel = os.fsencode(f"{raw_dir_rel}{entry.name}")
+        if stat.S_ISDIR(st.st_mode):
+            yield SourceDir(rel, st.st_atime_ns, st.st_mtime_ns)
+            yield from _walk(root, entry.path, rel + "/", raw_dir_rel + entry.name + "/")
+        elif stat.S_ISREG(st.st_mode):
+            if not os.access(entry.path, os.R_OK):
+                raise InputError("file cannot be read (permission denied)", path=entry.path)
+            yield SourceFile(
+                rel=rel,
+                abs_path=entry.path,
+                size=st.st_size,
+                dev=st.st_dev,
+                ino=st.st_ino,
+                original=raw_rel if raw_rel != rel.encode("utf-8") else None,
+            )
+        else:
+            # Not stored: named as it is on disk (made visible where it is shown).
+            yield SkippedEntry(raw_dir_rel + entry.name, _kind_of(st.st_mode))
 
 
 def scan_source_file(path: Path) -> SourceListing:

@@ -6,6 +6,7 @@ it existed) is not touched."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from custody.base.models import Problem
@@ -61,12 +62,13 @@ def check_names(
 
 
 def check_written_names(
-    manifest_bytes: bytes, names_bytes: bytes | None, copied: Mapping[str, tuple[int, str]]
+    manifest_bytes: bytes | Path, names_bytes: bytes | None, copied: Mapping[str, tuple[int, str]]
 ) -> list[Problem]:
     """Ingest's read-back of what it just wrote, before anything is signed into
-    the ledger: the manifest, read as verify reads it, must list exactly the
-    files copied ({manifest path: (size, SHA-256)}), and the names map must be
-    one that verify accepts."""
+    the ledger: the manifest (its bytes, or the file, streamed), read as verify
+    reads it, must list exactly the files copied ({manifest path: (size,
+    SHA-256)}, possibly on disk), and the names map must be one that verify
+    accepts."""
     problems: list[Problem] = []
     check_read_back(manifest_bytes, copied, problems)
     if names_bytes is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from custody.base.bytediff import describe_difference
 from custody.base.models import Problem
@@ -84,13 +85,14 @@ def check_payload(
 
 
 def check_read_back(
-    manifest_bytes: bytes, copied: Mapping[str, tuple[int, str]], problems: list[Problem]
+    manifest_bytes: bytes | Path, copied: Mapping[str, tuple[int, str]], problems: list[Problem]
 ) -> int:
-    """The payload manifest, read line by line with the verifier's own line
-    parser, against the files just copied ({manifest path: (size, SHA-256)}):
+    """The payload manifest (its bytes, or the file just written, read as a
+    stream), read line by line with the verifier's own line parser, against the
+    files just copied ({manifest path: (size, SHA-256)}, which may live on disk):
     a name written one way and read another is caught before anyone sees it.
-    Streams, so that 100,000 files cost no second dictionary. Returns the
-    number of files the manifest lists."""
+    Streams, so that a million files cost no second dictionary and no copy of
+    the manifest. Returns the number of files the manifest lists."""
     listed = 0
     matched = 0
     previous: bytes | None = None
@@ -115,22 +117,24 @@ def check_read_back(
         else:
             matched += 1
     if matched != len(copied):
+        # Only when something is wrong: then the names read are gathered.
         read = {p[0] for _, p in _manifest_lines(manifest_bytes) if isinstance(p, tuple)}
-        for path in sorted(copied.keys() - read):
+        for path in sorted(p for p in copied if p not in read):
             problems.append(Problem("missing", path, "copied, but the manifest does not list it"))
     return listed
 
 
 def _manifest_lines(
-    data: bytes,
+    data: bytes | Path,
 ) -> Iterator[tuple[int, tuple[str, str] | layout.ManifestLineError]]:
-    for number, raw in enumerate(io.BytesIO(data), start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield number, layout.ManifestLineError(number, None, f"line {number} is not UTF-8")
-            continue
-        yield number, layout.parse_manifest_line(line.removesuffix("\n"), number)
+    with io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, layout.ManifestLineError(number, None, f"line {number} is not UTF-8")
+                continue
+            yield number, layout.parse_manifest_line(line.removesuffix("\n"), number)
 
 
 def check_oxum(scan: BundleScan, bag_info: dict[str, str], problems: list[Problem]) -> None:

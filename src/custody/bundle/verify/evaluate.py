@@ -164,7 +164,7 @@ def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def check_fresh_bundle(
-    root: Path, payload: dict[str, tuple[int, str]], public_key: Ed25519PublicKey
+    root: Path, payload: Mapping[str, tuple[int, str]], public_key: Ed25519PublicKey
 ) -> list[Problem]:
     """Check a bundle just written by ingest, reading back every tag file and
     name with the verifier's own parsers but without re-reading its payload:

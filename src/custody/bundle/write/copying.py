@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from custody.base.errors import InputError, SourceChangedError
@@ -137,5 +137,47 @@ def copy_all(
     return run_parallel(
         lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue, on_copied),
         listing.files,
+        workers=workers,
+    )
+
+
+_BATCH_FILES = 1024
+_BATCH_BYTES = 1 << 30
+
+
+def copy_stream(
+    files: Iterable[SourceFile],
+    data_dir: Path,
+    tracker: ProgressTracker,
+    workers: int | None,
+    on_copied: Callable[[SourceFile, CopiedFile, int], None] | None = None,
+) -> Iterator[CopiedFile]:
+    """copy_all for a listing that is not in memory: the files in batches (of up to
+    1,024 files or 1 GiB), each copied on every core, the copies yielded in the
+    files' order. Memory holds one batch, whatever the number of files."""
+    batch: list[SourceFile] = []
+    size = 0
+    for f in files:
+        batch.append(f)
+        size += f.size
+        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+            yield from _copy_batch(batch, data_dir, tracker, workers, on_copied)
+            batch, size = [], 0
+    if batch:
+        yield from _copy_batch(batch, data_dir, tracker, workers, on_copied)
+
+
+def _copy_batch(
+    batch: list[SourceFile],
+    data_dir: Path,
+    tracker: ProgressTracker,
+    workers: int | None,
+    on_copied: Callable[[SourceFile, CopiedFile, int], None] | None,
+) -> list[CopiedFile]:
+    # The last large file of a batch gets the pipelined copier, as the last of all did.
+    queue = _Queue(len(batch))
+    return run_parallel(
+        lambda f, stop: _copy_one(f, data_dir, tracker, stop, queue, on_copied),
+        batch,
         workers=workers,
     )

@@ -16,10 +16,9 @@ checked and made visible; it is never part of a bundle.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import json
 import os
-import stat
 import tempfile
 import threading
 import time
@@ -29,13 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from custody.base import faults
-from custody.base.fsutil import remove_tree, temporary_directory_beside
-from custody.base.hashing import CHUNK, HEAD_BYTES
+from custody.base.fsutil import remove_tree
 from custody.base.models import CopiedFile
-from custody.base.progress import ProgressTracker
 from custody.bundle.format import layout
-from custody.bundle.read.source import SourceFile, SourceListing
-from custody.metadata.sniff import sniff
+from custody.bundle.read.source import SourceFile
 
 JOURNAL_NAME = ".custody-journal"
 JOURNAL_FORMAT = "custody/ingest-journal/v1"
@@ -76,29 +72,36 @@ class Journalled:
 
 @dataclass(frozen=True)
 class ResumePoint:
-    """A stopped ingest to continue: its partial copy, final path and journal."""
+    """A stopped ingest to continue: its partial copy, final path, the journal's
+    head and how many finished copies it lists (read again, streamed, to reuse them)."""
 
     partial: Path
     bundle: Path
     head: JournalHead
-    entries: dict[str, Journalled]
+    finished: int
+
+    @property
+    def journal(self) -> Path:
+        return self.partial / JOURNAL_NAME
 
 
 class Journal:
     """Appends finished copies (thread-safe: the copy workers share it)."""
 
-    def __init__(self, path: Path, head: JournalHead | None) -> None:
+    def __init__(self, path: Path, head: JournalHead | None, *, resumed: str | None = None) -> None:
         self._lock = threading.Lock()
         self._count = 0
         self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         if head is None:
             # Continuing: a torn last line is cut off, so that the next one starts whole.
-            with open(path, "rb") as f:
-                kept = f.read().rfind(b"\n") + 1
-            os.ftruncate(self._fd, kept)
+            os.ftruncate(self._fd, _end_of_last_line(self._fd))
         self._synced = time.monotonic()
         if head is not None:
             self._write(head.to_json())
+            os.fsync(self._fd)
+        if resumed is not None:
+            # When each run continued it: the ledger entry names these (ADR 0024).
+            self._write({"resumed": resumed})
             os.fsync(self._fd)
 
     def _write(self, doc: dict[str, Any]) -> None:
@@ -120,103 +123,110 @@ class Journal:
         os.close(self._fd)
 
 
-def read_journal(path: Path) -> tuple[JournalHead, dict[str, Journalled]] | None:
-    """The journal's head and its lines by path; None when it cannot be trusted
-    (missing, not a journal, a damaged line other than a torn last one)."""
+def _end_of_last_line(fd: int) -> int:
+    """The offset just after the journal's last newline (reading from the end)."""
+    end = os.fstat(fd).st_size
+    pos = end
+    while pos > 0:
+        start = max(0, pos - (1 << 16))
+        found = os.pread(fd, pos - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        pos = start
+    return 0
+
+
+def _parse_head(line: bytes) -> JournalHead | None:
     try:
-        raw = path.read_bytes()
-    except OSError:
-        return None
-    lines = raw.split(b"\n")
-    torn = lines.pop()  # b"" when the journal ends with a newline
-    del torn  # a last line without its newline was cut short: ignored
-    if not lines:
-        return None
-    try:
-        doc = json.loads(lines[0])
-        if doc.get("format") != JOURNAL_FORMAT:
+        doc = json.loads(line)
+        if not isinstance(doc, dict) or doc.get("format") != JOURNAL_FORMAT:
             return None
-        head = JournalHead(
+        return JournalHead(
             bundle_id=str(doc["bundle_id"]),
             case=str(doc["case"]),
             exhibit=None if doc.get("exhibit") is None else str(doc["exhibit"]),
             source=str(doc["source"]),
             created=str(doc["created"]),
         )
-        entries: dict[str, Journalled] = {}
-        for line in lines[1:]:
-            d = json.loads(line)
-            mime = d.get("mime")
-            entries[str(d["path"])] = Journalled(
-                path=str(d["path"]),
-                size=int(d["size"]),
-                sha256=str(d["sha256"]),
-                mtime_ns=int(d["mtime_ns"]),
-                mime=None if mime is None else str(mime),
-            )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return head, entries
 
 
-def reuse_copies(
-    listing: SourceListing,
-    data_dir: Path,
-    entries: dict[str, Journalled],
-    tracker: ProgressTracker,
-) -> dict[str, CopiedFile]:
-    """The journalled copies that are still good: the copy hashes to its line, and
-    the source file has the size and mtime it had when copied. Anything else in
-    the payload folder (a copy cut short, a damaged or outdated one, a working
-    copy of --expand) is removed, to be made again."""
-    wanted = {f.rel: f for f in listing.files}
-    good: dict[str, CopiedFile] = {}
-    for rel, entry in entries.items():
-        f = wanted.get(rel)
-        if f is None or f.size != entry.size:
-            continue
-        try:
-            st = os.lstat(f.abs_path)
-        except OSError:
-            continue
-        if st.st_size != entry.size or st.st_mtime_ns != entry.mtime_ns:
-            continue
-        copy = data_dir / rel
-        try:
-            kept = os.lstat(copy)
-            if not stat.S_ISREG(kept.st_mode) or kept.st_size != entry.size:
-                continue
-            digest, head = _hash_with_head(copy)
-            # Reading may have moved the copy's access time: it keeps the source's.
-            os.utime(copy, ns=(kept.st_atime_ns, kept.st_mtime_ns), follow_symlinks=False)
-        except OSError:
-            continue
-        if digest != entry.sha256:
-            continue
-        good[rel] = CopiedFile(rel, entry.size, digest, sniff(head))
-        tracker.add_bytes(entry.size)
-        tracker.file_done()
-    _remove_all_but(data_dir, set(good))
-    return good
+def _parse_entry(line: bytes) -> Journalled:
+    d = json.loads(line)
+    mime = d.get("mime")
+    return Journalled(
+        path=str(d["path"]),
+        size=int(d["size"]),
+        sha256=str(d["sha256"]),
+        mtime_ns=int(d["mtime_ns"]),
+        mime=None if mime is None else str(mime),
+    )
 
 
-def _remove_all_but(data_dir: Path, keep: set[str]) -> None:
-    for root, dirs, files in os.walk(data_dir, followlinks=False):
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            full = os.path.join(root, name)
-            if os.path.relpath(full, data_dir).replace(os.sep, "/") not in keep:
-                os.unlink(full)
-
-
-def _hash_with_head(path: Path) -> tuple[str, bytes]:
-    h = hashlib.sha256()
-    head = b""
+def _whole_lines(path: Path) -> Iterator[bytes]:
+    """The journal's lines that end with a newline (a torn last one is ignored)."""
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            if not head:
-                head = chunk[:HEAD_BYTES]
-            h.update(chunk)
-    return h.hexdigest(), head
+        for line in f:
+            if line.endswith(b"\n"):
+                yield line[:-1]
+
+
+class UntrustedJournal(ValueError):
+    """A journal line other than a torn last one is damaged."""
+
+
+def journal_entries(path: Path) -> Iterator[Journalled]:
+    """The journal's finished copies, streamed in the order written (a file
+    copied twice appears twice: the later line is the one that counts).
+    Raises OSError, or UntrustedJournal for a damaged line."""
+    lines = _whole_lines(path)
+    next(lines, None)  # the head
+    for line in lines:
+        if line.startswith(b'{"resumed":'):
+            continue  # a run that continued the ingest (journal_resumes)
+        try:
+            yield _parse_entry(line)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise UntrustedJournal(str(e)) from e
+
+
+def journal_resumes(path: Path) -> list[str]:
+    """The times at which runs continued this ingest, in order (UTC text).
+    Raises OSError."""
+    found = []
+    for line in _whole_lines(path):
+        if line.startswith(b'{"resumed":'):
+            try:
+                found.append(str(json.loads(line)["resumed"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
+def check_journal(path: Path) -> tuple[JournalHead, int] | None:
+    """The journal's head and the number of its lines, read through once without
+    holding them; None when it cannot be trusted (missing, not a journal, a
+    damaged line other than a torn last one)."""
+    try:
+        lines = _whole_lines(path)
+        first = next(lines, None)
+        head = None if first is None else _parse_head(first)
+        if head is None:
+            return None
+        count = sum(1 for _ in journal_entries(path))
+    except (OSError, UntrustedJournal):
+        return None
+    return head, count
+
+
+def read_journal(path: Path) -> tuple[JournalHead, dict[str, Journalled]] | None:
+    """The journal's head and its lines by path, in memory (for tests and small
+    journals; ingest streams check_journal and journal_entries)."""
+    checked = check_journal(path)
+    if checked is None:
+        return None
+    return checked[0], {e.path: e for e in journal_entries(path)}
 
 
 def clear_for_resume(partial: Path) -> None:
@@ -231,17 +241,23 @@ def clear_for_resume(partial: Path) -> None:
             os.unlink(entry.path)
 
 
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` (or what it was raised from) is a full disk or quota."""
+    for cause in (e, e.__cause__):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def working_folder(
     bundle_path: Path, existing: Path | None, keep_on_interrupt: bool
 ) -> Iterator[Path]:
     """The hidden folder the bundle is built in: `existing` (a stopped ingest's,
-    to continue) or a fresh one. Removed on failure, except on Ctrl-C when the
-    ingest is resumable: then it stays, with its journal, to be continued."""
-    if existing is None and not keep_on_interrupt:
-        with temporary_directory_beside(bundle_path) as tmp:
-            yield tmp
-        return
+    to continue) or a fresh one. Removed on failure, except when the ingest can
+    be continued: on Ctrl-C when it is resumable, and on a full disk (ENOSPC,
+    EDQUOT), always: then it stays, with its journal, to be continued once
+    space is freed (nothing in it is lost)."""
     if existing is None:
         bundle_path.parent.mkdir(parents=True, exist_ok=True)
         existing = Path(
@@ -256,7 +272,8 @@ def working_folder(
             with contextlib.suppress(OSError):
                 remove_tree(existing)
         raise
-    except BaseException:
-        with contextlib.suppress(OSError):
-            remove_tree(existing)
+    except BaseException as e:
+        if not disk_full(e):
+            with contextlib.suppress(OSError):
+                remove_tree(existing)
         raise

@@ -7,23 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from custody.base.hashing import sha256_bytes
 from custody.base.models import CopiedFile
 from custody.base.processes import map_ordered
 from custody.bundle.read.source import SourceListing
+from custody.bundle.write.listing import SpilledListing
+from custody.bundle.write.spill import SortedIndex
 from custody.extraction.hook import ExtractionsWritten, add_members, extraction_kind
 from custody.metadata import extract_record, metadata_chunks
 from custody.metadata.chats import resolve_hashes
 
 
 def file_records(
-    listing: SourceListing,
-    copied: list[CopiedFile],
+    listing: SpilledListing,
+    copied: SortedIndex,
     data_dir: Path,
     with_metadata: bool,
     sidecar_digests: dict[str, str],
@@ -33,13 +35,17 @@ def file_records(
     # Metadata comes after the copies, from the copies (hot in the page cache),
     # on every core: the parsers are pure Python, so they run in processes
     # (custody.base.processes), never beside the copy threads.
-    siblings = frozenset(f.rel for f in listing.files)
-    digests = {c.path: c.sha256 for c in copied}
+    # The payload's paths and digests are looked up on disk (the copies' index),
+    # never held whole: the parsers only ask whether a path is there, and the
+    # workers read the index through the descriptor they inherit at fork.
+    siblings = cast(frozenset[str], copied)
+    digests = _Digests(copied)
     root = data_dir.parent
     context = (data_dir, siblings, with_metadata)
-    jobs = ((f.rel, c.sha256, c.size, c.mime) for f, c in zip(listing.files, copied, strict=True))
+    pairs = zip(listing.iter_files(), copied.items_in_order(), strict=True)
+    jobs = ((f.rel, sha256, size, mime) for f, (_, (size, sha256, mime)) in pairs)
     read = map_ordered(_read_one, jobs, context=context, sized=len(copied))
-    for f, (record, sidecars, extraction) in zip(listing.files, read, strict=True):
+    for f, (record, sidecars, extraction) in zip(listing.iter_files(), read, strict=True):
         if extraction is not None:
             add_members(
                 extraction,
@@ -64,6 +70,22 @@ def file_records(
             write_new(target, data)
             sidecar_digests[name] = sha256_bytes(data)
         yield record
+
+
+class _Digests(Mapping[str, str]):
+    """{rel: SHA-256} of the copies, read from their index on disk."""
+
+    def __init__(self, copied: SortedIndex) -> None:
+        self._copied = copied
+
+    def __getitem__(self, rel: str) -> str:
+        return str(self._copied[rel][1])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._copied)
+
+    def __len__(self) -> int:
+        return len(self._copied)
 
 
 def _read_one(

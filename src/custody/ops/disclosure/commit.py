@@ -9,19 +9,36 @@ hot in the page cache. Memory: one 32-byte hash per leaf."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.bundle.format import commitments as leaves
-from custody.bundle.format.commitment_tree import CommitmentTree
+from custody.bundle.write.spill import SortedIndex
+from custody.bundle.write.tree_root import StreamingRoot
 from custody.disclosure.parts import ISOBMFF_MIMES, MAX_SPLIT_BYTES, split_file, split_isobmff
-from custody.metadata import iter_metadata_records
 from custody.tlog import merkle
+
+
+def _metadata_records(path: Path) -> Iterator[dict[str, Any]]:
+    """iter_metadata_records of a metadata file, read a line at a time."""
+    with open(path, "rb") as f:
+        first = f.readline()
+        if first.rstrip(b"\n") != b'{"files": [':
+            raise ValueError("not a custody metadata file")
+        for line in f:
+            if line.startswith(b"]"):
+                return
+            record = json.loads(line.rstrip(b"\n").rstrip(b",").decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("a metadata record is not an object")
+            yield record
+    raise ValueError("metadata file ends early")
 
 
 @dataclass(frozen=True)
@@ -38,7 +55,10 @@ def commit_payload(
     """Write `root`/custody/commitments.jsonl for the payload `files` (manifest
     path, SHA-256, size; in manifest order) and the note; returns the value for
     the statement's `commitments` field. Raises OSError from the file system."""
-    hashes: list[bytes] = []
+    # Flat memory at any count (issue 26): the root is built as the leaves are
+    # written, the file leaves' numbers are looked up on disk, and metadata.json
+    # is read a line at a time.
+    hashes = StreamingRoot()
     out = hashlib.sha256()
     fd = os.open(
         root / leaves.COMMITMENTS_PATH, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644
@@ -52,39 +72,38 @@ def commit_payload(
         while view:
             view = view[os.write(fd, view) :]
 
+    index = SortedIndex(root)
     try:
-        index: dict[str, int] = {}
         for path, sha256, size in files:
-            index[path] = len(hashes)
+            index.add(path, (hashes.size,))
             put(leaves.file_leaf(path, sha256, size))
-        file_count = len(hashes)
-        metadata = (root / "custody" / "metadata.json").read_bytes()
-        for record in iter_metadata_records(metadata):
+        index.seal()
+        file_count = hashes.size
+        for record in _metadata_records(root / "custody" / "metadata.json"):
             path = f"data/{record.get('path')}"
             if path not in index:
                 continue
-            number = index[path]
+            number = int(index[path][0])
             members = committable_members(record)
             for name, value in _fields(record, bool(members)):
                 put(leaves.field_leaf(number, name, value))
             for leaf in _part_leaves(root / path, number, record):
                 put(leaf)
             if members:
-                for leaf in _member_leaves(root / path, path, number, len(hashes), members):
+                for leaf in _member_leaves(root / path, path, number, hashes.size, members):
                     put(leaf)
-        del metadata
         note_index = None
         if note is not None:
-            note_index = len(hashes)
+            note_index = hashes.size
             put(leaves.note_leaf(note))
     finally:
         os.close(fd)
-    tree = CommitmentTree(hashes)
+        index.close()
     return Committed(
         statement_field={
             "format": leaves.COMMITMENTS_FORMAT,
-            "root": tree.root.hex(),
-            "leaves": tree.size,
+            "root": hashes.root.hex(),
+            "leaves": hashes.size,
             "files": file_count,
             "note_leaf": note_index,
         },

@@ -171,7 +171,9 @@ def entry_detail(action: str, subject: dict[str, Any]) -> str:
     if action == "similar-analysis":
         return f"analysis of {subject.get('analysed')} images and videos recorded"
     if action == "ingest":
-        return f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes"
+        resumed = subject.get("resumed")  # a stopped ingest continued (ADR 0024)
+        again = f"; resumed {', '.join(map(str, resumed))}" if isinstance(resumed, list) else ""
+        return f"{subject.get('file_count')} files, {subject.get('total_bytes')} bytes{again}"
     if action == "timestamp":
         return f"{subject.get('file')} from {subject.get('tsa')} at {subject.get('gen_time')}"
     if action == "select":
