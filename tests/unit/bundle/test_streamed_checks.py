@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from custody.base.models import Problem
 from custody.base.spill import SpillDir
 from custody.bundle.format import layout
-from custody.bundle.format.commitment_tree import CommitmentTree
-from custody.bundle.verify.check_commitments import _StreamedRoot
+from custody.bundle.format.commitment_tree import CommitmentTree, StreamingRoot
 from custody.bundle.verify.manifest import ListedManifest, join
 from custody.ops.audit import compare
 from custody.tlog.merkle import leaf_hash
@@ -25,10 +24,10 @@ from custody.tlog.merkle import leaf_hash
 def test_the_streamed_root_is_the_trees_root() -> None:
     for size in range(70):
         leaves = [f"leaf {i}".encode() for i in range(size)]
-        streamed = _StreamedRoot()
+        streamed = StreamingRoot()
         for leaf in leaves:
-            streamed.add(leaf)
-        assert streamed.root() == CommitmentTree([leaf_hash(x) for x in leaves]).root
+            streamed.append(leaf_hash(leaf))
+        assert streamed.root == CommitmentTree([leaf_hash(x) for x in leaves]).root
 
 
 LINES = st.lists(

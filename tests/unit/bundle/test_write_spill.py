@@ -1,4 +1,4 @@
-"""Per-file state on disk (custody.bundle.write.spill, tree_root): what ingest keeps
+"""Per-file state on disk (custody.bundle.write.spill) and StreamingRoot: what ingest keeps
 out of memory must read back exactly as it was written."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from custody.bundle.format.commitment_tree import CommitmentTree
+from custody.bundle.format.commitment_tree import CommitmentTree, StreamingRoot
 from custody.bundle.write.spill import PrefixedView, RecordSpill, SortedIndex, sorted_runs
-from custody.bundle.write.tree_root import StreamingRoot
 from custody.tlog import merkle
 
 

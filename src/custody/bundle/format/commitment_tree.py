@@ -1,6 +1,8 @@
 """The RFC 9162 tree over a bundle's commitment leaves, built on the ledger's
 Merkle functions (custody.tlog.merkle): the root, and inclusion proofs in
-O(log n) each from the perfect subtrees kept level by level."""
+O(log n) each from the perfect subtrees kept level by level; and the root alone of
+leaves that arrive one at a time (StreamingRoot: one hash per level, never the
+leaves), for ingest and verify, which need no proofs."""
 
 from __future__ import annotations
 
@@ -29,6 +31,31 @@ class CommitmentTree:
 
     def proof(self, index: int) -> list[bytes]:
         return merkle.inclusion_path(index, self.size, self._subtree)
+
+
+class StreamingRoot:
+    """Append leaf hashes; `root` at any time."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (size, hash), sizes decreasing
+        self.size = 0
+
+    def append(self, leaf_hash: bytes) -> None:
+        size, node = 1, leaf_hash
+        while self._stack and self._stack[-1][0] == size:
+            left_size, left = self._stack.pop()
+            size, node = left_size + size, merkle.node_hash(left, node)
+        self._stack.append((size, node))
+        self.size += 1
+
+    @property
+    def root(self) -> bytes:
+        if not self._stack:
+            return merkle.EMPTY_ROOT
+        node = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            node = merkle.node_hash(left, node)
+        return node
 
 
 def proves(leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:

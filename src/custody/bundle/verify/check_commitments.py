@@ -12,10 +12,11 @@ from typing import IO, Any
 from custody.base.models import Problem
 from custody.base.spill import SortedSpill
 from custody.bundle.format import commitments as L
+from custody.bundle.format.commitment_tree import StreamingRoot
 from custody.bundle.format.layout import MANIFEST
 from custody.bundle.read.scan import BundleScan
 from custody.bundle.verify.manifest import ListedManifest, sorted_listing
-from custody.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
+from custody.tlog.merkle import leaf_hash
 
 
 def check_commitments(
@@ -51,10 +52,10 @@ def check_commitments(
         opened = lambda: io.BytesIO(data)  # noqa: E731
     # Streamed twice from the bytes the scan kept (a leaf per file: hundreds of
     # megabytes at a million files): the count and the root, then the leaves.
-    count, ended, root = 0, True, _StreamedRoot()
+    count, ended, root = 0, True, StreamingRoot()
     for line in _lines(opened):
         ended = line.endswith(b"\n")
-        root.add(line.removesuffix(b"\n"))
+        root.append(leaf_hash(line.removesuffix(b"\n")))
         count += 1
     if not ended:
         problems.append(Problem("statement_mismatch", where, "last line has no line ending"))
@@ -68,7 +69,7 @@ def check_commitments(
             )
         )
         return None
-    if root.root().hex() != com.get("root"):
+    if root.root.hex() != com.get("root"):
         problems.append(
             Problem("statement_mismatch", where, "does not lead to the root the statement signed")
         )
@@ -164,29 +165,6 @@ def _same(listed: SortedSpill, manifest: ListedManifest | Mapping[str, Any]) -> 
     expected = ((p, d) for p, d, _ in sorted_listing(manifest))
     end = ("", None)
     return all(a == b for a, b in itertools.zip_longest(last_of_each(), expected, fillvalue=end))
-
-
-class _StreamedRoot:
-    """The RFC 9162 root of leaves added one by one, holding one hash per
-    level (CommitmentTree's root, without the tree)."""
-
-    def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []
-
-    def add(self, leaf: bytes) -> None:
-        size, node = 1, leaf_hash(leaf)
-        while self._stack and self._stack[-1][0] == size:
-            _, left = self._stack.pop()
-            size, node = size * 2, node_hash(left, node)
-        self._stack.append((size, node))
-
-    def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        node = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            node = node_hash(left, node)
-        return node
 
 
 def with_committed_note(

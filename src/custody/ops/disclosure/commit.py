@@ -19,8 +19,8 @@ from typing import Any
 
 from custody.base.archive_names import clean_member_name, zip_member_name
 from custody.bundle.format import commitments as leaves
+from custody.bundle.format.commitment_tree import StreamingRoot
 from custody.bundle.write.spill import SortedIndex
-from custody.bundle.write.tree_root import StreamingRoot
 from custody.disclosure.parts import ISOBMFF_MIMES, MAX_SPLIT_BYTES, split_file, split_isobmff
 from custody.tlog import merkle
 
