@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +119,7 @@ class VerifyReport:
     the bundle may still verify; the chain of custody is open, not broken."""
     ledger: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
-    file_table: Callable[[], tuple[dict[str, Any], ...]] | None = field(
+    file_table: Callable[[], Sequence[dict[str, Any]]] | None = field(
         default=None, compare=False, repr=False
     )
     verified_at: str | None = None
@@ -140,14 +140,16 @@ class VerifyReport:
     evidence, shown beside the verdict."""
 
     @property
-    def files(self) -> tuple[dict[str, Any], ...]:
+    def files(self) -> Sequence[dict[str, Any]]:
         """Every listed file with its state and signed metadata, built on demand
-        (only --json and --report need it; 100,000 rows cost memory)."""
+        (only --json and --report need it); from a verification, a StreamedList
+        read back from disk row by row."""
         return self.file_table() if self.file_table is not None else ()
 
     def to_json(self) -> dict[str, Any]:
         st = self.statement or {}
         digest = self.statement_sha256
+        files = self.files
         return {
             "bundle": self.bundle,
             "verified": self.verified,
@@ -174,7 +176,7 @@ class VerifyReport:
             "open_handover": self.open_handover,
             "ledger": self.ledger,
             "team": self.team,
-            "files": list(self.files),
+            "files": files if isinstance(files, list) else list(files),
             "timestamps": [t.to_json() for t in self.timestamps],
             "signed_no_later_than": self.signed_no_later_than,
             "signed_no_later_than_tsa": self.signed_no_later_than_tsa,

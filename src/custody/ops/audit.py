@@ -22,6 +22,7 @@ from custody.base.hashing import hash_fd
 from custody.base.models import VerifyReport
 from custody.base.progress import ProgressCallback, ProgressTracker
 from custody.base.spill import SortedSpill, SpillDir, temp_parent_outside
+from custody.base.streamed import StreamedList
 from custody.base.workers import run_parallel
 from custody.bundle.format import layout
 from custody.bundle.format.names import display_name
@@ -64,7 +65,7 @@ class AuditResult:
                 "missing": len(self.missing),
                 "skipped": len(self.skipped),
             },
-            "matched": list(self.matched),
+            "matched": StreamedList(len(self.matched), lambda: iter(self.matched)),
             "moved": [{"bundle_path": a, "folder_path": b} for a, b in self.moved],
             "modified": list(self.modified),
             "new": list(self.new),

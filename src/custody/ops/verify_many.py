@@ -279,7 +279,7 @@ def _verify_one(ref: BundleRef, settings: _Settings) -> VerifyOutcome:
         return VerifyOutcome(ref, error=Unusable.of(e))
     # The file table is built lazily by a closure, which cannot cross processes:
     # build it here when it is wanted, drop it when it is not.
-    table = _Rows(report.files) if settings.with_files else None
+    table = _Rows(tuple(report.files)) if settings.with_files else None
     return VerifyOutcome(ref, report=replace(report, file_table=table))
 
 

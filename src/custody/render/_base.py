@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
+from custody.base.streamed import StreamedList
 from custody.base.textsafe import json_escape_controls, json_safe, visible
 
 if TYPE_CHECKING:  # the results it renders; a command imports only its own
@@ -227,7 +228,17 @@ class Output:
         sys.stdout.flush()
 
     def json(self, obj: Any) -> None:
-        sys.stdout.write(_dumps(obj, indent=2) + "\n")
+        """One JSON document, as _dumps writes it. A document that holds a
+        StreamedList (a report of a million files) is written as it is encoded,
+        one item at a time, so that it is never held whole."""
+        if not _holds_streamed(obj):
+            sys.stdout.write(_dumps(obj, indent=2) + "\n")
+            sys.stdout.flush()
+            return
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
+        for chunk in encoder.iterencode(_streamed_safe(obj)):
+            sys.stdout.write(json_escape_controls(chunk))
+        sys.stdout.write("\n")
         sys.stdout.flush()
 
     # --- progress ----------------------------------------------------------------------
@@ -301,6 +312,29 @@ class Output:
         """Text of several lines (a checkpoint note), each line made visible."""
         for line in text.removesuffix("\n").split("\n"):
             self._line(line)
+
+
+def _holds_streamed(obj: Any) -> bool:
+    if isinstance(obj, StreamedList):
+        return True
+    if isinstance(obj, dict):
+        return any(_holds_streamed(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_holds_streamed(v) for v in obj)
+    return False
+
+
+def _streamed_safe(obj: Any) -> Any:
+    """json_safe, item by item: a StreamedList stays streamed, each item made
+    safe as it is read (json_safe changes only the strings that hold a
+    surrogate, so the document is the one _dumps would write)."""
+    if isinstance(obj, StreamedList):
+        return StreamedList(len(obj), lambda: (_streamed_safe(item) for item in obj))
+    if isinstance(obj, dict):
+        return {json_safe(k): _streamed_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_streamed_safe(v) for v in obj]
+    return json_safe(obj)
 
 
 def _dumps(obj: Any, *, indent: int | None) -> str:

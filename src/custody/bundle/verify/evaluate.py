@@ -8,8 +8,11 @@ TrustPolicy, and turns what they found into the report.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from custody import __version__
 from custody.base.errors import VerificationFailed
-from custody.base.hashing import sha256_bytes
 from custody.base.keys import PublicKeyInfo, fingerprint_of
 from custody.base.models import Problem, VerifyReport
 from custody.base.progress import ProgressCallback
+from custody.base.spill import SortedSpill, SpillDir
+from custody.base.streamed import StreamedList
 from custody.base.utc import utc_text
 from custody.bundle.format import layout
 from custody.bundle.read.reader import scan_bundle
@@ -31,6 +35,7 @@ from custody.bundle.verify.check_ledger import LocalLedger
 from custody.bundle.verify.evidence import Evidence
 from custody.bundle.verify.manifest import ListedManifest, join, sorted_listing
 from custody.bundle.verify.pipeline import run_checks
+from custody.metadata.lines import metadata_records
 from custody.policy import TrustPolicy
 
 
@@ -105,52 +110,111 @@ def _file_table(
     manifest: ListedManifest | Mapping[str, str],
     statement: dict[str, Any] | None,
     problems: list[Problem],
-) -> tuple[dict[str, Any], ...]:
+) -> StreamedList:
     """Every file the manifest lists: its state, and the signed metadata about it
-    (only when the metadata is the one the statement signed)."""
-    records: dict[str, dict[str, Any]] = {}
-    data = scan.read_tag(layout.METADATA)
-    if (
-        data is not None
-        and statement is not None
-        and sha256_bytes(data) == statement.get("metadata_sha256")
-    ):
-        from custody.metadata import iter_metadata_records  # only the file table reads it
-
-        try:
-            records = {str(r.get("path")): r for r in iter_metadata_records(data)}
-        except (UnicodeDecodeError, ValueError):
-            records = {}
+    (only when the metadata is the one the statement signed), in the UTF-8 order
+    of the paths. Built in one pass into a spill and read back one row at a time
+    (a million rows are not held: --json writes them as they are read)."""
+    spill = scan.spill
+    records = _signed_records(scan, statement, spill)
     state = {
         p.path: p.kind
         for p in problems
         if p.path and p.kind in ("changed", "missing", "not_regular_file")
     }
-    rows = []
+    rows = SortedSpill(spill)
     prefix = layout.PAYLOAD_DIR + "/"
     # One merge join of the manifest and the payload, both in path order.
     listed = ((p, d) for p, d, _ in sorted_listing(manifest))
+    # The records in path order too: a third stream, advanced with the rows.
+    signed = iter(records)
+    record: tuple[str, str] | None = next(signed, None)
     for path, digest, found in join(listed, scan.files.payload()):
         if digest is None:
             continue
         if found is None and layout.is_tag_path(path):
             found = scan.files.tags().get(path)  # a manifest naming a tag file
-        md = records.get(path[len(prefix) :] if path.startswith(prefix) else path, {})
-        rows.append(
-            {
-                "path": path,
-                "sha256": digest,
-                "size": found.size if found is not None else None,
-                "state": state.get(path, "intact" if found is not None else "missing"),
-                "mime": md.get("mime"),
-                "captured_at": md.get("captured_at"),
-                "gps": md.get("gps"),
-                "device": md.get("device"),
-                "duration_s": md.get("duration_s"),
-            }
-        )
-    rows.sort(key=lambda r: r["path"].encode("utf-8", "surrogateescape"))
-    return tuple(rows)
+        held: str | None = None
+        if path.startswith(prefix):
+            name = path[len(prefix) :]
+            while record is not None and record[0] < name:
+                record = next(signed, None)
+            if record is not None and record[0] == name:
+                held = record[1]
+        else:  # a manifest listing a path outside data/ (a problem of its own)
+            held = records.lookup(path)
+        md = json.loads(held) if held is not None else {}
+        row = {
+            "path": path,
+            "sha256": digest,
+            "size": found.size if found is not None else None,
+            "state": state.get(path, "intact" if found is not None else "missing"),
+            "mime": md.get("mime"),
+            "captured_at": md.get("captured_at"),
+            "gps": md.get("gps"),
+            "device": md.get("device"),
+            "duration_s": md.get("duration_s"),
+        }
+        # Keyed by the path's bytes in hex: sorted as the paths' UTF-8 bytes,
+        # names that are not UTF-8 (surrogates) included.
+        rows.add(path.encode("utf-8", "surrogateescape").hex(), json.dumps(row))
+    return StreamedList(len(rows), lambda: (json.loads(row) for _, row in rows))
+
+
+_FIELDS = ("mime", "captured_at", "gps", "device", "duration_s")
+
+
+def _signed_records(
+    scan: BundleScan, statement: dict[str, Any] | None, spill: SpillDir
+) -> SortedSpill:
+    """{payload path: the fields of its metadata record the table shows}, from
+    custody/metadata.json read once as a stream and hashed as it is read: empty
+    unless it is the file the statement signed, and in the one-record-a-line
+    layout custody writes. A record given twice counts as its last."""
+    records = SortedSpill(spill)
+    if statement is None or layout.METADATA not in scan.files:
+        return records
+    digest = hashlib.sha256()
+
+    def lines() -> Iterator[bytes]:
+        for line in _tag_lines(scan, layout.METADATA):
+            digest.update(line)
+            yield line
+
+    kept = SortedSpill(spill)
+    try:
+        for record in metadata_records(lines()):
+            if not isinstance(record, dict):
+                raise ValueError("a metadata record is not an object")
+            kept.add(str(record.get("path")), json.dumps({k: record.get(k) for k in _FIELDS}))
+    except (UnicodeDecodeError, ValueError, OSError):
+        return records
+    if digest.hexdigest() != statement.get("metadata_sha256"):
+        return records
+    # The last record of each path, as a dict built from them would keep it
+    # (a spill gives records of one path in the order they were added).
+    held: tuple[str, str] | None = None
+    for path, value in kept:
+        if held is not None and held[0] != path:
+            records.add(*held)
+        held = (path, value)
+    if held is not None:
+        records.add(*held)
+    return records
+
+
+def _tag_lines(scan: BundleScan, rel: str) -> Iterator[bytes]:
+    """A tag file's lines: read from the bundle folder as a stream, or from the
+    bytes the scan gives for an archive or object storage."""
+    folder = Path(scan.location)
+    if scan.fetch is None and folder.is_dir():
+        with open(folder / (scan.root_prefix + rel), "rb") as f:
+            yield from f
+        return
+    data = scan.read_tag(rel)
+    if data is None:
+        raise OSError(f"{rel} cannot be read")
+    yield from io.BytesIO(data)
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
