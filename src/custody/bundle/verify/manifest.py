@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from custody.base.spill import SortedSpill, SpillDir
+from custody.base.spill import SortedSpill, SpillDir, temp_parent_outside
 from custody.bundle.format import layout
 
 
@@ -101,12 +101,22 @@ def sorted_listing(listing: ListedManifest | Mapping[str, Any]) -> Iterator[tupl
     {path: SHA-256 or (size, SHA-256)} mapping (a bundle just written)."""
     if isinstance(listing, ListedManifest):
         return listing.entries()
-    rows = [
-        (path, value[1] if isinstance(value, tuple) else value, order)
-        for order, (path, value) in enumerate(listing.items())
-    ]
-    rows.sort(key=lambda r: r[0])
-    return iter(rows)
+    return _sorted_mapping(listing)
+
+
+def _sorted_mapping(listing: Mapping[str, Any]) -> Iterator[tuple[str, str, int]]:
+    # Sorted through a spill (in memory up to its run size), not a list of
+    # every entry: ingest checks a million files it has just copied this way.
+    where = SpillDir(temp_parent_outside())
+    try:
+        rows = SortedSpill(where)
+        for number, (path, value) in enumerate(listing.items()):
+            rows.add(path, f"{value[1] if isinstance(value, tuple) else value} {number}")
+        for path, row in rows:
+            digest, order = row.rsplit(" ", 1)
+            yield path, digest, int(order)
+    finally:
+        where.close()
 
 
 def join(
