@@ -126,7 +126,8 @@ def test_killed_ingest_resumes_to_the_same_bundle(
     journalled = len(_copies(log))
     assert journalled >= stop_after
     [line] = json.loads(env.run("ledger", "verify", "--json").stdout)["interrupted_ingests"]
-    assert line.endswith("; the same ingest run again (or with --resume) continues it")
+    assert "; the same ingest run again (or with --resume) continues it, " in line
+    assert line.endswith(" removes it") and "custody ingest --discard " in line
 
     # The same command again continues it (no --resume needed after a kill).
     result, _ = _finish(_ingest(env, source, bundle, log))

@@ -82,7 +82,10 @@ def interrupted_ingests(*, home: Path, ledger: Ledger | None) -> tuple[str, ...]
             and not leftover.completed
             and _journalled(leftover)
         ):
-            line += "; the same ingest run again (or with --resume) continues it"
+            line += (
+                "; the same ingest run again (or with --resume) continues it, "
+                f"custody ingest --discard {leftover.ingest.bundle_id} removes it"
+            )
         lines.append(line)
     return tuple(lines)
 
