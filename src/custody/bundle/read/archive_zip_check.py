@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from custody.base import zipdir
 from custody.base.errors import NotABundleError
 from custody.bundle.read import archive_common
 from custody.bundle.read.archive_common import NameBook, refuse, shown
@@ -72,32 +73,20 @@ class _Where:
 
 
 def _extra_fields(path: Path, extra: bytes, where: str) -> dict[int, bytes]:
-    fields: dict[int, bytes] = {}
-    i = 0
-    while i < len(extra):
-        if i + 4 > len(extra):
-            raise refuse(path, f"a malformed extra field in {where}")
-        tag, size = struct.unpack_from("<HH", extra, i)
-        if i + 4 + size > len(extra) or tag in fields:
-            raise refuse(path, f"a malformed extra field in {where}")
-        fields[tag] = extra[i + 4 : i + 4 + size]
-        i += 4 + size
-    return fields
+    """zipdir.extra_fields, refused in this check's words."""
+    try:
+        return zipdir.extra_fields(extra, where)
+    except zipdir.ZipDamaged:
+        raise refuse(path, f"a malformed extra field in {where}") from None
 
 
 def _zip64_values(path: Path, fields: dict[int, bytes], wanted: list[int], where: str) -> list[int]:
-    """Values stored as 0xFFFFFFFF, taken in order from the zip64 extra field."""
-    body = fields.get(ZIP64_EXTRA, b"")
-    out, at = [], 0
-    for value in wanted:
-        if value != U32:
-            out.append(value)
-            continue
-        if at + 8 > len(body):
-            raise refuse(path, f"a zip64 field is missing in {where}")
-        out.append(struct.unpack_from("<Q", body, at)[0])
-        at += 8
-    return out
+    """zipdir.zip64_values (values stored as 0xFFFFFFFF, taken in order from the
+    zip64 extra field), refused in this check's words."""
+    try:
+        return zipdir.zip64_values(fields, wanted, where)
+    except zipdir.ZipDamaged:
+        raise refuse(path, f"a zip64 field is missing in {where}") from None
 
 
 def _member_name(path: Path, raw: bytes, flags: int, fields: dict[int, bytes]) -> list[str]:
