@@ -6,14 +6,13 @@ commitments against its root, and every disclosed file against its leaf."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from custody import __version__
 from custody.base.errors import BadSignature, CustodyError, InputError
@@ -31,11 +30,12 @@ from custody.bundle.format import layout
 from custody.bundle.format.commitments import COMMITMENTS_PATH, LeafError
 from custody.bundle.format.statement import StatementError, parse_statement
 from custody.disclosure import package as P
-from custody.disclosure.copies import Copy, Files, Piece
+from custody.disclosure.copies import Copy, Files
 from custody.disclosure.plan import Plan, whole_plan
 from custody.disclosure.request import DisclosureRequest
 from custody.io.tsa_client import request_timestamps
-from custody.ops.disclosure.zipfiles import open_zip_member, write_zip
+from custody.ops.disclosure.copy_out import put_copy
+from custody.ops.disclosure.zipfiles import write_zip
 from custody.tsa.attempt import GRANTED
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def disclose_bundle(
             # Copies are streamed (flat memory for a large video); their hashes,
             # known once written, make the manifest the record signs.
             for path, copy in list(files.items()):
-                files[path] = _put(tmp / path, copy)
+                files[path] = put_copy(tmp / path, copy)
             signed = _sign_and_record(
                 tmp=tmp,
                 files=files,
@@ -346,7 +346,7 @@ def _sign_and_record(
         (name, sha256_bytes(data)) for name, data in tags.items()
     )
     for name, data in tags.items():
-        _put(tmp / name, Copy.of(data))
+        put_copy(tmp / name, Copy.of(data))
     return _Signed(disclosure_id, rec, tags, ledger_index, len(granted), notes)
 
 
@@ -354,70 +354,6 @@ def _scope_field(scope: ScopeLimit | None) -> dict[str, Any] | None:
     from custody.ops.disclosure.scope import scope_field
 
     return scope_field(scope) if scope is not None else None
-
-
-def _put(target: Path, copy: Copy) -> Copy:
-    """Write one file of the package: its bytes, its bundle (or derived) file
-    streamed, or its pieces; each hashed on the way and checked against what it
-    must be (InputError naming the file when it is not). Returns the copy with
-    its SHA-256 and size as written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "xb") as out:
-        if copy.data is not None:
-            out.write(copy.data)
-            return copy
-        assert copy.source is not None
-        whole = hashlib.sha256()
-        size = 0
-        try:
-            src = _open_source(copy)
-        except OSError as e:
-            raise InputError("cannot be read: run custody verify", path=str(copy.source)) from e
-        with src:
-            for piece in copy.pieces if copy.pieces is not None else (Piece(size=-1),):
-                if piece.data is not None:
-                    whole.update(piece.data)
-                    out.write(piece.data)
-                    size += len(piece.data)
-                    continue
-                part = hashlib.sha256()
-                left = piece.size
-                if left >= 0:
-                    src.seek(piece.start)
-                while left:
-                    chunk = src.read(1 << 20 if left < 0 else min(left, 1 << 20))
-                    if not chunk:
-                        break
-                    part.update(chunk)
-                    whole.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                    left -= len(chunk) if left > 0 else 0
-                if piece.sha256 is not None and (left > 0 or part.hexdigest() != piece.sha256):
-                    raise InputError(
-                        "a part differs from its commitment: run custody verify",
-                        path=str(copy.source),
-                    )
-    if copy.sha256 is not None and whole.hexdigest() != copy.sha256:
-        raise InputError(
-            "differs from its committed SHA-256: run custody verify", path=str(copy.source)
-        )
-    return Copy(whole.hexdigest(), size, source=copy.source)
-
-
-def _open_source(copy: Copy) -> IO[bytes]:
-    """The file a copy is read from: a bundle or derived file, or a member of a
-    ZIP archive in the bundle (read as it decompresses; pieces are in order, so
-    every seek is forward)."""
-    assert copy.source is not None
-    if copy.member is None:
-        return open(copy.source, "rb")
-    found = open_zip_member(copy.source, copy.member)
-    if found is None:
-        raise InputError(
-            "the archive has no such member: run custody verify", path=str(copy.source)
-        )
-    return found
 
 
 def disclose_with_home(
